@@ -1,0 +1,160 @@
+"""Settings, built once at the entry point (``runyard serve``/``dev``) and passed down.
+
+Each subsystem has its own class and environment prefix (``RUNYARD_DB_URL``, ``RUNYARD_S3_BUCKET``,
+``RUNYARD_SCHEDULER_HEARTBEAT_INTERVAL``...). No name collides with the client-side variables
+``RUNYARD_URL``, ``RUNYARD_API_KEY`` and ``RUNYARD_AGENT_KEY``. Every timer is a setting so tests
+can shrink it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "placeholder"}
+MIB = 1024 * 1024
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_DB_", extra="ignore")
+
+    url: str = Field(
+        default="sqlite+aiosqlite:///./runyard.db",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path.db or postgresql+asyncpg://…",
+    )
+    pool_size: int = Field(default=10, description="PostgreSQL connection pool size.")
+    echo: bool = Field(default=False, description="Log every SQL statement.")
+
+
+class S3Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_S3_", extra="ignore")
+
+    endpoint: str | None = Field(default=None, description="S3 endpoint the server uses.")
+    public_endpoint: str | None = Field(
+        default=None, description="Endpoint put in URLs handed to clients and agents."
+    )
+    region: str = Field(default="us-east-1", description="Signing region.")
+    bucket: str = Field(default="", description="Bucket holding inputs/ and outputs/.")
+    access_key_id: str | None = Field(default=None, description="Access key id.")
+    secret_access_key: str | None = Field(default=None, description="Secret access key.")
+    path_style: bool = Field(default=True, description="Path-style addressing (MinIO, ministack).")
+
+
+class LocalStoreSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_LOCAL_STORE_", extra="ignore")
+
+    root: Path | None = Field(
+        default=None, description="Directory of the embedded store (default: DATA_DIR/objects)."
+    )
+    free_space_floor: int = Field(
+        default=512 * MIB, description="Refuse PUTs (507) that would leave less free disk."
+    )
+
+
+class LimitSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_LIMIT_", extra="ignore")
+
+    single_upload_max: int = Field(default=524_288_000, description="Largest presigned PUT.")
+    multipart_max: int = Field(default=50 * 1024 * MIB, description="Largest multipart upload.")
+    part_size: int = Field(default=100 * MIB, ge=5 * MIB, description="Multipart part size.")
+    upload_url_ttl: int = Field(default=900, description="Seconds an upload URL stays valid.")
+    download_url_ttl: int = Field(default=3600, description="Seconds a download URL stays valid.")
+    agent_url_ttl: int = Field(default=900, description="Seconds an agent's input URL is valid.")
+    queued_tasks_per_team: int = Field(
+        default=10_000, description="Unfinished tasks a team may have before runs answer 409."
+    )
+    open_uploads_per_team: int = Field(default=100, description="Unfinished multipart uploads.")
+    bytes_presigned_per_day: int = Field(
+        default=1024 * 1024 * MIB, description="Bytes a team may presign per rolling day."
+    )
+    login_attempts_per_minute: int = Field(default=10, description="Per address and account.")
+
+
+class RetentionSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_RETENTION_", extra="ignore")
+
+    inputs: int = Field(default=86_400, description="Seconds an uploaded input is kept.")
+    outputs: int = Field(default=7 * 86_400, description="Seconds a task output is kept.")
+    multipart: int = Field(default=86_400, description="Seconds an unfinished upload is kept.")
+    events: int = Field(default=30 * 86_400, description="Seconds task events are kept.")
+    idempotency: int = Field(default=86_400, description="Seconds an Idempotency-Key is kept.")
+    sweep_interval: float = Field(default=300.0, description="Seconds between sweeps.")
+
+
+class SchedulerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_SCHEDULER_", extra="ignore")
+
+    heartbeat_interval: float = Field(default=5.0, description="Agent heartbeat period (s).")
+    heartbeat_misses: int = Field(default=3, description="Missed heartbeats before 'lost'.")
+    ack_timeout: float = Field(default=10.0, description="Seconds to ack an assignment.")
+    cancel_grace: float = Field(default=10.0, description="Seconds an agent has to confirm cancel.")
+    reap_interval: float = Field(default=1.0, description="Seconds between timeout checks.")
+    poll_interval: float = Field(default=1.0, description="Fallback dispatch poll (s).")
+    shutdown_grace: float = Field(default=5.0, description="Server drain bound on SIGTERM (s).")
+
+
+class AuthSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_AUTH_", extra="ignore")
+
+    access_token_ttl: int = Field(default=900, description="Seconds a session token lives.")
+    refresh_token_ttl: int = Field(default=30 * 86_400, description="Seconds a refresh token lives.")
+    key_recheck_interval: float = Field(
+        default=5.0, description="How often open WebSocket/SSE connections recheck their key (s)."
+    )
+
+
+class EventSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_EVENTS_", extra="ignore")
+
+    keepalive: float = Field(default=15.0, description="Seconds between SSE keep-alive comments.")
+    progress_interval: float = Field(default=0.25, description="Min seconds between stored progress.")
+    poll_interval: float = Field(default=0.5, description="SSE fallback poll of the event log (s).")
+
+
+class Settings(BaseSettings):
+    """Root settings of one server process."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_", extra="ignore")
+
+    environment: Literal["dev", "prod", "test"] = Field(default="prod")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Root URL clients reach this server at."
+    )
+    secret_key: str = Field(default="", description="Signs session tokens and embedded-store URLs.")
+    storage: Literal["local", "s3"] = Field(default="local", description="Object store backend.")
+    data_dir: Path = Field(default=Path("./runyard-data"), description="Local state directory.")
+    log_level: str = Field(default="INFO")
+
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    local_store: LocalStoreSettings = Field(default_factory=LocalStoreSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        self.public_url = self.public_url.rstrip("/")
+        if self.environment == "prod" and self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "RUNYARD_SECRET_KEY is missing or a placeholder: set it to a random value of at "
+                "least 32 characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        if self.environment == "prod" and len(self.secret_key) < 32:
+            raise ValueError("RUNYARD_SECRET_KEY must be at least 32 characters long")
+        if self.storage == "s3" and not self.s3.bucket:
+            raise ValueError("RUNYARD_STORAGE=s3 needs RUNYARD_S3_BUCKET")
+        return self
+
+    @property
+    def local_store_root(self) -> Path:
+        return self.local_store.root or self.data_dir / "objects"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db.url.startswith("sqlite")

@@ -1,0 +1,114 @@
+"""The storage seam: every part of the server talks to object storage through ``Storage``.
+
+Two implementations: ``S3Storage`` (any S3-compatible store; the server only signs URLs, bytes go
+straight between clients, agents and the bucket) and ``LocalStorage`` (the embedded on-disk store
+of ``runyard dev``, whose signed URLs are served by this process under ``/storage/``). Both keep
+S3's observable contract: the PUT signature covers ``Content-Length`` and ``If-None-Match: *``,
+an existing object is never replaced (412), and a wrong or missing signed header answers 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class PresignedRequest:
+    """A URL plus the headers the caller must send verbatim (values are strings)."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    part_number: int
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class CompletedPart:
+    part_number: int
+    etag: str
+
+
+class StorageError(Exception):
+    """A storage operation failed (network, permissions); callers map it to an API error."""
+
+
+class ObjectExists(StorageError):
+    """The target key already holds an object; nothing was overwritten."""
+
+
+class InvalidParts(StorageError):
+    """Multipart completion refused: a part is missing, has a wrong ETag, or is too small."""
+
+
+class Storage(Protocol):
+    """Object storage. Signing methods are CPU-only and fast; the others may do I/O."""
+
+    backend: str  # "s3" | "local"
+
+    def presign_put(self, key: str, content_length: int, *, expires_in: int) -> PresignedRequest:
+        """A PUT URL whose signature covers Content-Length and ``If-None-Match: *``.
+
+        Content-Type is deliberately not signed: the seed's curl and ``requests`` send none.
+        """
+        ...
+
+    def presign_get(
+        self, key: str, *, expires_in: int, file_name: str, content_type: str
+    ) -> str:
+        """A GET URL serving the object as an attachment named ``file_name`` of ``content_type``."""
+        ...
+
+    async def head(self, key: str) -> ObjectInfo | None:
+        """Size (and ETag) of the object at ``key``, or None when there is none."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Delete one object; deleting a missing key is not an error."""
+        ...
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix``; returns how many were deleted."""
+        ...
+
+    # multipart ---------------------------------------------------------------
+    async def create_multipart(self, key: str, content_type: str) -> str:
+        """Start a multipart upload; returns the backend's upload id."""
+        ...
+
+    def presign_part(
+        self, key: str, backend_upload_id: str, part_number: int, content_length: int,
+        *, expires_in: int,
+    ) -> PresignedRequest:
+        """A PUT URL for one part whose signature covers its exact Content-Length."""
+        ...
+
+    async def list_parts(self, key: str, backend_upload_id: str) -> list[PartInfo]:
+        ...
+
+    async def complete_multipart(
+        self, key: str, backend_upload_id: str, parts: list[CompletedPart]
+    ) -> ObjectInfo:
+        """Assemble the parts without replacing an existing object (raises ``ObjectExists``)."""
+        ...
+
+    async def abort_multipart(self, key: str, backend_upload_id: str) -> None:
+        ...
+
+    async def check(self) -> None:
+        """Raise ``StorageError`` when the store cannot be reached (readiness)."""
+        ...
+
+    async def close(self) -> None:
+        ...

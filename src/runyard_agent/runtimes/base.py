@@ -1,0 +1,95 @@
+"""The runtime seam: how the agent runs one task of a given ``tool_type``.
+
+The executor downloads file inputs, builds a ``TaskContext``, calls ``Runtime.run`` and uploads
+what it returns. Runtimes never talk to the Runyard server themselves.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from runyard_protocol import AssignedWorkflow
+
+
+@dataclass(frozen=True)
+class ProgressReport:
+    progress: float  # 0.0-1.0
+    step_current: int | None = None
+    step_total: int | None = None
+    current_node: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class TaskContext:
+    """What a running task sees: its parameters, local input files, an output directory."""
+
+    task_id: str
+    attempt: int
+    parameters: dict[str, Any]
+    # parameter key -> local path of the downloaded file input
+    input_files: dict[str, Path]
+    # parameter key -> original file name / content type of that input
+    input_names: dict[str, str]
+    input_types: dict[str, str]
+    work_dir: Path
+    output_dir: Path
+    report: Callable[[ProgressReport], None]
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def progress(self, fraction: float, message: str | None = None, **extra: Any) -> None:
+        """Report progress in [0, 1]; safe to call from any thread."""
+        self.report(ProgressReport(max(0.0, min(1.0, fraction)), message=message, **extra))
+
+
+@dataclass(frozen=True)
+class ProducedOutput:
+    output_id: str
+    path: Path
+    content_type: str
+    file_name: str | None = None  # defaults to path.name
+
+
+class TaskCancelledError(Exception):
+    """Raised by a runtime when the task was cancelled (or aborted for a timeout)."""
+
+
+class TaskFailedError(Exception):
+    """Raised by a runtime for a failure that should reach the user with a code and a message."""
+
+    def __init__(self, message: str, code: str = "task_failed") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Health:
+    healthy: bool
+    system_info: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
+
+
+class Runtime(Protocol):
+    tool_type: str  # "python" | "comfyui"
+
+    async def run(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
+        """Run the task; return outputs in the order the workflow produced them.
+
+        Raise ``TaskCancelledError`` when ``ctx.cancel_event`` stopped the work and
+        ``TaskFailedError`` for failures the user should read.
+        """
+        ...
+
+    async def health(self) -> Health:
+        ...
+
+    async def close(self) -> None:
+        ...

@@ -1,0 +1,68 @@
+"""The agent wire format: typed, versioned frames shared by the server's gateway and the agent.
+
+Every frame is one JSON text message ``{"type": "<name>.v1", ...}``. Frame names carry their
+version so a server can speak to agents one version behind. See ``docs/agent-protocol.md``.
+"""
+
+from runyard_protocol.closing import CloseReason, close_reason_for
+from runyard_protocol.frames import (
+    PROTOCOL_VERSION,
+    AgentFrame,
+    AgentHello,
+    AssignedInput,
+    AssignedWorkflow,
+    ErrorFrame,
+    Heartbeat,
+    HeartbeatAck,
+    InputUrlGrant,
+    InputUrlRequest,
+    OutputSpec,
+    OutputUrlGrant,
+    OutputUrlRequest,
+    RunningTask,
+    ServerFrame,
+    ServerWelcome,
+    TaskAck,
+    TaskAssign,
+    TaskCancel,
+    TaskCancelled,
+    TaskComplete,
+    TaskFail,
+    TaskProgress,
+    TaskRelease,
+    dump_frame,
+    parse_agent_frame,
+    parse_server_frame,
+)
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "AgentFrame",
+    "AgentHello",
+    "AssignedInput",
+    "AssignedWorkflow",
+    "CloseReason",
+    "ErrorFrame",
+    "Heartbeat",
+    "HeartbeatAck",
+    "InputUrlGrant",
+    "InputUrlRequest",
+    "OutputSpec",
+    "OutputUrlGrant",
+    "OutputUrlRequest",
+    "RunningTask",
+    "ServerFrame",
+    "ServerWelcome",
+    "TaskAck",
+    "TaskAssign",
+    "TaskCancel",
+    "TaskCancelled",
+    "TaskComplete",
+    "TaskFail",
+    "TaskProgress",
+    "TaskRelease",
+    "close_reason_for",
+    "dump_frame",
+    "parse_agent_frame",
+    "parse_server_frame",
+]

@@ -1,0 +1,255 @@
+"""Frame models. ``AgentFrame`` is what an agent may send, ``ServerFrame`` what the server sends.
+
+Every task-scoped frame carries ``task_id`` and ``attempt``: the server refuses frames of an
+attempt that is no longer current (fencing), so a resurrected agent cannot finish a retried task.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+PROTOCOL_VERSION = 1
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class RunningTask(_Frame):
+    task_id: str
+    attempt: int
+
+
+# ---------------------------------------------------------------- agent -> server
+
+
+class AgentHello(_Frame):
+    """First frame after connecting."""
+
+    type: Literal["agent.hello.v1"] = "agent.hello.v1"
+    agent_id: str = Field(min_length=1, max_length=200)
+    labels: list[str] = Field(default_factory=list)
+    capacity: int = Field(default=1, ge=1, le=1024)
+    agent_version: str = ""
+    protocol_version: int = PROTOCOL_VERSION
+    runtimes: list[str] = Field(default_factory=lambda: ["python"])
+    system_info: dict[str, Any] = Field(default_factory=dict)
+    healthy: bool = True
+    running_tasks: list[RunningTask] = Field(default_factory=list)
+
+
+class Heartbeat(_Frame):
+    type: Literal["agent.heartbeat.v1"] = "agent.heartbeat.v1"
+    running_tasks: list[RunningTask] = Field(default_factory=list)
+    healthy: bool = True
+    system_info: dict[str, Any] | None = None
+    draining: bool = False
+
+
+class TaskAck(_Frame):
+    """The agent accepted an assignment and starts it."""
+
+    type: Literal["task.ack.v1"] = "task.ack.v1"
+    task_id: str
+    attempt: int
+
+
+class TaskProgress(_Frame):
+    type: Literal["task.progress.v1"] = "task.progress.v1"
+    task_id: str
+    attempt: int
+    progress: float = Field(ge=0.0, le=1.0)
+    step_current: int | None = None
+    step_total: int | None = None
+    current_node: str | None = None
+    message: str | None = None
+
+
+class OutputUrlRequest(_Frame):
+    """Ask for a signed PUT URL for one output; answered by ``OutputUrlGrant``."""
+
+    type: Literal["task.output_url.v1"] = "task.output_url.v1"
+    request_id: str
+    task_id: str
+    attempt: int
+    output_id: str = Field(min_length=1, max_length=200)
+    file_name: str = Field(min_length=1, max_length=255)
+    content_type: str = "application/octet-stream"
+    file_size: int = Field(ge=0)
+
+
+class InputUrlRequest(_Frame):
+    """Ask for fresh signed GET URLs of the task's file inputs (the first ones expired)."""
+
+    type: Literal["task.input_url.v1"] = "task.input_url.v1"
+    request_id: str
+    task_id: str
+    attempt: int
+
+
+class OutputSpec(_Frame):
+    output_id: str
+    file_name: str
+    content_type: str
+    file_size: int
+
+
+class TaskComplete(_Frame):
+    type: Literal["task.complete.v1"] = "task.complete.v1"
+    task_id: str
+    attempt: int
+    outputs: list[OutputSpec] = Field(default_factory=list)
+
+
+class TaskFail(_Frame):
+    type: Literal["task.fail.v1"] = "task.fail.v1"
+    task_id: str
+    attempt: int
+    error_code: str = "task_failed"
+    error_message: str = ""
+
+
+class TaskCancelled(_Frame):
+    """The agent confirms it stopped a task after ``TaskCancel``."""
+
+    type: Literal["task.cancelled.v1"] = "task.cancelled.v1"
+    task_id: str
+    attempt: int
+
+
+class TaskRelease(_Frame):
+    """The agent hands a task back unstarted or unfinished (shutting down); it is re-queued."""
+
+    type: Literal["task.release.v1"] = "task.release.v1"
+    task_id: str
+    attempt: int
+    reason: str = ""
+
+
+AgentFrame = Annotated[
+    AgentHello
+    | Heartbeat
+    | TaskAck
+    | TaskProgress
+    | OutputUrlRequest
+    | InputUrlRequest
+    | TaskComplete
+    | TaskFail
+    | TaskCancelled
+    | TaskRelease,
+    Field(discriminator="type"),
+]
+
+# ---------------------------------------------------------------- server -> agent
+
+
+class ServerWelcome(_Frame):
+    """Answer to ``AgentHello``; ``drop_tasks`` lists reported tasks the agent must abandon."""
+
+    type: Literal["server.welcome.v1"] = "server.welcome.v1"
+    agent_id: str
+    heartbeat_interval: float
+    protocol_version: int = PROTOCOL_VERSION
+    drop_tasks: list[RunningTask] = Field(default_factory=list)
+
+
+class HeartbeatAck(_Frame):
+    type: Literal["server.heartbeat.v1"] = "server.heartbeat.v1"
+    drop_tasks: list[RunningTask] = Field(default_factory=list)
+
+
+class AssignedInput(_Frame):
+    parameter: str
+    file_key: str
+    file_name: str
+    content_type: str
+    file_size: int
+    download_url: str
+
+
+class AssignedWorkflow(_Frame):
+    id: str
+    slug: str
+    version: int
+    tool_type: Literal["python", "comfyui"]
+    workflow_json: dict[str, Any]
+    parameters: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class TaskAssign(_Frame):
+    type: Literal["task.assign.v1"] = "task.assign.v1"
+    task_id: str
+    attempt: int
+    workflow: AssignedWorkflow
+    parameters: dict[str, Any]
+    inputs: list[AssignedInput] = Field(default_factory=list)
+    timeout_seconds: float | None = None
+
+
+class TaskCancel(_Frame):
+    """Stop this attempt now (cancelled by a user, timed out, or moved to another agent)."""
+
+    type: Literal["task.cancel.v1"] = "task.cancel.v1"
+    task_id: str
+    attempt: int
+    reason: Literal["cancelled", "timed_out", "reassigned", "dropped"] = "cancelled"
+
+
+class OutputUrlGrant(_Frame):
+    type: Literal["task.output_url.result.v1"] = "task.output_url.result.v1"
+    request_id: str
+    task_id: str
+    upload_url: str | None = None
+    upload_headers: dict[str, str] = Field(default_factory=dict)
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class InputUrlGrant(_Frame):
+    type: Literal["task.input_url.result.v1"] = "task.input_url.result.v1"
+    request_id: str
+    task_id: str
+    inputs: list[AssignedInput] = Field(default_factory=list)
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class ErrorFrame(_Frame):
+    """A refused frame (e.g. a stale attempt); the connection stays open."""
+
+    type: Literal["error.v1"] = "error.v1"
+    error_code: str
+    error_message: str
+    task_id: str | None = None
+    in_reply_to: str | None = None
+
+
+ServerFrame = Annotated[
+    ServerWelcome
+    | HeartbeatAck
+    | TaskAssign
+    | TaskCancel
+    | OutputUrlGrant
+    | InputUrlGrant
+    | ErrorFrame,
+    Field(discriminator="type"),
+]
+
+_agent_adapter: TypeAdapter[AgentFrame] = TypeAdapter(AgentFrame)
+_server_adapter: TypeAdapter[ServerFrame] = TypeAdapter(ServerFrame)
+
+
+def parse_agent_frame(raw: str | bytes) -> AgentFrame:
+    """Parse one frame sent by an agent; raises ``pydantic.ValidationError`` when malformed."""
+    return _agent_adapter.validate_json(raw)
+
+
+def parse_server_frame(raw: str | bytes) -> ServerFrame:
+    """Parse one frame sent by the server; raises ``pydantic.ValidationError`` when malformed."""
+    return _server_adapter.validate_json(raw)
+
+
+def dump_frame(frame: BaseModel) -> str:
+    return frame.model_dump_json()
