@@ -9,8 +9,10 @@ an existing object is never replaced (412), and a wrong or missing signed header
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import quote
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,31 @@ class ObjectExists(StorageError):
 
 class InvalidParts(StorageError):
     """Multipart completion refused: a part is missing, has a wrong ETag, or is too small."""
+
+
+class UploadNotFound(InvalidParts):
+    """The multipart upload does not exist (aborted, completed or expired).
+
+    A subclass of ``InvalidParts`` so a caller that only handles that still refuses the request.
+    """
+
+
+# A MIME type is echoed into a response header by both backends: anything that is not a plain
+# ``type/subtype[; params]`` (a header-injection attempt, a typo) is served as opaque bytes.
+_CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[ -~]*)?")
+
+
+def safe_content_type(content_type: str) -> str:
+    """The content type to serve: the declared one when well-formed, else octet-stream."""
+    value = content_type.strip()
+    if len(value) <= 255 and _CONTENT_TYPE.fullmatch(value) and "\\" not in value:
+        return value
+    return "application/octet-stream"
+
+
+def attachment_disposition(file_name: str) -> str:
+    """``Content-Disposition`` forcing a download: a stored file never renders as a page."""
+    return "attachment; filename*=UTF-8''" + quote(file_name, safe="")
 
 
 class Storage(Protocol):

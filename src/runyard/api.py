@@ -1,0 +1,35 @@
+"""Mounts each domain's router; nothing else lives here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from runyard.auth.endpoints import router as auth_router
+from runyard.credentials.endpoints import router as credentials_router
+from runyard.tasks.endpoints import router as tasks_router
+from runyard.teams.endpoints import router as teams_router
+from runyard.workflows.endpoints import manage as workflows_router
+from runyard.workflows.endpoints import runtime as runtime_workflows_router
+
+
+def mount_routers(app: FastAPI) -> None:
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(auth_router)
+    api.include_router(teams_router)
+    api.include_router(credentials_router)
+    api.include_router(workflows_router)
+    api.include_router(runtime_workflows_router)
+    api.include_router(tasks_router)
+    try:
+        from runyard.files.endpoints import router as files_router
+
+        api.include_router(files_router)
+    except ImportError:  # pragma: no cover - during bring-up
+        pass
+    app.include_router(api)
+    try:
+        from runyard.storage.endpoints import router as storage_router
+
+        app.include_router(storage_router)
+    except ImportError:  # pragma: no cover
+        pass

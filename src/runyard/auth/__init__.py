@@ -1,0 +1,1 @@
+"""Authentication (sessions, refresh rotation, API keys) and the access matrix, enforced in one place."""

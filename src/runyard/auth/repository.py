@@ -1,0 +1,64 @@
+"""Queries for users, memberships, API keys and refresh tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runyard.models import ApiKey, Membership, RefreshToken, Team, User
+
+
+class AuthRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def user_by_email(self, email: str) -> User | None:
+        return await self.session.scalar(select(User).where(User.email_address == email.lower()))
+
+    async def user(self, user_id: str) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def memberships(self, user_id: str) -> list[tuple[Membership, Team]]:
+        rows = await self.session.execute(
+            select(Membership, Team)
+            .join(Team, Team.id == Membership.team_id)
+            .where(Membership.user_id == user_id)
+            .order_by(Membership.created_at)
+        )
+        return [(m, t) for m, t in rows.tuples()]
+
+    async def membership(self, team_id: str, user_id: str) -> Membership | None:
+        return await self.session.get(Membership, (team_id, user_id))
+
+    async def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        return await self.session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+
+    async def touch_api_key(self, key_id: str, now: datetime) -> None:
+        await self.session.execute(
+            update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now)
+        )
+
+    async def refresh_by_hash(self, token_hash: str) -> RefreshToken | None:
+        return await self.session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+        )
+
+    async def revoke_family(self, family_id: str, now: datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def family_active(self, family_id: str) -> bool:
+        row = await self.session.scalar(
+            select(RefreshToken.id)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .limit(1)
+        )
+        return row is not None
+
+    def add(self, obj: object) -> None:
+        self.session.add(obj)

@@ -1,0 +1,1 @@
+"""The ``runyard`` command: one typer sub-app per noun, assembled in ``main``."""

@@ -1,0 +1,42 @@
+"""``runyard serve``: one production server process (settings from the environment)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from runyard.cli.errors import exits_cleanly
+
+
+def build_server(app: object, host: str, port: int, grace: float) -> object:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host, port=port, log_config=None, access_log=False, proxy_headers=True,
+        timeout_graceful_shutdown=max(1, int(grace)), ws_ping_interval=20, ws_ping_timeout=20,
+    )
+    return uvicorn.Server(config)
+
+
+@exits_cleanly
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 for all)."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    migrate: bool = typer.Option(False, help="Run database migrations before serving."),
+) -> None:
+    """Run the API server with settings from the environment (RUNYARD_DB_URL, RUNYARD_STORAGE,
+    RUNYARD_SECRET_KEY, RUNYARD_PUBLIC_URL, ...). Refuses placeholder secrets."""
+    from runyard.app import create_app
+    from runyard.logs import configure_logging
+    from runyard.settings import Settings
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if migrate:
+        from runyard.migrations import upgrade
+
+        upgrade(settings.db.url)
+    server = build_server(create_app(settings), host, port, settings.scheduler.shutdown_grace)
+    asyncio.run(server.serve())  # type: ignore[attr-defined]

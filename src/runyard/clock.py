@@ -1,0 +1,30 @@
+"""The clock seam: services ask ``Clock.now()`` so tests can move time (retention, expiry)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from runyard.db.base import utcnow
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return utcnow()
+
+
+class OffsetClock:
+    """The system clock shifted by an adjustable offset (tests move it forward)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return utcnow() + self.offset
+
+    def advance(self, **kwargs: float) -> None:
+        self.offset += timedelta(**kwargs)

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from runyard.api_docs import errors
+from runyard.credentials.schemas import (
+    CredentialCreate,
+    CredentialCreated,
+    CredentialList,
+    CredentialRead,
+)
+from runyard.credentials.service import CredentialService
+from runyard.deps import ClockDep, SessionDep, TeamAdmin
+from runyard.pagination import PageDep
+
+router = APIRouter(prefix="/credentials", tags=["credentials"])
+
+
+@router.post(
+    "", response_model=CredentialCreated, status_code=201, operation_id="credentials_create",
+    responses=errors(),
+)
+async def create_credential(
+    body: CredentialCreate, principal: TeamAdmin, session: SessionDep, clock: ClockDep
+) -> CredentialCreated:
+    """Create an integration (`sk-`) or agent (`ak-`) key. The raw key is shown only here."""
+    assert principal.team_id
+    key, raw = CredentialService(session, clock).create(
+        principal.team_id, body.kind, body.display_name, body.expires_in_days
+    )
+    await session.commit()
+    return CredentialCreated(
+        id=key.id, kind=key.kind, display_name=key.display_name, key_prefix=key.key_prefix,
+        raw_key=raw, expires_at=key.expires_at,
+    )
+
+
+@router.get(
+    "", response_model=CredentialList, operation_id="credentials_list", responses=errors()
+)
+async def list_credentials(
+    principal: TeamAdmin, session: SessionDep, clock: ClockDep, page: PageDep
+) -> CredentialList:
+    """The team's keys of every kind, newest first (never the secrets)."""
+    assert principal.team_id
+    keys, total = await CredentialService(session, clock).repo.page(
+        principal.team_id, page.offset, page.per_page
+    )
+    return CredentialList(
+        credentials=[CredentialRead.model_validate(k, from_attributes=True) for k in keys],
+        page_meta=page.meta(total),
+    )
+
+
+@router.delete(
+    "/{credential_id}", status_code=204, operation_id="credentials_revoke",
+    responses=errors(404),
+)
+async def revoke_credential(
+    credential_id: str, request: Request, principal: TeamAdmin, session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Revoke a key: refused from the next request on; its open connections close within 10 s."""
+    assert principal.team_id
+    key = await CredentialService(session, clock).revoke(principal.team_id, credential_id)
+    await session.commit()
+    gateway = getattr(request.app.state, "gateway", None)
+    if gateway is not None and key.kind == "agent":
+        await gateway.disconnect_key(key.id)
+    return Response(status_code=204)

@@ -1,0 +1,44 @@
+"""Creating and revoking team keys. Never commits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runyard.auth.security import KeyKind, new_api_key
+from runyard.clock import Clock
+from runyard.credentials.repository import CredentialRepository
+from runyard.db.base import new_id
+from runyard.errors import NotFound
+from runyard.models import ApiKey
+
+
+class CredentialService:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self.repo = CredentialRepository(session)
+        self.clock = clock
+
+    def create(
+        self, team_id: str, kind: KeyKind, display_name: str = "",
+        expires_in_days: int | None = None, user_id: str | None = None,
+    ) -> tuple[ApiKey, str]:
+        raw, prefix, key_hash = new_api_key(kind)
+        expires = (
+            self.clock.now() + timedelta(days=expires_in_days) if expires_in_days else None
+        )
+        key = ApiKey(
+            id=new_id(), team_id=team_id, user_id=user_id, kind=kind,
+            display_name=display_name, key_prefix=prefix, key_hash=key_hash, expires_at=expires,
+            created_at=self.clock.now(),
+        )
+        self.repo.add(key)
+        return key, raw
+
+    async def revoke(self, team_id: str, key_id: str) -> ApiKey:
+        key = await self.repo.get(team_id, key_id)
+        if key is None:
+            raise NotFound("No such credential in this team.", code="credential_not_found")
+        if key.revoked_at is None:
+            key.revoked_at = self.clock.now()
+        return key

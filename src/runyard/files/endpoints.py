@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from runyard.api_docs import errors
+from runyard.deps import ClockDep, RuntimeWriter, SessionDep, SettingsDep, StorageDep
+from runyard.files.schemas import PresignRequest, PresignResponse
+from runyard.files.service import FileService
+
+router = APIRouter(prefix="/r/files", tags=["files"])
+
+
+@router.post(
+    "/presign", response_model=PresignResponse, operation_id="files_presign",
+    responses=errors(413, 429),
+)
+async def presign(
+    body: PresignRequest, principal: RuntimeWriter, session: SessionDep, settings: SettingsDep,
+    storage: StorageDep, clock: ClockDep,
+) -> PresignResponse:
+    """Step 1 of the seed: describe a file, get a `file_key` and a presigned PUT.
+
+    PUT the body to `upload_url` with every header of `upload_headers` (they are signed); a PUT
+    without them is refused with 403, and a second PUT to the same key answers 412. Inputs are kept
+    1 day. Above the single-upload limit (524,288,000 bytes by default) this answers 413: use the
+    multipart endpoints.
+    """
+    assert principal.team_id
+    result = await FileService(session, settings, storage, clock).presign(principal.team_id, body)
+    await session.commit()
+    return result

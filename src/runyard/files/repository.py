@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runyard.models import StoredFile
+
+
+class FileRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, f: StoredFile) -> None:
+        self.session.add(f)
+
+    async def by_keys(self, team_id: str, keys: list[str]) -> dict[str, StoredFile]:
+        if not keys:
+            return {}
+        rows = await self.session.scalars(
+            select(StoredFile).where(StoredFile.team_id == team_id, StoredFile.file_key.in_(keys))
+        )
+        return {f.file_key: f for f in rows}
+
+    async def bytes_since(self, team_id: str, since: datetime) -> int:
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(StoredFile.file_size), 0)).where(
+                StoredFile.team_id == team_id, StoredFile.created_at >= since
+            )
+        )
+        return int(total or 0)

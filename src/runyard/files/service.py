@@ -1,0 +1,92 @@
+"""Presigning the seed's single PUT. Never commits; the route does."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runyard.clock import Clock
+from runyard.db.base import new_id
+from runyard.errors import TooLarge, TooManyRequests, Unprocessable
+from runyard.files.naming import input_key, normalise_content_type, safe_file_name
+from runyard.files.repository import FileRepository
+from runyard.files.schemas import PresignRequest, PresignResponse
+from runyard.models import StoredFile
+from runyard.settings import Settings
+from runyard.storage.base import Storage
+
+
+def iso(dt: object) -> str:
+    from datetime import datetime
+
+    assert isinstance(dt, datetime)
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+class FileService:
+    def __init__(
+        self, session: AsyncSession, settings: Settings, storage: Storage, clock: Clock
+    ) -> None:
+        self.repo = FileRepository(session)
+        self.settings = settings
+        self.storage = storage
+        self.clock = clock
+
+    def check_declared(self, file_name: str, file_size: int, content_type: str, limit: int,
+                       *, multipart: bool) -> str:
+        """Validate a declared upload; returns the normalised content type."""
+        if file_size < 1:
+            raise Unprocessable("file_size must be at least 1 byte.", code="invalid_file_size")
+        if file_size > limit:
+            hint = (
+                "Use multipart upload (POST /api/v1/uploads/multipart/initiate) with a session "
+                "token for larger files." if not multipart else "This is the multipart limit."
+            )
+            raise TooLarge(
+                f"file_size {file_size} exceeds the limit of {limit} bytes. {hint}",
+                code="file_too_large",
+            )
+        if not safe_file_name(file_name) or file_name.strip() in ("", ".", ".."):
+            raise Unprocessable("file_name is empty.", code="invalid_file_name")
+        ct = normalise_content_type(content_type)
+        if ct is None:
+            raise Unprocessable(
+                f"content_type {content_type!r} is not a MIME type like image/png.",
+                code="invalid_content_type",
+            )
+        return ct
+
+    async def check_daily_quota(self, team_id: str, file_size: int) -> None:
+        limit = self.settings.limits.bytes_presigned_per_day
+        used = await self.repo.bytes_since(team_id, self.clock.now() - timedelta(days=1))
+        if used + file_size > limit:
+            raise TooManyRequests(
+                f"The team presigned {used} bytes in the last 24 h; the limit is {limit}.",
+                code="upload_quota_exceeded",
+            )
+
+    async def presign(self, team_id: str, body: PresignRequest) -> PresignResponse:
+        limits = self.settings.limits
+        ct = self.check_declared(
+            body.file_name, body.file_size, body.content_type, limits.single_upload_max,
+            multipart=False,
+        )
+        await self.check_daily_quota(team_id, body.file_size)
+        now = self.clock.now()
+        upload_id = new_id()
+        key = input_key(team_id, upload_id, body.file_name)
+        self.repo.add(
+            StoredFile(
+                id=upload_id, team_id=team_id, file_key=key,
+                file_name=safe_file_name(body.file_name), content_type=ct,
+                file_size=body.file_size, file_status="pending", source="presign",
+                created_at=now,
+                expires_at=now + timedelta(seconds=self.settings.retention.inputs),
+            )
+        )
+        signed = self.storage.presign_put(key, body.file_size, expires_in=limits.upload_url_ttl)
+        return PresignResponse(
+            file_key=key, upload_url=signed.url, upload_headers=dict(signed.headers),
+            expires_at=iso(now + timedelta(seconds=limits.upload_url_ttl)),
+        )

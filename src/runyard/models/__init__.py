@@ -1,0 +1,32 @@
+"""ORM classes, one module per table. Importing this package registers every table on Base."""
+
+from runyard.models.agent import Agent
+from runyard.models.api_key import ApiKey
+from runyard.models.file import StoredFile
+from runyard.models.idempotency import IdempotencyKey
+from runyard.models.membership import Membership
+from runyard.models.multipart_upload import MultipartUpload
+from runyard.models.refresh_token import RefreshToken
+from runyard.models.task import Task
+from runyard.models.task_event import TaskEvent
+from runyard.models.task_output import TaskOutput
+from runyard.models.team import Team
+from runyard.models.user import User
+from runyard.models.workflow import Workflow, WorkflowVersion
+
+__all__ = [
+    "Agent",
+    "ApiKey",
+    "IdempotencyKey",
+    "Membership",
+    "MultipartUpload",
+    "RefreshToken",
+    "StoredFile",
+    "Task",
+    "TaskEvent",
+    "TaskOutput",
+    "Team",
+    "User",
+    "Workflow",
+    "WorkflowVersion",
+]

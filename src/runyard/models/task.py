@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from runyard.db.base import Base, UTCDateTime, new_id, utcnow
+
+
+class Task(Base):
+    """One run of one workflow version. ``attempt`` fences frames of earlier assignments."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_team_created", "team_id", "created_at"),
+        Index("ix_tasks_status_created", "task_status", "created_at"),
+        Index("ix_tasks_agent", "team_id", "agent_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    team_id: Mapped[str] = mapped_column(String(36), ForeignKey("teams.id", ondelete="CASCADE"))
+    workflow_id: Mapped[str] = mapped_column(String(36), ForeignKey("workflows.id"))
+    workflow_slug: Mapped[str] = mapped_column(String(100))
+    workflow_version: Mapped[int] = mapped_column(Integer)
+    task_status: Mapped[str] = mapped_column(String(16), default="pending")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    required_labels: Mapped[list[str]] = mapped_column(JSON)
+    task_timeout: Mapped[int] = mapped_column(Integer)
+    max_retries: Mapped[int] = mapped_column(Integer)
+    task_error: Mapped[str] = mapped_column(Text, default="")
+    task_error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    agent_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    outputs_expire_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    event_seq: Mapped[int] = mapped_column(Integer, default=0)

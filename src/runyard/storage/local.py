@@ -1,0 +1,495 @@
+"""The embedded on-disk object store (the default of ``runyard dev``).
+
+Objects live at ``<root>/<key>``. Bytes are spooled to ``<root>/.tmp/`` and published with
+``os.link``, which fails when the name exists: an object is never replaced, the loser of two racing
+PUTs gets ``ObjectExists``, and nothing half-written is ever visible under a key. Multipart uploads
+stage their parts in ``<root>/.multipart/<upload_id>/``. Every blocking file operation runs in a
+worker thread so a slow disk never stalls the event loop. The HTTP side (signature checks, status
+codes) is in ``endpoints.py``; this module only knows files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import AsyncIterable, Callable
+from pathlib import Path
+from typing import IO, TypeVar
+from urllib.parse import quote
+
+import anyio.to_thread
+
+from runyard.settings import RetentionSettings
+from runyard.storage.base import (
+    CompletedPart,
+    InvalidParts,
+    ObjectExists,
+    ObjectInfo,
+    PartInfo,
+    PresignedRequest,
+    StorageError,
+    UploadNotFound,
+    attachment_disposition,
+    safe_content_type,
+)
+from runyard.storage.signing import UrlSigner
+
+T = TypeVar("T")
+
+MIN_PART_SIZE = 5 * 1024 * 1024  # what S3 enforces for every part but the last
+MAX_PART_NUMBER = 10_000
+_WRITE_BATCH = 1024 * 1024  # one thread hop per MiB, not per 64 KiB socket chunk
+_RESERVED = (".tmp", ".multipart")
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+_PART_FILE = re.compile(r"([0-9]{1,5})\.part")
+
+
+class InsufficientSpace(StorageError):
+    """Accepting the bytes would leave less free disk than the configured floor."""
+
+
+class BodyLengthMismatch(StorageError):
+    """The body did not have the signed length; nothing was kept."""
+
+
+async def _in_thread(func: Callable[[], T]) -> T:
+    return await anyio.to_thread.run_sync(func)
+
+
+def check_key(key: str) -> None:
+    """Refuse keys that could leave the root or collide with the store's own directories."""
+    if not key or len(key.encode()) > 1024 or key.startswith("/") or "\\" in key:
+        raise ValueError(f"invalid object key {key!r}")
+    segments = key.split("/")
+    if segments[0] in _RESERVED:
+        raise ValueError(f"invalid object key {key!r}")
+    for segment in segments:
+        if segment in ("", ".", "..") or len(segment.encode()) > 255:
+            raise ValueError(f"invalid object key {key!r}")
+        if any(ord(c) < 32 or ord(c) == 127 for c in segment):
+            raise ValueError(f"invalid object key {key!r}")
+
+
+def etag_of(st: os.stat_result) -> str:
+    """An ETag from the file's identity: stable for the object, new for every re-upload."""
+    raw = f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}".encode()
+    return '"' + hashlib.blake2b(raw, digest_size=16).hexdigest() + '"'
+
+
+class LocalStorage:
+    """``Storage`` on a local directory, with URLs served by ``runyard.storage.endpoints``."""
+
+    backend = "local"
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        public_url: str,
+        secret_key: str,
+        free_space_floor: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.root = Path(root).absolute()
+        self.public_url = public_url.rstrip("/")
+        self.free_space_floor = free_space_floor
+        self.signer = UrlSigner(secret_key, clock=clock)
+        self._tmp = self.root / ".tmp"
+        self._staging = self.root / ".multipart"
+
+    # signing (CPU only) -----------------------------------------------------------------
+    def _url(self, key: str, query: str) -> str:
+        return f"{self.public_url}/storage/{quote(key, safe='/~')}?{query}"
+
+    def presign_put(self, key: str, content_length: int, *, expires_in: int) -> PresignedRequest:
+        check_key(key)
+        headers = {"Content-Length": str(content_length), "If-None-Match": "*"}
+        query = self.signer.sign("PUT", key, expires_in=expires_in, headers=headers)
+        return PresignedRequest(self._url(key, query), headers)
+
+    def presign_get(self, key: str, *, expires_in: int, file_name: str, content_type: str) -> str:
+        check_key(key)
+        params = {
+            "response-content-disposition": attachment_disposition(file_name),
+            "response-content-type": safe_content_type(content_type),
+        }
+        return self._url(key, self.signer.sign("GET", key, expires_in=expires_in, params=params))
+
+    def presign_part(
+        self, key: str, backend_upload_id: str, part_number: int, content_length: int,
+        *, expires_in: int,
+    ) -> PresignedRequest:
+        check_key(key)
+        headers = {"Content-Length": str(content_length)}
+        params = {"partNumber": str(part_number), "uploadId": backend_upload_id}
+        query = self.signer.sign("PUT", key, expires_in=expires_in, params=params, headers=headers)
+        return PresignedRequest(self._url(key, query), headers)
+
+    # paths ---------------------------------------------------------------------------------
+    def path_of(self, key: str) -> Path:
+        check_key(key)
+        return self.root / key
+
+    def _upload_dir(self, key: str, upload_id: str) -> Path:
+        """The staging directory of ``upload_id``, which must belong to ``key``."""
+        if not _UPLOAD_ID.fullmatch(upload_id):
+            raise UploadNotFound(f"no multipart upload {upload_id!r}")
+        directory = self._staging / upload_id
+        try:
+            owner = (directory / "key").read_text()
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise UploadNotFound(f"no multipart upload {upload_id!r}") from exc
+        if owner != key:
+            raise UploadNotFound(f"multipart upload {upload_id!r} is not for {key!r}")
+        return directory
+
+    # writing -------------------------------------------------------------------------------
+    def _reserve(self, length: int) -> tuple[IO[bytes], str]:
+        os.makedirs(self._tmp, exist_ok=True)
+        if shutil.disk_usage(self._tmp).free - length < self.free_space_floor:
+            raise InsufficientSpace(
+                f"storing {length} bytes would leave less than {self.free_space_floor} bytes free"
+            )
+        fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix="put-")
+        return os.fdopen(fd, "wb"), tmp
+
+    async def _spool(self, length: int, chunks: AsyncIterable[bytes]) -> str:
+        """Stream ``chunks`` into a durable temp file of exactly ``length`` bytes; its path."""
+        file, tmp = await _in_thread(lambda: self._reserve(length))
+        try:
+            received, batch, batched = 0, list[bytes](), 0
+            async for chunk in chunks:
+                received += len(chunk)
+                if received > length:
+                    raise BodyLengthMismatch(f"the body is longer than the signed {length} bytes")
+                batch.append(chunk)
+                batched += len(chunk)
+                if batched >= _WRITE_BATCH:
+                    await anyio.to_thread.run_sync(_write, file, batch, False)
+                    batch, batched = [], 0
+            if received != length:
+                raise BodyLengthMismatch(f"received {received} of the signed {length} bytes")
+            await anyio.to_thread.run_sync(_write, file, batch, True)
+        except BaseException:
+            # Synchronous on purpose: it must also run when the request task is cancelled.
+            file.close()
+            _unlink(tmp)
+            raise
+        file.close()
+        return tmp
+
+    def _publish(self, tmp: str, final: Path) -> os.stat_result:
+        """Give ``tmp`` its final name unless one exists already, then drop the temp name."""
+        try:
+            for attempt in range(3):
+                final.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(tmp, final)
+                    break
+                except FileExistsError as exc:
+                    raise ObjectExists(f"an object already exists at {final.name!r}") from exc
+                except FileNotFoundError:  # a concurrent delete pruned the parent: retry
+                    if attempt == 2:
+                        raise
+                except NotADirectoryError as exc:
+                    raise ObjectExists("an object exists where this key needs a folder") from exc
+            return os.stat(final)
+        finally:
+            _unlink(tmp)
+
+    async def receive_object(
+        self, key: str, length: int, chunks: AsyncIterable[bytes]
+    ) -> ObjectInfo:
+        """Store a new object from a streamed body, never replacing one (``ObjectExists``)."""
+        final = self.path_of(key)
+        tmp = await self._spool(length, chunks)
+        st = await _in_thread(lambda: self._publish(tmp, final))
+        return ObjectInfo(size=st.st_size, etag=etag_of(st))
+
+    async def receive_part(
+        self, key: str, upload_id: str, part_number: int, length: int,
+        chunks: AsyncIterable[bytes],
+    ) -> ObjectInfo:
+        """Stage one part; a part number sent again replaces the earlier part, as on S3."""
+        if not 1 <= part_number <= MAX_PART_NUMBER:
+            raise InvalidParts(f"part numbers go from 1 to {MAX_PART_NUMBER}")
+        directory = await _in_thread(lambda: self._upload_dir(key, upload_id))
+        tmp = await self._spool(length, chunks)
+
+        def publish() -> os.stat_result:
+            target = directory / f"{part_number}.part"
+            try:
+                os.replace(tmp, target)
+            except FileNotFoundError as exc:  # aborted while the part was streaming
+                _unlink(tmp)
+                raise UploadNotFound(f"multipart upload {upload_id!r} was aborted") from exc
+            return os.stat(target)
+
+        st = await _in_thread(publish)
+        return ObjectInfo(size=st.st_size, etag=etag_of(st))
+
+    # reading -------------------------------------------------------------------------------
+    async def stat_object(self, key: str) -> os.stat_result | None:
+        """The stat of the object at ``key``, or None when there is no such object."""
+        path = self.path_of(key)
+
+        def stat_() -> os.stat_result | None:
+            try:
+                st = os.stat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            return st if stat.S_ISREG(st.st_mode) else None
+
+        return await _in_thread(stat_)
+
+    async def head(self, key: str) -> ObjectInfo | None:
+        st = await self.stat_object(key)
+        return None if st is None else ObjectInfo(st.st_size, etag_of(st))
+
+    # deleting ------------------------------------------------------------------------------
+    def _prune(self, directory: Path) -> None:
+        """Remove empty parent folders up to the root, so deleted keys leave no trail."""
+        while directory != self.root and self.root in directory.parents:
+            try:
+                directory.rmdir()
+            except OSError:
+                return
+            directory = directory.parent
+
+    async def delete(self, key: str) -> None:
+        path = self.path_of(key)
+
+        def delete() -> None:
+            try:
+                path.unlink()
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            self._prune(path.parent)
+
+        await _in_thread(delete)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete the objects whose key starts with ``prefix`` (a string prefix, as on S3)."""
+        if not prefix:
+            raise ValueError("refusing to delete every object: give a non-empty prefix")
+        folder, _, stem = prefix.rpartition("/")
+        check_key(f"{folder}/x" if folder else "x")
+
+        def delete() -> int:
+            base = self.root / folder if folder else self.root
+            try:
+                entries = [e for e in os.scandir(base) if e.name.startswith(stem)]
+            except (FileNotFoundError, NotADirectoryError):
+                return 0
+            count = 0
+            for entry in entries:
+                if not folder and entry.name in _RESERVED:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    count += sum(len(files) for _, _, files in os.walk(entry.path))
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    _unlink(entry.path)
+                    count += 1
+            self._prune(base)
+            return count
+
+        return await _in_thread(delete)
+
+    # multipart -----------------------------------------------------------------------------
+    async def create_multipart(self, key: str, content_type: str) -> str:
+        check_key(key)
+        upload_id = secrets.token_hex(16)
+
+        def create() -> None:
+            directory = self._staging / upload_id
+            directory.mkdir(parents=True)
+            (directory / "key").write_text(key)
+
+        await _in_thread(create)
+        return upload_id
+
+    def _parts(self, directory: Path) -> dict[int, os.stat_result]:
+        parts = {}
+        for entry in os.scandir(directory):
+            match = _PART_FILE.fullmatch(entry.name)
+            if match:
+                parts[int(match.group(1))] = entry.stat()
+        return parts
+
+    async def list_parts(self, key: str, backend_upload_id: str) -> list[PartInfo]:
+        def list_() -> list[PartInfo]:
+            parts = self._parts(self._upload_dir(key, backend_upload_id))
+            return [PartInfo(n, st.st_size, etag_of(st)) for n, st in sorted(parts.items())]
+
+        return await _in_thread(list_)
+
+    async def complete_multipart(
+        self, key: str, backend_upload_id: str, parts: list[CompletedPart]
+    ) -> ObjectInfo:
+        final = self.path_of(key)
+
+        def complete() -> ObjectInfo:
+            directory = self._upload_dir(key, backend_upload_id)
+            sources = _checked_parts(self._parts(directory), parts)
+            total = sum(size for _, size in sources)
+            file, tmp = self._reserve(total)
+            try:
+                for number, size in sources:
+                    with open(directory / f"{number}.part", "rb") as source:
+                        _append(file, source, size)
+                file.flush()
+                os.fdatasync(file.fileno())
+            except BaseException:
+                file.close()
+                _unlink(tmp)
+                raise
+            file.close()
+            st = self._publish(tmp, final)  # on ObjectExists the upload stays, as on S3
+            shutil.rmtree(directory, ignore_errors=True)
+            return ObjectInfo(st.st_size, etag_of(st))
+
+        return await _in_thread(complete)
+
+    async def abort_multipart(self, key: str, backend_upload_id: str) -> None:
+        def abort() -> None:
+            try:
+                directory = self._upload_dir(key, backend_upload_id)
+            except UploadNotFound:
+                return
+            shutil.rmtree(directory, ignore_errors=True)
+
+        await _in_thread(abort)
+
+    # housekeeping --------------------------------------------------------------------------
+    async def sweep(self, retention: RetentionSettings, *, now: float | None = None) -> int:
+        """Apply the lifecycle rules S3 buckets get from ``runyard storage setup``.
+
+        Removes ``inputs/`` and ``outputs/`` objects older than their retention (by mtime),
+        multipart staging older than ``retention.multipart`` and temp files left by a crash.
+        Returns how many objects and uploads were removed.
+        """
+        at = now if now is not None else time.time()
+
+        def sweep() -> int:
+            return (
+                _sweep_files(self.root / "inputs", at - retention.inputs)
+                + _sweep_files(self.root / "outputs", at - retention.outputs)
+                + _sweep_uploads(self._staging, at - retention.multipart)
+                + _sweep_files(self._tmp, at - 86_400)
+            )
+
+        return await _in_thread(sweep)
+
+    async def check(self) -> None:
+        def check() -> None:
+            try:
+                os.makedirs(self._tmp, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create {self._tmp}: {exc}") from exc
+            if not os.access(self._tmp, os.W_OK):
+                raise StorageError(f"{self.root} is not writable")
+
+        await _in_thread(check)
+
+    async def close(self) -> None:
+        return None
+
+
+def _write(file: IO[bytes], chunks: list[bytes], sync: bool) -> None:
+    for chunk in chunks:
+        file.write(chunk)
+    if sync:
+        file.flush()
+        os.fdatasync(file.fileno())  # a 200 means the bytes survive a crash, as on S3
+
+
+def _append(target: IO[bytes], source: IO[bytes], size: int) -> None:
+    """Copy ``size`` bytes in the kernel when it can (``copy_file_range``), else through memory."""
+    target.flush()
+    remaining = size
+    try:
+        while remaining:
+            copied = os.copy_file_range(source.fileno(), target.fileno(), remaining)
+            if copied == 0:
+                break
+            remaining -= copied
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+        shutil.copyfileobj(source, target, _WRITE_BATCH)
+        remaining = 0
+    if remaining:
+        raise StorageError("a staged part shrank while the upload was being completed")
+
+
+def _checked_parts(
+    staged: dict[int, os.stat_result], parts: list[CompletedPart]
+) -> list[tuple[int, int]]:
+    """(part number, size) of the listed parts, refusing what S3's CompleteMultipartUpload does."""
+    if not parts:
+        raise InvalidParts("list at least one part")
+    numbers = [p.part_number for p in parts]
+    if numbers != sorted(set(numbers)):
+        raise InvalidParts("list the parts in ascending order of part number, each once")
+    sources = []
+    for index, part in enumerate(parts):
+        st = staged.get(part.part_number)
+        if st is None:
+            raise InvalidParts(f"part {part.part_number} was not uploaded")
+        if etag_of(st).strip('"') != part.etag.strip('"'):
+            raise InvalidParts(f"part {part.part_number} has a different ETag (uploaded again?)")
+        if index < len(parts) - 1 and st.st_size < MIN_PART_SIZE:
+            raise InvalidParts(f"part {part.part_number} is smaller than 5 MiB and not the last")
+        sources.append((part.part_number, st.st_size))
+    return sources
+
+
+def _sweep_uploads(staging: Path, older_than: float) -> int:
+    """Remove multipart uploads started before the cutoff (their ``key`` file is never touched
+    again, unlike the folder, whose mtime moves with every part)."""
+    removed = 0
+    try:
+        entries = list(os.scandir(staging))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        try:
+            started = os.stat(os.path.join(entry.path, "key")).st_mtime
+        except OSError:
+            started = entry.stat(follow_symlinks=False).st_mtime
+        if started < older_than:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _sweep_files(directory: Path, older_than: float) -> int:
+    """Remove files modified before the cutoff, then the folders they leave empty."""
+    removed = 0
+    for folder, _, files in os.walk(directory, topdown=False):
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                if os.stat(path).st_mtime < older_than:
+                    os.unlink(path)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        if folder != str(directory):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+    return removed
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

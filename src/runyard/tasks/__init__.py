@@ -1,0 +1,1 @@
+"""Tasks: submission of runs, the state machine, the event log, cancel and results."""

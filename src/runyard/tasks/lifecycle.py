@@ -1,0 +1,105 @@
+"""Every task transition in one place: it checks the state machine, stamps the time, appends the
+event of contract section 5 and marks the task changed (listeners hear it after commit)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runyard.db.engine import mark_task_changed
+from runyard.models import Task, TaskEvent
+from runyard.tasks.states import TERMINAL, can_move
+
+
+def iso(dt: datetime) -> str:
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+def append_event(session: AsyncSession, task: Task, event: str, data: dict[str, Any], now: datetime) -> None:
+    task.event_seq += 1
+    payload = {"task_id": task.id, **data, "timestamp": iso(now)}
+    session.add(TaskEvent(task_id=task.id, seq=task.event_seq, event=event, data=payload,
+                          created_at=now))
+
+
+def _status_event(session: AsyncSession, task: Task, now: datetime) -> None:
+    append_event(session, task, "status", {"task_status": task.task_status}, now)
+
+
+def move(session: AsyncSession, task: Task, target: str, now: datetime, *, wake: bool = False) -> bool:
+    """Move to a non-terminal state; False (and nothing changed) when not allowed."""
+    if not can_move(task.task_status, target):
+        return False
+    task.task_status = target
+    if target == "queued":
+        task.assigned_at = now
+    elif target == "running":
+        task.started_at = task.started_at or now
+    elif target in ("pending", "waiting"):
+        task.agent_id = None
+        task.assigned_at = None
+    _status_event(session, task, now)
+    mark_task_changed(session, task.id, wake=wake or target in ("pending", "waiting"))
+    return True
+
+
+def created(session: AsyncSession, task: Task, now: datetime) -> None:
+    _status_event(session, task, now)
+    mark_task_changed(session, task.id, wake=True)
+
+
+def progress(
+    session: AsyncSession, task: Task, now: datetime, *, value: float,
+    step_current: int | None, step_total: int | None, current_node: str | None,
+    message: str | None, store: bool,
+) -> None:
+    task.progress = max(0.0, min(1.0, value))
+    if store:
+        append_event(session, task, "progress", {
+            "progress": task.progress, "step_current": step_current, "step_total": step_total,
+            "current_node": current_node, "message": message,
+        }, now)
+        mark_task_changed(session, task.id)
+
+
+def complete(
+    session: AsyncSession, task: Task, now: datetime, task_output: dict[str, Any],
+    retention_seconds: int,
+) -> bool:
+    if not can_move(task.task_status, "completed"):
+        return False
+    task.task_status = "completed"
+    task.progress = 1.0
+    task.completed_at = now
+    task.outputs_expire_at = now + timedelta(seconds=retention_seconds)
+    append_event(session, task, "completed",
+                 {"task_status": "completed", "task_output": task_output}, now)
+    mark_task_changed(session, task.id, wake=True)
+    return True
+
+
+def fail(session: AsyncSession, task: Task, now: datetime, code: str, message: str) -> bool:
+    if task.task_status in TERMINAL:
+        return False
+    task.task_status = "failed"
+    task.task_error = message
+    task.task_error_code = code
+    task.completed_at = now
+    append_event(session, task, "failed", {
+        "task_status": "failed", "task_error": message, "task_error_code": code,
+    }, now)
+    mark_task_changed(session, task.id, wake=True)
+    return True
+
+
+def cancel(session: AsyncSession, task: Task, now: datetime) -> bool:
+    if task.task_status in TERMINAL:
+        return False
+    task.task_status = "cancelled"
+    task.completed_at = now
+    task.cancel_requested_at = task.cancel_requested_at or now
+    append_event(session, task, "cancelled", {"task_status": "cancelled"}, now)
+    mark_task_changed(session, task.id, wake=True)
+    return True

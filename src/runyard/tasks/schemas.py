@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from runyard.pagination import PageMeta
+
+
+class OutputRead(BaseModel):
+    output_id: str
+    file_name: str
+    content_type: str
+    file_size: int
+
+
+class TaskOutputBody(BaseModel):
+    outputs: list[OutputRead]
+
+
+class TaskRead(BaseModel):
+    id: str
+    workflow_id: str
+    workflow_slug: str
+    workflow_version: int
+    task_status: str
+    progress: float
+    parameters: dict[str, Any]
+    task_error: str
+    task_error_code: str | None
+    retry_count: int
+    agent_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class TaskList(BaseModel):
+    task_list: list[TaskRead]
+    page_meta: PageMeta
+
+
+class TaskResult(BaseModel):
+    id: str
+    task_status: str
+    task_output: TaskOutputBody | None
+    download_url: str | None
+    download_urls: dict[str, str] | None
+    expires_at: datetime | None = Field(description="When the outputs stop being downloadable.")
+    task_error: str
+    task_error_code: str | None
+    completed_at: datetime | None
+
+
+class CancelResult(BaseModel):
+    is_success: bool = True
+    task_status: str

@@ -1,0 +1,88 @@
+"""Task reads, cancel and results. Never commits."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runyard.clock import Clock
+from runyard.errors import Gone, NotFound
+from runyard.models import Task
+from runyard.settings import Settings
+from runyard.storage.base import Storage
+from runyard.tasks import lifecycle
+from runyard.tasks.repository import TaskRepository
+from runyard.tasks.schemas import OutputRead, TaskOutputBody, TaskRead, TaskResult
+
+
+def to_read(task: Task) -> TaskRead:
+    return TaskRead.model_validate(task, from_attributes=True)
+
+
+class TaskService:
+    def __init__(self, session: AsyncSession, settings: Settings, clock: Clock) -> None:
+        self.session = session
+        self.repo = TaskRepository(session)
+        self.settings = settings
+        self.clock = clock
+
+    async def get(self, team_id: str, task_id: str) -> Task:
+        task = await self.repo.get(team_id, task_id)
+        if task is None:
+            raise NotFound(f"No task {task_id!r} in this team.", code="task_not_found")
+        return task
+
+    async def cancel(self, team_id: str, task_id: str) -> Task:
+        """Unassigned work is cancelled at once; running work is flagged and its agent told
+        (by the caller, after commit); it becomes ``cancelled`` when the agent confirms or
+        after the grace period."""
+        task = await self.get(team_id, task_id)
+        now = self.clock.now()
+        if task.task_status in ("pending", "waiting", "queued"):
+            lifecycle.cancel(self.session, task, now)
+        elif task.task_status == "running" and task.cancel_requested_at is None:
+            task.cancel_requested_at = now
+        return task
+
+    async def task_output(self, task: Task) -> TaskOutputBody:
+        outputs = await self.repo.outputs(task.id, task.attempt, status="final")
+        return TaskOutputBody(outputs=[
+            OutputRead(output_id=o.output_id, file_name=o.file_name,
+                       content_type=o.content_type, file_size=o.file_size)
+            for o in outputs
+        ])
+
+    async def result(self, team_id: str, task_id: str, storage: Storage) -> TaskResult:
+        task = await self.get(team_id, task_id)
+        body = TaskResult(
+            id=task.id, task_status=task.task_status, task_output=None, download_url=None,
+            download_urls=None, expires_at=None, task_error=task.task_error,
+            task_error_code=task.task_error_code, completed_at=task.completed_at,
+        )
+        if task.task_status != "completed":
+            return body
+        if task.outputs_expire_at is not None and task.outputs_expire_at <= self.clock.now():
+            raise Gone(
+                f"The outputs of task {task.id} expired at "
+                f"{lifecycle.iso(task.outputs_expire_at)} (kept 7 days); run the task again.",
+                code="outputs_expired",
+            )
+        outputs = await self.repo.outputs(task.id, task.attempt, status="final")
+        ttl = self.settings.limits.download_url_ttl
+        if task.outputs_expire_at is not None:
+            left = int((task.outputs_expire_at - self.clock.now()).total_seconds())
+            ttl = max(1, min(ttl, left))
+        urls = {
+            o.output_id: storage.presign_get(
+                o.object_key, expires_in=ttl, file_name=o.file_name, content_type=o.content_type
+            )
+            for o in outputs
+        }
+        body.task_output = TaskOutputBody(outputs=[
+            OutputRead(output_id=o.output_id, file_name=o.file_name,
+                       content_type=o.content_type, file_size=o.file_size)
+            for o in outputs
+        ])
+        body.download_urls = urls
+        body.download_url = urls[outputs[0].output_id] if outputs else None
+        body.expires_at = task.outputs_expire_at
+        return body

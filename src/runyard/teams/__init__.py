@@ -1,0 +1,1 @@
+"""Users, teams and memberships (roles owner/admin/member/viewer)."""

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from runyard.api_docs import errors
+from runyard.auth.repository import AuthRepository
+from runyard.deps import AccountCaller, MeCaller, SessionDep, TeamPathAdmin
+from runyard.pagination import PageDep
+from runyard.errors import NotFound
+from runyard.teams.schemas import (
+    MemberAdd,
+    MemberList,
+    MemberRead,
+    MemberUpdate,
+    TeamCreate,
+    TeamCreated,
+    TeamOfUser,
+    UserRead,
+)
+from runyard.teams.service import TeamService
+
+router = APIRouter(tags=["teams"])
+
+
+@router.post(
+    "/teams", response_model=TeamCreated, status_code=201, operation_id="teams_create",
+    responses=errors(),
+)
+async def create_team(body: TeamCreate, principal: AccountCaller, session: SessionDep) -> TeamCreated:
+    """Create a team; you become its owner."""
+    assert principal.user_id
+    team = await TeamService(session).create_team(principal.user_id, body.display_name)
+    await session.commit()
+    return TeamCreated(id=team.id)
+
+
+@router.get("/users/me", response_model=UserRead, operation_id="users_me", responses=errors())
+async def me(principal: MeCaller, session: SessionDep) -> UserRead:
+    """The calling user and the teams they belong to (with a device key: its user)."""
+    repo = AuthRepository(session)
+    assert principal.user_id
+    user = await repo.user(principal.user_id)
+    if user is None:
+        raise NotFound("The user no longer exists.", code="user_not_found")
+    teams = [
+        TeamOfUser(id=t.id, display_name=t.display_name, role=m.role)
+        for m, t in await repo.memberships(user.id)
+    ]
+    return UserRead(
+        id=user.id, email_address=user.email_address, display_name=user.display_name,
+        created_at=user.created_at, teams=teams,
+    )
+
+
+def _member(m: object, u: object) -> MemberRead:
+    from runyard.models import Membership, User
+
+    assert isinstance(m, Membership) and isinstance(u, User)
+    return MemberRead(
+        user_id=u.id, email_address=u.email_address, display_name=u.display_name, role=m.role,
+        created_at=m.created_at,
+    )
+
+
+@router.get(
+    "/teams/{team_id}/members", response_model=MemberList, operation_id="team_members_list",
+    responses=errors(),
+)
+async def list_members(
+    team_id: str, principal: TeamPathAdmin, session: SessionDep, page: PageDep
+) -> MemberList:
+    """Members of the team (admins and the owner)."""
+    rows, total = await TeamService(session).repo.members(team_id, page.offset, page.per_page)
+    return MemberList(members=[_member(m, u) for m, u in rows], page_meta=page.meta(total))
+
+
+@router.post(
+    "/teams/{team_id}/members", response_model=MemberRead, status_code=201,
+    operation_id="team_members_add", responses=errors(404, 409),
+)
+async def add_member(
+    team_id: str, body: MemberAdd, principal: TeamPathAdmin, session: SessionDep
+) -> MemberRead:
+    """Add an existing user to the team with a role."""
+    m, u = await TeamService(session).add_member(team_id, body.email_address, body.role)
+    await session.commit()
+    return _member(m, u)
+
+
+@router.put(
+    "/teams/{team_id}/members/{user_id}", response_model=MemberRead,
+    operation_id="team_members_update", responses=errors(404, 409),
+)
+async def update_member(
+    team_id: str, user_id: str, body: MemberUpdate, principal: TeamPathAdmin, session: SessionDep
+) -> MemberRead:
+    """Change a member's role (the owner's role cannot change)."""
+    service = TeamService(session)
+    m = await service.change_role(team_id, user_id, body.role)
+    user = await AuthRepository(session).user(user_id)
+    await session.commit()
+    return _member(m, user)
+
+
+@router.delete(
+    "/teams/{team_id}/members/{user_id}", status_code=204,
+    operation_id="team_members_remove", responses=errors(404, 409),
+)
+async def remove_member(
+    team_id: str, user_id: str, principal: TeamPathAdmin, session: SessionDep
+) -> Response:
+    """Remove a member (not the owner)."""
+    await TeamService(session).remove_member(team_id, user_id)
+    await session.commit()
+    return Response(status_code=204)

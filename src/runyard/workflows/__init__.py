@@ -1,0 +1,1 @@
+"""Versioned workflows with typed parameters: import, update, runtime reads, run validation."""

@@ -1,0 +1,200 @@
+"""Management (`/workflows`) and runtime (`/r/workflows`) routes, including runs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from runyard.api_docs import errors
+from runyard.auth.principal import Principal
+from runyard.deps import (
+    ClockDep,
+    ManageReader,
+    ManageWriter,
+    RuntimeReader,
+    RuntimeWriter,
+    SessionDep,
+    SettingsDep,
+    StorageDep,
+)
+from runyard.models import Workflow, WorkflowVersion
+from runyard.pagination import PageDep
+from runyard.tasks.submit import RunService
+from runyard.workflows.schemas import (
+    RunAccepted,
+    RunRequest,
+    WorkflowDefinition,
+    WorkflowList,
+    WorkflowRead,
+    WorkflowUpdate,
+)
+from runyard.workflows.service import WorkflowService, to_read
+
+manage = APIRouter(prefix="/workflows", tags=["workflows"])
+runtime = APIRouter(prefix="/r/workflows", tags=["runtime"])
+
+IdempotencyHeader = Annotated[
+    str | None,
+    Header(max_length=255, description="Repeat-safe submit: same key + same body = same task."),
+]
+
+
+@manage.post("/import", response_model=WorkflowRead, status_code=201,
+             operation_id="workflows_import", responses=errors())
+async def import_workflow(
+    body: WorkflowDefinition, principal: ManageWriter, session: SessionDep, clock: ClockDep,
+) -> WorkflowRead:
+    """Create a workflow, or a new version of the one with this slug."""
+    assert principal.team_id
+    wf, v, _ = await WorkflowService(session, clock).import_definition(principal.team_id, body)
+    await session.commit()
+    return to_read(wf, v, with_json=True)
+
+
+@manage.get("", response_model=WorkflowList, operation_id="workflows_list", responses=errors())
+async def list_workflows(
+    principal: ManageReader, session: SessionDep, clock: ClockDep, page: PageDep
+) -> WorkflowList:
+    """The team's workflows (latest versions), by slug."""
+    assert principal.team_id
+    rows, total = await WorkflowService(session, clock).repo.page(
+        principal.team_id, page.offset, page.per_page)
+    return WorkflowList(workflow_list=[to_read(w, v, with_json=True) for w, v in rows],
+                        page_meta=page.meta(total))
+
+
+@manage.get("/{workflow_id}", response_model=WorkflowRead, operation_id="workflows_get",
+            responses=errors(404))
+async def get_workflow(
+    workflow_id: str, principal: ManageReader, session: SessionDep, clock: ClockDep
+) -> WorkflowRead:
+    """One workflow with its graph or entrypoint."""
+    assert principal.team_id
+    wf, v = await WorkflowService(session, clock).get(principal.team_id, workflow_id)
+    return to_read(wf, v, with_json=True)
+
+
+@manage.put("/{workflow_id}", response_model=WorkflowRead, operation_id="workflows_update",
+            responses=errors(404))
+async def update_workflow(
+    workflow_id: str, body: WorkflowUpdate, principal: ManageWriter, session: SessionDep,
+    clock: ClockDep,
+) -> WorkflowRead:
+    """Change any field; every change creates a new version (older ones stay runnable)."""
+    assert principal.team_id
+    wf, v = await WorkflowService(session, clock).update(principal.team_id, workflow_id, body)
+    await session.commit()
+    return to_read(wf, v, with_json=True)
+
+
+@manage.delete("/{workflow_id}", status_code=204, operation_id="workflows_delete",
+               responses=errors(404))
+async def delete_workflow(
+    workflow_id: str, principal: ManageWriter, session: SessionDep, clock: ClockDep
+) -> Response:
+    """Delete a workflow (its tasks and results stay readable)."""
+    assert principal.team_id
+    await WorkflowService(session, clock).delete(principal.team_id, workflow_id)
+    await session.commit()
+    return Response(status_code=204)
+
+
+def _runtime_read(p: Principal, wf: Workflow, v: WorkflowVersion) -> dict[str, Any]:
+    read = to_read(wf, v, with_json=p.kind == "session")
+    return read.model_dump(mode="json", exclude_none=p.kind != "session")
+
+
+@runtime.get("", response_model=WorkflowList, response_model_exclude_none=True,
+             operation_id="runtime_workflows_list", responses=errors())
+async def runtime_list(
+    principal: RuntimeReader, session: SessionDep, clock: ClockDep, page: PageDep
+) -> Any:
+    """The team's workflows with their parameters."""
+    assert principal.team_id
+    rows, total = await WorkflowService(session, clock).repo.page(
+        principal.team_id, page.offset, page.per_page)
+    return {"workflow_list": [_runtime_read(principal, w, v) for w, v in rows],
+            "page_meta": page.meta(total).model_dump()}
+
+
+@runtime.get("/slug/{workflow_slug}", response_model=WorkflowRead,
+             response_model_exclude_none=True, operation_id="runtime_workflows_get_by_slug",
+             responses=errors(404))
+async def runtime_get_by_slug(
+    workflow_slug: str, principal: RuntimeReader, session: SessionDep, clock: ClockDep
+) -> Any:
+    """A workflow by slug; `slug@version` addresses an older version."""
+    assert principal.team_id
+    wf, v = await WorkflowService(session, clock).get_by_ref(principal.team_id, workflow_slug)
+    return _runtime_read(principal, wf, v)
+
+
+@runtime.get("/{workflow_id}", response_model=WorkflowRead, response_model_exclude_none=True,
+             operation_id="runtime_workflows_get", responses=errors(404))
+async def runtime_get(
+    workflow_id: str, principal: RuntimeReader, session: SessionDep, clock: ClockDep
+) -> Any:
+    """A workflow by id."""
+    assert principal.team_id
+    wf, v = await WorkflowService(session, clock).get(principal.team_id, workflow_id)
+    return _runtime_read(principal, wf, v)
+
+
+async def _run(
+    principal: Principal, session: SessionDep, settings: SettingsDep, storage: StorageDep,
+    clock: ClockDep, body: RunRequest, ref: str, by_slug: bool, key: str | None,
+) -> JSONResponse:
+    assert principal.team_id
+    payload = body.model_dump(mode="json")
+    for attempt in range(2):
+        workflows = WorkflowService(session, clock)
+        if by_slug:
+            wf, v = await workflows.get_by_ref(principal.team_id, ref)
+        else:
+            wf, v = await workflows.get(principal.team_id, ref)
+        runs = RunService(session, settings, storage, clock)
+        submitted = await runs.submit(principal.team_id, wf, v, payload,
+                                      workflow_ref=f"{wf.id}@{v.version}", idempotency_key=key)
+        try:
+            await session.commit()
+        except IntegrityError:
+            # A concurrent request with the same Idempotency-Key won: replay its task.
+            await session.rollback()
+            if attempt == 0 and key:
+                continue
+            raise
+        headers = {"Idempotent-Replayed": "true"} if submitted.replayed else {}
+        return JSONResponse({"task_id": submitted.task_id}, status_code=202, headers=headers)
+    raise AssertionError("unreachable")
+
+
+_RUN_DOC = """Submit a task: **202** `{"task_id"}`. Every parameter is validated first (422
+`invalid_parameters` with one `errors[]` entry per bad parameter). With an `Idempotency-Key`, a
+repeat with the same body answers 202 with the original task and `Idempotent-Replayed: true`; a
+different body answers 409 `idempotency_key_reused`."""
+
+
+@runtime.post("/{workflow_id}/run", status_code=202, response_model=RunAccepted,
+              operation_id="runtime_run", responses=errors(404, 409), description=_RUN_DOC)
+async def run_by_id(
+    workflow_id: str, principal: RuntimeWriter, session: SessionDep, settings: SettingsDep,
+    storage: StorageDep, clock: ClockDep, body: Annotated[RunRequest, Body()],
+    idempotency_key: IdempotencyHeader = None,
+) -> JSONResponse:
+    return await _run(principal, session, settings, storage, clock, body, workflow_id, False,
+                      idempotency_key)
+
+
+@runtime.post("/slug/{workflow_slug}/run", status_code=202, response_model=RunAccepted,
+              operation_id="runtime_run_by_slug", responses=errors(404, 409),
+              description=_RUN_DOC)
+async def run_by_slug(
+    workflow_slug: str, principal: RuntimeWriter, session: SessionDep, settings: SettingsDep,
+    storage: StorageDep, clock: ClockDep, body: Annotated[RunRequest, Body()],
+    idempotency_key: IdempotencyHeader = None,
+) -> JSONResponse:
+    return await _run(principal, session, settings, storage, clock, body, workflow_slug, True,
+                      idempotency_key)

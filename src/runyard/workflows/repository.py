@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runyard.models import Workflow, WorkflowVersion
+
+
+class WorkflowRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, obj: object) -> None:
+        self.session.add(obj)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def by_id(self, team_id: str, workflow_id: str) -> Workflow | None:
+        wf = await self.session.get(Workflow, workflow_id)
+        if wf is None or wf.team_id != team_id or wf.deleted_at is not None:
+            return None
+        return wf
+
+    async def by_slug(self, team_id: str, slug: str, *, deleted: bool = False) -> Workflow | None:
+        wf = await self.session.scalar(
+            select(Workflow).where(Workflow.team_id == team_id, Workflow.workflow_slug == slug)
+        )
+        if wf is None or (wf.deleted_at is not None and not deleted):
+            return None
+        return wf
+
+    async def version(self, workflow_id: str, version: int) -> WorkflowVersion | None:
+        return await self.session.get(WorkflowVersion, (workflow_id, version))
+
+    async def page(
+        self, team_id: str, offset: int, limit: int
+    ) -> tuple[list[tuple[Workflow, WorkflowVersion]], int]:
+        where = (Workflow.team_id == team_id, Workflow.deleted_at.is_(None))
+        total = await self.session.scalar(select(func.count()).select_from(Workflow).where(*where))
+        rows = await self.session.execute(
+            select(Workflow, WorkflowVersion)
+            .join(
+                WorkflowVersion,
+                (WorkflowVersion.workflow_id == Workflow.id)
+                & (WorkflowVersion.version == Workflow.version),
+            )
+            .where(*where)
+            .order_by(Workflow.workflow_slug)
+            .offset(offset)
+            .limit(limit)
+        )
+        return [(w, v) for w, v in rows.tuples()], int(total or 0)

@@ -1,0 +1,92 @@
+"""Agent settings (``AgentOptions``) and the connection's policies that need no socket.
+
+The CLI builds ``AgentOptions`` once from its flags and environment; tests build it directly
+with shrunken timers.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["AgentOptions", "AgentRejectedError", "Backoff", "agent_version"]
+
+
+class AgentRejectedError(Exception):
+    """The server refused this agent for good; the message says why and what to fix."""
+
+    def __init__(
+        self, message: str, *, close_code: int | None = None, status_code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+        self.status_code = status_code
+
+
+class Backoff:
+    """Exponential backoff with jitter: try n waits a random time in [base/2, base] where
+    base = min(cap, initial * 2**n); ``reset()`` after a good connection."""
+
+    def __init__(
+        self, initial: float = 0.5, cap: float = 30.0, rng: random.Random | None = None
+    ) -> None:
+        self.initial = initial
+        self.cap = cap
+        self.failures = 0
+        self._rng = rng or random.Random()
+
+    def next_delay(self) -> float:
+        base = min(self.cap, self.initial * 2 ** min(self.failures, 32))
+        self.failures += 1
+        return float(base / 2 + self._rng.random() * base / 2)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+@dataclass
+class AgentOptions:
+    """Everything an agent needs; the CLI builds it, tests shrink the timers."""
+
+    agent_key: str = field(repr=False)
+    agent_id: str
+    server_url: str = "http://127.0.0.1:8000"
+    labels: list[str] = field(default_factory=lambda: ["cpu"])
+    capacity: int = 1
+    work_dir: Path | None = None  # None: a temporary directory, removed on exit
+    comfyui_url: str | None = "http://127.0.0.1:8188"  # None: no ComfyUI runtime
+    drain_timeout: float = 30.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    open_timeout: float = 10.0
+    welcome_timeout: float = 10.0
+    request_timeout: float = 30.0
+    health_timeout: float = 5.0
+    cancel_grace: float = 5.0
+    progress_interval: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.agent_id) <= 200:
+            raise ValueError("agent_id must be 1 to 200 characters")
+        if not 1 <= self.capacity <= 1024:
+            raise ValueError("capacity must be between 1 and 1024")
+        self.ws_url()
+
+    def ws_url(self) -> str:
+        """``http(s)://host`` -> ``ws(s)://host/api/v1/agent/ws``."""
+        base = self.server_url.rstrip("/")
+        for http_scheme, ws_scheme in (("https://", "wss://"), ("http://", "ws://")):
+            if base.startswith(http_scheme):
+                base = ws_scheme + base[len(http_scheme) :]
+        if not base.startswith(("ws://", "wss://")):
+            raise ValueError(f"server URL {self.server_url!r} must start with http:// or https://")
+        return base + "/api/v1/agent/ws"
+
+
+def agent_version() -> str:
+    try:
+        return metadata.version("runyard")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"

@@ -1,0 +1,188 @@
+"""HTTP and WebSocket calls to one ComfyUI server, each mapped to a runtime error on failure."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, InvalidURI
+
+from runyard_agent.runtimes.base import TaskFailedError
+from runyard_agent.runtimes.comfyui.errors import (
+    COMFYUI_ERROR,
+    OUTPUT_MISSING,
+    UNREACHABLE,
+    VALIDATION_FAILED,
+    render_validation_error,
+)
+from runyard_agent.runtimes.comfyui.graph import Graph, OutputFile
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "ComfyUI cannot be reached right now" (as opposed to an answer we dislike).
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.TransportError,
+    OSError,
+    TimeoutError,
+    InvalidHandshake,
+    InvalidURI,
+)
+# Transport errors plus error statuses: what a best-effort call (cancel, health) tolerates.
+HTTP_ERRORS: tuple[type[Exception], ...] = (*TRANSPORT_ERRORS, httpx.HTTPError)
+
+
+def websocket_url(base_url: str, client_id: str) -> str:
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    path = parts.path.rstrip("/") + "/ws"
+    return urlunsplit((scheme, parts.netloc, path, f"clientId={client_id}", ""))
+
+
+def _snippet(response: httpx.Response) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return text[:300] or "(empty body)"
+
+
+class ComfyUIClient:
+    def __init__(self, base_url: str, *, timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.http = httpx.AsyncClient(base_url=self.base_url + "/", timeout=timeout)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def connect(self, client_id: str) -> ClientConnection:
+        # Preview frames can be megabytes; no size limit. Long nodes are fine: ComfyUI's event
+        # loop answers pings while a worker thread runs the graph.
+        return await connect(
+            websocket_url(self.base_url, client_id),
+            max_size=None,
+            open_timeout=self.timeout,
+            ping_interval=20,
+            ping_timeout=60,
+        )
+
+    async def upload(self, path: Path, name: str, content_type: str) -> str:
+        """Upload an input; returns the name to put in the graph (ComfyUI may rename it)."""
+        with path.open("rb") as handle:
+            response = await self.http.post(
+                "/upload/image", files={"image": (name, handle, content_type)}
+            )
+        if response.status_code != 200:
+            raise TaskFailedError(
+                f"ComfyUI refused the upload of {name!r}: HTTP {response.status_code} "
+                f"{_snippet(response)}",
+                COMFYUI_ERROR,
+            )
+        try:
+            body = response.json()
+            stored = str(body["name"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TaskFailedError(
+                f"ComfyUI answered the upload of {name!r} with {_snippet(response)}",
+                COMFYUI_ERROR,
+            ) from exc
+        subfolder = str(body.get("subfolder") or "")
+        return f"{subfolder}/{stored}" if subfolder else stored
+
+    async def submit(self, graph: Graph, client_id: str, prompt_id: str) -> str:
+        """``POST /prompt``; returns the prompt id ComfyUI uses (ours unless it is too old)."""
+        response = await self.http.post(
+            "/prompt", json={"prompt": graph, "client_id": client_id, "prompt_id": prompt_id}
+        )
+        if response.status_code == 400:
+            try:
+                body: Any = response.json()
+            except ValueError:
+                body = None
+            raise TaskFailedError(render_validation_error(body), VALIDATION_FAILED)
+        if response.status_code != 200:
+            raise TaskFailedError(
+                f"ComfyUI answered HTTP {response.status_code} to the prompt: {_snippet(response)}",
+                COMFYUI_ERROR,
+            )
+        try:
+            body = response.json()
+            accepted = str(body.get("prompt_id") or prompt_id)
+        except (ValueError, AttributeError) as exc:
+            raise TaskFailedError(
+                f"ComfyUI answered the prompt with {_snippet(response)}", COMFYUI_ERROR
+            ) from exc
+        if body.get("node_errors"):
+            # ComfyUI runs the outputs that validated and skips the others.
+            log.warning("ComfyUI skips outputs of prompt %s: %s", accepted, body["node_errors"])
+        return accepted
+
+    async def history_entry(self, prompt_id: str) -> dict[str, Any] | None:
+        """The history entry, or None: ``{}`` means "not finished yet" as well as "unknown"."""
+        response = await self.http.get(f"/history/{prompt_id}")
+        if response.status_code != 200:
+            raise TaskFailedError(
+                f"ComfyUI answered HTTP {response.status_code} to /history/{prompt_id}",
+                COMFYUI_ERROR,
+            )
+        try:
+            entry = response.json().get(prompt_id)
+        except (ValueError, AttributeError):
+            return None
+        return entry if isinstance(entry, dict) else None
+
+    async def queue_position(self, prompt_id: str) -> str | None:
+        """``"running"``, ``"pending"`` or None (not queued)."""
+        response = await self.http.get("/queue")
+        response.raise_for_status()
+        body = response.json()
+        for state in ("running", "pending"):
+            for item in body.get(f"queue_{state}") or []:
+                if isinstance(item, list) and len(item) > 1 and str(item[1]) == prompt_id:
+                    return state
+        return None
+
+    async def interrupt(self, prompt_id: str) -> None:
+        response = await self.http.post("/interrupt", json={"prompt_id": prompt_id})
+        response.raise_for_status()
+
+    async def delete_pending(self, prompt_id: str) -> None:
+        response = await self.http.post("/queue", json={"delete": [prompt_id]})
+        response.raise_for_status()
+
+    async def download(self, ref: OutputFile, destination: Path) -> None:
+        params = {"filename": ref.filename, "subfolder": ref.subfolder, "type": ref.type}
+        async with self.http.stream("GET", "/view", params=params) as response:
+            if response.status_code == 404:
+                raise TaskFailedError(
+                    f"ComfyUI has no file {ref.subfolder}/{ref.filename} ({ref.type}) "
+                    f"for output {ref.output_id}",
+                    OUTPUT_MISSING,
+                )
+            if response.status_code != 200:
+                raise TaskFailedError(
+                    f"ComfyUI answered HTTP {response.status_code} to /view for {ref.filename}",
+                    COMFYUI_ERROR,
+                )
+            with destination.open("wb") as handle:
+                async for chunk in response.aiter_bytes():
+                    handle.write(chunk)
+
+    async def system_stats(self) -> dict[str, Any]:
+        response = await self.http.get("/system_stats")
+        if response.status_code != 200:
+            raise TaskFailedError(
+                f"ComfyUI answered HTTP {response.status_code} to /system_stats", UNREACHABLE
+            )
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ValueError("/system_stats is not an object")
+        return body
+
+
+def new_ids() -> tuple[str, str]:
+    """A socket client id and a prompt id chosen by us, so a cancel can name the prompt even
+    while ``POST /prompt`` is still in flight."""
+    return uuid.uuid4().hex, str(uuid.uuid4())

@@ -1,0 +1,185 @@
+"""``ComfyUIRuntime``: run an assigned ComfyUI workflow on a ComfyUI server next to the agent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from typing import Any
+
+from runyard_agent.runtimes.base import (
+    Health,
+    ProducedOutput,
+    TaskCancelledError,
+    TaskContext,
+    TaskFailedError,
+)
+from runyard_agent.runtimes.comfyui.client import HTTP_ERRORS, ComfyUIClient, new_ids
+from runyard_agent.runtimes.comfyui.errors import UNREACHABLE
+from runyard_agent.runtimes.comfyui.graph import apply_parameters, content_type_for, load_graph
+from runyard_agent.runtimes.comfyui.session import PromptSession
+from runyard_protocol import AssignedWorkflow
+
+log = logging.getLogger(__name__)
+
+_CANCEL_POLL = 0.1
+_ABORT_ERRORS: tuple[type[Exception], ...] = (*HTTP_ERRORS, ValueError)
+
+
+class ComfyUIRuntime:
+    """Runs ``comfyui`` workflows: uploads inputs, binds parameters, submits the API-format
+    graph, follows it over the WebSocket and downloads what its output nodes saved.
+
+    ``reconnect_wait`` bounds how long a run waits for an unreachable ComfyUI after its socket
+    dropped; ``poll_interval`` is the pause between attempts.
+    """
+
+    tool_type = "comfyui"
+
+    def __init__(
+        self,
+        comfyui_url: str,
+        *,
+        http_timeout: float = 30.0,
+        reconnect_wait: float = 60.0,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.comfyui_url = comfyui_url.rstrip("/")
+        self.reconnect_wait = reconnect_wait
+        self.poll_interval = poll_interval
+        self._client = ComfyUIClient(self.comfyui_url, timeout=http_timeout)
+
+    async def run(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
+        graph = load_graph(workflow.workflow_json)
+        client_id, prompt_id = new_ids()
+        submitted: list[str] = []  # the prompt id, once POST /prompt may have reached ComfyUI
+
+        async def work() -> list[ProducedOutput]:
+            uploaded: dict[str, str] = {}
+            for key, path in ctx.input_files.items():
+                name = ctx.input_names.get(key) or path.name
+                content_type = ctx.input_types.get(key) or content_type_for(name)
+                uploaded[key] = await self._client.upload(path, name, content_type)
+            apply_parameters(graph, workflow.parameters, ctx.parameters, uploaded)
+            session = PromptSession(
+                self._client,
+                graph,
+                ctx,
+                client_id=client_id,
+                prompt_id=prompt_id,
+                reconnect_wait=self.reconnect_wait,
+                poll_interval=self.poll_interval,
+            )
+            await session.open()
+            try:
+                submitted.append(prompt_id)
+                session.prompt_id = await self._client.submit(graph, client_id, prompt_id)
+                submitted[0] = session.prompt_id
+                files = await session.outputs()
+            finally:
+                await session.close()
+            produced = []
+            ctx.output_dir.mkdir(parents=True, exist_ok=True)
+            for ref in files:
+                destination = ctx.output_dir / ref.local_name
+                await self._client.download(ref, destination)
+                produced.append(
+                    ProducedOutput(
+                        output_id=ref.output_id,
+                        path=destination,
+                        content_type=content_type_for(ref.filename),
+                        file_name=ref.filename,
+                    )
+                )
+            return produced
+
+        if ctx.cancelled:
+            raise TaskCancelledError("cancelled before ComfyUI was asked")
+        task = asyncio.create_task(_translated(work(), self.comfyui_url))
+        watcher = asyncio.create_task(_wait_for(ctx.cancel_event))
+        try:
+            await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # The executor gave up waiting: stop ComfyUI's work too, then stay cancelled.
+            await _stop(task)
+            if submitted:
+                await asyncio.shield(self._abort(submitted[0]))
+            raise
+        finally:
+            watcher.cancel()
+        if task.done():
+            return task.result()
+        await _stop(task)
+        if submitted:
+            await self._abort(submitted[0])
+        raise TaskCancelledError("cancelled")
+
+    async def _abort(self, prompt_id: str) -> None:
+        """Interrupt the prompt if it runs, delete it if it waits; best effort."""
+        try:
+            async with asyncio.timeout(self._client.timeout):
+                for _ in range(3):
+                    position = await self._client.queue_position(prompt_id)
+                    if position == "running":
+                        await self._client.interrupt(prompt_id)
+                        return
+                    if position is None:
+                        return
+                    await self._client.delete_pending(prompt_id)
+                    # Re-check: it may have started between the two calls.
+        except _ABORT_ERRORS as exc:
+            log.warning("could not stop ComfyUI prompt %s: %s", prompt_id, exc)
+
+    async def health(self) -> Health:
+        try:
+            stats = await self._client.system_stats()
+        except TaskFailedError as exc:
+            return Health(False, detail=str(exc))
+        except HTTP_ERRORS as exc:
+            return Health(False, detail=f"ComfyUI at {self.comfyui_url} is unreachable: {exc}")
+        except ValueError as exc:
+            return Health(False, detail=f"ComfyUI at {self.comfyui_url} sent bad stats: {exc}")
+        system = stats.get("system") if isinstance(stats.get("system"), dict) else {}
+        devices = stats.get("devices") if isinstance(stats.get("devices"), list) else []
+        assert isinstance(system, dict) and isinstance(devices, list)
+        info: dict[str, Any] = {
+            key: system.get(key)
+            for key in (
+                "comfyui_version",
+                "python_version",
+                "pytorch_version",
+                "ram_total",
+                "ram_free",
+            )
+        }
+        info["devices"] = [
+            {key: device.get(key) for key in ("name", "type", "vram_total", "vram_free")}
+            for device in devices
+            if isinstance(device, dict)
+        ]
+        return Health(True, system_info=info)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+async def _translated(work: Any, url: str) -> list[ProducedOutput]:
+    """Connection failures outside the socket-recovery path become ``comfyui_unreachable``."""
+    try:
+        result: list[ProducedOutput] = await work
+    except HTTP_ERRORS as exc:
+        raise TaskFailedError(f"cannot reach ComfyUI at {url}: {exc}", UNREACHABLE) from exc
+    return result
+
+
+async def _wait_for(event: threading.Event) -> None:
+    # A threading.Event cannot be awaited; polling keeps no thread parked on it.
+    while not event.is_set():
+        await asyncio.sleep(_CANCEL_POLL)
+
+
+async def _stop(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task

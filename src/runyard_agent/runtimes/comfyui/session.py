@@ -1,0 +1,225 @@
+"""Following one submitted prompt over the socket until it succeeds, fails or is interrupted.
+
+Only messages whose ``prompt_id`` is ours count; unknown types and binary (preview) frames are
+ignored. If the socket drops, the session asks ``/history`` and ``/queue`` what became of the
+prompt and reconnects with the same client id. It gives up (``comfyui_connection_lost``) when
+ComfyUI stays unreachable for ``reconnect_wait`` seconds or no longer knows the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from runyard_agent.runtimes.base import (
+    ProgressReport,
+    TaskCancelledError,
+    TaskContext,
+    TaskFailedError,
+)
+from runyard_agent.runtimes.comfyui.client import HTTP_ERRORS, TRANSPORT_ERRORS, ComfyUIClient
+from runyard_agent.runtimes.comfyui.errors import (
+    CONNECTION_LOST,
+    EXECUTION_ERROR,
+    UNREACHABLE,
+    render_execution_error,
+    render_interrupted,
+)
+from runyard_agent.runtimes.comfyui.graph import Graph, OutputFile, collect_outputs
+from runyard_agent.runtimes.comfyui.progress import ProgressTracker
+
+log = logging.getLogger(__name__)
+
+
+class PromptSession:
+    def __init__(
+        self,
+        client: ComfyUIClient,
+        graph: Graph,
+        ctx: TaskContext,
+        *,
+        client_id: str,
+        prompt_id: str,
+        reconnect_wait: float,
+        poll_interval: float,
+    ) -> None:
+        self.client = client
+        self.graph_order = list(graph)
+        self.ctx = ctx
+        self.client_id = client_id
+        self.prompt_id = prompt_id
+        self.reconnect_wait = reconnect_wait
+        self.poll_interval = poll_interval
+        self.tracker = ProgressTracker(graph)
+        self._executed: list[Mapping[str, Any]] = []
+        self._last_report: ProgressReport | None = None
+        self._ws: ClientConnection | None = None
+        self._lost_since: float | None = None
+
+    async def open(self) -> None:
+        """Connect before submitting: events for a prompt go only to its client's socket."""
+        try:
+            self._ws = await self.client.connect(self.client_id)
+        except TRANSPORT_ERRORS as exc:
+            raise TaskFailedError(
+                f"cannot open ComfyUI's WebSocket at {self.client.base_url}: {exc}", UNREACHABLE
+            ) from exc
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+            self._ws = None
+
+    async def outputs(self) -> list[OutputFile]:
+        """Follow the prompt to its end; the files it produced, in graph order."""
+        while True:
+            assert self._ws is not None
+            try:
+                raw = await self._ws.recv()
+            except ConnectionClosed as exc:
+                log.warning("ComfyUI socket closed while prompt %s ran: %s", self.prompt_id, exc)
+                finished = await self._recover()
+                if finished is not None:
+                    return finished
+                continue
+            self._lost_since = None
+            if isinstance(raw, bytes):
+                continue  # preview images
+            message = _decode(raw)
+            if message is None:
+                continue
+            kind, data = message
+            if str(data.get("prompt_id") or "") != self.prompt_id:
+                continue
+            if self._handle(kind, data):
+                return await self._after_success()
+
+    def _handle(self, kind: str, data: Mapping[str, Any]) -> bool:
+        """Apply one message; True when the prompt finished successfully."""
+        if kind == "execution_cached":
+            nodes = data.get("nodes")
+            self._report(self.tracker.cached(nodes if isinstance(nodes, list) else []))
+        elif kind == "executing":
+            node = data.get("node")
+            if node is None:
+                return True  # the end marker (older servers send no execution_success)
+            self._report(self.tracker.executing(str(node)))
+        elif kind == "progress":
+            node = data.get("node")
+            value, maximum = data.get("value"), data.get("max")
+            if (
+                node is not None
+                and isinstance(value, int | float)
+                and isinstance(maximum, int | float)
+            ):
+                self._report(self.tracker.step(str(node), value, maximum))
+        elif kind == "progress_state":
+            nodes = data.get("nodes")
+            if isinstance(nodes, Mapping):
+                self._report(self.tracker.node_states(nodes))
+        elif kind == "executed":
+            output = data.get("output")
+            if data.get("node") is not None and isinstance(output, Mapping):
+                self._executed.append({str(data["node"]): output})
+        elif kind == "execution_success":
+            return True
+        elif kind == "execution_error":
+            raise TaskFailedError(render_execution_error(data), EXECUTION_ERROR)
+        elif kind == "execution_interrupted":
+            raise TaskCancelledError(render_interrupted(data))
+        return False
+
+    def _report(self, report: ProgressReport) -> None:
+        if report != self._last_report:
+            self._last_report = report
+            self.ctx.report(report)
+
+    async def _after_success(self) -> list[OutputFile]:
+        # execution_success can arrive a moment before ComfyUI writes the history entry.
+        entry = await self.client.history_entry(self.prompt_id)
+        for _ in range(20):
+            if entry is not None:
+                break
+            await asyncio.sleep(0.1)
+            entry = await self.client.history_entry(self.prompt_id)
+        self._report(self.tracker.finished())
+        return self._collect(entry)
+
+    def _collect(self, entry: Mapping[str, Any] | None) -> list[OutputFile]:
+        history = entry.get("outputs") if entry else None
+        return collect_outputs(
+            self.graph_order, *self._executed, history if isinstance(history, Mapping) else {}
+        )
+
+    def _from_history(self, entry: Mapping[str, Any]) -> list[OutputFile]:
+        status = entry.get("status")
+        if isinstance(status, Mapping) and status.get("status_str") == "error":
+            messages = status.get("messages")
+            for item in messages if isinstance(messages, list) else []:
+                if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], Mapping)):
+                    continue
+                if item[0] == "execution_error":
+                    raise TaskFailedError(render_execution_error(item[1]), EXECUTION_ERROR)
+                if item[0] == "execution_interrupted":
+                    raise TaskCancelledError(render_interrupted(item[1]))
+            raise TaskFailedError(
+                f"ComfyUI reports prompt {self.prompt_id} failed", EXECUTION_ERROR
+            )
+        self._report(self.tracker.finished())
+        return self._collect(entry)
+
+    async def _recover(self) -> list[OutputFile] | None:
+        """After a drop: the outputs if the prompt ended meanwhile, else None once reconnected."""
+        await self.close()
+        loop = asyncio.get_running_loop()
+        if self._lost_since is None:
+            self._lost_since = loop.time()
+        problem = "the socket closed"
+        while True:
+            try:
+                entry = await self.client.history_entry(self.prompt_id)
+                if entry is not None:
+                    return self._from_history(entry)
+                position = await self.client.queue_position(self.prompt_id)
+                if position is None:
+                    # Queue checked after history: a prompt that finished in between is there now.
+                    entry = await self.client.history_entry(self.prompt_id)
+                    if entry is not None:
+                        return self._from_history(entry)
+                    raise TaskFailedError(
+                        f"ComfyUI no longer knows prompt {self.prompt_id} "
+                        "(was it restarted or the prompt deleted?)",
+                        CONNECTION_LOST,
+                    )
+                # ComfyUI answers and still has the prompt: waiting is safe, whatever the socket.
+                self._lost_since = loop.time()
+                self._ws = await self.client.connect(self.client_id)
+                entry = await self.client.history_entry(self.prompt_id)
+                return self._from_history(entry) if entry is not None else None
+            except HTTP_ERRORS as exc:
+                problem = str(exc) or type(exc).__name__
+            if loop.time() - self._lost_since >= self.reconnect_wait:
+                raise TaskFailedError(
+                    f"lost the connection to ComfyUI at {self.client.base_url} while prompt "
+                    f"{self.prompt_id} ran, and it did not come back within "
+                    f"{self.reconnect_wait:g}s: {problem}",
+                    CONNECTION_LOST,
+                )
+            await asyncio.sleep(self.poll_interval)
+
+
+def _decode(raw: str) -> tuple[str, Mapping[str, Any]] | None:
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return None
+    data = message.get("data")
+    return (message["type"], data) if isinstance(data, dict) else None

@@ -1,0 +1,201 @@
+"""The ``python`` runtime: run a Python function named by the workflow on the task's files.
+
+A python workflow's ``workflow_json`` is ``{"entrypoint": "package.module:function"}``. The function
+is imported on the agent (so its package must be installed there) and called in a worker thread
+with the ``TaskContext``::
+
+    def run(ctx: TaskContext) -> list[ProducedOutput]:
+        src = ctx.input_files["input_image"]           # downloaded file parameters
+        ...                                             # ctx.parameters holds all parameters
+        ctx.progress(0.5, "halfway")                    # thread-safe, throttled by the agent
+        if ctx.cancelled:                               # check now and then; stop promptly
+            raise TaskCancelledError()
+        out = ctx.output_dir / "result.png"
+        ...
+        return [ProducedOutput("image", out, "image/png")]
+
+An ``async def`` function is awaited on the agent's event loop instead (it must not block).
+Outputs are ``ProducedOutput`` objects (preferred) or dicts with ``output_id``, ``path``,
+``content_type`` and optionally ``file_name``; a relative path is taken from ``ctx.output_dir``.
+Raise ``TaskFailedError(message, code)`` for a failure the user should read; any other exception
+becomes ``runtime_error`` with the exception's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import os
+import platform
+import socket
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from runyard_agent.runtimes.base import (
+    Health,
+    ProducedOutput,
+    TaskCancelledError,
+    TaskContext,
+    TaskFailedError,
+)
+from runyard_protocol import AssignedWorkflow
+
+__all__ = ["PythonRuntime", "host_info", "resolve_entrypoint"]
+
+_ENTRYPOINT_HINT = 'set workflow_json to {"entrypoint": "package.module:function"}'
+
+
+class PythonRuntime:
+    tool_type = "python"
+
+    async def run(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
+        entrypoint = workflow.workflow_json.get("entrypoint")
+        function = await asyncio.to_thread(resolve_entrypoint, entrypoint)
+        try:
+            if inspect.iscoroutinefunction(function):
+                result = await function(ctx)
+            else:
+                result = await asyncio.to_thread(function, ctx)
+        except (TaskFailedError, TaskCancelledError):
+            raise
+        except Exception as exc:
+            if ctx.cancelled:
+                raise TaskCancelledError() from exc
+            raise TaskFailedError(
+                f"{entrypoint} raised {type(exc).__name__}: {exc}", code="runtime_error"
+            ) from exc
+        if ctx.cancelled:
+            raise TaskCancelledError()
+        return normalise_outputs(result, ctx.output_dir, str(entrypoint))
+
+    async def health(self) -> Health:
+        return Health(healthy=True, system_info=host_info())
+
+    async def close(self) -> None:
+        return None
+
+
+def resolve_entrypoint(entrypoint: object) -> Callable[..., Any]:
+    """Import ``"package.module:function"`` (the attribute may be dotted, e.g. ``Class.method``)."""
+    if not isinstance(entrypoint, str) or entrypoint.count(":") != 1:
+        raise TaskFailedError(
+            f"invalid python entrypoint {entrypoint!r}: {_ENTRYPOINT_HINT}", code="invalid_workflow"
+        )
+    module_name, _, attribute = entrypoint.partition(":")
+    if not module_name or not attribute:
+        raise TaskFailedError(
+            f"invalid python entrypoint {entrypoint!r}: {_ENTRYPOINT_HINT}", code="invalid_workflow"
+        )
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise TaskFailedError(
+            f"module {exc.name or module_name!r} of entrypoint {entrypoint!r} is not installed on "
+            "this agent: install the package that provides it or fix the workflow's entrypoint",
+            code="invalid_workflow",
+        ) from exc
+    except Exception as exc:
+        raise TaskFailedError(
+            f"importing {module_name!r} failed with {type(exc).__name__}: {exc}",
+            code="invalid_workflow",
+        ) from exc
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError as exc:
+            raise TaskFailedError(
+                f"entrypoint {entrypoint!r}: {module_name!r} has no attribute {attribute!r}; "
+                "fix the function name in the workflow's entrypoint",
+                code="invalid_workflow",
+            ) from exc
+    if not callable(target):
+        raise TaskFailedError(
+            f"entrypoint {entrypoint!r} is not a function; {_ENTRYPOINT_HINT}",
+            code="invalid_workflow",
+        )
+    return target  # type: ignore[no-any-return]
+
+
+def normalise_outputs(result: object, output_dir: Path, entrypoint: str) -> list[ProducedOutput]:
+    """Check what the function returned and turn it into ``ProducedOutput`` objects."""
+    if result is None:
+        return []
+    if not isinstance(result, list | tuple):
+        raise TaskFailedError(
+            f"{entrypoint} returned {type(result).__name__}; it must return a list of "
+            "ProducedOutput",
+            code="invalid_output",
+        )
+    outputs: list[ProducedOutput] = []
+    for item in result:
+        output = _as_output(item, entrypoint)
+        path = output.path if output.path.is_absolute() else output_dir / output.path
+        if not path.is_file():
+            raise TaskFailedError(
+                f"{entrypoint} returned output {output.output_id!r} at {path.name!r}, but no such "
+                "file was written",
+                code="invalid_output",
+            )
+        if not 1 <= len(output.output_id) <= 200:
+            raise TaskFailedError(
+                f"{entrypoint} returned an output_id of {len(output.output_id)} characters; "
+                "use 1 to 200",
+                code="invalid_output",
+            )
+        if any(existing.output_id == output.output_id for existing in outputs):
+            raise TaskFailedError(
+                f"{entrypoint} returned output_id {output.output_id!r} twice; ids must be unique",
+                code="invalid_output",
+            )
+        outputs.append(
+            ProducedOutput(output.output_id, path, output.content_type, output.file_name)
+        )
+    return outputs
+
+
+def _as_output(item: object, entrypoint: str) -> ProducedOutput:
+    if isinstance(item, ProducedOutput):
+        return item
+    if isinstance(item, Mapping):
+        try:
+            return ProducedOutput(
+                output_id=str(item["output_id"]),
+                path=Path(item["path"]),
+                content_type=str(item.get("content_type") or "application/octet-stream"),
+                file_name=str(item["file_name"]) if item.get("file_name") else None,
+            )
+        except (KeyError, TypeError) as exc:
+            raise TaskFailedError(
+                f"{entrypoint} returned an output without {exc}; give output_id, path and "
+                "content_type",
+                code="invalid_output",
+            ) from exc
+    raise TaskFailedError(
+        f"{entrypoint} returned a {type(item).__name__} in its output list; return "
+        "ProducedOutput objects",
+        code="invalid_output",
+    )
+
+
+def host_info() -> dict[str, Any]:
+    """What the machine is: OS, CPU count, memory, Python version."""
+    return {
+        "hostname": socket.gethostname(),
+        "os": platform.system(),
+        "os_release": platform.release(),
+        "machine": platform.machine(),
+        "python_version": platform.python_version(),
+        "python_implementation": sys.implementation.name,
+        "cpu_count": os.cpu_count(),
+        "memory_bytes": _memory_bytes(),
+    }
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None

@@ -1,0 +1,48 @@
+"""A ComfyUI stand-in: a real HTTP + WebSocket server that answers like ComfyUI 0.3.64.
+
+Start it as ``python -m runyard_testing.comfyui_standin --port N [--fail-health]
+[--node-delay SECONDS] [--extra-messages] [--data-dir DIR]``. It is a protocol peer for tests of
+the agent's ``comfyui`` runtime, written from ``/work/shared/notes/comfyui-protocol.md``; it runs
+only model-free core nodes with Pillow and is no substitute for the real server.
+
+What each part reproduces (observed behaviour from the note):
+
+- ``GET /system_stats``: the ``system`` + ``devices`` shape (``--fail-health`` answers 500).
+- ``POST /upload/image``: multipart field ``image``; same name + different bytes without
+  ``overwrite`` is renamed ``photo (1).png`` (same bytes reuse the name); no ``image`` → 400 with
+  an empty body; content is not checked.
+- ``POST /prompt``: 200 ``{"prompt_id", "number", "node_errors"}``; a client-chosen ``prompt_id``
+  is used verbatim; validation failures → 400 ``{"error", "node_errors"}`` with ComfyUI's types
+  (``invalid_prompt`` for an unknown or missing ``class_type``, ``prompt_no_outputs``,
+  ``prompt_outputs_failed_validation`` with node errors ``required_input_missing``,
+  ``value_bigger_than_max``/``value_smaller_than_min`` (ImageBlur ``blur_radius`` 1..31,
+  ``sigma`` 0.1..10), ``value_not_in_list``, ``invalid_input_type``, ``return_type_mismatch``,
+  ``custom_validation_failed`` for LoadImage of a file that is not uploaded); nothing is sent on the
+  socket for a rejected prompt; a body that is not JSON or a non-dict prompt → 500 text/plain.
+- Execution: one worker, one prompt at a time (a second prompt stays pending); events only to the
+  socket whose ``clientId`` equals the prompt's ``client_id`` (none without one): ``status``
+  (broadcast; the first per socket carries ``sid``), ``execution_start``, ``execution_cached``,
+  ``progress_state``, ``executing``, ``progress`` (ImageBlur reports 4 steps), ``executed``,
+  ``execution_success`` / ``execution_error`` / ``execution_interrupted``, then the final
+  ``executing`` with ``node: null`` after the history entry is written.
+- Run-time errors are real ones: SaveImage with a ``filename_prefix`` that leaves the output folder
+  (``../x``) raises as ComfyUI does → ``execution_error`` with type, message and traceback.
+- ``POST /interrupt`` (optional ``prompt_id``, acts only on the running prompt) is cooperative:
+  checked before each node and in progress callbacks; ``--node-delay`` slows every node so tests
+  can interrupt mid-run.
+- ``GET /queue`` items ``[number, prompt_id, graph, extra_data, outputs]``; ``POST /queue
+  {"delete": [...]}`` removes pending prompts.
+- ``GET /history/{id}`` (``{}`` for unknown ids, in memory); ``GET /view`` (Range via Starlette,
+  404 empty for a missing file, 400 on ``..``).
+- Caching across prompts by input signature (LoadImage hashes its file): an identical graph runs
+  nothing and replays the old file names in ``executed``.
+- ``filename_prefix`` ``probe/out`` → subfolder ``probe``, ``out_00001_.png``.
+- ``--extra-messages`` adds what other ComfyUI installs send: binary preview frames and an unknown
+  message type (``crystools.monitor``) during ImageBlur.
+
+Not ComfyUI: ``POST /_standin/drop_sockets`` closes every socket (a network blip for tests).
+"""
+
+from runyard_testing.comfyui_standin.app import StandinOptions, create_app
+
+__all__ = ["StandinOptions", "create_app"]

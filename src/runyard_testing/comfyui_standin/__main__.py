@@ -1,0 +1,42 @@
+"""``python -m runyard_testing.comfyui_standin --port N``: serve the stand-in until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import uvicorn
+
+from runyard_testing.comfyui_standin.app import StandinOptions, create_app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m runyard_testing.comfyui_standin")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8188)
+    parser.add_argument("--data-dir", type=Path, help="input/output/temp folders (default: temp)")
+    parser.add_argument("--node-delay", type=float, default=0.0, help="seconds each node takes")
+    parser.add_argument("--fail-health", action="store_true", help="/system_stats answers 500")
+    parser.add_argument(
+        "--extra-messages", action="store_true", help="send binary previews and unknown messages"
+    )
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="comfyui-standin-") as scratch:
+        options = StandinOptions(
+            data_dir=args.data_dir or Path(scratch),
+            node_delay=args.node_delay,
+            fail_health=args.fail_health,
+            extra_messages=args.extra_messages,
+        )
+        uvicorn.run(
+            create_app(options),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Fixtures: the ComfyUI stand-in as a real subprocess, and hand-built task contexts."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from runyard_agent.runtimes.comfyui import ComfyUIRuntime
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Standin:
+    url: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = httpx.get(self.url + path, params=params, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def history(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.get("/history")
+        return result
+
+
+@pytest.fixture
+def start_standin(tmp_path: Path) -> Iterator[Callable[..., Standin]]:
+    started: list[Standin] = []
+
+    def start(*flags: str) -> Standin:
+        port = _free_port()
+        data_dir = tmp_path / f"standin-{port}"
+        log = (tmp_path / f"standin-{port}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runyard_testing.comfyui_standin", "--port", str(port)]
+            + ["--data-dir", str(data_dir), *flags],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        standin = Standin(f"http://127.0.0.1:{port}", process, data_dir)
+        started.append(standin)
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"stand-in exited: {log.name}")
+            try:
+                httpx.get(standin.url + "/queue", timeout=1)
+                return standin
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    yield start
+    for standin in started:
+        standin.stop()
+
+
+@pytest.fixture
+def standin(start_standin: Callable[..., Standin]) -> Standin:
+    return start_standin()
+
+
+@pytest.fixture
+def slow_standin(start_standin: Callable[..., Standin]) -> Standin:
+    # ImageBlur then takes 4 progress steps of 0.25 s each; other nodes 1 s.
+    return start_standin("--node-delay", "1.0")
+
+
+@pytest.fixture
+async def runtime(standin: Standin) -> AsyncIterator[ComfyUIRuntime]:
+    rt = ComfyUIRuntime(standin.url, http_timeout=10, reconnect_wait=3, poll_interval=0.2)
+    yield rt
+    await rt.close()
+
+
+@pytest.fixture
+async def slow_runtime(slow_standin: Standin) -> AsyncIterator[ComfyUIRuntime]:
+    rt = ComfyUIRuntime(slow_standin.url, http_timeout=10, reconnect_wait=3, poll_interval=0.2)
+    yield rt
+    await rt.close()

@@ -1,0 +1,143 @@
+"""Real stores for the storage tests: ministack for S3, a uvicorn server for the embedded store.
+
+The S3 server is ``RUNYARD_TEST_S3_ENDPOINT`` when set, else one started by
+``scripts/s3-server.sh`` for this pytest process (ministack's reset is global, so processes must
+not share one). When it cannot start, the tests fail: a skipped S3 suite would hide regressions.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from runyard.errors import install_error_handlers
+from runyard.settings import S3Settings
+from runyard.storage.endpoints import router
+from runyard.storage.local import LocalStorage
+from runyard.storage.s3 import S3Storage
+
+REPO = Path(__file__).resolve().parents[3]
+BUCKET = "runyard-test"
+SECRET = "integration-test-secret-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    given = os.environ.get("RUNYARD_TEST_S3_ENDPOINT")
+    if given:
+        yield given.rstrip("/")
+        return
+    port = free_port()
+    script = REPO / "scripts" / "s3-server.sh"
+    try:
+        started = subprocess.run(
+            [str(script), str(port)], capture_output=True, text=True, timeout=600, check=False
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("scripts/s3-server.sh did not finish within 600 s")
+    if started.returncode != 0:
+        pytest.fail(f"the S3 test server did not start:\n{started.stderr[-2000:]}")
+    pid = int(started.stdout.strip().splitlines()[-1])
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+
+
+def s3_settings(endpoint: str, **overrides: object) -> S3Settings:
+    values: dict[str, object] = {
+        "endpoint": endpoint, "bucket": BUCKET, "region": "us-east-1",
+        "access_key_id": "test", "secret_access_key": "test", "path_style": True,
+    }
+    values.update(overrides)
+    return S3Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def s3_reset(s3_endpoint: str) -> str:
+    """A fresh, empty S3 server (no bucket yet)."""
+    httpx.post(f"{s3_endpoint}/_ministack/reset", timeout=10).raise_for_status()
+    return s3_endpoint
+
+
+@pytest.fixture
+def s3_storage(s3_reset: str) -> Iterator[S3Storage]:
+    storage = S3Storage(s3_settings(s3_reset))
+    storage.client.create_bucket(Bucket=BUCKET)
+    yield storage
+    storage.client.close()
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the test process keeps its own handlers
+        pass
+
+
+@pytest.fixture(scope="session")
+def local_app() -> Iterator[tuple[FastAPI, str]]:
+    """A real HTTP server running only the embedded store's routes; tests swap the store."""
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(router)
+    port = free_port()
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the embedded store's test server did not start")
+        time.sleep(0.02)
+    yield app, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def local_storage(local_app: tuple[FastAPI, str], tmp_path: Path) -> LocalStorage:
+    app, url = local_app
+    storage = LocalStorage(tmp_path / "objects", public_url=url, secret_key=SECRET)
+    app.state.storage = storage
+    return storage
+
+
+@dataclass
+class Backend:
+    kind: Literal["local", "s3"]
+    storage: LocalStorage | S3Storage
+
+    def sign_in_the_past(self, seconds: float) -> None:
+        """Make the next signatures as if made ``seconds`` ago (so they are already expired)."""
+        self.storage.signer.clock = lambda: time.time() - seconds
+
+
+@pytest.fixture(params=["local", "s3"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    if request.param == "local":
+        return Backend("local", request.getfixturevalue("local_storage"))
+    return Backend("s3", request.getfixturevalue("s3_storage"))

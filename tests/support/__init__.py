@@ -1,0 +1,1 @@
+"""Shared test helpers: databases per leg, an in-process app, API helpers."""
