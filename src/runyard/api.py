@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from runyard.agents.endpoints import router as agents_router
 from runyard.auth.endpoints import router as auth_router
 from runyard.credentials.endpoints import router as credentials_router
+from runyard.events.endpoints import router as events_router
+from runyard.gateway.endpoints import router as gateway_router
 from runyard.tasks.endpoints import router as tasks_router
 from runyard.teams.endpoints import router as teams_router
 from runyard.workflows.endpoints import manage as workflows_router
@@ -20,6 +23,9 @@ def mount_routers(app: FastAPI) -> None:
     api.include_router(workflows_router)
     api.include_router(runtime_workflows_router)
     api.include_router(tasks_router)
+    api.include_router(events_router)
+    api.include_router(agents_router)
+    api.include_router(gateway_router)
     try:
         from runyard.files.endpoints import router as files_router
 

@@ -15,7 +15,6 @@ from runyard.cli.errors import exits_cleanly
 from runyard.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Set up and check the object store.")
-console = Console()
 
 _LOCAL_NOTE = (
     "The embedded store (RUNYARD_STORAGE=local) needs no setup: it refuses overwrites and checks "
@@ -24,7 +23,7 @@ _LOCAL_NOTE = (
 )
 
 
-def _s3_failure(exc: Exception) -> typer.Exit:
+def _s3_failure(console: Console, exc: Exception) -> typer.Exit:
     console.print(f"[red]error:[/red] the S3 store refused or could not be reached: {exc}")
     return typer.Exit(1)
 
@@ -34,6 +33,7 @@ def _s3_failure(exc: Exception) -> typer.Exit:
 def setup() -> None:
     """Create the bucket if needed and apply lifecycle (retention) and CORS rules."""
     settings = Settings()
+    console = Console()
     if settings.storage == "local":
         console.print(_LOCAL_NOTE)
         console.print(f"Objects live in {settings.local_store_root}.")
@@ -47,7 +47,7 @@ def setup() -> None:
     try:
         done = setup_bucket(storage, settings.retention)
     except (BotoCoreError, ClientError) as exc:
-        raise _s3_failure(exc) from None
+        raise _s3_failure(console, exc) from None
     finally:
         storage.client.close()
     for line in done:
@@ -60,6 +60,7 @@ def setup() -> None:
 def check() -> None:
     """Verify the store: reachable, retention rules, CORS, presigned PUT, 412, 403."""
     settings = Settings()
+    console = Console()
     from runyard.storage.lifecycle import check_local
 
     if settings.storage == "local":
@@ -75,7 +76,7 @@ def check() -> None:
         try:
             results = check_bucket(storage, settings.retention)
         except (BotoCoreError, ClientError) as exc:
-            raise _s3_failure(exc) from None
+            raise _s3_failure(console, exc) from None
         finally:
             storage.client.close()
     table = Table(title=f"runyard storage check ({settings.storage})")

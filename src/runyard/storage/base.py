@@ -66,6 +66,22 @@ class UploadNotFound(InvalidParts):
 _CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[ -~]*)?")
 
 
+def check_key(key: str) -> None:
+    """Refuse keys our code never makes and a file system could misread (``..``, ``/x``, ``a//b``,
+    control characters) or that would collide with the embedded store's ``.tmp``/``.multipart``.
+    """
+    segments = key.split("/")
+    if (
+        not key
+        or len(key.encode()) > 1024
+        or "\\" in key
+        or segments[0] in (".tmp", ".multipart")
+        or any(s in ("", ".", "..") or len(s.encode()) > 255 for s in segments)
+        or any(ord(c) < 32 or ord(c) == 127 for c in key)
+    ):
+        raise ValueError(f"invalid object key {key!r}")
+
+
 def safe_content_type(content_type: str) -> str:
     """The content type to serve: the declared one when well-formed, else octet-stream."""
     value = content_type.strip()

@@ -27,7 +27,6 @@ from urllib.parse import quote
 
 import anyio.to_thread
 
-from runyard.settings import RetentionSettings
 from runyard.storage.base import (
     CompletedPart,
     InvalidParts,
@@ -38,6 +37,7 @@ from runyard.storage.base import (
     StorageError,
     UploadNotFound,
     attachment_disposition,
+    check_key,
     safe_content_type,
 )
 from runyard.storage.signing import UrlSigner
@@ -47,7 +47,7 @@ T = TypeVar("T")
 MIN_PART_SIZE = 5 * 1024 * 1024  # what S3 enforces for every part but the last
 MAX_PART_NUMBER = 10_000
 _WRITE_BATCH = 1024 * 1024  # one thread hop per MiB, not per 64 KiB socket chunk
-_RESERVED = (".tmp", ".multipart")
+TMP_DIR, STAGING_DIR = ".tmp", ".multipart"  # check_key refuses keys starting with either
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 _PART_FILE = re.compile(r"([0-9]{1,5})\.part")
 
@@ -62,20 +62,6 @@ class BodyLengthMismatch(StorageError):
 
 async def _in_thread(func: Callable[[], T]) -> T:
     return await anyio.to_thread.run_sync(func)
-
-
-def check_key(key: str) -> None:
-    """Refuse keys that could leave the root or collide with the store's own directories."""
-    if not key or len(key.encode()) > 1024 or key.startswith("/") or "\\" in key:
-        raise ValueError(f"invalid object key {key!r}")
-    segments = key.split("/")
-    if segments[0] in _RESERVED:
-        raise ValueError(f"invalid object key {key!r}")
-    for segment in segments:
-        if segment in ("", ".", "..") or len(segment.encode()) > 255:
-            raise ValueError(f"invalid object key {key!r}")
-        if any(ord(c) < 32 or ord(c) == 127 for c in segment):
-            raise ValueError(f"invalid object key {key!r}")
 
 
 def etag_of(st: os.stat_result) -> str:
@@ -102,8 +88,8 @@ class LocalStorage:
         self.public_url = public_url.rstrip("/")
         self.free_space_floor = free_space_floor
         self.signer = UrlSigner(secret_key, clock=clock)
-        self._tmp = self.root / ".tmp"
-        self._staging = self.root / ".multipart"
+        self._tmp = self.root / TMP_DIR
+        self._staging = self.root / STAGING_DIR
 
     # signing (CPU only) -----------------------------------------------------------------
     def _url(self, key: str, query: str) -> str:
@@ -291,7 +277,7 @@ class LocalStorage:
                 return 0
             count = 0
             for entry in entries:
-                if not folder and entry.name in _RESERVED:
+                if not folder and entry.name in (TMP_DIR, STAGING_DIR):
                     continue
                 if entry.is_dir(follow_symlinks=False):
                     count += sum(len(files) for _, _, files in os.walk(entry.path))
@@ -369,26 +355,6 @@ class LocalStorage:
 
         await _in_thread(abort)
 
-    # housekeeping --------------------------------------------------------------------------
-    async def sweep(self, retention: RetentionSettings, *, now: float | None = None) -> int:
-        """Apply the lifecycle rules S3 buckets get from ``runyard storage setup``.
-
-        Removes ``inputs/`` and ``outputs/`` objects older than their retention (by mtime),
-        multipart staging older than ``retention.multipart`` and temp files left by a crash.
-        Returns how many objects and uploads were removed.
-        """
-        at = now if now is not None else time.time()
-
-        def sweep() -> int:
-            return (
-                _sweep_files(self.root / "inputs", at - retention.inputs)
-                + _sweep_files(self.root / "outputs", at - retention.outputs)
-                + _sweep_uploads(self._staging, at - retention.multipart)
-                + _sweep_files(self._tmp, at - 86_400)
-            )
-
-        return await _in_thread(sweep)
-
     async def check(self) -> None:
         def check() -> None:
             try:
@@ -451,43 +417,6 @@ def _checked_parts(
             raise InvalidParts(f"part {part.part_number} is smaller than 5 MiB and not the last")
         sources.append((part.part_number, st.st_size))
     return sources
-
-
-def _sweep_uploads(staging: Path, older_than: float) -> int:
-    """Remove multipart uploads started before the cutoff (their ``key`` file is never touched
-    again, unlike the folder, whose mtime moves with every part)."""
-    removed = 0
-    try:
-        entries = list(os.scandir(staging))
-    except FileNotFoundError:
-        return 0
-    for entry in entries:
-        try:
-            started = os.stat(os.path.join(entry.path, "key")).st_mtime
-        except OSError:
-            started = entry.stat(follow_symlinks=False).st_mtime
-        if started < older_than:
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed += 1
-    return removed
-
-
-def _sweep_files(directory: Path, older_than: float) -> int:
-    """Remove files modified before the cutoff, then the folders they leave empty."""
-    removed = 0
-    for folder, _, files in os.walk(directory, topdown=False):
-        for name in files:
-            path = os.path.join(folder, name)
-            try:
-                if os.stat(path).st_mtime < older_than:
-                    os.unlink(path)
-                    removed += 1
-            except FileNotFoundError:
-                continue
-        if folder != str(directory):
-            with contextlib.suppress(OSError):
-                os.rmdir(folder)
-    return removed
 
 
 def _unlink(path: str) -> None:

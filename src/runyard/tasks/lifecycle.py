@@ -41,7 +41,7 @@ def move(session: AsyncSession, task: Task, target: str, now: datetime, *, wake:
         task.agent_id = None
         task.assigned_at = None
     _status_event(session, task, now)
-    mark_task_changed(session, task.id, wake=wake or target in ("pending", "waiting"))
+    mark_task_changed(session, task.id, wake=wake or target == "pending")
     return True
 
 

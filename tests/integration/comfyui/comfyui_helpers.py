@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 import io
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from PIL import Image
 
 from runyard_agent.runtimes.base import ProgressReport, TaskContext
 from runyard_protocol import AssignedWorkflow
+
+
+@dataclass
+class Standin:
+    url: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = httpx.get(self.url + path, params=params, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def history(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.get("/history")
+        return result
 
 
 def png_bytes(color: tuple[int, int, int], size: tuple[int, int] = (16, 12)) -> bytes:

@@ -7,12 +7,11 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from comfyui_helpers import Standin
 
 from runyard_agent.runtimes.comfyui import ComfyUIRuntime
 
@@ -21,31 +20,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@dataclass
-class Standin:
-    url: str
-    process: subprocess.Popen[bytes]
-    data_dir: Path
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-    def get(self, path: str, **params: Any) -> Any:
-        response = httpx.get(self.url + path, params=params, timeout=5)
-        response.raise_for_status()
-        return response.json()
-
-    def history(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.get("/history")
-        return result
 
 
 @pytest.fixture

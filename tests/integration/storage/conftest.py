@@ -14,14 +14,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from storage_backends import Backend
 
 from runyard.errors import install_error_handlers
 from runyard.settings import S3Settings
@@ -124,16 +123,6 @@ def local_storage(local_app: tuple[FastAPI, str], tmp_path: Path) -> LocalStorag
     storage = LocalStorage(tmp_path / "objects", public_url=url, secret_key=SECRET)
     app.state.storage = storage
     return storage
-
-
-@dataclass
-class Backend:
-    kind: Literal["local", "s3"]
-    storage: LocalStorage | S3Storage
-
-    def sign_in_the_past(self, seconds: float) -> None:
-        """Make the next signatures as if made ``seconds`` ago (so they are already expired)."""
-        self.storage.signer.clock = lambda: time.time() - seconds
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -53,9 +53,10 @@ class ProgressTracker:
             for k, s in nodes.items()
             if isinstance(s, Mapping) and s.get("state") == "running"
         ]
-        chosen = next((r for r in running if r[0] == self._current), None)
-        if chosen is None and running and (self._current is None or self._current in self._done):
-            chosen = running[0]
+        # Keep following the current node while it runs; otherwise the running one is current.
+        chosen = next(
+            (r for r in running if r[0] == self._current), running[0] if running else None
+        )
         if chosen is not None:
             node, state = chosen
             self._start(node)

@@ -1,0 +1,91 @@
+"""Agent registration (agent_id bound to its first key), heartbeats, and the API's view."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runyard.agents.repository import AgentRepository
+from runyard.agents.schemas import AgentRead, AgentStatus
+from runyard.db.base import new_id
+from runyard.db.engine import mark_wake
+from runyard.models import Agent
+from runyard_protocol import AgentHello
+
+
+class AgentIdTaken(Exception):
+    """The agent_id is bound to another agent key of the team."""
+
+
+def status_of(agent: Agent, running: int) -> AgentStatus:
+    if not agent.connected:
+        return "offline"
+    if not agent.healthy:
+        return "unhealthy"
+    return "busy" if running >= agent.capacity or agent.draining else "idle"
+
+
+def to_read(agent: Agent, running: int) -> AgentRead:
+    return AgentRead(
+        agent_id=agent.agent_id, agent_labels=list(agent.labels),
+        agent_status=status_of(agent, running), running_tasks=running,
+        capacity=agent.capacity, last_heartbeat=agent.last_heartbeat,
+        agent_version=agent.agent_version, system_info=dict(agent.system_info or {}),
+        connected_at=agent.connected_at,
+    )
+
+
+class AgentService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.repo = AgentRepository(session)
+
+    async def register(
+        self, team_id: str, key_id: str, hello: AgentHello, connection_id: str, now: datetime
+    ) -> Agent:
+        agent = await self.repo.by_agent_id(team_id, hello.agent_id)
+        if agent is None:
+            agent = Agent(id=new_id(), team_id=team_id, agent_id=hello.agent_id,
+                          api_key_id=key_id, created_at=now)
+            self.repo.add(agent)
+        elif agent.api_key_id != key_id:
+            raise AgentIdTaken(hello.agent_id)
+        agent.labels = sorted(set(hello.labels))
+        agent.capacity = hello.capacity
+        agent.agent_version = hello.agent_version
+        agent.runtimes = list(hello.runtimes)
+        agent.system_info = dict(hello.system_info)
+        agent.healthy = hello.healthy
+        agent.draining = False
+        agent.connected = True
+        agent.connection_id = connection_id
+        agent.connected_at = now
+        agent.last_heartbeat = now
+        mark_wake(self.session)
+        await self.repo.flush()
+        return agent
+
+    async def heartbeat(
+        self, team_id: str, agent_id: str, connection_id: str, now: datetime, *, healthy: bool,
+        draining: bool, system_info: dict[str, object] | None,
+    ) -> Agent | None:
+        agent = await self.repo.by_agent_id(team_id, agent_id)
+        if agent is None or agent.connection_id != connection_id:
+            return None
+        became_available = (not agent.healthy and healthy) or (agent.draining and not draining)
+        agent.last_heartbeat = now
+        agent.healthy = healthy
+        agent.draining = draining
+        agent.connected = True
+        if system_info is not None:
+            agent.system_info = dict(system_info)
+        if became_available:
+            mark_wake(self.session)
+        return agent
+
+    async def disconnected(self, team_id: str, agent_id: str, connection_id: str) -> None:
+        agent = await self.repo.by_agent_id(team_id, agent_id)
+        if agent is not None and agent.connection_id == connection_id:
+            agent.connected = False
+            agent.connection_id = None

@@ -1,0 +1,29 @@
+"""In-process wake-ups for SSE streams: commits that change a task set its waiters' events.
+Streams also poll the log, so events written by another server process arrive too."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+
+class EventHub:
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    def subscribe(self, task_id: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._waiters[task_id].add(event)
+        return event
+
+    def unsubscribe(self, task_id: str, event: asyncio.Event) -> None:
+        waiters = self._waiters.get(task_id)
+        if waiters is not None:
+            waiters.discard(event)
+            if not waiters:
+                del self._waiters[task_id]
+
+    def publish(self, task_ids: set[str]) -> None:
+        for task_id in task_ids:
+            for event in self._waiters.get(task_id, ()):
+                event.set()

@@ -1,0 +1,73 @@
+"""The SSE generator: replay from ``Last-Event-ID``, then live events, keep-alives, and the end
+after the terminal event. It opens a short session per read; it never holds one while waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+from runyard.agents.repository import AgentRepository
+from runyard.auth.principal import Principal
+from runyard.auth.repository import AuthRepository
+from runyard.clock import Clock
+from runyard.db.engine import Database
+from runyard.events.hub import EventHub
+from runyard.settings import Settings
+from runyard.tasks.repository import TaskRepository
+
+TERMINAL_EVENTS = {"completed", "failed", "cancelled"}
+
+
+def format_event(seq: int, event: str, data: object) -> str:
+    return f"id: {seq}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+async def still_allowed(db: Database, principal: Principal, clock: Clock) -> bool:
+    async with db.session() as session:
+        if principal.key_id is not None:
+            return await AgentRepository(session).key_usable(principal.key_id, clock.now())
+        if principal.session_id is not None:
+            return await AuthRepository(session).family_active(principal.session_id)
+    return True
+
+
+async def event_stream(
+    db: Database, hub: EventHub, settings: Settings, clock: Clock, principal: Principal,
+    task_id: str, after: int,
+) -> AsyncIterator[str]:
+    wake = hub.subscribe(task_id)
+    last_sent = time.monotonic()
+    last_auth = time.monotonic()
+    try:
+        yield "retry: 2000\n\n"
+        while True:
+            wake.clear()
+            async with db.session() as session:
+                events = await TaskRepository(session).events_after(task_id, after)
+            for e in events:
+                after = e.seq
+                yield format_event(e.seq, e.event, e.data)
+                last_sent = time.monotonic()
+                if e.event in TERMINAL_EVENTS:
+                    return
+            if events:
+                continue
+            now = time.monotonic()
+            if now - last_auth >= settings.auth.key_recheck_interval:
+                last_auth = now
+                if not await still_allowed(db, principal, clock):
+                    yield "event: error\ndata: {\"error_code\":\"credential_revoked\"}\n\n"
+                    return
+            if now - last_sent >= settings.events.keepalive:
+                yield ": keep-alive\n\n"
+                last_sent = now
+            timeout = min(settings.events.poll_interval,
+                          max(0.05, settings.events.keepalive - (now - last_sent)))
+            try:
+                await asyncio.wait_for(wake.wait(), timeout)
+            except TimeoutError:
+                pass
+    finally:
+        hub.unsubscribe(task_id, wake)

@@ -1,0 +1,129 @@
+"""``GET /api/v1/agent/ws``: authenticate the ``ak-`` key, take the hello, register, reconcile,
+then handle frames until the socket closes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from runyard.agents.service import AgentIdTaken, AgentService
+from runyard.auth.authenticate import authenticate
+from runyard.auth.principal import Policy
+from runyard.db.base import new_id
+from runyard.errors import RunyardError
+from runyard.gateway.handlers import FrameHandler, reconcile_on_hello
+from runyard.gateway.registry import Connection, Gateway
+from runyard.tasks.execution import AgentRef
+from runyard_protocol import (
+    PROTOCOL_VERSION,
+    AgentHello,
+    CloseReason,
+    ErrorFrame,
+    ServerWelcome,
+    parse_agent_frame,
+)
+
+router = APIRouter(tags=["agents"])
+log = logging.getLogger("runyard.gateway")
+HELLO_TIMEOUT = 10.0
+
+
+async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
+    body = {"error_message": message, "error_code": code,
+            "request_id": str(websocket.scope.get("state", {}).get("request_id", ""))}
+    try:
+        await websocket.send_denial_response(JSONResponse(body, status_code=status))
+    except RuntimeError:  # the server cannot send HTTP denials: close before accepting
+        await websocket.close(code=1008)
+
+
+@router.websocket("/agent/ws")
+async def agent_gateway(websocket: WebSocket) -> None:
+    """The agent gateway (WebSocket). `Authorization: Bearer ak-…`; see docs/agent-protocol.md."""
+    app = websocket.app
+    state = app.state
+    gateway: Gateway = state.gateway
+    settings = state.settings
+    try:
+        async with state.db.session() as session:
+            principal = await authenticate(
+                session, authorization=websocket.headers.get("authorization"), team_header=None,
+                policy=Policy.GATEWAY, secret_key=settings.secret_key, clock=state.clock,
+            )
+    except RunyardError as exc:
+        await _deny(websocket, exc.status, exc.code, exc.message)
+        return
+    if not gateway.accepting:
+        await _deny(websocket, 503, "not_ready", "The server is shutting down; reconnect.")
+        return
+    assert principal.team_id and principal.key_id
+    await websocket.accept()
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT)
+        hello = parse_agent_frame(raw)
+    except (TimeoutError, ValidationError, WebSocketDisconnect, KeyError):
+        await _close(websocket, CloseReason.PROTOCOL_ERROR)
+        return
+    if not isinstance(hello, AgentHello):
+        await _close(websocket, CloseReason.PROTOCOL_ERROR)
+        return
+    if hello.protocol_version != PROTOCOL_VERSION:
+        await _close(websocket, CloseReason.UNSUPPORTED_PROTOCOL)
+        return
+    connection_id = new_id()
+    me = AgentRef(principal.team_id, hello.agent_id)
+    try:
+        async with state.db.session() as session:
+            await AgentService(session).register(principal.team_id, principal.key_id, hello,
+                                                 connection_id, state.clock.now())
+            drop = await reconcile_on_hello(session, me, hello.running_tasks, state.clock)
+            await session.commit()
+    except AgentIdTaken:
+        log.warning("agent_id %r is bound to another key; refusing", hello.agent_id)
+        await _close(websocket, CloseReason.AGENT_ID_TAKEN)
+        return
+    conn = Connection(
+        websocket=websocket, team_id=principal.team_id, agent_id=hello.agent_id,
+        key_id=principal.key_id, connection_id=connection_id, labels=set(hello.labels),
+        capacity=hello.capacity, healthy=hello.healthy,
+    )
+    replaced = gateway.add(conn)
+    if replaced is not None:
+        await gateway.close(replaced, CloseReason.REPLACED)
+    log.info("agent connected agent=%s labels=%s capacity=%d", hello.agent_id,
+             ",".join(sorted(conn.labels)), conn.capacity)
+    await gateway.send(conn, ServerWelcome(
+        agent_id=hello.agent_id, heartbeat_interval=settings.scheduler.heartbeat_interval,
+        drop_tasks=drop,
+    ))
+    handler = FrameHandler(state.db, settings, state.storage, state.clock, gateway, conn)
+    try:
+        while True:
+            raw = await websocket.receive_text()
+            try:
+                frame = parse_agent_frame(raw)
+            except ValidationError as exc:
+                await gateway.send(conn, ErrorFrame(
+                    error_code="protocol_error", error_message=str(exc.errors()[0]["msg"])))
+                continue
+            await handler.handle(frame)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        if gateway.remove(conn):
+            async with state.db.session() as session:
+                await AgentService(session).disconnected(conn.team_id, conn.agent_id,
+                                                         connection_id)
+                await session.commit()
+        log.info("agent disconnected agent=%s", hello.agent_id)
+
+
+async def _close(websocket: WebSocket, reason: CloseReason) -> None:
+    try:
+        await websocket.close(code=reason.code, reason=reason.description[:120])
+    except RuntimeError:
+        pass

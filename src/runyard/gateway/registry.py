@@ -1,0 +1,106 @@
+"""Live agent connections of this process, and sending frames to them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+from starlette.websockets import WebSocket, WebSocketState
+
+from runyard_protocol import CloseReason, TaskCancel, dump_frame
+
+log = logging.getLogger("runyard.gateway")
+
+
+@dataclass(eq=False)
+class Connection:
+    websocket: WebSocket
+    team_id: str
+    agent_id: str
+    key_id: str
+    connection_id: str
+    labels: set[str]
+    capacity: int
+    healthy: bool = True
+    draining: bool = False
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    cancels_sent: set[tuple[str, int]] = field(default_factory=set)
+    last_progress_store: dict[str, float] = field(default_factory=dict)
+
+
+class Gateway:
+    def __init__(self) -> None:
+        self._by_agent: dict[tuple[str, str], Connection] = {}
+        self.accepting = True
+
+    def add(self, conn: Connection) -> Connection | None:
+        """Register; returns the connection it replaces (same agent connected again)."""
+        old = self._by_agent.get((conn.team_id, conn.agent_id))
+        self._by_agent[(conn.team_id, conn.agent_id)] = conn
+        return old
+
+    def remove(self, conn: Connection) -> bool:
+        """Unregister if still current; False when a newer connection replaced it."""
+        if self._by_agent.get((conn.team_id, conn.agent_id)) is conn:
+            del self._by_agent[(conn.team_id, conn.agent_id)]
+            return True
+        return False
+
+    def ready_connections(self) -> list[Connection]:
+        return [c for c in self._by_agent.values() if c.healthy and not c.draining]
+
+    def all_connections(self) -> list[Connection]:
+        return list(self._by_agent.values())
+
+    def local_agent_keys(self) -> set[tuple[str, str]]:
+        return set(self._by_agent)
+
+    def get(self, team_id: str, agent_id: str) -> Connection | None:
+        return self._by_agent.get((team_id, agent_id))
+
+    async def send(self, conn: Connection, frame: BaseModel) -> bool:
+        if conn.websocket.application_state != WebSocketState.CONNECTED:
+            return False
+        try:
+            async with conn.send_lock:
+                await conn.websocket.send_text(dump_frame(frame))
+            return True
+        except Exception:  # the socket died under us; the reaper requeues its work
+            log.info("send failed agent=%s", conn.agent_id)
+            return False
+
+    async def send_cancel(
+        self, team_id: str, agent_id: str, task_id: str, attempt: int, reason: str,
+        *, once: bool = False,
+    ) -> None:
+        conn = self.get(team_id, agent_id)
+        if conn is None:
+            return
+        if once and (task_id, attempt) in conn.cancels_sent:
+            return
+        conn.cancels_sent.add((task_id, attempt))
+        frame = TaskCancel(task_id=task_id, attempt=attempt, reason=reason)  # type: ignore[arg-type]
+        log.info("cancel task=%s attempt=%d agent=%s reason=%s", task_id, attempt, agent_id, reason)
+        await self.send(conn, frame)
+
+    async def close(self, conn: Connection, reason: CloseReason) -> None:
+        if conn.websocket.application_state == WebSocketState.CONNECTED:
+            try:
+                await conn.websocket.close(code=reason.code, reason=reason.description[:120])
+            except Exception:
+                pass
+
+    async def close_agent(self, team_id: str, agent_id: str, reason: CloseReason) -> None:
+        conn = self.get(team_id, agent_id)
+        if conn is not None:
+            await self.close(conn, reason)
+
+    async def disconnect_key(self, key_id: str) -> None:
+        for conn in [c for c in self._by_agent.values() if c.key_id == key_id]:
+            await self.close(conn, CloseReason.INVALID_KEY)
+
+    async def close_all(self, reason: CloseReason) -> None:
+        self.accepting = False
+        await asyncio.gather(*(self.close(c, reason) for c in list(self._by_agent.values())))

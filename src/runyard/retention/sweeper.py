@@ -1,0 +1,94 @@
+"""The retention sweeper (every ``retention.sweep_interval`` seconds, and on demand in tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from runyard.clock import Clock
+from runyard.db.engine import Database
+from runyard.retention.repository import RetentionRepository
+from runyard.settings import Settings
+from runyard.storage.base import Storage, StorageError
+
+log = logging.getLogger("runyard.retention")
+
+
+class Sweeper:
+    def __init__(self, db: Database, settings: Settings, storage: Storage, clock: Clock) -> None:
+        self.db = db
+        self.settings = settings
+        self.storage = storage
+        self.clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="runyard-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.retention.sweep_interval)
+            try:
+                await self.sweep_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("retention sweep failed")
+
+    async def sweep_once(self) -> dict[str, int]:
+        now = self.clock.now()
+        r = self.settings.retention
+        local = self.storage.backend == "local"
+        to_delete: list[str] = []
+        aborts: list[tuple[str, str]] = []
+        counts = {"files": 0, "outputs": 0, "strays": 0, "uploads": 0}
+        async with self.db.session() as session:
+            repo = RetentionRepository(session)
+            if not await repo.lock():
+                return counts
+            for f in await repo.expired_files(now):
+                f.file_status = "expired"
+                counts["files"] += 1
+                if local:
+                    to_delete.append(f.file_key)
+            outputs = await repo.expired_outputs(now)
+            await repo.mark_outputs([o.id for o in outputs], "expired")
+            counts["outputs"] = len(outputs)
+            if local:
+                to_delete += [o.object_key for o in outputs]
+            strays = await repo.stray_outputs(now - timedelta(hours=1))
+            await repo.mark_outputs([o.id for o in strays], "discarded")
+            counts["strays"] = len(strays)
+            to_delete += [o.object_key for o in strays]
+            for u in await repo.expired_uploads(now):
+                u.upload_status = "expired"
+                aborts.append((u.file_key, u.backend_upload_id))
+                counts["uploads"] += 1
+            await repo.prune(
+                events_before=now - timedelta(seconds=r.events),
+                idempotency_before=now - timedelta(seconds=r.idempotency),
+                now=now, uploads_before=now - timedelta(seconds=r.multipart),
+            )
+            await session.commit()
+        for key in to_delete:
+            try:
+                await self.storage.delete(key)
+            except StorageError:
+                log.warning("could not delete %s; it will be retried by lifecycle rules", key)
+        for key, upload_id in aborts:
+            try:
+                await self.storage.abort_multipart(key, upload_id)
+            except StorageError:
+                log.warning("could not abort multipart upload of %s", key)
+        if any(counts.values()):
+            log.info("retention sweep: %s", counts)
+        return counts

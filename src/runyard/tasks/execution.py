@@ -1,0 +1,144 @@
+"""What agents do to tasks, fenced by (team, agent, attempt): ack, progress, output slots,
+completion, failure, cancel confirmation, hand-back. Never commits; the gateway does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runyard.files.naming import output_key, safe_file_name
+from runyard.models import Task, TaskOutput
+from runyard.settings import Settings
+from runyard.tasks import lifecycle
+from runyard.tasks.repository import TaskRepository
+
+
+class StaleAttempt(Exception):
+    """The frame is about an attempt that is no longer current (or not this agent's)."""
+
+
+@dataclass(frozen=True)
+class AgentRef:
+    team_id: str
+    agent_id: str
+
+
+class TaskExecution:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.repo = TaskRepository(session)
+        self.settings = settings
+
+    async def fenced(self, agent: AgentRef, task_id: str, attempt: int) -> Task:
+        task = await self.repo.get_any(task_id, for_update=True)
+        if (
+            task is None or task.team_id != agent.team_id or task.agent_id != agent.agent_id
+            or task.attempt != attempt or task.task_status not in ("queued", "running")
+        ):
+            raise StaleAttempt(task_id)
+        return task
+
+    async def ack(self, agent: AgentRef, task_id: str, attempt: int, now: datetime) -> None:
+        task = await self.fenced(agent, task_id, attempt)
+        if task.task_status == "queued":
+            lifecycle.move(self.session, task, "running", now)
+
+    async def progress(
+        self, agent: AgentRef, task_id: str, attempt: int, now: datetime, *, store: bool,
+        value: float, step_current: int | None, step_total: int | None,
+        current_node: str | None, message: str | None,
+    ) -> None:
+        task = await self.fenced(agent, task_id, attempt)
+        if task.task_status == "queued":
+            lifecycle.move(self.session, task, "running", now)
+        lifecycle.progress(self.session, task, now, value=value, step_current=step_current,
+                           step_total=step_total, current_node=current_node, message=message,
+                           store=store)
+
+    async def grant_output(
+        self, agent: AgentRef, task_id: str, attempt: int, output_id: str, file_name: str,
+        content_type: str, file_size: int, now: datetime,
+    ) -> TaskOutput:
+        task = await self.fenced(agent, task_id, attempt)
+        existing = await self.repo.outputs(task.id, attempt)
+        for row in existing:
+            if row.output_id == output_id:
+                row.file_size, row.content_type = file_size, content_type
+                return row
+        index = len(existing)
+        name = safe_file_name(file_name)
+        row = TaskOutput(
+            task_id=task.id, attempt=attempt, position=index, output_id=output_id,
+            file_name=name, content_type=content_type, file_size=file_size,
+            object_key=output_key(task.team_id, task.id, attempt, index, name),
+            output_status="granted", created_at=now,
+        )
+        self.repo.add(row)
+        await self.repo.flush()
+        return row
+
+    async def declared_outputs(
+        self, agent: AgentRef, task_id: str, attempt: int, outputs: list[dict[str, Any]]
+    ) -> list[TaskOutput] | str:
+        """The granted rows matching the outputs an agent reports, or an error message."""
+        task = await self.fenced(agent, task_id, attempt)
+        granted = {o.output_id: o for o in await self.repo.outputs(task.id, attempt)}
+        rows = []
+        for spec in outputs:
+            row = granted.get(spec["output_id"])
+            if row is None:
+                return f"output {spec['output_id']!r} was never granted an upload URL"
+            if row.file_size != spec["file_size"]:
+                return f"output {spec['output_id']!r} size differs from its upload URL"
+            rows.append(row)
+        return rows
+
+    async def complete(
+        self, agent: AgentRef, task_id: str, attempt: int, output_ids: list[str], now: datetime
+    ) -> Task:
+        task = await self.fenced(agent, task_id, attempt)
+        rows = {o.output_id: o for o in await self.repo.outputs(task.id, attempt)}
+        ordered = [rows[i] for i in output_ids]
+        expires = self.settings.retention.outputs
+        for position, row in enumerate(ordered):
+            row.output_status = "final"
+            row.position = position
+        body = {"outputs": [
+            {"output_id": r.output_id, "file_name": r.file_name, "content_type": r.content_type,
+             "file_size": r.file_size} for r in ordered
+        ]}
+        lifecycle.complete(self.session, task, now, body, expires)
+        for row in ordered:
+            row.expires_at = task.outputs_expire_at
+        return task
+
+    async def fail(
+        self, agent: AgentRef, task_id: str, attempt: int, code: str, message: str,
+        now: datetime,
+    ) -> Task:
+        task = await self.fenced(agent, task_id, attempt)
+        if task.cancel_requested_at is not None:
+            lifecycle.cancel(self.session, task, now)
+        else:
+            lifecycle.fail(self.session, task, now, code or "task_failed",
+                           message or "The task failed on its agent.")
+        return task
+
+    async def cancelled(self, agent: AgentRef, task_id: str, attempt: int, now: datetime) -> None:
+        task = await self.fenced(agent, task_id, attempt)
+        if task.cancel_requested_at is not None:
+            lifecycle.cancel(self.session, task, now)
+        else:
+            # The agent stopped on its own (e.g. timeout abort already recorded): requeue.
+            lifecycle.move(self.session, task, "pending", now)
+
+    async def release(self, agent: AgentRef, task_id: str, attempt: int, now: datetime) -> None:
+        """The agent hands the task back (shutting down): back to the queue, no retry used."""
+        task = await self.fenced(agent, task_id, attempt)
+        if task.cancel_requested_at is not None:
+            lifecycle.cancel(self.session, task, now)
+        else:
+            lifecycle.move(self.session, task, "pending", now)

@@ -1,0 +1,143 @@
+"""``runyard agent`` / ``python -m runyard_agent``: run an agent until SIGTERM or Ctrl-C.
+
+Exit codes: 0 after a clean shutdown, 2 for bad options, 3 when the server refused the agent for
+good (bad key, agent_id taken, unsupported protocol). The agent key is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import sys
+from contextlib import suppress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runyard_agent.connection import Agent
+from runyard_agent.options import AgentOptions, AgentRejectedError
+
+__all__ = ["EXIT_REJECTED", "agent", "main"]
+
+EXIT_REJECTED = 3
+_LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def agent(
+    key: Annotated[
+        str,
+        typer.Option(
+            "--key",
+            envvar="RUNYARD_AGENT_KEY",
+            help="Agent key (starts with ak-), created on the server. Prefer the environment "
+            "variable so the key stays out of the process list.",
+            show_default=False,
+        ),
+    ],
+    server: Annotated[
+        str,
+        typer.Option(
+            "--server",
+            envvar="RUNYARD_URL",
+            help="Root URL of the Runyard server; the agent dials <server>/api/v1/agent/ws.",
+        ),
+    ] = "http://127.0.0.1:8000",
+    agent_id: Annotated[
+        str | None,
+        typer.Option(
+            "--agent-id",
+            help="Name of this agent, unique in the team; bound to the key that first uses it. "
+            "Default: this machine's hostname.",
+            show_default=False,
+        ),
+    ] = None,
+    labels: Annotated[
+        str,
+        typer.Option(
+            "--labels",
+            help="Comma-separated labels; the agent gets tasks of workflows whose required "
+            "labels it all has.",
+        ),
+    ] = "cpu",
+    capacity: Annotated[
+        int,
+        typer.Option("--capacity", min=1, max=1024, help="How many tasks may run at once."),
+    ] = 1,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-dir",
+            help="Where task files are downloaded and produced (one directory per task, removed "
+            "when it ends). Default: a new temporary directory.",
+            show_default=False,
+            file_okay=False,
+        ),
+    ] = None,
+    comfyui_url: Annotated[
+        str,
+        typer.Option("--comfyui-url", help="ComfyUI server used for comfyui workflows only."),
+    ] = "http://127.0.0.1:8188",
+    drain_timeout: Annotated[
+        float,
+        typer.Option(
+            "--drain-timeout",
+            min=0.0,
+            help="On SIGTERM/Ctrl-C, seconds to let running tasks finish before handing them "
+            "back to the server. A second signal stops at once.",
+        ),
+    ] = 30.0,
+    log_level: Annotated[
+        str,
+        typer.Option("--log-level", help="debug, info, warning or error."),
+    ] = "info",
+) -> None:
+    """Run a Runyard agent: connect to the server, run assigned tasks, report back."""
+    level = logging.getLevelName(log_level.upper())
+    if not isinstance(level, int):
+        raise typer.BadParameter(f"unknown log level {log_level!r}", param_hint="--log-level")
+    if not key.startswith("ak-"):
+        raise typer.BadParameter(
+            "this is not an agent key; agent keys start with ak-", param_hint="--key"
+        )
+    try:
+        options = AgentOptions(
+            agent_key=key,
+            agent_id=agent_id or socket.gethostname(),
+            server_url=server,
+            labels=[label.strip() for label in labels.split(",") if label.strip()],
+            capacity=capacity,
+            work_dir=work_dir,
+            comfyui_url=comfyui_url or None,
+            drain_timeout=drain_timeout,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _configure_logging(level)
+    try:
+        asyncio.run(_serve(Agent(options)))
+    except AgentRejectedError:
+        raise typer.Exit(EXIT_REJECTED) from None  # the agent already logged the reason
+
+
+async def _serve(runner: Agent) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with suppress(NotImplementedError, RuntimeError):  # not on this platform
+            loop.add_signal_handler(signum, runner.stop)
+    await runner.run()
+
+
+def _configure_logging(level: int) -> None:
+    logging.basicConfig(level=level, format=_LOG_FORMAT, stream=sys.stderr, force=True)
+    # httpx logs every request URL at INFO, and signed URLs carry their signature.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main() -> None:
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(agent)
+    app()
