@@ -60,3 +60,49 @@ async def team_a(harness: Harness) -> Team:
 @pytest.fixture
 async def team_b(harness: Harness) -> Team:
     return await harness.team("beta", "bob@example.com")
+
+
+LEGS = ("unit", "sqlite", "postgres", "storage-local", "storage-s3", "e2e-sqlite-local",
+        "e2e-postgres-s3", "other")
+
+
+def _leg(nodeid: str) -> str:
+    if nodeid.startswith("tests/unit/"):
+        return "unit"
+    if "e2e-sqlite-local" in nodeid:
+        return "e2e-sqlite-local"
+    if "e2e-postgres-s3" in nodeid:
+        return "e2e-postgres-s3"
+    if "/storage/" in nodeid or "storage" in nodeid.split("::")[0].rsplit("/", 1)[-1]:
+        if "s3" in nodeid.split("::")[-1]:
+            return "storage-s3"
+        if "local" in nodeid.split("::")[-1] or "local" in nodeid:
+            return "storage-local"
+    if "[postgres" in nodeid or "-postgres" in nodeid:
+        return "postgres"
+    if "[sqlite" in nodeid or "-sqlite" in nodeid:
+        return "sqlite"
+    return "other"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if not nodeid or getattr(report, "when", "call") not in ("call", "setup"):
+                continue
+            if outcome == "passed" and report.when != "call":
+                continue
+            leg = _leg(nodeid)
+            counts.setdefault(leg, {}).setdefault(outcome, 0)
+            counts[leg][outcome] += 1
+    terminalreporter.section("test legs")
+    for leg in LEGS:
+        c = counts.get(leg, {})
+        if not c and leg == "other":
+            continue
+        terminalreporter.write_line(
+            f"{leg:18} passed={c.get('passed', 0):4} failed={c.get('failed', 0)} "
+            f"errors={c.get('error', 0)} skipped={c.get('skipped', 0)}"
+        )

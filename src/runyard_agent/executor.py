@@ -231,16 +231,20 @@ class Executor:
     async def _outcome(self, job: _Job) -> BaseModel | None:
         """The frame that ends this task, or None when the server must not hear of it."""
         try:
-            return await self._attempt(job)
+            outcome = await self._attempt(job)
         except (TaskCancelledError, asyncio.CancelledError) as exc:
             if job.stop_reason is None:
                 if isinstance(exc, asyncio.CancelledError):
                     raise  # not our cancellation: the agent itself is being torn down
                 return self._fail(job, "runtime_error", "the runtime stopped without a cancel")
-            job.log.info("stopped (%s)", job.stop_reason)
-            if job.stop_reason in ("cancelled", "timed_out"):
-                return TaskCancelled(task_id=job.assign.task_id, attempt=job.assign.attempt)
-            return None
+        else:
+            if job.stop_reason is None:
+                return outcome
+        # Stopped on request: whatever the runtime ended with, the server asked for a stop.
+        job.log.info("stopped (%s)", job.stop_reason)
+        if job.stop_reason in ("cancelled", "timed_out"):
+            return TaskCancelled(task_id=job.assign.task_id, attempt=job.assign.attempt)
+        return None
 
     def _forget(self, job: _Job) -> None:
         if self._jobs.get(job.key) is job:

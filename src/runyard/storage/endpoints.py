@@ -22,14 +22,8 @@ from runyard.errors import (
     NotFound,
     RunyardError,
 )
-from runyard.storage.base import ObjectExists, UploadNotFound
-from runyard.storage.local import (
-    BodyLengthMismatch,
-    InsufficientSpace,
-    LocalStorage,
-    check_key,
-    etag_of,
-)
+from runyard.storage.base import ObjectExists, UploadNotFound, check_key
+from runyard.storage.local import BodyLengthMismatch, InsufficientSpace, LocalStorage, etag_of
 from runyard.storage.signing import EXPIRES, SIGNATURE, SIGNED_HEADERS, SignatureError
 
 router = APIRouter(tags=["storage"])

@@ -34,6 +34,7 @@ from runyard.storage.base import (
     StorageError,
     UploadNotFound,
     attachment_disposition,
+    check_key,
     safe_content_type,
 )
 
@@ -193,6 +194,7 @@ class S3Storage:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> str:
+        check_key(key)  # the same keys on both backends, so a bug shows up in either
         path = self._prefix + quote(key, safe="/~")
         return self.signer.presign(
             method, self._origin, self._host, path,

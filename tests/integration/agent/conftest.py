@@ -278,7 +278,10 @@ def make_assign(store: FileStore) -> Callable[..., TaskAssign]:
                 tool_type="python",
                 workflow_json={"entrypoint": entrypoint},
             ),
-            parameters={**(parameters or {}), **{k: i.file_key for k, i in zip(inputs or {}, assigned)}},
+            parameters={
+                **(parameters or {}),
+                **{item.parameter: item.file_key for item in assigned},
+            },
             inputs=assigned,
         )
 
@@ -307,9 +310,7 @@ def agent_options(server: FakeServer, work_dir: Path, **overrides: Any) -> Agent
 
 
 @pytest.fixture
-async def start_agent(
-    server: FakeServer, tmp_path: Path
-) -> AsyncIterator[Callable[..., Any]]:
+async def start_agent(server: FakeServer, tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     running: list[tuple[Agent, asyncio.Task[None]]] = []
 
     async def start(wait: bool = True, **overrides: Any) -> tuple[Agent, asyncio.Task[None]]:

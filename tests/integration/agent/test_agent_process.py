@@ -18,7 +18,7 @@ from runyard_protocol import (
     TaskRelease,
 )
 
-from conftest import AGENT_KEY  # noqa: I001  (this directory's conftest)
+AGENT_KEY = "ak-test-key-0123456789"  # what the FakeServer accepts (see conftest.py)
 
 ECHO = "runyard_agent.builtins.echo:run"
 SLEEP = "runyard_agent.builtins.sleep:run"
@@ -27,9 +27,21 @@ SLEEP = "runyard_agent.builtins.sleep:run"
 async def launch(server, work_dir: Path, *extra: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "RUNYARD_AGENT_KEY": AGENT_KEY, "RUNYARD_URL": server.url}
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "runyard_agent",
-        "--agent-id", "proc-1", "--labels", "cpu,gpu", "--capacity", "2",
-        "--work-dir", str(work_dir), "--comfyui-url", "", "--log-level", "debug",
+        sys.executable,
+        "-m",
+        "runyard_agent",
+        "--agent-id",
+        "proc-1",
+        "--labels",
+        "cpu,gpu",
+        "--capacity",
+        "2",
+        "--work-dir",
+        str(work_dir),
+        "--comfyui-url",
+        "",
+        "--log-level",
+        "debug",
         *extra,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -53,7 +65,9 @@ async def processes():
             await process.wait()
 
 
-async def test_process_runs_a_task_and_drains_on_sigterm(server, store, make_assign, tmp_path, processes):
+async def test_process_runs_a_task_and_drains_on_sigterm(
+    server, store, make_assign, tmp_path, processes
+):
     process = await launch(server, tmp_path / "work", "--drain-timeout", "10")
     processes.append(process)
     await server.wait_connections(1, timeout=20)
@@ -110,9 +124,18 @@ async def test_process_exits_non_zero_on_a_terminal_close_code(server, tmp_path,
 async def test_process_exits_non_zero_when_the_key_is_refused(server, tmp_path, processes):
     env = {**os.environ, "RUNYARD_AGENT_KEY": "ak-not-the-right-one"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "runyard_agent", "--server", server.url, "--work-dir",
-        str(tmp_path / "w"), "--comfyui-url", "",
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "runyard_agent",
+        "--server",
+        server.url,
+        "--work-dir",
+        str(tmp_path / "w"),
+        "--comfyui-url",
+        "",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     processes.append(process)
     code, stderr = await finish(process, timeout=20)

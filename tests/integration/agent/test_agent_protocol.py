@@ -80,7 +80,9 @@ async def test_img2img_task_runs_end_to_end(server, store, start_agent, make_ass
     uploaded = store.objects[name]
     assert len(uploaded) == output.file_size
     source = Image.open(io.BytesIO(png()))
-    assert list(Image.open(io.BytesIO(uploaded)).getdata()) == list(ImageOps.invert(source).getdata())
+    assert list(Image.open(io.BytesIO(uploaded)).getdata()) == list(
+        ImageOps.invert(source).getdata()
+    )
     [put] = [headers for method, n, headers in store.requests if (method, n) == ("PUT", name)]
     assert put["If-None-Match"] == "*" and put["Content-Length"] == str(output.file_size)
     last_progress = server.of_type(TaskProgress, task_id="task-1")[-1]
@@ -88,7 +90,9 @@ async def test_img2img_task_runs_end_to_end(server, store, start_agent, make_ass
     assert not (tmp_path / "work" / "task-1-1").exists()  # the task directory is gone
 
 
-async def test_outputs_are_reported_in_order_with_their_names(server, store, start_agent, make_assign):
+async def test_outputs_are_reported_in_order_with_their_names(
+    server, store, start_agent, make_assign
+):
     await start_agent()
     assign = make_assign(ECHO, inputs={"input_file": ("notes.txt", "text/plain", b"hello\n" * 999)})
     await server.assign(assign)
@@ -101,7 +105,9 @@ async def test_outputs_are_reported_in_order_with_their_names(server, store, sta
 
 async def test_an_expired_input_url_is_renewed(server, store, start_agent, make_assign):
     await start_agent()
-    assign = make_assign(ECHO, inputs={"input_file": ("a.bin", "application/zip", b"PK\x03\x04")}, expired=True)
+    assign = make_assign(
+        ECHO, inputs={"input_file": ("a.bin", "application/zip", b"PK\x03\x04")}, expired=True
+    )
     await server.assign(assign)
     await server.wait_for(TaskComplete)
     assert len(server.of_type(InputUrlRequest, task_id="task-1")) == 1
@@ -146,10 +152,15 @@ async def test_an_upload_refusal_fails_with_output_upload_failed(server, start_a
     await server.assign(make_assign(ECHO, inputs={"input_file": ("a.txt", "text/plain", b"x")}))
     request = await server.wait_for(OutputUrlRequest)
     await server.send(
-        ErrorFrame(error_code="output_too_large", error_message="too big", in_reply_to=request.request_id)
+        ErrorFrame(
+            error_code="output_too_large", error_message="too big", in_reply_to=request.request_id
+        )
     )
     fail = await server.wait_for(TaskFail)
-    assert (fail.error_code, fail.error_message) == ("output_upload_failed", "could not upload output 'file': too big")
+    assert (fail.error_code, fail.error_message) == (
+        "output_upload_failed",
+        "could not upload output 'file': too big",
+    )
 
 
 async def test_cancel_stops_the_work_and_confirms(server, start_agent, make_assign, tmp_path):
@@ -182,7 +193,9 @@ async def test_reassigned_tasks_stop_silently(server, start_agent, make_assign):
     assert not server.of_type(TaskCancelled) and not server.of_type(TaskFail)
 
 
-async def test_a_stuck_runtime_is_abandoned_after_the_grace(server, start_agent, make_assign, monkeypatch):
+async def test_a_stuck_runtime_is_abandoned_after_the_grace(
+    server, start_agent, make_assign, monkeypatch
+):
     import sys
     import types
 
@@ -228,7 +241,9 @@ async def test_reconnects_and_reports_running_tasks(server, start_agent, make_as
     assert agent.state == ConnectionState.READY
 
 
-async def test_an_outcome_produced_while_offline_is_sent_after_reconnecting(server, start_agent, make_assign):
+async def test_an_outcome_produced_while_offline_is_sent_after_reconnecting(
+    server, start_agent, make_assign
+):
     await start_agent(backoff_initial=0.6, backoff_max=0.6)
     await server.assign(make_assign(SLEEP, parameters={"seconds": 0.3}))
     await server.wait_for(TaskProgress)
@@ -267,7 +282,8 @@ async def test_heartbeat_ack_drop_tasks_are_abandoned(server, start_agent, make_
 
 
 @pytest.mark.parametrize(
-    "reason", [CloseReason.INVALID_KEY, CloseReason.AGENT_ID_TAKEN, CloseReason.UNSUPPORTED_PROTOCOL]
+    "reason",
+    [CloseReason.INVALID_KEY, CloseReason.AGENT_ID_TAKEN, CloseReason.UNSUPPORTED_PROTOCOL],
 )
 async def test_a_terminal_close_code_stops_the_agent(server, start_agent, reason):
     server.close_after_hello = reason.code
@@ -314,7 +330,9 @@ async def test_stop_drains_running_tasks_then_closes_with_1000(server, start_age
     assert agent.state == ConnectionState.CLOSED
 
 
-async def test_stop_releases_tasks_still_running_after_the_drain_timeout(server, start_agent, make_assign):
+async def test_stop_releases_tasks_still_running_after_the_drain_timeout(
+    server, start_agent, make_assign
+):
     agent, task = await start_agent(drain_timeout=0.3)
     await server.assign(make_assign(SLEEP, parameters={"seconds": 30}))
     await server.wait_for(TaskProgress)
@@ -324,3 +342,26 @@ async def test_stop_releases_tasks_still_running_after_the_drain_timeout(server,
     assert release.reason
     assert not server.of_type(TaskComplete) and not server.of_type(TaskFail)
     assert server.current.close_code == 1000
+
+
+async def test_a_runtime_that_errors_while_cancelled_still_reports_cancelled(
+    server, start_agent, make_assign, monkeypatch
+):
+    import sys
+    import types
+
+    from runyard_agent.runtimes.base import TaskFailedError
+
+    def interrupted(ctx):
+        ctx.cancel_event.wait(5)
+        raise TaskFailedError("interrupted by the user", code="comfyui_error")
+
+    module = types.ModuleType("agent_interrupted_module")
+    module.run = interrupted
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    await start_agent()
+    await server.assign(make_assign("agent_interrupted_module:run"))
+    await server.wait_for(TaskAck)
+    await server.send(TaskCancel(task_id="task-1", attempt=1, reason="cancelled"))
+    await server.wait_for(TaskCancelled, timeout=3)
+    assert not server.of_type(TaskFail)

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from runyard.settings import RetentionSettings
+from runyard.storage.lifecycle import sweep_local_store
 from runyard.storage.local import LocalStorage
 
 Served = tuple[FastAPI, str]
@@ -141,7 +142,7 @@ async def test_sweep_applies_the_retention_rules(local_storage: LocalStorage) ->
     staged = local_storage.root / ".multipart" / upload_id / "key"
     os.utime(staged, (now - 2 * day, now - 2 * day))
 
-    removed = await local_storage.sweep(RetentionSettings(), now=now)
+    removed = await sweep_local_store(local_storage, RetentionSettings(), now=now)
 
     assert removed == 3
     assert await local_storage.head("inputs/t/u/old") is None

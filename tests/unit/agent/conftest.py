@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +55,10 @@ def sample_png(size: tuple[int, int] = (48, 32), mode: str = "RGB") -> bytes:
     import io
 
     image = Image.new(mode, size)
-    pixels: Callable[..., Any] = image.putpixel
     for x in range(size[0]):
         for y in range(size[1]):
             value = (x * 5 % 256, y * 7 % 256, (x * y) % 200 + 20)
-            pixels((x, y), value + ((x * 3) % 256,) if mode == "RGBA" else value)
+            image.putpixel((x, y), value + ((x * 3) % 256,) if mode == "RGBA" else value)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()

@@ -58,7 +58,9 @@ def test_img2img_keeps_transparency(make_ctx, rgba_png_bytes):
 def test_img2img_reads_jpeg_too(make_ctx, png_bytes):
     buffer = io.BytesIO()
     Image.open(io.BytesIO(png_bytes)).save(buffer, format="JPEG")
-    ctx = make_ctx({"prompt": "grayscale"}, {"input_image": ("a.jpg", "image/jpeg", buffer.getvalue())})
+    ctx = make_ctx(
+        {"prompt": "grayscale"}, {"input_image": ("a.jpg", "image/jpeg", buffer.getvalue())}
+    )
     [output] = img2img.run(ctx)
     assert Image.open(output.path).format == "PNG"
 

@@ -22,8 +22,17 @@ def test_help_explains_every_option_and_never_shows_the_key():
     )
     assert result.exit_code == 0
     for option in (
-        "--server", "--key", "--agent-id", "--labels", "--capacity", "--work-dir",
-        "--comfyui-url", "--drain-timeout", "--log-level", "RUNYARD_URL", "RUNYARD_AGENT_KEY",
+        "--server",
+        "--key",
+        "--agent-id",
+        "--labels",
+        "--capacity",
+        "--work-dir",
+        "--comfyui-url",
+        "--drain-timeout",
+        "--log-level",
+        "RUNYARD_URL",
+        "RUNYARD_AGENT_KEY",
     ):
         assert option in result.output
     assert "ak-topsecret" not in result.output

@@ -128,7 +128,24 @@ async def test_progress_values_are_clamped_into_range():
 def test_log_lines_name_the_agent_task_and_attempt(caplog):
     import logging
 
-    log = TaskLog(logging.getLogger("runyard_agent.test"), {"agent_id": "box", "task_id": "t9", "attempt": 3})
+    log = TaskLog(
+        logging.getLogger("runyard_agent.test"), {"agent_id": "box", "task_id": "t9", "attempt": 3}
+    )
     with caplog.at_level(logging.INFO):
         log.info("hello %s", "world")
     assert caplog.messages == ["[agent=box task=t9 attempt=3] hello world"]
+
+
+def test_the_package_exports_exactly_its_public_api():
+    import runyard_agent
+
+    assert sorted(runyard_agent.__all__) == [
+        "Agent",
+        "AgentOptions",
+        "AgentRejectedError",
+        "Backoff",
+        "ConnectionState",
+        "agent_version",
+    ]
+    for name in runyard_agent.__all__:
+        assert getattr(runyard_agent, name) is not None

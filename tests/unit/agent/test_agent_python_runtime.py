@@ -22,7 +22,11 @@ from runyard_protocol import AssignedWorkflow
 
 def workflow(entrypoint: object) -> AssignedWorkflow:
     return AssignedWorkflow(
-        id="wf-1", slug="wf", version=1, tool_type="python", workflow_json={"entrypoint": entrypoint}
+        id="wf-1",
+        slug="wf",
+        version=1,
+        tool_type="python",
+        workflow_json={"entrypoint": entrypoint},
     )
 
 

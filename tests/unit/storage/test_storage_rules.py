@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from runyard.settings import RetentionSettings
-from runyard.storage.base import attachment_disposition, safe_content_type
+from runyard.storage.base import attachment_disposition, check_key, safe_content_type
 from runyard.storage.lifecycle import days, lifecycle_rules
-from runyard.storage.local import check_key
 
 
 @pytest.mark.parametrize(

@@ -17,14 +17,18 @@ from runyard_agent.runtimes.base import (
 )
 from runyard_agent.runtimes.comfyui.client import HTTP_ERRORS, ComfyUIClient, new_ids
 from runyard_agent.runtimes.comfyui.errors import UNREACHABLE
-from runyard_agent.runtimes.comfyui.graph import apply_parameters, content_type_for, load_graph
+from runyard_agent.runtimes.comfyui.graph import (
+    OutputFile,
+    apply_parameters,
+    content_type_for,
+    load_graph,
+)
 from runyard_agent.runtimes.comfyui.session import PromptSession
 from runyard_protocol import AssignedWorkflow
 
 log = logging.getLogger(__name__)
 
 _CANCEL_POLL = 0.1
-_ABORT_ERRORS: tuple[type[Exception], ...] = (*HTTP_ERRORS, ValueError)
 
 
 class ComfyUIRuntime:
@@ -53,9 +57,12 @@ class ComfyUIRuntime:
     async def run(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
         graph = load_graph(workflow.workflow_json)
         client_id, prompt_id = new_ids()
-        submitted: list[str] = []  # the prompt id, once POST /prompt may have reached ComfyUI
+        # POST /prompt runs shielded: a cancel that lands mid-request waits for ComfyUI's answer,
+        # so the prompt it may have queued is known and can be stopped.
+        submit: asyncio.Task[str] | None = None
 
         async def work() -> list[ProducedOutput]:
+            nonlocal submit
             uploaded: dict[str, str] = {}
             for key, path in ctx.input_files.items():
                 name = ctx.input_names.get(key) or path.name
@@ -73,26 +80,12 @@ class ComfyUIRuntime:
             )
             await session.open()
             try:
-                submitted.append(prompt_id)
-                session.prompt_id = await self._client.submit(graph, client_id, prompt_id)
-                submitted[0] = session.prompt_id
+                submit = asyncio.create_task(self._client.submit(graph, client_id, prompt_id))
+                session.prompt_id = await asyncio.shield(submit)
                 files = await session.outputs()
             finally:
                 await session.close()
-            produced = []
-            ctx.output_dir.mkdir(parents=True, exist_ok=True)
-            for ref in files:
-                destination = ctx.output_dir / ref.local_name
-                await self._client.download(ref, destination)
-                produced.append(
-                    ProducedOutput(
-                        output_id=ref.output_id,
-                        path=destination,
-                        content_type=content_type_for(ref.filename),
-                        file_name=ref.filename,
-                    )
-                )
-            return produced
+            return await self._download(files, ctx)
 
         if ctx.cancelled:
             raise TaskCancelledError("cancelled before ComfyUI was asked")
@@ -103,22 +96,39 @@ class ComfyUIRuntime:
         except asyncio.CancelledError:
             # The executor gave up waiting: stop ComfyUI's work too, then stay cancelled.
             await _stop(task)
-            if submitted:
-                await asyncio.shield(self._abort(submitted[0]))
+            await asyncio.shield(self._abort(submit))
             raise
         finally:
             watcher.cancel()
         if task.done():
             return task.result()
         await _stop(task)
-        if submitted:
-            await self._abort(submitted[0])
+        await self._abort(submit)
         raise TaskCancelledError("cancelled")
 
-    async def _abort(self, prompt_id: str) -> None:
-        """Interrupt the prompt if it runs, delete it if it waits; best effort."""
+    async def _download(self, files: list[OutputFile], ctx: TaskContext) -> list[ProducedOutput]:
+        produced = []
+        ctx.output_dir.mkdir(parents=True, exist_ok=True)
+        for ref in files:
+            destination = ctx.output_dir / ref.local_name
+            await self._client.download(ref, destination)
+            produced.append(
+                ProducedOutput(
+                    output_id=ref.output_id,
+                    path=destination,
+                    content_type=content_type_for(ref.filename),
+                    file_name=ref.filename,
+                )
+            )
+        return produced
+
+    async def _abort(self, submit: asyncio.Task[str] | None) -> None:
+        """Interrupt our prompt if it runs, delete it if it waits; best effort."""
+        if submit is None:
+            return  # nothing reached ComfyUI
         try:
             async with asyncio.timeout(self._client.timeout):
+                prompt_id = await asyncio.shield(submit)
                 for _ in range(3):
                     position = await self._client.queue_position(prompt_id)
                     if position == "running":
@@ -128,8 +138,10 @@ class ComfyUIRuntime:
                         return
                     await self._client.delete_pending(prompt_id)
                     # Re-check: it may have started between the two calls.
-        except _ABORT_ERRORS as exc:
-            log.warning("could not stop ComfyUI prompt %s: %s", prompt_id, exc)
+        except TaskFailedError:
+            pass  # ComfyUI refused the prompt: nothing runs
+        except Exception as exc:  # best effort: the task is reported cancelled regardless
+            log.warning("could not stop the ComfyUI prompt: %s", exc)
 
     async def health(self) -> Health:
         try:

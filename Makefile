@@ -1,0 +1,46 @@
+# Runyard: `make dev` starts everything on one machine; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: dev test lint typecheck bench clean venv s3-venv services
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Start the server, SQLite, the embedded store and a local agent (data in ./runyard-data).
+dev: $(STAMP)
+	$(BIN)/runyard dev --data-dir runyard-data
+
+## The S3 test server lives in its own virtualenv (it pins its own botocore).
+s3-venv:
+	test -x .venv-s3/bin/python || $(PYTHON) -m venv .venv-s3
+	.venv-s3/bin/python -c "import ministack" 2>/dev/null || \
+	  .venv-s3/bin/pip install --quiet --disable-pip-version-check "ministack==1.5.33"
+
+## PostgreSQL must answer on 127.0.0.1:5432 (started, or installed and started, if not).
+services:
+	scripts/ensure-postgres.sh
+
+## Every test: unit, integration on SQLite and PostgreSQL, storage on both backends,
+## end-to-end legs with real processes. Prints the legs that ran.
+test: $(STAMP) s3-venv services
+	scripts/run-tests.sh
+
+lint:
+	$(BIN)/ruff check src tests bench
+
+typecheck:
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/presign.py
+
+clean:
+	rm -rf $(VENV) .venv-s3 .pytest_cache .mypy_cache runyard-data
