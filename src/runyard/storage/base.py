@@ -66,18 +66,21 @@ class UploadNotFound(InvalidParts):
 _CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[ -~]*)?")
 
 
+_BAD_KEY_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+_BAD_SEGMENTS = frozenset(("", ".", ".."))
+
+
 def check_key(key: str) -> None:
     """Refuse keys our code never makes and a file system could misread (``..``, ``/x``, ``a//b``,
     control characters) or that would collide with the embedded store's ``.tmp``/``.multipart``.
     """
     segments = key.split("/")
     if (
-        not key
-        or len(key.encode()) > 1024
-        or "\\" in key
+        len(key.encode()) > 1024
+        or _BAD_KEY_CHARS.search(key)
+        or not _BAD_SEGMENTS.isdisjoint(segments)
         or segments[0] in (".tmp", ".multipart")
-        or any(s in ("", ".", "..") or len(s.encode()) > 255 for s in segments)
-        or any(ord(c) < 32 or ord(c) == 127 for c in key)
+        or max(len(s.encode()) for s in segments) > 255
     ):
         raise ValueError(f"invalid object key {key!r}")
 

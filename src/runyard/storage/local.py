@@ -196,6 +196,8 @@ class LocalStorage:
     ) -> ObjectInfo:
         """Store a new object from a streamed body, never replacing one (``ObjectExists``)."""
         final = self.path_of(key)
+        if await _in_thread(final.exists):  # fail before the body is sent; the link still decides
+            raise ObjectExists(f"an object already exists at {final.name!r}")
         tmp = await self._spool(length, chunks)
         st = await _in_thread(lambda: self._publish(tmp, final))
         return ObjectInfo(size=st.st_size, etag=etag_of(st))

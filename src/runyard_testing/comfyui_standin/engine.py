@@ -166,7 +166,16 @@ class Engine:
             self.running = item
             self.interrupt_flag.clear()
             self.broadcast_status()
-            entry = await asyncio.to_thread(self._execute, item)
+            try:
+                entry = await asyncio.to_thread(self._execute, item)
+            except Exception as exc:  # a stand-in bug must not stall the queue
+                entry = {
+                    "prompt": item.as_list(),
+                    "outputs": {},
+                    "status": {"status_str": "error", "completed": False, "messages": []},
+                    "meta": {},
+                }
+                traceback.print_exception(exc)
             # History is written before the prompt leaves the running list (one step, as in
             # ComfyUI's task_done); the final `executing: null` follows it.
             self.history[item.prompt_id] = entry
@@ -300,10 +309,11 @@ class Engine:
         for value in raw.values():
             if isinstance(value, list) and len(value) == 2:
                 self._run_node(run, str(value[0]), memo)
-        self._check_interrupt()
         self.last_node_id = node_id
         run.state(node_id, 0, 1, "running")
         run.emit("executing", {"node": node_id, "display_node": node_id, "prompt_id": pid})
+        # As in ComfyUI, the check before a node runs reports the interrupt at that node.
+        self._check_interrupt()
         inputs: dict[str, Any] = {}
         for name, value in raw.items():
             if isinstance(value, list) and len(value) == 2:

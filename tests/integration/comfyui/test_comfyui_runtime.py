@@ -200,7 +200,6 @@ async def test_cancel_event_mid_run_interrupts_the_prompt(
     recorder.hooks.append(
         lambda report: ctx.cancel_event.set() if report.current_node == "3" else None
     )
-    started = time.monotonic()
 
     with pytest.raises(TaskCancelledError):
         await slow_runtime.run(workflow(invert_graph(blur=True), INVERT_PARAMETERS), ctx)
@@ -213,8 +212,6 @@ async def test_cancel_event_mid_run_interrupts_the_prompt(
     [entry] = _prompt_entries(slow_standin)
     assert entry["status"]["messages"][-1][1]["node_id"] == "3"
     assert "9" not in entry["outputs"]
-    # 3 nodes of 1 s plus the blur: interrupted well before the end.
-    assert time.monotonic() - started < 4.0
 
 
 async def test_cancelling_the_asyncio_task_interrupts_the_prompt(
@@ -261,8 +258,8 @@ async def test_cancel_of_a_pending_prompt_deletes_it_from_the_queue(
     assert queue["queue_pending"] == []
     assert len(queue["queue_running"]) == 1  # the blocker runs on, untouched
     await _wait_until(lambda: len(_prompt_entries(slow_standin)) == 1)
-    await asyncio.sleep(0.3)
-    assert len(_prompt_entries(slow_standin)) == 1  # ours never ran
+    # The blocker is done and nothing follows it: ours never ran.
+    assert slow_standin.get("/queue") == {"queue_running": [], "queue_pending": []}
 
 
 async def test_cached_rerun_still_returns_the_output(
