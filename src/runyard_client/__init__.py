@@ -1,0 +1,100 @@
+"""Runyard's Python SDK and the client half of the ``runyard`` command.
+
+::
+
+    from pathlib import Path
+    from runyard_client import Client
+
+    with Client("http://127.0.0.1:8000", "sk-...") as client:
+        task = client.run("img2img", {"input_image": Path("photo.png"), "prompt": "blur"})
+        task.wait(on_progress=lambda e: print(e.event, e.progress))
+        print(task.download("out/"))
+
+``AsyncClient`` has the same API with ``await``. Errors are documented in ``RunyardError``'s
+module (``runyard_client._errors``); every name exported here is listed in ``__all__``.
+"""
+
+from runyard_client._async_client import AsyncClient
+from runyard_client._client import Client
+from runyard_client._config import Profile, delete_profile, load_profile, profile_path, save_profile
+from runyard_client._errors import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    FileTooLarge,
+    GoneError,
+    IdempotencyKeyReused,
+    InvalidParameters,
+    NotFoundError,
+    OutputsExpired,
+    PermissionDeniedError,
+    RateLimited,
+    RunyardError,
+    ServerError,
+    TaskFailed,
+    TransportError,
+    UploadError,
+    WaitTimeout,
+)
+from runyard_client._models import (
+    Agent,
+    CancelResult,
+    CreatedCredential,
+    Credential,
+    Page,
+    PageMeta,
+    PresignedUpload,
+    TaskEvent,
+    TaskInfo,
+    TaskOutput,
+    TaskResult,
+    TokenPair,
+    User,
+    Workflow,
+)
+from runyard_client._tasks import AsyncTask, Task
+
+__all__ = [
+    "APIError",
+    "Agent",
+    "AsyncClient",
+    "AsyncTask",
+    "AuthenticationError",
+    "BadRequestError",
+    "CancelResult",
+    "Client",
+    "ConflictError",
+    "CreatedCredential",
+    "Credential",
+    "FileTooLarge",
+    "GoneError",
+    "IdempotencyKeyReused",
+    "InvalidParameters",
+    "NotFoundError",
+    "OutputsExpired",
+    "Page",
+    "PageMeta",
+    "PermissionDeniedError",
+    "PresignedUpload",
+    "Profile",
+    "RateLimited",
+    "RunyardError",
+    "ServerError",
+    "Task",
+    "TaskEvent",
+    "TaskFailed",
+    "TaskInfo",
+    "TaskOutput",
+    "TaskResult",
+    "TokenPair",
+    "TransportError",
+    "UploadError",
+    "User",
+    "WaitTimeout",
+    "Workflow",
+    "delete_profile",
+    "load_profile",
+    "profile_path",
+    "save_profile",
+]

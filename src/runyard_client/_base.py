@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from runyard_client._errors import APIError, UploadError, error_from_response
+from runyard_client._errors import UploadError, error_from_response
 
 T = TypeVar("T")
 
@@ -222,5 +222,22 @@ def raise_for_api(response: httpx.Response) -> None:
         raise error_from_response(response)
 
 
-__all__ = ["API", "APIError", "Call", "ClientCore", "FileSlice", "api", "parse_json",
-           "parse_none", "raise_for_api", "store_error", "user_agent"]
+
+def make_core(
+    server_url: str | None, api_key: str | None, team_id: str | None, *,
+    timeout: float | httpx.Timeout, upload_timeout: float | httpx.Timeout, max_retries: int,
+    retry_backoff: float, single_upload_limit: int, part_concurrency: int, use_profile: bool,
+) -> ClientCore:
+    from runyard_client._config import resolve
+
+    resolved = resolve(server_url, api_key, team_id, use_profile=use_profile)
+    return ClientCore(
+        base_url=resolved.server_url, api_key=resolved.api_key, team_id=resolved.team_id,
+        timeout=_timeout(timeout), upload_timeout=_timeout(upload_timeout),
+        max_retries=max_retries, retry_backoff=retry_backoff,
+        single_upload_limit=single_upload_limit, part_concurrency=part_concurrency,
+    )
+
+
+def _timeout(value: float | httpx.Timeout) -> httpx.Timeout:
+    return value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 from urllib.parse import quote
 
@@ -106,10 +108,51 @@ def workflow_route(ref: str) -> str:
     return api(f"/r/workflows/slug/{seg(ref)}")
 
 
-def run_call(ref: str, parameters: dict[str, Any], idempotency_key: str | None) -> Call[str]:
+def run_call(
+    ref: str, parameters: dict[str, Any], idempotency_key: str | None
+) -> Call[tuple[str, bool]]:
+    """``(task_id, replayed)``; with an ``Idempotency-Key`` a lost answer is safe to retry."""
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    return Call("POST", workflow_route(ref) + "/run", lambda r: str(r.json()["task_id"]),
-                json={"parameters": parameters}, headers=headers)
+
+    def parse(response: httpx.Response) -> tuple[str, bool]:
+        replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
+        return str(response.json()["task_id"]), replayed
+
+    return Call("POST", workflow_route(ref) + "/run", parse, json={"parameters": parameters},
+                headers=headers)
+
+
+@dataclass
+class RunPlan:
+    """Which parameters are local files to upload before the run: any ``pathlib`` path, and a
+    string ``"@path"`` for a parameter the workflow declares as ``type: file`` (so a prompt that
+    happens to start with ``@`` is left alone)."""
+
+    parameters: dict[str, Any]
+    paths: dict[str, Path] = field(default_factory=dict)
+    at_strings: dict[str, Path] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, parameters: dict[str, Any] | None) -> RunPlan:
+        plan = cls(dict(parameters or {}))
+        for key, value in plan.parameters.items():
+            if isinstance(value, PurePath):
+                plan.paths[key] = Path(value)
+            elif isinstance(value, str) and value.startswith("@") and len(value) > 1:
+                plan.at_strings[key] = Path(value[1:]).expanduser()
+        return plan
+
+    @staticmethod
+    def workflow_files(workflow: Workflow) -> set[str]:
+        return workflow.file_parameters()
+
+    def uploads(self, file_keys: set[str] | None) -> dict[str, Path]:
+        """The files to upload, given the workflow's file parameters (``None``: not fetched)."""
+        chosen = dict(self.paths)
+        for key, path in self.at_strings.items():
+            if file_keys is not None and key in file_keys:
+                chosen[key] = path
+        return chosen
 
 
 def presign_call(file_name: str, file_size: int, content_type: str) -> Call[PresignedUpload]:

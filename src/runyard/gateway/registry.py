@@ -92,10 +92,10 @@ class Gateway:
             except Exception:
                 pass
 
-    async def close_agent(self, team_id: str, agent_id: str, reason: CloseReason) -> None:
-        conn = self.get(team_id, agent_id)
-        if conn is not None:
-            await self.close(conn, reason)
+    def evict(self, team_id: str, agent_id: str) -> Connection | None:
+        """Forget a connection at once so no new work goes to it; the caller closes it (a
+        paused peer may never answer the close handshake, so eviction must not wait)."""
+        return self._by_agent.pop((team_id, agent_id), None)
 
     async def disconnect_key(self, key_id: str) -> None:
         for conn in [c for c in self._by_agent.values() if c.key_id == key_id]:

@@ -43,6 +43,9 @@ class Reaper:
         self.gateway = gateway
         self._task: asyncio.Task[None] | None = None
         self._last_key_check = 0.0
+        # After a (re)start, agents get one full silence window to reconnect before they are
+        # judged: the server being down is not the agents' fault.
+        self._started = time.monotonic()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="runyard-reaper")
@@ -67,15 +70,19 @@ class Reaper:
 
     async def reap_once(self) -> None:
         cancels: list[Cancel] = []
-        lost_agents: list[tuple[str, str]] = []
+        s = self.settings.scheduler
+        judge = time.monotonic() - self._started >= s.heartbeat_interval * s.heartbeat_misses
         async with self.db.session() as session:
             await self._timers(session, cancels)
-            lost_agents = await self._lost_agents(session)
+            lost_agents = await self._lost_agents(session) if judge else []
+            # Evict before commit: the commit wakes the dispatcher, which must not hand the
+            # retried tasks straight back to the agent that was just judged lost.
+            evicted = [c for t, a in lost_agents if (c := self.gateway.evict(t, a)) is not None]
             await session.commit()
         for team_id, agent_id, task_id, attempt, reason in cancels:
             await self.gateway.send_cancel(team_id, agent_id, task_id, attempt, reason)
-        for team_id, agent_id in lost_agents:
-            await self.gateway.close_agent(team_id, agent_id, CloseReason.HEARTBEAT_TIMEOUT)
+        for conn in evicted:
+            await self.gateway.close(conn, CloseReason.HEARTBEAT_TIMEOUT)
         await self._deliver_cancels()
         if time.monotonic() - self._last_key_check >= self.settings.auth.key_recheck_interval:
             self._last_key_check = time.monotonic()

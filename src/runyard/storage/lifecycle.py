@@ -1,32 +1,27 @@
-"""Retention and readiness of each backend: what ``runyard storage setup|check`` do, and the
-embedded store's sweep.
+"""What ``runyard storage setup`` applies to a store and what ``check`` verifies.
 
 Retention on S3 is the bucket's job (lifecycle rules), and browsers can only PUT to a bucket whose
 CORS allows the signed headers, so both are set here rather than left to each operator. ``check``
 goes further than reading the configuration back: it uploads a probe through a presigned URL and
 confirms the store really answers 412 to an overwrite and 403 to a PUT without the signed
 ``If-None-Match`` (moto-like stores accept both, silently breaking the no-overwrite contract).
-The S3 functions are synchronous: they run from the command line, not in the server.
-``sweep_local_store`` applies the same rules to the embedded store, which has no lifecycle engine.
+Everything here is synchronous: it runs from the command line, not in the server. (The embedded
+store has no lifecycle engine: the retention sweeper deletes its expired keys.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import secrets
 import shutil
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runyard.settings import RetentionSettings, Settings
-from runyard.storage.local import STAGING_DIR, TMP_DIR, LocalStorage
+from runyard.storage.local import TMP_DIR
 
 if TYPE_CHECKING:
     from runyard.storage.s3 import S3Storage
@@ -218,8 +213,8 @@ def check_local(settings: Settings) -> list[CheckResult]:
     """The embedded store has no bucket to configure: check its directory and free space."""
     root = settings.local_store_root
     try:
-        os.makedirs(root / ".tmp", exist_ok=True)
-        probe = root / ".tmp" / f"check-{secrets.token_hex(4)}"
+        os.makedirs(root / TMP_DIR, exist_ok=True)
+        probe = root / TMP_DIR / f"check-{secrets.token_hex(4)}"
         probe.write_bytes(b"ok")
         probe.unlink()
         results = [CheckResult("directory writable", True, str(root))]
@@ -234,62 +229,3 @@ def check_local(settings: Settings) -> list[CheckResult]:
         "free disk space or lower RUNYARD_LOCAL_STORE_FREE_SPACE_FLOOR",
     ))
     return results
-
-
-async def sweep_local_store(
-    storage: LocalStorage, retention: RetentionSettings, *, now: float | None = None
-) -> int:
-    """What a bucket's lifecycle rules do, for the embedded store; returns how much was removed.
-
-    Objects under ``inputs/`` and ``outputs/`` older than their retention (by mtime), multipart
-    uploads started longer than ``retention.multipart`` ago and temp files a crash left behind.
-    """
-    at = now if now is not None else time.time()
-    root = storage.root
-
-    def sweep() -> int:
-        return (
-            _sweep_files(root / "inputs", at - retention.inputs)
-            + _sweep_files(root / "outputs", at - retention.outputs)
-            + _sweep_uploads(root / STAGING_DIR, at - retention.multipart)
-            + _sweep_files(root / TMP_DIR, at - 86_400)
-        )
-
-    return await anyio.to_thread.run_sync(sweep)
-
-
-def _sweep_uploads(staging: Path, older_than: float) -> int:
-    """Remove multipart uploads started before the cutoff (their ``key`` file is never touched
-    again, unlike the folder, whose mtime moves with every part)."""
-    removed = 0
-    try:
-        entries = list(os.scandir(staging))
-    except FileNotFoundError:
-        return 0
-    for entry in entries:
-        try:
-            started = os.stat(os.path.join(entry.path, "key")).st_mtime
-        except OSError:
-            started = entry.stat(follow_symlinks=False).st_mtime
-        if started < older_than:
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed += 1
-    return removed
-
-
-def _sweep_files(directory: Path, older_than: float) -> int:
-    """Remove files modified before the cutoff, then the folders they leave empty."""
-    removed = 0
-    for folder, _, files in os.walk(directory, topdown=False):
-        for name in files:
-            path = os.path.join(folder, name)
-            try:
-                if os.stat(path).st_mtime < older_than:
-                    os.unlink(path)
-                    removed += 1
-            except FileNotFoundError:
-                continue
-        if folder != str(directory):
-            with contextlib.suppress(OSError):
-                os.rmdir(folder)
-    return removed

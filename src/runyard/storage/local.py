@@ -20,9 +20,9 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Callable, Iterator
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -42,8 +42,6 @@ from runyard.storage.base import (
 )
 from runyard.storage.signing import UrlSigner
 
-T = TypeVar("T")
-
 MIN_PART_SIZE = 5 * 1024 * 1024  # what S3 enforces for every part but the last
 MAX_PART_NUMBER = 10_000
 _WRITE_BATCH = 1024 * 1024  # one thread hop per MiB, not per 64 KiB socket chunk
@@ -58,10 +56,6 @@ class InsufficientSpace(StorageError):
 
 class BodyLengthMismatch(StorageError):
     """The body did not have the signed length; nothing was kept."""
-
-
-async def _in_thread(func: Callable[[], T]) -> T:
-    return await anyio.to_thread.run_sync(func)
 
 
 def etag_of(st: os.stat_result) -> str:
@@ -149,8 +143,8 @@ class LocalStorage:
 
     async def _spool(self, length: int, chunks: AsyncIterable[bytes]) -> str:
         """Stream ``chunks`` into a durable temp file of exactly ``length`` bytes; its path."""
-        file, tmp = await _in_thread(lambda: self._reserve(length))
-        try:
+        file, tmp = await anyio.to_thread.run_sync(self._reserve, length)
+        with _discarded_on_error(file, tmp):
             received, batch, batched = 0, list[bytes](), 0
             async for chunk in chunks:
                 received += len(chunk)
@@ -164,12 +158,6 @@ class LocalStorage:
             if received != length:
                 raise BodyLengthMismatch(f"received {received} of the signed {length} bytes")
             await anyio.to_thread.run_sync(_write, file, batch, True)
-        except BaseException:
-            # Synchronous on purpose: it must also run when the request task is cancelled.
-            file.close()
-            _unlink(tmp)
-            raise
-        file.close()
         return tmp
 
     def _publish(self, tmp: str, final: Path) -> os.stat_result:
@@ -196,10 +184,11 @@ class LocalStorage:
     ) -> ObjectInfo:
         """Store a new object from a streamed body, never replacing one (``ObjectExists``)."""
         final = self.path_of(key)
-        if await _in_thread(final.exists):  # fail before the body is sent; the link still decides
+        # Refuse before the body is sent; the link below is what decides a race.
+        if await anyio.to_thread.run_sync(final.exists):
             raise ObjectExists(f"an object already exists at {final.name!r}")
         tmp = await self._spool(length, chunks)
-        st = await _in_thread(lambda: self._publish(tmp, final))
+        st = await anyio.to_thread.run_sync(self._publish, tmp, final)
         return ObjectInfo(size=st.st_size, etag=etag_of(st))
 
     async def receive_part(
@@ -209,7 +198,7 @@ class LocalStorage:
         """Stage one part; a part number sent again replaces the earlier part, as on S3."""
         if not 1 <= part_number <= MAX_PART_NUMBER:
             raise InvalidParts(f"part numbers go from 1 to {MAX_PART_NUMBER}")
-        directory = await _in_thread(lambda: self._upload_dir(key, upload_id))
+        directory = await anyio.to_thread.run_sync(self._upload_dir, key, upload_id)
         tmp = await self._spool(length, chunks)
 
         def publish() -> os.stat_result:
@@ -221,7 +210,7 @@ class LocalStorage:
                 raise UploadNotFound(f"multipart upload {upload_id!r} was aborted") from exc
             return os.stat(target)
 
-        st = await _in_thread(publish)
+        st = await anyio.to_thread.run_sync(publish)
         return ObjectInfo(size=st.st_size, etag=etag_of(st))
 
     # reading -------------------------------------------------------------------------------
@@ -236,7 +225,7 @@ class LocalStorage:
                 return None
             return st if stat.S_ISREG(st.st_mode) else None
 
-        return await _in_thread(stat_)
+        return await anyio.to_thread.run_sync(stat_)
 
     async def head(self, key: str) -> ObjectInfo | None:
         st = await self.stat_object(key)
@@ -262,7 +251,7 @@ class LocalStorage:
                 return
             self._prune(path.parent)
 
-        await _in_thread(delete)
+        await anyio.to_thread.run_sync(delete)
 
     async def delete_prefix(self, prefix: str) -> int:
         """Delete the objects whose key starts with ``prefix`` (a string prefix, as on S3)."""
@@ -290,7 +279,7 @@ class LocalStorage:
             self._prune(base)
             return count
 
-        return await _in_thread(delete)
+        return await anyio.to_thread.run_sync(delete)
 
     # multipart -----------------------------------------------------------------------------
     async def create_multipart(self, key: str, content_type: str) -> str:
@@ -302,7 +291,7 @@ class LocalStorage:
             directory.mkdir(parents=True)
             (directory / "key").write_text(key)
 
-        await _in_thread(create)
+        await anyio.to_thread.run_sync(create)
         return upload_id
 
     def _parts(self, directory: Path) -> dict[int, os.stat_result]:
@@ -318,7 +307,7 @@ class LocalStorage:
             parts = self._parts(self._upload_dir(key, backend_upload_id))
             return [PartInfo(n, st.st_size, etag_of(st)) for n, st in sorted(parts.items())]
 
-        return await _in_thread(list_)
+        return await anyio.to_thread.run_sync(list_)
 
     async def complete_multipart(
         self, key: str, backend_upload_id: str, parts: list[CompletedPart]
@@ -330,22 +319,17 @@ class LocalStorage:
             sources = _checked_parts(self._parts(directory), parts)
             total = sum(size for _, size in sources)
             file, tmp = self._reserve(total)
-            try:
+            with _discarded_on_error(file, tmp):
                 for number, size in sources:
                     with open(directory / f"{number}.part", "rb") as source:
                         _append(file, source, size)
                 file.flush()
                 os.fdatasync(file.fileno())
-            except BaseException:
-                file.close()
-                _unlink(tmp)
-                raise
-            file.close()
             st = self._publish(tmp, final)  # on ObjectExists the upload stays, as on S3
             shutil.rmtree(directory, ignore_errors=True)
             return ObjectInfo(st.st_size, etag_of(st))
 
-        return await _in_thread(complete)
+        return await anyio.to_thread.run_sync(complete)
 
     async def abort_multipart(self, key: str, backend_upload_id: str) -> None:
         def abort() -> None:
@@ -355,7 +339,7 @@ class LocalStorage:
                 return
             shutil.rmtree(directory, ignore_errors=True)
 
-        await _in_thread(abort)
+        await anyio.to_thread.run_sync(abort)
 
     async def check(self) -> None:
         def check() -> None:
@@ -366,10 +350,23 @@ class LocalStorage:
             if not os.access(self._tmp, os.W_OK):
                 raise StorageError(f"{self.root} is not writable")
 
-        await _in_thread(check)
+        await anyio.to_thread.run_sync(check)
 
     async def close(self) -> None:
         return None
+
+
+@contextlib.contextmanager
+def _discarded_on_error(file: IO[bytes], tmp: str) -> Iterator[None]:
+    """Close ``file``; on any error (cancellation included) also remove it, synchronously, so
+    the cleanup cannot itself be cancelled."""
+    try:
+        yield
+    except BaseException:
+        file.close()
+        _unlink(tmp)
+        raise
+    file.close()
 
 
 def _write(file: IO[bytes], chunks: list[bytes], sync: bool) -> None:

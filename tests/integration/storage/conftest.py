@@ -8,19 +8,16 @@ not share one). When it cannot start, the tests fail: a skipped S3 suite would h
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from storage_backends import Backend
+from tests.support.s3 import REPO, free_port, reset_s3, start_s3_server, stop_s3_server
 
 from runyard.errors import install_error_handlers
 from runyard.settings import S3Settings
@@ -28,15 +25,8 @@ from runyard.storage.endpoints import router
 from runyard.storage.local import LocalStorage
 from runyard.storage.s3 import S3Storage
 
-REPO = Path(__file__).resolve().parents[3]
 BUCKET = "runyard-test"
 SECRET = "integration-test-secret-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -45,27 +35,11 @@ def s3_endpoint() -> Iterator[str]:
     if given:
         yield given.rstrip("/")
         return
-    port = free_port()
-    script = REPO / "scripts" / "s3-server.sh"
-    try:
-        started = subprocess.run(
-            [str(script), str(port)], capture_output=True, text=True, timeout=600, check=False
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("scripts/s3-server.sh did not finish within 600 s")
-    if started.returncode != 0:
-        pytest.fail(f"the S3 test server did not start:\n{started.stderr[-2000:]}")
-    pid = int(started.stdout.strip().splitlines()[-1])
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
+    endpoint, pid = start_s3_server()  # fails the run (never skips) when it cannot start
+    yield endpoint
+    stop_s3_server(pid)
+    port = endpoint.rsplit(":", 1)[1]
+    (REPO / f".s3-{port}.log").unlink(missing_ok=True)
 
 
 def s3_settings(endpoint: str, **overrides: object) -> S3Settings:
@@ -80,7 +54,7 @@ def s3_settings(endpoint: str, **overrides: object) -> S3Settings:
 @pytest.fixture
 def s3_reset(s3_endpoint: str) -> str:
     """A fresh, empty S3 server (no bucket yet)."""
-    httpx.post(f"{s3_endpoint}/_ministack/reset", timeout=10).raise_for_status()
+    reset_s3(s3_endpoint)
     return s3_endpoint
 
 

@@ -30,7 +30,7 @@ def s3_env(s3_reset: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return s3_reset
 
 
-def test_check_fails_before_setup_and_passes_after(s3_env: str) -> None:
+def test_s3_check_fails_before_setup_and_passes_after(s3_env: str) -> None:
     runner = CliRunner()
 
     before = runner.invoke(app, ["check"])
@@ -48,7 +48,7 @@ def test_check_fails_before_setup_and_passes_after(s3_env: str) -> None:
     assert "FAIL" not in after.output
 
 
-def test_setup_applies_the_rules_and_keeps_foreign_ones(s3_env: str) -> None:
+def test_s3_setup_applies_the_rules_and_keeps_foreign_ones(s3_env: str) -> None:
     import boto3
     from botocore.config import Config
 
@@ -81,7 +81,7 @@ def test_setup_applies_the_rules_and_keeps_foreign_ones(s3_env: str) -> None:
     assert len(lifecycle_rules(RetentionSettings())) == 3
 
 
-def test_check_cleans_up_its_probe_objects(s3_env: str) -> None:
+def test_s3_check_cleans_up_its_probe_objects(s3_env: str) -> None:
     import boto3
     from botocore.config import Config
 

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import time
-from pathlib import Path
-
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from runyard.settings import RetentionSettings
-from runyard.storage.lifecycle import sweep_local_store
 from runyard.storage.local import LocalStorage
 
 Served = tuple[FastAPI, str]
@@ -127,29 +121,6 @@ def test_routes_are_documented(local_app: Served) -> None:
     assert {"200", "400", "403", "404", "412", "507"} <= set(paths["put"]["responses"])
     assert {"200", "206", "403", "404", "416"} <= set(paths["get"]["responses"])
     assert paths["put"]["tags"] == ["storage"]
-
-
-async def test_sweep_applies_the_retention_rules(local_storage: LocalStorage) -> None:
-    for key in ("inputs/t/u/old", "inputs/t/v/new", "outputs/t/k/1/0-old", "outputs/t/k/1/1-new"):
-        signed = local_storage.presign_put(key, 1, expires_in=60)
-        assert httpx.put(signed.url, content=b"x", headers=signed.headers).status_code == 200
-    upload_id = await local_storage.create_multipart("inputs/t/w/big", "a/b")
-    day = 86_400
-    now = time.time()
-    os.utime(local_storage.path_of("inputs/t/u/old"), (now - 2 * day, now - 2 * day))
-    os.utime(local_storage.path_of("outputs/t/k/1/0-old"), (now - 8 * day, now - 8 * day))
-    os.utime(local_storage.path_of("outputs/t/k/1/1-new"), (now - 6 * day, now - 6 * day))
-    staged = local_storage.root / ".multipart" / upload_id / "key"
-    os.utime(staged, (now - 2 * day, now - 2 * day))
-
-    removed = await sweep_local_store(local_storage, RetentionSettings(), now=now)
-
-    assert removed == 3
-    assert await local_storage.head("inputs/t/u/old") is None
-    assert await local_storage.head("inputs/t/v/new") is not None
-    assert await local_storage.head("outputs/t/k/1/0-old") is None
-    assert await local_storage.head("outputs/t/k/1/1-new") is not None
-    assert not Path(local_storage.root, "inputs", "t", "u").exists()  # no empty folders left
 
 
 async def test_deleting_prunes_empty_folders(local_storage: LocalStorage) -> None:

@@ -1,0 +1,112 @@
+"""``AsyncClient``: the asyncio SDK over ``httpx.AsyncClient`` (same API, awaitable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from runyard_client._base import (
+    DEFAULT_TIMEOUT,
+    SINGLE_UPLOAD_LIMIT,
+    UPLOAD_TIMEOUT,
+    make_core,
+    user_agent,
+)
+from runyard_client._resources import (
+    Agents,
+    Auth,
+    Credentials,
+    Files,
+    RunPlan,
+    Tasks,
+    Workflows,
+    run_call,
+)
+from runyard_client._tasks import AsyncTask
+from runyard_client._transport import AsyncExecutor
+from runyard_client._uploads import RunProgress, UploadProgress, bind_progress, upload_async
+
+
+class AsyncClient:
+    """A Runyard client for asyncio, with the same arguments as ``Client``; ``transport`` is an
+    ``httpx.AsyncBaseTransport`` (tests pass ``httpx.ASGITransport(app=...)``)."""
+
+    def __init__(
+        self, server_url: str | None = None, api_key: str | None = None, *,
+        team_id: str | None = None, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        upload_timeout: float | httpx.Timeout = UPLOAD_TIMEOUT, max_retries: int = 2,
+        retry_backoff: float = 0.5, single_upload_limit: int = SINGLE_UPLOAD_LIMIT,
+        part_concurrency: int = 4, transport: httpx.AsyncBaseTransport | None = None,
+        use_profile: bool = True,
+    ) -> None:
+        core = make_core(
+            server_url, api_key, team_id, timeout=timeout, upload_timeout=upload_timeout,
+            max_retries=max_retries, retry_backoff=retry_backoff,
+            single_upload_limit=single_upload_limit, part_concurrency=part_concurrency,
+            use_profile=use_profile,
+        )
+        http = httpx.AsyncClient(base_url=core.base_url, transport=transport, timeout=core.timeout,
+                            headers={"User-Agent": user_agent()})
+        self._executor = AsyncExecutor(core, http, owns_http=True)
+        self.workflows = Workflows(self._executor)
+        self.tasks = Tasks(self._executor)
+        self.agents = Agents(self._executor)
+        self.credentials = Credentials(self._executor)
+        self.auth = Auth(self._executor)
+        self.files = Files(self._executor)
+
+    @property
+    def server_url(self) -> str:
+        return self._executor.core.base_url
+
+    @property
+    def api_key(self) -> str | None:
+        return self._executor.core.api_key
+
+    def __repr__(self) -> str:
+        return f"<AsyncClient {self.server_url}>"
+
+    async def upload(
+        self, path: str | Path, content_type: str | None = None,
+        progress: UploadProgress | None = None, *, resume_upload_id: str | None = None,
+    ) -> str:
+        """Upload a local file (streamed; multipart above the single-upload limit) and return
+        its ``file_key``, the value to pass for a ``file`` parameter."""
+        return await upload_async(self._executor, path, content_type, progress, resume_upload_id)
+
+    async def run(
+        self, workflow: str, parameters: dict[str, Any] | None = None,
+        idempotency_key: str | None = None, progress: RunProgress | None = None,
+    ) -> AsyncTask:
+        """Submit a task. ``workflow`` is a slug, ``slug@version`` or a workflow id; a parameter
+        given as a ``pathlib.Path`` (or ``"@path"`` for a file parameter) is uploaded first."""
+        plan = RunPlan.of(parameters)
+        files = None
+        if plan.at_strings:
+            files = plan.workflow_files(await self.workflows.resolve(workflow))
+        for key, path in plan.uploads(files).items():
+            report = bind_progress(progress, key)
+            plan.parameters[key] = await self.upload(path, progress=report)
+        task_id, replayed = await self._executor.execute(
+            run_call(workflow, plan.parameters, idempotency_key))
+        return AsyncTask(self._executor, task_id, replayed=replayed)
+
+    def task(self, task_id: str) -> AsyncTask:
+        """A handle on an existing task (no request is made)."""
+        return AsyncTask(self._executor, task_id)
+
+    async def aclose(self) -> None:
+        await self._executor.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+

@@ -1,0 +1,269 @@
+"""Uploading a local file and getting its ``file_key``.
+
+Up to the single-upload limit (524,288,000 bytes unless the client is told otherwise): presign,
+then one PUT streamed from the file with exactly the signed ``upload_headers`` (contract
+section 1). Above it: multipart (section 4), which the server allows to user session tokens
+only: initiate, presign parts in batches, PUT parts in parallel (threads for ``Client``, tasks
+for ``AsyncClient``) with per-part retries, complete. A failed multipart upload is left open so
+``upload(path, resume_upload_id=...)`` can finish it, skipping the parts the server already has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from runyard_client._base import Call, ClientCore, FileSlice, api, store_error
+from runyard_client._config import key_kind
+from runyard_client._errors import FileTooLarge, RunyardError, TransportError, UploadError
+from runyard_client._models import MultipartStatus, MultipartUpload, PresignedPart
+from runyard_client._resources import model, presign_call, seg
+from runyard_client._transport import AsyncExecutor, SyncExecutor
+
+UploadProgress = Callable[[int, int], None]
+"""Called with ``(bytes_sent, total_bytes)`` as the upload advances."""
+
+RunProgress = Callable[[str, int, int], None]
+"""Called with ``(parameter_key, bytes_sent, total_bytes)`` while ``run`` uploads files."""
+
+PRESIGN_BATCH = 32
+PART_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    size: int
+    file_name: str
+    content_type: str
+
+
+def describe(path: str | Path, content_type: str | None) -> Source:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise UploadError(f"{p} is not a file")
+    guessed = mimetypes.guess_type(p.name)[0]
+    return Source(p, p.stat().st_size, p.name, content_type or guessed
+                  or "application/octet-stream")
+
+
+def bind_progress(progress: RunProgress | None, key: str) -> UploadProgress | None:
+    if progress is None:
+        return None
+    return lambda sent, total: progress(key, sent, total)
+
+
+class Tracker:
+    """Sums bytes from many parts (and threads) into one ``progress(sent, total)`` call."""
+
+    def __init__(self, total: int, callback: UploadProgress | None) -> None:
+        self.total, self.callback, self.sent = total, callback, 0
+        self.lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.sent += n
+            sent = self.sent
+        if self.callback is not None:
+            self.callback(sent, self.total)
+
+
+def use_multipart(core: ClientCore, src: Source, resume_upload_id: str | None) -> bool:
+    if resume_upload_id is None and src.size <= core.single_upload_limit:
+        return False
+    if key_kind(core.api_key) != "session":
+        raise FileTooLarge(
+            f"{src.file_name} is {src.size} bytes, over the single-upload limit of "
+            f"{core.single_upload_limit} bytes. Larger files need multipart upload, which the "
+            "server allows only with a user session token (an access token from POST "
+            "/api/v1/auth/login), not with sk-/dk- keys (what `runyard login` saves).",
+            status_code=413, error_code="file_too_large")
+    return True
+
+
+def put_call(url: str, headers: dict[str, str], body: FileSlice, core: ClientCore,
+             *, retry: bool) -> Call[str]:
+    return Call("PUT", url, lambda r: r.headers.get("ETag", "").strip(), headers=dict(headers),
+                body=body, authenticated=False, retry=retry, timeout=core.upload_timeout,
+                on_error=store_error)
+
+
+def initiate_call(src: Source) -> Call[MultipartUpload]:
+    return Call("POST", api("/uploads/multipart/initiate"), model(MultipartUpload), json={
+        "file_name": src.file_name, "file_size": src.size, "content_type": src.content_type})
+
+
+def presign_parts_call(mp: MultipartUpload, numbers: list[int]) -> Call[list[PresignedPart]]:
+    def parse(response: httpx.Response) -> list[PresignedPart]:
+        return [PresignedPart.model_validate(p) for p in response.json()["parts"]]
+
+    return Call("POST", api("/uploads/multipart/presign-parts"), parse, retry=True, json={
+        "upload_id": mp.upload_id, "file_key": mp.file_key, "part_numbers": numbers})
+
+
+def complete_call(mp: MultipartUpload, etags: dict[int, str]) -> Call[str]:
+    parts = [{"part_number": n, "etag": etags[n]} for n in sorted(etags)]
+    return Call("POST", api("/uploads/multipart/complete"), lambda r: str(r.json()["file_key"]),
+                json={"upload_id": mp.upload_id, "file_key": mp.file_key, "parts": parts})
+
+
+def abort_call(upload_id: str, file_key: str) -> Call[Any]:
+    return Call("POST", api("/uploads/multipart/abort"), lambda r: None,
+                json={"upload_id": upload_id, "file_key": file_key})
+
+
+def status_call(upload_id: str) -> Call[MultipartStatus]:
+    return Call("GET", api(f"/uploads/multipart/{seg(upload_id)}"), model(MultipartStatus))
+
+
+def part_range(mp: MultipartUpload, size: int, number: int) -> tuple[int, int]:
+    offset = (number - 1) * mp.part_size
+    return offset, min(mp.part_size, size - offset)
+
+
+def resumed(status: MultipartStatus, src: Source) -> tuple[MultipartUpload, dict[int, str]]:
+    """The upload to continue and the parts (number → etag) already stored at full size."""
+    if status.file_size != src.size:
+        raise UploadError(f"upload {status.upload_id} was started for {status.file_size} bytes "
+                          f"but {src.path} has {src.size}", upload_id=status.upload_id)
+    if status.upload_status not in ("open", "uploading", "pending"):
+        raise UploadError(f"upload {status.upload_id} is {status.upload_status}; start a new one",
+                          upload_id=status.upload_id)
+    mp = MultipartUpload(upload_id=status.upload_id, file_key=status.file_key,
+                         part_size=status.part_size, part_count=status.part_count)
+    done = {p.part_number: p.etag for p in status.parts_received
+            if p.etag and p.size == part_range(mp, src.size, p.part_number)[1]}
+    return mp, done
+
+
+def check_layout(mp: MultipartUpload, size: int) -> None:
+    if mp.part_count < 1 or not (mp.part_size * (mp.part_count - 1) < size
+                                 <= mp.part_size * mp.part_count):
+        raise UploadError(f"the server's part layout ({mp.part_count} x {mp.part_size}) does not "
+                          f"fit {size} bytes", upload_id=mp.upload_id)
+
+
+def failed(mp: MultipartUpload, exc: Exception) -> UploadError:
+    return UploadError(f"multipart upload {mp.upload_id} stopped: {exc}. Resume it with "
+                       f"upload(path, resume_upload_id={mp.upload_id!r}) within 1 day.",
+                       upload_id=mp.upload_id, status_code=getattr(exc, "status_code", None))
+
+
+def _retry_part(exc: Exception) -> tuple[bool, bool]:
+    """(retry?, presign again?) after a failed part PUT."""
+    if isinstance(exc, UploadError):
+        return exc.status_code in (403, 408, 429, 500, 502, 503, 504), exc.status_code == 403
+    return isinstance(exc, TransportError), False
+
+
+def _batches(numbers: list[int]) -> list[list[int]]:
+    return [numbers[i:i + PRESIGN_BATCH] for i in range(0, len(numbers), PRESIGN_BATCH)]
+
+
+# -- sync ---------------------------------------------------------------------------------------
+
+def upload_sync(x: SyncExecutor, path: str | Path, content_type: str | None,
+                progress: UploadProgress | None, resume_upload_id: str | None) -> str:
+    src = describe(path, content_type)
+    tracker = Tracker(src.size, progress)
+    if not use_multipart(x.core, src, resume_upload_id):
+        presigned = x.execute(presign_call(src.file_name, src.size, src.content_type))
+        body = FileSlice(src.path, 0, src.size, tracker.add)
+        x.execute(put_call(presigned.upload_url, presigned.upload_headers, body, x.core,
+                           retry=False))
+        return presigned.file_key
+    if resume_upload_id:
+        mp, done = resumed(x.execute(status_call(resume_upload_id)), src)
+    else:
+        mp, done = x.execute(initiate_call(src)), {}
+    check_layout(mp, src.size)
+    tracker.add(sum(part_range(mp, src.size, n)[1] for n in done))
+    todo = [n for n in range(1, mp.part_count + 1) if n not in done]
+    try:
+        with ThreadPoolExecutor(x.core.part_concurrency, "runyard-upload") as pool:
+            for batch in _batches(todo):
+                parts = x.execute(presign_parts_call(mp, batch))
+                jobs = [pool.submit(_put_part_sync, x, mp, src, p, tracker) for p in parts]
+                for job in jobs:
+                    number, etag = job.result()
+                    done[number] = etag
+        return x.execute(complete_call(mp, done))
+    except RunyardError as exc:
+        raise failed(mp, exc) from exc
+
+
+def _put_part_sync(x: SyncExecutor, mp: MultipartUpload, src: Source, part: PresignedPart,
+                   tracker: Tracker) -> tuple[int, str]:
+    offset, length = part_range(mp, src.size, part.part_number)
+    body = FileSlice(src.path, offset, length, tracker.add)
+    for attempt in range(PART_ATTEMPTS):
+        try:
+            return part.part_number, x.execute(
+                put_call(part.upload_url, part.upload_headers, body, x.core, retry=True))
+        except (UploadError, TransportError) as exc:
+            again, represign = _retry_part(exc)
+            if not again or attempt == PART_ATTEMPTS - 1:
+                raise
+            x.sleep(x.core.retry_backoff * (2**attempt))
+            if represign:
+                part = x.execute(presign_parts_call(mp, [part.part_number]))[0]
+    raise AssertionError("unreachable")
+
+
+# -- async --------------------------------------------------------------------------------------
+
+async def upload_async(x: AsyncExecutor, path: str | Path, content_type: str | None,
+                       progress: UploadProgress | None, resume_upload_id: str | None) -> str:
+    src = await asyncio.to_thread(describe, path, content_type)
+    tracker = Tracker(src.size, progress)
+    if not use_multipart(x.core, src, resume_upload_id):
+        presigned = await x.execute(presign_call(src.file_name, src.size, src.content_type))
+        body = FileSlice(src.path, 0, src.size, tracker.add)
+        await x.execute(put_call(presigned.upload_url, presigned.upload_headers, body, x.core,
+                                 retry=False))
+        return presigned.file_key
+    if resume_upload_id:
+        mp, done = resumed(await x.execute(status_call(resume_upload_id)), src)
+    else:
+        mp, done = await x.execute(initiate_call(src)), {}
+    check_layout(mp, src.size)
+    tracker.add(sum(part_range(mp, src.size, n)[1] for n in done))
+    todo = [n for n in range(1, mp.part_count + 1) if n not in done]
+    limit = asyncio.Semaphore(x.core.part_concurrency)
+    try:
+        for batch in _batches(todo):
+            parts = await x.execute(presign_parts_call(mp, batch))
+            results = await asyncio.gather(
+                *(_put_part_async(x, mp, src, p, tracker, limit) for p in parts))
+            done.update(results)
+        return await x.execute(complete_call(mp, done))
+    except RunyardError as exc:
+        raise failed(mp, exc) from exc
+
+
+async def _put_part_async(x: AsyncExecutor, mp: MultipartUpload, src: Source,
+                          part: PresignedPart, tracker: Tracker,
+                          limit: asyncio.Semaphore) -> tuple[int, str]:
+    offset, length = part_range(mp, src.size, part.part_number)
+    body = FileSlice(src.path, offset, length, tracker.add)
+    async with limit:
+        for attempt in range(PART_ATTEMPTS):
+            try:
+                return part.part_number, await x.execute(
+                    put_call(part.upload_url, part.upload_headers, body, x.core, retry=True))
+            except (UploadError, TransportError) as exc:
+                again, represign = _retry_part(exc)
+                if not again or attempt == PART_ATTEMPTS - 1:
+                    raise
+                await x.sleep(x.core.retry_backoff * (2**attempt))
+                if represign:
+                    part = (await x.execute(presign_parts_call(mp, [part.part_number])))[0]
+    raise AssertionError("unreachable")
