@@ -59,9 +59,8 @@ def connect(ctx: typer.Context, server: str | None, api_key: str | None) -> Clie
     client = Client(server, api_key, transport=transport_of(ctx))
     if client.api_key is None:
         client.close()
-        raise typer.BadParameter(
-            "no credential: pass --api-key, set RUNYARD_API_KEY or run `runyard login`",
-            param_hint="--api-key")
+        raise fail("no credential: pass --api-key, set RUNYARD_API_KEY or run `runyard login`",
+                   3)
     return client
 
 

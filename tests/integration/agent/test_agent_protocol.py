@@ -172,7 +172,7 @@ async def test_cancel_stops_the_work_and_confirms(server, start_agent, make_assi
     started = loop.time()
     await server.send(TaskCancel(task_id="task-1", attempt=1, reason="cancelled"))
     await server.wait_for(TaskCancelled, task_id="task-1", timeout=3)
-    assert loop.time() - started < 1.0
+    assert loop.time() - started < 2.0
     assert not server.of_type(TaskComplete) and not server.of_type(TaskFail)
     assert agent.executor is not None and agent.executor.running_tasks() == []
     assert not (tmp_path / "work" / "task-1-1").exists()
@@ -202,7 +202,7 @@ async def test_a_stuck_runtime_is_abandoned_after_the_grace(
     def stuck(ctx):
         import time
 
-        time.sleep(1.0)  # ignores the cancel event
+        time.sleep(2.5)  # ignores the cancel event
         return []
 
     module = types.ModuleType("agent_stuck_module")
@@ -216,7 +216,7 @@ async def test_a_stuck_runtime_is_abandoned_after_the_grace(
     loop = asyncio.get_running_loop()
     started = loop.time()
     await server.wait_for(TaskCancelled, timeout=3)
-    assert loop.time() - started < 1.0
+    assert loop.time() - started < 1.5
 
 
 async def test_assignments_beyond_capacity_are_released(server, start_agent, make_assign):

@@ -66,14 +66,15 @@ class Live:
         return Client(BASE, key, transport=self.transport, use_profile=False, **kwargs)
 
 
-def _db(tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    template = request.getfixturevalue("_sqlite_template")
-    return sqlite_copy(template, tmp_path / "client.db")
+@pytest.fixture
+def client_db(tmp_path: Path, _sqlite_template: Path) -> str:
+    """A fresh SQLite database (a sync fixture: migrating the template runs its own loop)."""
+    return sqlite_copy(_sqlite_template, tmp_path / "client.db")
 
 
 @pytest.fixture
-def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Live]:
-    settings = make_settings(_db(tmp_path, request), tmp_path / "data")
+def live(tmp_path: Path, client_db: str) -> Iterator[Live]:
+    settings = make_settings(client_db, tmp_path / "data")
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="app-loop", daemon=True)
     thread.start()
@@ -94,8 +95,8 @@ def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Live]:
 
 
 @pytest.fixture
-async def app_harness(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
-    async with running_app(make_settings(_db(tmp_path, request), tmp_path / "data")) as h:
+async def app_harness(tmp_path: Path, client_db: str) -> AsyncIterator[Harness]:
+    async with running_app(make_settings(client_db, tmp_path / "data")) as h:
         yield h
 
 

@@ -148,7 +148,7 @@ def test_sleep_stops_soon_after_a_cancel(make_ctx):
     started = time.monotonic()
     with pytest.raises(TaskCancelledError):
         sleep.run(ctx)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0
 
 
 def test_sleep_refuses_a_negative_duration(make_ctx):

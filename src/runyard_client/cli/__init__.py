@@ -1,0 +1,25 @@
+"""The client half of the ``runyard`` command: one module per noun, all built on the SDK.
+
+``register(app)`` adds ``login``, ``logout``, ``upload``, ``run`` and the ``tasks``,
+``workflows``, ``credentials`` and ``agents`` groups to the ``runyard`` typer app.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from runyard_client.cli import agents, credentials, login, run, tasks, upload, workflows
+
+
+def register(app: typer.Typer) -> None:
+    app.command("login")(login.login)
+    app.command("logout")(login.logout)
+    app.command("upload")(upload.upload)
+    app.command("run")(run.run)
+    app.add_typer(tasks.app, name="tasks")
+    app.add_typer(workflows.app, name="workflows")
+    app.add_typer(credentials.app, name="credentials")
+    app.add_typer(agents.app, name="agents")
+
+
+__all__ = ["register"]

@@ -1,0 +1,125 @@
+"""``runyard tasks list|show|cancel|result|wait|download``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runyard_client.cli._common import (
+    ApiKeyOpt,
+    JsonOpt,
+    PageOpt,
+    PerPageOpt,
+    ServerOpt,
+    connect,
+    handles_errors,
+    out,
+    page_footer,
+    print_json,
+    print_table,
+    short_time,
+)
+from runyard_client.cli.run import follow
+
+app = typer.Typer(help="Inspect and control tasks.", no_args_is_help=True)
+TaskArg = Annotated[str, typer.Argument(help="Task id.")]
+
+
+@app.command("list")
+@handles_errors
+def list_tasks(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(
+        "--status", help="pending, waiting, queued, running, completed, failed or cancelled.")
+    ] = None,
+    page: PageOpt = 1, per_page: PerPageOpt = 20,
+    server: ServerOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """The team's tasks, newest first."""
+    with connect(ctx, server, api_key) as client:
+        result = client.tasks.list(task_status=status, current_page=page, per_page=per_page)
+    if as_json:
+        print_json(result)
+        return
+    print_table("Tasks", ["id", "workflow", "status", "progress", "created", "error"], (
+        (t.id, f"{t.workflow_slug}@{t.workflow_version}", t.task_status,
+         f"{t.progress:.0%}", short_time(t.created_at), t.task_error_code or t.task_error)
+        for t in result.items), page_footer(result.page_meta))
+
+
+@app.command("show")
+@handles_errors
+def show(ctx: typer.Context, task_id: TaskArg, server: ServerOpt = None,
+         api_key: ApiKeyOpt = None, as_json: JsonOpt = False) -> None:
+    """One task: status, progress, parameters, error, timestamps."""
+    with connect(ctx, server, api_key) as client:
+        info = client.tasks.get(task_id)
+    if as_json:
+        print_json(info)
+        return
+    for name, value in info.model_dump(mode="json").items():
+        out.print(f"[bold]{name}[/bold]: {value}", soft_wrap=True)
+
+
+@app.command("cancel")
+@handles_errors
+def cancel(ctx: typer.Context, task_id: TaskArg, server: ServerOpt = None,
+           api_key: ApiKeyOpt = None, as_json: JsonOpt = False) -> None:
+    """Cancel a task that has not finished (a finished one is left as it is)."""
+    with connect(ctx, server, api_key) as client:
+        result = client.tasks.cancel(task_id)
+    if as_json:
+        print_json(result)
+    else:
+        out.print(f"task {task_id}: {result.task_status or 'cancel requested'}")
+
+
+@app.command("result")
+@handles_errors
+def result(ctx: typer.Context, task_id: TaskArg, server: ServerOpt = None,
+           api_key: ApiKeyOpt = None, as_json: JsonOpt = False) -> None:
+    """Outputs and fresh download URLs (empty until the task completes)."""
+    with connect(ctx, server, api_key) as client:
+        body = client.tasks.result(task_id)
+    if as_json:
+        print_json(body)
+        return
+    out.print(f"task {body.id} {body.task_status}"
+              + (f": {body.task_error}" if body.task_error else ""))
+    outputs = body.task_output.outputs if body.task_output else []
+    urls = body.download_urls or {}
+    print_table("Outputs", ["output", "file", "type", "bytes", "url"], (
+        (o.output_id, o.file_name, o.content_type, o.file_size, urls.get(o.output_id))
+        for o in outputs))
+
+
+@app.command("wait")
+@handles_errors
+def wait(ctx: typer.Context, task_id: TaskArg, timeout: Annotated[float | None, typer.Option(
+        "--timeout", help="Give up after this many seconds.")] = None,
+         server: ServerOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False) -> None:
+    """Follow a task until it finishes (non-zero exit if it fails)."""
+    with connect(ctx, server, api_key) as client:
+        info = follow(client.task(task_id), timeout, quiet=as_json)
+    if as_json:
+        print_json(info)
+    else:
+        out.print(f"task {info.id} {info.task_status}")
+
+
+@app.command("download")
+@handles_errors
+def download(ctx: typer.Context, task_id: TaskArg,
+             directory: Annotated[Path, typer.Argument(file_okay=False)] = Path("."),
+             server: ServerOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False,
+             ) -> None:
+    """Save a completed task's outputs in DIRECTORY."""
+    with connect(ctx, server, api_key) as client:
+        paths = client.task(task_id).download(directory)
+    if as_json:
+        print_json([str(p) for p in paths])
+    else:
+        for path in paths:
+            out.print(str(path))

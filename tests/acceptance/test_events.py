@@ -1,0 +1,66 @@
+"""Live progress over Server-Sent Events, against real processes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from tests.acceptance.conftest import Stack
+from tests.support.processes import wait_until
+
+
+def read_events(stack: Stack, task_id: str, last_id: int | None = None,
+                limit: int | None = None) -> list[tuple[int, str, dict[str, Any]]]:
+    headers = stack.headers()
+    if last_id is not None:
+        headers["Last-Event-ID"] = str(last_id)
+    events: list[tuple[int, str, dict[str, Any]]] = []
+    current: dict[str, str] = {}
+    with httpx.stream("GET", f"{stack.base}/tasks/{task_id}/events", headers=headers,
+                      timeout=httpx.Timeout(30, read=30)) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line == "":
+                if "event" in current:
+                    events.append((int(current["id"]), current["event"],
+                                   json.loads(current["data"])))
+                    if limit is not None and len(events) >= limit:
+                        return events
+                current = {}
+            elif not line.startswith(":"):
+                field, _, value = line.partition(": ")
+                current[field] = value
+    return events
+
+
+def test_follow_a_task_from_pending_to_completed_and_resume(stack: Stack) -> None:
+    task_id = stack.run("sleep", {"seconds": 1})
+    wait_until(lambda: stack.task(task_id)["task_status"] == "waiting", 10)
+    first = read_events(stack, task_id, limit=2)  # disconnect midway
+    stack.start_agent("sse-agent")
+    rest = read_events(stack, task_id, last_id=first[-1][0])
+    seen = first + rest
+    ids = [e[0] for e in seen]
+    assert ids == list(range(1, len(ids) + 1))  # nothing missing, nothing repeated
+    statuses = [e[2]["task_status"] for e in seen if e[1] == "status"]
+    assert statuses == ["pending", "waiting", "queued", "running"]
+    assert seen[-1][1] == "completed"
+    assert seen[-1][2]["task_output"]["outputs"][0]["output_id"]
+    assert any(e[1] == "progress" and 0 <= e[2]["progress"] <= 1 for e in seen)
+    for _, _, data in seen:
+        assert data["task_id"] == task_id and data["timestamp"].endswith("Z")
+    replay = read_events(stack, task_id)  # a finished task replays its history and ends
+    assert replay == seen
+
+
+def test_failed_stream_ends_with_the_error_code(stack: Stack) -> None:
+    stack.start_agent("sse-fail")
+    key = stack.upload(b"this is not an image", "photo.png", "image/png")
+    task_id = stack.run("img2img", {"input_image": key})
+    events = read_events(stack, task_id)
+    assert events[-1][1] == "failed"
+    assert events[-1][2]["task_error_code"] == "invalid_input"
+    assert events[-1][2]["task_error"]
