@@ -13,6 +13,7 @@ import pytest
 from tests.support.app import Harness, Team, make_settings, running_app
 from tests.support.databases import (
     create_pg_database,
+    drop_pg_database,
     pg_url,
     sqlite_copy,
     sqlite_template,
@@ -31,9 +32,11 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def _pg_database() -> Iterator[str]:
-    name = f"runyard_test_{_worker()}"
+    # The pid keeps concurrent pytest runs on one machine from dropping each other's database.
+    name = f"runyard_test_{_worker()}_{os.getpid()}"
     create_pg_database(name)
     yield name
+    drop_pg_database(name)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -13,7 +13,8 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from runyard_client._errors import UploadError, error_from_response
+from runyard_client._config import resolve
+from runyard_client._errors import TransportError, UploadError, error_from_response
 
 T = TypeVar("T")
 
@@ -209,18 +210,10 @@ class ClientCore:
         raise error_from_response(response)
 
     def transport_error(self, call: Call[Any], exc: Exception) -> Exception:
-        from runyard_client._errors import TransportError
-
         where = call.url if call.url.startswith("http") else self.base_url + call.url
         where = where.split("?", 1)[0]  # a presigned URL's query is a secret
         kind = type(exc).__name__
         return TransportError(f"{call.method} {where} failed: {kind}: {exc or 'no detail'}")
-
-
-def raise_for_api(response: httpx.Response) -> None:
-    if not response.is_success:
-        raise error_from_response(response)
-
 
 
 def make_core(
@@ -228,8 +221,6 @@ def make_core(
     timeout: float | httpx.Timeout, upload_timeout: float | httpx.Timeout, max_retries: int,
     retry_backoff: float, single_upload_limit: int, part_concurrency: int, use_profile: bool,
 ) -> ClientCore:
-    from runyard_client._config import resolve
-
     resolved = resolve(server_url, api_key, team_id, use_profile=use_profile)
     return ClientCore(
         base_url=resolved.server_url, api_key=resolved.api_key, team_id=resolved.team_id,

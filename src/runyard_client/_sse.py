@@ -132,18 +132,22 @@ class Follower:
 
     # -- polling
     def on_poll(self, info: TaskInfo) -> None:
-        changed = False
-        if info.task_status != self.status:
-            changed = True
-            event = info.task_status if info.task_status in TERMINAL_STATUSES else "status"
-            data = info.model_dump(mode="json")
-            data["task_id"] = info.id
-            self._deliver(TaskEvent(event=event, data=data))
-        if info.progress != self.progress and not self.done:
-            changed = True
+        """Synthesise the events SSE would have sent: status, progress, then the terminal one."""
+        moved = info.task_status != self.status
+        terminal = info.task_status in TERMINAL_STATUSES
+        stamp = {"task_id": info.id, "task_status": info.task_status}
+        if moved and not terminal:
+            self._deliver(TaskEvent(event="status", data=stamp))
+        if info.progress != self.progress and (self.progress is not None or info.progress > 0):
+            moved = True
             self._deliver(TaskEvent(event="progress", data={
                 "task_id": info.id, "progress": info.progress}))
-        self.poll_delay = POLL_MIN if changed else min(POLL_MAX, self.poll_delay * POLL_FACTOR)
+        if terminal and not self.done:
+            data = {**stamp, "task_error": info.task_error,
+                    "task_error_code": info.task_error_code}
+            self._deliver(TaskEvent(event=info.task_status, data=data))
+        self.progress = info.progress
+        self.poll_delay = POLL_MIN if moved else min(POLL_MAX, self.poll_delay * POLL_FACTOR)
 
     def _deliver(self, event: TaskEvent) -> None:
         if event.task_status is not None:

@@ -241,9 +241,14 @@ async def upload_async(x: AsyncExecutor, path: str | Path, content_type: str | N
     try:
         for batch in _batches(todo):
             parts = await x.execute(presign_parts_call(mp, batch))
+            # Let every part of the batch finish (as the thread pool does) before failing.
             results = await asyncio.gather(
-                *(_put_part_async(x, mp, src, p, tracker, limit) for p in parts))
-            done.update(results)
+                *(_put_part_async(x, mp, src, p, tracker, limit) for p in parts),
+                return_exceptions=True)
+            for item in results:
+                if isinstance(item, BaseException):
+                    raise item
+                done[item[0]] = item[1]
         return await x.execute(complete_call(mp, done))
     except RunyardError as exc:
         raise failed(mp, exc) from exc

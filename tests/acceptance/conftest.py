@@ -19,7 +19,13 @@ from botocore.config import Config
 from runyard.bootstrap import Provisioned, provision
 from runyard.db.engine import Database
 from runyard.settings import DatabaseSettings, Settings
-from tests.support.databases import create_pg_database, pg_url, sqlite_copy, truncate_pg
+from tests.support.databases import (
+    create_pg_database,
+    drop_pg_database,
+    pg_url,
+    sqlite_copy,
+    truncate_pg,
+)
 from tests.support.processes import Proc, python_cmd, wait_http
 from tests.support.s3 import free_port, reset_s3, start_s3_server, stop_s3_server
 
@@ -47,10 +53,11 @@ def e2e_s3() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def e2e_pg_name() -> str:
-    name = f"runyard_e2e_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+def e2e_pg_name() -> Iterator[str]:
+    name = f"runyard_e2e_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
     create_pg_database(name)
-    return name
+    yield name
+    drop_pg_database(name)
 
 
 @dataclass
@@ -71,10 +78,10 @@ class Stack:
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.team.integration_key}"}
 
-    def start_server(self) -> Proc:
+    def start_server(self, **extra_env: str) -> Proc:
         port = int(self.url.rsplit(":", 1)[1])
-        self.server = Proc("server", python_cmd("-m", "runyard", "serve", "--port",
-                                                str(port)), self.env, self.logs)
+        self.server = Proc(f"server-{len(self.procs)}", python_cmd(
+            "-m", "runyard", "serve", "--port", str(port)), {**self.env, **extra_env}, self.logs)
         wait_http(self.url + "/healthz", proc=self.server)
         return self.server
 

@@ -89,7 +89,9 @@ def test_reconnect_keeps_the_task(stack: Stack) -> None:
     running_on(stack, task_id, "steady")
     assert stack.server is not None
     stack.server.stop()  # SIGTERM: sockets closed with a retryable code
-    stack.start_server()
+    # A restart takes longer than this suite's shrunk 1.5 s silence window; give the agent's
+    # reconnect backoff a realistic window, as the 15 s default does in production.
+    stack.start_server(RUNYARD_SCHEDULER_HEARTBEAT_MISSES="20")
     done = stack.wait_task(task_id, timeout=40)
     assert done["task_status"] == "completed" and done["agent_id"] == "steady"
     assert done["retry_count"] == 0

@@ -37,6 +37,21 @@ async def _recreate(dbname: str) -> None:
         await conn.close()
 
 
+async def _drop(dbname: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", dbname
+        )
+        await conn.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
+    finally:
+        await conn.close()
+
+
+def drop_pg_database(dbname: str) -> None:
+    asyncio.run(_drop(dbname))
+
+
 def create_pg_database(dbname: str) -> str:
     asyncio.run(_recreate(dbname))
     url = pg_url(dbname)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
 import pytest
-
-from runyard_client import AsyncClient, AsyncTask, InvalidParameters, NotFoundError
 from tests.support.app import Harness, Team
+
+from runyard_client import AsyncClient, AsyncTask, InvalidParameters, NotFoundError, TaskEvent
 
 
 async def test_async_upload_run_and_task_handle(aclient: AsyncClient, tmp_path: Path,
@@ -40,3 +41,18 @@ async def test_async_errors(aclient: AsyncClient, app_harness: Harness) -> None:
     with pytest.raises(InvalidParameters) as bad:
         await aclient.run("echo", {"input_file": "inputs/nope/nope/x.png"})
     assert bad.value.errors and bad.value.errors[0]["parameter"] == "input_file"
+
+
+async def test_wait_reads_the_real_event_stream_of_a_cancelled_task(
+    aclient: AsyncClient, tmp_path: Path
+) -> None:
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG")
+    task = await aclient.run("echo", {"input_file": photo})
+    await task.cancel()
+    seen: list[TaskEvent] = []
+    # ASGITransport buffers a response until the app finishes it, so only a task whose stream
+    # ends (a terminal one) can be followed in-process; wait_for guards against a hang.
+    info = await asyncio.wait_for(task.wait(on_progress=seen.append), 20)
+    assert info.task_status == "cancelled" and seen[-1].event == "cancelled"
+    assert seen[-1].id is not None  # from the SSE stream, not the polling fallback

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tests.integration.client.conftest import Live
 
 from runyard_client import (
     AuthenticationError,
@@ -16,7 +17,6 @@ from runyard_client import (
     PermissionDeniedError,
     Task,
 )
-from tests.integration.client.conftest import Live
 
 
 @pytest.fixture

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from runyard.models import MultipartUpload
+
+
+class UploadRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, upload: MultipartUpload) -> None:
+        self.session.add(upload)
+
+    async def get(
+        self, team_id: str, upload_id: str, *, for_update: bool = False
+    ) -> MultipartUpload | None:
+        """The team's upload; another team's id reads as unknown. ``for_update`` serialises
+        complete/abort of one upload on PostgreSQL (SQLite serialises writers anyway)."""
+        query = select(MultipartUpload).where(
+            MultipartUpload.id == upload_id, MultipartUpload.team_id == team_id
+        )
+        if for_update:
+            query = query.with_for_update()
+        return (await self.session.scalars(query)).first()
+
+    async def count_open(self, team_id: str, now: datetime) -> int:
+        count = await self.session.scalar(
+            select(func.count()).select_from(MultipartUpload).where(
+                MultipartUpload.team_id == team_id, MultipartUpload.upload_status == "open",
+                MultipartUpload.expires_at > now,
+            )
+        )
+        return int(count or 0)
+
+    async def unfinished_bytes_since(self, team_id: str, since: datetime) -> int:
+        """Bytes declared by uploads that did not become files: a completed upload's bytes are
+        counted through its ``StoredFile`` row instead, so nothing is counted twice."""
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(MultipartUpload.file_size), 0)).where(
+                MultipartUpload.team_id == team_id, MultipartUpload.created_at >= since,
+                MultipartUpload.upload_status != "completed",
+            )
+        )
+        return int(total or 0)
