@@ -11,6 +11,7 @@ from runyard.events.endpoints import router as events_router
 from runyard.gateway.endpoints import router as gateway_router
 from runyard.tasks.endpoints import router as tasks_router
 from runyard.teams.endpoints import router as teams_router
+from runyard.uploads.endpoints import router as uploads_router
 from runyard.workflows.endpoints import manage as workflows_router
 from runyard.workflows.endpoints import runtime as runtime_workflows_router
 
@@ -26,6 +27,7 @@ def mount_routers(app: FastAPI) -> None:
     api.include_router(events_router)
     api.include_router(agents_router)
     api.include_router(gateway_router)
+    api.include_router(uploads_router)
     try:
         from runyard.files.endpoints import router as files_router
 

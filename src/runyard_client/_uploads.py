@@ -134,7 +134,7 @@ def resumed(status: MultipartStatus, src: Source) -> tuple[MultipartUpload, dict
     if status.file_size != src.size:
         raise UploadError(f"upload {status.upload_id} was started for {status.file_size} bytes "
                           f"but {src.path} has {src.size}", upload_id=status.upload_id)
-    if status.upload_status not in ("open", "uploading", "pending"):
+    if status.upload_status in ("completed", "complete", "aborted", "expired"):
         raise UploadError(f"upload {status.upload_id} is {status.upload_status}; start a new one",
                           upload_id=status.upload_id)
     mp = MultipartUpload(upload_id=status.upload_id, file_key=status.file_key,

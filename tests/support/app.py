@@ -14,6 +14,7 @@ from runyard.app import create_app
 from runyard.bootstrap import Provisioned, provision
 from runyard.clock import OffsetClock
 from runyard.settings import DatabaseSettings, Settings
+from runyard.storage.base import Storage
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -72,9 +73,12 @@ class Harness:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, *, background: bool = False) -> AsyncIterator[Harness]:
+async def running_app(
+    settings: Settings, *, background: bool = False, storage: Storage | None = None
+) -> AsyncIterator[Harness]:
+    """The app over ``settings``; ``storage`` replaces the store the settings would build."""
     clock = OffsetClock()
-    app = create_app(settings, clock=clock, background=background)
+    app = create_app(settings, clock=clock, background=background, storage=storage)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -48,7 +48,10 @@ class FileService:
                 code="file_too_large",
             )
         if not safe_file_name(file_name) or file_name.strip() in ("", ".", ".."):
-            raise Unprocessable("file_name is empty.", code="invalid_file_name")
+            raise Unprocessable(
+                "file_name has no usable characters; send the file's name, e.g. photo.png.",
+                code="invalid_file_name",
+            )
         ct = normalise_content_type(content_type)
         if ct is None:
             raise Unprocessable(

@@ -10,6 +10,7 @@ and then raise.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable
 from datetime import timedelta
@@ -152,10 +153,9 @@ class UploadService:
 
     async def discard(self, upload: MultipartUpload) -> None:
         """Undo ``initiate`` on the store when its row could not be committed."""
-        try:
+        # Should this fail too, the store's own rules (S3 lifecycle) abort it after a day.
+        with contextlib.suppress(StorageError):
             await self.storage.abort_multipart(upload.file_key, upload.backend_upload_id)
-        except StorageError:
-            pass  # the store's own rules (S3 lifecycle) abort it after a day
 
     # shared checks -------------------------------------------------------------------------
     async def load(
