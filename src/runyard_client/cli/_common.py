@@ -34,7 +34,7 @@ from runyard_client._models import to_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
 ServerOpt = Annotated[str | None, typer.Option(
@@ -124,8 +124,9 @@ def print_json(value: Any) -> None:
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
                 footer: str | None = None) -> None:
     table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    for index, column in enumerate(columns):
+        # The first column is the id to copy: never folded across lines.
+        table.add_column(column, overflow="fold", no_wrap=index == 0)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     out.print(table)
