@@ -103,7 +103,8 @@ async def put_object(
     signed_headers: SignedHeaders = None,
     upload_id: Annotated[str | None, Query(alias="uploadId")] = None,
     part_number: Annotated[str | None, Query(alias="partNumber")] = None,
-    content_length: Annotated[str | None, Header()] = None,
+    # Content-Length is a transport header (read from the request, never a parameter a client
+    # could send as text); If-None-Match is documented because the signature covers it.
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     store = _store(request)

@@ -239,7 +239,7 @@ class UploadService:
         if missing:
             not_stored = [n for n in missing if n not in stored]
             raise Unprocessable(
-                f"Parts {_numbers(missing)} are missing "
+                f"Missing part{'s' if len(missing) > 1 else ''} {_numbers(missing)} "
                 + (f"(not uploaded: {_numbers(not_stored)}); " if not_stored else "from the list; ")
                 + f"this upload needs parts 1..{upload.part_count}. {STATUS_PATH} shows what "
                 "the store holds; presign and PUT the others, then complete again.",
@@ -248,8 +248,8 @@ class UploadService:
         stale = [n for n in everything if _etag(listed[n]) != _etag(stored[n].etag)]
         if stale:
             raise Unprocessable(
-                f"The ETags of parts {_numbers(stale)} are not those of the stored parts (sent "
-                f"again?); {STATUS_PATH} lists the current ETags.",
+                f"The ETags given for parts {_numbers(stale)} are not those of the stored parts "
+                f"(sent again?); {STATUS_PATH} lists the current ETags.",
                 code="etag_mismatch",
             )
         wrong = [n for n in everything if stored[n].size != part_length(upload, n)]
@@ -290,7 +290,7 @@ class UploadService:
         if len(set(numbers)) != len(numbers):
             twice = {n for n in numbers if numbers.count(n) > 1}
             raise Unprocessable(
-                f"Parts {_numbers(twice)} are listed more than once; list each part once.",
+                f"Listed more than once: parts {_numbers(twice)}; list each part once.",
                 code="invalid_part_numbers",
             )
         return {p.part_number: p.etag for p in parts}

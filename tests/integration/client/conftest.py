@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,10 +34,13 @@ class SyncASGIBridge(httpx.BaseTransport):
         self.loop = loop
         self.inner = httpx.ASGITransport(app=app)
         self.requests: list[httpx.Request] = []
+        self.drop: Callable[[httpx.Request], bool] = lambda request: False
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         self.requests.append(request)
+        if self.drop(request):
+            raise httpx.ReadError("connection dropped (test)")
 
         async def forward() -> tuple[int, httpx.Headers, bytes]:
             inner = httpx.Request(request.method, request.url, headers=request.headers,
@@ -73,8 +76,14 @@ def client_db(tmp_path: Path, _sqlite_template: Path) -> str:
 
 
 @pytest.fixture
-def live(tmp_path: Path, client_db: str) -> Iterator[Live]:
-    settings = make_settings(client_db, tmp_path / "data")
+def live_settings() -> dict[str, Any]:
+    """Overrides for the app's settings (parametrise this name to change them)."""
+    return {}
+
+
+@pytest.fixture
+def live(tmp_path: Path, client_db: str, live_settings: dict[str, Any]) -> Iterator[Live]:
+    settings = make_settings(client_db, tmp_path / "data", **live_settings)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="app-loop", daemon=True)
     thread.start()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
 import pytest
 from tests.integration.client.conftest import Live
 
+from runyard.settings import LimitSettings
 from runyard_client import (
     AuthenticationError,
     FileTooLarge,
@@ -16,7 +18,9 @@ from runyard_client import (
     NotFoundError,
     PermissionDeniedError,
     Task,
+    UploadError,
 )
+from runyard_client._uploads import status_call
 
 
 @pytest.fixture
@@ -170,15 +174,31 @@ def test_session_token_auth_and_device_keys(live: Live) -> None:
         revoked.tasks.list()
 
 
-def test_multipart_with_a_session_token(live: Live, tmp_path: Path) -> None:
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize("live_settings", [{"limits": LimitSettings(part_size=5 * MIB)}])
+def test_multipart_parts_resume_and_run(live: Live, tmp_path: Path) -> None:
     big = tmp_path / "big.bin"
-    big.write_bytes(b"x" * 3000)
-    with live.client("session", single_upload_limit=1000) as client:
-        try:
-            key = client.upload(big)
-        except NotFoundError as exc:
-            if exc.error_code == "not_found":
-                pytest.skip("the server has no multipart endpoints yet")
-            raise
+    big.write_bytes(os.urandom(11 * MIB + 123))
+    live.transport.drop = lambda r: r.method == "PUT" and r.url.params.get("partNumber") == "2"
+    with live.client("session", single_upload_limit=MIB, max_retries=0) as client:
+        with pytest.raises(UploadError) as caught:
+            client.upload(big)
+        upload_id = caught.value.upload_id
+        assert upload_id
+        live.transport.drop = lambda r: False
+        before = len([r for r in live.transport.requests if r.method == "PUT"])
+        key = client.upload(big, resume_upload_id=upload_id)
+        puts = [r for r in live.transport.requests if r.method == "PUT"][before:]
+        assert [r.url.params["partNumber"] for r in puts] == ["2"]  # 1 and 3 were kept
         assert key.endswith("/big.bin")
         assert client.run("echo", {"input_file": key}).refresh().task_status == "pending"
+    stored = [p for p in live.harness.settings.data_dir.rglob("big.bin") if p.is_file()]
+    assert [p.read_bytes() == big.read_bytes() for p in stored] == [True]
+
+
+def test_multipart_refuses_keys_server_side_too(live: Live, tmp_path: Path) -> None:
+    with live.client("device") as client, pytest.raises(AuthenticationError) as caught:
+        client._executor.execute(status_call("anything"))
+    assert caught.value.error_code == "credential_kind_not_allowed"
