@@ -3,17 +3,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from runyard.pagination import PageMeta
 
-AgentStatus = Literal["idle", "busy", "unhealthy", "offline"]
+AgentStatus = Literal["idle", "busy", "unhealthy"]
 
 
 class AgentRead(BaseModel):
     agent_id: str
     agent_labels: list[str]
-    agent_status: AgentStatus
+    agent_status: AgentStatus = Field(
+        description="idle: free capacity; busy: full or draining; unhealthy: its runtime is "
+                    "failing or it is not connected (see `connected`)."
+    )
+    connected: bool
     running_tasks: int
     capacity: int
     last_heartbeat: datetime | None

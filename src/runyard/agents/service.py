@@ -19,9 +19,7 @@ class AgentIdTaken(Exception):
 
 
 def status_of(agent: Agent, running: int) -> AgentStatus:
-    if not agent.connected:
-        return "offline"
-    if not agent.healthy:
+    if not agent.connected or not agent.healthy:
         return "unhealthy"
     return "busy" if running >= agent.capacity or agent.draining else "idle"
 
@@ -29,7 +27,7 @@ def status_of(agent: Agent, running: int) -> AgentStatus:
 def to_read(agent: Agent, running: int) -> AgentRead:
     return AgentRead(
         agent_id=agent.agent_id, agent_labels=list(agent.labels),
-        agent_status=status_of(agent, running), running_tasks=running,
+        agent_status=status_of(agent, running), connected=agent.connected, running_tasks=running,
         capacity=agent.capacity, last_heartbeat=agent.last_heartbeat,
         agent_version=agent.agent_version, system_info=dict(agent.system_info or {}),
         connected_at=agent.connected_at,
@@ -42,7 +40,8 @@ class AgentService:
         self.repo = AgentRepository(session)
 
     async def register(
-        self, team_id: str, key_id: str, hello: AgentHello, connection_id: str, now: datetime
+        self, team_id: str, key_id: str, hello: AgentHello, connection_id: str, now: datetime,
+        *, healthy: bool,
     ) -> Agent:
         agent = await self.repo.by_agent_id(team_id, hello.agent_id)
         if agent is None:
@@ -56,7 +55,7 @@ class AgentService:
         agent.agent_version = hello.agent_version
         agent.runtimes = list(hello.runtimes)
         agent.system_info = dict(hello.system_info)
-        agent.healthy = hello.healthy
+        agent.healthy = healthy
         agent.draining = False
         agent.connected = True
         agent.connection_id = connection_id

@@ -16,7 +16,7 @@ from runyard.auth.principal import Policy
 from runyard.db.base import new_id
 from runyard.errors import RunyardError
 from runyard.gateway.handlers import FrameHandler, reconcile_on_hello
-from runyard.gateway.registry import Connection, Gateway
+from runyard.gateway.registry import Connection, Gateway, effective_health
 from runyard.tasks.execution import AgentRef
 from runyard_protocol import (
     PROTOCOL_VERSION,
@@ -76,10 +76,13 @@ async def agent_gateway(websocket: WebSocket) -> None:
         return
     connection_id = new_id()
     me = AgentRef(principal.team_id, hello.agent_id)
+    runtimes = set(hello.runtimes)
+    healthy = effective_health(hello.healthy, set(hello.labels), runtimes)
     try:
         async with state.db.session() as session:
             await AgentService(session).register(principal.team_id, principal.key_id, hello,
-                                                 connection_id, state.clock.now())
+                                                 connection_id, state.clock.now(),
+                                                 healthy=healthy)
             drop = await reconcile_on_hello(session, me, hello.running_tasks, state.clock)
             await session.commit()
     except AgentIdTaken:
@@ -89,7 +92,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
     conn = Connection(
         websocket=websocket, team_id=principal.team_id, agent_id=hello.agent_id,
         key_id=principal.key_id, connection_id=connection_id, labels=set(hello.labels),
-        capacity=hello.capacity, healthy=hello.healthy,
+        capacity=hello.capacity, healthy=healthy, runtimes=runtimes,
     )
     replaced = gateway.add(conn)
     if replaced is not None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from runyard.agents.service import AgentService
 from runyard.clock import Clock
 from runyard.db.engine import Database
-from runyard.gateway.registry import Connection, Gateway
+from runyard.gateway.registry import Connection, Gateway, effective_health, healthy_runtimes
 from runyard.models import Task, WorkflowVersion
 from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import Settings
@@ -97,16 +97,19 @@ class FrameHandler:
 
     async def heartbeat(self, frame: Heartbeat) -> None:
         now = self.clock.now()
+        runtimes = healthy_runtimes(frame.system_info, self.conn.runtimes)
+        healthy = effective_health(frame.healthy, self.conn.labels, runtimes)
         async with self.db.session() as session:
             agent = await AgentService(session).heartbeat(
                 self.conn.team_id, self.conn.agent_id, self.conn.connection_id, now,
-                healthy=frame.healthy, draining=frame.draining, system_info=frame.system_info,
+                healthy=healthy, draining=frame.draining, system_info=frame.system_info,
             )
             drop = await stale_reports(session, self.me, frame.running_tasks)
             await session.commit()
         if agent is None:
             return
-        self.conn.healthy, self.conn.draining = frame.healthy, frame.draining
+        self.conn.healthy, self.conn.draining = healthy, frame.draining
+        self.conn.runtimes = runtimes
         await self.reply(HeartbeatAck(drop_tasks=drop))
 
     async def simple(self, frame: TaskAck | TaskFail | TaskCancelled | TaskRelease, what: str) -> None:

@@ -112,9 +112,15 @@ class Dispatcher:
                 .limit(CLAIM_BATCH)
                 .with_for_update(skip_locked=True)
             )
+            versions: dict[tuple[str, int], WorkflowVersion | None] = {}
             for task in candidates:
+                ref = (task.workflow_id, task.workflow_version)
+                if ref not in versions:
+                    versions[ref] = await session.get(WorkflowVersion, ref)
+                tool = versions[ref].tool_type if versions[ref] is not None else "python"
                 needed = set(task.required_labels)
-                eligible = [c for c in agents if free[id(c)] > 0 and needed <= c.labels]
+                eligible = [c for c in agents
+                            if free[id(c)] > 0 and needed <= c.labels and tool in c.runtimes]
                 if not eligible:
                     continue
                 # Spread load: the agent with the most free slots takes the next task.

@@ -18,13 +18,10 @@ import httpx
 import pytest
 from tests.support.app import Harness, Team, make_settings, running_app
 from tests.support.s3 import REPO, reset_s3, start_s3_server, stop_s3_server
-from uploads_helpers import PART, Uploader
+from uploads_helpers import BUCKET, PART, Uploader, s3_settings
 
-from runyard.settings import LimitSettings, S3Settings
+from runyard.settings import LimitSettings
 from runyard.storage.local import LocalStorage
-
-BUCKET = "runyard-uploads-test"
-
 
 @pytest.fixture(scope="session")
 def uploads_s3_endpoint() -> Iterator[str]:
@@ -36,11 +33,6 @@ def uploads_s3_endpoint() -> Iterator[str]:
     yield endpoint
     stop_s3_server(pid)
     (REPO / f".s3-{endpoint.rsplit(':', 1)[1]}.log").unlink(missing_ok=True)
-
-
-def s3_settings(endpoint: str) -> S3Settings:
-    return S3Settings(endpoint=endpoint, bucket=BUCKET, region="us-east-1",
-                      access_key_id="test", secret_access_key="test", path_style=True)
 
 
 @pytest.fixture(params=["local", "s3"])

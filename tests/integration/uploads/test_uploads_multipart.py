@@ -191,6 +191,7 @@ async def test_abort_drops_the_staged_parts(alice: Uploader) -> None:
     assert stored_bytes(alice.h, upload["file_key"]) is None
 
 
+@SQLITE
 async def test_resume_presigns_only_the_missing_parts(alice: Uploader) -> None:
     data = payload(SIZE)
     upload = await alice.initiate(SIZE)
@@ -264,7 +265,7 @@ async def test_open_upload_limit_and_shared_daily_quota(
     limits.open_uploads_per_team = 100
     # 24 MiB declared so far (the aborted upload counts: it was presigned).
     limits.bytes_presigned_per_day = 40 * MIB
-    await alice.h.upload(alice.team, payload(10 * MIB), "single.bin")
+    await alice.single(payload(10 * MIB), "single.bin")
     r = await alice.post("initiate", {"file_name": "d.bin", "file_size": 7 * MIB})
     assert r.status_code == 429 and r.json()["error_code"] == "upload_quota_exceeded"
     assert (await alice.post("initiate", {"file_name": "e.bin", "file_size": 6 * MIB})
@@ -272,6 +273,7 @@ async def test_open_upload_limit_and_shared_daily_quota(
 
 
 @SQLITE
+@LOCAL
 async def test_other_teams_and_wrong_keys_look_unknown(
     alice: Uploader, harness: Harness, team_b: Team,
 ) -> None:

@@ -14,10 +14,17 @@ import httpx
 from tests.support.app import Harness, Team
 
 from runyard.models import MultipartUpload
+from runyard.settings import S3Settings
 
 MIB = 1024 * 1024
 PART = 5 * MIB
 BASE = "/api/v1/uploads/multipart"
+BUCKET = "runyard-uploads-test"
+
+
+def s3_settings(endpoint: str) -> S3Settings:
+    return S3Settings(endpoint=endpoint, bucket=BUCKET, region="us-east-1",
+                      access_key_id="test", secret_access_key="test", path_style=True)
 
 
 def payload(size: int, seed: int = 7) -> bytes:
@@ -86,6 +93,18 @@ class Uploader:
         etags = await self.send(upload, data, list(range(1, upload["part_count"] + 1)))
         r = await self.complete(upload, etags)
         assert r.status_code == 200, r.text
+        return str(r.json()["file_key"])
+
+    async def single(self, data: bytes, name: str = "a.txt",
+                     content_type: str = "text/plain") -> str:
+        """The seed's single presigned PUT (with the team's sk- key); the file_key."""
+        r = await self.h.client.post("/api/v1/r/files/presign",
+                                     headers=self.team.auth("integration"), json={
+                                         "file_name": name, "file_size": len(data),
+                                         "content_type": content_type})
+        assert r.status_code == 200, r.text
+        put = await self.put(r.json()["upload_url"], data, r.json()["upload_headers"])
+        assert put.status_code == 200, put.text
         return str(r.json()["file_key"])
 
     async def row(self, upload_id: str) -> MultipartUpload:
