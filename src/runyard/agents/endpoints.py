@@ -13,7 +13,7 @@ router = APIRouter(prefix="/r/agents", tags=["runtime"])
 
 @router.get("", response_model=AgentList, operation_id="agents_list", responses=errors())
 async def list_agents(principal: RuntimeReader, session: SessionDep, page: PageDep) -> AgentList:
-    """The team's agents: labels, status (`idle`, `busy`, `unhealthy`, `offline`), running
+    """The team's agents: labels, status (`idle`, `busy`, `unhealthy`), `connected`, running
     tasks, capacity and last heartbeat."""
     assert principal.team_id
     repo = AgentService(session).repo
