@@ -76,6 +76,8 @@ def _leg(nodeid: str) -> str:
         return "e2e-sqlite-local"
     if "e2e-postgres-s3" in nodeid:
         return "e2e-postgres-s3"
+    if nodeid.startswith("tests/acceptance/"):
+        return "e2e-sqlite-local"  # `runyard dev` processes: SQLite + the embedded store
     if "/storage/" in nodeid or "storage" in nodeid.split("::")[0].rsplit("/", 1)[-1]:
         if "s3" in nodeid.split("::")[-1]:
             return "storage-s3"

@@ -5,6 +5,7 @@ settings so failure paths run in seconds. The database is truncated between test
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -222,3 +223,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     rep = outcome.get_result()  # type: ignore[attr-defined]
     setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    """A real `runyard dev` process (server, SQLite, embedded store, local agent)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
+    proc = Proc("runyard-dev", python_cmd("-m", "runyard", "dev", "--data-dir",
+                                          str(tmp_path / "data"), "--port", str(port)),
+                env, tmp_path)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
+        creds = json.loads((tmp_path / "data" / "credentials.json").read_text())
+        yield creds, tmp_path
+    finally:
+        code = proc.stop()
+        assert code in (0, -15), proc.log()[-3000:]
+
+

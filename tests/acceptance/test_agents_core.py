@@ -86,3 +86,22 @@ def test_gateway_refuses_other_credentials(stack: Stack) -> None:
                 raise AssertionError("connected with a refused credential")
         except InvalidStatus as exc:
             assert exc.response.status_code == status
+
+
+def test_logs_never_hold_keys_or_signatures(stack: Stack) -> None:
+    stack.start_agent("quiet", capacity=1)
+    stack.wait_agent("quiet")
+    key = stack.upload(png_bytes())
+    task_id = stack.run("img2img", {"input_image": key})
+    assert stack.wait_task(task_id)["task_status"] == "completed"
+    httpx.get(f"{stack.base}/tasks/{task_id}/result", headers=stack.headers())
+    httpx.get(f"{stack.base}/tasks/nope", headers=stack.headers("sk-bogus-key-for-logs"))
+    secrets = [stack.team.integration_key, stack.team.agent_key, stack.team.device_key,
+               "sk-bogus-key-for-logs", "X-Runyard-Signature=", "X-Amz-Signature=",
+               "Authorization"]
+    assert stack.server is not None
+    for proc in [stack.server, *stack.procs]:
+        log = proc.log()
+        assert log, proc.name
+        leaked = [s for s in secrets if s in log]
+        assert not leaked, f"{proc.name} log holds {leaked}"

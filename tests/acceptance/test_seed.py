@@ -12,7 +12,6 @@ import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -55,22 +54,6 @@ def one_mib_png(path: Path) -> bytes:
     data += b"\0" * (1_048_576 - len(data))  # bytes after IEND: still a valid PNG
     path.write_bytes(data)
     return data
-
-
-@pytest.fixture
-def dev_server(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
-    port = free_port()
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("RUNYARD_")}
-    proc = Proc("runyard-dev", python_cmd("-m", "runyard", "dev", "--data-dir",
-                                          str(tmp_path / "data"), "--port", str(port)),
-                env, tmp_path)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
-        creds = json.loads((tmp_path / "data" / "credentials.json").read_text())
-        yield creds, tmp_path
-    finally:
-        code = proc.stop()
-        assert code in (0, -15), proc.log()[-3000:]
 
 
 def test_seed_python_example_ends_in_a_processed_image(

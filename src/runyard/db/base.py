@@ -52,12 +52,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         assert isinstance(value, datetime)
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        value = value.astimezone(UTC)
-        if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
-        return value
+        aware: datetime = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        aware = aware.astimezone(UTC)
+        return aware.replace(tzinfo=None) if dialect.name == "sqlite" else aware
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

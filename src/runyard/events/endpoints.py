@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -12,7 +12,7 @@ from runyard.tasks.service import TaskService
 
 router = APIRouter(prefix="/r/tasks", tags=["runtime"])
 
-_SSE_DOC = {
+_SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-Sent Events: `status`, `progress`, `completed`, `failed`, "
                        "`cancelled`; the stream ends after the terminal event.",

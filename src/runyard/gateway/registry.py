@@ -96,7 +96,7 @@ class Gateway:
         if once and (task_id, attempt) in conn.cancels_sent:
             return
         conn.cancels_sent.add((task_id, attempt))
-        frame = TaskCancel(task_id=task_id, attempt=attempt, reason=reason)  # type: ignore[arg-type]
+        frame = TaskCancel(task_id=task_id, attempt=attempt, reason=reason)
         log.info("cancel task=%s attempt=%d agent=%s reason=%s", task_id, attempt, agent_id, reason)
         await self.send(conn, frame)
 

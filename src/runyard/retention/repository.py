@@ -24,7 +24,7 @@ class RetentionRepository:
 
     async def lock(self) -> bool:
         """One sweeper at a time across server processes (PostgreSQL advisory lock)."""
-        if self.session.bind.dialect.name != "postgresql":
+        if self.session.get_bind().dialect.name != "postgresql":
             return True
         got = await self.session.scalar(select(func.pg_try_advisory_xact_lock(7_470_001)))
         return bool(got)

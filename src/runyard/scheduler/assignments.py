@@ -63,7 +63,7 @@ def build_assign(
         task_id=task.id, attempt=task.attempt,
         workflow=AssignedWorkflow(
             id=task.workflow_id, slug=task.workflow_slug, version=version.version,
-            tool_type=version.tool_type,  # type: ignore[arg-type]
+            tool_type=version.tool_type,
             workflow_json=version.workflow_json, parameters=version.parameters,
         ),
         parameters=task.parameters, inputs=inputs, timeout_seconds=float(task.task_timeout),

@@ -117,7 +117,8 @@ class Dispatcher:
                 ref = (task.workflow_id, task.workflow_version)
                 if ref not in versions:
                     versions[ref] = await session.get(WorkflowVersion, ref)
-                tool = versions[ref].tool_type if versions[ref] is not None else "python"
+                version = versions[ref]
+                tool = version.tool_type if version is not None else "python"
                 needed = set(task.required_labels)
                 eligible = [c for c in agents
                             if free[id(c)] > 0 and needed <= c.labels and tool in c.runtimes]

@@ -14,6 +14,7 @@ import contextlib
 import math
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -177,8 +178,7 @@ class UploadService:
         before the sweeper marks it."""
         if upload.upload_status == "open" and upload.expires_at <= self.clock.now():
             return "expired"
-        status: UploadStatus = upload.upload_status  # type: ignore[assignment]
-        return status
+        return cast(UploadStatus, upload.upload_status)
 
     def require_open(self, upload: MultipartUpload) -> None:
         status = self.status_of(upload)

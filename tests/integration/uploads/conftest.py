@@ -23,6 +23,7 @@ from uploads_helpers import BUCKET, PART, Uploader, s3_settings
 from runyard.settings import LimitSettings
 from runyard.storage.local import LocalStorage
 
+
 @pytest.fixture(scope="session")
 def uploads_s3_endpoint() -> Iterator[str]:
     given = os.environ.get("RUNYARD_TEST_S3_ENDPOINT")

@@ -93,10 +93,10 @@ async def test_unfinished_multipart_uploads_are_aborted_after_one_day(
     assert upload_staged(harness, row.file_key, row.backend_upload_id)
     assert (await sweep(harness))["uploads"] == 1
     assert not upload_staged(harness, row.file_key, row.backend_upload_id)
-    # The sweep that expires a row also prunes it (see the report): the id is then unknown.
+    # The sweep that expires a row also prunes it (finished rows older than the retention
+    # are pruned, and an expired row is exactly that old), so the id is then unknown.
     r = await alice.status(upload["upload_id"])
     assert r.status_code in (200, 404)
-    print('PRUNE-STATUS', r.status_code)
     if r.status_code == 200:
         assert r.json()["upload_status"] == "expired"
 
