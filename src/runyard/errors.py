@@ -153,6 +153,15 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    async def on_database_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable request_id=%s: %s", request_id_of(request),
+                    type(exc).__name__)
+        return error_response(
+            request, 503, "database_unavailable",
+            "The database is not reachable right now; retry in a few seconds.",
+            headers={"Retry-After": "5"},
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error request_id=%s", request_id_of(request))
         return error_response(
@@ -163,4 +172,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RunyardError, on_runyard_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    app.add_exception_handler(OperationalError, on_database_down)
+    app.add_exception_handler(InterfaceError, on_database_down)
     app.add_exception_handler(Exception, on_unexpected)

@@ -28,6 +28,9 @@ async def start_services(
 
         storage = build_storage(settings)
     app.state.storage = storage
+    from runyard.files.quota import DailyUsage
+
+    app.state.usage = DailyUsage()
     gateway = Gateway()
     app.state.gateway = gateway
     hub = EventHub()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from runyard.api_docs import errors
 from runyard.deps import ClockDep, RuntimeWriter, SessionDep, SettingsDep, StorageDep
@@ -15,8 +15,8 @@ router = APIRouter(prefix="/r/files", tags=["files"])
     responses=errors(413, 429),
 )
 async def presign(
-    body: PresignRequest, principal: RuntimeWriter, session: SessionDep, settings: SettingsDep,
-    storage: StorageDep, clock: ClockDep,
+    body: PresignRequest, request: Request, principal: RuntimeWriter, session: SessionDep,
+    settings: SettingsDep, storage: StorageDep, clock: ClockDep,
 ) -> PresignResponse:
     """Step 1 of the seed: describe a file, get a `file_key` and a presigned PUT.
 
@@ -26,6 +26,7 @@ async def presign(
     multipart endpoints.
     """
     assert principal.team_id
-    result = await FileService(session, settings, storage, clock).presign(principal.team_id, body)
+    service = FileService(session, settings, storage, clock, request.app.state.usage)
+    result = await service.presign(principal.team_id, body)
     await session.commit()
     return result

@@ -10,6 +10,7 @@ from runyard.clock import Clock
 from runyard.db.base import new_id
 from runyard.errors import TooLarge, TooManyRequests, Unprocessable
 from runyard.files.naming import input_key, normalise_content_type, safe_file_name
+from runyard.files.quota import DailyUsage
 from runyard.files.repository import FileRepository
 from runyard.files.schemas import PresignRequest, PresignResponse
 from runyard.models import StoredFile
@@ -26,12 +27,14 @@ def iso(dt: object) -> str:
 
 class FileService:
     def __init__(
-        self, session: AsyncSession, settings: Settings, storage: Storage, clock: Clock
+        self, session: AsyncSession, settings: Settings, storage: Storage, clock: Clock,
+        usage: DailyUsage | None = None,
     ) -> None:
         self.repo = FileRepository(session)
         self.settings = settings
         self.storage = storage
         self.clock = clock
+        self.usage = usage
 
     def check_declared(self, file_name: str, file_size: int, content_type: str, limit: int,
                        *, multipart: bool) -> str:
@@ -62,12 +65,18 @@ class FileService:
 
     async def check_daily_quota(self, team_id: str, file_size: int) -> None:
         limit = self.settings.limits.bytes_presigned_per_day
-        used = await self.repo.bytes_since(team_id, self.clock.now() - timedelta(days=1))
+
+        async def load() -> int:
+            return await self.repo.bytes_since(team_id, self.clock.now() - timedelta(days=1))
+
+        used = await (self.usage.used(team_id, load) if self.usage else load())
         if used + file_size > limit:
             raise TooManyRequests(
                 f"The team presigned {used} bytes in the last 24 h; the limit is {limit}.",
                 code="upload_quota_exceeded",
             )
+        if self.usage is not None:
+            self.usage.add(team_id, file_size)
 
     async def presign(self, team_id: str, body: PresignRequest) -> PresignResponse:
         limits = self.settings.limits

@@ -17,6 +17,7 @@ class Task(Base):
         Index("ix_tasks_team_created", "team_id", "created_at"),
         Index("ix_tasks_status_created", "task_status", "created_at"),
         Index("ix_tasks_agent", "team_id", "agent_id"),
+        Index("ix_tasks_team_status", "team_id", "task_status"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

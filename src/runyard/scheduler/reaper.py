@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -91,14 +91,34 @@ class Reaper:
     async def _timers(self, session: AsyncSession, cancels: list[Cancel]) -> None:
         s = self.settings.scheduler
         now = self.clock.now()
-        rows = await session.scalars(
-            select(Task).where(Task.task_status.in_(("queued", "running")))
-            .with_for_update(skip_locked=True)
+        ack_before = now - timedelta(seconds=s.ack_timeout)
+        grace_before = now - timedelta(seconds=s.cancel_grace)
+
+        def due(status: str, assigned: datetime | None, started: datetime | None,
+                timeout: int, cancel: datetime | None) -> bool:
+            if status == "queued":
+                return assigned is not None and assigned < ack_before
+            if cancel is not None and cancel < grace_before:
+                return True
+            return started is not None and started < now - timedelta(seconds=timeout)
+
+        # A light unlocked scan finds candidates; only those are locked and re-checked, so
+        # the reaper never holds locks on healthy running tasks that agents are updating.
+        rows = await session.execute(
+            select(Task.id, Task.task_status, Task.assigned_at, Task.started_at,
+                   Task.task_timeout, Task.cancel_requested_at)
+            .where(Task.task_status.in_(("queued", "running")))
         )
-        for task in rows:
+        ids = [r[0] for r in rows.tuples() if due(*r[1:])]
+        if not ids:
+            return
+        locked = await session.scalars(
+            select(Task).where(Task.id.in_(ids)).with_for_update(skip_locked=True)
+        )
+        for task in locked:
             agent = task.agent_id or ""
             if task.task_status == "queued" and task.assigned_at is not None and \
-                    task.assigned_at < now - timedelta(seconds=s.ack_timeout):
+                    task.assigned_at < ack_before:
                 log.warning("ack timeout task=%s attempt=%d agent=%s", task.id, task.attempt, agent)
                 cancels.append((task.team_id, agent, task.id, task.attempt, "reassigned"))
                 if task.cancel_requested_at is not None:
@@ -106,8 +126,9 @@ class Reaper:
                 else:
                     lifecycle.move(session, task, "pending", now)
             elif task.task_status == "running" and task.cancel_requested_at is not None and \
-                    task.cancel_requested_at < now - timedelta(seconds=s.cancel_grace):
-                log.warning("cancel not confirmed task=%s agent=%s; marking cancelled", task.id, agent)
+                    task.cancel_requested_at < grace_before:
+                log.warning("cancel not confirmed task=%s agent=%s; marking cancelled", task.id,
+                            agent)
                 lifecycle.cancel(session, task, now)
             elif task.task_status == "running" and task.started_at is not None and \
                     task.started_at < now - timedelta(seconds=task.task_timeout):

@@ -210,6 +210,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.create_index('ix_tasks_agent', ['team_id', 'agent_id'], unique=False)
+        batch_op.create_index('ix_tasks_team_status', ['team_id', 'task_status'], unique=False)
         batch_op.create_index('ix_tasks_status_created', ['task_status', 'created_at'], unique=False)
         batch_op.create_index('ix_tasks_team_created', ['team_id', 'created_at'], unique=False)
 
@@ -279,6 +280,7 @@ def downgrade() -> None:
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_index('ix_tasks_team_created')
         batch_op.drop_index('ix_tasks_status_created')
+        batch_op.drop_index('ix_tasks_team_status')
         batch_op.drop_index('ix_tasks_agent')
 
     op.drop_table('tasks')
