@@ -21,7 +21,7 @@ _DESCRIPTIONS = {
     503: "Not ready.",
     507: "Insufficient storage.",
 }
-AUTH_ERRORS = (400, 401, 403, 422)
+AUTH_ERRORS = (400, 401, 403, 422, 503)
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -32,5 +32,5 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def public_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for an unauthenticated route."""
-    wanted = sorted(set(statuses) | {422})
+    wanted = sorted(set(statuses) | {422, 503})
     return {s: {"model": ErrorBody, "description": _DESCRIPTIONS.get(s, "Error.")} for s in wanted}

@@ -47,7 +47,8 @@ class LocalStoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNYARD_LOCAL_STORE_", extra="ignore")
 
     root: Path | None = Field(
-        default=None, description="Directory of the embedded store (default: DATA_DIR/objects)."
+        default=None,
+        description="Directory of the embedded store (default: RUNYARD_DATA_DIR/objects).",
     )
     free_space_floor: int = Field(
         default=512 * MIB, description="Refuse PUTs (507) that would leave less free disk."
@@ -119,14 +120,17 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RUNYARD_", extra="ignore")
 
-    environment: Literal["dev", "prod", "test"] = Field(default="prod")
+    environment: Literal["dev", "prod", "test"] = Field(
+        default="prod",
+        description="prod refuses a missing or placeholder secret key; dev/test do not.",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Root URL clients reach this server at."
     )
     secret_key: str = Field(default="", description="Signs session tokens and embedded-store URLs.")
     storage: Literal["local", "s3"] = Field(default="local", description="Object store backend.")
     data_dir: Path = Field(default=Path("./runyard-data"), description="Local state directory.")
-    log_level: str = Field(default="INFO")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     s3: S3Settings = Field(default_factory=S3Settings)

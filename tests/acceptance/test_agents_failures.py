@@ -121,3 +121,16 @@ def test_revoking_an_agent_key_closes_its_connection(stack: Stack) -> None:
     r = httpx.delete(f"{stack.url}/api/v1/credentials/{created['id']}", headers=admin)
     assert r.status_code == 204
     assert agent.wait(10) != 0  # terminal close: the agent stops instead of retrying
+
+
+def test_input_expired_before_an_agent_took_the_task(stack: Stack) -> None:
+    assert stack.server is not None
+    stack.server.stop()
+    stack.start_server(RUNYARD_RETENTION_INPUTS="2")  # inputs kept 2 s instead of a day
+    key = stack.upload(b"\x89PNG short-lived", "photo.png", "image/png")
+    task_id = stack.run("img2img", {"input_image": key})  # accepted: the input is still there
+    time.sleep(3)
+    stack.start_agent("late")
+    done = stack.wait_task(task_id, timeout=30)
+    assert done["task_status"] == "failed" and done["task_error_code"] == "input_expired"
+    assert "input_image" in done["task_error"]

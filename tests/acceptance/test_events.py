@@ -64,3 +64,26 @@ def test_failed_stream_ends_with_the_error_code(stack: Stack) -> None:
     assert events[-1][1] == "failed"
     assert events[-1][2]["task_error_code"] == "invalid_input"
     assert events[-1][2]["task_error"]
+
+
+def test_revoking_the_key_closes_the_stream(stack: Stack) -> None:
+    import time
+
+    login = httpx.post(f"{stack.url}/api/v1/auth/login", json={
+        "email_address": "e2e@example.com", "user_password": "e2e-password-1"}).json()
+    admin = {"Authorization": f"Bearer {login['access_token']}"}
+    created = httpx.post(f"{stack.url}/api/v1/credentials", headers=admin,
+                         json={"kind": "integration", "display_name": "streamer"}).json()
+    task_id = stack.run("sleep", {"seconds": 1})  # no agent: the task waits, the stream stays
+    headers = {"Authorization": f"Bearer {created['raw_key']}"}
+    with httpx.stream("GET", f"{stack.base}/tasks/{task_id}/events", headers=headers,
+                      timeout=httpx.Timeout(30, read=30)) as r:
+        assert r.status_code == 200
+        lines = r.iter_lines()
+        assert next(lines).startswith("retry:")
+        revoked = httpx.delete(f"{stack.url}/api/v1/credentials/{created['id']}", headers=admin)
+        assert revoked.status_code == 204
+        started = time.monotonic()
+        rest = list(lines)  # ends when the server closes the stream
+        assert time.monotonic() - started < 10
+    assert any("credential_revoked" in line for line in rest)

@@ -49,7 +49,11 @@ class AgentService:
                           api_key_id=key_id, created_at=now)
             self.repo.add(agent)
         elif agent.api_key_id != key_id:
-            raise AgentIdTaken(hello.agent_id)
+            # The binding stops another key of the team from impersonating this agent; once
+            # the bound key is revoked or expired, a new key may take the id over (rotation).
+            if await self.repo.key_usable(agent.api_key_id, now):
+                raise AgentIdTaken(hello.agent_id)
+            agent.api_key_id = key_id
         agent.labels = sorted(set(hello.labels))
         agent.capacity = hello.capacity
         agent.agent_version = hello.agent_version

@@ -88,8 +88,9 @@ def refusal(policy: Policy, kind: CallerKind) -> RunyardError | None:
             "Agent (ak-) keys may only connect to the agent gateway.",
             code="credential_kind_not_allowed",
         )
+    article = "An" if kind[0] in "aeiou" else "A"
     return Forbidden(
-        f"A {kind} credential cannot call this endpoint; use a user session token.",
+        f"{article} {kind} credential cannot call this endpoint; use a user session token.",
         code="credential_kind_not_allowed",
     )
 

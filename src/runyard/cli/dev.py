@@ -99,6 +99,19 @@ def dev(
     asyncio.run(_run(server, settings, creds, creds_path, data_dir, agent))
 
 
+def _die_with_parent() -> None:
+    """Linux: the local agent gets SIGTERM (and drains) when `runyard dev` dies, however it
+    dies; uvicorn re-raises SIGTERM after shutdown, which would skip our own clean-up."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 async def _run(
     server: Any, settings: Any, creds: dict[str, Any], creds_path: Path, data_dir: Path,
     with_agent: bool,
@@ -127,6 +140,7 @@ async def _run(
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "runyard_agent", "--agent-id", "local-agent",
             "--labels", "cpu", "--capacity", "2", "--work-dir", str(work), env=env,
+            preexec_fn=_die_with_parent,
         )
     try:
         await serving

@@ -33,6 +33,15 @@ async def still_allowed(db: Database, principal: Principal, clock: Clock) -> boo
     return True
 
 
+async def _finished_without_terminal_event(db: Database, task_id: str) -> bool:
+    from runyard.models import Task
+    from runyard.tasks.states import TERMINAL
+
+    async with db.session() as session:
+        task = await session.get(Task, task_id)
+    return task is None or task.task_status in TERMINAL
+
+
 async def event_stream(
     db: Database, hub: EventHub, settings: Settings, clock: Clock, principal: Principal,
     task_id: str, after: int,
@@ -54,6 +63,8 @@ async def event_stream(
                     return
             if events:
                 continue
+            if await _finished_without_terminal_event(db, task_id):
+                return  # its history was pruned by retention: nothing more will come
             now = time.monotonic()
             if now - last_auth >= settings.auth.key_recheck_interval:
                 last_auth = now

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runyard.models import StoredFile
+from runyard.models import MultipartUpload, StoredFile
 
 
 class FileRepository:
@@ -24,9 +24,17 @@ class FileRepository:
         return {f.file_key: f for f in rows}
 
     async def bytes_since(self, team_id: str, since: datetime) -> int:
-        total = await self.session.scalar(
+        """Bytes the team declared for upload since ``since``: every file record, plus multipart
+        uploads that did not become files (a completed one is counted through its file)."""
+        files = await self.session.scalar(
             select(func.coalesce(func.sum(StoredFile.file_size), 0)).where(
                 StoredFile.team_id == team_id, StoredFile.created_at >= since
             )
         )
-        return int(total or 0)
+        unfinished = await self.session.scalar(
+            select(func.coalesce(func.sum(MultipartUpload.file_size), 0)).where(
+                MultipartUpload.team_id == team_id, MultipartUpload.created_at >= since,
+                MultipartUpload.upload_status != "completed",
+            )
+        )
+        return int(files or 0) + int(unfinished or 0)

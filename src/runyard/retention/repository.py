@@ -64,6 +64,12 @@ class RetentionRepository:
         await self.session.execute(delete(MultipartUpload).where(
             MultipartUpload.upload_status != "open", MultipartUpload.created_at < uploads_before))
 
+    async def mark_uploads_expired(self, ids: list[str]) -> None:
+        await self.session.execute(
+            update(MultipartUpload).where(MultipartUpload.id.in_(ids),
+                                          MultipartUpload.upload_status == "open")
+            .values(upload_status="expired"))
+
     async def mark_outputs(self, ids: list[str], status: str) -> None:
         if ids:
             await self.session.execute(

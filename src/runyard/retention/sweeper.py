@@ -10,7 +10,7 @@ from runyard.clock import Clock
 from runyard.db.engine import Database
 from runyard.retention.repository import RetentionRepository
 from runyard.settings import Settings
-from runyard.storage.base import Storage, StorageError
+from runyard.storage.base import Storage, StorageError, UploadNotFound
 
 log = logging.getLogger("runyard.retention")
 
@@ -49,7 +49,6 @@ class Sweeper:
         r = self.settings.retention
         local = self.storage.backend == "local"
         to_delete: list[str] = []
-        aborts: list[tuple[str, str]] = []
         counts = {"files": 0, "outputs": 0, "strays": 0, "uploads": 0}
         async with self.db.session() as session:
             repo = RetentionRepository(session)
@@ -69,26 +68,34 @@ class Sweeper:
             await repo.mark_outputs([o.id for o in strays], "discarded")
             counts["strays"] = len(strays)
             to_delete += [o.object_key for o in strays]
-            for u in await repo.expired_uploads(now):
-                u.upload_status = "expired"
-                aborts.append((u.file_key, u.backend_upload_id))
-                counts["uploads"] += 1
+            expired_uploads = await repo.expired_uploads(now)
             await repo.prune(
                 events_before=now - timedelta(seconds=r.events),
                 idempotency_before=now - timedelta(seconds=r.idempotency),
-                now=now, uploads_before=now - timedelta(seconds=r.multipart),
+                now=now, uploads_before=now - timedelta(seconds=2 * r.multipart),
             )
+            aborts = [(u.id, u.file_key, u.backend_upload_id) for u in expired_uploads]
             await session.commit()
         for key in to_delete:
             try:
                 await self.storage.delete(key)
             except StorageError:
                 log.warning("could not delete %s; it will be retried by lifecycle rules", key)
-        for key, upload_id in aborts:
+        # Abort first, then mark: an abort that fails leaves the upload open for the next sweep.
+        aborted = []
+        for row_id, key, upload_id in aborts:
             try:
                 await self.storage.abort_multipart(key, upload_id)
+                aborted.append(row_id)
+            except UploadNotFound:
+                aborted.append(row_id)  # already gone from the store
             except StorageError:
-                log.warning("could not abort multipart upload of %s", key)
+                log.warning("could not abort multipart upload of %s; will retry", key)
+        if aborted:
+            async with self.db.session() as session:
+                await RetentionRepository(session).mark_uploads_expired(aborted)
+                await session.commit()
+        counts["uploads"] = len(aborted)
         if any(counts.values()):
             log.info("retention sweep: %s", counts)
         return counts

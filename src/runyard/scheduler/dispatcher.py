@@ -158,7 +158,10 @@ class Dispatcher:
         return build_assign(task, version, inputs)
 
     async def _mark_waiting(self, session: AsyncSession) -> None:
-        """Pending tasks that no connected, healthy agent of their team could ever take."""
+        """Pending tasks that no connected, healthy agent of their team could take: none has
+        the labels, or none has a healthy runtime for the workflow's tool type."""
+        from runyard.gateway.registry import healthy_runtimes
+
         pending = list(await session.scalars(
             select(Task).where(Task.task_status == "pending").order_by(Task.created_at)
             .limit(500).with_for_update(skip_locked=True)
@@ -166,12 +169,19 @@ class Dispatcher:
         if not pending:
             return
         agents = await AgentRepository(session).connected()
-        labels: dict[str, list[set[str]]] = {}
+        able: dict[str, list[tuple[set[str], set[str]]]] = {}
         for a in agents:
             if a.healthy:
-                labels.setdefault(a.team_id, []).append(set(a.labels))
+                runtimes = healthy_runtimes(a.system_info, set(a.runtimes or ["python"]))
+                able.setdefault(a.team_id, []).append((set(a.labels), runtimes))
+        tools: dict[tuple[str, int], str] = {}
         now = self.clock.now()
         for task in pending:
+            ref = (task.workflow_id, task.workflow_version)
+            if ref not in tools:
+                version = await session.get(WorkflowVersion, ref)
+                tools[ref] = version.tool_type if version is not None else "python"
             needed = set(task.required_labels)
-            if not any(needed <= have for have in labels.get(task.team_id, [])):
+            if not any(needed <= labels and tools[ref] in runtimes
+                       for labels, runtimes in able.get(task.team_id, [])):
                 lifecycle.move(session, task, "waiting", now)

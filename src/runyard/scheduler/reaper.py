@@ -121,10 +121,10 @@ class Reaper:
                     task.assigned_at < ack_before:
                 log.warning("ack timeout task=%s attempt=%d agent=%s", task.id, task.attempt, agent)
                 cancels.append((task.team_id, agent, task.id, task.attempt, "reassigned"))
-                if task.cancel_requested_at is not None:
-                    lifecycle.cancel(session, task, now)
-                else:
-                    lifecycle.move(session, task, "pending", now)
+                self._requeue_or_fail(
+                    session, task, now,
+                    f"Agent {agent!r} did not acknowledge the task within {s.ack_timeout:g} s",
+                )
             elif task.task_status == "running" and task.cancel_requested_at is not None and \
                     task.cancel_requested_at < grace_before:
                 log.warning("cancel not confirmed task=%s agent=%s; marking cancelled", task.id,
@@ -154,21 +154,25 @@ class Reaper:
                 ).with_for_update(skip_locked=True)
             )
             for task in tasks:
-                if task.cancel_requested_at is not None:
-                    lifecycle.cancel(session, task, now)
-                elif task.retry_count < task.max_retries:
-                    task.retry_count += 1
-                    log.warning("agent lost agent=%s task=%s attempt=%d: retry %d/%d",
-                                agent.agent_id, task.id, task.attempt, task.retry_count,
-                                task.max_retries)
-                    lifecycle.move(session, task, "pending", now)
-                else:
-                    lifecycle.fail(
-                        session, task, now, "agent_lost",
-                        f"Agent {agent.agent_id!r} was lost (no heartbeat for {silence:g} s) "
-                        f"and the task used all {task.max_retries} retries.",
-                    )
+                self._requeue_or_fail(
+                    session, task, now,
+                    f"Agent {agent.agent_id!r} was lost (no heartbeat for {silence:g} s)",
+                )
         return found
+
+    @staticmethod
+    def _requeue_or_fail(session: AsyncSession, task: Task, now: datetime, why: str) -> None:
+        """Another attempt while retries are left, else ``agent_lost`` saying why."""
+        if task.cancel_requested_at is not None:
+            lifecycle.cancel(session, task, now)
+        elif task.retry_count < task.max_retries:
+            task.retry_count += 1
+            log.warning("%s: task=%s attempt=%d retry %d/%d", why, task.id, task.attempt,
+                        task.retry_count, task.max_retries)
+            lifecycle.move(session, task, "pending", now)
+        else:
+            lifecycle.fail(session, task, now, "agent_lost",
+                           f"{why} and the task used all {task.max_retries} retries.")
 
     async def _deliver_cancels(self) -> None:
         """Cancels requested through another server process reach agents connected here."""

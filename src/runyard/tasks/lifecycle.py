@@ -40,6 +40,7 @@ def move(session: AsyncSession, task: Task, target: str, now: datetime, *, wake:
     elif target in ("pending", "waiting"):
         task.agent_id = None
         task.assigned_at = None
+        task.progress = 0.0
     _status_event(session, task, now)
     mark_task_changed(session, task.id, wake=wake or target == "pending")
     return True

@@ -115,7 +115,8 @@ class RunService:
         errors += await self._check_files(team_id, defs, resolved)
         if errors:
             raise Unprocessable(
-                "Some parameters are invalid: " + "; ".join(e.error_message for e in errors),
+                "Some parameters are invalid: "
+                + " ".join(e.error_message.rstrip(".") + "." for e in errors),
                 code="invalid_parameters", errors=[e.as_dict() for e in errors],
             )
         cap = self.settings.limits.queued_tasks_per_team

@@ -35,14 +35,3 @@ class UploadRepository:
             )
         )
         return int(count or 0)
-
-    async def unfinished_bytes_since(self, team_id: str, since: datetime) -> int:
-        """Bytes declared by uploads that did not become files: a completed upload's bytes are
-        counted through its ``StoredFile`` row instead, so nothing is counted twice."""
-        total = await self.session.scalar(
-            select(func.coalesce(func.sum(MultipartUpload.file_size), 0)).where(
-                MultipartUpload.team_id == team_id, MultipartUpload.created_at >= since,
-                MultipartUpload.upload_status != "completed",
-            )
-        )
-        return int(total or 0)

@@ -145,7 +145,6 @@ class UploadService:
         limit = self.settings.limits.bytes_presigned_per_day
         since = self.clock.now() - timedelta(days=1)
         used = await self.files.bytes_since(team_id, since)
-        used += await self.repo.unfinished_bytes_since(team_id, since)
         if used + file_size > limit:
             raise TooManyRequests(
                 f"The team presigned {used} bytes in the last 24 h; the limit is {limit}.",

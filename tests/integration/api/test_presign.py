@@ -69,7 +69,7 @@ async def test_bad_input(harness: Harness, team_a: Team) -> None:
     assert agent.status_code == 403
     not_json = await harness.client.post("/api/v1/r/files/presign",
                                          headers=team_a.auth("integration"), content=b"{oops")
-    assert not_json.status_code == 422
+    assert not_json.status_code == 400 and not_json.json()["error_code"] == "malformed_json"
 
 
 async def test_errors_carry_request_ids(harness: Harness, team_a: Team) -> None:
