@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
+from runyard.background import BackgroundLoop
 from runyard.clock import Clock
 from runyard.db.engine import Database
 from runyard.retention.repository import RetentionRepository
@@ -15,34 +15,19 @@ from runyard.storage.base import Storage, StorageError, UploadNotFound
 log = logging.getLogger("runyard.retention")
 
 
-class Sweeper:
+class Sweeper(BackgroundLoop):
+    name = "sweeper"
+
     def __init__(self, db: Database, settings: Settings, storage: Storage, clock: Clock) -> None:
+        super().__init__(settings.retention.sweep_interval)
         self.db = db
         self.settings = settings
         self.storage = storage
         self.clock = clock
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="runyard-sweeper")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.retention.sweep_interval)
-            try:
-                await self.sweep_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("retention sweep failed")
+    async def run_once(self) -> object:
+        return await self.sweep_once()
 
     async def sweep_once(self) -> dict[str, int]:
         now = self.clock.now()

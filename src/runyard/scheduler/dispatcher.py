@@ -8,7 +8,6 @@ made by other processes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runyard.agents.repository import AgentRepository
+from runyard.background import BackgroundLoop
 from runyard.clock import Clock
 from runyard.db.engine import Database
 from runyard.models import Task, WorkflowVersion
@@ -33,46 +33,22 @@ log = logging.getLogger("runyard.scheduler")
 CLAIM_BATCH = 100
 
 
-class Dispatcher:
+class Dispatcher(BackgroundLoop):
+    name = "dispatcher"
+
     def __init__(
         self, db: Database, settings: Settings, storage: Storage, clock: Clock, gateway: Gateway
     ) -> None:
+        super().__init__(settings.scheduler.poll_interval)
         self.db = db
         self.settings = settings
         self.storage = storage
         self.clock = clock
         self.gateway = gateway
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    def wake(self) -> None:
-        self._wake.set()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="runyard-dispatcher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.settings.scheduler.poll_interval)
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            try:
-                await self.dispatch_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("dispatch pass failed; retrying on the next wake-up")
-                await asyncio.sleep(0.5)
+    async def run_once(self) -> object:
+        return await self.dispatch_once()
 
     async def dispatch_once(self) -> int:
         """One pass; returns how many tasks were assigned."""

@@ -11,7 +11,6 @@ Every query locks with SKIP LOCKED so several server processes can reap side by 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runyard.agents.repository import AgentRepository
+from runyard.background import BackgroundLoop
 from runyard.clock import Clock
 from runyard.db.engine import Database
 from runyard.models import Task
@@ -35,38 +35,24 @@ log = logging.getLogger("runyard.reaper")
 Cancel = tuple[str, str, str, int, str]  # team, agent, task, attempt, reason
 
 
-class Reaper:
+class Reaper(BackgroundLoop):
+    name = "reaper"
+
     def __init__(self, db: Database, settings: Settings, clock: Clock, gateway: Gateway) -> None:
+        super().__init__(settings.scheduler.reap_interval)
         self.db = db
         self.settings = settings
         self.clock = clock
         self.gateway = gateway
-        self._task: asyncio.Task[None] | None = None
         self._last_key_check = 0.0
         # After a (re)start, agents get one full silence window to reconnect before they are
         # judged: the server being down is not the agents' fault.
         self._started = time.monotonic()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="runyard-reaper")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.scheduler.reap_interval)
-            try:
-                await self.reap_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reaper pass failed")
+    async def run_once(self) -> object:
+        await self.reap_once()
+        return None
 
     async def reap_once(self) -> None:
         cancels: list[Cancel] = []
