@@ -101,7 +101,9 @@ class AuthSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNYARD_AUTH_", extra="ignore")
 
     access_token_ttl: int = Field(default=900, description="Seconds a session token lives.")
-    refresh_token_ttl: int = Field(default=30 * 86_400, description="Seconds a refresh token lives.")
+    refresh_token_ttl: int = Field(
+        default=30 * 86_400, description="Seconds a refresh token lives."
+    )
     key_recheck_interval: float = Field(
         default=5.0, description="How often open WebSocket/SSE connections recheck their key (s)."
     )
@@ -111,7 +113,9 @@ class EventSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNYARD_EVENTS_", extra="ignore")
 
     keepalive: float = Field(default=15.0, description="Seconds between SSE keep-alive comments.")
-    progress_interval: float = Field(default=0.25, description="Min seconds between stored progress.")
+    progress_interval: float = Field(
+        default=0.25, description="Min seconds between stored progress."
+    )
     poll_interval: float = Field(default=0.5, description="SSE fallback poll of the event log (s).")
 
 
@@ -147,7 +151,8 @@ class Settings(BaseSettings):
         if self.environment == "prod" and self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError(
                 "RUNYARD_SECRET_KEY is missing or a placeholder: set it to a random value of at "
-                "least 32 characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                "least 32 characters, e.g. from "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
         if self.environment == "prod" and len(self.secret_key) < 32:
             raise ValueError("RUNYARD_SECRET_KEY must be at least 32 characters long")

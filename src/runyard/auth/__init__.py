@@ -1,1 +1,1 @@
-"""Authentication (sessions, refresh rotation, API keys) and the access matrix, enforced in one place."""
+"""Authentication (sessions, refresh rotation, API keys) and the access matrix, in one place."""

@@ -104,6 +104,9 @@ async def authenticate(
         )
     check_role(policy, match.role)
     return Principal(
-        kind="session", team_id=match.team_id, user_id=user_id, role=match.role,
+        kind="session",
+        team_id=match.team_id,
+        user_id=user_id,
+        role=match.role,
         session_id=family,
     )

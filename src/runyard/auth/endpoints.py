@@ -28,11 +28,16 @@ def _limiter(request: Request, limit: int) -> SlidingWindowLimiter:
 
 
 @router.post(
-    "/login", response_model=TokenPair, operation_id="auth_login",
+    "/login",
+    response_model=TokenPair,
+    operation_id="auth_login",
     responses=public_errors(401, 429),
 )
 async def login(
-    body: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep,
+    body: LoginRequest,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
     clock: ClockDep,
 ) -> TokenPair:
     """Exchange an email address and password for a session token and a refresh token."""
@@ -51,7 +56,9 @@ async def login(
 
 
 @router.post(
-    "/refresh", response_model=TokenPair, operation_id="auth_refresh",
+    "/refresh",
+    response_model=TokenPair,
+    operation_id="auth_refresh",
     responses=public_errors(401),
 )
 async def refresh(
@@ -73,9 +80,7 @@ async def refresh(
     return pair
 
 
-@router.post(
-    "/logout", response_model=Success, operation_id="auth_logout", responses=errors()
-)
+@router.post("/logout", response_model=Success, operation_id="auth_logout", responses=errors())
 async def logout(
     principal: AccountCaller, session: SessionDep, settings: SettingsDep, clock: ClockDep
 ) -> Success:
@@ -87,12 +92,18 @@ async def logout(
 
 
 @router.post(
-    "/device-keys", response_model=DeviceKeyCreated, status_code=201,
-    operation_id="auth_create_device_key", responses=errors(),
+    "/device-keys",
+    response_model=DeviceKeyCreated,
+    status_code=201,
+    operation_id="auth_create_device_key",
+    responses=errors(),
 )
 async def create_device_key(
-    body: DeviceKeyCreate, principal: DeviceKeyCaller, session: SessionDep,
-    settings: SettingsDep, clock: ClockDep,
+    body: DeviceKeyCreate,
+    principal: DeviceKeyCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> DeviceKeyCreated:
     """Mint a `dk-` device key bound to you and the team (what `runyard login` saves)."""
     assert principal.team_id and principal.user_id

@@ -46,9 +46,7 @@ def new_refresh_token() -> tuple[str, str]:
     return raw, sha256_hex(raw)
 
 
-def encode_access_token(
-    secret: str, user_id: str, family_id: str, now: datetime, ttl: int
-) -> str:
+def encode_access_token(secret: str, user_id: str, family_id: str, now: datetime, ttl: int) -> str:
     claims = {
         "sub": user_id,
         "sid": family_id,

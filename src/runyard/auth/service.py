@@ -31,9 +31,7 @@ class AuthService:
     async def login(self, email: str, password: str) -> TokenPair:
         user = await self.repo.user_by_email(email.strip())
         if not verify_password(user.password_hash if user else None, password) or user is None:
-            raise Unauthenticated(
-                "Wrong email address or password.", code="invalid_credentials"
-            )
+            raise Unauthenticated("Wrong email address or password.", code="invalid_credentials")
         return self._issue(user.id, family_id=new_id())
 
     def _issue(self, user_id: str, family_id: str) -> TokenPair:
@@ -41,7 +39,9 @@ class AuthService:
         raw, token_hash = new_refresh_token()
         self.repo.add(
             RefreshToken(
-                user_id=user_id, family_id=family_id, token_hash=token_hash,
+                user_id=user_id,
+                family_id=family_id,
+                token_hash=token_hash,
                 expires_at=now + timedelta(seconds=self.settings.auth.refresh_token_ttl),
             )
         )
@@ -69,8 +69,13 @@ class AuthService:
     def create_device_key(self, team_id: str, user_id: str, device_name: str) -> tuple[ApiKey, str]:
         raw, prefix, key_hash = new_api_key("device")
         key = ApiKey(
-            id=new_id(), team_id=team_id, user_id=user_id, kind="device",
-            display_name=device_name, key_prefix=prefix, key_hash=key_hash,
+            id=new_id(),
+            team_id=team_id,
+            user_id=user_id,
+            kind="device",
+            display_name=device_name,
+            key_prefix=prefix,
+            key_hash=key_hash,
         )
         self.repo.add(key)
         return key, raw

@@ -12,8 +12,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session
+
+from runyard.settings import DatabaseSettings
 
 CommitListener = Callable[[set[str], bool], None]
 
@@ -32,7 +39,6 @@ def mark_task_changed(session: AsyncSession | Session, task_id: str, *, wake: bo
 def mark_wake(session: AsyncSession | Session) -> None:
     session.info["wake_dispatcher"] = True
 
-from runyard.settings import DatabaseSettings
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -4,6 +4,7 @@ after the terminal event. It opens a short session per read; it never holds one 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -76,9 +77,7 @@ async def event_stream(
                 last_sent = now
             timeout = min(settings.events.poll_interval,
                           max(0.05, settings.events.keepalive - (now - last_sent)))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout)
-            except TimeoutError:
-                pass
     finally:
         hub.unsubscribe(task_id, wake)

@@ -10,7 +10,7 @@ _MIME = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9*][\w.+*-]*$")
 
 
 def safe_file_name(name: str, max_length: int = 150) -> str:
-    """A name safe as the last segment of a key: no '/', '..', control characters; extension kept."""
+    """A safe last segment of a key: no '/', '..' or control characters; extension kept."""
     name = unicodedata.normalize("NFC", name)
     name = name.replace("\\", "/").split("/")[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")

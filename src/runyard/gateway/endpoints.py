@@ -4,6 +4,7 @@ then handle frames until the socket closes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -126,7 +127,5 @@ async def agent_gateway(websocket: WebSocket) -> None:
 
 
 async def _close(websocket: WebSocket, reason: CloseReason) -> None:
-    try:
+    with contextlib.suppress(RuntimeError):
         await websocket.close(code=reason.code, reason=reason.description[:120])
-    except RuntimeError:
-        pass

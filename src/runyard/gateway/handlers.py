@@ -43,7 +43,12 @@ log = logging.getLogger("runyard.gateway")
 
 class FrameHandler:
     def __init__(
-        self, db: Database, settings: Settings, storage: Storage, clock: Clock, gateway: Gateway,
+        self,
+        db: Database,
+        settings: Settings,
+        storage: Storage,
+        clock: Clock,
+        gateway: Gateway,
         conn: Connection,
     ) -> None:
         self.db = db
@@ -58,12 +63,17 @@ class FrameHandler:
         await self.gateway.send(self.conn, frame)
 
     async def stale(self, task_id: str, attempt: int, in_reply_to: str | None = None) -> None:
-        log.info("refused stale frame task=%s attempt=%d agent=%s", task_id, attempt,
-                 self.conn.agent_id)
-        await self.reply(ErrorFrame(
-            error_code="stale_attempt", task_id=task_id, in_reply_to=in_reply_to,
-            error_message="This attempt is no longer current; drop the task.",
-        ))
+        log.info(
+            "refused stale frame task=%s attempt=%d agent=%s", task_id, attempt, self.conn.agent_id
+        )
+        await self.reply(
+            ErrorFrame(
+                error_code="stale_attempt",
+                task_id=task_id,
+                in_reply_to=in_reply_to,
+                error_message="This attempt is no longer current; drop the task.",
+            )
+        )
 
     async def handle(self, frame: AgentFrame) -> None:
         try:
@@ -86,8 +96,11 @@ class FrameHandler:
             elif isinstance(frame, TaskRelease):
                 await self.simple(frame, "release")
             else:
-                await self.reply(ErrorFrame(error_code="protocol_error",
-                                            error_message=f"unexpected frame {frame.type}"))
+                await self.reply(
+                    ErrorFrame(
+                        error_code="protocol_error", error_message=f"unexpected frame {frame.type}"
+                    )
+                )
         except StaleAttempt:
             task_id = getattr(frame, "task_id", "")
             attempt = int(getattr(frame, "attempt", 0))
@@ -101,8 +114,13 @@ class FrameHandler:
         healthy = effective_health(frame.healthy, self.conn.labels, runtimes)
         async with self.db.session() as session:
             agent = await AgentService(session).heartbeat(
-                self.conn.team_id, self.conn.agent_id, self.conn.connection_id, now,
-                healthy=healthy, draining=frame.draining, system_info=frame.system_info,
+                self.conn.team_id,
+                self.conn.agent_id,
+                self.conn.connection_id,
+                now,
+                healthy=healthy,
+                draining=frame.draining,
+                system_info=frame.system_info,
             )
             drop = await stale_reports(session, self.me, frame.running_tasks)
             await session.commit()
@@ -112,7 +130,9 @@ class FrameHandler:
         self.conn.runtimes = runtimes
         await self.reply(HeartbeatAck(drop_tasks=drop))
 
-    async def simple(self, frame: TaskAck | TaskFail | TaskCancelled | TaskRelease, what: str) -> None:
+    async def simple(
+        self, frame: TaskAck | TaskFail | TaskCancelled | TaskRelease, what: str
+    ) -> None:
         now = self.clock.now()
         async with self.db.session() as session:
             ex = TaskExecution(session, self.settings)
@@ -120,15 +140,22 @@ class FrameHandler:
                 await ex.ack(self.me, frame.task_id, frame.attempt, now)
             elif what == "fail":
                 assert isinstance(frame, TaskFail)
-                await ex.fail(self.me, frame.task_id, frame.attempt, frame.error_code,
-                              frame.error_message, now)
+                await ex.fail(
+                    self.me,
+                    frame.task_id,
+                    frame.attempt,
+                    frame.error_code,
+                    frame.error_message,
+                    now,
+                )
             elif what == "cancelled":
                 await ex.cancelled(self.me, frame.task_id, frame.attempt, now)
             else:
                 await ex.release(self.me, frame.task_id, frame.attempt, now)
             await session.commit()
-        log.info("%s task=%s attempt=%d agent=%s", what, frame.task_id, frame.attempt,
-                 self.conn.agent_id)
+        log.info(
+            "%s task=%s attempt=%d agent=%s", what, frame.task_id, frame.attempt, self.conn.agent_id
+        )
 
     async def progress(self, frame: TaskProgress) -> None:
         last = self.conn.last_progress_store.get(frame.task_id, 0.0)
@@ -137,9 +164,15 @@ class FrameHandler:
         self.conn.last_progress_store[frame.task_id] = time.monotonic()
         async with self.db.session() as session:
             await TaskExecution(session, self.settings).progress(
-                self.me, frame.task_id, frame.attempt, self.clock.now(), store=True,
-                value=frame.progress, step_current=frame.step_current,
-                step_total=frame.step_total, current_node=frame.current_node,
+                self.me,
+                frame.task_id,
+                frame.attempt,
+                self.clock.now(),
+                store=True,
+                value=frame.progress,
+                step_current=frame.step_current,
+                step_total=frame.step_total,
+                current_node=frame.current_node,
                 message=frame.message,
             )
             await session.commit()
@@ -147,72 +180,113 @@ class FrameHandler:
     async def output_url(self, frame: OutputUrlRequest) -> None:
         async with self.db.session() as session:
             row = await TaskExecution(session, self.settings).grant_output(
-                self.me, frame.task_id, frame.attempt, frame.output_id, frame.file_name,
-                frame.content_type, frame.file_size, self.clock.now(),
+                self.me,
+                frame.task_id,
+                frame.attempt,
+                frame.output_id,
+                frame.file_name,
+                frame.content_type,
+                frame.file_size,
+                self.clock.now(),
             )
             key, size = row.object_key, row.file_size
             await session.commit()
         signed = self.storage.presign_put(key, size, expires_in=self.settings.limits.upload_url_ttl)
-        await self.reply(OutputUrlGrant(request_id=frame.request_id, task_id=frame.task_id,
-                                        upload_url=signed.url, upload_headers=signed.headers))
+        await self.reply(
+            OutputUrlGrant(
+                request_id=frame.request_id,
+                task_id=frame.task_id,
+                upload_url=signed.url,
+                upload_headers=signed.headers,
+            )
+        )
 
     async def input_url(self, frame: InputUrlRequest) -> None:
         async with self.db.session() as session:
             task = await TaskExecution(session, self.settings).fenced(
-                self.me, frame.task_id, frame.attempt)
+                self.me, frame.task_id, frame.attempt
+            )
             version = await session.get(WorkflowVersion, (task.workflow_id, task.workflow_version))
             try:
                 assert version is not None
-                inputs = await load_inputs(session, task, version, self.storage, self.settings,
-                                           self.clock.now())
+                inputs = await load_inputs(
+                    session, task, version, self.storage, self.settings, self.clock.now()
+                )
             except InputExpired as exc:
-                await self.reply(InputUrlGrant(
-                    request_id=frame.request_id, task_id=frame.task_id, error_code="input_expired",
-                    error_message=f"input {exc.parameter!r} expired"))
+                await self.reply(
+                    InputUrlGrant(
+                        request_id=frame.request_id,
+                        task_id=frame.task_id,
+                        error_code="input_expired",
+                        error_message=f"input {exc.parameter!r} expired",
+                    )
+                )
                 return
-        await self.reply(InputUrlGrant(request_id=frame.request_id, task_id=frame.task_id,
-                                       inputs=inputs))
+        await self.reply(
+            InputUrlGrant(request_id=frame.request_id, task_id=frame.task_id, inputs=inputs)
+        )
 
     async def complete(self, frame: TaskComplete) -> None:
         specs = [o.model_dump() for o in frame.outputs]
         async with self.db.session() as session:
             rows = await TaskExecution(session, self.settings).declared_outputs(
-                self.me, frame.task_id, frame.attempt, specs)
+                self.me, frame.task_id, frame.attempt, specs
+            )
         problem = rows if isinstance(rows, str) else None
         if problem is None:
             assert not isinstance(rows, str)
             for row in rows:  # verify outside any session: this is network I/O on S3
                 info = await self.storage.head(row.object_key)
                 if info is None or info.size != row.file_size:
-                    problem = (f"output {row.output_id!r} is missing from the store or has the "
-                               f"wrong size ({info.size if info else 'none'} != {row.file_size})")
+                    problem = (
+                        f"output {row.output_id!r} is missing from the store or has the "
+                        f"wrong size ({info.size if info else 'none'} != {row.file_size})"
+                    )
                     break
         now = self.clock.now()
         async with self.db.session() as session:
             ex = TaskExecution(session, self.settings)
             if problem is not None:
-                await ex.fail(self.me, frame.task_id, frame.attempt, "output_missing",
-                              "The agent reported completion but " + problem + ".", now)
+                await ex.fail(
+                    self.me,
+                    frame.task_id,
+                    frame.attempt,
+                    "output_missing",
+                    "The agent reported completion but " + problem + ".",
+                    now,
+                )
             else:
-                await ex.complete(self.me, frame.task_id, frame.attempt,
-                                  [o.output_id for o in frame.outputs], now)
+                await ex.complete(
+                    self.me, frame.task_id, frame.attempt, [o.output_id for o in frame.outputs], now
+                )
             await session.commit()
         self.conn.last_progress_store.pop(frame.task_id, None)
-        log.info("%s task=%s attempt=%d agent=%s", "failed (outputs)" if problem else "completed",
-                 frame.task_id, frame.attempt, self.conn.agent_id)
+        log.info(
+            "%s task=%s attempt=%d agent=%s",
+            "failed (outputs)" if problem else "completed",
+            frame.task_id,
+            frame.attempt,
+            self.conn.agent_id,
+        )
 
 
-async def stale_reports(session: Any, me: AgentRef, running: list[RunningTask]) -> list[RunningTask]:
+async def stale_reports(
+    session: Any, me: AgentRef, running: list[RunningTask]
+) -> list[RunningTask]:
     """The reported tasks this agent must drop: not (or no longer) its current attempt."""
     if not running:
         return []
     rows = await session.execute(
-        select(Task.id, Task.agent_id, Task.attempt, Task.task_status, Task.team_id)
-        .where(Task.id.in_([r.task_id for r in running]))
+        select(Task.id, Task.agent_id, Task.attempt, Task.task_status, Task.team_id).where(
+            Task.id.in_([r.task_id for r in running])
+        )
     )
     current = {
-        r[0] for r in rows.tuples()
-        if r[4] == me.team_id and r[1] == me.agent_id and r[3] in ("queued", "running")
+        r[0]
+        for r in rows.tuples()
+        if r[4] == me.team_id
+        and r[1] == me.agent_id
+        and r[3] in ("queued", "running")
         and any(x.task_id == r[0] and x.attempt == r[2] for x in running)
     }
     return [r for r in running if r.task_id not in current]
@@ -227,8 +301,11 @@ async def reconcile_on_hello(
     kept = {r.task_id for r in running} - {d.task_id for d in drop}
     now = clock.now()
     held = await session.scalars(
-        select(Task).where(Task.team_id == me.team_id, Task.agent_id == me.agent_id,
-                           Task.task_status.in_(("queued", "running")))
+        select(Task).where(
+            Task.team_id == me.team_id,
+            Task.agent_id == me.agent_id,
+            Task.task_status.in_(("queued", "running")),
+        )
     )
     for task in held:
         if task.id in kept:
@@ -239,7 +316,12 @@ async def reconcile_on_hello(
             task.retry_count += 1
             lifecycle.move(session, task, "pending", now)
         else:
-            lifecycle.fail(session, task, now, "agent_lost",
-                           f"Agent {me.agent_id!r} restarted and lost the task, which used all "
-                           f"{task.max_retries} retries.")
+            lifecycle.fail(
+                session,
+                task,
+                now,
+                "agent_lost",
+                f"Agent {me.agent_id!r} restarted and lost the task, which used all "
+                f"{task.max_retries} retries.",
+            )
     return drop

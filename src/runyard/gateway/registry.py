@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -102,10 +103,8 @@ class Gateway:
 
     async def close(self, conn: Connection, reason: CloseReason) -> None:
         if conn.websocket.application_state == WebSocketState.CONNECTED:
-            try:
+            with contextlib.suppress(Exception):
                 await conn.websocket.close(code=reason.code, reason=reason.description[:120])
-            except Exception:
-                pass
 
     def evict(self, team_id: str, agent_id: str) -> Connection | None:
         """Forget a connection at once so no new work goes to it; the caller closes it (a

@@ -35,8 +35,11 @@ class TaskExecution:
     async def fenced(self, agent: AgentRef, task_id: str, attempt: int) -> Task:
         task = await self.repo.get_any(task_id, for_update=True)
         if (
-            task is None or task.team_id != agent.team_id or task.agent_id != agent.agent_id
-            or task.attempt != attempt or task.task_status not in ("queued", "running")
+            task is None
+            or task.team_id != agent.team_id
+            or task.agent_id != agent.agent_id
+            or task.attempt != attempt
+            or task.task_status not in ("queued", "running")
         ):
             raise StaleAttempt(task_id)
         return task
@@ -47,20 +50,44 @@ class TaskExecution:
             lifecycle.move(self.session, task, "running", now)
 
     async def progress(
-        self, agent: AgentRef, task_id: str, attempt: int, now: datetime, *, store: bool,
-        value: float, step_current: int | None, step_total: int | None,
-        current_node: str | None, message: str | None,
+        self,
+        agent: AgentRef,
+        task_id: str,
+        attempt: int,
+        now: datetime,
+        *,
+        store: bool,
+        value: float,
+        step_current: int | None,
+        step_total: int | None,
+        current_node: str | None,
+        message: str | None,
     ) -> None:
         task = await self.fenced(agent, task_id, attempt)
         if task.task_status == "queued":
             lifecycle.move(self.session, task, "running", now)
-        lifecycle.progress(self.session, task, now, value=value, step_current=step_current,
-                           step_total=step_total, current_node=current_node, message=message,
-                           store=store)
+        lifecycle.progress(
+            self.session,
+            task,
+            now,
+            value=value,
+            step_current=step_current,
+            step_total=step_total,
+            current_node=current_node,
+            message=message,
+            store=store,
+        )
 
     async def grant_output(
-        self, agent: AgentRef, task_id: str, attempt: int, output_id: str, file_name: str,
-        content_type: str, file_size: int, now: datetime,
+        self,
+        agent: AgentRef,
+        task_id: str,
+        attempt: int,
+        output_id: str,
+        file_name: str,
+        content_type: str,
+        file_size: int,
+        now: datetime,
     ) -> TaskOutput:
         task = await self.fenced(agent, task_id, attempt)
         existing = await self.repo.outputs(task.id, attempt)
@@ -71,10 +98,16 @@ class TaskExecution:
         index = len(existing)
         name = safe_file_name(file_name)
         row = TaskOutput(
-            task_id=task.id, attempt=attempt, position=index, output_id=output_id,
-            file_name=name, content_type=content_type, file_size=file_size,
+            task_id=task.id,
+            attempt=attempt,
+            position=index,
+            output_id=output_id,
+            file_name=name,
+            content_type=content_type,
+            file_size=file_size,
             object_key=output_key(task.team_id, task.id, attempt, index, name),
-            output_status="granted", created_at=now,
+            output_status="granted",
+            created_at=now,
         )
         self.repo.add(row)
         await self.repo.flush()
@@ -106,25 +139,42 @@ class TaskExecution:
         for position, row in enumerate(ordered):
             row.output_status = "final"
             row.position = position
-        body = {"outputs": [
-            {"output_id": r.output_id, "file_name": r.file_name, "content_type": r.content_type,
-             "file_size": r.file_size} for r in ordered
-        ]}
+        body = {
+            "outputs": [
+                {
+                    "output_id": r.output_id,
+                    "file_name": r.file_name,
+                    "content_type": r.content_type,
+                    "file_size": r.file_size,
+                }
+                for r in ordered
+            ]
+        }
         lifecycle.complete(self.session, task, now, body, expires)
         for row in ordered:
             row.expires_at = task.outputs_expire_at
         return task
 
     async def fail(
-        self, agent: AgentRef, task_id: str, attempt: int, code: str, message: str,
+        self,
+        agent: AgentRef,
+        task_id: str,
+        attempt: int,
+        code: str,
+        message: str,
         now: datetime,
     ) -> Task:
         task = await self.fenced(agent, task_id, attempt)
         if task.cancel_requested_at is not None:
             lifecycle.cancel(self.session, task, now)
         else:
-            lifecycle.fail(self.session, task, now, code or "task_failed",
-                           message or "The task failed on its agent.")
+            lifecycle.fail(
+                self.session,
+                task,
+                now,
+                code or "task_failed",
+                message or "The task failed on its agent.",
+            )
         return task
 
     async def cancelled(self, agent: AgentRef, task_id: str, attempt: int, now: datetime) -> None:

@@ -17,18 +17,23 @@ def iso(dt: datetime) -> str:
     return dt.isoformat().replace("+00:00", "Z")
 
 
-def append_event(session: AsyncSession, task: Task, event: str, data: dict[str, Any], now: datetime) -> None:
+def append_event(
+    session: AsyncSession, task: Task, event: str, data: dict[str, Any], now: datetime
+) -> None:
     task.event_seq += 1
     payload = {"task_id": task.id, **data, "timestamp": iso(now)}
-    session.add(TaskEvent(task_id=task.id, seq=task.event_seq, event=event, data=payload,
-                          created_at=now))
+    session.add(
+        TaskEvent(task_id=task.id, seq=task.event_seq, event=event, data=payload, created_at=now)
+    )
 
 
 def _status_event(session: AsyncSession, task: Task, now: datetime) -> None:
     append_event(session, task, "status", {"task_status": task.task_status}, now)
 
 
-def move(session: AsyncSession, task: Task, target: str, now: datetime, *, wake: bool = False) -> bool:
+def move(
+    session: AsyncSession, task: Task, target: str, now: datetime, *, wake: bool = False
+) -> bool:
     """Move to a non-terminal state; False (and nothing changed) when not allowed."""
     if not can_move(task.task_status, target):
         return False
@@ -52,21 +57,40 @@ def created(session: AsyncSession, task: Task, now: datetime) -> None:
 
 
 def progress(
-    session: AsyncSession, task: Task, now: datetime, *, value: float,
-    step_current: int | None, step_total: int | None, current_node: str | None,
-    message: str | None, store: bool,
+    session: AsyncSession,
+    task: Task,
+    now: datetime,
+    *,
+    value: float,
+    step_current: int | None,
+    step_total: int | None,
+    current_node: str | None,
+    message: str | None,
+    store: bool,
 ) -> None:
     task.progress = max(0.0, min(1.0, value))
     if store:
-        append_event(session, task, "progress", {
-            "progress": task.progress, "step_current": step_current, "step_total": step_total,
-            "current_node": current_node, "message": message,
-        }, now)
+        append_event(
+            session,
+            task,
+            "progress",
+            {
+                "progress": task.progress,
+                "step_current": step_current,
+                "step_total": step_total,
+                "current_node": current_node,
+                "message": message,
+            },
+            now,
+        )
         mark_task_changed(session, task.id)
 
 
 def complete(
-    session: AsyncSession, task: Task, now: datetime, task_output: dict[str, Any],
+    session: AsyncSession,
+    task: Task,
+    now: datetime,
+    task_output: dict[str, Any],
     retention_seconds: int,
 ) -> bool:
     if not can_move(task.task_status, "completed"):
@@ -75,8 +99,9 @@ def complete(
     task.progress = 1.0
     task.completed_at = now
     task.outputs_expire_at = now + timedelta(seconds=retention_seconds)
-    append_event(session, task, "completed",
-                 {"task_status": "completed", "task_output": task_output}, now)
+    append_event(
+        session, task, "completed", {"task_status": "completed", "task_output": task_output}, now
+    )
     mark_task_changed(session, task.id, wake=True)
     return True
 
@@ -88,9 +113,17 @@ def fail(session: AsyncSession, task: Task, now: datetime, code: str, message: s
     task.task_error = message
     task.task_error_code = code
     task.completed_at = now
-    append_event(session, task, "failed", {
-        "task_status": "failed", "task_error": message, "task_error_code": code,
-    }, now)
+    append_event(
+        session,
+        task,
+        "failed",
+        {
+            "task_status": "failed",
+            "task_error": message,
+            "task_error_code": code,
+        },
+        now,
+    )
     mark_task_changed(session, task.id, wake=True)
     return True
 

@@ -38,19 +38,25 @@ class TaskRepository:
             where.append(Task.task_status == status)
         total = await self.session.scalar(select(func.count()).select_from(Task).where(*where))
         rows = await self.session.scalars(
-            select(Task).where(*where).order_by(Task.created_at.desc(), Task.id.desc())
-            .offset(offset).limit(limit)
+            select(Task)
+            .where(*where)
+            .order_by(Task.created_at.desc(), Task.id.desc())
+            .offset(offset)
+            .limit(limit)
         )
         return list(rows), int(total or 0)
 
     async def active_count(self, team_id: str) -> int:
         n = await self.session.scalar(
-            select(func.count()).select_from(Task)
+            select(func.count())
+            .select_from(Task)
             .where(Task.team_id == team_id, Task.task_status.in_(ACTIVE))
         )
         return int(n or 0)
 
-    async def outputs(self, task_id: str, attempt: int, status: str | None = None) -> list[TaskOutput]:
+    async def outputs(
+        self, task_id: str, attempt: int, status: str | None = None
+    ) -> list[TaskOutput]:
         where: list[Any] = [TaskOutput.task_id == task_id, TaskOutput.attempt == attempt]
         if status:
             where.append(TaskOutput.output_status == status)
@@ -61,8 +67,10 @@ class TaskRepository:
 
     async def events_after(self, task_id: str, after_seq: int, limit: int = 500) -> list[TaskEvent]:
         rows = await self.session.scalars(
-            select(TaskEvent).where(TaskEvent.task_id == task_id, TaskEvent.seq > after_seq)
-            .order_by(TaskEvent.seq).limit(limit)
+            select(TaskEvent)
+            .where(TaskEvent.task_id == task_id, TaskEvent.seq > after_seq)
+            .order_by(TaskEvent.seq)
+            .limit(limit)
         )
         return list(rows)
 

@@ -45,18 +45,30 @@ class TaskService:
 
     async def task_output(self, task: Task) -> TaskOutputBody:
         outputs = await self.repo.outputs(task.id, task.attempt, status="final")
-        return TaskOutputBody(outputs=[
-            OutputRead(output_id=o.output_id, file_name=o.file_name,
-                       content_type=o.content_type, file_size=o.file_size)
-            for o in outputs
-        ])
+        return TaskOutputBody(
+            outputs=[
+                OutputRead(
+                    output_id=o.output_id,
+                    file_name=o.file_name,
+                    content_type=o.content_type,
+                    file_size=o.file_size,
+                )
+                for o in outputs
+            ]
+        )
 
     async def result(self, team_id: str, task_id: str, storage: Storage) -> TaskResult:
         task = await self.get(team_id, task_id)
         body = TaskResult(
-            id=task.id, task_status=task.task_status, task_output=None, download_url=None,
-            download_urls=None, expires_at=None, task_error=task.task_error,
-            task_error_code=task.task_error_code, completed_at=task.completed_at,
+            id=task.id,
+            task_status=task.task_status,
+            task_output=None,
+            download_url=None,
+            download_urls=None,
+            expires_at=None,
+            task_error=task.task_error,
+            task_error_code=task.task_error_code,
+            completed_at=task.completed_at,
         )
         if task.task_status != "completed":
             return body
@@ -77,11 +89,17 @@ class TaskService:
             )
             for o in outputs
         }
-        body.task_output = TaskOutputBody(outputs=[
-            OutputRead(output_id=o.output_id, file_name=o.file_name,
-                       content_type=o.content_type, file_size=o.file_size)
-            for o in outputs
-        ])
+        body.task_output = TaskOutputBody(
+            outputs=[
+                OutputRead(
+                    output_id=o.output_id,
+                    file_name=o.file_name,
+                    content_type=o.content_type,
+                    file_size=o.file_size,
+                )
+                for o in outputs
+            ]
+        )
         body.download_urls = urls
         body.download_url = urls[outputs[0].output_id] if outputs else None
         body.expires_at = task.outputs_expire_at

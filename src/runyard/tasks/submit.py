@@ -33,8 +33,12 @@ class Submitted:
 
 
 def request_hash(workflow_ref: str, body: dict[str, Any]) -> str:
-    canonical = json.dumps({"workflow": workflow_ref, "body": body}, sort_keys=True,
-                           separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        {"workflow": workflow_ref, "body": body},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -53,14 +57,17 @@ class RunService:
         row = await self.repo.idempotency(team_id, key)
         if row is None:
             return None
-        if row.created_at < self.clock.now() - timedelta(seconds=self.settings.retention.idempotency):
+        if row.created_at < self.clock.now() - timedelta(
+            seconds=self.settings.retention.idempotency
+        ):
             await self.repo.delete_idempotency(team_id, key)
             await self.repo.flush()
             return None
         if row.request_hash != digest:
             raise Conflict(
                 "This Idempotency-Key was used with a different request body or workflow; "
-                "use a new key for a new request.", code="idempotency_key_reused",
+                "use a new key for a new request.",
+                code="idempotency_key_reused",
             )
         return Submitted(row.task_id, True)
 
@@ -75,31 +82,58 @@ class RunService:
             key = resolved[p.key]
             f = found.get(key)
             if f is None:
-                errors.append(ParamError(p.key, "file_not_found",
-                    f"{p.key}: no uploaded file has this file_key; upload it with "
-                    "POST /api/v1/r/files/presign and pass the returned file_key."))
+                errors.append(
+                    ParamError(
+                        p.key,
+                        "file_not_found",
+                        f"{p.key}: no uploaded file has this file_key; upload it with "
+                        "POST /api/v1/r/files/presign and pass the returned file_key.",
+                    )
+                )
                 continue
             if f.file_status == "expired" or f.expires_at <= now:
-                errors.append(ParamError(p.key, "file_expired",
-                    f"{p.key}: the file expired (inputs are kept 1 day); upload it again."))
+                errors.append(
+                    ParamError(
+                        p.key,
+                        "file_expired",
+                        f"{p.key}: the file expired (inputs are kept 1 day); upload it again.",
+                    )
+                )
                 continue
             if not accepts(p.accept, f.content_type):
-                errors.append(ParamError(p.key, "file_type_not_accepted",
-                    f"{p.key}: {f.content_type} is not accepted; expected {', '.join(p.accept or [])}."))
+                errors.append(
+                    ParamError(
+                        p.key,
+                        "file_type_not_accepted",
+                        f"{p.key}: {f.content_type} is not accepted; "
+                        f"expected {', '.join(p.accept or [])}.",
+                    )
+                )
                 continue
             if f.file_status != "uploaded":
                 info = await self.storage.head(f.file_key)
                 if info is None or info.size != f.file_size:
-                    errors.append(ParamError(p.key, "file_not_uploaded",
-                        f"{p.key}: the file was not uploaded yet (PUT it to the upload_url with "
-                        "the upload_headers first)."))
+                    errors.append(
+                        ParamError(
+                            p.key,
+                            "file_not_uploaded",
+                            f"{p.key}: the file was not uploaded yet (PUT it to the "
+                            "upload_url with the upload_headers first).",
+                        )
+                    )
                     continue
                 f.file_status = "uploaded"
         return errors
 
     async def submit(
-        self, team_id: str, wf: Workflow, version: WorkflowVersion, body: dict[str, Any],
-        *, workflow_ref: str, idempotency_key: str | None,
+        self,
+        team_id: str,
+        wf: Workflow,
+        version: WorkflowVersion,
+        body: dict[str, Any],
+        *,
+        workflow_ref: str,
+        idempotency_key: str | None,
     ) -> Submitted:
         digest = request_hash(workflow_ref, body)
         if idempotency_key:
@@ -107,8 +141,10 @@ class RunService:
             if replayed is not None:
                 return replayed
         if wf.workflow_status != "active":
-            raise Conflict(f"Workflow {wf.workflow_slug!r} is disabled; enable it to run it.",
-                           code="workflow_disabled")
+            raise Conflict(
+                f"Workflow {wf.workflow_slug!r} is disabled; enable it to run it.",
+                code="workflow_disabled",
+            )
         defs = [ParameterDef.model_validate(p) for p in version.parameters]
         given = body.get("parameters") or {}
         resolved, errors = resolve_parameters(defs, given)
@@ -117,25 +153,45 @@ class RunService:
             raise Unprocessable(
                 "Some parameters are invalid: "
                 + " ".join(e.error_message.rstrip(".") + "." for e in errors),
-                code="invalid_parameters", errors=[e.as_dict() for e in errors],
+                code="invalid_parameters",
+                errors=[e.as_dict() for e in errors],
             )
         cap = self.settings.limits.queued_tasks_per_team
         if await self.repo.active_count(team_id) >= cap:
             raise Conflict(
                 f"The team has {cap} unfinished tasks, the most it may queue; wait for some to "
-                "finish or cancel them.", code="queue_full",
+                "finish or cancel them.",
+                code="queue_full",
             )
         now = self.clock.now()
         task = Task(
-            id=new_id(), team_id=team_id, workflow_id=wf.id, workflow_slug=wf.workflow_slug,
-            workflow_version=version.version, task_status="pending", progress=0.0,
-            parameters=resolved, required_labels=list(version.required_labels),
-            task_timeout=version.task_timeout, max_retries=version.max_retries,
-            task_error="", retry_count=0, attempt=0, created_at=now, event_seq=0,
+            id=new_id(),
+            team_id=team_id,
+            workflow_id=wf.id,
+            workflow_slug=wf.workflow_slug,
+            workflow_version=version.version,
+            task_status="pending",
+            progress=0.0,
+            parameters=resolved,
+            required_labels=list(version.required_labels),
+            task_timeout=version.task_timeout,
+            max_retries=version.max_retries,
+            task_error="",
+            retry_count=0,
+            attempt=0,
+            created_at=now,
+            event_seq=0,
         )
         self.repo.add(task)
         lifecycle.created(self.session, task, now)
         if idempotency_key:
-            self.repo.add(IdempotencyKey(team_id=team_id, key=idempotency_key,
-                                         request_hash=digest, task_id=task.id, created_at=now))
+            self.repo.add(
+                IdempotencyKey(
+                    team_id=team_id,
+                    key=idempotency_key,
+                    request_hash=digest,
+                    task_id=task.id,
+                    created_at=now,
+                )
+            )
         return Submitted(task.id, False)

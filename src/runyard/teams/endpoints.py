@@ -5,8 +5,8 @@ from fastapi import APIRouter, Response
 from runyard.api_docs import errors
 from runyard.auth.repository import AuthRepository
 from runyard.deps import AccountCaller, MeCaller, SessionDep, TeamPathAdmin
-from runyard.pagination import PageDep
 from runyard.errors import NotFound
+from runyard.pagination import PageDep
 from runyard.teams.schemas import (
     MemberAdd,
     MemberList,
@@ -23,10 +23,15 @@ router = APIRouter(tags=["teams"])
 
 
 @router.post(
-    "/teams", response_model=TeamCreated, status_code=201, operation_id="teams_create",
+    "/teams",
+    response_model=TeamCreated,
+    status_code=201,
+    operation_id="teams_create",
     responses=errors(),
 )
-async def create_team(body: TeamCreate, principal: AccountCaller, session: SessionDep) -> TeamCreated:
+async def create_team(
+    body: TeamCreate, principal: AccountCaller, session: SessionDep
+) -> TeamCreated:
     """Create a team; you become its owner."""
     assert principal.user_id
     team = await TeamService(session).create_team(principal.user_id, body.display_name)
@@ -47,8 +52,11 @@ async def me(principal: MeCaller, session: SessionDep) -> UserRead:
         for m, t in await repo.memberships(user.id)
     ]
     return UserRead(
-        id=user.id, email_address=user.email_address, display_name=user.display_name,
-        created_at=user.created_at, teams=teams,
+        id=user.id,
+        email_address=user.email_address,
+        display_name=user.display_name,
+        created_at=user.created_at,
+        teams=teams,
     )
 
 
@@ -57,13 +65,18 @@ def _member(m: object, u: object) -> MemberRead:
 
     assert isinstance(m, Membership) and isinstance(u, User)
     return MemberRead(
-        user_id=u.id, email_address=u.email_address, display_name=u.display_name, role=m.role,
+        user_id=u.id,
+        email_address=u.email_address,
+        display_name=u.display_name,
+        role=m.role,
         created_at=m.created_at,
     )
 
 
 @router.get(
-    "/teams/{team_id}/members", response_model=MemberList, operation_id="team_members_list",
+    "/teams/{team_id}/members",
+    response_model=MemberList,
+    operation_id="team_members_list",
     responses=errors(),
 )
 async def list_members(
@@ -75,8 +88,11 @@ async def list_members(
 
 
 @router.post(
-    "/teams/{team_id}/members", response_model=MemberRead, status_code=201,
-    operation_id="team_members_add", responses=errors(404, 409),
+    "/teams/{team_id}/members",
+    response_model=MemberRead,
+    status_code=201,
+    operation_id="team_members_add",
+    responses=errors(404, 409),
 )
 async def add_member(
     team_id: str, body: MemberAdd, principal: TeamPathAdmin, session: SessionDep
@@ -88,8 +104,10 @@ async def add_member(
 
 
 @router.put(
-    "/teams/{team_id}/members/{user_id}", response_model=MemberRead,
-    operation_id="team_members_update", responses=errors(404, 409),
+    "/teams/{team_id}/members/{user_id}",
+    response_model=MemberRead,
+    operation_id="team_members_update",
+    responses=errors(404, 409),
 )
 async def update_member(
     team_id: str, user_id: str, body: MemberUpdate, principal: TeamPathAdmin, session: SessionDep
@@ -103,8 +121,10 @@ async def update_member(
 
 
 @router.delete(
-    "/teams/{team_id}/members/{user_id}", status_code=204,
-    operation_id="team_members_remove", responses=errors(404, 409),
+    "/teams/{team_id}/members/{user_id}",
+    status_code=204,
+    operation_id="team_members_remove",
+    responses=errors(404, 409),
 )
 async def remove_member(
     team_id: str, user_id: str, principal: TeamPathAdmin, session: SessionDep

@@ -42,10 +42,18 @@ IdempotencyHeader = Annotated[
 ]
 
 
-@manage.post("/import", response_model=WorkflowRead, status_code=201,
-             operation_id="workflows_import", responses=errors())
+@manage.post(
+    "/import",
+    response_model=WorkflowRead,
+    status_code=201,
+    operation_id="workflows_import",
+    responses=errors(),
+)
 async def import_workflow(
-    body: WorkflowDefinition, principal: ManageWriter, session: SessionDep, clock: ClockDep,
+    body: WorkflowDefinition,
+    principal: ManageWriter,
+    session: SessionDep,
+    clock: ClockDep,
 ) -> WorkflowRead:
     """Create a workflow, or a new version of the one with this slug."""
     assert principal.team_id
@@ -61,13 +69,19 @@ async def list_workflows(
     """The team's workflows (latest versions), by slug."""
     assert principal.team_id
     rows, total = await WorkflowService(session, clock).repo.page(
-        principal.team_id, page.offset, page.per_page)
-    return WorkflowList(workflow_list=[to_read(w, v, with_json=True) for w, v in rows],
-                        page_meta=page.meta(total))
+        principal.team_id, page.offset, page.per_page
+    )
+    return WorkflowList(
+        workflow_list=[to_read(w, v, with_json=True) for w, v in rows], page_meta=page.meta(total)
+    )
 
 
-@manage.get("/{workflow_id}", response_model=WorkflowRead, operation_id="workflows_get",
-            responses=errors(404))
+@manage.get(
+    "/{workflow_id}",
+    response_model=WorkflowRead,
+    operation_id="workflows_get",
+    responses=errors(404),
+)
 async def get_workflow(
     workflow_id: str, principal: ManageReader, session: SessionDep, clock: ClockDep
 ) -> WorkflowRead:
@@ -77,10 +91,17 @@ async def get_workflow(
     return to_read(wf, v, with_json=True)
 
 
-@manage.put("/{workflow_id}", response_model=WorkflowRead, operation_id="workflows_update",
-            responses=errors(404))
+@manage.put(
+    "/{workflow_id}",
+    response_model=WorkflowRead,
+    operation_id="workflows_update",
+    responses=errors(404),
+)
 async def update_workflow(
-    workflow_id: str, body: WorkflowUpdate, principal: ManageWriter, session: SessionDep,
+    workflow_id: str,
+    body: WorkflowUpdate,
+    principal: ManageWriter,
+    session: SessionDep,
     clock: ClockDep,
 ) -> WorkflowRead:
     """Change any field; every change creates a new version (older ones stay runnable)."""
@@ -90,8 +111,9 @@ async def update_workflow(
     return to_read(wf, v, with_json=True)
 
 
-@manage.delete("/{workflow_id}", status_code=204, operation_id="workflows_delete",
-               responses=errors(404))
+@manage.delete(
+    "/{workflow_id}", status_code=204, operation_id="workflows_delete", responses=errors(404)
+)
 async def delete_workflow(
     workflow_id: str, principal: ManageWriter, session: SessionDep, clock: ClockDep
 ) -> Response:
@@ -107,22 +129,34 @@ def _runtime_read(p: Principal, wf: Workflow, v: WorkflowVersion) -> dict[str, A
     return read.model_dump(mode="json", exclude_none=p.kind != "session")
 
 
-@runtime.get("", response_model=WorkflowList, response_model_exclude_none=True,
-             operation_id="runtime_workflows_list", responses=errors())
+@runtime.get(
+    "",
+    response_model=WorkflowList,
+    response_model_exclude_none=True,
+    operation_id="runtime_workflows_list",
+    responses=errors(),
+)
 async def runtime_list(
     principal: RuntimeReader, session: SessionDep, clock: ClockDep, page: PageDep
 ) -> Any:
     """The team's workflows with their parameters."""
     assert principal.team_id
     rows, total = await WorkflowService(session, clock).repo.page(
-        principal.team_id, page.offset, page.per_page)
-    return {"workflow_list": [_runtime_read(principal, w, v) for w, v in rows],
-            "page_meta": page.meta(total).model_dump()}
+        principal.team_id, page.offset, page.per_page
+    )
+    return {
+        "workflow_list": [_runtime_read(principal, w, v) for w, v in rows],
+        "page_meta": page.meta(total).model_dump(),
+    }
 
 
-@runtime.get("/slug/{workflow_slug}", response_model=WorkflowRead,
-             response_model_exclude_none=True, operation_id="runtime_workflows_get_by_slug",
-             responses=errors(404))
+@runtime.get(
+    "/slug/{workflow_slug}",
+    response_model=WorkflowRead,
+    response_model_exclude_none=True,
+    operation_id="runtime_workflows_get_by_slug",
+    responses=errors(404),
+)
 async def runtime_get_by_slug(
     workflow_slug: str, principal: RuntimeReader, session: SessionDep, clock: ClockDep
 ) -> Any:
@@ -132,8 +166,13 @@ async def runtime_get_by_slug(
     return _runtime_read(principal, wf, v)
 
 
-@runtime.get("/{workflow_id}", response_model=WorkflowRead, response_model_exclude_none=True,
-             operation_id="runtime_workflows_get", responses=errors(404))
+@runtime.get(
+    "/{workflow_id}",
+    response_model=WorkflowRead,
+    response_model_exclude_none=True,
+    operation_id="runtime_workflows_get",
+    responses=errors(404),
+)
 async def runtime_get(
     workflow_id: str, principal: RuntimeReader, session: SessionDep, clock: ClockDep
 ) -> Any:
@@ -144,8 +183,15 @@ async def runtime_get(
 
 
 async def _run(
-    principal: Principal, session: SessionDep, settings: SettingsDep, storage: StorageDep,
-    clock: ClockDep, body: RunRequest, ref: str, by_slug: bool, key: str | None,
+    principal: Principal,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    clock: ClockDep,
+    body: RunRequest,
+    ref: str,
+    by_slug: bool,
+    key: str | None,
 ) -> JSONResponse:
     assert principal.team_id
     payload = body.model_dump(mode="json")
@@ -156,8 +202,14 @@ async def _run(
         else:
             wf, v = await workflows.get(principal.team_id, ref)
         runs = RunService(session, settings, storage, clock)
-        submitted = await runs.submit(principal.team_id, wf, v, payload,
-                                      workflow_ref=f"{wf.id}@{v.version}", idempotency_key=key)
+        submitted = await runs.submit(
+            principal.team_id,
+            wf,
+            v,
+            payload,
+            workflow_ref=f"{wf.id}@{v.version}",
+            idempotency_key=key,
+        )
         try:
             await session.commit()
         except IntegrityError:
@@ -177,24 +229,47 @@ repeat with the same body answers 202 with the original task and `Idempotent-Rep
 different body answers 409 `idempotency_key_reused`."""
 
 
-@runtime.post("/{workflow_id}/run", status_code=202, response_model=RunAccepted,
-              operation_id="runtime_run", responses=errors(404, 409), description=_RUN_DOC)
+@runtime.post(
+    "/{workflow_id}/run",
+    status_code=202,
+    response_model=RunAccepted,
+    operation_id="runtime_run",
+    responses=errors(404, 409),
+    description=_RUN_DOC,
+)
 async def run_by_id(
-    workflow_id: str, principal: RuntimeWriter, session: SessionDep, settings: SettingsDep,
-    storage: StorageDep, clock: ClockDep, body: Annotated[RunRequest, Body()],
+    workflow_id: str,
+    principal: RuntimeWriter,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    clock: ClockDep,
+    body: Annotated[RunRequest, Body()],
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
-    return await _run(principal, session, settings, storage, clock, body, workflow_id, False,
-                      idempotency_key)
+    return await _run(
+        principal, session, settings, storage, clock, body, workflow_id, False, idempotency_key
+    )
 
 
-@runtime.post("/slug/{workflow_slug}/run", status_code=202, response_model=RunAccepted,
-              operation_id="runtime_run_by_slug", responses=errors(404, 409),
-              description=_RUN_DOC)
+@runtime.post(
+    "/slug/{workflow_slug}/run",
+    status_code=202,
+    response_model=RunAccepted,
+    operation_id="runtime_run_by_slug",
+    responses=errors(404, 409),
+    description=_RUN_DOC,
+)
 async def run_by_slug(
-    workflow_slug: str, principal: RuntimeWriter, session: SessionDep, settings: SettingsDep,
-    storage: StorageDep, clock: ClockDep, body: Annotated[RunRequest, Body()],
+    workflow_slug: str,
+    principal: RuntimeWriter,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    clock: ClockDep,
+    body: Annotated[RunRequest, Body()],
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
-    return await _run(principal, session, settings, storage, clock, body, workflow_slug, True,
-                      idempotency_key)
+    return await _run(
+        principal, session, settings, storage, clock, body, workflow_slug, True, idempotency_key
+    )

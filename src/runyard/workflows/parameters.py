@@ -21,7 +21,8 @@ class ParamError:
 
     def as_dict(self) -> dict[str, str]:
         return {
-            "parameter": self.parameter, "error_code": self.error_code,
+            "parameter": self.parameter,
+            "error_code": self.error_code,
             "error_message": self.error_message,
         }
 
@@ -38,7 +39,11 @@ def check_value(p: ParameterDef, value: Any) -> ParamError | None:
         if p.max_length is not None and len(value) > p.max_length:
             return err("too_long", f"{p.key} is longer than {p.max_length} characters.")
     elif p.type == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             return err("wrong_type", f"{p.key} must be a number.")
         if p.integer and float(value) != int(value):
             return err("not_integer", f"{p.key} must be a whole number.")
@@ -74,11 +79,14 @@ def resolve_parameters(
     by_key = {p.key: p for p in defs}
     for key in given:
         if key not in by_key:
-            errors.append(ParamError(
-                key, "unknown_parameter",
-                f"{key} is not a parameter of this workflow "
-                f"(parameters: {', '.join(by_key) or 'none'}).",
-            ))
+            errors.append(
+                ParamError(
+                    key,
+                    "unknown_parameter",
+                    f"{key} is not a parameter of this workflow "
+                    f"(parameters: {', '.join(by_key) or 'none'}).",
+                )
+            )
     for p in defs:
         if p.key in given and given[p.key] is not None:
             problem = check_value(p, given[p.key])

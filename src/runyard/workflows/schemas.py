@@ -86,7 +86,8 @@ class WorkflowDefinition(BaseModel):
             entry = self.workflow_json.get("entrypoint")
             if not isinstance(entry, str) or not re.match(r"^[\w.]+:[\w]+$", entry):
                 raise ValueError(
-                    'a python workflow needs workflow_json {"entrypoint": "package.module:function"}'
+                    "a python workflow needs workflow_json "
+                    '{"entrypoint": "package.module:function"}'
                 )
         else:
             graph = self.workflow_json

@@ -23,11 +23,20 @@ def _not_found(ref: str) -> NotFound:
 
 def to_read(wf: Workflow, v: WorkflowVersion, *, with_json: bool) -> WorkflowRead:
     return WorkflowRead(
-        id=wf.id, workflow_slug=wf.workflow_slug, display_name=v.display_name,
-        description=v.description, version=v.version, latest_version=wf.version,
-        tool_type=v.tool_type, parameters=v.parameters, required_labels=v.required_labels,
-        task_timeout=v.task_timeout, max_retries=v.max_retries,
-        workflow_status=wf.workflow_status, created_at=wf.created_at, updated_at=v.created_at,
+        id=wf.id,
+        workflow_slug=wf.workflow_slug,
+        display_name=v.display_name,
+        description=v.description,
+        version=v.version,
+        latest_version=wf.version,
+        tool_type=v.tool_type,
+        parameters=v.parameters,
+        required_labels=v.required_labels,
+        task_timeout=v.task_timeout,
+        max_retries=v.max_retries,
+        workflow_status=wf.workflow_status,
+        created_at=wf.created_at,
+        updated_at=v.created_at,
         workflow_json=v.workflow_json if with_json else None,
     )
 
@@ -55,14 +64,22 @@ class WorkflowService:
 
     def _version_row(self, wf_id: str, version: int, d: WorkflowDefinition) -> WorkflowVersion:
         return WorkflowVersion(
-            workflow_id=wf_id, version=version, display_name=d.display_name or d.workflow_slug,
-            description=d.description, tool_type=d.tool_type, workflow_json=d.workflow_json,
+            workflow_id=wf_id,
+            version=version,
+            display_name=d.display_name or d.workflow_slug,
+            description=d.description,
+            tool_type=d.tool_type,
+            workflow_json=d.workflow_json,
             parameters=[p.model_dump(exclude_none=True) for p in d.parameters],
-            required_labels=sorted(set(d.required_labels)), task_timeout=d.task_timeout,
-            max_retries=d.max_retries, created_at=self.clock.now(),
+            required_labels=sorted(set(d.required_labels)),
+            task_timeout=d.task_timeout,
+            max_retries=d.max_retries,
+            created_at=self.clock.now(),
         )
 
-    async def import_definition(self, team_id: str, d: WorkflowDefinition) -> tuple[Workflow, WorkflowVersion, bool]:
+    async def import_definition(
+        self, team_id: str, d: WorkflowDefinition
+    ) -> tuple[Workflow, WorkflowVersion, bool]:
         """Create the workflow, or add a version when the slug exists. (wf, version, created)."""
         self._validated(d)
         now = self.clock.now()
@@ -70,8 +87,13 @@ class WorkflowService:
         created = wf is None
         if wf is None:
             wf = Workflow(
-                id=new_id(), team_id=team_id, workflow_slug=d.workflow_slug, version=1,
-                workflow_status=d.workflow_status, created_at=now, updated_at=now,
+                id=new_id(),
+                team_id=team_id,
+                workflow_slug=d.workflow_slug,
+                version=1,
+                workflow_status=d.workflow_status,
+                created_at=now,
+                updated_at=now,
             )
             self.repo.add(wf)
             await self.repo.flush()
@@ -85,14 +107,21 @@ class WorkflowService:
         await self.repo.flush()
         return wf, version, created
 
-    async def update(self, team_id: str, workflow_id: str, patch: WorkflowUpdate) -> tuple[Workflow, WorkflowVersion]:
+    async def update(
+        self, team_id: str, workflow_id: str, patch: WorkflowUpdate
+    ) -> tuple[Workflow, WorkflowVersion]:
         wf, current = await self.get(team_id, workflow_id)
         merged: dict[str, Any] = {
-            "workflow_slug": wf.workflow_slug, "display_name": current.display_name,
-            "description": current.description, "tool_type": current.tool_type,
-            "workflow_json": current.workflow_json, "parameters": current.parameters,
-            "required_labels": current.required_labels, "task_timeout": current.task_timeout,
-            "max_retries": current.max_retries, "workflow_status": wf.workflow_status,
+            "workflow_slug": wf.workflow_slug,
+            "display_name": current.display_name,
+            "description": current.description,
+            "tool_type": current.tool_type,
+            "workflow_json": current.workflow_json,
+            "parameters": current.parameters,
+            "required_labels": current.required_labels,
+            "task_timeout": current.task_timeout,
+            "max_retries": current.max_retries,
+            "workflow_status": wf.workflow_status,
         }
         changes = patch.model_dump(exclude_unset=True)
         merged.update(changes)
@@ -100,7 +129,9 @@ class WorkflowService:
             definition = WorkflowDefinition.model_validate(merged)
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise Unprocessable(f"Invalid workflow: {first['msg']}", code="invalid_workflow") from exc
+            raise Unprocessable(
+                f"Invalid workflow: {first['msg']}", code="invalid_workflow"
+            ) from exc
         wf2, version, _ = await self.import_definition(team_id, definition)
         return wf2, version
 

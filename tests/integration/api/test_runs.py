@@ -9,12 +9,22 @@ from tests.support.app import Harness, Team
 PNG = b"\x89PNG\r\n\x1a\n" + b"0" * 100
 
 
-async def run(h: Harness, team: Team, ref: str, params: dict[str, object],
-              kind: str = "integration", **headers: str) -> tuple[int, dict[str, object], dict[str, str]]:
-    path = (f"/api/v1/r/workflows/slug/{ref}/run" if ref.count("-") != 4 else
-            f"/api/v1/r/workflows/{ref}/run")
-    r = await h.client.post(path, headers={**team.auth(kind), **headers},
-                            json={"parameters": params})
+async def run(
+    h: Harness,
+    team: Team,
+    ref: str,
+    params: dict[str, object],
+    kind: str = "integration",
+    **headers: str,
+) -> tuple[int, dict[str, object], dict[str, str]]:
+    path = (
+        f"/api/v1/r/workflows/slug/{ref}/run"
+        if ref.count("-") != 4
+        else f"/api/v1/r/workflows/{ref}/run"
+    )
+    r = await h.client.post(
+        path, headers={**team.auth(kind), **headers}, json={"parameters": params}
+    )
     return r.status_code, r.json(), dict(r.headers)
 
 
@@ -24,32 +34,44 @@ async def test_run_by_slug_id_and_version_stores_resolved_parameters(
     key = await harness.upload(team_a, PNG)
     status, body, _ = await run(harness, team_a, "img2img", {"input_image": key})
     assert status == 202
-    task = (await harness.client.get(f"/api/v1/r/tasks/{body['task_id']}",
-                                     headers=team_a.auth())).json()
+    task = (
+        await harness.client.get(f"/api/v1/r/tasks/{body['task_id']}", headers=team_a.auth())
+    ).json()
     assert task["parameters"] == {"input_image": key, "prompt": "enhance", "strength": 0.5}
     assert task["task_status"] == "pending" and task["workflow_version"] == 1
-    wf = (await harness.client.get("/api/v1/r/workflows/slug/img2img",
-                                   headers=team_a.auth())).json()
+    wf = (
+        await harness.client.get("/api/v1/r/workflows/slug/img2img", headers=team_a.auth())
+    ).json()
     status, _, _ = await run(harness, team_a, wf["id"], {"input_image": key, "prompt": "blur"})
     assert status == 202
-    await harness.client.put(f"/api/v1/workflows/{wf['id']}", headers=team_a.auth(),
-                             json={"description": "v2"})
+    await harness.client.put(
+        f"/api/v1/workflows/{wf['id']}", headers=team_a.auth(), json={"description": "v2"}
+    )
     status, body, _ = await run(harness, team_a, "img2img@1", {"input_image": key})
     assert status == 202
-    old = (await harness.client.get(f"/api/v1/r/tasks/{body['task_id']}",
-                                    headers=team_a.auth())).json()
+    old = (
+        await harness.client.get(f"/api/v1/r/tasks/{body['task_id']}", headers=team_a.auth())
+    ).json()
     assert old["workflow_version"] == 1
 
 
 async def test_every_bad_parameter_is_named(harness: Harness, team_a: Team, team_b: Team) -> None:
     foreign = await harness.upload(team_b, PNG)
     text = await harness.upload(team_a, b"hello", "notes.txt", "text/plain")
-    status, body, _ = await run(harness, team_a, "img2img", {
-        "input_image": foreign, "prompt": "paint", "strength": 2, "colour": "red"})
+    status, body, _ = await run(
+        harness,
+        team_a,
+        "img2img",
+        {"input_image": foreign, "prompt": "paint", "strength": 2, "colour": "red"},
+    )
     assert status == 422 and body["error_code"] == "invalid_parameters"
     errors = {e["parameter"]: e["error_code"] for e in body["errors"]}  # type: ignore[union-attr]
-    assert errors == {"input_image": "file_not_found", "prompt": "not_in_options",
-                      "strength": "out_of_range", "colour": "unknown_parameter"}
+    assert errors == {
+        "input_image": "file_not_found",
+        "prompt": "not_in_options",
+        "strength": "out_of_range",
+        "colour": "unknown_parameter",
+    }
     cases = [
         ({}, "input_image", "missing_required"),
         ({"input_image": text}, "input_image", "file_type_not_accepted"),
@@ -64,9 +86,13 @@ async def test_every_bad_parameter_is_named(harness: Harness, team_a: Team, team
 
 
 async def test_not_uploaded_and_expired_files(harness: Harness, team_a: Team) -> None:
-    presign = (await harness.client.post("/api/v1/r/files/presign",
-                                         headers=team_a.auth("integration"), json={
-        "file_name": "photo.png", "file_size": 10, "content_type": "image/png"})).json()
+    presign = (
+        await harness.client.post(
+            "/api/v1/r/files/presign",
+            headers=team_a.auth("integration"),
+            json={"file_name": "photo.png", "file_size": 10, "content_type": "image/png"},
+        )
+    ).json()
     status, body, _ = await run(harness, team_a, "img2img", {"input_image": presign["file_key"]})
     assert status == 422 and body["errors"][0]["error_code"] == "file_not_uploaded"  # type: ignore[index]
     key = await harness.upload(team_a, PNG)
@@ -82,27 +108,34 @@ async def test_idempotency(harness: Harness, team_a: Team) -> None:
     s2, b2, h2 = await run(harness, team_a, "img2img", params, **{"Idempotency-Key": "k-1"})
     assert (s1, s2) == (202, 202) and b1 == b2
     assert "idempotent-replayed" not in h1 and h2["idempotent-replayed"] == "true"
-    s3, b3, _ = await run(harness, team_a, "img2img", {**params, "prompt": "blur"},
-                          **{"Idempotency-Key": "k-1"})
+    s3, b3, _ = await run(
+        harness, team_a, "img2img", {**params, "prompt": "blur"}, **{"Idempotency-Key": "k-1"}
+    )
     assert s3 == 409 and b3["error_code"] == "idempotency_key_reused"
-    s4, b4, _ = await run(harness, team_a, "echo", {"input_file": key},
-                          **{"Idempotency-Key": "k-1"})
+    s4, b4, _ = await run(
+        harness, team_a, "echo", {"input_file": key}, **{"Idempotency-Key": "k-1"}
+    )
     assert s4 == 409  # same key, another workflow
-    results = await asyncio.gather(*(
-        run(harness, team_a, "img2img", params, **{"Idempotency-Key": "k-concurrent"})
-        for _ in range(5)))
+    results = await asyncio.gather(
+        *(
+            run(harness, team_a, "img2img", params, **{"Idempotency-Key": "k-concurrent"})
+            for _ in range(5)
+        )
+    )
     assert {r[0] for r in results} == {202}
     assert len({r[1]["task_id"] for r in results}) == 1
-    listed = (await harness.client.get("/api/v1/r/tasks?per_page=100",
-                                       headers=team_a.auth())).json()
+    listed = (
+        await harness.client.get("/api/v1/r/tasks?per_page=100", headers=team_a.auth())
+    ).json()
     assert listed["page_meta"]["total_count"] == 2
 
 
 async def test_disabled_workflow_and_queue_cap(harness: Harness, team_a: Team) -> None:
     key = await harness.upload(team_a, PNG)
     wf = (await harness.client.get("/api/v1/r/workflows/slug/echo", headers=team_a.auth())).json()
-    await harness.client.put(f"/api/v1/workflows/{wf['id']}", headers=team_a.auth(),
-                             json={"workflow_status": "disabled"})
+    await harness.client.put(
+        f"/api/v1/workflows/{wf['id']}", headers=team_a.auth(), json={"workflow_status": "disabled"}
+    )
     status, body, _ = await run(harness, team_a, "echo", {"input_file": key})
     assert status == 409 and body["error_code"] == "workflow_disabled"
     harness.settings.limits.queued_tasks_per_team = 2

@@ -7,7 +7,8 @@ async def test_seed_steps_against_in_process_app(harness: Harness, team_a: Team)
     key = await harness.upload(team_a, b"\x89PNG fake", "photo.png")
     assert key.startswith(f"inputs/{team_a.id}/") and key.endswith("/photo.png")
     r = await harness.client.post(
-        "/api/v1/r/workflows/slug/echo/run", headers=team_a.auth("integration"),
+        "/api/v1/r/workflows/slug/echo/run",
+        headers=team_a.auth("integration"),
         json={"parameters": {"input_file": key}},
     )
     assert r.status_code == 202, r.text

@@ -12,9 +12,11 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"1" * 64
 
 async def new_task(h: Harness, team: Team) -> str:
     key = await h.upload(team, PNG)
-    r = await h.client.post("/api/v1/r/workflows/slug/img2img/run",
-                            headers=team.auth("integration"),
-                            json={"parameters": {"input_image": key}})
+    r = await h.client.post(
+        "/api/v1/r/workflows/slug/img2img/run",
+        headers=team.auth("integration"),
+        json={"parameters": {"input_image": key}},
+    )
     assert r.status_code == 202
     return str(r.json()["task_id"])
 
@@ -59,15 +61,17 @@ async def test_cancel_in_each_state(harness: Harness, team_a: Team) -> None:
 
 async def test_result_shape_per_state_and_retention(harness: Harness, team_a: Team) -> None:
     task_id = await new_task(harness, team_a)
-    before = (await harness.client.get(f"/api/v1/r/tasks/{task_id}/result",
-                                       headers=team_a.auth())).json()
+    before = (
+        await harness.client.get(f"/api/v1/r/tasks/{task_id}/result", headers=team_a.auth())
+    ).json()
     assert before["task_status"] == "pending"
     for field in ("task_output", "download_url", "download_urls", "expires_at", "completed_at"):
         assert before[field] is None
     assert before["task_error"] == "" and before["task_error_code"] is None
     await drive.complete(harness, task_id, {"image": b"first", "mask": b"second"})
-    done = (await harness.client.get(f"/api/v1/r/tasks/{task_id}/result",
-                                     headers=team_a.auth())).json()
+    done = (
+        await harness.client.get(f"/api/v1/r/tasks/{task_id}/result", headers=team_a.auth())
+    ).json()
     assert done["task_status"] == "completed" and done["expires_at"].endswith("Z")
     assert [o["output_id"] for o in done["task_output"]["outputs"]] == ["image", "mask"]
     assert done["download_url"] == done["download_urls"]["image"]
@@ -75,8 +79,9 @@ async def test_result_shape_per_state_and_retention(harness: Harness, team_a: Te
     assert got.status_code == 200 and got.content == b"second"
     assert got.headers["x-content-type-options"] == "nosniff"
     assert "attachment" in got.headers["content-disposition"]
-    again = (await harness.client.get(f"/api/v1/r/tasks/{task_id}/result",
-                                      headers=team_a.auth())).json()
+    again = (
+        await harness.client.get(f"/api/v1/r/tasks/{task_id}/result", headers=team_a.auth())
+    ).json()
     assert again["task_output"] == done["task_output"]
     harness.clock.advance(days=7, seconds=1)
     gone = await harness.client.get(f"/api/v1/r/tasks/{task_id}/result", headers=team_a.auth())
@@ -90,10 +95,12 @@ async def test_failed_task_result_says_why(harness: Harness, team_a: Team) -> No
 
     async with harness.app.state.db.session() as session:
         await TaskExecution(session, harness.settings).fail(
-            ref, task_id, 1, "invalid_input", "input_image is not an image", harness.clock.now())
+            ref, task_id, 1, "invalid_input", "input_image is not an image", harness.clock.now()
+        )
         await session.commit()
-    body = (await harness.client.get(f"/api/v1/r/tasks/{task_id}/result",
-                                     headers=team_a.auth())).json()
+    body = (
+        await harness.client.get(f"/api/v1/r/tasks/{task_id}/result", headers=team_a.auth())
+    ).json()
     assert body["task_status"] == "failed" and body["task_error_code"] == "invalid_input"
     assert body["task_output"] is None and body["download_url"] is None
 
@@ -101,12 +108,14 @@ async def test_failed_task_result_says_why(harness: Harness, team_a: Team) -> No
 async def test_list_filter_and_paging(harness: Harness, team_a: Team) -> None:
     ids = [await new_task(harness, team_a) for _ in range(3)]
     await cancel(harness, team_a, ids[0])
-    page = (await harness.client.get("/api/v1/r/tasks?per_page=2&current_page=1",
-                                     headers=team_a.auth())).json()
+    page = (
+        await harness.client.get("/api/v1/r/tasks?per_page=2&current_page=1", headers=team_a.auth())
+    ).json()
     assert [t["id"] for t in page["task_list"]] == [ids[2], ids[1]]  # newest first
     assert page["page_meta"] == {"current_page": 1, "per_page": 2, "total_count": 3}
-    filtered = (await harness.client.get("/api/v1/r/tasks?task_status=cancelled",
-                                         headers=team_a.auth())).json()
+    filtered = (
+        await harness.client.get("/api/v1/r/tasks?task_status=cancelled", headers=team_a.auth())
+    ).json()
     assert [t["id"] for t in filtered["task_list"]] == [ids[0]]
     bad = await harness.client.get("/api/v1/r/tasks?per_page=101", headers=team_a.auth())
     assert bad.status_code == 422 and bad.json()["error_code"] == "invalid_request"
@@ -114,10 +123,12 @@ async def test_list_filter_and_paging(harness: Harness, team_a: Team) -> None:
 
 async def test_other_teams_tasks_are_404(harness: Harness, team_a: Team, team_b: Team) -> None:
     task_id = await new_task(harness, team_a)
-    for method, path in (("GET", f"/api/v1/r/tasks/{task_id}"),
-                         ("GET", f"/api/v1/r/tasks/{task_id}/result"),
-                         ("GET", f"/api/v1/r/tasks/{task_id}/events"),
-                         ("POST", f"/api/v1/r/tasks/{task_id}/cancel")):
+    for method, path in (
+        ("GET", f"/api/v1/r/tasks/{task_id}"),
+        ("GET", f"/api/v1/r/tasks/{task_id}/result"),
+        ("GET", f"/api/v1/r/tasks/{task_id}/events"),
+        ("POST", f"/api/v1/r/tasks/{task_id}/cancel"),
+    ):
         r = await harness.client.request(method, path, headers=team_b.auth("integration"))
         assert r.status_code == 404 and r.json()["error_code"] == "task_not_found", path
     listed = (await harness.client.get("/api/v1/r/tasks", headers=team_b.auth())).json()

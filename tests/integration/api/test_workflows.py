@@ -15,13 +15,28 @@ GRAPH = {
 
 def comfy(**over: Any) -> dict[str, Any]:
     body = {
-        "workflow_slug": "invert", "display_name": "Invert", "tool_type": "comfyui",
-        "workflow_json": GRAPH, "required_labels": ["comfyui"],
+        "workflow_slug": "invert",
+        "display_name": "Invert",
+        "tool_type": "comfyui",
+        "workflow_json": GRAPH,
+        "required_labels": ["comfyui"],
         "parameters": [
-            {"key": "input_image", "type": "file", "required": True, "accept": ["image/*"],
-             "node_id": "1", "field": "image"},
-            {"key": "prefix", "type": "string", "default": "out", "max_length": 20,
-             "node_id": "3", "field": "filename_prefix"},
+            {
+                "key": "input_image",
+                "type": "file",
+                "required": True,
+                "accept": ["image/*"],
+                "node_id": "1",
+                "field": "image",
+            },
+            {
+                "key": "prefix",
+                "type": "string",
+                "default": "out",
+                "max_length": 20,
+                "node_id": "3",
+                "field": "filename_prefix",
+            },
         ],
     }
     body.update(over)
@@ -34,11 +49,13 @@ async def test_import_versions_and_reads(harness: Harness, team_a: Team) -> None
     assert first.status_code == 201, first.text
     wf = first.json()
     assert wf["version"] == 1 and wf["workflow_json"] == GRAPH
-    second = await c.post("/api/v1/workflows/import", headers=team_a.auth(),
-                          json=comfy(description="v2"))
+    second = await c.post(
+        "/api/v1/workflows/import", headers=team_a.auth(), json=comfy(description="v2")
+    )
     assert second.json()["id"] == wf["id"] and second.json()["version"] == 2
-    updated = await c.put(f"/api/v1/workflows/{wf['id']}", headers=team_a.auth(),
-                          json={"workflow_status": "disabled"})
+    updated = await c.put(
+        f"/api/v1/workflows/{wf['id']}", headers=team_a.auth(), json={"workflow_status": "disabled"}
+    )
     assert updated.status_code == 200 and updated.json()["version"] == 3
     # runtime reads: workflow_json only for session callers
     sk = await c.get("/api/v1/r/workflows/slug/invert", headers=team_a.auth("integration"))
@@ -64,12 +81,36 @@ async def test_import_validation(harness: Harness, team_a: Team) -> None:
         comfy(workflow_slug="x"),
         comfy(parameters=[{"key": "p", "type": "string", "node_id": "9", "field": "image"}]),
         comfy(parameters=[{"key": "p", "type": "string", "node_id": "1", "field": "nope"}]),
-        comfy(parameters=[{"key": "p", "type": "number", "min": 0, "max": 1, "default": 2,
-                           "node_id": "1", "field": "image"}]),
-        comfy(parameters=[{"key": "p", "type": "select", "options": ["a"], "default": "b",
-                           "node_id": "1", "field": "image"}]),
-        comfy(parameters=[{"key": "p", "type": "string", "options": ["a"],
-                           "node_id": "1", "field": "image"}]),
+        comfy(
+            parameters=[
+                {
+                    "key": "p",
+                    "type": "number",
+                    "min": 0,
+                    "max": 1,
+                    "default": 2,
+                    "node_id": "1",
+                    "field": "image",
+                }
+            ]
+        ),
+        comfy(
+            parameters=[
+                {
+                    "key": "p",
+                    "type": "select",
+                    "options": ["a"],
+                    "default": "b",
+                    "node_id": "1",
+                    "field": "image",
+                }
+            ]
+        ),
+        comfy(
+            parameters=[
+                {"key": "p", "type": "string", "options": ["a"], "node_id": "1", "field": "image"}
+            ]
+        ),
         comfy(parameters=[{"key": "p", "type": "string"}]),
         {"workflow_slug": "py", "tool_type": "python", "workflow_json": {"nope": 1}},
         {"workflow_slug": "py", "tool_type": "shell", "workflow_json": {}},
@@ -83,15 +124,23 @@ async def test_import_validation(harness: Harness, team_a: Team) -> None:
 async def test_other_teams_workflows_are_invisible(
     harness: Harness, team_a: Team, team_b: Team
 ) -> None:
-    wf = (await harness.client.post("/api/v1/workflows/import", headers=team_a.auth(),
-                                    json=comfy())).json()
-    for path in (f"/api/v1/workflows/{wf['id']}", f"/api/v1/r/workflows/{wf['id']}",
-                 "/api/v1/r/workflows/slug/invert"):
+    wf = (
+        await harness.client.post("/api/v1/workflows/import", headers=team_a.auth(), json=comfy())
+    ).json()
+    for path in (
+        f"/api/v1/workflows/{wf['id']}",
+        f"/api/v1/r/workflows/{wf['id']}",
+        "/api/v1/r/workflows/slug/invert",
+    ):
         r = await harness.client.get(path, headers=team_b.auth())
         assert r.status_code == 404 and r.json()["error_code"] == "workflow_not_found"
-    r = await harness.client.post(f"/api/v1/r/workflows/{wf['id']}/run",
-                                  headers=team_b.auth("integration"), json={"parameters": {}})
+    r = await harness.client.post(
+        f"/api/v1/r/workflows/{wf['id']}/run",
+        headers=team_b.auth("integration"),
+        json={"parameters": {}},
+    )
     assert r.status_code == 404
-    r = await harness.client.put(f"/api/v1/workflows/{wf['id']}", headers=team_b.auth(),
-                                 json={"description": "mine now"})
+    r = await harness.client.put(
+        f"/api/v1/workflows/{wf['id']}", headers=team_b.auth(), json={"description": "mine now"}
+    )
     assert r.status_code == 404

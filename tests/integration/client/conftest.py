@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from tests.support.app import Harness, Team, make_settings, running_app
-from tests.support.databases import sqlite_copy
 
 from runyard_client import AsyncClient, Client
+from tests.support.app import Harness, Team, make_settings, running_app
+from tests.support.databases import sqlite_copy
 
 T = TypeVar("T")
 BASE = "http://testserver"

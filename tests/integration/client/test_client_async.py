@@ -7,9 +7,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.support.app import Harness, Team
 
 from runyard_client import AsyncClient, AsyncTask, InvalidParameters, NotFoundError, TaskEvent
+from tests.support.app import Harness, Team
 
 
 async def test_async_upload_run_and_task_handle(aclient: AsyncClient, tmp_path: Path,

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import typer
-from tests.integration.client.conftest import BASE, Live
 from typer.testing import CliRunner
 
 from runyard_client import load_profile
 from runyard_client.cli import register
+from tests.integration.client.conftest import BASE, Live
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.integration.client.conftest import Live
 
 from runyard.settings import LimitSettings
 from runyard_client import (
@@ -21,6 +20,7 @@ from runyard_client import (
     UploadError,
 )
 from runyard_client._uploads import status_call
+from tests.integration.client.conftest import Live
 
 
 @pytest.fixture

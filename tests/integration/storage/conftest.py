@@ -17,13 +17,13 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from storage_backends import Backend
-from tests.support.s3 import REPO, free_port, reset_s3, start_s3_server, stop_s3_server
 
 from runyard.errors import install_error_handlers
 from runyard.settings import S3Settings
 from runyard.storage.endpoints import router
 from runyard.storage.local import LocalStorage
 from runyard.storage.s3 import S3Storage
+from tests.support.s3 import REPO, free_port, reset_s3, start_s3_server, stop_s3_server
 
 BUCKET = "runyard-test"
 SECRET = "integration-test-secret-0123456789abcdef"

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support.app import Harness, Team, make_settings, running_app
-from tests.support.s3 import REPO, reset_s3, start_s3_server, stop_s3_server
 from uploads_helpers import BUCKET, PART, Uploader, s3_settings
 
 from runyard.settings import LimitSettings
 from runyard.storage.local import LocalStorage
+from tests.support.app import Harness, Team, make_settings, running_app
+from tests.support.s3 import REPO, reset_s3, start_s3_server, stop_s3_server
 
 
 @pytest.fixture(scope="session")

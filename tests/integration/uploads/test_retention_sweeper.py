@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from tests.support.app import Harness
-from tests.support.s3 import reset_s3
-from tests.support.tasks import complete
 from uploads_helpers import MIB, Uploader, payload, s3_settings, stored_bytes, upload_staged
 
 from runyard.models import StoredFile, Task, TaskOutput, WorkflowVersion
@@ -20,6 +17,9 @@ from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import RetentionSettings
 from runyard.storage.lifecycle import lifecycle_rules, setup_bucket
 from runyard.storage.s3 import S3Storage
+from tests.support.app import Harness
+from tests.support.s3 import reset_s3
+from tests.support.tasks import complete
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 LOCAL = pytest.mark.parametrize("backend", ["local"], indirect=True)

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from tests.support.app import Harness, Team
 from uploads_helpers import (
     BASE,
     MIB,
@@ -21,6 +20,7 @@ from uploads_helpers import (
 from runyard.models import StoredFile
 from runyard.storage.base import CompletedPart, ObjectInfo
 from runyard.teams.service import TeamService
+from tests.support.app import Harness, Team
 
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 LOCAL = pytest.mark.parametrize("backend", ["local"], indirect=True)

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from tests.support.app import Harness, Team
 
 from runyard.models import MultipartUpload
 from runyard.settings import S3Settings
+from tests.support.app import Harness, Team
 
 MIB = 1024 * 1024
 PART = 5 * MIB

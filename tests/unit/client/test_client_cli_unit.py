@@ -8,13 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 import typer
-from tests.unit.client.client_mocks import BASE, ChunkStream, error, sse, task_json
 from typer.testing import CliRunner
 
 from runyard_client import InvalidParameters
 from runyard_client.cli import register
 from runyard_client.cli._common import describe
 from runyard_client.cli.run import parse_parameters
+from tests.unit.client.client_mocks import BASE, ChunkStream, error, sse, task_json
 
 
 def test_values_are_json_when_they_parse() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.unit.client.client_mocks import ChunkStream, make_async_client, make_client
 
 from runyard_client import RunyardError, TaskFailed, TransportError
+from tests.unit.client.client_mocks import ChunkStream, make_async_client, make_client
 
 STORE = "http://store.test/outputs"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.unit.client.client_mocks import error
 
 from runyard_client import (
     APIError,
@@ -24,6 +23,7 @@ from runyard_client import (
     TaskInfo,
 )
 from runyard_client._errors import error_from_response
+from tests.unit.client.client_mocks import error
 
 
 @pytest.mark.parametrize(("status", "code", "cls"), [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.unit.client.client_mocks import BASE, error, make_client, task_json
 
 from runyard_client import Client, NotFoundError, TransportError
+from tests.unit.client.client_mocks import BASE, error, make_client, task_json
 
 
 def test_headers_auth_team_and_user_agent() -> None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.unit.client.client_mocks import error, make_async_client, make_client
 
 from runyard_client import FileTooLarge, UploadError
+from tests.unit.client.client_mocks import error, make_async_client, make_client
 
 SESSION = "eyJ.session.token"
 

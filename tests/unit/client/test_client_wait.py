@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+from runyard_client import AuthenticationError, NotFoundError, TaskEvent, TaskFailed, WaitTimeout
+from runyard_client._sse import SSEDecoder
 from tests.unit.client.client_mocks import (
     ChunkStream,
     error,
@@ -15,9 +18,6 @@ from tests.unit.client.client_mocks import (
     sse,
     task_json,
 )
-
-from runyard_client import AuthenticationError, NotFoundError, TaskEvent, TaskFailed, WaitTimeout
-from runyard_client._sse import SSEDecoder
 
 SSE_HEADERS = {"content-type": "text/event-stream"}
 
