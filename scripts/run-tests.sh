@@ -4,6 +4,12 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+if [ "$#" -eq 0 ]; then
+    echo "== static checks: ruff and mypy --strict"
+    .venv/bin/ruff check src tests bench scripts || exit 1
+    .venv/bin/mypy || exit 1
+fi
+
 .venv/bin/python -m pytest tests -n 2 --dist loadgroup -p no:cacheprovider "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
