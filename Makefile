@@ -41,6 +41,7 @@ typecheck:
 
 bench: $(STAMP)
 	$(BIN)/python bench/presign.py
+	$(BIN)/python bench/seed_flow.py
 
 clean:
 	rm -rf $(VENV) .venv-s3 .pytest_cache .mypy_cache runyard-data

@@ -66,7 +66,7 @@ async def team_b(harness: Harness) -> Team:
 
 
 LEGS = ("unit", "sqlite", "postgres", "storage-local", "storage-s3", "e2e-sqlite-local",
-        "e2e-postgres-s3", "other")
+        "e2e-postgres-s3", "integration")
 
 
 def _leg(nodeid: str) -> str:
@@ -87,7 +87,7 @@ def _leg(nodeid: str) -> str:
         return "postgres"
     if "[sqlite" in nodeid or "-sqlite" in nodeid:
         return "sqlite"
-    return "other"
+    return "integration"  # real servers/processes without a database leg (agent, SDK, ...)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -105,8 +105,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("test legs")
     for leg in LEGS:
         c = counts.get(leg, {})
-        if not c and leg == "other":
-            continue
         terminalreporter.write_line(
             f"{leg:18} passed={c.get('passed', 0):4} failed={c.get('failed', 0)} "
             f"errors={c.get('error', 0)} skipped={c.get('skipped', 0)}"

@@ -39,14 +39,20 @@ def login(
     server = server.rstrip("/")
     with Client(server, None, use_profile=False, transport=transport_of(ctx)) as client:
         tokens = client.auth.login(email, password)
-        key = client.auth.create_device_key(
-            device_name or f"runyard CLI on {platform.node() or 'this machine'}",
-            access_token=tokens.access_token, team_id=team_id)
-        if team_id is None:
-            teams = client.auth.me(access_token=tokens.access_token).teams
-            team_id = teams[0].id if len(teams) == 1 else None
-        with contextlib.suppress(RunyardError):
-            client.auth.logout(access_token=tokens.access_token)
+        try:
+            if team_id is None:
+                teams = client.auth.me(access_token=tokens.access_token).teams
+                if len(teams) != 1:
+                    listed = ", ".join(f"{t.id} ({t.display_name})" for t in teams) or "none"
+                    raise typer.BadParameter(
+                        f"you belong to several teams (or none): pass --team-id, one of {listed}")
+                team_id = teams[0].id
+            key = client.auth.create_device_key(
+                device_name or f"runyard CLI on {platform.node() or 'this machine'}",
+                access_token=tokens.access_token, team_id=team_id)
+        finally:  # the session was only needed to mint the device key
+            with contextlib.suppress(RunyardError):
+                client.auth.logout(access_token=tokens.access_token)
     path = save_profile(Profile(server, key.raw_key, team_id, email))
     if as_json:
         print_json({"server_url": server, "team_id": team_id, "key_prefix": key.key_prefix,
