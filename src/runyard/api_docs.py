@@ -32,5 +32,5 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def public_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for an unauthenticated route."""
-    wanted = sorted(set(statuses) | {422, 503})
+    wanted = sorted(set(statuses) | {400, 422, 503})
     return {s: {"model": ErrorBody, "description": _DESCRIPTIONS.get(s, "Error.")} for s in wanted}

@@ -140,9 +140,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            return error_response(request, 400, "malformed_json",
-                                  "The request body is not valid JSON.")
+        if any(
+            e.get("type") == "json_invalid"
+            or (tuple(e.get("loc", ())) == ("body",) and e.get("type") == "model_attributes_type")
+            for e in exc.errors()
+        ):
+            return error_response(
+                request, 400, "malformed_json",
+                "The request body must be a JSON object sent with Content-Type: application/json.",
+            )
         return error_response(request, 422, "invalid_request", _describe_validation(exc))
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
