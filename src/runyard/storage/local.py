@@ -10,8 +10,6 @@ codes) is in ``endpoints.py``; this module only knows files.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import os
 import re
@@ -20,7 +18,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import AsyncIterable, Callable, Iterator
+from collections.abc import AsyncIterable, Callable
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote
@@ -40,6 +38,7 @@ from runyard.storage.base import (
     check_key,
     safe_content_type,
 )
+from runyard.storage.diskio import append_file, discarded_on_error, unlink_quietly, write_chunks
 from runyard.storage.signing import UrlSigner
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # what S3 enforces for every part but the last
@@ -104,8 +103,13 @@ class LocalStorage:
         return self._url(key, self.signer.sign("GET", key, expires_in=expires_in, params=params))
 
     def presign_part(
-        self, key: str, backend_upload_id: str, part_number: int, content_length: int,
-        *, expires_in: int,
+        self,
+        key: str,
+        backend_upload_id: str,
+        part_number: int,
+        content_length: int,
+        *,
+        expires_in: int,
     ) -> PresignedRequest:
         check_key(key)
         headers = {"Content-Length": str(content_length)}
@@ -144,7 +148,7 @@ class LocalStorage:
     async def _spool(self, length: int, chunks: AsyncIterable[bytes]) -> str:
         """Stream ``chunks`` into a durable temp file of exactly ``length`` bytes; its path."""
         file, tmp = await anyio.to_thread.run_sync(self._reserve, length)
-        with _discarded_on_error(file, tmp):
+        with discarded_on_error(file, tmp):
             received, batch, batched = 0, list[bytes](), 0
             async for chunk in chunks:
                 received += len(chunk)
@@ -153,11 +157,11 @@ class LocalStorage:
                 batch.append(chunk)
                 batched += len(chunk)
                 if batched >= _WRITE_BATCH:
-                    await anyio.to_thread.run_sync(_write, file, batch, False)
+                    await anyio.to_thread.run_sync(write_chunks, file, batch, False)
                     batch, batched = [], 0
             if received != length:
                 raise BodyLengthMismatch(f"received {received} of the signed {length} bytes")
-            await anyio.to_thread.run_sync(_write, file, batch, True)
+            await anyio.to_thread.run_sync(write_chunks, file, batch, True)
         return tmp
 
     def _publish(self, tmp: str, final: Path) -> os.stat_result:
@@ -177,7 +181,7 @@ class LocalStorage:
                     raise ObjectExists("an object exists where this key needs a folder") from exc
             return os.stat(final)
         finally:
-            _unlink(tmp)
+            unlink_quietly(tmp)
 
     async def receive_object(
         self, key: str, length: int, chunks: AsyncIterable[bytes]
@@ -192,7 +196,11 @@ class LocalStorage:
         return ObjectInfo(size=st.st_size, etag=etag_of(st))
 
     async def receive_part(
-        self, key: str, upload_id: str, part_number: int, length: int,
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        length: int,
         chunks: AsyncIterable[bytes],
     ) -> ObjectInfo:
         """Stage one part; a part number sent again replaces the earlier part, as on S3."""
@@ -206,7 +214,7 @@ class LocalStorage:
             try:
                 os.replace(tmp, target)
             except FileNotFoundError as exc:  # aborted while the part was streaming
-                _unlink(tmp)
+                unlink_quietly(tmp)
                 raise UploadNotFound(f"multipart upload {upload_id!r} was aborted") from exc
             return os.stat(target)
 
@@ -274,7 +282,7 @@ class LocalStorage:
                     count += sum(len(files) for _, _, files in os.walk(entry.path))
                     shutil.rmtree(entry.path, ignore_errors=True)
                 else:
-                    _unlink(entry.path)
+                    unlink_quietly(entry.path)
                     count += 1
             self._prune(base)
             return count
@@ -319,10 +327,10 @@ class LocalStorage:
             sources = _checked_parts(self._parts(directory), parts)
             total = sum(size for _, size in sources)
             file, tmp = self._reserve(total)
-            with _discarded_on_error(file, tmp):
+            with discarded_on_error(file, tmp):
                 for number, size in sources:
                     with open(directory / f"{number}.part", "rb") as source:
-                        _append(file, source, size)
+                        append_file(file, source, size)
                 file.flush()
                 os.fdatasync(file.fileno())
             st = self._publish(tmp, final)  # on ObjectExists the upload stays, as on S3
@@ -356,46 +364,6 @@ class LocalStorage:
         return None
 
 
-@contextlib.contextmanager
-def _discarded_on_error(file: IO[bytes], tmp: str) -> Iterator[None]:
-    """Close ``file``; on any error (cancellation included) also remove it, synchronously, so
-    the cleanup cannot itself be cancelled."""
-    try:
-        yield
-    except BaseException:
-        file.close()
-        _unlink(tmp)
-        raise
-    file.close()
-
-
-def _write(file: IO[bytes], chunks: list[bytes], sync: bool) -> None:
-    for chunk in chunks:
-        file.write(chunk)
-    if sync:
-        file.flush()
-        os.fdatasync(file.fileno())  # a 200 means the bytes survive a crash, as on S3
-
-
-def _append(target: IO[bytes], source: IO[bytes], size: int) -> None:
-    """Copy ``size`` bytes in the kernel when it can (``copy_file_range``), else through memory."""
-    target.flush()
-    remaining = size
-    try:
-        while remaining:
-            copied = os.copy_file_range(source.fileno(), target.fileno(), remaining)
-            if copied == 0:
-                break
-            remaining -= copied
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-            raise
-        shutil.copyfileobj(source, target, _WRITE_BATCH)
-        remaining = 0
-    if remaining:
-        raise StorageError("a staged part shrank while the upload was being completed")
-
-
 def _checked_parts(
     staged: dict[int, os.stat_result], parts: list[CompletedPart]
 ) -> list[tuple[int, int]]:
@@ -416,8 +384,3 @@ def _checked_parts(
             raise InvalidParts(f"part {part.part_number} is smaller than 5 MiB and not the last")
         sources.append((part.part_number, st.st_size))
     return sources
-
-
-def _unlink(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
