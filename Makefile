@@ -24,9 +24,11 @@ s3-venv:
 	.venv-s3/bin/python -c "import ministack" 2>/dev/null || \
 	  .venv-s3/bin/pip install --quiet --disable-pip-version-check "ministack==1.5.33"
 
-## PostgreSQL must answer on 127.0.0.1:5432 (started, or installed and started, if not).
+## PostgreSQL must answer on 127.0.0.1:5432 (started, or installed and started, if not);
+## curl must be there for the seed's curl example.
 services:
 	scripts/ensure-postgres.sh
+	scripts/ensure-tools.sh
 
 ## Every test: unit, integration on SQLite and PostgreSQL, storage on both backends,
 ## end-to-end legs with real processes. Prints the legs that ran.
