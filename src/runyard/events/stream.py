@@ -34,7 +34,7 @@ async def still_allowed(db: Database, principal: Principal, clock: Clock) -> boo
     return True
 
 
-async def _finished_without_terminal_event(db: Database, task_id: str) -> bool:
+async def _finished(db: Database, task_id: str) -> bool:
     from runyard.models import Task
     from runyard.tasks.states import TERMINAL
 
@@ -64,8 +64,13 @@ async def event_stream(
                     return
             if events:
                 continue
-            if await _finished_without_terminal_event(db, task_id):
-                return  # its history was pruned by retention: nothing more will come
+            if await _finished(db, task_id):
+                # Terminal, yet no terminal event read: it may have committed between our two
+                # reads (read again), or retention pruned the history (nothing more will come).
+                async with db.session() as session:
+                    if await TaskRepository(session).events_after(task_id, after, limit=1):
+                        continue
+                return
             now = time.monotonic()
             if now - last_auth >= settings.auth.key_recheck_interval:
                 last_auth = now
