@@ -94,7 +94,7 @@ def wrk(url: str, key: str, work: Path, seconds: int = 5) -> tuple[float, str]:
                           str(script), url + "/api/v1/r/files/presign"],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+(\S+)", out)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise SystemExit(f"{url}: {non2xx.group(1)} failed requests; the benchmark is invalid")

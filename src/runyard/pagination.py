@@ -28,7 +28,7 @@ class Page:
         return PageMeta(current_page=self.current_page, per_page=self.per_page, total_count=total)
 
 
-def _page(
+async def _page(
     current_page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Page:

@@ -7,11 +7,14 @@ Sessions must therefore be short: never hold one across network I/O.
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+import aiosqlite
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -46,16 +49,41 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
+
+
+class _InlineSQLiteConnection(aiosqlite.Connection):
+    """aiosqlite's connection, with every call run on the event loop's own thread.
+
+    aiosqlite hands each call to a worker thread and back: ~0.9 ms per statement on this kind
+    of machine, against ~20 µs for the statement itself (see the performance notes). With one
+    serialised connection and WAL, a statement never waits on another writer of this process,
+    so running it inline costs the loop far less than the thread hop. Waits on another
+    process's lock are bounded by a short busy timeout.
+    """
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+def _inline_creator(database: str) -> Callable[[], Any]:
+    async def create() -> aiosqlite.Connection:
+        connector = functools.partial(sqlite3.connect, database, check_same_thread=False)
+        return await _InlineSQLiteConnection(connector, 64)
+
+    return create
 
 
 def make_engine(settings: DatabaseSettings) -> AsyncEngine:
     url = settings.url
     if url.startswith("sqlite"):
+        database = make_url(url).database or ":memory:"
         engine = create_async_engine(
             url, echo=settings.echo, pool_size=1, max_overflow=0, pool_timeout=60,
-            connect_args={"timeout": 30},
+            async_creator=_inline_creator(database),
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
