@@ -116,6 +116,24 @@ def serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[b
     raise SystemExit(f"server on port {port} did not start")
 
 
+def pg_database() -> str | None:
+    """A fresh `runyard_bench` database on the local PostgreSQL, or None when there is none."""
+    try:
+        import asyncpg
+
+        async def recreate() -> None:
+            conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+            await conn.execute("DROP DATABASE IF EXISTS runyard_bench")
+            await conn.execute("CREATE DATABASE runyard_bench")
+            await conn.close()
+
+        asyncio.run(recreate())
+    except (OSError, ImportError) as exc:
+        print(f"(no PostgreSQL row: {exc})")
+        return None
+    return "postgresql+asyncpg://postgres@127.0.0.1:5432/runyard_bench"
+
+
 def http_table() -> None:
     if shutil.which("wrk") is None:
         print("\n(wrk not installed: `apt-get install wrk` for the HTTP table)")
@@ -135,13 +153,23 @@ def http_table() -> None:
         rows.append(("bare FastAPI POST (baseline)", *wrk("http://127.0.0.1:8891", "x", work)))
     finally:
         bare.terminate()
-    for backend in ("s3", "local"):
-        db_url = f"sqlite+aiosqlite:///{work / f'{backend}.db'}"
+    legs = [("s3", f"sqlite+aiosqlite:///{work / 's3.db'}", "SQLite + s3"),
+            ("local", f"sqlite+aiosqlite:///{work / 'local.db'}", "SQLite + local")]
+    pg = pg_database()
+    if pg:
+        legs.append(("s3", pg, "PostgreSQL + s3"))
+    for backend, db_url, label in legs:
         upgrade(db_url)
         settings = Settings(environment="test", secret_key="b" * 40)
-        db = Database(DatabaseSettings(url=db_url))
-        key = asyncio.run(provision(db, settings, builtins=False)).integration_key
-        asyncio.run(db.dispose())
+
+        async def bootstrap(url: str = db_url) -> str:
+            db = Database(DatabaseSettings(url=url))
+            try:
+                return (await provision(db, settings, builtins=False)).integration_key
+            finally:
+                await db.dispose()
+
+        key = asyncio.run(bootstrap())
         env = dict(base_env, RUNYARD_DB_URL=db_url, RUNYARD_SECRET_KEY="b" * 40,
                    RUNYARD_STORAGE=backend, RUNYARD_S3_BUCKET="bench",
                    RUNYARD_S3_ENDPOINT="http://127.0.0.1:9", RUNYARD_S3_ACCESS_KEY_ID="test",
@@ -150,7 +178,7 @@ def http_table() -> None:
                    RUNYARD_LIMIT_BYTES_PRESIGNED_PER_DAY=str(10**18))
         proc = serve([sys.executable, "-m", "runyard", "serve", "--port", "8892"], env, 8892)
         try:
-            rows.append((f"runyard presign, SQLite + {backend}",
+            rows.append((f"runyard presign, {label}",
                          *wrk("http://127.0.0.1:8892", key, work)))
         finally:
             proc.terminate()

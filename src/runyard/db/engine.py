@@ -89,7 +89,9 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
         return engine
     return create_async_engine(
         url, echo=settings.echo, pool_size=settings.pool_size, max_overflow=settings.pool_size,
-        pool_pre_ping=True,
+        # No pre-ping (a round trip on every checkout); a connection the server dropped fails
+        # one request with 503 and is replaced, and recycling bounds idle connections' age.
+        pool_recycle=1800,
     )
 
 
