@@ -162,7 +162,7 @@ def http_table() -> None:
         upgrade(db_url)
         settings = Settings(environment="test", secret_key="b" * 40)
 
-        async def bootstrap(url: str = db_url) -> str:
+        async def bootstrap(url: str = db_url, settings: Settings = settings) -> str:
             db = Database(DatabaseSettings(url=url))
             try:
                 return (await provision(db, settings, builtins=False)).integration_key

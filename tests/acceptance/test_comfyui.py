@@ -97,9 +97,11 @@ def test_cancel_interrupts_the_prompt(stack: Stack) -> None:
     wait_until(lambda: stack.task(task_id)["task_status"] == "running", 20)
     httpx.post(f"{stack.base}/tasks/{task_id}/cancel", headers=stack.headers())
     assert stack.wait_task(task_id, timeout=20)["task_status"] == "cancelled"
-    queue = httpx.get(f"{url}/queue").json()
+    # the prompt was interrupted on ComfyUI, not left running there
     wait_until(lambda: not httpx.get(f"{url}/queue").json()["queue_running"], 10)
-    assert queue is not None
+    history = httpx.get(f"{url}/history").json()
+    assert any(m[0] == "execution_interrupted"
+               for h in history.values() for m in h["status"]["messages"])
 
 
 def test_an_unhealthy_comfyui_keeps_tasks_away(stack: Stack) -> None:
