@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.acceptance.conftest import Stack
 from tests.support.processes import wait_until
@@ -87,3 +88,29 @@ def test_revoking_the_key_closes_the_stream(stack: Stack) -> None:
         rest = list(lines)  # ends when the server closes the stream
         assert time.monotonic() - started < 10
     assert any("credential_revoked" in line for line in rest)
+
+
+@pytest.mark.parametrize("stack", ["e2e-postgres-s3"], indirect=True)
+def test_two_server_processes_share_the_work_and_the_events(stack: Stack) -> None:
+    """Scale-out shape (PostgreSQL + S3): the agent dials server 1; the client submits and
+    follows the events on server 2."""
+    from tests.support.processes import Proc, python_cmd, wait_http
+    from tests.support.s3 import free_port
+
+    port = free_port()
+    second = f"http://127.0.0.1:{port}"
+    proc = Proc("server-2", python_cmd("-m", "runyard", "serve", "--port", str(port)),
+                {**stack.env, "RUNYARD_PUBLIC_URL": second}, stack.logs)
+    stack.procs.append(proc)
+    wait_http(f"{second}/healthz", proc=proc)
+    stack.start_agent("on-server-1")
+    stack.wait_agent("on-server-1")
+    r = httpx.post(f"{second}/api/v1/r/workflows/slug/sleep/run", headers=stack.headers(),
+                   json={"parameters": {"seconds": 0.5}})
+    assert r.status_code == 202
+    task_id = r.json()["task_id"]
+    other = Stack(leg=stack.leg, url=second, env=stack.env, team=stack.team, logs=stack.logs)
+    events = read_events(other, task_id)
+    assert events[-1][1] == "completed"
+    assert [e[0] for e in events] == list(range(1, len(events) + 1))
+    assert stack.task(task_id)["agent_id"] == "on-server-1"
