@@ -8,6 +8,11 @@ from typing import Protocol
 from runyard.db.base import utcnow
 
 
+def iso_z(dt: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``, the contract's timestamp format."""
+    return dt.isoformat().replace("+00:00", "Z")
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

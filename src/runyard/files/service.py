@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runyard.clock import Clock
+from runyard.clock import Clock, iso_z
 from runyard.db.base import new_id
 from runyard.errors import TooLarge, TooManyRequests, Unprocessable
 from runyard.files.naming import input_key, normalise_content_type, safe_file_name
@@ -16,13 +16,6 @@ from runyard.files.schemas import PresignRequest, PresignResponse
 from runyard.models import StoredFile
 from runyard.settings import Settings
 from runyard.storage.base import Storage
-
-
-def iso(dt: object) -> str:
-    from datetime import datetime
-
-    assert isinstance(dt, datetime)
-    return dt.isoformat().replace("+00:00", "Z")
 
 
 class FileService:
@@ -100,5 +93,5 @@ class FileService:
         signed = self.storage.presign_put(key, body.file_size, expires_in=limits.upload_url_ttl)
         return PresignResponse(
             file_key=key, upload_url=signed.url, upload_headers=dict(signed.headers),
-            expires_at=iso(now + timedelta(seconds=limits.upload_url_ttl)),
+            expires_at=iso_z(now + timedelta(seconds=limits.upload_url_ttl)),
         )

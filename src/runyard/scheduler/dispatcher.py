@@ -9,6 +9,7 @@ made by other processes.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -111,11 +112,8 @@ class Dispatcher(BackgroundLoop):
         return sends
 
     async def _assign_one(
-        self, session: AsyncSession, task: Task, conn: Connection, now: object
+        self, session: AsyncSession, task: Task, conn: Connection, now: datetime
     ) -> TaskAssign | None:
-        from datetime import datetime
-
-        assert isinstance(now, datetime)
         version = await session.get(WorkflowVersion, (task.workflow_id, task.workflow_version))
         if version is None:
             lifecycle.fail(session, task, now, "workflow_not_found",

@@ -88,6 +88,7 @@ SignedHeaders = Annotated[
 @router.put(
     "/storage/{key:path}",
     summary="Upload an object or a multipart part through a signed URL",
+    operation_id="storage_put_object",
     response_class=Response,
     include_in_schema=True,
     responses={
@@ -199,6 +200,7 @@ RangeHeader = Annotated[str | None, Header(alias="range", description="bytes=STA
 @router.get(
     "/storage/{key:path}",
     summary="Download an object through a signed URL",
+    operation_id="storage_get_object",
     response_class=Response,
     include_in_schema=True,
     responses=_DOWNLOAD_RESPONSES,
@@ -218,6 +220,7 @@ async def get_object(
 @router.head(
     "/storage/{key:path}",
     summary="Size and headers of an object through a signed GET URL",
+    operation_id="storage_head_object",
     response_class=Response,
     include_in_schema=True,
     responses=_DOWNLOAD_RESPONSES,

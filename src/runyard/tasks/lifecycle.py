@@ -8,20 +8,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runyard.clock import iso_z
 from runyard.db.engine import mark_task_changed
 from runyard.models import Task, TaskEvent
 from runyard.tasks.states import TERMINAL, can_move
-
-
-def iso(dt: datetime) -> str:
-    return dt.isoformat().replace("+00:00", "Z")
 
 
 def append_event(
     session: AsyncSession, task: Task, event: str, data: dict[str, Any], now: datetime
 ) -> None:
     task.event_seq += 1
-    payload = {"task_id": task.id, **data, "timestamp": iso(now)}
+    payload = {"task_id": task.id, **data, "timestamp": iso_z(now)}
     session.add(
         TaskEvent(task_id=task.id, seq=task.event_seq, event=event, data=payload, created_at=now)
     )

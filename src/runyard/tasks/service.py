@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runyard.clock import Clock
+from runyard.clock import Clock, iso_z
 from runyard.errors import Gone, NotFound
 from runyard.models import Task
 from runyard.settings import Settings
@@ -75,7 +75,7 @@ class TaskService:
         if task.outputs_expire_at is not None and task.outputs_expire_at <= self.clock.now():
             raise Gone(
                 f"The outputs of task {task.id} expired at "
-                f"{lifecycle.iso(task.outputs_expire_at)} (kept 7 days); run the task again.",
+                f"{iso_z(task.outputs_expire_at)} (kept 7 days); run the task again.",
                 code="outputs_expired",
             )
         outputs = await self.repo.outputs(task.id, task.attempt, status="final")

@@ -6,6 +6,7 @@ from runyard.api_docs import errors
 from runyard.auth.repository import AuthRepository
 from runyard.deps import AccountCaller, MeCaller, SessionDep, TeamPathAdmin
 from runyard.errors import NotFound
+from runyard.models import Membership, User
 from runyard.pagination import PageDep
 from runyard.teams.schemas import (
     MemberAdd,
@@ -60,10 +61,7 @@ async def me(principal: MeCaller, session: SessionDep) -> UserRead:
     )
 
 
-def _member(m: object, u: object) -> MemberRead:
-    from runyard.models import Membership, User
-
-    assert isinstance(m, Membership) and isinstance(u, User)
+def _member(m: Membership, u: User) -> MemberRead:
     return MemberRead(
         user_id=u.id,
         email_address=u.email_address,
@@ -116,6 +114,7 @@ async def update_member(
     service = TeamService(session)
     m = await service.change_role(team_id, user_id, body.role)
     user = await AuthRepository(session).user(user_id)
+    assert user is not None  # a membership row implies its user (foreign key)
     await session.commit()
     return _member(m, user)
 

@@ -112,3 +112,14 @@ def test_openapi_as_session(live: Live) -> None:
     # logout would end the session the other cases use; it is tested in tests/integration/api
     failures = fuzz(live, live.session_token, {"POST /api/v1/auth/logout"})
     assert not failures, "\n\n".join(failures)
+
+
+def test_operation_ids_are_stable_and_unique() -> None:
+    """Hand-written operation ids (clients generate method names from them)."""
+    from runyard.settings import Settings
+
+    spec = create_app(Settings(environment="test", secret_key="x" * 40)).openapi()
+    ids = [op["operationId"] for item in spec["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids))
+    assert all("__" not in i for i in ids), [i for i in ids if "__" in i]
+    assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer"}
