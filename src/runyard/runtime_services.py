@@ -28,9 +28,11 @@ async def start_services(
 
         storage = build_storage(settings)
     app.state.storage = storage
+    from runyard.auth.ratelimit import SlidingWindowLimiter
     from runyard.files.quota import DailyUsage
 
     app.state.usage = DailyUsage()
+    app.state.login_limiter = SlidingWindowLimiter(settings.limits.login_attempts_per_minute)
     gateway = Gateway()
     app.state.gateway = gateway
     hub = EventHub()

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runyard.models import Agent, ApiKey, Task
+from runyard.models import Agent, Task
 
 
 class AgentRepository:
@@ -62,9 +62,3 @@ class AgentRepository:
             select(Agent).where(Agent.last_heartbeat < before, holding)
         ))
 
-    async def key_usable(self, key_id: str, now: datetime) -> bool:
-        key = await self.session.get(ApiKey, key_id)
-        return (
-            key is not None and key.revoked_at is None
-            and (key.expires_at is None or key.expires_at > now)
-        )

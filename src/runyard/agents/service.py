@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runyard.agents.repository import AgentRepository
 from runyard.agents.schemas import AgentRead, AgentStatus
+from runyard.auth.repository import AuthRepository
 from runyard.db.base import new_id
 from runyard.db.engine import mark_wake
 from runyard.models import Agent
@@ -51,7 +52,7 @@ class AgentService:
         elif agent.api_key_id != key_id:
             # The binding stops another key of the team from impersonating this agent; once
             # the bound key is revoked or expired, a new key may take the id over (rotation).
-            if await self.repo.key_usable(agent.api_key_id, now):
+            if await AuthRepository(self.session).key_usable(agent.api_key_id, now):
                 raise AgentIdTaken(hello.agent_id)
             agent.api_key_id = key_id
         agent.labels = sorted(set(hello.labels))

@@ -19,11 +19,8 @@ from runyard.errors import TooManyRequests, Unauthenticated
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def _limiter(request: Request, limit: int) -> SlidingWindowLimiter:
-    limiter: SlidingWindowLimiter | None = getattr(request.app.state, "login_limiter", None)
-    if limiter is None:
-        limiter = SlidingWindowLimiter(limit)
-        request.app.state.login_limiter = limiter
+def _limiter(request: Request) -> SlidingWindowLimiter:
+    limiter: SlidingWindowLimiter = request.app.state.login_limiter
     return limiter
 
 
@@ -42,7 +39,7 @@ async def login(
 ) -> TokenPair:
     """Exchange an email address and password for a session token and a refresh token."""
     address = request.client.host if request.client else "unknown"
-    wait = _limiter(request, settings.limits.login_attempts_per_minute).hit(
+    wait = _limiter(request).hit(
         f"ip:{address}", f"user:{body.email_address.strip().lower()}"
     )
     if wait is not None:

@@ -35,6 +35,14 @@ class AuthRepository:
     async def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
         return await self.session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
 
+    async def key_usable(self, key_id: str, now: datetime) -> bool:
+        """Whether an API key is still accepted (not revoked, not expired)."""
+        key = await self.session.get(ApiKey, key_id)
+        return (
+            key is not None and key.revoked_at is None
+            and (key.expires_at is None or key.expires_at > now)
+        )
+
     async def touch_api_key(self, key_id: str, now: datetime) -> None:
         await self.session.execute(
             update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now)

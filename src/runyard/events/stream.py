@@ -9,7 +9,6 @@ import json
 import time
 from collections.abc import AsyncIterator
 
-from runyard.agents.repository import AgentRepository
 from runyard.auth.principal import Principal
 from runyard.auth.repository import AuthRepository
 from runyard.clock import Clock
@@ -28,7 +27,7 @@ def format_event(seq: int, event: str, data: object) -> str:
 async def still_allowed(db: Database, principal: Principal, clock: Clock) -> bool:
     async with db.session() as session:
         if principal.key_id is not None:
-            return await AgentRepository(session).key_usable(principal.key_id, clock.now())
+            return await AuthRepository(session).key_usable(principal.key_id, clock.now())
         if principal.session_id is not None:
             return await AuthRepository(session).family_active(principal.session_id)
     return True

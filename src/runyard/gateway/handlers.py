@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from runyard.agents.service import AgentService
 from runyard.clock import Clock
@@ -293,7 +294,7 @@ async def stale_reports(
 
 
 async def reconcile_on_hello(
-    session: Any, me: AgentRef, running: list[RunningTask], clock: Clock
+    session: AsyncSession, me: AgentRef, running: list[RunningTask], clock: Clock
 ) -> list[RunningTask]:
     """On (re)connect: keep reported tasks still assigned to this attempt, drop the rest, and
     requeue tasks the server thought this agent held but it no longer reports (it restarted)."""

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from runyard.agents.repository import AgentRepository
+from runyard.auth.repository import AuthRepository
 from runyard.background import BackgroundLoop
 from runyard.clock import Clock
 from runyard.db.engine import Database
@@ -183,7 +184,7 @@ class Reaper(BackgroundLoop):
             return
         now = self.clock.now()
         async with self.db.session() as session:
-            repo = AgentRepository(session)
+            repo = AuthRepository(session)
             dead = [c for c in conns if not await repo.key_usable(c.key_id, now)]
         for conn in dead:
             await self.gateway.close(conn, CloseReason.INVALID_KEY)
