@@ -134,3 +134,22 @@ def test_input_expired_before_an_agent_took_the_task(stack: Stack) -> None:
     done = stack.wait_task(task_id, timeout=30)
     assert done["task_status"] == "failed" and done["task_error_code"] == "input_expired"
     assert "input_image" in done["task_error"]
+
+
+def test_agent_key_rotation_keeps_the_agent_id(stack: Stack) -> None:
+    login = httpx.post(f"{stack.url}/api/v1/auth/login", json={
+        "email_address": "e2e@example.com", "user_password": "e2e-password-1"}).json()
+    admin = {"Authorization": f"Bearer {login['access_token']}"}
+    old = httpx.post(f"{stack.url}/api/v1/credentials", headers=admin,
+                     json={"kind": "agent", "display_name": "old"}).json()
+    new = httpx.post(f"{stack.url}/api/v1/credentials", headers=admin,
+                     json={"kind": "agent", "display_name": "new"}).json()
+    first = stack.start_agent("box-7", key=old["raw_key"])
+    stack.wait_agent("box-7")
+    first.stop()
+    thief = stack.start_agent("box-7", key=new["raw_key"])
+    assert thief.wait(20) == 3  # the id is bound to a key that is still valid
+    assert httpx.delete(f"{stack.url}/api/v1/credentials/{old['id']}",
+                        headers=admin).status_code == 204
+    stack.start_agent("box-7", key=new["raw_key"])
+    stack.wait_agent("box-7")
