@@ -75,11 +75,12 @@ def dev(
 ) -> None:
     """Start everything on one machine: server, SQLite, embedded store, a local agent."""
     from runyard.app import create_app
-    from runyard.cli.serve import build_server
+    from runyard.cli.serve import build_server, ensure_port_free
     from runyard.logs import configure_logging
     from runyard.migrations import upgrade
     from runyard.settings import DatabaseSettings, Settings
 
+    ensure_port_free(host, port)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     public = os.environ.get("RUNYARD_PUBLIC_URL") or f"http://{host}:{port}"

@@ -9,6 +9,21 @@ import typer
 from runyard.cli.errors import exits_cleanly
 
 
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail with one clear line, before any start-up work, when the address is taken."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise OSError(
+                f"cannot listen on {host}:{port} ({exc.strerror}): stop what uses it or pass "
+                "--port"
+            ) from None
+
+
 def build_server(app: object, host: str, port: int, grace: float) -> object:
     import uvicorn
 
@@ -33,6 +48,7 @@ def serve(
     from runyard.settings import Settings
 
     settings = Settings()
+    ensure_port_free(host, port)
     configure_logging(settings.log_level)
     if migrate:
         from runyard.migrations import upgrade
