@@ -4,21 +4,12 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from runyard.db.repository import Repository
 from runyard.models import Agent, Task
 
 
-class AgentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    def add(self, agent: Agent) -> None:
-        self.session.add(agent)
-
-    async def flush(self) -> None:
-        await self.session.flush()
-
+class AgentRepository(Repository):
     async def by_agent_id(self, team_id: str, agent_id: str) -> Agent | None:
         return await self.session.scalar(
             select(Agent).where(Agent.team_id == team_id, Agent.agent_id == agent_id)
@@ -29,8 +20,11 @@ class AgentRepository:
             select(func.count()).select_from(Agent).where(Agent.team_id == team_id)
         )
         rows = await self.session.scalars(
-            select(Agent).where(Agent.team_id == team_id).order_by(Agent.agent_id)
-            .offset(offset).limit(limit)
+            select(Agent)
+            .where(Agent.team_id == team_id)
+            .order_by(Agent.agent_id)
+            .offset(offset)
+            .limit(limit)
         )
         return list(rows), int(total or 0)
 
@@ -40,8 +34,11 @@ class AgentRepository:
             return {}
         rows = await self.session.execute(
             select(Task.agent_id, func.count())
-            .where(Task.team_id == team_id, Task.agent_id.in_(ids),
-                   Task.task_status.in_(("queued", "running")))
+            .where(
+                Task.team_id == team_id,
+                Task.agent_id.in_(ids),
+                Task.task_status.in_(("queued", "running")),
+            )
             .group_by(Task.agent_id)
         )
         return {str(a): int(n) for a, n in rows.tuples()}
@@ -54,11 +51,15 @@ class AgentRepository:
 
     async def silent_since(self, before: datetime) -> list[Agent]:
         """Agents whose last heartbeat is older than ``before`` and that still hold tasks."""
-        holding = select(Task.id).where(
-            Task.team_id == Agent.team_id, Task.agent_id == Agent.agent_id,
-            Task.task_status.in_(("queued", "running")),
-        ).exists()
-        return list(await self.session.scalars(
-            select(Agent).where(Agent.last_heartbeat < before, holding)
-        ))
-
+        holding = (
+            select(Task.id)
+            .where(
+                Task.team_id == Agent.team_id,
+                Task.agent_id == Agent.agent_id,
+                Task.task_status.in_(("queued", "running")),
+            )
+            .exists()
+        )
+        return list(
+            await self.session.scalars(select(Agent).where(Agent.last_heartbeat < before, holding))
+        )

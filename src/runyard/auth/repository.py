@@ -5,15 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from runyard.db.repository import Repository
 from runyard.models import ApiKey, Membership, RefreshToken, Team, User
 
 
-class AuthRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class AuthRepository(Repository):
     async def user_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email_address == email.lower()))
 
@@ -39,7 +36,8 @@ class AuthRepository:
         """Whether an API key is still accepted (not revoked, not expired)."""
         key = await self.session.get(ApiKey, key_id)
         return (
-            key is not None and key.revoked_at is None
+            key is not None
+            and key.revoked_at is None
             and (key.expires_at is None or key.expires_at > now)
         )
 
@@ -67,6 +65,3 @@ class AuthRepository:
             .limit(1)
         )
         return row is not None
-
-    def add(self, obj: object) -> None:
-        self.session.add(obj)

@@ -1,18 +1,12 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from runyard.db.repository import Repository
 from runyard.models import ApiKey
 
 
-class CredentialRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    def add(self, key: ApiKey) -> None:
-        self.session.add(key)
-
+class CredentialRepository(Repository):
     async def get(self, team_id: str, key_id: str) -> ApiKey | None:
         key = await self.session.get(ApiKey, key_id)
         return key if key is not None and key.team_id == team_id else None
@@ -21,7 +15,10 @@ class CredentialRepository:
         where = ApiKey.team_id == team_id
         total = await self.session.scalar(select(func.count()).select_from(ApiKey).where(where))
         rows = await self.session.scalars(
-            select(ApiKey).where(where).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
-            .offset(offset).limit(limit)
+            select(ApiKey)
+            .where(where)
+            .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+            .offset(offset)
+            .limit(limit)
         )
         return list(rows), int(total or 0)

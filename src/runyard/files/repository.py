@@ -3,18 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from runyard.db.repository import Repository
 from runyard.models import MultipartUpload, StoredFile
 
 
-class FileRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    def add(self, f: StoredFile) -> None:
-        self.session.add(f)
-
+class FileRepository(Repository):
     async def by_keys(self, team_id: str, keys: list[str]) -> dict[str, StoredFile]:
         if not keys:
             return {}
@@ -33,7 +27,8 @@ class FileRepository:
         )
         unfinished = await self.session.scalar(
             select(func.coalesce(func.sum(MultipartUpload.file_size), 0)).where(
-                MultipartUpload.team_id == team_id, MultipartUpload.created_at >= since,
+                MultipartUpload.team_id == team_id,
+                MultipartUpload.created_at >= since,
                 MultipartUpload.upload_status != "completed",
             )
         )

@@ -4,22 +4,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from runyard.db.repository import Repository
 from runyard.models import IdempotencyKey, Task, TaskEvent, TaskOutput
 from runyard.tasks.states import ACTIVE
 
 
-class TaskRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    def add(self, obj: object) -> None:
-        self.session.add(obj)
-
-    async def flush(self) -> None:
-        await self.session.flush()
-
+class TaskRepository(Repository):
     async def get(self, team_id: str, task_id: str) -> Task | None:
         task = await self.session.get(Task, task_id)
         return task if task is not None and task.team_id == team_id else None

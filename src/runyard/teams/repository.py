@@ -1,21 +1,12 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from runyard.db.repository import Repository
 from runyard.models import Membership, Team, User
 
 
-class TeamRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    def add(self, obj: object) -> None:
-        self.session.add(obj)
-
-    async def flush(self) -> None:
-        await self.session.flush()
-
+class TeamRepository(Repository):
     async def team(self, team_id: str) -> Team | None:
         return await self.session.get(Team, team_id)
 

@@ -3,18 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from runyard.db.repository import Repository
 from runyard.models import MultipartUpload
 
 
-class UploadRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    def add(self, upload: MultipartUpload) -> None:
-        self.session.add(upload)
-
+class UploadRepository(Repository):
     async def get(
         self, team_id: str, upload_id: str, *, for_update: bool = False
     ) -> MultipartUpload | None:
@@ -29,8 +23,11 @@ class UploadRepository:
 
     async def count_open(self, team_id: str, now: datetime) -> int:
         count = await self.session.scalar(
-            select(func.count()).select_from(MultipartUpload).where(
-                MultipartUpload.team_id == team_id, MultipartUpload.upload_status == "open",
+            select(func.count())
+            .select_from(MultipartUpload)
+            .where(
+                MultipartUpload.team_id == team_id,
+                MultipartUpload.upload_status == "open",
                 MultipartUpload.expires_at > now,
             )
         )

@@ -1,21 +1,12 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from runyard.db.repository import Repository
 from runyard.models import Workflow, WorkflowVersion
 
 
-class WorkflowRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    def add(self, obj: object) -> None:
-        self.session.add(obj)
-
-    async def flush(self) -> None:
-        await self.session.flush()
-
+class WorkflowRepository(Repository):
     async def by_id(self, team_id: str, workflow_id: str) -> Workflow | None:
         wf = await self.session.get(Workflow, workflow_id)
         if wf is None or wf.team_id != team_id or wf.deleted_at is not None:
