@@ -311,18 +311,7 @@ async def reconcile_on_hello(
     for task in held:
         if task.id in kept:
             continue
-        if task.cancel_requested_at is not None:
-            lifecycle.cancel(session, task, now)
-        elif task.retry_count < task.max_retries:
-            task.retry_count += 1
-            lifecycle.move(session, task, "pending", now)
-        else:
-            lifecycle.fail(
-                session,
-                task,
-                now,
-                "agent_lost",
-                f"Agent {me.agent_id!r} restarted and lost the task, which used all "
-                f"{task.max_retries} retries.",
-            )
+        lifecycle.retry_or_fail(
+            session, task, now, f"Agent {me.agent_id!r} restarted and lost the task"
+        )
     return drop

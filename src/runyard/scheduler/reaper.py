@@ -108,7 +108,7 @@ class Reaper(BackgroundLoop):
                     task.assigned_at < ack_before:
                 log.warning("ack timeout task=%s attempt=%d agent=%s", task.id, task.attempt, agent)
                 cancels.append((task.team_id, agent, task.id, task.attempt, "reassigned"))
-                self._requeue_or_fail(
+                lifecycle.retry_or_fail(
                     session, task, now,
                     f"Agent {agent!r} did not acknowledge the task within {s.ack_timeout:g} s",
                 )
@@ -141,25 +141,12 @@ class Reaper(BackgroundLoop):
                 ).with_for_update(skip_locked=True)
             )
             for task in tasks:
-                self._requeue_or_fail(
+                lifecycle.retry_or_fail(
                     session, task, now,
                     f"Agent {agent.agent_id!r} was lost (no heartbeat for {silence:g} s)",
                 )
         return found
 
-    @staticmethod
-    def _requeue_or_fail(session: AsyncSession, task: Task, now: datetime, why: str) -> None:
-        """Another attempt while retries are left, else ``agent_lost`` saying why."""
-        if task.cancel_requested_at is not None:
-            lifecycle.cancel(session, task, now)
-        elif task.retry_count < task.max_retries:
-            task.retry_count += 1
-            log.warning("%s: task=%s attempt=%d retry %d/%d", why, task.id, task.attempt,
-                        task.retry_count, task.max_retries)
-            lifecycle.move(session, task, "pending", now)
-        else:
-            lifecycle.fail(session, task, now, "agent_lost",
-                           f"{why} and the task used all {task.max_retries} retries.")
 
     async def _deliver_cancels(self) -> None:
         """Cancels requested through another server process reach agents connected here."""

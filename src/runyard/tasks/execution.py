@@ -14,6 +14,7 @@ from runyard.models import Task, TaskOutput
 from runyard.settings import Settings
 from runyard.tasks import lifecycle
 from runyard.tasks.repository import TaskRepository
+from runyard.tasks.schemas import TaskOutputBody
 
 
 class StaleAttempt(Exception):
@@ -139,17 +140,7 @@ class TaskExecution:
         for position, row in enumerate(ordered):
             row.output_status = "final"
             row.position = position
-        body = {
-            "outputs": [
-                {
-                    "output_id": r.output_id,
-                    "file_name": r.file_name,
-                    "content_type": r.content_type,
-                    "file_size": r.file_size,
-                }
-                for r in ordered
-            ]
-        }
+        body = TaskOutputBody.of(ordered).model_dump()
         lifecycle.complete(self.session, task, now, body, expires)
         for row in ordered:
             row.expires_at = task.outputs_expire_at
@@ -178,12 +169,9 @@ class TaskExecution:
         return task
 
     async def cancelled(self, agent: AgentRef, task_id: str, attempt: int, now: datetime) -> None:
-        task = await self.fenced(agent, task_id, attempt)
-        if task.cancel_requested_at is not None:
-            lifecycle.cancel(self.session, task, now)
-        else:
-            # The agent stopped on its own (e.g. timeout abort already recorded): requeue.
-            lifecycle.move(self.session, task, "pending", now)
+        """The agent confirms it stopped: ``cancelled`` if one was asked for, else (it stopped on
+        its own) back to the queue, exactly as a hand-back."""
+        await self.release(agent, task_id, attempt, now)
 
     async def release(self, agent: AgentRef, task_id: str, attempt: int, now: datetime) -> None:
         """The agent hands the task back (shutting down): back to the queue, no retry used."""

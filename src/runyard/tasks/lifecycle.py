@@ -3,6 +3,7 @@ event of contract section 5 and marks the task changed (listeners hear it after 
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,8 @@ from runyard.clock import iso_z
 from runyard.db.engine import mark_task_changed
 from runyard.models import Task, TaskEvent
 from runyard.tasks.states import TERMINAL, can_move
+
+log = logging.getLogger("runyard.tasks")
 
 
 def append_event(
@@ -134,3 +137,19 @@ def cancel(session: AsyncSession, task: Task, now: datetime) -> bool:
     append_event(session, task, "cancelled", {"task_status": "cancelled"}, now)
     mark_task_changed(session, task.id, wake=True)
     return True
+
+
+def retry_or_fail(session: AsyncSession, task: Task, now: datetime, why: str) -> None:
+    """An attempt was lost (agent lost, restarted, or never acknowledged): another attempt while
+    the workflow's retries last, else ``agent_lost`` saying why. A cancel requested meanwhile wins.
+    """
+    if task.cancel_requested_at is not None:
+        cancel(session, task, now)
+    elif task.retry_count < task.max_retries:
+        task.retry_count += 1
+        log.warning("%s: task=%s attempt=%d retry %d/%d", why, task.id, task.attempt,
+                    task.retry_count, task.max_retries)
+        move(session, task, "pending", now)
+    else:
+        fail(session, task, now, "agent_lost",
+             f"{why} and the task used all {task.max_retries} retries.")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,11 @@ class OutputRead(BaseModel):
 
 class TaskOutputBody(BaseModel):
     outputs: list[OutputRead]
+
+    @classmethod
+    def of(cls, rows: Iterable[object]) -> TaskOutputBody:
+        """The contract's ``task_output`` from output rows, in their order."""
+        return cls(outputs=[OutputRead.model_validate(r, from_attributes=True) for r in rows])
 
 
 class TaskRead(BaseModel):

@@ -11,7 +11,7 @@ from runyard.settings import Settings
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
 from runyard.tasks.repository import TaskRepository
-from runyard.tasks.schemas import OutputRead, TaskOutputBody, TaskRead, TaskResult
+from runyard.tasks.schemas import TaskOutputBody, TaskRead, TaskResult
 
 
 def to_read(task: Task) -> TaskRead:
@@ -42,20 +42,6 @@ class TaskService:
         elif task.task_status == "running" and task.cancel_requested_at is None:
             task.cancel_requested_at = now
         return task
-
-    async def task_output(self, task: Task) -> TaskOutputBody:
-        outputs = await self.repo.outputs(task.id, task.attempt, status="final")
-        return TaskOutputBody(
-            outputs=[
-                OutputRead(
-                    output_id=o.output_id,
-                    file_name=o.file_name,
-                    content_type=o.content_type,
-                    file_size=o.file_size,
-                )
-                for o in outputs
-            ]
-        )
 
     async def result(self, team_id: str, task_id: str, storage: Storage) -> TaskResult:
         task = await self.get(team_id, task_id)
@@ -89,17 +75,7 @@ class TaskService:
             )
             for o in outputs
         }
-        body.task_output = TaskOutputBody(
-            outputs=[
-                OutputRead(
-                    output_id=o.output_id,
-                    file_name=o.file_name,
-                    content_type=o.content_type,
-                    file_size=o.file_size,
-                )
-                for o in outputs
-            ]
-        )
+        body.task_output = TaskOutputBody.of(outputs)
         body.download_urls = urls
         body.download_url = urls[outputs[0].output_id] if outputs else None
         body.expires_at = task.outputs_expire_at
