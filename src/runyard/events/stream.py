@@ -33,15 +33,6 @@ async def still_allowed(db: Database, principal: Principal, clock: Clock) -> boo
     return True
 
 
-async def _finished(db: Database, task_id: str) -> bool:
-    from runyard.models import Task
-    from runyard.tasks.states import TERMINAL
-
-    async with db.session() as session:
-        task = await session.get(Task, task_id)
-    return task is None or task.task_status in TERMINAL
-
-
 async def event_stream(
     db: Database, hub: EventHub, settings: Settings, clock: Clock, principal: Principal,
     task_id: str, after: int,
@@ -54,7 +45,11 @@ async def event_stream(
         while True:
             wake.clear()
             async with db.session() as session:
-                events = await TaskRepository(session).events_after(task_id, after)
+                repo = TaskRepository(session)
+                # Status first: once it reads terminal, the terminal event (same commit) is
+                # visible to the read that follows.
+                finished = await repo.is_finished(task_id)
+                events = await repo.events_after(task_id, after)
             for e in events:
                 after = e.seq
                 yield format_event(e.seq, e.event, e.data)
@@ -63,13 +58,8 @@ async def event_stream(
                     return
             if events:
                 continue
-            if await _finished(db, task_id):
-                # Terminal, yet no terminal event read: it may have committed between our two
-                # reads (read again), or retention pruned the history (nothing more will come).
-                async with db.session() as session:
-                    if await TaskRepository(session).events_after(task_id, after, limit=1):
-                        continue
-                return
+            if finished:
+                return  # finished but its history was pruned by retention: nothing will come
             now = time.monotonic()
             if now - last_auth >= settings.auth.key_recheck_interval:
                 last_auth = now

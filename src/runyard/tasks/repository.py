@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from runyard.db.repository import Repository
 from runyard.models import IdempotencyKey, Task, TaskEvent, TaskOutput
-from runyard.tasks.states import ACTIVE
+from runyard.tasks.states import ACTIVE, TERMINAL
 
 
 class TaskRepository(Repository):
@@ -20,6 +20,11 @@ class TaskRepository(Repository):
         if for_update:
             stmt = stmt.with_for_update()
         return await self.session.scalar(stmt)
+
+    async def is_finished(self, task_id: str) -> bool:
+        """Terminal (or gone): no further event will be written for it."""
+        status = await self.session.scalar(select(Task.task_status).where(Task.id == task_id))
+        return status is None or status in TERMINAL
 
     async def page(
         self, team_id: str, status: str | None, offset: int, limit: int
