@@ -79,6 +79,13 @@ class Stack:
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.team.integration_key}"}
 
+    def session_headers(self) -> dict[str, str]:
+        """A session token of the team's owner (admin endpoints, workflow imports)."""
+        r = httpx.post(f"{self.url}/api/v1/auth/login", json={
+            "email_address": self.team.email_address, "user_password": self.team.user_password})
+        r.raise_for_status()
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
     def start_server(self, **extra_env: str) -> Proc:
         port = int(self.url.rsplit(":", 1)[1])
         self.server = Proc(f"server-{len(self.procs)}", python_cmd(

@@ -111,9 +111,7 @@ def test_sigterm_drains_the_agent(stack: Stack) -> None:
 
 
 def test_revoking_an_agent_key_closes_its_connection(stack: Stack) -> None:
-    login = httpx.post(f"{stack.url}/api/v1/auth/login", json={
-        "email_address": "e2e@example.com", "user_password": "e2e-password-1"}).json()
-    admin = {"Authorization": f"Bearer {login['access_token']}"}
+    admin = stack.session_headers()
     created = httpx.post(f"{stack.url}/api/v1/credentials", headers=admin,
                          json={"kind": "agent", "display_name": "to revoke"}).json()
     agent = stack.start_agent("revoked", key=created["raw_key"])
@@ -137,9 +135,7 @@ def test_input_expired_before_an_agent_took_the_task(stack: Stack) -> None:
 
 
 def test_agent_key_rotation_keeps_the_agent_id(stack: Stack) -> None:
-    login = httpx.post(f"{stack.url}/api/v1/auth/login", json={
-        "email_address": "e2e@example.com", "user_password": "e2e-password-1"}).json()
-    admin = {"Authorization": f"Bearer {login['access_token']}"}
+    admin = stack.session_headers()
     old = httpx.post(f"{stack.url}/api/v1/credentials", headers=admin,
                      json={"kind": "agent", "display_name": "old"}).json()
     new = httpx.post(f"{stack.url}/api/v1/credentials", headers=admin,

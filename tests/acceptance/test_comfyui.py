@@ -18,16 +18,10 @@ from tests.support.s3 import free_port
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "comfyui-invert.yaml"
 
 
-def session_headers(stack: Stack) -> dict[str, str]:
-    token = httpx.post(f"{stack.url}/api/v1/auth/login", json={
-        "email_address": "e2e@example.com", "user_password": "e2e-password-1"}).json()
-    return {"Authorization": f"Bearer {token['access_token']}"}
-
-
 def import_workflow(stack: Stack, **changes: Any) -> dict[str, Any]:
     definition = yaml.safe_load(EXAMPLE.read_text())
     definition.update(changes)
-    r = httpx.post(f"{stack.url}/api/v1/workflows/import", headers=session_headers(stack),
+    r = httpx.post(f"{stack.url}/api/v1/workflows/import", headers=stack.session_headers(),
                    json=definition)
     assert r.status_code == 201, r.text
     return dict(r.json())

@@ -70,9 +70,7 @@ def test_failed_stream_ends_with_the_error_code(stack: Stack) -> None:
 def test_revoking_the_key_closes_the_stream(stack: Stack) -> None:
     import time
 
-    login = httpx.post(f"{stack.url}/api/v1/auth/login", json={
-        "email_address": "e2e@example.com", "user_password": "e2e-password-1"}).json()
-    admin = {"Authorization": f"Bearer {login['access_token']}"}
+    admin = stack.session_headers()
     created = httpx.post(f"{stack.url}/api/v1/credentials", headers=admin,
                          json={"kind": "integration", "display_name": "streamer"}).json()
     task_id = stack.run("sleep", {"seconds": 1})  # no agent: the task waits, the stream stays
