@@ -36,7 +36,8 @@ test: $(STAMP) s3-venv services
 	scripts/run-tests.sh
 
 lint:
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck:
 	$(BIN)/mypy

@@ -44,21 +44,48 @@ def per_call(fn: object, n: int = N) -> float:
 
 def signing_table() -> None:
     client = boto3.client(
-        "s3", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
-    s3 = S3Storage(S3Settings(endpoint="http://127.0.0.1:9", bucket="b", access_key_id="test",
-                              secret_access_key="test"))
-    local = LocalStorage(Path(tempfile.mkdtemp()), public_url="http://127.0.0.1:8000",
-                         secret_key="bench-secret-0123456789abcdef0123456789")
+        "s3",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    s3 = S3Storage(
+        S3Settings(
+            endpoint="http://127.0.0.1:9",
+            bucket="b",
+            access_key_id="test",
+            secret_access_key="test",
+        )
+    )
+    local = LocalStorage(
+        Path(tempfile.mkdtemp()),
+        public_url="http://127.0.0.1:8000",
+        secret_key="bench-secret-0123456789abcdef0123456789",
+    )
     key = "inputs/team/01a2-upload/photo.png"
     rows = [
-        ("boto3 generate_presigned_url (baseline)", per_call(lambda: client.generate_presigned_url(
-            "put_object", Params={"Bucket": "b", "Key": key, "ContentLength": 1048576,
-                                  "IfNoneMatch": "*"}, ExpiresIn=900))),
+        (
+            "boto3 generate_presigned_url (baseline)",
+            per_call(
+                lambda: client.generate_presigned_url(
+                    "put_object",
+                    Params={
+                        "Bucket": "b",
+                        "Key": key,
+                        "ContentLength": 1048576,
+                        "IfNoneMatch": "*",
+                    },
+                    ExpiresIn=900,
+                )
+            ),
+        ),
         ("S3Storage.presign_put", per_call(lambda: s3.presign_put(key, 1048576, expires_in=900))),
-        ("LocalStorage.presign_put", per_call(lambda: local.presign_put(key, 1048576,
-                                                                        expires_in=900))),
+        (
+            "LocalStorage.presign_put",
+            per_call(lambda: local.presign_put(key, 1048576, expires_in=900)),
+        ),
     ]
     base = rows[0][1]
     print("\nSigning one upload URL (in process, µs per call; lower is better)")
@@ -67,7 +94,7 @@ def signing_table() -> None:
         print(f"{name:42} {us:9.1f} {us / base:7.2f}")
 
 
-BARE_APP = textwrap.dedent('''
+BARE_APP = textwrap.dedent("""
     from fastapi import FastAPI
     from pydantic import BaseModel
     app = FastAPI()
@@ -78,21 +105,33 @@ BARE_APP = textwrap.dedent('''
     @app.post("/api/v1/r/files/presign")
     async def presign(body: Body) -> dict[str, str]:
         return {"file_key": "inputs/x/" + body.file_name, "upload_url": "http://x", "n": "1"}
-''')
-LUA = textwrap.dedent('''
+""")
+LUA = textwrap.dedent("""
     wrk.method = "POST"
     wrk.body = '{"file_name":"photo.png","file_size":1048576,"content_type":"image/png"}'
     wrk.headers["Content-Type"] = "application/json"
     wrk.headers["Authorization"] = "Bearer KEY"
-''')
+""")
 
 
 def wrk(url: str, key: str, work: Path, seconds: int = 5) -> tuple[float, str]:
     script = work / "post.lua"
     script.write_text(LUA.replace("KEY", key))
-    out = subprocess.run(["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "-s",
-                          str(script), url + "/api/v1/r/files/presign"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            "-c32",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url + "/api/v1/r/files/presign",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -147,14 +186,31 @@ def http_table() -> None:
     (work / "bare.py").write_text(BARE_APP)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
     rows: list[tuple[str, float, str]] = []
-    bare = serve([sys.executable, "-m", "uvicorn", "--app-dir", str(work), "bare:app",
-                  "--port", "8891", "--log-level", "warning", "--no-access-log"], base_env, 8891)
+    bare = serve(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            str(work),
+            "bare:app",
+            "--port",
+            "8891",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        base_env,
+        8891,
+    )
     try:
         rows.append(("bare FastAPI POST (baseline)", *wrk("http://127.0.0.1:8891", "x", work)))
     finally:
         bare.terminate()
-    legs = [("s3", f"sqlite+aiosqlite:///{work / 's3.db'}", "SQLite + s3"),
-            ("local", f"sqlite+aiosqlite:///{work / 'local.db'}", "SQLite + local")]
+    legs = [
+        ("s3", f"sqlite+aiosqlite:///{work / 's3.db'}", "SQLite + s3"),
+        ("local", f"sqlite+aiosqlite:///{work / 'local.db'}", "SQLite + local"),
+    ]
     pg = pg_database()
     if pg:
         legs.append(("s3", pg, "PostgreSQL + s3"))
@@ -170,16 +226,22 @@ def http_table() -> None:
                 await db.dispose()
 
         key = asyncio.run(bootstrap())
-        env = dict(base_env, RUNYARD_DB_URL=db_url, RUNYARD_SECRET_KEY="b" * 40,
-                   RUNYARD_STORAGE=backend, RUNYARD_S3_BUCKET="bench",
-                   RUNYARD_S3_ENDPOINT="http://127.0.0.1:9", RUNYARD_S3_ACCESS_KEY_ID="test",
-                   RUNYARD_S3_SECRET_ACCESS_KEY="test", RUNYARD_LOG_LEVEL="WARNING",
-                   RUNYARD_DATA_DIR=str(work / backend),
-                   RUNYARD_LIMIT_BYTES_PRESIGNED_PER_DAY=str(10**18))
+        env = dict(
+            base_env,
+            RUNYARD_DB_URL=db_url,
+            RUNYARD_SECRET_KEY="b" * 40,
+            RUNYARD_STORAGE=backend,
+            RUNYARD_S3_BUCKET="bench",
+            RUNYARD_S3_ENDPOINT="http://127.0.0.1:9",
+            RUNYARD_S3_ACCESS_KEY_ID="test",
+            RUNYARD_S3_SECRET_ACCESS_KEY="test",
+            RUNYARD_LOG_LEVEL="WARNING",
+            RUNYARD_DATA_DIR=str(work / backend),
+            RUNYARD_LIMIT_BYTES_PRESIGNED_PER_DAY=str(10**18),
+        )
         proc = serve([sys.executable, "-m", "runyard", "serve", "--port", "8892"], env, 8892)
         try:
-            rows.append((f"runyard presign, {label}",
-                         *wrk("http://127.0.0.1:8892", key, work)))
+            rows.append((f"runyard presign, {label}", *wrk("http://127.0.0.1:8892", key, work)))
         finally:
             proc.terminate()
             proc.wait(10)

@@ -44,7 +44,10 @@ def main() -> None:
     env["RUNYARD_LOG_LEVEL"] = "WARNING"
     server = subprocess.Popen(
         [sys.executable, "-m", "runyard", "dev", "--data-dir", str(data), "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -68,9 +71,18 @@ def run(creds: dict[str, str], url: str, n: int) -> None:
     base = creds["runtime_base"]
     h = {"Authorization": f"Bearer {creds['integration_key']}"}
     body = os.urandom(64 * 1024)
-    stages: dict[str, list[float]] = {k: [] for k in (
-        "GET /healthz (baseline)", "presign", "PUT 64 KiB", "run (202)",
-        "submit -> running", "submit -> completed", "result")}
+    stages: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "GET /healthz (baseline)",
+            "presign",
+            "PUT 64 KiB",
+            "run (202)",
+            "submit -> running",
+            "submit -> completed",
+            "result",
+        )
+    }
     with httpx.Client(timeout=30) as c:
         time.sleep(2)  # let the local agent connect
         for _ in range(n):
@@ -78,16 +90,25 @@ def run(creds: dict[str, str], url: str, n: int) -> None:
             c.get(f"{url}/healthz")
             stages["GET /healthz (baseline)"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            p = c.post(f"{base}/files/presign", headers=h, json={
-                "file_name": "blob.bin", "file_size": len(body),
-                "content_type": "application/octet-stream"}).json()
+            p = c.post(
+                f"{base}/files/presign",
+                headers=h,
+                json={
+                    "file_name": "blob.bin",
+                    "file_size": len(body),
+                    "content_type": "application/octet-stream",
+                },
+            ).json()
             stages["presign"].append(time.perf_counter() - t)
             t = time.perf_counter()
             c.put(p["upload_url"], content=body, headers=p["upload_headers"]).raise_for_status()
             stages["PUT 64 KiB"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            task_id = c.post(f"{base}/workflows/slug/echo/run", headers=h,
-                             json={"parameters": {"input_file": p["file_key"]}}).json()["task_id"]
+            task_id = c.post(
+                f"{base}/workflows/slug/echo/run",
+                headers=h,
+                json={"parameters": {"input_file": p["file_key"]}},
+            ).json()["task_id"]
             submitted = time.perf_counter()
             stages["run (202)"].append(submitted - t)
             running = None
@@ -104,13 +125,14 @@ def run(creds: dict[str, str], url: str, n: int) -> None:
             c.get(f"{base}/tasks/{task_id}/result", headers=h).raise_for_status()
             stages["result"].append(time.perf_counter() - t)
     base_p50 = statistics.median(stages["GET /healthz (baseline)"])
-    print(f"\nThe seed's flow on `runyard dev`, {n} tasks one at a time (ms; ratio = p50 / "
-          "baseline p50)")
+    print(
+        f"\nThe seed's flow on `runyard dev`, {n} tasks one at a time (ms; ratio = p50 / "
+        "baseline p50)"
+    )
     print(f"{'stage':28} {'p50':>8} {'p99':>8} {'ratio':>7}")
     for name, values in stages.items():
         p50 = statistics.median(values)
-        print(f"{name:28} {p50 * 1000:8.2f} {pct(values, 0.99) * 1000:8.2f} "
-              f"{p50 / base_p50:7.1f}")
+        print(f"{name:28} {p50 * 1000:8.2f} {pct(values, 0.99) * 1000:8.2f} {p50 / base_p50:7.1f}")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [ "$#" -eq 0 ]; then
-    echo "== static checks: ruff and mypy --strict"
+    echo "== static checks: ruff check, ruff format --check and mypy --strict"
     .venv/bin/ruff check src tests bench scripts || exit 1
+    .venv/bin/ruff format --check src tests bench scripts || exit 1
     .venv/bin/mypy || exit 1
 fi
 

@@ -50,7 +50,8 @@ def settings_classes() -> list[type[BaseSettings]]:
     """The root ``Settings`` first, then each nested settings class in field order."""
     root = settings_module.Settings
     nested = [
-        f.annotation for f in root.model_fields.values()
+        f.annotation
+        for f in root.model_fields.values()
         if isinstance(f.annotation, type) and issubclass(f.annotation, BaseSettings)
     ]
     return [root, *nested]
@@ -120,12 +121,14 @@ def rows() -> list[tuple[str, str, str, str]]:
         for name, field in cls.model_fields.items():
             if isinstance(field.annotation, type) and issubclass(field.annotation, BaseSettings):
                 continue  # a nested class: its own fields are listed with its own prefix
-            found.append((
-                f"`{prefix}{name.upper()}`",
-                type_name(field.annotation),
-                default_text(field),
-                description_text(cls, name, field),
-            ))
+            found.append(
+                (
+                    f"`{prefix}{name.upper()}`",
+                    type_name(field.annotation),
+                    default_text(field),
+                    description_text(cls, name, field),
+                )
+            )
     return found
 
 

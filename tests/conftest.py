@@ -65,8 +65,16 @@ async def team_b(harness: Harness) -> Team:
     return await harness.team("beta", "bob@example.com")
 
 
-LEGS = ("unit", "sqlite", "postgres", "storage-local", "storage-s3", "e2e-sqlite-local",
-        "e2e-postgres-s3", "integration")
+LEGS = (
+    "unit",
+    "sqlite",
+    "postgres",
+    "storage-local",
+    "storage-s3",
+    "e2e-sqlite-local",
+    "e2e-postgres-s3",
+    "integration",
+)
 
 
 def _leg(nodeid: str) -> str:

@@ -66,7 +66,9 @@ def create_app(
     mount_routers(app)
 
     @app.get(
-        "/healthz", tags=["health"], operation_id="healthz",
+        "/healthz",
+        tags=["health"],
+        operation_id="healthz",
         responses={503: {"model": ErrorBody, "description": "Not ready."}},
     )
     async def healthz() -> Any:

@@ -26,8 +26,13 @@ class Provisioned:
 
 
 async def provision(
-    db: Database, settings: Settings, *, email: str = "owner@runyard.local",
-    password: str | None = None, team_name: str = "My team", builtins: bool = True,
+    db: Database,
+    settings: Settings,
+    *,
+    email: str = "owner@runyard.local",
+    password: str | None = None,
+    team_name: str = "My team",
+    builtins: bool = True,
 ) -> Provisioned:
     password = password or secrets.token_urlsafe(18)
     clock = SystemClock()

@@ -146,7 +146,9 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ):
             return error_response(
-                request, 400, "malformed_json",
+                request,
+                400,
+                "malformed_json",
                 "The request body must be a JSON object sent with Content-Type: application/json.",
             )
         return error_response(request, 422, "invalid_request", _describe_validation(exc))
@@ -158,15 +160,21 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             detail = "No such endpoint. See /openapi.json for the API."
         return error_response(
-            request, exc.status_code, codes.get(exc.status_code, "http_error"), detail,
+            request,
+            exc.status_code,
+            codes.get(exc.status_code, "http_error"),
+            detail,
             headers=getattr(exc, "headers", None),
         )
 
     async def on_database_down(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable request_id=%s: %s", request_id_of(request),
-                    type(exc).__name__)
+        log.warning(
+            "database unavailable request_id=%s: %s", request_id_of(request), type(exc).__name__
+        )
         return error_response(
-            request, 503, "database_unavailable",
+            request,
+            503,
+            "database_unavailable",
             "The database is not reachable right now; retry in a few seconds.",
             headers={"Retry-After": "5"},
         )
@@ -174,7 +182,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error request_id=%s", request_id_of(request))
         return error_response(
-            request, 500, "internal_error",
+            request,
+            500,
+            "internal_error",
             "Something went wrong on the server; retry, and report the request_id if it persists.",
         )
 

@@ -49,6 +49,10 @@ class RequestIdMiddleware:
         finally:
             if scope["type"] == "http" and log.isEnabledFor(logging.INFO):
                 log.info(
-                    "%s %s %s %.1fms request_id=%s", scope["method"], scope["path"],
-                    status["code"], (time.perf_counter() - started) * 1000, request_id,
+                    "%s %s %s %.1fms request_id=%s",
+                    scope["method"],
+                    scope["path"],
+                    status["code"],
+                    (time.perf_counter() - started) * 1000,
+                    request_id,
                 )

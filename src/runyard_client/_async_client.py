@@ -35,21 +35,38 @@ class AsyncClient:
     ``httpx.AsyncBaseTransport`` (tests pass ``httpx.ASGITransport(app=...)``)."""
 
     def __init__(
-        self, server_url: str | None = None, api_key: str | None = None, *,
-        team_id: str | None = None, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        upload_timeout: float | httpx.Timeout = UPLOAD_TIMEOUT, max_retries: int = 2,
-        retry_backoff: float = 0.5, single_upload_limit: int = SINGLE_UPLOAD_LIMIT,
-        part_concurrency: int = 4, transport: httpx.AsyncBaseTransport | None = None,
+        self,
+        server_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        team_id: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        upload_timeout: float | httpx.Timeout = UPLOAD_TIMEOUT,
+        max_retries: int = 2,
+        retry_backoff: float = 0.5,
+        single_upload_limit: int = SINGLE_UPLOAD_LIMIT,
+        part_concurrency: int = 4,
+        transport: httpx.AsyncBaseTransport | None = None,
         use_profile: bool = True,
     ) -> None:
         core = make_core(
-            server_url, api_key, team_id, timeout=timeout, upload_timeout=upload_timeout,
-            max_retries=max_retries, retry_backoff=retry_backoff,
-            single_upload_limit=single_upload_limit, part_concurrency=part_concurrency,
+            server_url,
+            api_key,
+            team_id,
+            timeout=timeout,
+            upload_timeout=upload_timeout,
+            max_retries=max_retries,
+            retry_backoff=retry_backoff,
+            single_upload_limit=single_upload_limit,
+            part_concurrency=part_concurrency,
             use_profile=use_profile,
         )
-        http = httpx.AsyncClient(base_url=core.base_url, transport=transport, timeout=core.timeout,
-                            headers={"User-Agent": user_agent()})
+        http = httpx.AsyncClient(
+            base_url=core.base_url,
+            transport=transport,
+            timeout=core.timeout,
+            headers={"User-Agent": user_agent()},
+        )
         self._executor = AsyncExecutor(core, http, owns_http=True)
         self.workflows = Workflows(self._executor)
         self.tasks = Tasks(self._executor)
@@ -70,16 +87,23 @@ class AsyncClient:
         return f"<AsyncClient {self.server_url}>"
 
     async def upload(
-        self, path: str | Path, content_type: str | None = None,
-        progress: UploadProgress | None = None, *, resume_upload_id: str | None = None,
+        self,
+        path: str | Path,
+        content_type: str | None = None,
+        progress: UploadProgress | None = None,
+        *,
+        resume_upload_id: str | None = None,
     ) -> str:
         """Upload a local file (streamed; multipart above the single-upload limit) and return
         its ``file_key``, the value to pass for a ``file`` parameter."""
         return await upload_async(self._executor, path, content_type, progress, resume_upload_id)
 
     async def run(
-        self, workflow: str, parameters: dict[str, Any] | None = None,
-        idempotency_key: str | None = None, progress: RunProgress | None = None,
+        self,
+        workflow: str,
+        parameters: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        progress: RunProgress | None = None,
     ) -> AsyncTask:
         """Submit a task. ``workflow`` is a slug, ``slug@version`` or a workflow id; a parameter
         given as a ``pathlib.Path`` (or ``"@path"`` for a file parameter) is uploaded first."""
@@ -91,7 +115,8 @@ class AsyncClient:
             report = bind_progress(progress, key)
             plan.parameters[key] = await self.upload(path, progress=report)
         task_id, replayed = await self._executor.execute(
-            run_call(workflow, plan.parameters, idempotency_key))
+            run_call(workflow, plan.parameters, idempotency_key)
+        )
         return AsyncTask(self._executor, task_id, replayed=replayed)
 
     def task(self, task_id: str) -> AsyncTask:
@@ -105,8 +130,9 @@ class AsyncClient:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-

@@ -136,9 +136,10 @@ def store_error(response: httpx.Response) -> UploadError:
     except ValueError:
         if "<Code>" in response.text:
             code = response.text.split("<Code>", 1)[1].split("</Code>", 1)[0]
-    hint = {403: "the URL expired or the signed headers were not sent",
-            412: "an object already exists at this key (uploads never overwrite)"}.get(
-        response.status_code, "")
+    hint = {
+        403: "the URL expired or the signed headers were not sent",
+        412: "an object already exists at this key (uploads never overwrite)",
+    }.get(response.status_code, "")
     text = f"the object store refused the upload ({response.status_code}"
     text += f" {code})" if code else ")"
     text += f": {hint}" if hint else f": {message}"
@@ -149,9 +150,17 @@ class ClientCore:
     """Settings of one client plus the rules every request follows."""
 
     def __init__(
-        self, *, base_url: str, api_key: str | None, team_id: str | None,
-        timeout: httpx.Timeout, upload_timeout: httpx.Timeout, max_retries: int,
-        retry_backoff: float, single_upload_limit: int, part_concurrency: int,
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        team_id: str | None,
+        timeout: httpx.Timeout,
+        upload_timeout: httpx.Timeout,
+        max_retries: int,
+        retry_backoff: float,
+        single_upload_limit: int,
+        part_concurrency: int,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
@@ -171,7 +180,9 @@ class ClientCore:
             if self.team_id and "X-Team-ID" not in headers:
                 headers["X-Team-ID"] = self.team_id
         args: dict[str, Any] = {
-            "method": call.method, "url": call.url, "headers": headers,
+            "method": call.method,
+            "url": call.url,
+            "headers": headers,
             "timeout": call.timeout or self.timeout,
         }
         if call.params:
@@ -186,7 +197,11 @@ class ClientCore:
         return call.method in IDEMPOTENT_METHODS or "Idempotency-Key" in call.headers
 
     def retry_delay(
-        self, call: Call[Any], attempt: int, *, exc: Exception | None = None,
+        self,
+        call: Call[Any],
+        attempt: int,
+        *,
+        exc: Exception | None = None,
         response: httpx.Response | None = None,
     ) -> float | None:
         """Seconds to wait before another attempt, or ``None`` to stop. A refused connection is
@@ -195,8 +210,9 @@ class ClientCore:
             return None
         delay = self.retry_backoff * (2**attempt)
         if exc is not None:
-            never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout
-                                    | httpx.PoolTimeout)
+            never_sent = isinstance(
+                exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+            )
             return delay if never_sent or self.retryable(call) else None
         if response is not None and response.status_code in RETRY_STATUSES:
             return delay if self.retryable(call) else None
@@ -217,16 +233,29 @@ class ClientCore:
 
 
 def make_core(
-    server_url: str | None, api_key: str | None, team_id: str | None, *,
-    timeout: float | httpx.Timeout, upload_timeout: float | httpx.Timeout, max_retries: int,
-    retry_backoff: float, single_upload_limit: int, part_concurrency: int, use_profile: bool,
+    server_url: str | None,
+    api_key: str | None,
+    team_id: str | None,
+    *,
+    timeout: float | httpx.Timeout,
+    upload_timeout: float | httpx.Timeout,
+    max_retries: int,
+    retry_backoff: float,
+    single_upload_limit: int,
+    part_concurrency: int,
+    use_profile: bool,
 ) -> ClientCore:
     resolved = resolve(server_url, api_key, team_id, use_profile=use_profile)
     return ClientCore(
-        base_url=resolved.server_url, api_key=resolved.api_key, team_id=resolved.team_id,
-        timeout=_timeout(timeout), upload_timeout=_timeout(upload_timeout),
-        max_retries=max_retries, retry_backoff=retry_backoff,
-        single_upload_limit=single_upload_limit, part_concurrency=part_concurrency,
+        base_url=resolved.server_url,
+        api_key=resolved.api_key,
+        team_id=resolved.team_id,
+        timeout=_timeout(timeout),
+        upload_timeout=_timeout(upload_timeout),
+        max_retries=max_retries,
+        retry_backoff=retry_backoff,
+        single_upload_limit=single_upload_limit,
+        part_concurrency=part_concurrency,
     )
 
 

@@ -59,8 +59,10 @@ def load_profile(path: Path | None = None) -> Profile | None:
     if not isinstance(raw, dict) or not raw.get("server_url") or not raw.get("api_key"):
         raise ValueError(f"the profile {path} is incomplete; run `runyard login` again")
     return Profile(
-        server_url=str(raw["server_url"]), api_key=str(raw["api_key"]),
-        team_id=raw.get("team_id") or None, email_address=raw.get("email_address") or None,
+        server_url=str(raw["server_url"]),
+        api_key=str(raw["api_key"]),
+        team_id=raw.get("team_id") or None,
+        email_address=raw.get("email_address") or None,
     )
 
 
@@ -70,8 +72,10 @@ def save_profile(profile: Profile, path: Path | None = None) -> Path:
     path = path or profile_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     body = {
-        "server_url": profile.server_url, "api_key": profile.api_key,
-        "team_id": profile.team_id, "email_address": profile.email_address,
+        "server_url": profile.server_url,
+        "api_key": profile.api_key,
+        "team_id": profile.team_id,
+        "email_address": profile.email_address,
     }
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -98,8 +102,12 @@ def delete_profile(path: Path | None = None) -> bool:
 
 
 def resolve(
-    server_url: str | None = None, api_key: str | None = None, team_id: str | None = None,
-    *, env: Mapping[str, str] | None = None, use_profile: bool = True,
+    server_url: str | None = None,
+    api_key: str | None = None,
+    team_id: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    use_profile: bool = True,
 ) -> Resolved:
     """Arguments win, then the environment, then the profile (whose URL is used only with its own
     key, so a key is never sent to a server it was not minted by)."""
@@ -110,8 +118,9 @@ def resolve(
     if key is None and use_profile:
         profile = load_profile(profile_path(env))
         if profile is not None and (url is None or _same(url, profile.server_url)):
-            return Resolved(profile.server_url, profile.api_key, team_id or profile.team_id,
-                            "profile")
+            return Resolved(
+                profile.server_url, profile.api_key, team_id or profile.team_id, "profile"
+            )
     if url is None:
         return Resolved(DEFAULT_URL, key, team_id, "default" if key is None else source)
     return Resolved(url, key, team_id, source)

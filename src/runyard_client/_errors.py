@@ -46,7 +46,11 @@ class UploadError(RunyardError):
     resumed with ``client.upload(path, resume_upload_id=...)``."""
 
     def __init__(
-        self, message: str, *, status_code: int | None = None, error_code: str | None = None,
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        error_code: str | None = None,
         upload_id: str | None = None,
     ) -> None:
         super().__init__(message)
@@ -62,8 +66,9 @@ class TaskFailed(RunyardError):
         status = getattr(task, "task_status", "failed")
         error = getattr(task, "task_error", "") or status
         code = getattr(task, "task_error_code", None)
-        super().__init__(f"task {getattr(task, 'id', '?')} {status}: {error}"
-                         + (f" ({code})" if code else ""))
+        super().__init__(
+            f"task {getattr(task, 'id', '?')} {status}: {error}" + (f" ({code})" if code else "")
+        )
         self.task = task
         self.task_status: str = status
         self.error_code: str | None = code
@@ -77,8 +82,13 @@ class APIError(RunyardError):
     """The server refused the request with the contract's error body."""
 
     def __init__(
-        self, message: str, *, status_code: int, error_code: str = "",
-        request_id: str | None = None, errors: list[dict[str, Any]] | None = None,
+        self,
+        message: str,
+        *,
+        status_code: int,
+        error_code: str = "",
+        request_id: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
         response: httpx.Response | None = None,
     ) -> None:
         super().__init__(message)
@@ -153,9 +163,15 @@ class ServerError(APIError):
 
 
 _BY_STATUS: dict[int, type[APIError]] = {
-    400: BadRequestError, 401: AuthenticationError, 403: PermissionDeniedError,
-    404: NotFoundError, 409: ConflictError, 410: GoneError, 413: FileTooLarge,
-    422: InvalidParameters, 429: RateLimited,
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    410: GoneError,
+    413: FileTooLarge,
+    422: InvalidParameters,
+    429: RateLimited,
 }
 _BY_CODE: dict[str, type[APIError]] = {
     "idempotency_key_reused": IdempotencyKeyReused,
@@ -183,5 +199,11 @@ def error_from_response(response: httpx.Response) -> APIError:
     cls = _BY_CODE.get(code) or _BY_STATUS.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else APIError
-    return cls(message, status_code=status, error_code=code, request_id=request_id,
-               errors=errors, response=response)
+    return cls(
+        message,
+        status_code=status,
+        error_code=code,
+        request_id=request_id,
+        errors=errors,
+        response=response,
+    )

@@ -41,8 +41,10 @@ T = TypeVar("T")
 X = TypeVar("X")
 M = TypeVar("M", bound=BaseModel)
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                     r"[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12}$"
+)
 
 
 class Resource(Generic[X]):
@@ -118,8 +120,13 @@ def run_call(
         replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
         return str(response.json()["task_id"]), replayed
 
-    return Call("POST", workflow_route(ref) + "/run", parse, json={"parameters": parameters},
-                headers=headers)
+    return Call(
+        "POST",
+        workflow_route(ref) + "/run",
+        parse,
+        json={"parameters": parameters},
+        headers=headers,
+    )
 
 
 @dataclass
@@ -156,9 +163,12 @@ class RunPlan:
 
 
 def presign_call(file_name: str, file_size: int, content_type: str) -> Call[PresignedUpload]:
-    return Call("POST", api("/r/files/presign"), model(PresignedUpload),
-                json={"file_name": file_name, "file_size": file_size,
-                      "content_type": content_type})
+    return Call(
+        "POST",
+        api("/r/files/presign"),
+        model(PresignedUpload),
+        json={"file_name": file_name, "file_size": file_size, "content_type": content_type},
+    )
 
 
 def bearer(access_token: str | None, team_id: str | None = None) -> dict[str, str]:
@@ -175,8 +185,12 @@ class Workflows(Resource[X]):
 
     @endpoint
     def list(self, *, current_page: int = 1, per_page: int = 20) -> Call[Page[Workflow]]:
-        return Call("GET", api("/r/workflows"), page_of("workflow_list", Workflow),
-                    params=paging(current_page, per_page))
+        return Call(
+            "GET",
+            api("/r/workflows"),
+            page_of("workflow_list", Workflow),
+            params=paging(current_page, per_page),
+        )
 
     @endpoint
     def get(self, workflow_id: str) -> Call[Workflow]:
@@ -211,8 +225,12 @@ class Tasks(Resource[X]):
     def list(
         self, *, task_status: str | None = None, current_page: int = 1, per_page: int = 20
     ) -> Call[Page[TaskInfo]]:
-        return Call("GET", api("/r/tasks"), page_of("task_list", TaskInfo),
-                    params=paging(current_page, per_page, task_status=task_status))
+        return Call(
+            "GET",
+            api("/r/tasks"),
+            page_of("task_list", TaskInfo),
+            params=paging(current_page, per_page, task_status=task_status),
+        )
 
     @endpoint
     def get(self, task_id: str) -> Call[TaskInfo]:
@@ -221,8 +239,7 @@ class Tasks(Resource[X]):
     @endpoint
     def cancel(self, task_id: str) -> Call[CancelResult]:
         # Cancelling twice is harmless, so a lost answer may be retried.
-        return Call("POST", api(f"/r/tasks/{seg(task_id)}/cancel"), model(CancelResult),
-                    retry=True)
+        return Call("POST", api(f"/r/tasks/{seg(task_id)}/cancel"), model(CancelResult), retry=True)
 
     @endpoint
     def result(self, task_id: str) -> Call[TaskResult]:
@@ -232,8 +249,12 @@ class Tasks(Resource[X]):
 class Agents(Resource[X]):
     @endpoint
     def list(self, *, current_page: int = 1, per_page: int = 20) -> Call[Page[Agent]]:
-        return Call("GET", api("/r/agents"), page_of("agent_list", Agent),
-                    params=paging(current_page, per_page))
+        return Call(
+            "GET",
+            api("/r/agents"),
+            page_of("agent_list", Agent),
+            params=paging(current_page, per_page),
+        )
 
 
 class Credentials(Resource[X]):
@@ -241,7 +262,9 @@ class Credentials(Resource[X]):
 
     @endpoint
     def create(
-        self, kind: str = "integration", display_name: str = "",
+        self,
+        kind: str = "integration",
+        display_name: str = "",
         expires_in_days: int | None = None,
     ) -> Call[CreatedCredential]:
         body: dict[str, Any] = {"kind": kind, "display_name": display_name}
@@ -251,8 +274,12 @@ class Credentials(Resource[X]):
 
     @endpoint
     def list(self, *, current_page: int = 1, per_page: int = 20) -> Call[Page[Credential]]:
-        return Call("GET", api("/credentials"), page_of("credentials", Credential),
-                    params=paging(current_page, per_page))
+        return Call(
+            "GET",
+            api("/credentials"),
+            page_of("credentials", Credential),
+            params=paging(current_page, per_page),
+        )
 
     @endpoint
     def revoke(self, credential_id: str) -> Call[None]:
@@ -265,13 +292,23 @@ class Auth(Resource[X]):
 
     @endpoint
     def login(self, email_address: str, user_password: str) -> Call[TokenPair]:
-        return Call("POST", api("/auth/login"), model(TokenPair), authenticated=False,
-                    json={"email_address": email_address, "user_password": user_password})
+        return Call(
+            "POST",
+            api("/auth/login"),
+            model(TokenPair),
+            authenticated=False,
+            json={"email_address": email_address, "user_password": user_password},
+        )
 
     @endpoint
     def refresh(self, refresh_token: str) -> Call[TokenPair]:
-        return Call("POST", api("/auth/refresh"), model(TokenPair), authenticated=False,
-                    json={"refresh_token": refresh_token})
+        return Call(
+            "POST",
+            api("/auth/refresh"),
+            model(TokenPair),
+            authenticated=False,
+            json={"refresh_token": refresh_token},
+        )
 
     @endpoint
     def logout(self, *, access_token: str | None = None) -> Call[None]:
@@ -281,8 +318,13 @@ class Auth(Resource[X]):
     def create_device_key(
         self, device_name: str, *, access_token: str | None = None, team_id: str | None = None
     ) -> Call[CreatedCredential]:
-        return Call("POST", api("/auth/device-keys"), model(CreatedCredential),
-                    json={"device_name": device_name}, headers=bearer(access_token, team_id))
+        return Call(
+            "POST",
+            api("/auth/device-keys"),
+            model(CreatedCredential),
+            json={"device_name": device_name},
+            headers=bearer(access_token, team_id),
+        )
 
     @endpoint
     def me(self, *, access_token: str | None = None) -> Call[User]:

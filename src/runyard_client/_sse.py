@@ -40,8 +40,9 @@ class SSEDecoder:
         if line == "":
             if not self._data and not self._event and self._id is None and self._retry is None:
                 return None
-            sse = ServerSentEvent(self._event or "message", "\n".join(self._data), self._id,
-                                  self._retry)
+            sse = ServerSentEvent(
+                self._event or "message", "\n".join(self._data), self._id, self._retry
+            )
             self._event, self._data, self._id, self._retry = "", [], None, None
             return sse
         if line.startswith(":"):
@@ -69,8 +70,10 @@ class Deadline:
 
     def check(self, task_id: str) -> None:
         if self.at is not None and time.monotonic() >= self.at:
-            raise WaitTimeout(f"task {task_id} did not finish within {self.timeout} s "
-                              "(it keeps running; wait again or cancel it)")
+            raise WaitTimeout(
+                f"task {task_id} did not finish within {self.timeout} s "
+                "(it keeps running; wait again or cancel it)"
+            )
 
     def cap(self, seconds: float) -> float:
         left = self.remaining()
@@ -113,7 +116,8 @@ class Follower:
             data = _json(sse.data)
             code = str(data.get("error_code") or "stream_error")
             raise AuthenticationError(
-                f"the server closed the event stream: {code}", status_code=401, error_code=code)
+                f"the server closed the event stream: {code}", status_code=401, error_code=code
+            )
         if sse.event not in KNOWN_EVENTS:
             return
         seq = int(sse.id) if sse.id is not None and sse.id.strip().isdigit() else None
@@ -140,11 +144,11 @@ class Follower:
             self._deliver(TaskEvent(event="status", data=stamp))
         if info.progress != self.progress and (self.progress is not None or info.progress > 0):
             moved = True
-            self._deliver(TaskEvent(event="progress", data={
-                "task_id": info.id, "progress": info.progress}))
+            self._deliver(
+                TaskEvent(event="progress", data={"task_id": info.id, "progress": info.progress})
+            )
         if terminal and not self.done:
-            data = {**stamp, "task_error": info.task_error,
-                    "task_error_code": info.task_error_code}
+            data = {**stamp, "task_error": info.task_error, "task_error_code": info.task_error_code}
             self._deliver(TaskEvent(event=info.task_status, data=data))
         self.progress = info.progress
         self.poll_delay = POLL_MIN if moved else min(POLL_MAX, self.poll_delay * POLL_FACTOR)

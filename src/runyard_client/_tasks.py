@@ -30,8 +30,9 @@ FAILED = ("failed", "cancelled")
 
 
 class TaskHandle(Resource[X]):
-    def __init__(self, executor: X, task_id: str, *, info: TaskInfo | None = None,
-                 replayed: bool = False) -> None:
+    def __init__(
+        self, executor: X, task_id: str, *, info: TaskInfo | None = None, replayed: bool = False
+    ) -> None:
         super().__init__(executor)
         self.id = task_id
         self.info = info
@@ -44,6 +45,7 @@ class TaskHandle(Resource[X]):
     @endpoint
     def refresh(self) -> Call[TaskInfo]:
         """Fetch the task record again (also stored in ``.info``)."""
+
         def parse(response: httpx.Response) -> TaskInfo:
             self.info = TaskInfo.model_validate(response.json())
             return self.info
@@ -57,8 +59,7 @@ class TaskHandle(Resource[X]):
 
     @endpoint
     def cancel(self) -> Call[CancelResult]:
-        return Call("POST", api(f"/r/tasks/{seg(self.id)}/cancel"), model(CancelResult),
-                    retry=True)
+        return Call("POST", api(f"/r/tasks/{seg(self.id)}/cancel"), model(CancelResult), retry=True)
 
 
 def events_call(task_id: str, last_id: int | None, deadline: Deadline) -> Call[Any]:
@@ -66,8 +67,13 @@ def events_call(task_id: str, last_id: int | None, deadline: Deadline) -> Call[A
     if last_id is not None:
         headers["Last-Event-ID"] = str(last_id)
     read = deadline.cap(SSE_READ_TIMEOUT) + 0.5
-    return Call("GET", api(f"/r/tasks/{seg(task_id)}/events"), lambda r: r, headers=headers,
-                timeout=httpx.Timeout(30.0, read=read))
+    return Call(
+        "GET",
+        api(f"/r/tasks/{seg(task_id)}/events"),
+        lambda r: r,
+        headers=headers,
+        timeout=httpx.Timeout(30.0, read=read),
+    )
 
 
 def finished(info: TaskInfo, raise_on_failure: bool) -> TaskInfo:
@@ -90,8 +96,10 @@ def download_plan(result: TaskResult, directory: Path) -> list[tuple[str, Path, 
     if result.task_status in FAILED:
         raise TaskFailed(result)
     if result.task_status != "completed" or result.task_output is None:
-        raise RunyardError(f"task {result.id} is {result.task_status}; wait() for it to "
-                           "complete before downloading")
+        raise RunyardError(
+            f"task {result.id} is {result.task_status}; wait() for it to "
+            "complete before downloading"
+        )
     urls = result.download_urls or {}
     plan: list[tuple[str, Path, int]] = []
     taken: set[str] = set()
@@ -122,7 +130,10 @@ def _check_size(target: Path, written: int, expected: int) -> None:
 
 class Task(TaskHandle[SyncExecutor]):
     def wait(
-        self, timeout: float | None = None, on_progress: ProgressCallback | None = None, *,
+        self,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        *,
         raise_on_failure: bool = False,
     ) -> TaskInfo:
         """Block until the task is ``completed``, ``failed`` or ``cancelled``; return its record.
@@ -187,7 +198,10 @@ class Task(TaskHandle[SyncExecutor]):
 
 class AsyncTask(TaskHandle[AsyncExecutor]):
     async def wait(
-        self, timeout: float | None = None, on_progress: ProgressCallback | None = None, *,
+        self,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        *,
         raise_on_failure: bool = False,
     ) -> TaskInfo:
         """See ``Task.wait``."""

@@ -51,8 +51,9 @@ def describe(path: str | Path, content_type: str | None) -> Source:
     if not p.is_file():
         raise UploadError(f"{p} is not a file")
     guessed = mimetypes.guess_type(p.name)[0]
-    return Source(p, p.stat().st_size, p.name, content_type or guessed
-                  or "application/octet-stream")
+    return Source(
+        p, p.stat().st_size, p.name, content_type or guessed or "application/octet-stream"
+    )
 
 
 def bind_progress(progress: RunProgress | None, key: str) -> UploadProgress | None:
@@ -85,39 +86,67 @@ def use_multipart(core: ClientCore, src: Source, resume_upload_id: str | None) -
             f"{core.single_upload_limit} bytes. Larger files need multipart upload, which the "
             "server allows only with a user session token (an access token from POST "
             "/api/v1/auth/login), not with sk-/dk- keys (what `runyard login` saves).",
-            status_code=413, error_code="file_too_large")
+            status_code=413,
+            error_code="file_too_large",
+        )
     return True
 
 
-def put_call(url: str, headers: dict[str, str], body: FileSlice, core: ClientCore,
-             *, retry: bool) -> Call[str]:
-    return Call("PUT", url, lambda r: r.headers.get("ETag", "").strip(), headers=dict(headers),
-                body=body, authenticated=False, retry=retry, timeout=core.upload_timeout,
-                on_error=store_error)
+def put_call(
+    url: str, headers: dict[str, str], body: FileSlice, core: ClientCore, *, retry: bool
+) -> Call[str]:
+    return Call(
+        "PUT",
+        url,
+        lambda r: r.headers.get("ETag", "").strip(),
+        headers=dict(headers),
+        body=body,
+        authenticated=False,
+        retry=retry,
+        timeout=core.upload_timeout,
+        on_error=store_error,
+    )
 
 
 def initiate_call(src: Source) -> Call[MultipartUpload]:
-    return Call("POST", api("/uploads/multipart/initiate"), model(MultipartUpload), json={
-        "file_name": src.file_name, "file_size": src.size, "content_type": src.content_type})
+    return Call(
+        "POST",
+        api("/uploads/multipart/initiate"),
+        model(MultipartUpload),
+        json={"file_name": src.file_name, "file_size": src.size, "content_type": src.content_type},
+    )
 
 
 def presign_parts_call(mp: MultipartUpload, numbers: list[int]) -> Call[list[PresignedPart]]:
     def parse(response: httpx.Response) -> list[PresignedPart]:
         return [PresignedPart.model_validate(p) for p in response.json()["parts"]]
 
-    return Call("POST", api("/uploads/multipart/presign-parts"), parse, retry=True, json={
-        "upload_id": mp.upload_id, "file_key": mp.file_key, "part_numbers": numbers})
+    return Call(
+        "POST",
+        api("/uploads/multipart/presign-parts"),
+        parse,
+        retry=True,
+        json={"upload_id": mp.upload_id, "file_key": mp.file_key, "part_numbers": numbers},
+    )
 
 
 def complete_call(mp: MultipartUpload, etags: dict[int, str]) -> Call[str]:
     parts = [{"part_number": n, "etag": etags[n]} for n in sorted(etags)]
-    return Call("POST", api("/uploads/multipart/complete"), lambda r: str(r.json()["file_key"]),
-                json={"upload_id": mp.upload_id, "file_key": mp.file_key, "parts": parts})
+    return Call(
+        "POST",
+        api("/uploads/multipart/complete"),
+        lambda r: str(r.json()["file_key"]),
+        json={"upload_id": mp.upload_id, "file_key": mp.file_key, "parts": parts},
+    )
 
 
 def abort_call(upload_id: str, file_key: str) -> Call[Any]:
-    return Call("POST", api("/uploads/multipart/abort"), lambda r: None,
-                json={"upload_id": upload_id, "file_key": file_key})
+    return Call(
+        "POST",
+        api("/uploads/multipart/abort"),
+        lambda r: None,
+        json={"upload_id": upload_id, "file_key": file_key},
+    )
 
 
 def status_call(upload_id: str) -> Call[MultipartStatus]:
@@ -132,29 +161,48 @@ def part_range(mp: MultipartUpload, size: int, number: int) -> tuple[int, int]:
 def resumed(status: MultipartStatus, src: Source) -> tuple[MultipartUpload, dict[int, str]]:
     """The upload to continue and the parts (number → etag) already stored at full size."""
     if status.file_size != src.size:
-        raise UploadError(f"upload {status.upload_id} was started for {status.file_size} bytes "
-                          f"but {src.path} has {src.size}", upload_id=status.upload_id)
+        raise UploadError(
+            f"upload {status.upload_id} was started for {status.file_size} bytes "
+            f"but {src.path} has {src.size}",
+            upload_id=status.upload_id,
+        )
     if status.upload_status in ("completed", "complete", "aborted", "expired"):
-        raise UploadError(f"upload {status.upload_id} is {status.upload_status}; start a new one",
-                          upload_id=status.upload_id)
-    mp = MultipartUpload(upload_id=status.upload_id, file_key=status.file_key,
-                         part_size=status.part_size, part_count=status.part_count)
-    done = {p.part_number: p.etag for p in status.parts_received
-            if p.etag and p.size == part_range(mp, src.size, p.part_number)[1]}
+        raise UploadError(
+            f"upload {status.upload_id} is {status.upload_status}; start a new one",
+            upload_id=status.upload_id,
+        )
+    mp = MultipartUpload(
+        upload_id=status.upload_id,
+        file_key=status.file_key,
+        part_size=status.part_size,
+        part_count=status.part_count,
+    )
+    done = {
+        p.part_number: p.etag
+        for p in status.parts_received
+        if p.etag and p.size == part_range(mp, src.size, p.part_number)[1]
+    }
     return mp, done
 
 
 def check_layout(mp: MultipartUpload, size: int) -> None:
-    if mp.part_count < 1 or not (mp.part_size * (mp.part_count - 1) < size
-                                 <= mp.part_size * mp.part_count):
-        raise UploadError(f"the server's part layout ({mp.part_count} x {mp.part_size}) does not "
-                          f"fit {size} bytes", upload_id=mp.upload_id)
+    if mp.part_count < 1 or not (
+        mp.part_size * (mp.part_count - 1) < size <= mp.part_size * mp.part_count
+    ):
+        raise UploadError(
+            f"the server's part layout ({mp.part_count} x {mp.part_size}) does not "
+            f"fit {size} bytes",
+            upload_id=mp.upload_id,
+        )
 
 
 def failed(mp: MultipartUpload, exc: Exception) -> UploadError:
-    return UploadError(f"multipart upload {mp.upload_id} stopped: {exc}. Resume it with "
-                       f"upload(path, resume_upload_id={mp.upload_id!r}) within 1 day.",
-                       upload_id=mp.upload_id, status_code=getattr(exc, "status_code", None))
+    return UploadError(
+        f"multipart upload {mp.upload_id} stopped: {exc}. Resume it with "
+        f"upload(path, resume_upload_id={mp.upload_id!r}) within 1 day.",
+        upload_id=mp.upload_id,
+        status_code=getattr(exc, "status_code", None),
+    )
 
 
 def _retry_part(exc: Exception) -> tuple[bool, bool]:
@@ -165,20 +213,27 @@ def _retry_part(exc: Exception) -> tuple[bool, bool]:
 
 
 def _batches(numbers: list[int]) -> list[list[int]]:
-    return [numbers[i:i + PRESIGN_BATCH] for i in range(0, len(numbers), PRESIGN_BATCH)]
+    return [numbers[i : i + PRESIGN_BATCH] for i in range(0, len(numbers), PRESIGN_BATCH)]
 
 
 # -- sync ---------------------------------------------------------------------------------------
 
-def upload_sync(x: SyncExecutor, path: str | Path, content_type: str | None,
-                progress: UploadProgress | None, resume_upload_id: str | None) -> str:
+
+def upload_sync(
+    x: SyncExecutor,
+    path: str | Path,
+    content_type: str | None,
+    progress: UploadProgress | None,
+    resume_upload_id: str | None,
+) -> str:
     src = describe(path, content_type)
     tracker = Tracker(src.size, progress)
     if not use_multipart(x.core, src, resume_upload_id):
         presigned = x.execute(presign_call(src.file_name, src.size, src.content_type))
         body = FileSlice(src.path, 0, src.size, tracker.add)
-        x.execute(put_call(presigned.upload_url, presigned.upload_headers, body, x.core,
-                           retry=False))
+        x.execute(
+            put_call(presigned.upload_url, presigned.upload_headers, body, x.core, retry=False)
+        )
         return presigned.file_key
     if resume_upload_id:
         mp, done = resumed(x.execute(status_call(resume_upload_id)), src)
@@ -200,14 +255,16 @@ def upload_sync(x: SyncExecutor, path: str | Path, content_type: str | None,
         raise failed(mp, exc) from exc
 
 
-def _put_part_sync(x: SyncExecutor, mp: MultipartUpload, src: Source, part: PresignedPart,
-                   tracker: Tracker) -> tuple[int, str]:
+def _put_part_sync(
+    x: SyncExecutor, mp: MultipartUpload, src: Source, part: PresignedPart, tracker: Tracker
+) -> tuple[int, str]:
     offset, length = part_range(mp, src.size, part.part_number)
     body = FileSlice(src.path, offset, length, tracker.add)
     for attempt in range(PART_ATTEMPTS):
         try:
             return part.part_number, x.execute(
-                put_call(part.upload_url, part.upload_headers, body, x.core, retry=True))
+                put_call(part.upload_url, part.upload_headers, body, x.core, retry=True)
+            )
         except (UploadError, TransportError) as exc:
             again, represign = _retry_part(exc)
             if not again or attempt == PART_ATTEMPTS - 1:
@@ -220,15 +277,22 @@ def _put_part_sync(x: SyncExecutor, mp: MultipartUpload, src: Source, part: Pres
 
 # -- async --------------------------------------------------------------------------------------
 
-async def upload_async(x: AsyncExecutor, path: str | Path, content_type: str | None,
-                       progress: UploadProgress | None, resume_upload_id: str | None) -> str:
+
+async def upload_async(
+    x: AsyncExecutor,
+    path: str | Path,
+    content_type: str | None,
+    progress: UploadProgress | None,
+    resume_upload_id: str | None,
+) -> str:
     src = await asyncio.to_thread(describe, path, content_type)
     tracker = Tracker(src.size, progress)
     if not use_multipart(x.core, src, resume_upload_id):
         presigned = await x.execute(presign_call(src.file_name, src.size, src.content_type))
         body = FileSlice(src.path, 0, src.size, tracker.add)
-        await x.execute(put_call(presigned.upload_url, presigned.upload_headers, body, x.core,
-                                 retry=False))
+        await x.execute(
+            put_call(presigned.upload_url, presigned.upload_headers, body, x.core, retry=False)
+        )
         return presigned.file_key
     if resume_upload_id:
         mp, done = resumed(await x.execute(status_call(resume_upload_id)), src)
@@ -244,7 +308,8 @@ async def upload_async(x: AsyncExecutor, path: str | Path, content_type: str | N
             # Let every part of the batch finish (as the thread pool does) before failing.
             results = await asyncio.gather(
                 *(_put_part_async(x, mp, src, p, tracker, limit) for p in parts),
-                return_exceptions=True)
+                return_exceptions=True,
+            )
             for item in results:
                 if isinstance(item, BaseException):
                     raise item
@@ -254,16 +319,22 @@ async def upload_async(x: AsyncExecutor, path: str | Path, content_type: str | N
         raise failed(mp, exc) from exc
 
 
-async def _put_part_async(x: AsyncExecutor, mp: MultipartUpload, src: Source,
-                          part: PresignedPart, tracker: Tracker,
-                          limit: asyncio.Semaphore) -> tuple[int, str]:
+async def _put_part_async(
+    x: AsyncExecutor,
+    mp: MultipartUpload,
+    src: Source,
+    part: PresignedPart,
+    tracker: Tracker,
+    limit: asyncio.Semaphore,
+) -> tuple[int, str]:
     offset, length = part_range(mp, src.size, part.part_number)
     body = FileSlice(src.path, offset, length, tracker.add)
     async with limit:
         for attempt in range(PART_ATTEMPTS):
             try:
                 return part.part_number, await x.execute(
-                    put_call(part.upload_url, part.upload_headers, body, x.core, retry=True))
+                    put_call(part.upload_url, part.upload_headers, body, x.core, retry=True)
+                )
             except (UploadError, TransportError) as exc:
                 again, represign = _retry_part(exc)
                 if not again or attempt == PART_ATTEMPTS - 1:

@@ -78,8 +78,12 @@ def test_gateway_refuses_other_credentials(stack: Stack) -> None:
     import websockets.sync.client as wsc
     from websockets.exceptions import InvalidStatus
 
-    for key, status in ((stack.team.integration_key, 403), (stack.team.device_key, 403),
-                        ("ak-not-a-real-key", 401), (None, 401)):
+    for key, status in (
+        (stack.team.integration_key, 403),
+        (stack.team.device_key, 403),
+        ("ak-not-a-real-key", 401),
+        (None, 401),
+    ):
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         try:
             with wsc.connect(ws, additional_headers=headers, open_timeout=5):
@@ -96,9 +100,15 @@ def test_logs_never_hold_keys_or_signatures(stack: Stack) -> None:
     assert stack.wait_task(task_id)["task_status"] == "completed"
     httpx.get(f"{stack.base}/tasks/{task_id}/result", headers=stack.headers())
     httpx.get(f"{stack.base}/tasks/nope", headers=stack.headers("sk-bogus-key-for-logs"))
-    secrets = [stack.team.integration_key, stack.team.agent_key, stack.team.device_key,
-               "sk-bogus-key-for-logs", "X-Runyard-Signature=", "X-Amz-Signature=",
-               "Authorization"]
+    secrets = [
+        stack.team.integration_key,
+        stack.team.agent_key,
+        stack.team.device_key,
+        "sk-bogus-key-for-logs",
+        "X-Runyard-Signature=",
+        "X-Amz-Signature=",
+        "Authorization",
+    ]
     assert stack.server is not None
     for proc in [stack.server, *stack.procs]:
         log = proc.log()

@@ -12,8 +12,12 @@ from tests.support.processes import wait_until
 
 
 def running_on(stack: Stack, task_id: str, agent_id: str) -> None:
-    wait_until(lambda: (t := stack.task(task_id))["task_status"] == "running"
-               and t["agent_id"] == agent_id, 20)
+    wait_until(
+        lambda: (
+            (t := stack.task(task_id))["task_status"] == "running" and t["agent_id"] == agent_id
+        ),
+        20,
+    )
 
 
 def test_killed_agent_task_finishes_elsewhere(stack: Stack) -> None:
@@ -77,8 +81,9 @@ def test_cancel_stops_running_work(stack: Stack) -> None:
     done = stack.wait_task(task_id, timeout=15)
     assert done["task_status"] == "cancelled"
     stack.wait_agent("c1", "idle", timeout=10)
-    events = httpx.get(f"{stack.base}/tasks/{task_id}/events", headers=stack.headers(),
-                       timeout=10).text
+    events = httpx.get(
+        f"{stack.base}/tasks/{task_id}/events", headers=stack.headers(), timeout=10
+    ).text
     assert "event: cancelled" in events
 
 
@@ -112,8 +117,11 @@ def test_sigterm_drains_the_agent(stack: Stack) -> None:
 
 def test_revoking_an_agent_key_closes_its_connection(stack: Stack) -> None:
     admin = stack.session_headers()
-    created = httpx.post(f"{stack.url}/api/v1/credentials", headers=admin,
-                         json={"kind": "agent", "display_name": "to revoke"}).json()
+    created = httpx.post(
+        f"{stack.url}/api/v1/credentials",
+        headers=admin,
+        json={"kind": "agent", "display_name": "to revoke"},
+    ).json()
     agent = stack.start_agent("revoked", key=created["raw_key"])
     stack.wait_agent("revoked")
     r = httpx.delete(f"{stack.url}/api/v1/credentials/{created['id']}", headers=admin)
@@ -136,16 +144,24 @@ def test_input_expired_before_an_agent_took_the_task(stack: Stack) -> None:
 
 def test_agent_key_rotation_keeps_the_agent_id(stack: Stack) -> None:
     admin = stack.session_headers()
-    old = httpx.post(f"{stack.url}/api/v1/credentials", headers=admin,
-                     json={"kind": "agent", "display_name": "old"}).json()
-    new = httpx.post(f"{stack.url}/api/v1/credentials", headers=admin,
-                     json={"kind": "agent", "display_name": "new"}).json()
+    old = httpx.post(
+        f"{stack.url}/api/v1/credentials",
+        headers=admin,
+        json={"kind": "agent", "display_name": "old"},
+    ).json()
+    new = httpx.post(
+        f"{stack.url}/api/v1/credentials",
+        headers=admin,
+        json={"kind": "agent", "display_name": "new"},
+    ).json()
     first = stack.start_agent("box-7", key=old["raw_key"])
     stack.wait_agent("box-7")
     first.stop()
     thief = stack.start_agent("box-7", key=new["raw_key"])
     assert thief.wait(20) == 3  # the id is bound to a key that is still valid
-    assert httpx.delete(f"{stack.url}/api/v1/credentials/{old['id']}",
-                        headers=admin).status_code == 204
+    assert (
+        httpx.delete(f"{stack.url}/api/v1/credentials/{old['id']}", headers=admin).status_code
+        == 204
+    )
     stack.start_agent("box-7", key=new["raw_key"])
     stack.wait_agent("box-7")

@@ -15,8 +15,14 @@ from tests.acceptance.test_seed import one_mib_png
 
 
 def runyard(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runyard", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "runyard", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def client_env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -29,8 +35,21 @@ def test_run_wait_download_writes_the_png(dev_server: tuple[dict[str, str], Path
     creds, tmp = dev_server
     original = one_mib_png(tmp / "photo.png")
     env = client_env(tmp, RUNYARD_URL=creds["server_url"], RUNYARD_API_KEY=creds["device_key"])
-    done = runyard(["run", "img2img", "-p", "input_image=@photo.png", "-p", "prompt=enhance",
-                    "--wait", "--download", "out/"], env, tmp)
+    done = runyard(
+        [
+            "run",
+            "img2img",
+            "-p",
+            "input_image=@photo.png",
+            "-p",
+            "prompt=enhance",
+            "--wait",
+            "--download",
+            "out/",
+        ],
+        env,
+        tmp,
+    )
     assert done.returncode == 0, done.stderr
     files = list((tmp / "out").iterdir())
     assert len(files) == 1 and files[0].suffix == ".png"
@@ -60,15 +79,31 @@ def test_login_saves_a_profile_then_runs_with_it(
     creds, tmp = dev_server
     env = client_env(tmp)
     login = subprocess.run(
-        [sys.executable, "-m", "runyard", "login", "--server", creds["server_url"],
-         "--email", creds["email_address"], "--password", creds["user_password"]],
-        env=env, cwd=tmp, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "runyard",
+            "login",
+            "--server",
+            creds["server_url"],
+            "--email",
+            creds["email_address"],
+            "--password",
+            creds["user_password"],
+        ],
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert login.returncode == 0, login.stderr
     profiles = list((tmp / "config").rglob("*.json"))
     assert profiles and oct(profiles[0].stat().st_mode & 0o777) == "0o600"
     assert json.loads(profiles[0].read_text())["api_key"].startswith("dk-")
     (tmp / "notes.txt").write_text("hello")
-    run = runyard(["run", "echo", "-p", "input_file=@notes.txt", "--wait", "--download",
-                   "echoed/"], env, tmp)
+    run = runyard(
+        ["run", "echo", "-p", "input_file=@notes.txt", "--wait", "--download", "echoed/"], env, tmp
+    )
     assert run.returncode == 0, run.stderr
     assert (tmp / "echoed" / "notes.txt").read_text() == "hello"

@@ -21,16 +21,21 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "comfyui-invert.yam
 def import_workflow(stack: Stack, **changes: Any) -> dict[str, Any]:
     definition = yaml.safe_load(EXAMPLE.read_text())
     definition.update(changes)
-    r = httpx.post(f"{stack.url}/api/v1/workflows/import", headers=stack.session_headers(),
-                   json=definition)
+    r = httpx.post(
+        f"{stack.url}/api/v1/workflows/import", headers=stack.session_headers(), json=definition
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())
 
 
 def standin(stack: Stack, *extra: str) -> str:
     port = free_port()
-    proc = Proc(f"comfyui-{port}", python_cmd("-m", "runyard_testing.comfyui_standin",
-                                              "--port", str(port), *extra), stack.env, stack.logs)
+    proc = Proc(
+        f"comfyui-{port}",
+        python_cmd("-m", "runyard_testing.comfyui_standin", "--port", str(port), *extra),
+        stack.env,
+        stack.logs,
+    )
     stack.procs.append(proc)
     wait_http(f"http://127.0.0.1:{port}/queue", proc=proc)
     return f"http://127.0.0.1:{port}"
@@ -73,8 +78,10 @@ def test_validation_and_runtime_errors_name_the_node(stack: Stack) -> None:
     assert failed["task_error_code"] == "comfyui_execution_error"
     assert "9" in failed["task_error"] and "SaveImage" in failed["task_error"]
     graph = yaml.safe_load(EXAMPLE.read_text())["workflow_json"]
-    graph["2"] = {"class_type": "ImageBlur", "inputs": {"image": ["1", 0], "blur_radius": 99,
-                                                        "sigma": 1.0}}
+    graph["2"] = {
+        "class_type": "ImageBlur",
+        "inputs": {"image": ["1", 0], "blur_radius": 99, "sigma": 1.0},
+    }
     import_workflow(stack, workflow_slug="comfyui-blur", workflow_json=graph)
     rejected = stack.run("comfyui-blur", {"input_image": key})
     failed = stack.wait_task(rejected, timeout=40)
@@ -94,8 +101,9 @@ def test_cancel_interrupts_the_prompt(stack: Stack) -> None:
     # the prompt was interrupted on ComfyUI, not left running there
     wait_until(lambda: not httpx.get(f"{url}/queue").json()["queue_running"], 10)
     history = httpx.get(f"{url}/history").json()
-    assert any(m[0] == "execution_interrupted"
-               for h in history.values() for m in h["status"]["messages"])
+    assert any(
+        m[0] == "execution_interrupted" for h in history.values() for m in h["status"]["messages"]
+    )
 
 
 def test_an_unhealthy_comfyui_keeps_tasks_away(stack: Stack) -> None:

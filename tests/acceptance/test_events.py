@@ -12,22 +12,28 @@ from tests.acceptance.conftest import Stack
 from tests.support.processes import wait_until
 
 
-def read_events(stack: Stack, task_id: str, last_id: int | None = None,
-                limit: int | None = None) -> list[tuple[int, str, dict[str, Any]]]:
+def read_events(
+    stack: Stack, task_id: str, last_id: int | None = None, limit: int | None = None
+) -> list[tuple[int, str, dict[str, Any]]]:
     headers = stack.headers()
     if last_id is not None:
         headers["Last-Event-ID"] = str(last_id)
     events: list[tuple[int, str, dict[str, Any]]] = []
     current: dict[str, str] = {}
-    with httpx.stream("GET", f"{stack.base}/tasks/{task_id}/events", headers=headers,
-                      timeout=httpx.Timeout(30, read=30)) as r:
+    with httpx.stream(
+        "GET",
+        f"{stack.base}/tasks/{task_id}/events",
+        headers=headers,
+        timeout=httpx.Timeout(30, read=30),
+    ) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         for line in r.iter_lines():
             if line == "":
                 if "event" in current:
-                    events.append((int(current["id"]), current["event"],
-                                   json.loads(current["data"])))
+                    events.append(
+                        (int(current["id"]), current["event"], json.loads(current["data"]))
+                    )
                     if limit is not None and len(events) >= limit:
                         return events
                 current = {}
@@ -71,12 +77,19 @@ def test_revoking_the_key_closes_the_stream(stack: Stack) -> None:
     import time
 
     admin = stack.session_headers()
-    created = httpx.post(f"{stack.url}/api/v1/credentials", headers=admin,
-                         json={"kind": "integration", "display_name": "streamer"}).json()
+    created = httpx.post(
+        f"{stack.url}/api/v1/credentials",
+        headers=admin,
+        json={"kind": "integration", "display_name": "streamer"},
+    ).json()
     task_id = stack.run("sleep", {"seconds": 1})  # no agent: the task waits, the stream stays
     headers = {"Authorization": f"Bearer {created['raw_key']}"}
-    with httpx.stream("GET", f"{stack.base}/tasks/{task_id}/events", headers=headers,
-                      timeout=httpx.Timeout(30, read=30)) as r:
+    with httpx.stream(
+        "GET",
+        f"{stack.base}/tasks/{task_id}/events",
+        headers=headers,
+        timeout=httpx.Timeout(30, read=30),
+    ) as r:
         assert r.status_code == 200
         lines = r.iter_lines()
         assert next(lines).startswith("retry:")
@@ -97,14 +110,21 @@ def test_two_server_processes_share_the_work_and_the_events(stack: Stack) -> Non
 
     port = free_port()
     second = f"http://127.0.0.1:{port}"
-    proc = Proc("server-2", python_cmd("-m", "runyard", "serve", "--port", str(port)),
-                {**stack.env, "RUNYARD_PUBLIC_URL": second}, stack.logs)
+    proc = Proc(
+        "server-2",
+        python_cmd("-m", "runyard", "serve", "--port", str(port)),
+        {**stack.env, "RUNYARD_PUBLIC_URL": second},
+        stack.logs,
+    )
     stack.procs.append(proc)
     wait_http(f"{second}/healthz", proc=proc)
     stack.start_agent("on-server-1")
     stack.wait_agent("on-server-1")
-    r = httpx.post(f"{second}/api/v1/r/workflows/slug/sleep/run", headers=stack.headers(),
-                   json={"parameters": {"seconds": 0.5}})
+    r = httpx.post(
+        f"{second}/api/v1/r/workflows/slug/sleep/run",
+        headers=stack.headers(),
+        json={"parameters": {"seconds": 0.5}},
+    )
     assert r.status_code == 202
     task_id = r.json()["task_id"]
     other = Stack(leg=stack.leg, url=second, env=stack.env, team=stack.team, logs=stack.logs)

@@ -18,8 +18,7 @@ def test_sync_client_journey(dev_server: tuple[dict[str, str], Path]) -> None:
     photo = tmp / "photo.png"
     original = one_mib_png(photo)
     with Client(creds["server_url"], creds["integration_key"], use_profile=False) as client:
-        task = client.run("img2img", {"input_image": photo, "prompt": "grayscale",
-                                      "strength": 1})
+        task = client.run("img2img", {"input_image": photo, "prompt": "grayscale", "strength": 1})
         seen: list[float] = []
         info = task.wait(timeout=60, on_progress=lambda e: seen.append(e.progress or 0.0))
         assert info.task_status == "completed"
@@ -38,12 +37,18 @@ def test_async_client_cancel(dev_server: tuple[dict[str, str], Path]) -> None:
     (tmp / "a.txt").write_text("x")
 
     async def go() -> tuple[str, str]:
-        async with AsyncClient(creds["server_url"], creds["device_key"],
-                               use_profile=False) as client:
-            await client.workflows.import_({
-                "workflow_slug": "echo-gpu", "tool_type": "python", "required_labels": ["gpu"],
-                "workflow_json": {"entrypoint": "runyard_agent.builtins.echo:run"},
-                "parameters": [{"key": "input_file", "type": "file", "required": True}]})
+        async with AsyncClient(
+            creds["server_url"], creds["device_key"], use_profile=False
+        ) as client:
+            await client.workflows.import_(
+                {
+                    "workflow_slug": "echo-gpu",
+                    "tool_type": "python",
+                    "required_labels": ["gpu"],
+                    "workflow_json": {"entrypoint": "runyard_agent.builtins.echo:run"},
+                    "parameters": [{"key": "input_file", "type": "file", "required": True}],
+                }
+            )
             task = await client.run("echo-gpu", {"input_file": tmp / "a.txt"})
             before = (await client.tasks.get(task.id)).task_status
             await task.cancel()

@@ -62,14 +62,21 @@ def test_seed_python_example_ends_in_a_processed_image(
     creds, workdir = dev_server
     original = one_mib_png(workdir / "photo.png")
     script = seed_python(creds["runtime_base"], creds["integration_key"])
-    run = subprocess.run([sys.executable, "-c", script], cwd=workdir, capture_output=True,
-                         text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=workdir, capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 0, run.stderr
     task_id = run.stdout.strip().splitlines()[-1]
     headers = {"Authorization": f"Bearer {creds['integration_key']}"}
     base = creds["runtime_base"]
-    task = wait_until(lambda: (t := httpx.get(f"{base}/tasks/{task_id}", headers=headers).json())
-                      ["task_status"] in ("completed", "failed") and t, 30)
+    task = wait_until(
+        lambda: (
+            (t := httpx.get(f"{base}/tasks/{task_id}", headers=headers).json())["task_status"]
+            in ("completed", "failed")
+            and t
+        ),
+        30,
+    )
     assert task["task_status"] == "completed", task  # type: ignore[index]
     result = httpx.get(f"{base}/tasks/{task_id}/result", headers=headers).json()
     image = httpx.get(result["download_url"])
@@ -82,8 +89,11 @@ def test_seed_curl_upload_and_no_overwrite(dev_server: tuple[dict[str, str], Pat
     creds, workdir = dev_server
     one_mib_png(workdir / "photo.png")
     headers = {"Authorization": f"Bearer {creds['integration_key']}"}
-    presign = httpx.post(f"{creds['runtime_base']}/files/presign", headers=headers, json={
-        "file_name": "photo.png", "file_size": 1048576, "content_type": "image/png"}).json()
+    presign = httpx.post(
+        f"{creds['runtime_base']}/files/presign",
+        headers=headers,
+        json={"file_name": "photo.png", "file_size": 1048576, "content_type": "image/png"},
+    ).json()
     assert presign["upload_headers"] == {"Content-Length": "1048576", "If-None-Match": "*"}
     command = seed_curl().replace("<upload_url>", presign["upload_url"])
     argv = shlex.split(command.replace("\\\n", " "))
@@ -93,12 +103,30 @@ def test_seed_curl_upload_and_no_overwrite(dev_server: tuple[dict[str, str], Pat
     again = subprocess.run(status, cwd=workdir, capture_output=True, text=True, timeout=30)
     assert again.stdout == "412", again
     bare = subprocess.run(
-        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT",
-         "--upload-file", "photo.png", presign["upload_url"]],
-        cwd=workdir, capture_output=True, text=True, timeout=30)
+        [
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "PUT",
+            "--upload-file",
+            "photo.png",
+            presign["upload_url"],
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert bare.stdout == "403", bare
-    run = httpx.post(f"{creds['runtime_base']}/workflows/slug/img2img/run", headers=headers,
-                     json={"parameters": {"input_image": presign["file_key"], "prompt": "enhance"}})
+    run = httpx.post(
+        f"{creds['runtime_base']}/workflows/slug/img2img/run",
+        headers=headers,
+        json={"parameters": {"input_image": presign["file_key"], "prompt": "enhance"}},
+    )
     assert run.status_code == 202 and "task_id" in run.json()
 
 
@@ -108,22 +136,50 @@ def test_dev_restart_keeps_credentials(tmp_path: Path) -> None:
     creds_file = tmp_path / "data" / "credentials.json"
     seen = []
     for round_ in range(2):
-        proc = Proc(f"dev-{round_}", python_cmd("-m", "runyard", "dev", "--data-dir",
-                                                str(tmp_path / "data"), "--port", str(port),
-                                                "--no-agent"), env, tmp_path)
+        proc = Proc(
+            f"dev-{round_}",
+            python_cmd(
+                "-m",
+                "runyard",
+                "dev",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--port",
+                str(port),
+                "--no-agent",
+            ),
+            env,
+            tmp_path,
+        )
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
             creds = json.loads(creds_file.read_text())
             seen.append(creds)
-            login = httpx.post(f"{creds['api_base']}/auth/login", json={
-                "email_address": creds["email_address"], "user_password": creds["user_password"]})
+            login = httpx.post(
+                f"{creds['api_base']}/auth/login",
+                json={
+                    "email_address": creds["email_address"],
+                    "user_password": creds["user_password"],
+                },
+            )
             assert login.status_code == 200
-            me = httpx.get(f"{creds['api_base']}/users/me",
-                           headers={"Authorization": f"Bearer {creds['device_key']}"})
+            me = httpx.get(
+                f"{creds['api_base']}/users/me",
+                headers={"Authorization": f"Bearer {creds['device_key']}"},
+            )
             assert me.status_code == 200 and me.json()["teams"][0]["id"] == creds["team_id"]
         finally:
             proc.stop()
     assert seen[0] == seen[1]
     assert oct(creds_file.stat().st_mode & 0o777) == "0o600"
-    assert set(seen[0]) == {"server_url", "api_base", "runtime_base", "team_id", "email_address",
-                            "user_password", "integration_key", "device_key", "agent_key"}
+    assert set(seen[0]) == {
+        "server_url",
+        "api_base",
+        "runtime_base",
+        "team_id",
+        "email_address",
+        "user_password",
+        "integration_key",
+        "device_key",
+        "agent_key",
+    }

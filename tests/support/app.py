@@ -21,8 +21,11 @@ SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 def make_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
     settings = Settings(
-        environment="test", secret_key=SECRET, data_dir=data_dir,
-        public_url="http://testserver", **overrides,
+        environment="test",
+        secret_key=SECRET,
+        data_dir=data_dir,
+        public_url="http://testserver",
+        **overrides,
     )
     settings.db = DatabaseSettings(url=db_url)
     return settings
@@ -39,8 +42,10 @@ class Team:
 
     def auth(self, kind: str = "session") -> dict[str, str]:
         token = {
-            "session": self.session_token, "integration": self.p.integration_key,
-            "device": self.p.device_key, "agent": self.p.agent_key,
+            "session": self.session_token,
+            "integration": self.p.integration_key,
+            "device": self.p.device_key,
+            "agent": self.p.agent_key,
         }[kind]
         return {"Authorization": f"Bearer {token}"}
 
@@ -53,21 +58,37 @@ class Harness:
     clock: OffsetClock
 
     async def team(self, name: str, email: str) -> Team:
-        p = await provision(self.app.state.db, self.settings, email=email, team_name=name,
-                            password="password-" + name)
-        r = await self.client.post("/api/v1/auth/login", json={
-            "email_address": email, "user_password": "password-" + name})
+        p = await provision(
+            self.app.state.db,
+            self.settings,
+            email=email,
+            team_name=name,
+            password="password-" + name,
+        )
+        r = await self.client.post(
+            "/api/v1/auth/login", json={"email_address": email, "user_password": "password-" + name}
+        )
         assert r.status_code == 200, r.text
         return Team(p, r.json()["access_token"])
 
-    async def upload(self, team: Team, data: bytes, name: str = "photo.png",
-                     content_type: str = "image/png", kind: str = "integration") -> str:
-        r = await self.client.post("/api/v1/r/files/presign", headers=team.auth(kind), json={
-            "file_name": name, "file_size": len(data), "content_type": content_type})
+    async def upload(
+        self,
+        team: Team,
+        data: bytes,
+        name: str = "photo.png",
+        content_type: str = "image/png",
+        kind: str = "integration",
+    ) -> str:
+        r = await self.client.post(
+            "/api/v1/r/files/presign",
+            headers=team.auth(kind),
+            json={"file_name": name, "file_size": len(data), "content_type": content_type},
+        )
         assert r.status_code == 200, r.text
         body = r.json()
-        put = await self.client.put(body["upload_url"], content=data,
-                                    headers=body["upload_headers"])
+        put = await self.client.put(
+            body["upload_url"], content=data, headers=body["upload_headers"]
+        )
         assert put.status_code == 200, put.text
         return str(body["file_key"])
 

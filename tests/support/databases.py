@@ -13,7 +13,9 @@ import asyncpg
 from runyard.db.base import Base
 from runyard.migrations import upgrade
 
-PG_ADMIN_DSN = os.environ.get("RUNYARD_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "RUNYARD_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def pg_url(dbname: str) -> str:

@@ -28,7 +28,10 @@ def start_s3_server() -> tuple[str, int]:
     try:
         started = subprocess.run(
             [str(REPO / "scripts" / "s3-server.sh"), str(port)],
-            capture_output=True, text=True, timeout=600, check=False,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         pytest.fail("scripts/s3-server.sh did not finish within 600 s")

@@ -38,15 +38,25 @@ async def complete(h: Harness, task_id: str, outputs: dict[str, bytes]) -> None:
         attempt = task.attempt
         rows = []
         for output_id, data in outputs.items():
-            rows.append(await TaskExecution(session, h.settings).grant_output(
-                ref, task_id, attempt, output_id, f"{output_id}.bin", "application/octet-stream",
-                len(data), h.clock.now()))
+            rows.append(
+                await TaskExecution(session, h.settings).grant_output(
+                    ref,
+                    task_id,
+                    attempt,
+                    output_id,
+                    f"{output_id}.bin",
+                    "application/octet-stream",
+                    len(data),
+                    h.clock.now(),
+                )
+            )
         await session.commit()
     for row, data in zip(rows, outputs.values(), strict=True):
         signed = h.app.state.storage.presign_put(row.object_key, len(data), expires_in=60)
         r = await h.client.put(signed.url, content=data, headers=signed.headers)
         assert r.status_code == 200, r.text
     async with h.app.state.db.session() as session:
-        await TaskExecution(session, h.settings).complete(ref, task_id, attempt,
-                                                          list(outputs), h.clock.now())
+        await TaskExecution(session, h.settings).complete(
+            ref, task_id, attempt, list(outputs), h.clock.now()
+        )
         await session.commit()

@@ -15,7 +15,7 @@ class AgentRead(BaseModel):
     agent_labels: list[str]
     agent_status: AgentStatus = Field(
         description="idle: free capacity; busy: full or draining; unhealthy: its runtime is "
-                    "failing or it is not connected (see `connected`)."
+        "failing or it is not connected (see `connected`)."
     )
     connected: bool
     running_tasks: int

@@ -27,10 +27,15 @@ def status_of(agent: Agent, running: int) -> AgentStatus:
 
 def to_read(agent: Agent, running: int) -> AgentRead:
     return AgentRead(
-        agent_id=agent.agent_id, agent_labels=list(agent.labels),
-        agent_status=status_of(agent, running), connected=agent.connected, running_tasks=running,
-        capacity=agent.capacity, last_heartbeat=agent.last_heartbeat,
-        agent_version=agent.agent_version, system_info=dict(agent.system_info or {}),
+        agent_id=agent.agent_id,
+        agent_labels=list(agent.labels),
+        agent_status=status_of(agent, running),
+        connected=agent.connected,
+        running_tasks=running,
+        capacity=agent.capacity,
+        last_heartbeat=agent.last_heartbeat,
+        agent_version=agent.agent_version,
+        system_info=dict(agent.system_info or {}),
         connected_at=agent.connected_at,
     )
 
@@ -41,13 +46,24 @@ class AgentService:
         self.repo = AgentRepository(session)
 
     async def register(
-        self, team_id: str, key_id: str, hello: AgentHello, connection_id: str, now: datetime,
-        *, healthy: bool,
+        self,
+        team_id: str,
+        key_id: str,
+        hello: AgentHello,
+        connection_id: str,
+        now: datetime,
+        *,
+        healthy: bool,
     ) -> Agent:
         agent = await self.repo.by_agent_id(team_id, hello.agent_id)
         if agent is None:
-            agent = Agent(id=new_id(), team_id=team_id, agent_id=hello.agent_id,
-                          api_key_id=key_id, created_at=now)
+            agent = Agent(
+                id=new_id(),
+                team_id=team_id,
+                agent_id=hello.agent_id,
+                api_key_id=key_id,
+                created_at=now,
+            )
             self.repo.add(agent)
         elif agent.api_key_id != key_id:
             # The binding stops another key of the team from impersonating this agent; once
@@ -71,8 +87,15 @@ class AgentService:
         return agent
 
     async def heartbeat(
-        self, team_id: str, agent_id: str, connection_id: str, now: datetime, *, healthy: bool,
-        draining: bool, system_info: dict[str, object] | None,
+        self,
+        team_id: str,
+        agent_id: str,
+        connection_id: str,
+        now: datetime,
+        *,
+        healthy: bool,
+        draining: bool,
+        system_info: dict[str, object] | None,
     ) -> Agent | None:
         agent = await self.repo.by_agent_id(team_id, agent_id)
         if agent is None or agent.connection_id != connection_id:

@@ -39,9 +39,7 @@ async def login(
 ) -> TokenPair:
     """Exchange an email address and password for a session token and a refresh token."""
     address = request.client.host if request.client else "unknown"
-    wait = _limiter(request).hit(
-        f"ip:{address}", f"user:{body.email_address.strip().lower()}"
-    )
+    wait = _limiter(request).hit(f"ip:{address}", f"user:{body.email_address.strip().lower()}")
     if wait is not None:
         raise TooManyRequests(
             f"Too many login attempts; retry in {int(wait) + 1} s.",

@@ -85,7 +85,10 @@ def dev(
     data_dir.mkdir(parents=True, exist_ok=True)
     public = os.environ.get("RUNYARD_PUBLIC_URL") or f"http://{host}:{port}"
     settings = Settings(
-        environment="dev", secret_key=_secret(data_dir), data_dir=data_dir, public_url=public,
+        environment="dev",
+        secret_key=_secret(data_dir),
+        data_dir=data_dir,
+        public_url=public,
     )
     if "RUNYARD_DB_URL" not in os.environ:
         settings.db = DatabaseSettings(url=f"sqlite+aiosqlite:///{data_dir / 'runyard.db'}")
@@ -93,8 +96,11 @@ def dev(
     upgrade(settings.db.url)
     creds_path = data_dir / "credentials.json"
     creds = asyncio.run(_ensure_credentials(settings, creds_path))
-    creds.update(server_url=settings.public_url, api_base=settings.public_url + "/api/v1",
-                 runtime_base=settings.public_url + "/api/v1/r")
+    creds.update(
+        server_url=settings.public_url,
+        api_base=settings.public_url + "/api/v1",
+        runtime_base=settings.public_url + "/api/v1/r",
+    )
     _write_json(creds_path, creds)
     server = build_server(create_app(settings), host, port, settings.scheduler.shutdown_grace)
     asyncio.run(_run(server, settings, creds, creds_path, data_dir, agent))
@@ -114,7 +120,11 @@ def _die_with_parent() -> None:
 
 
 async def _run(
-    server: Any, settings: Any, creds: dict[str, Any], creds_path: Path, data_dir: Path,
+    server: Any,
+    settings: Any,
+    creds: dict[str, Any],
+    creds_path: Path,
+    data_dir: Path,
     with_agent: bool,
 ) -> None:
     from rich.console import Console
@@ -136,11 +146,22 @@ async def _run(
     if with_agent:
         work = data_dir / "agent-work"
         work.mkdir(exist_ok=True)
-        env = dict(os.environ, RUNYARD_URL=settings.public_url,
-                   RUNYARD_AGENT_KEY=creds["agent_key"])
+        env = dict(
+            os.environ, RUNYARD_URL=settings.public_url, RUNYARD_AGENT_KEY=creds["agent_key"]
+        )
         child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "runyard_agent", "--agent-id", "local-agent",
-            "--labels", "cpu", "--capacity", "2", "--work-dir", str(work), env=env,
+            sys.executable,
+            "-m",
+            "runyard_agent",
+            "--agent-id",
+            "local-agent",
+            "--labels",
+            "cpu",
+            "--capacity",
+            "2",
+            "--work-dir",
+            str(work),
+            env=env,
             preexec_fn=_die_with_parent,
         )
     try:

@@ -19,8 +19,7 @@ def ensure_port_free(host: str, port: int) -> None:
             sock.bind((host, port))
         except OSError as exc:
             raise OSError(
-                f"cannot listen on {host}:{port} ({exc.strerror}): stop what uses it or pass "
-                "--port"
+                f"cannot listen on {host}:{port} ({exc.strerror}): stop what uses it or pass --port"
             ) from None
 
 
@@ -29,8 +28,14 @@ def build_server(app: object, host: str, port: int, grace: float) -> object:
 
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
-        host=host, port=port, log_config=None, access_log=False, proxy_headers=True,
-        timeout_graceful_shutdown=max(1, int(grace)), ws_ping_interval=20, ws_ping_timeout=20,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=max(1, int(grace)),
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
     )
     return uvicorn.Server(config)
 

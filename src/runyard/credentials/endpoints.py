@@ -17,7 +17,10 @@ router = APIRouter(prefix="/credentials", tags=["credentials"])
 
 
 @router.post(
-    "", response_model=CredentialCreated, status_code=201, operation_id="credentials_create",
+    "",
+    response_model=CredentialCreated,
+    status_code=201,
+    operation_id="credentials_create",
     responses=errors(),
 )
 async def create_credential(
@@ -30,14 +33,16 @@ async def create_credential(
     )
     await session.commit()
     return CredentialCreated(
-        id=key.id, kind=key.kind, display_name=key.display_name, key_prefix=key.key_prefix,
-        raw_key=raw, expires_at=key.expires_at,
+        id=key.id,
+        kind=key.kind,
+        display_name=key.display_name,
+        key_prefix=key.key_prefix,
+        raw_key=raw,
+        expires_at=key.expires_at,
     )
 
 
-@router.get(
-    "", response_model=CredentialList, operation_id="credentials_list", responses=errors()
-)
+@router.get("", response_model=CredentialList, operation_id="credentials_list", responses=errors())
 async def list_credentials(
     principal: TeamAdmin, session: SessionDep, clock: ClockDep, page: PageDep
 ) -> CredentialList:
@@ -53,11 +58,16 @@ async def list_credentials(
 
 
 @router.delete(
-    "/{credential_id}", status_code=204, operation_id="credentials_revoke",
+    "/{credential_id}",
+    status_code=204,
+    operation_id="credentials_revoke",
     responses=errors(404),
 )
 async def revoke_credential(
-    credential_id: str, request: Request, principal: TeamAdmin, session: SessionDep,
+    credential_id: str,
+    request: Request,
+    principal: TeamAdmin,
+    session: SessionDep,
     clock: ClockDep,
 ) -> Response:
     """Revoke a key: refused from the next request on; its open connections close within 10 s."""

@@ -20,16 +20,24 @@ class CredentialService:
         self.clock = clock
 
     def create(
-        self, team_id: str, kind: KeyKind, display_name: str = "",
-        expires_in_days: int | None = None, user_id: str | None = None,
+        self,
+        team_id: str,
+        kind: KeyKind,
+        display_name: str = "",
+        expires_in_days: int | None = None,
+        user_id: str | None = None,
     ) -> tuple[ApiKey, str]:
         raw, prefix, key_hash = new_api_key(kind)
-        expires = (
-            self.clock.now() + timedelta(days=expires_in_days) if expires_in_days else None
-        )
+        expires = self.clock.now() + timedelta(days=expires_in_days) if expires_in_days else None
         key = ApiKey(
-            id=new_id(), team_id=team_id, user_id=user_id, kind=kind,
-            display_name=display_name, key_prefix=prefix, key_hash=key_hash, expires_at=expires,
+            id=new_id(),
+            team_id=team_id,
+            user_id=user_id,
+            kind=kind,
+            display_name=display_name,
+            key_prefix=prefix,
+            key_hash=key_hash,
+            expires_at=expires,
             created_at=self.clock.now(),
         )
         self.repo.add(key)

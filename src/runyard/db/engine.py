@@ -43,7 +43,6 @@ def mark_wake(session: AsyncSession | Session) -> None:
     session.info["wake_dispatcher"] = True
 
 
-
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -82,13 +81,20 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
     if url.startswith("sqlite"):
         database = make_url(url).database or ":memory:"
         engine = create_async_engine(
-            url, echo=settings.echo, pool_size=1, max_overflow=0, pool_timeout=60,
+            url,
+            echo=settings.echo,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
             async_creator=_inline_creator(database),
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
-        url, echo=settings.echo, pool_size=settings.pool_size, max_overflow=settings.pool_size,
+        url,
+        echo=settings.echo,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_size,
         # No pre-ping (a round trip on every checkout); a connection the server dropped fails
         # one request with 503 and is replaced, and recycling bounds idle connections' age.
         pool_recycle=1800,

@@ -34,8 +34,13 @@ async def still_allowed(db: Database, principal: Principal, clock: Clock) -> boo
 
 
 async def event_stream(
-    db: Database, hub: EventHub, settings: Settings, clock: Clock, principal: Principal,
-    task_id: str, after: int,
+    db: Database,
+    hub: EventHub,
+    settings: Settings,
+    clock: Clock,
+    principal: Principal,
+    task_id: str,
+    after: int,
 ) -> AsyncIterator[str]:
     wake = hub.subscribe(task_id)
     last_sent = time.monotonic()
@@ -64,13 +69,15 @@ async def event_stream(
             if now - last_auth >= settings.auth.key_recheck_interval:
                 last_auth = now
                 if not await still_allowed(db, principal, clock):
-                    yield "event: error\ndata: {\"error_code\":\"credential_revoked\"}\n\n"
+                    yield 'event: error\ndata: {"error_code":"credential_revoked"}\n\n'
                     return
             if now - last_sent >= settings.events.keepalive:
                 yield ": keep-alive\n\n"
                 last_sent = now
-            timeout = min(settings.events.poll_interval,
-                          max(0.05, settings.events.keepalive - (now - last_sent)))
+            timeout = min(
+                settings.events.poll_interval,
+                max(0.05, settings.events.keepalive - (now - last_sent)),
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout)
     finally:

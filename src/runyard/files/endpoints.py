@@ -11,12 +11,19 @@ router = APIRouter(prefix="/r/files", tags=["files"])
 
 
 @router.post(
-    "/presign", response_model=PresignResponse, operation_id="files_presign",
+    "/presign",
+    response_model=PresignResponse,
+    operation_id="files_presign",
     responses=errors(413, 429),
 )
 async def presign(
-    body: PresignRequest, request: Request, principal: RuntimeWriter, session: SessionDep,
-    settings: SettingsDep, storage: StorageDep, clock: ClockDep,
+    body: PresignRequest,
+    request: Request,
+    principal: RuntimeWriter,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    clock: ClockDep,
 ) -> PresignResponse:
     """Step 1 of the seed: describe a file, get a `file_key` and a presigned PUT.
 

@@ -7,7 +7,9 @@ class PresignRequest(BaseModel):
     file_name: str = Field(min_length=1, max_length=1024, examples=["photo.png"])
     file_size: StrictInt = Field(ge=1, description="Exact size in bytes; the PUT must send it.")
     content_type: str = Field(
-        default="application/octet-stream", max_length=255, examples=["image/png"],
+        default="application/octet-stream",
+        max_length=255,
+        examples=["image/png"],
         pattern=r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(\s*;.*)?$",
     )
 

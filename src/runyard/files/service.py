@@ -20,7 +20,11 @@ from runyard.storage.base import Storage
 
 class FileService:
     def __init__(
-        self, session: AsyncSession, settings: Settings, storage: Storage, clock: Clock,
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        storage: Storage,
+        clock: Clock,
         usage: DailyUsage | None = None,
     ) -> None:
         self.repo = FileRepository(session)
@@ -29,15 +33,18 @@ class FileService:
         self.clock = clock
         self.usage = usage
 
-    def check_declared(self, file_name: str, file_size: int, content_type: str, limit: int,
-                       *, multipart: bool) -> str:
+    def check_declared(
+        self, file_name: str, file_size: int, content_type: str, limit: int, *, multipart: bool
+    ) -> str:
         """Validate a declared upload; returns the normalised content type."""
         if file_size < 1:
             raise Unprocessable("file_size must be at least 1 byte.", code="invalid_file_size")
         if file_size > limit:
             hint = (
                 "Use multipart upload (POST /api/v1/uploads/multipart/initiate) with a session "
-                "token for larger files." if not multipart else "This is the multipart limit."
+                "token for larger files."
+                if not multipart
+                else "This is the multipart limit."
             )
             raise TooLarge(
                 f"file_size {file_size} exceeds the limit of {limit} bytes. {hint}",
@@ -74,7 +81,10 @@ class FileService:
     async def presign(self, team_id: str, body: PresignRequest) -> PresignResponse:
         limits = self.settings.limits
         ct = self.check_declared(
-            body.file_name, body.file_size, body.content_type, limits.single_upload_max,
+            body.file_name,
+            body.file_size,
+            body.content_type,
+            limits.single_upload_max,
             multipart=False,
         )
         await self.check_daily_quota(team_id, body.file_size)
@@ -83,15 +93,22 @@ class FileService:
         key = input_key(team_id, upload_id, body.file_name)
         self.repo.add(
             StoredFile(
-                id=upload_id, team_id=team_id, file_key=key,
-                file_name=safe_file_name(body.file_name), content_type=ct,
-                file_size=body.file_size, file_status="pending", source="presign",
+                id=upload_id,
+                team_id=team_id,
+                file_key=key,
+                file_name=safe_file_name(body.file_name),
+                content_type=ct,
+                file_size=body.file_size,
+                file_status="pending",
+                source="presign",
                 created_at=now,
                 expires_at=now + timedelta(seconds=self.settings.retention.inputs),
             )
         )
         signed = self.storage.presign_put(key, body.file_size, expires_in=limits.upload_url_ttl)
         return PresignResponse(
-            file_key=key, upload_url=signed.url, upload_headers=dict(signed.headers),
+            file_key=key,
+            upload_url=signed.url,
+            upload_headers=dict(signed.headers),
             expires_at=iso_z(now + timedelta(seconds=limits.upload_url_ttl)),
         )

@@ -34,8 +34,11 @@ HELLO_TIMEOUT = 10.0
 
 
 async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
-    body = {"error_message": message, "error_code": code,
-            "request_id": str(websocket.scope.get("state", {}).get("request_id", ""))}
+    body = {
+        "error_message": message,
+        "error_code": code,
+        "request_id": str(websocket.scope.get("state", {}).get("request_id", "")),
+    }
     try:
         await websocket.send_denial_response(JSONResponse(body, status_code=status))
     except RuntimeError:  # the server cannot send HTTP denials: close before accepting
@@ -52,8 +55,12 @@ async def agent_gateway(websocket: WebSocket) -> None:
     try:
         async with state.db.session() as session:
             principal = await authenticate(
-                session, authorization=websocket.headers.get("authorization"), team_header=None,
-                policy=Policy.GATEWAY, secret_key=settings.secret_key, clock=state.clock,
+                session,
+                authorization=websocket.headers.get("authorization"),
+                team_header=None,
+                policy=Policy.GATEWAY,
+                secret_key=settings.secret_key,
+                clock=state.clock,
             )
     except RunyardError as exc:
         await _deny(websocket, exc.status, exc.code, exc.message)
@@ -81,9 +88,14 @@ async def agent_gateway(websocket: WebSocket) -> None:
     healthy = effective_health(hello.healthy, set(hello.labels), runtimes)
     try:
         async with state.db.session() as session:
-            await AgentService(session).register(principal.team_id, principal.key_id, hello,
-                                                 connection_id, state.clock.now(),
-                                                 healthy=healthy)
+            await AgentService(session).register(
+                principal.team_id,
+                principal.key_id,
+                hello,
+                connection_id,
+                state.clock.now(),
+                healthy=healthy,
+            )
             drop = await reconcile_on_hello(session, me, hello.running_tasks, state.clock)
             await session.commit()
     except AgentIdTaken:
@@ -91,19 +103,33 @@ async def agent_gateway(websocket: WebSocket) -> None:
         await _close(websocket, CloseReason.AGENT_ID_TAKEN)
         return
     conn = Connection(
-        websocket=websocket, team_id=principal.team_id, agent_id=hello.agent_id,
-        key_id=principal.key_id, connection_id=connection_id, labels=set(hello.labels),
-        capacity=hello.capacity, healthy=healthy, runtimes=runtimes,
+        websocket=websocket,
+        team_id=principal.team_id,
+        agent_id=hello.agent_id,
+        key_id=principal.key_id,
+        connection_id=connection_id,
+        labels=set(hello.labels),
+        capacity=hello.capacity,
+        healthy=healthy,
+        runtimes=runtimes,
     )
     replaced = gateway.add(conn)
     if replaced is not None:
         await gateway.close(replaced, CloseReason.REPLACED)
-    log.info("agent connected agent=%s labels=%s capacity=%d", hello.agent_id,
-             ",".join(sorted(conn.labels)), conn.capacity)
-    await gateway.send(conn, ServerWelcome(
-        agent_id=hello.agent_id, heartbeat_interval=settings.scheduler.heartbeat_interval,
-        drop_tasks=drop,
-    ))
+    log.info(
+        "agent connected agent=%s labels=%s capacity=%d",
+        hello.agent_id,
+        ",".join(sorted(conn.labels)),
+        conn.capacity,
+    )
+    await gateway.send(
+        conn,
+        ServerWelcome(
+            agent_id=hello.agent_id,
+            heartbeat_interval=settings.scheduler.heartbeat_interval,
+            drop_tasks=drop,
+        ),
+    )
     handler = FrameHandler(state.db, settings, state.storage, state.clock, gateway, conn)
     try:
         while True:
@@ -111,8 +137,12 @@ async def agent_gateway(websocket: WebSocket) -> None:
             try:
                 frame = parse_agent_frame(raw)
             except ValidationError as exc:
-                await gateway.send(conn, ErrorFrame(
-                    error_code="protocol_error", error_message=str(exc.errors()[0]["msg"])))
+                await gateway.send(
+                    conn,
+                    ErrorFrame(
+                        error_code="protocol_error", error_message=str(exc.errors()[0]["msg"])
+                    ),
+                )
                 continue
             await handler.handle(frame)
     except (WebSocketDisconnect, RuntimeError):
@@ -120,8 +150,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
     finally:
         if gateway.remove(conn):
             async with state.db.session() as session:
-                await AgentService(session).disconnected(conn.team_id, conn.agent_id,
-                                                         connection_id)
+                await AgentService(session).disconnected(conn.team_id, conn.agent_id, connection_id)
                 await session.commit()
         log.info("agent disconnected agent=%s", hello.agent_id)
 

@@ -88,8 +88,14 @@ class Gateway:
             return False
 
     async def send_cancel(
-        self, team_id: str, agent_id: str, task_id: str, attempt: int, reason: str,
-        *, once: bool = False,
+        self,
+        team_id: str,
+        agent_id: str,
+        task_id: str,
+        attempt: int,
+        reason: str,
+        *,
+        once: bool = False,
     ) -> None:
         conn = self.get(team_id, agent_id)
         if conn is None:

@@ -25,7 +25,6 @@ class Sweeper(BackgroundLoop):
         self.storage = storage
         self.clock = clock
 
-
     async def run_once(self) -> object:
         return await self.sweep_once()
 
@@ -57,7 +56,8 @@ class Sweeper(BackgroundLoop):
             await repo.prune(
                 events_before=now - timedelta(seconds=r.events),
                 idempotency_before=now - timedelta(seconds=r.idempotency),
-                now=now, uploads_before=now - timedelta(seconds=2 * r.multipart),
+                now=now,
+                uploads_before=now - timedelta(seconds=2 * r.multipart),
             )
             aborts = [(u.id, u.file_key, u.backend_upload_id) for u in expired_uploads]
             await session.commit()

@@ -34,18 +34,28 @@ def signed_inputs(
     inputs = []
     for key, file_key in params.items():
         f = files[file_key]
-        inputs.append(AssignedInput(
-            parameter=key, file_key=f.file_key, file_name=f.file_name,
-            content_type=f.content_type, file_size=f.file_size,
-            download_url=storage.presign_get(f.file_key, expires_in=ttl, file_name=f.file_name,
-                                             content_type=f.content_type),
-        ))
+        inputs.append(
+            AssignedInput(
+                parameter=key,
+                file_key=f.file_key,
+                file_name=f.file_name,
+                content_type=f.content_type,
+                file_size=f.file_size,
+                download_url=storage.presign_get(
+                    f.file_key, expires_in=ttl, file_name=f.file_name, content_type=f.content_type
+                ),
+            )
+        )
     return inputs
 
 
 async def load_inputs(
-    session: AsyncSession, task: Task, version: WorkflowVersion, storage: Storage,
-    settings: Settings, now: datetime,
+    session: AsyncSession,
+    task: Task,
+    version: WorkflowVersion,
+    storage: Storage,
+    settings: Settings,
+    now: datetime,
 ) -> list[AssignedInput]:
     params = file_parameters(version, task)
     files = await FileRepository(session).by_keys(task.team_id, list(params.values()))
@@ -56,15 +66,19 @@ async def load_inputs(
     return signed_inputs(files, params, storage, settings.limits.agent_url_ttl)
 
 
-def build_assign(
-    task: Task, version: WorkflowVersion, inputs: list[AssignedInput]
-) -> TaskAssign:
+def build_assign(task: Task, version: WorkflowVersion, inputs: list[AssignedInput]) -> TaskAssign:
     return TaskAssign(
-        task_id=task.id, attempt=task.attempt,
+        task_id=task.id,
+        attempt=task.attempt,
         workflow=AssignedWorkflow(
-            id=task.workflow_id, slug=task.workflow_slug, version=version.version,
+            id=task.workflow_id,
+            slug=task.workflow_slug,
+            version=version.version,
             tool_type=version.tool_type,
-            workflow_json=version.workflow_json, parameters=version.parameters,
+            workflow_json=version.workflow_json,
+            parameters=version.parameters,
         ),
-        parameters=task.parameters, inputs=inputs, timeout_seconds=float(task.task_timeout),
+        parameters=task.parameters,
+        inputs=inputs,
+        timeout_seconds=float(task.task_timeout),
     )

@@ -47,7 +47,6 @@ class Dispatcher(BackgroundLoop):
         self.clock = clock
         self.gateway = gateway
 
-
     async def run_once(self) -> object:
         return await self.dispatch_once()
 
@@ -61,8 +60,9 @@ class Dispatcher(BackgroundLoop):
             await self._mark_waiting(session)
             await session.commit()
         for conn, frame in sends:
-            log.info("assigned task=%s attempt=%d agent=%s", frame.task_id, frame.attempt,
-                     conn.agent_id)
+            log.info(
+                "assigned task=%s attempt=%d agent=%s", frame.task_id, frame.attempt, conn.agent_id
+            )
             await self.gateway.send(conn, frame)
         return len(sends)
 
@@ -97,8 +97,11 @@ class Dispatcher(BackgroundLoop):
                 version = versions[ref]
                 tool = version.tool_type if version is not None else "python"
                 needed = set(task.required_labels)
-                eligible = [c for c in agents
-                            if free[id(c)] > 0 and needed <= c.labels and tool in c.runtimes]
+                eligible = [
+                    c
+                    for c in agents
+                    if free[id(c)] > 0 and needed <= c.labels and tool in c.runtimes
+                ]
                 if not eligible:
                     continue
                 # Spread load: the agent with the most free slots takes the next task.
@@ -116,15 +119,25 @@ class Dispatcher(BackgroundLoop):
     ) -> TaskAssign | None:
         version = await session.get(WorkflowVersion, (task.workflow_id, task.workflow_version))
         if version is None:
-            lifecycle.fail(session, task, now, "workflow_not_found",
-                           "The workflow version of this task no longer exists.")
+            lifecycle.fail(
+                session,
+                task,
+                now,
+                "workflow_not_found",
+                "The workflow version of this task no longer exists.",
+            )
             return None
         try:
             inputs = await load_inputs(session, task, version, self.storage, self.settings, now)
         except InputExpired as exc:
-            lifecycle.fail(session, task, now, "input_expired",
-                           f"The input {exc.parameter!r} expired before an agent could take the "
-                           "task (inputs are kept 1 day); upload it again and resubmit.")
+            lifecycle.fail(
+                session,
+                task,
+                now,
+                "input_expired",
+                f"The input {exc.parameter!r} expired before an agent could take the "
+                "task (inputs are kept 1 day); upload it again and resubmit.",
+            )
             return None
         task.attempt += 1
         task.agent_id = conn.agent_id
@@ -136,10 +149,15 @@ class Dispatcher(BackgroundLoop):
         the labels, or none has a healthy runtime for the workflow's tool type."""
         from runyard.gateway.registry import healthy_runtimes
 
-        pending = list(await session.scalars(
-            select(Task).where(Task.task_status == "pending").order_by(Task.created_at)
-            .limit(500).with_for_update(skip_locked=True)
-        ))
+        pending = list(
+            await session.scalars(
+                select(Task)
+                .where(Task.task_status == "pending")
+                .order_by(Task.created_at)
+                .limit(500)
+                .with_for_update(skip_locked=True)
+            )
+        )
         if not pending:
             return
         agents = await AgentRepository(session).connected()
@@ -156,6 +174,8 @@ class Dispatcher(BackgroundLoop):
                 version = await session.get(WorkflowVersion, ref)
                 tools[ref] = version.tool_type if version is not None else "python"
             needed = set(task.required_labels)
-            if not any(needed <= labels and tools[ref] in runtimes
-                       for labels, runtimes in able.get(task.team_id, [])):
+            if not any(
+                needed <= labels and tools[ref] in runtimes
+                for labels, runtimes in able.get(task.team_id, [])
+            ):
                 lifecycle.move(session, task, "waiting", now)

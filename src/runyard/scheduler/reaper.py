@@ -50,7 +50,6 @@ class Reaper(BackgroundLoop):
         # judged: the server being down is not the agents' fault.
         self._started = time.monotonic()
 
-
     async def run_once(self) -> object:
         await self.reap_once()
         return None
@@ -81,8 +80,13 @@ class Reaper(BackgroundLoop):
         ack_before = now - timedelta(seconds=s.ack_timeout)
         grace_before = now - timedelta(seconds=s.cancel_grace)
 
-        def due(status: str, assigned: datetime | None, started: datetime | None,
-                timeout: int, cancel: datetime | None) -> bool:
+        def due(
+            status: str,
+            assigned: datetime | None,
+            started: datetime | None,
+            timeout: int,
+            cancel: datetime | None,
+        ) -> bool:
             if status == "queued":
                 return assigned is not None and assigned < ack_before
             if cancel is not None and cancel < grace_before:
@@ -92,9 +96,14 @@ class Reaper(BackgroundLoop):
         # A light unlocked scan finds candidates; only those are locked and re-checked, so
         # the reaper never holds locks on healthy running tasks that agents are updating.
         rows = await session.execute(
-            select(Task.id, Task.task_status, Task.assigned_at, Task.started_at,
-                   Task.task_timeout, Task.cancel_requested_at)
-            .where(Task.task_status.in_(("queued", "running")))
+            select(
+                Task.id,
+                Task.task_status,
+                Task.assigned_at,
+                Task.started_at,
+                Task.task_timeout,
+                Task.cancel_requested_at,
+            ).where(Task.task_status.in_(("queued", "running")))
         )
         ids = [r[0] for r in rows.tuples() if due(*r[1:])]
         if not ids:
@@ -104,25 +113,42 @@ class Reaper(BackgroundLoop):
         )
         for task in locked:
             agent = task.agent_id or ""
-            if task.task_status == "queued" and task.assigned_at is not None and \
-                    task.assigned_at < ack_before:
+            if (
+                task.task_status == "queued"
+                and task.assigned_at is not None
+                and task.assigned_at < ack_before
+            ):
                 log.warning("ack timeout task=%s attempt=%d agent=%s", task.id, task.attempt, agent)
                 cancels.append((task.team_id, agent, task.id, task.attempt, "reassigned"))
                 lifecycle.retry_or_fail(
-                    session, task, now,
+                    session,
+                    task,
+                    now,
                     f"Agent {agent!r} did not acknowledge the task within {s.ack_timeout:g} s",
                 )
-            elif task.task_status == "running" and task.cancel_requested_at is not None and \
-                    task.cancel_requested_at < grace_before:
-                log.warning("cancel not confirmed task=%s agent=%s; marking cancelled", task.id,
-                            agent)
+            elif (
+                task.task_status == "running"
+                and task.cancel_requested_at is not None
+                and task.cancel_requested_at < grace_before
+            ):
+                log.warning(
+                    "cancel not confirmed task=%s agent=%s; marking cancelled", task.id, agent
+                )
                 lifecycle.cancel(session, task, now)
-            elif task.task_status == "running" and task.started_at is not None and \
-                    task.started_at < now - timedelta(seconds=task.task_timeout):
+            elif (
+                task.task_status == "running"
+                and task.started_at is not None
+                and task.started_at < now - timedelta(seconds=task.task_timeout)
+            ):
                 log.warning("timeout task=%s attempt=%d agent=%s", task.id, task.attempt, agent)
                 cancels.append((task.team_id, agent, task.id, task.attempt, "timed_out"))
-                lifecycle.fail(session, task, now, "timed_out",
-                               f"The task timed out after {task.task_timeout} s.")
+                lifecycle.fail(
+                    session,
+                    task,
+                    now,
+                    "timed_out",
+                    f"The task timed out after {task.task_timeout} s.",
+                )
 
     async def _lost_agents(self, session: AsyncSession) -> list[tuple[str, str]]:
         s = self.settings.scheduler
@@ -135,18 +161,22 @@ class Reaper(BackgroundLoop):
             agent.connected = False
             agent.connection_id = None
             tasks = await session.scalars(
-                select(Task).where(
-                    Task.team_id == agent.team_id, Task.agent_id == agent.agent_id,
+                select(Task)
+                .where(
+                    Task.team_id == agent.team_id,
+                    Task.agent_id == agent.agent_id,
                     Task.task_status.in_(("queued", "running")),
-                ).with_for_update(skip_locked=True)
+                )
+                .with_for_update(skip_locked=True)
             )
             for task in tasks:
                 lifecycle.retry_or_fail(
-                    session, task, now,
+                    session,
+                    task,
+                    now,
                     f"Agent {agent.agent_id!r} was lost (no heartbeat for {silence:g} s)",
                 )
         return found
-
 
     async def _deliver_cancels(self) -> None:
         """Cancels requested through another server process reach agents connected here."""
@@ -162,8 +192,9 @@ class Reaper(BackgroundLoop):
             wanted = [r for r in rows.tuples() if (r[0], r[1]) in local]
         for team_id, agent_id, task_id, attempt in wanted:
             assert agent_id is not None
-            await self.gateway.send_cancel(team_id, agent_id, task_id, attempt, "cancelled",
-                                           once=True)
+            await self.gateway.send_cancel(
+                team_id, agent_id, task_id, attempt, "cancelled", once=True
+            )
 
     async def _recheck_keys(self) -> None:
         conns = self.gateway.all_connections()

@@ -110,9 +110,7 @@ class Storage(Protocol):
         """
         ...
 
-    def presign_get(
-        self, key: str, *, expires_in: int, file_name: str, content_type: str
-    ) -> str:
+    def presign_get(self, key: str, *, expires_in: int, file_name: str, content_type: str) -> str:
         """A GET URL serving the object as an attachment named ``file_name`` of ``content_type``."""
         ...
 
@@ -134,14 +132,18 @@ class Storage(Protocol):
         ...
 
     def presign_part(
-        self, key: str, backend_upload_id: str, part_number: int, content_length: int,
-        *, expires_in: int,
+        self,
+        key: str,
+        backend_upload_id: str,
+        part_number: int,
+        content_length: int,
+        *,
+        expires_in: int,
     ) -> PresignedRequest:
         """A PUT URL for one part whose signature covers its exact Content-Length."""
         ...
 
-    async def list_parts(self, key: str, backend_upload_id: str) -> list[PartInfo]:
-        ...
+    async def list_parts(self, key: str, backend_upload_id: str) -> list[PartInfo]: ...
 
     async def complete_multipart(
         self, key: str, backend_upload_id: str, parts: list[CompletedPart]
@@ -149,12 +151,10 @@ class Storage(Protocol):
         """Assemble the parts without replacing an existing object (raises ``ObjectExists``)."""
         ...
 
-    async def abort_multipart(self, key: str, backend_upload_id: str) -> None:
-        ...
+    async def abort_multipart(self, key: str, backend_upload_id: str) -> None: ...
 
     async def check(self) -> None:
         """Raise ``StorageError`` when the store cannot be reached (readiness)."""
         ...
 
-    async def close(self) -> None:
-        ...
+    async def close(self) -> None: ...

@@ -128,7 +128,8 @@ async def put_object(
     except ObjectExists:
         raise RunyardError(
             "An object already exists at this key; it is never overwritten. Request a new upload.",
-            code="object_exists", status=412,
+            code="object_exists",
+            status=412,
         ) from None
     except UploadNotFound:
         raise NotFound(
@@ -165,7 +166,8 @@ async def _download(request: Request, key: str) -> Response:
         except RangeNotSatisfiable:
             raise RunyardError(
                 f"The object has {st.st_size} bytes; the Range starts beyond its end.",
-                code="range_not_satisfiable", status=416,
+                code="range_not_satisfiable",
+                status=416,
                 headers={"Content-Range": f"bytes */{st.st_size}"},
             ) from None
         except MalformedRangeHeader as exc:

@@ -104,9 +104,11 @@ def setup_bucket(storage: S3Storage, retention: RetentionSettings) -> list[str]:
         if not _not_found(exc):
             raise
         region = client.meta.region_name
-        extra = {} if region == "us-east-1" else {
-            "CreateBucketConfiguration": {"LocationConstraint": region}
-        }
+        extra = (
+            {}
+            if region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
         client.create_bucket(Bucket=bucket, **extra)
         done.append(f"created bucket {bucket}")
     ours = lifecycle_rules(retention)
@@ -158,10 +160,14 @@ def check_bucket(storage: S3Storage, retention: RetentionSettings) -> list[Check
     try:
         client.head_bucket(Bucket=bucket)
     except (ClientError, BotoCoreError) as exc:
-        return [CheckResult(
-            "bucket reachable", False, str(exc),
-            "check RUNYARD_S3_ENDPOINT, RUNYARD_S3_BUCKET and the credentials; " + setup,
-        )]
+        return [
+            CheckResult(
+                "bucket reachable",
+                False,
+                str(exc),
+                "check RUNYARD_S3_ENDPOINT, RUNYARD_S3_BUCKET and the credentials; " + setup,
+            )
+        ]
     results = [CheckResult("bucket reachable", True, bucket)]
     rules = _current_rules(client, bucket)
     for wanted in lifecycle_rules(retention):
@@ -176,6 +182,7 @@ def check_bucket(storage: S3Storage, retention: RetentionSettings) -> list[Check
 def _probe(storage: S3Storage) -> list[CheckResult]:
     """Exercise presigned PUTs the way clients do, through the public endpoint."""
     import httpx
+
     base = f"inputs/.runyard-check/{secrets.token_hex(8)}"
     body = b"runyard storage check\n"
     results: list[CheckResult] = []
@@ -191,21 +198,38 @@ def _probe(storage: S3Storage) -> list[CheckResult]:
     def expect(name: str, wanted: int, got: int | str, fix: str) -> None:
         results.append(CheckResult(name, got == wanted, f"answered {got}", fix))
 
-    expect("presigned PUT", 200, put(f"{base}/probe"),
-           "clients must reach the store at RUNYARD_S3_PUBLIC_ENDPOINT (or RUNYARD_S3_ENDPOINT) "
-           "and the credentials must allow s3:PutObject")
-    expect("second PUT refused (412)", 412, put(f"{base}/probe"),
-           "the store ignores If-None-Match: use a store with conditional writes "
-           "(AWS S3, MinIO >= 2024-11, R2, Ceph RGW >= 18)")
-    expect("PUT without If-None-Match refused (403)", 403,
-           put(f"{base}/unsigned", "If-None-Match"),
-           "the store does not check signed headers: it would let clients overwrite objects")
+    expect(
+        "presigned PUT",
+        200,
+        put(f"{base}/probe"),
+        "clients must reach the store at RUNYARD_S3_PUBLIC_ENDPOINT (or RUNYARD_S3_ENDPOINT) "
+        "and the credentials must allow s3:PutObject",
+    )
+    expect(
+        "second PUT refused (412)",
+        412,
+        put(f"{base}/probe"),
+        "the store ignores If-None-Match: use a store with conditional writes "
+        "(AWS S3, MinIO >= 2024-11, R2, Ceph RGW >= 18)",
+    )
+    expect(
+        "PUT without If-None-Match refused (403)",
+        403,
+        put(f"{base}/unsigned", "If-None-Match"),
+        "the store does not check signed headers: it would let clients overwrite objects",
+    )
     try:
         storage.client.delete_object(Bucket=storage.bucket, Key=f"{base}/probe")
         storage.client.delete_object(Bucket=storage.bucket, Key=f"{base}/unsigned")
     except (ClientError, BotoCoreError) as exc:
-        results.append(CheckResult("probe objects deleted", False, str(exc),
-                                   "allow s3:DeleteObject for the server's credentials"))
+        results.append(
+            CheckResult(
+                "probe objects deleted",
+                False,
+                str(exc),
+                "allow s3:DeleteObject for the server's credentials",
+            )
+        )
     return results
 
 
@@ -219,13 +243,22 @@ def check_local(settings: Settings) -> list[CheckResult]:
         probe.unlink()
         results = [CheckResult("directory writable", True, str(root))]
     except OSError as exc:
-        return [CheckResult("directory writable", False, str(exc),
-                            f"create {root} and make it writable by the server's user, or set "
-                            "RUNYARD_LOCAL_STORE_ROOT")]
+        return [
+            CheckResult(
+                "directory writable",
+                False,
+                str(exc),
+                f"create {root} and make it writable by the server's user, or set "
+                "RUNYARD_LOCAL_STORE_ROOT",
+            )
+        ]
     free, floor = shutil.disk_usage(root).free, settings.local_store.free_space_floor
-    results.append(CheckResult(
-        "free space above the floor", free > floor,
-        f"{free // 2**20} MiB free, floor {floor // 2**20} MiB",
-        "free disk space or lower RUNYARD_LOCAL_STORE_FREE_SPACE_FLOOR",
-    ))
+    results.append(
+        CheckResult(
+            "free space above the floor",
+            free > floor,
+            f"{free // 2**20} MiB free, floor {floor // 2**20} MiB",
+            "free disk space or lower RUNYARD_LOCAL_STORE_FREE_SPACE_FLOOR",
+        )
+    )
     return results

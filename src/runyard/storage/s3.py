@@ -197,8 +197,13 @@ class S3Storage:
         check_key(key)  # the same keys on both backends, so a bug shows up in either
         path = self._prefix + quote(key, safe="/~")
         return self.signer.presign(
-            method, self._origin, self._host, path,
-            expires_in=expires_in, params=params, headers=headers,
+            method,
+            self._origin,
+            self._host,
+            path,
+            expires_in=expires_in,
+            params=params,
+            headers=headers,
         )
 
     def presign_put(self, key: str, content_length: int, *, expires_in: int) -> PresignedRequest:
@@ -213,8 +218,13 @@ class S3Storage:
         return self._presign("GET", key, expires_in, params=params)
 
     def presign_part(
-        self, key: str, backend_upload_id: str, part_number: int, content_length: int,
-        *, expires_in: int,
+        self,
+        key: str,
+        backend_upload_id: str,
+        part_number: int,
+        content_length: int,
+        *,
+        expires_in: int,
     ) -> PresignedRequest:
         headers = {"Content-Length": str(content_length)}
         params = {"partNumber": str(part_number), "uploadId": backend_upload_id}
@@ -272,7 +282,9 @@ class S3Storage:
     async def create_multipart(self, key: str, content_type: str) -> str:
         try:
             response = await self._call(
-                "create_multipart_upload", Bucket=self.bucket, Key=key,
+                "create_multipart_upload",
+                Bucket=self.bucket,
+                Key=key,
                 ContentType=safe_content_type(content_type),
             )
         except ClientError as exc:
@@ -305,8 +317,12 @@ class S3Storage:
         listed = [{"PartNumber": p.part_number, "ETag": p.etag} for p in parts]
         try:
             await self._call(
-                "complete_multipart_upload", Bucket=self.bucket, Key=key,
-                UploadId=backend_upload_id, MultipartUpload={"Parts": listed}, IfNoneMatch="*",
+                "complete_multipart_upload",
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=backend_upload_id,
+                MultipartUpload={"Parts": listed},
+                IfNoneMatch="*",
             )
         except ClientError as exc:
             code = _error_code(exc)

@@ -147,9 +147,20 @@ def retry_or_fail(session: AsyncSession, task: Task, now: datetime, why: str) ->
         cancel(session, task, now)
     elif task.retry_count < task.max_retries:
         task.retry_count += 1
-        log.warning("%s: task=%s attempt=%d retry %d/%d", why, task.id, task.attempt,
-                    task.retry_count, task.max_retries)
+        log.warning(
+            "%s: task=%s attempt=%d retry %d/%d",
+            why,
+            task.id,
+            task.attempt,
+            task.retry_count,
+            task.max_retries,
+        )
         move(session, task, "pending", now)
     else:
-        fail(session, task, now, "agent_lost",
-             f"{why} and the task used all {task.max_retries} retries.")
+        fail(
+            session,
+            task,
+            now,
+            "agent_lost",
+            f"{why} and the task used all {task.max_retries} retries.",
+        )

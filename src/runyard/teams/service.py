@@ -24,7 +24,9 @@ class TeamService:
         if await self.repo.user_by_email(email) is not None:
             raise Conflict(f"A user with the email {email} exists.", code="user_exists")
         user = User(
-            id=new_id(), email_address=email, display_name=display_name,
+            id=new_id(),
+            email_address=email,
+            display_name=display_name,
             password_hash=hash_password(password),
         )
         self.repo.add(user)
@@ -58,9 +60,7 @@ class TeamService:
         if membership is None:
             raise NotFound("No such member in this team.", code="member_not_found")
         if membership.role == "owner":
-            raise Conflict(
-                "The team's owner cannot be changed or removed.", code="owner_immutable"
-            )
+            raise Conflict("The team's owner cannot be changed or removed.", code="owner_immutable")
         return membership
 
     async def change_role(self, team_id: str, user_id: str, role: str) -> Membership:

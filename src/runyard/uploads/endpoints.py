@@ -28,12 +28,18 @@ router = APIRouter(prefix="/uploads/multipart", tags=["uploads"])
 
 
 @router.post(
-    "/initiate", response_model=MultipartInitiated, operation_id="uploads_multipart_initiate",
+    "/initiate",
+    response_model=MultipartInitiated,
+    operation_id="uploads_multipart_initiate",
     responses=errors(413, 429, 503),
 )
 async def initiate(
-    body: MultipartInitiate, principal: MultipartCaller, session: SessionDep,
-    settings: SettingsDep, storage: StorageDep, clock: ClockDep,
+    body: MultipartInitiate,
+    principal: MultipartCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    clock: ClockDep,
 ) -> MultipartInitiated:
     """Start a multipart upload of `file_size` bytes (1 byte up to the multipart limit, 50 GiB by
     default; above it 413 `file_too_large`).
@@ -52,18 +58,27 @@ async def initiate(
         await service.discard(upload)
         raise
     return MultipartInitiated(
-        upload_id=upload.id, file_key=upload.file_key, part_size=upload.part_size,
-        part_count=upload.part_count, expires_at=upload.expires_at,
+        upload_id=upload.id,
+        file_key=upload.file_key,
+        part_size=upload.part_size,
+        part_count=upload.part_count,
+        expires_at=upload.expires_at,
     )
 
 
 @router.post(
-    "/presign-parts", response_model=PartsPresigned,
-    operation_id="uploads_multipart_presign_parts", responses=errors(404, 409, 410),
+    "/presign-parts",
+    response_model=PartsPresigned,
+    operation_id="uploads_multipart_presign_parts",
+    responses=errors(404, 409, 410),
 )
 async def presign_parts(
-    body: PartsPresign, principal: MultipartCaller, session: SessionDep, settings: SettingsDep,
-    storage: StorageDep, clock: ClockDep,
+    body: PartsPresign,
+    principal: MultipartCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    clock: ClockDep,
 ) -> PartsPresigned:
     """Presigned PUT URLs for the given parts; call again for parts whose URLs expired.
 
@@ -79,12 +94,18 @@ async def presign_parts(
 
 
 @router.post(
-    "/complete", response_model=MultipartCompleted, operation_id="uploads_multipart_complete",
+    "/complete",
+    response_model=MultipartCompleted,
+    operation_id="uploads_multipart_complete",
     responses=errors(404, 409, 410, 503),
 )
 async def complete(
-    body: MultipartComplete, principal: MultipartCaller, session: SessionDep,
-    settings: SettingsDep, storage: StorageDep, clock: ClockDep,
+    body: MultipartComplete,
+    principal: MultipartCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    clock: ClockDep,
 ) -> MultipartCompleted:
     """Assemble the parts into the file at `file_key`, which runs then accept like any upload.
 
@@ -104,12 +125,18 @@ async def complete(
 
 
 @router.post(
-    "/abort", response_model=AbortResult, operation_id="uploads_multipart_abort",
+    "/abort",
+    response_model=AbortResult,
+    operation_id="uploads_multipart_abort",
     responses=errors(404, 409, 503),
 )
 async def abort(
-    body: MultipartAbort, principal: MultipartCaller, session: SessionDep,
-    settings: SettingsDep, storage: StorageDep, clock: ClockDep,
+    body: MultipartAbort,
+    principal: MultipartCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    clock: ClockDep,
 ) -> AbortResult:
     """Abort the upload and drop the parts stored so far. Aborting an aborted or expired upload
     succeeds again; a completed one answers 409 `upload_completed`."""
@@ -120,17 +147,20 @@ async def abort(
 
 
 @router.get(
-    "/{upload_id}", response_model=MultipartRead, operation_id="uploads_multipart_read",
+    "/{upload_id}",
+    response_model=MultipartRead,
+    operation_id="uploads_multipart_read",
     responses=errors(404, 503),
 )
 async def read(
     upload_id: Annotated[str, Path(max_length=64, description="The upload_id from initiate.")],
-    principal: MultipartCaller, session: SessionDep, settings: SettingsDep,
-    storage: StorageDep, clock: ClockDep,
+    principal: MultipartCaller,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    clock: ClockDep,
 ) -> MultipartRead:
     """The upload's state and, while it is open, the parts the store holds (`parts_received`
     with their sizes and ETags): to resume, presign and PUT only the others, then complete."""
     assert principal.team_id
-    return await UploadService(session, settings, storage, clock).read(
-        principal.team_id, upload_id
-    )
+    return await UploadService(session, settings, storage, clock).read(principal.team_id, upload_id)

@@ -112,7 +112,10 @@ class UploadService:
     ) -> MultipartUpload:
         limits = self.settings.limits
         content_type = self.file_rules.check_declared(
-            body.file_name, body.file_size, body.content_type, limits.multipart_max,
+            body.file_name,
+            body.file_size,
+            body.content_type,
+            limits.multipart_max,
             multipart=True,
         )
         now = self.clock.now()
@@ -131,10 +134,18 @@ class UploadService:
         except StorageError as exc:
             raise storage_failed(exc) from exc
         upload = MultipartUpload(
-            id=upload_id, team_id=team_id, user_id=user_id, file_key=key,
-            backend_upload_id=backend_id, file_name=safe_file_name(body.file_name),
-            content_type=content_type, file_size=body.file_size, part_size=part_size,
-            part_count=part_count, upload_status="open", created_at=now,
+            id=upload_id,
+            team_id=team_id,
+            user_id=user_id,
+            file_key=key,
+            backend_upload_id=backend_id,
+            file_name=safe_file_name(body.file_name),
+            content_type=content_type,
+            file_size=body.file_size,
+            part_size=part_size,
+            part_count=part_count,
+            upload_status="open",
+            created_at=now,
             expires_at=now + timedelta(seconds=self.settings.retention.multipart),
         )
         self.repo.add(upload)
@@ -159,8 +170,12 @@ class UploadService:
 
     # shared checks -------------------------------------------------------------------------
     async def load(
-        self, team_id: str, upload_id: str, file_key: str | None = None,
-        *, for_update: bool = False,
+        self,
+        team_id: str,
+        upload_id: str,
+        file_key: str | None = None,
+        *,
+        for_update: bool = False,
     ) -> MultipartUpload:
         upload = await self.repo.get(team_id, upload_id, for_update=for_update)
         # A file_key of another upload answers like an unknown id: it reveals nothing.
@@ -213,12 +228,19 @@ class UploadService:
         parts = []
         for number in dict.fromkeys(body.part_numbers):  # once each, in the order asked
             signed = self.storage.presign_part(
-                upload.file_key, upload.backend_upload_id, number, part_length(upload, number),
+                upload.file_key,
+                upload.backend_upload_id,
+                number,
+                part_length(upload, number),
                 expires_in=ttl,
             )
-            parts.append(PresignedPart(
-                part_number=number, upload_url=signed.url, upload_headers=dict(signed.headers),
-            ))
+            parts.append(
+                PresignedPart(
+                    part_number=number,
+                    upload_url=signed.url,
+                    upload_headers=dict(signed.headers),
+                )
+            )
         return PartsPresigned(parts=parts, expires_at=self.clock.now() + timedelta(seconds=ttl))
 
     # complete ------------------------------------------------------------------------------
@@ -260,9 +282,7 @@ class UploadService:
             )
         parts = [CompletedPart(n, listed[n]) for n in everything]
         try:
-            await self.storage.complete_multipart(
-                upload.file_key, upload.backend_upload_id, parts
-            )
+            await self.storage.complete_multipart(upload.file_key, upload.backend_upload_id, parts)
         except ObjectExists:
             raise Conflict(
                 "An object already exists at this file_key; nothing was overwritten.",
@@ -271,8 +291,9 @@ class UploadService:
         except UploadNotFound:
             return await self._lost(upload)
         except InvalidParts as exc:
-            raise Unprocessable(f"The store refused the parts: {exc}.", code="invalid_parts") \
-                from exc
+            raise Unprocessable(
+                f"The store refused the parts: {exc}.", code="invalid_parts"
+            ) from exc
         except StorageError as exc:
             raise storage_failed(exc) from exc
         return await self._finish(upload)
@@ -345,12 +366,20 @@ class UploadService:
         now = self.clock.now()
         upload.upload_status = "completed"
         upload.completed_at = now
-        self.files.add(StoredFile(
-            id=upload.id, team_id=upload.team_id, file_key=upload.file_key,
-            file_name=upload.file_name, content_type=upload.content_type,
-            file_size=upload.file_size, file_status="uploaded", source="multipart",
-            created_at=now, expires_at=now + timedelta(seconds=self.settings.retention.inputs),
-        ))
+        self.files.add(
+            StoredFile(
+                id=upload.id,
+                team_id=upload.team_id,
+                file_key=upload.file_key,
+                file_name=upload.file_name,
+                content_type=upload.content_type,
+                file_size=upload.file_size,
+                file_status="uploaded",
+                source="multipart",
+                created_at=now,
+                expires_at=now + timedelta(seconds=self.settings.retention.inputs),
+            )
+        )
         return MultipartCompleted(file_key=upload.file_key, file_size=upload.file_size)
 
     # abort ---------------------------------------------------------------------------------
@@ -380,10 +409,16 @@ class UploadService:
             except UploadNotFound:
                 status = "expired"
         return MultipartRead(
-            upload_id=upload.id, file_key=upload.file_key, upload_status=status,
-            file_name=upload.file_name, content_type=upload.content_type,
-            file_size=upload.file_size, part_size=upload.part_size,
-            part_count=upload.part_count, parts_received=received,
-            created_at=upload.created_at, expires_at=upload.expires_at,
+            upload_id=upload.id,
+            file_key=upload.file_key,
+            upload_status=status,
+            file_name=upload.file_name,
+            content_type=upload.content_type,
+            file_size=upload.file_size,
+            part_size=upload.part_size,
+            part_count=upload.part_count,
+            parts_received=received,
+            created_at=upload.created_at,
+            expires_at=upload.expires_at,
             completed_at=upload.completed_at,
         )

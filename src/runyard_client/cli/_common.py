@@ -37,12 +37,25 @@ F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
-ServerOpt = Annotated[str | None, typer.Option(
-    "--server", envvar="RUNYARD_URL", show_envvar=True,
-    help="Server root URL (default: the saved profile's, else http://127.0.0.1:8000).")]
-ApiKeyOpt = Annotated[str | None, typer.Option(
-    "--api-key", envvar="RUNYARD_API_KEY", show_envvar=True, show_default=False,
-    help="sk-/dk- key or session token (default: the key `runyard login` saved).")]
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="RUNYARD_URL",
+        show_envvar=True,
+        help="Server root URL (default: the saved profile's, else http://127.0.0.1:8000).",
+    ),
+]
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="RUNYARD_API_KEY",
+        show_envvar=True,
+        show_default=False,
+        help="sk-/dk- key or session token (default: the key `runyard login` saved).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
 PageOpt = Annotated[int, typer.Option("--page", min=1, help="Page number.")]
 PerPageOpt = Annotated[int, typer.Option("--per-page", min=1, max=100, help="Items per page.")]
@@ -59,8 +72,7 @@ def connect(ctx: typer.Context, server: str | None, api_key: str | None) -> Clie
     client = Client(server, api_key, transport=transport_of(ctx))
     if client.api_key is None:
         client.close()
-        raise fail("no credential: pass --api-key, set RUNYARD_API_KEY or run `runyard login`",
-                   3)
+        raise fail("no credential: pass --api-key, set RUNYARD_API_KEY or run `runyard login`", 3)
     return client
 
 
@@ -80,12 +92,20 @@ def _exit_code(exc: RunyardError) -> int:
 
 def describe(exc: BaseException) -> str:
     if isinstance(exc, APIError):
-        detail = ", ".join(x for x in (exc.error_code, f"HTTP {exc.status_code}",
-                                       exc.request_id and f"request {exc.request_id}") if x)
+        detail = ", ".join(
+            x
+            for x in (
+                exc.error_code,
+                f"HTTP {exc.status_code}",
+                exc.request_id and f"request {exc.request_id}",
+            )
+            if x
+        )
         text = f"{exc.error_message} ({detail})"
         if exc.errors:
-            text += ": " + "; ".join(f"{e.get('parameter')}: {e.get('error_message')}"
-                                     for e in exc.errors)
+            text += ": " + "; ".join(
+                f"{e.get('parameter')}: {e.get('error_message')}" for e in exc.errors
+            )
         if isinstance(exc, AuthenticationError):
             text += "; check --api-key/RUNYARD_API_KEY or run `runyard login`"
         return text
@@ -121,8 +141,9 @@ def print_json(value: Any) -> None:
     typer.echo(to_json(value))
 
 
-def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-                footer: str | None = None) -> None:
+def print_table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], footer: str | None = None
+) -> None:
     table = Table(title=title, title_justify="left")
     for index, column in enumerate(columns):
         # The first column is the id to copy: never folded across lines.

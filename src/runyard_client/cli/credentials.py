@@ -26,20 +26,26 @@ from runyard_client.cli._common import (
     short_time,
 )
 
-app = typer.Typer(help="Create, list and revoke the team's keys (admins; session token).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Create, list and revoke the team's keys (admins; session token).", no_args_is_help=True
+)
 
 
 @app.command("create")
 @handles_errors
 def create(
     ctx: typer.Context,
-    kind: Annotated[Literal["integration", "agent"], typer.Option(
-        "--kind", help="integration (sk-) or agent (ak-).")] = "integration",
+    kind: Annotated[
+        Literal["integration", "agent"],
+        typer.Option("--kind", help="integration (sk-) or agent (ak-)."),
+    ] = "integration",
     name: Annotated[str, typer.Option("--name", help="A name to recognise it by.")] = "",
-    expires_in_days: Annotated[int | None, typer.Option(
-        "--expires-in-days", min=1, max=3650)] = None,
-    server: ServerOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False,
+    expires_in_days: Annotated[
+        int | None, typer.Option("--expires-in-days", min=1, max=3650)
+    ] = None,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Create a key; its secret is printed once."""
     with connect(ctx, server, api_key) as client:
@@ -53,27 +59,48 @@ def create(
 
 @app.command("list")
 @handles_errors
-def list_credentials(ctx: typer.Context, page: PageOpt = 1, per_page: PerPageOpt = 20,
-                     server: ServerOpt = None, api_key: ApiKeyOpt = None,
-                     as_json: JsonOpt = False) -> None:
+def list_credentials(
+    ctx: typer.Context,
+    page: PageOpt = 1,
+    per_page: PerPageOpt = 20,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """The team's keys, newest first (never the secrets)."""
     with connect(ctx, server, api_key) as client:
         result = client.credentials.list(current_page=page, per_page=per_page)
     if as_json:
         print_json(result)
         return
-    print_table("Credentials", ["id", "kind", "name", "prefix", "created", "last used",
-                                "revoked"], (
-        (c.id, c.kind, c.display_name, c.key_prefix, short_time(c.created_at),
-         short_time(c.last_used_at), short_time(c.revoked_at)) for c in result.items),
-        page_footer(result.page_meta))
+    print_table(
+        "Credentials",
+        ["id", "kind", "name", "prefix", "created", "last used", "revoked"],
+        (
+            (
+                c.id,
+                c.kind,
+                c.display_name,
+                c.key_prefix,
+                short_time(c.created_at),
+                short_time(c.last_used_at),
+                short_time(c.revoked_at),
+            )
+            for c in result.items
+        ),
+        page_footer(result.page_meta),
+    )
 
 
 @app.command("revoke")
 @handles_errors
-def revoke(ctx: typer.Context, credential_id: Annotated[str, typer.Argument()],
-           server: ServerOpt = None, api_key: ApiKeyOpt = None,
-           as_json: JsonOpt = False) -> None:
+def revoke(
+    ctx: typer.Context,
+    credential_id: Annotated[str, typer.Argument()],
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Revoke a key (refused from its next request on)."""
     with connect(ctx, server, api_key) as client:
         client.credentials.revoke(credential_id)

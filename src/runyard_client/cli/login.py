@@ -23,15 +23,22 @@ from runyard_client.cli._common import JsonOpt, handles_errors, out, print_json,
 def login(
     ctx: typer.Context,
     email: Annotated[str, typer.Option("--email", prompt=True, help="Your email address.")],
-    password: Annotated[str, typer.Option(
-        "--password", prompt=True, hide_input=True, help="Prompted for when omitted.")],
-    server: Annotated[str, typer.Option(
-        "--server", envvar="RUNYARD_URL", show_envvar=True, help="Server root URL.")
+    password: Annotated[
+        str,
+        typer.Option("--password", prompt=True, hide_input=True, help="Prompted for when omitted."),
+    ],
+    server: Annotated[
+        str,
+        typer.Option("--server", envvar="RUNYARD_URL", show_envvar=True, help="Server root URL."),
     ] = DEFAULT_URL,
-    team_id: Annotated[str | None, typer.Option(
-        "--team-id", help="The team, when you belong to several.")] = None,
-    device_name: Annotated[str | None, typer.Option(
-        "--device-name", help="Shown in the team's credential list (default: host name).")
+    team_id: Annotated[
+        str | None, typer.Option("--team-id", help="The team, when you belong to several.")
+    ] = None,
+    device_name: Annotated[
+        str | None,
+        typer.Option(
+            "--device-name", help="Shown in the team's credential list (default: host name)."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -45,18 +52,27 @@ def login(
                 if len(teams) != 1:
                     listed = ", ".join(f"{t.id} ({t.display_name})" for t in teams) or "none"
                     raise typer.BadParameter(
-                        f"you belong to several teams (or none): pass --team-id, one of {listed}")
+                        f"you belong to several teams (or none): pass --team-id, one of {listed}"
+                    )
                 team_id = teams[0].id
             key = client.auth.create_device_key(
                 device_name or f"runyard CLI on {platform.node() or 'this machine'}",
-                access_token=tokens.access_token, team_id=team_id)
+                access_token=tokens.access_token,
+                team_id=team_id,
+            )
         finally:  # the session was only needed to mint the device key
             with contextlib.suppress(RunyardError):
                 client.auth.logout(access_token=tokens.access_token)
     path = save_profile(Profile(server, key.raw_key, team_id, email))
     if as_json:
-        print_json({"server_url": server, "team_id": team_id, "key_prefix": key.key_prefix,
-                    "profile": str(path)})
+        print_json(
+            {
+                "server_url": server,
+                "team_id": team_id,
+                "key_prefix": key.key_prefix,
+                "profile": str(path),
+            }
+        )
         return
     out.print(f"Logged in to {server} as {email}" + (f" (team {team_id})" if team_id else ""))
     out.print(f"Device key {key.key_prefix}… saved to {path}", style="dim")

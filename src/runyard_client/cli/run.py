@@ -54,13 +54,15 @@ def _check_files(parameters: dict[str, Any]) -> None:
             raise typer.BadParameter(f"{key}: {value[1:]} is not a file", param_hint="-p")
 
 
-def submit(client: Client, workflow: str, parameters: dict[str, Any],
-           idempotency_key: str | None) -> Task:
+def submit(
+    client: Client, workflow: str, parameters: dict[str, Any], idempotency_key: str | None
+) -> Task:
     """Run, with one transfer bar per uploaded file."""
     if not any(isinstance(v, str) and v.startswith("@") for v in parameters.values()):
         return client.run(workflow, parameters, idempotency_key)
     bars_by_key: dict[str, TaskID] = {}
     with transfer_bars() as bars:
+
         def report(key: str, sent: int, total: int) -> None:
             if key not in bars_by_key:
                 bars_by_key[key] = bars.add_task(f"{key}", total=total)
@@ -73,9 +75,15 @@ def follow(task: Task, timeout: float | None, quiet: bool) -> TaskInfo:
     """Wait with a live line: status, progress bar, the agent's message."""
     if quiet:
         return task.wait(timeout, raise_on_failure=True)
-    line = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    TextColumn("{task.percentage:>3.0f}%"), TextColumn("{task.fields[note]}"),
-                    console=err, transient=True)
+    line = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[note]}"),
+        console=err,
+        transient=True,
+    )
     with line:
         row = line.add_task(f"task {task.id[:8]} pending", total=1.0, note="")
 
@@ -96,19 +104,32 @@ def follow(task: Task, timeout: float | None, quiet: bool) -> TaskInfo:
 def run(
     ctx: typer.Context,
     workflow: Annotated[str, typer.Argument(help="Slug, slug@version or workflow id.")],
-    param: Annotated[list[str] | None, typer.Option(
-        "--param", "-p", help="key=value (JSON if it parses); key=@file uploads the file.")
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", "-p", help="key=value (JSON if it parses); key=@file uploads the file."
+        ),
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the task to finish.")] = False,
-    download: Annotated[Path | None, typer.Option(
-        "--download", file_okay=False, help="Wait, then save the outputs in this directory.")
+    download: Annotated[
+        Path | None,
+        typer.Option(
+            "--download", file_okay=False, help="Wait, then save the outputs in this directory."
+        ),
     ] = None,
-    idempotency_key: Annotated[str | None, typer.Option(
-        "--idempotency-key", help="Repeat-safe submit: the same key and body give the same task.")
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            help="Repeat-safe submit: the same key and body give the same task.",
+        ),
     ] = None,
-    timeout: Annotated[float | None, typer.Option(
-        "--timeout", help="Give up waiting after this many seconds.")] = None,
-    server: ServerOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Give up waiting after this many seconds.")
+    ] = None,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Submit a task to a workflow."""
     parameters = parse_parameters(param or [])

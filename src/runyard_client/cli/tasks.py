@@ -31,11 +31,17 @@ TaskArg = Annotated[str, typer.Argument(help="Task id.")]
 @handles_errors
 def list_tasks(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(
-        "--status", help="pending, waiting, queued, running, completed, failed or cancelled.")
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status", help="pending, waiting, queued, running, completed, failed or cancelled."
+        ),
     ] = None,
-    page: PageOpt = 1, per_page: PerPageOpt = 20,
-    server: ServerOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False,
+    page: PageOpt = 1,
+    per_page: PerPageOpt = 20,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """The team's tasks, newest first."""
     with connect(ctx, server, api_key) as client:
@@ -43,16 +49,33 @@ def list_tasks(
     if as_json:
         print_json(result)
         return
-    print_table("Tasks", ["id", "workflow", "status", "progress", "created", "error"], (
-        (t.id, f"{t.workflow_slug}@{t.workflow_version}", t.task_status,
-         f"{t.progress:.0%}", short_time(t.created_at), t.task_error_code or t.task_error)
-        for t in result.items), page_footer(result.page_meta))
+    print_table(
+        "Tasks",
+        ["id", "workflow", "status", "progress", "created", "error"],
+        (
+            (
+                t.id,
+                f"{t.workflow_slug}@{t.workflow_version}",
+                t.task_status,
+                f"{t.progress:.0%}",
+                short_time(t.created_at),
+                t.task_error_code or t.task_error,
+            )
+            for t in result.items
+        ),
+        page_footer(result.page_meta),
+    )
 
 
 @app.command("show")
 @handles_errors
-def show(ctx: typer.Context, task_id: TaskArg, server: ServerOpt = None,
-         api_key: ApiKeyOpt = None, as_json: JsonOpt = False) -> None:
+def show(
+    ctx: typer.Context,
+    task_id: TaskArg,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """One task: status, progress, parameters, error, timestamps."""
     with connect(ctx, server, api_key) as client:
         info = client.tasks.get(task_id)
@@ -65,8 +88,13 @@ def show(ctx: typer.Context, task_id: TaskArg, server: ServerOpt = None,
 
 @app.command("cancel")
 @handles_errors
-def cancel(ctx: typer.Context, task_id: TaskArg, server: ServerOpt = None,
-           api_key: ApiKeyOpt = None, as_json: JsonOpt = False) -> None:
+def cancel(
+    ctx: typer.Context,
+    task_id: TaskArg,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Cancel a task that has not finished (a finished one is left as it is)."""
     with connect(ctx, server, api_key) as client:
         result = client.tasks.cancel(task_id)
@@ -78,28 +106,46 @@ def cancel(ctx: typer.Context, task_id: TaskArg, server: ServerOpt = None,
 
 @app.command("result")
 @handles_errors
-def result(ctx: typer.Context, task_id: TaskArg, server: ServerOpt = None,
-           api_key: ApiKeyOpt = None, as_json: JsonOpt = False) -> None:
+def result(
+    ctx: typer.Context,
+    task_id: TaskArg,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Outputs and fresh download URLs (empty until the task completes)."""
     with connect(ctx, server, api_key) as client:
         body = client.tasks.result(task_id)
     if as_json:
         print_json(body)
         return
-    out.print(f"task {body.id} {body.task_status}"
-              + (f": {body.task_error}" if body.task_error else ""))
+    out.print(
+        f"task {body.id} {body.task_status}" + (f": {body.task_error}" if body.task_error else "")
+    )
     outputs = body.task_output.outputs if body.task_output else []
     urls = body.download_urls or {}
-    print_table("Outputs", ["output", "file", "type", "bytes", "url"], (
-        (o.output_id, o.file_name, o.content_type, o.file_size, urls.get(o.output_id))
-        for o in outputs))
+    print_table(
+        "Outputs",
+        ["output", "file", "type", "bytes", "url"],
+        (
+            (o.output_id, o.file_name, o.content_type, o.file_size, urls.get(o.output_id))
+            for o in outputs
+        ),
+    )
 
 
 @app.command("wait")
 @handles_errors
-def wait(ctx: typer.Context, task_id: TaskArg, timeout: Annotated[float | None, typer.Option(
-        "--timeout", help="Give up after this many seconds.")] = None,
-         server: ServerOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False) -> None:
+def wait(
+    ctx: typer.Context,
+    task_id: TaskArg,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Give up after this many seconds.")
+    ] = None,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Follow a task until it finishes (non-zero exit if it fails)."""
     with connect(ctx, server, api_key) as client:
         info = follow(client.task(task_id), timeout, quiet=as_json)
@@ -111,10 +157,14 @@ def wait(ctx: typer.Context, task_id: TaskArg, timeout: Annotated[float | None, 
 
 @app.command("download")
 @handles_errors
-def download(ctx: typer.Context, task_id: TaskArg,
-             directory: Annotated[Path, typer.Argument(file_okay=False)] = Path("."),
-             server: ServerOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False,
-             ) -> None:
+def download(
+    ctx: typer.Context,
+    task_id: TaskArg,
+    directory: Annotated[Path, typer.Argument(file_okay=False)] = Path("."),
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Save a completed task's outputs in DIRECTORY."""
     with connect(ctx, server, api_key) as client:
         paths = client.task(task_id).download(directory)

@@ -28,44 +28,81 @@ app = typer.Typer(help="List, inspect and import workflows.", no_args_is_help=Tr
 
 @app.command("list")
 @handles_errors
-def list_workflows(ctx: typer.Context, page: PageOpt = 1, per_page: PerPageOpt = 20,
-                   server: ServerOpt = None, api_key: ApiKeyOpt = None,
-                   as_json: JsonOpt = False) -> None:
+def list_workflows(
+    ctx: typer.Context,
+    page: PageOpt = 1,
+    per_page: PerPageOpt = 20,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """The team's workflows (latest versions)."""
     with connect(ctx, server, api_key) as client:
         result = client.workflows.list(current_page=page, per_page=per_page)
     if as_json:
         print_json(result)
         return
-    print_table("Workflows", ["slug", "version", "type", "status", "labels", "parameters"], (
-        (w.workflow_slug, w.version, w.tool_type, w.workflow_status,
-         ",".join(w.required_labels), ", ".join(str(p.get("key")) for p in w.parameters))
-        for w in result.items), page_footer(result.page_meta))
+    print_table(
+        "Workflows",
+        ["slug", "version", "type", "status", "labels", "parameters"],
+        (
+            (
+                w.workflow_slug,
+                w.version,
+                w.tool_type,
+                w.workflow_status,
+                ",".join(w.required_labels),
+                ", ".join(str(p.get("key")) for p in w.parameters),
+            )
+            for w in result.items
+        ),
+        page_footer(result.page_meta),
+    )
 
 
 @app.command("show")
 @handles_errors
-def show(ctx: typer.Context,
-         workflow: Annotated[str, typer.Argument(help="Slug, slug@version or id.")],
-         server: ServerOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False) -> None:
+def show(
+    ctx: typer.Context,
+    workflow: Annotated[str, typer.Argument(help="Slug, slug@version or id.")],
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """A workflow and its parameters."""
     with connect(ctx, server, api_key) as client:
         wf = client.workflows.resolve(workflow)
     if as_json:
         print_json(wf)
         return
-    out.print(f"[bold]{wf.workflow_slug}[/bold]@{wf.version} ({wf.tool_type}, "
-              f"{wf.workflow_status}) id {wf.id}")
+    out.print(
+        f"[bold]{wf.workflow_slug}[/bold]@{wf.version} ({wf.tool_type}, "
+        f"{wf.workflow_status}) id {wf.id}"
+    )
     if wf.description:
         out.print(wf.description)
-    print_table("Parameters", ["key", "type", "required", "default", "details"], (
-        (p.get("key"), p.get("type"), "yes" if p.get("required") else "", p.get("default"),
-         _details(p)) for p in wf.parameters))
+    print_table(
+        "Parameters",
+        ["key", "type", "required", "default", "details"],
+        (
+            (
+                p.get("key"),
+                p.get("type"),
+                "yes" if p.get("required") else "",
+                p.get("default"),
+                _details(p),
+            )
+            for p in wf.parameters
+        ),
+    )
 
 
 def _details(p: dict[str, Any]) -> str:
-    parts = [f"{k}={p[k]}" for k in ("min", "max", "max_length", "options", "accept")
-             if p.get(k) is not None]
+    parts = [
+        f"{k}={p[k]}"
+        for k in ("min", "max", "max_length", "options", "accept")
+        if p.get(k) is not None
+    ]
     return " ".join(parts)
 
 
@@ -85,9 +122,15 @@ def read_definition(path: Path) -> dict[str, Any]:
 @handles_errors
 def import_workflow(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                         help="A workflow definition, YAML or JSON.")],
-    server: ServerOpt = None, api_key: ApiKeyOpt = None, as_json: JsonOpt = False,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="A workflow definition, YAML or JSON."
+        ),
+    ],
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Create a workflow, or a new version of the one with the same workflow_slug."""
     definition = read_definition(file)

@@ -22,15 +22,31 @@ def test_db_upgrade_then_admin_commands(env: dict[str, str]) -> None:
     runner = CliRunner()
     up = runner.invoke(app, ["db", "upgrade"], env=env)
     assert up.exit_code == 0, up.output
-    user = runner.invoke(app, ["admin", "create-user", "--email", "ops@example.com",
-                               "--password", "long-enough-pw", "--team", "Ops"], env=env)
+    user = runner.invoke(
+        app,
+        [
+            "admin",
+            "create-user",
+            "--email",
+            "ops@example.com",
+            "--password",
+            "long-enough-pw",
+            "--team",
+            "Ops",
+        ],
+        env=env,
+    )
     assert user.exit_code == 0, user.output
     team_id = user.output.strip().split("team ")[-1]
-    key = runner.invoke(app, ["admin", "create-key", "--team-id", team_id, "--kind", "agent"],
-                        env=env)
+    key = runner.invoke(
+        app, ["admin", "create-key", "--team-id", team_id, "--kind", "agent"], env=env
+    )
     assert key.exit_code == 0 and key.output.strip().startswith("ak-"), key.output
-    again = runner.invoke(app, ["admin", "create-user", "--email", "ops@example.com",
-                                "--password", "long-enough-pw"], env=env)
+    again = runner.invoke(
+        app,
+        ["admin", "create-user", "--email", "ops@example.com", "--password", "long-enough-pw"],
+        env=env,
+    )
     assert again.exit_code == 1 and "user_exists" in again.output
     bad_team = runner.invoke(app, ["admin", "create-key", "--team-id", "nope"], env=env)
     assert bad_team.exit_code == 1 and "team_not_found" in bad_team.output
@@ -38,7 +54,8 @@ def test_db_upgrade_then_admin_commands(env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("secret", ["", "changeme", "too-short"])
 def test_serve_refuses_placeholder_secrets(env: dict[str, str], secret: str) -> None:
-    result = CliRunner().invoke(app, ["serve", "--port", "1"],
-                                env={**env, "RUNYARD_SECRET_KEY": secret})
+    result = CliRunner().invoke(
+        app, ["serve", "--port", "1"], env={**env, "RUNYARD_SECRET_KEY": secret}
+    )
     assert result.exit_code == 2
     assert "RUNYARD_SECRET_KEY" in result.output and "Traceback" not in result.output

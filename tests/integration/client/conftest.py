@@ -43,8 +43,9 @@ class SyncASGIBridge(httpx.BaseTransport):
             raise httpx.ReadError("connection dropped (test)")
 
         async def forward() -> tuple[int, httpx.Headers, bytes]:
-            inner = httpx.Request(request.method, request.url, headers=request.headers,
-                                  content=body)
+            inner = httpx.Request(
+                request.method, request.url, headers=request.headers, content=body
+            )
             response = await self.inner.handle_async_request(inner)
             content = await response.aread()
             return response.status_code, response.headers, content
@@ -116,7 +117,11 @@ async def alpha(app_harness: Harness) -> Team:
 
 @pytest.fixture
 async def aclient(app_harness: Harness, alpha: Team) -> AsyncIterator[AsyncClient]:
-    client = AsyncClient(BASE, alpha.p.integration_key, use_profile=False,
-                         transport=httpx.ASGITransport(app=app_harness.app))
+    client = AsyncClient(
+        BASE,
+        alpha.p.integration_key,
+        use_profile=False,
+        transport=httpx.ASGITransport(app=app_harness.app),
+    )
     async with client:
         yield client

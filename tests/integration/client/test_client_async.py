@@ -12,8 +12,9 @@ from runyard_client import AsyncClient, AsyncTask, InvalidParameters, NotFoundEr
 from tests.support.app import Harness, Team
 
 
-async def test_async_upload_run_and_task_handle(aclient: AsyncClient, tmp_path: Path,
-                                                alpha: Team) -> None:
+async def test_async_upload_run_and_task_handle(
+    aclient: AsyncClient, tmp_path: Path, alpha: Team
+) -> None:
     photo = tmp_path / "photo.png"
     photo.write_bytes(b"\x89PNG" + b"0123456789" * 500)
     sent: list[int] = []
@@ -23,8 +24,9 @@ async def test_async_upload_run_and_task_handle(aclient: AsyncClient, tmp_path: 
     assert isinstance(task, AsyncTask)
     info = await task.refresh()
     assert info.task_status == "pending" and info.parameters["input_file"].endswith("photo.png")
-    again = await aclient.run("echo", {"input_file": info.parameters["input_file"]},
-                              idempotency_key="a-2")
+    again = await aclient.run(
+        "echo", {"input_file": info.parameters["input_file"]}, idempotency_key="a-2"
+    )
     assert again.id != task.id
     page = await aclient.tasks.list()
     assert {t.id for t in page.items} == {task.id, again.id}

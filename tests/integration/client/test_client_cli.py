@@ -25,26 +25,45 @@ def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> typer.Typer:
     return app
 
 
-def invoke(cli: typer.Typer, live: Live, *args: str, key: str | None = "integration",
-           ) -> object:
-    extra = ["--server", BASE, "--api-key", live.team.auth(key)["Authorization"][7:]] if key \
-        else []
+def invoke(
+    cli: typer.Typer,
+    live: Live,
+    *args: str,
+    key: str | None = "integration",
+) -> object:
+    extra = ["--server", BASE, "--api-key", live.team.auth(key)["Authorization"][7:]] if key else []
     return CliRunner().invoke(cli, [*args, *extra], obj={"transport": live.transport})
 
 
 def test_json_output_parses(cli: typer.Typer, live: Live, tmp_path: Path) -> None:
     photo = tmp_path / "photo.png"
     photo.write_bytes(b"\x89PNG data")
-    r = invoke(cli, live, "run", "img2img", "-p", f"input_image=@{photo}", "-p",
-               "strength=0.25", "-p", "prompt=blur", "--json")
+    r = invoke(
+        cli,
+        live,
+        "run",
+        "img2img",
+        "-p",
+        f"input_image=@{photo}",
+        "-p",
+        "strength=0.25",
+        "-p",
+        "prompt=blur",
+        "--json",
+    )
     assert r.exit_code == 0, r.output  # type: ignore[attr-defined]
     task_id = json.loads(r.stdout)["task_id"]  # type: ignore[attr-defined]
     r = invoke(cli, live, "tasks", "show", task_id, "--json")
     shown = json.loads(r.stdout)  # type: ignore[attr-defined]
     assert shown["parameters"]["strength"] == 0.25 and shown["parameters"]["prompt"] == "blur"
     assert shown["parameters"]["input_image"].endswith("/photo.png")
-    for args in (["tasks", "list"], ["workflows", "list"], ["agents", "list"],
-                 ["tasks", "result", task_id], ["workflows", "show", "echo"]):
+    for args in (
+        ["tasks", "list"],
+        ["workflows", "list"],
+        ["agents", "list"],
+        ["tasks", "result", task_id],
+        ["workflows", "show", "echo"],
+    ):
         r = invoke(cli, live, *args, "--json")
         assert r.exit_code == 0, r.output  # type: ignore[attr-defined]
         json.loads(r.stdout)  # type: ignore[attr-defined]
@@ -58,8 +77,11 @@ def test_tables_for_lists(cli: typer.Typer, live: Live) -> None:
 
 
 def test_a_bad_key_exits_non_zero_with_one_line(cli: typer.Typer, live: Live) -> None:
-    r = CliRunner().invoke(cli, ["tasks", "list", "--server", BASE, "--api-key", "sk-wrong"],
-                           obj={"transport": live.transport})
+    r = CliRunner().invoke(
+        cli,
+        ["tasks", "list", "--server", BASE, "--api-key", "sk-wrong"],
+        obj={"transport": live.transport},
+    )
     assert r.exit_code == 3
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "401" in lines[0]
@@ -76,11 +98,24 @@ def test_not_found_and_invalid_parameters_are_one_line(cli: typer.Typer, live: L
 
 
 def test_login_writes_the_profile_and_the_next_command_uses_it(
-    cli: typer.Typer, live: Live, tmp_path: Path, photo_bytes: bytes = b"\x89PNG x",
+    cli: typer.Typer,
+    live: Live,
+    tmp_path: Path,
+    photo_bytes: bytes = b"\x89PNG x",
 ) -> None:
-    r = CliRunner().invoke(cli, [
-        "login", "--server", BASE, "--email", live.team.p.email_address,
-        "--password", "password-alpha"], obj={"transport": live.transport})
+    r = CliRunner().invoke(
+        cli,
+        [
+            "login",
+            "--server",
+            BASE,
+            "--email",
+            live.team.p.email_address,
+            "--password",
+            "password-alpha",
+        ],
+        obj={"transport": live.transport},
+    )
     assert r.exit_code == 0, r.output
     path = tmp_path / "config" / "runyard" / "profile.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -93,8 +128,11 @@ def test_login_writes_the_profile_and_the_next_command_uses_it(
     r = CliRunner().invoke(cli, ["upload", str(photo)], obj={"transport": live.transport})
     assert r.exit_code == 0, r.output
     assert r.stdout.strip().startswith(f"inputs/{live.team.id}/")
-    auth = [q.headers.get("Authorization") for q in live.transport.requests
-            if q.url.path.endswith("/presign")]
+    auth = [
+        q.headers.get("Authorization")
+        for q in live.transport.requests
+        if q.url.path.endswith("/presign")
+    ]
     assert auth == [f"Bearer {profile.api_key}"]
 
     r = CliRunner().invoke(cli, ["logout"], obj={"transport": live.transport})
@@ -104,8 +142,11 @@ def test_login_writes_the_profile_and_the_next_command_uses_it(
 
 
 def test_login_with_a_wrong_password(cli: typer.Typer, live: Live, tmp_path: Path) -> None:
-    r = CliRunner().invoke(cli, ["login", "--server", BASE, "--email", "alice@example.com",
-                                 "--password", "nope"], obj={"transport": live.transport})
+    r = CliRunner().invoke(
+        cli,
+        ["login", "--server", BASE, "--email", "alice@example.com", "--password", "nope"],
+        obj={"transport": live.transport},
+    )
     assert r.exit_code == 3 and r.stderr.count("\n") == 1
     assert not (tmp_path / "config" / "runyard" / "profile.json").exists()
 
@@ -115,7 +156,8 @@ def test_workflows_import_yaml(cli: typer.Typer, live: Live, tmp_path: Path) -> 
     spec.write_text(
         "workflow_slug: hello\ntool_type: python\n"
         "workflow_json: {entrypoint: 'pkg.mod:fn'}\n"
-        "parameters:\n  - {key: name, type: string, required: true}\n")
+        "parameters:\n  - {key: name, type: string, required: true}\n"
+    )
     r = invoke(cli, live, "workflows", "import", str(spec), "--json", key="device")
     assert r.exit_code == 0, r.output  # type: ignore[attr-defined]
     assert json.loads(r.stdout)["workflow_slug"] == "hello"  # type: ignore[attr-defined]
@@ -142,5 +184,13 @@ def test_the_runyard_command_mounts_the_client_commands() -> None:
     from runyard.cli.main import app
 
     names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
-    assert {"login", "logout", "upload", "run", "tasks", "workflows", "credentials",
-            "agents"} <= names
+    assert {
+        "login",
+        "logout",
+        "upload",
+        "run",
+        "tasks",
+        "workflows",
+        "credentials",
+        "agents",
+    } <= names

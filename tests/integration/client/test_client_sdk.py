@@ -109,8 +109,10 @@ def test_tasks_list_get_cancel_and_result_before_completion(live: Live, photo: P
 
 
 def test_error_mapping(live: Live, photo: Path) -> None:
-    with live.client(api_key="sk-not-a-real-key") as client, \
-            pytest.raises(AuthenticationError) as e401:
+    with (
+        live.client(api_key="sk-not-a-real-key") as client,
+        pytest.raises(AuthenticationError) as e401,
+    ):
         client.tasks.list()
     assert e401.value.status_code == 401 and e401.value.request_id
 
@@ -139,8 +141,11 @@ def test_error_mapping(live: Live, photo: Path) -> None:
 
 
 def test_management_writes_refuse_integration_keys(live: Live) -> None:
-    definition = {"workflow_slug": "hello", "tool_type": "python",
-                  "workflow_json": {"entrypoint": "pkg.mod:fn"}}
+    definition = {
+        "workflow_slug": "hello",
+        "tool_type": "python",
+        "workflow_json": {"entrypoint": "pkg.mod:fn"},
+    }
     with live.client() as client, pytest.raises(PermissionDeniedError):
         client.workflows.import_(definition)
     with live.client("device") as client:
@@ -154,8 +159,10 @@ def test_management_writes_refuse_integration_keys(live: Live) -> None:
 
 
 def test_over_the_limit_with_a_key_needs_a_session_token(live: Live, photo: Path) -> None:
-    with live.client("device", single_upload_limit=100) as client, \
-            pytest.raises(FileTooLarge) as caught:
+    with (
+        live.client("device", single_upload_limit=100) as client,
+        pytest.raises(FileTooLarge) as caught,
+    ):
         client.upload(photo)
     assert "session token" in str(caught.value)
     assert not any(r.url.path.endswith("/presign") for r in live.transport.requests)

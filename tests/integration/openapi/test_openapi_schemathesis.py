@@ -61,8 +61,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             await db.dispose()
 
     key = asyncio.run(bootstrap())
-    server = _Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port,
-                                    log_level="warning"))
+    server = _Server(
+        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -70,8 +71,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
         time.sleep(0.05)
     url = f"http://127.0.0.1:{port}"
-    token = httpx.post(f"{url}/api/v1/auth/login", json={
-        "email_address": "fuzz@example.com", "user_password": "fuzz-password"}).json()
+    token = httpx.post(
+        f"{url}/api/v1/auth/login",
+        json={"email_address": "fuzz@example.com", "user_password": "fuzz-password"},
+    ).json()
     yield Live(url, key, token["access_token"])
     server.should_exit = True
     thread.join(10)
@@ -86,15 +89,22 @@ def fuzz(live: Live, token: str, skip: set[str]) -> list[str]:
             continue
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case: schemathesis.Case) -> None:
             # Schema-valid bodies may still be refused by rules the schema cannot state (a run's
             # parameters depend on the workflow; a session in several teams needs X-Team-ID):
             # those answers must be documented error statuses, which the other checks verify.
-            case.call_and_validate(base_url=live.url,
-                                   headers={"Authorization": f"Bearer {token}"},
-                                   excluded_checks=[positive_data_acceptance])
+            case.call_and_validate(
+                base_url=live.url,
+                headers={"Authorization": f"Bearer {token}"},
+                excluded_checks=[positive_data_acceptance],
+            )
 
         try:
             check()

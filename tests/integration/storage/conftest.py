@@ -44,8 +44,12 @@ def s3_endpoint() -> Iterator[str]:
 
 def s3_settings(endpoint: str, **overrides: object) -> S3Settings:
     values: dict[str, object] = {
-        "endpoint": endpoint, "bucket": BUCKET, "region": "us-east-1",
-        "access_key_id": "test", "secret_access_key": "test", "path_style": True,
+        "endpoint": endpoint,
+        "bucket": BUCKET,
+        "region": "us-east-1",
+        "access_key_id": "test",
+        "secret_access_key": "test",
+        "path_style": True,
     }
     values.update(overrides)
     return S3Settings(**values)  # type: ignore[arg-type]

@@ -22,9 +22,13 @@ def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def s3_env(s3_reset: str, monkeypatch: pytest.MonkeyPatch) -> str:
     for name, value in {
-        "RUNYARD_ENVIRONMENT": "test", "RUNYARD_STORAGE": "s3", "RUNYARD_S3_BUCKET": BUCKET,
-        "RUNYARD_S3_ENDPOINT": s3_reset, "RUNYARD_S3_ACCESS_KEY_ID": "test",
-        "RUNYARD_S3_SECRET_ACCESS_KEY": "test", "RUNYARD_S3_REGION": "us-east-1",
+        "RUNYARD_ENVIRONMENT": "test",
+        "RUNYARD_STORAGE": "s3",
+        "RUNYARD_S3_BUCKET": BUCKET,
+        "RUNYARD_S3_ENDPOINT": s3_reset,
+        "RUNYARD_S3_ACCESS_KEY_ID": "test",
+        "RUNYARD_S3_SECRET_ACCESS_KEY": "test",
+        "RUNYARD_S3_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
     return s3_reset
@@ -42,8 +46,14 @@ def test_s3_check_fails_before_setup_and_passes_after(s3_env: str) -> None:
     assert setup.exit_code == 0, setup.output
     assert "created bucket" in setup.output
     assert after.exit_code == 0, after.output
-    for name in ("lifecycle inputs", "lifecycle outputs", "abort-multipart", "CORS",
-                 "second PUT refused (412)", "PUT without If-None-Match refused (403)"):
+    for name in (
+        "lifecycle inputs",
+        "lifecycle outputs",
+        "abort-multipart",
+        "CORS",
+        "second PUT refused (412)",
+        "PUT without If-None-Match refused (403)",
+    ):
         assert name in after.output
     assert "FAIL" not in after.output
 
@@ -53,12 +63,20 @@ def test_s3_setup_applies_the_rules_and_keeps_foreign_ones(s3_env: str) -> None:
     from botocore.config import Config
 
     client = boto3.client(
-        "s3", endpoint_url=s3_env, region_name="us-east-1", aws_access_key_id="test",
-        aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}),
+        "s3",
+        endpoint_url=s3_env,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(s3={"addressing_style": "path"}),
     )
     client.create_bucket(Bucket=BUCKET)
-    foreign = {"ID": "logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled",
-               "Expiration": {"Days": 30}}
+    foreign = {
+        "ID": "logs",
+        "Filter": {"Prefix": "logs/"},
+        "Status": "Enabled",
+        "Expiration": {"Days": 30},
+    }
     client.put_bucket_lifecycle_configuration(
         Bucket=BUCKET, LifecycleConfiguration={"Rules": [foreign]}
     )
@@ -72,7 +90,8 @@ def test_s3_setup_applies_the_rules_and_keeps_foreign_ones(s3_env: str) -> None:
     assert by_id["runyard-inputs"]["Expiration"]["Days"] == 1
     assert by_id["runyard-outputs"]["Expiration"]["Days"] == 7
     assert by_id["runyard-abort-multipart"]["AbortIncompleteMultipartUpload"] == {
-        "DaysAfterInitiation": 1}
+        "DaysAfterInitiation": 1
+    }
     cors = client.get_bucket_cors(Bucket=BUCKET)["CORSRules"]
     assert len(cors) == 1 and "If-None-Match" in cors[0]["AllowedHeaders"]
     assert cors[0]["ExposeHeaders"] == ["ETag"]
@@ -89,8 +108,12 @@ def test_s3_check_cleans_up_its_probe_objects(s3_env: str) -> None:
     assert runner.invoke(app, ["setup"]).exit_code == 0
     assert runner.invoke(app, ["check"]).exit_code == 0
     client = boto3.client(
-        "s3", endpoint_url=s3_env, region_name="us-east-1", aws_access_key_id="test",
-        aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}),
+        "s3",
+        endpoint_url=s3_env,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(s3={"addressing_style": "path"}),
     )
     assert client.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
 

@@ -52,31 +52,60 @@ def test_error_bodies_follow_the_contract(local_storage: LocalStorage) -> None:
     wrong_length = httpx.put(signed.url, content=b"abcd", headers={"If-None-Match": "*"})
     first = httpx.put(signed.url, content=b"abc", headers=signed.headers)
     second = httpx.put(signed.url, content=b"abc", headers=signed.headers)
-    get_url = local_storage.presign_get("inputs/t/u/e.bin", expires_in=60, file_name="e",
-                                        content_type="a/b")
-    missing = local_storage.presign_get("inputs/t/u/none", expires_in=60, file_name="e",
-                                        content_type="a/b")
+    get_url = local_storage.presign_get(
+        "inputs/t/u/e.bin", expires_in=60, file_name="e", content_type="a/b"
+    )
+    missing = local_storage.presign_get(
+        "inputs/t/u/none", expires_in=60, file_name="e", content_type="a/b"
+    )
     unsigned = httpx.get(get_url.split("?")[0])
     repeated = httpx.get(get_url + "&X-Runyard-Expires=1")
     put_url_for_get = httpx.request("GET", signed.url, content=b"abc", headers=signed.headers)
     no_object = httpx.get(missing)
     beyond = httpx.get(get_url, headers={"Range": "bytes=3-"})
 
-    codes = [r.json()["error_code"] for r in (no_inm, wrong_length, second, unsigned, repeated,
-                                              put_url_for_get, no_object, beyond)]
+    codes = [
+        r.json()["error_code"]
+        for r in (
+            no_inm,
+            wrong_length,
+            second,
+            unsigned,
+            repeated,
+            put_url_for_get,
+            no_object,
+            beyond,
+        )
+    ]
     assert first.status_code == 200
-    assert codes == ["signed_header_missing", "signature_mismatch", "object_exists",
-                     "signature_missing", "signature_mismatch", "signature_mismatch",
-                     "object_not_found", "range_not_satisfiable"]
+    assert codes == [
+        "signed_header_missing",
+        "signature_mismatch",
+        "object_exists",
+        "signature_missing",
+        "signature_mismatch",
+        "signature_mismatch",
+        "object_not_found",
+        "range_not_satisfiable",
+    ]
     assert [no_inm.status_code, second.status_code, no_object.status_code, beyond.status_code] == [
-        403, 412, 404, 416]
+        403,
+        412,
+        404,
+        416,
+    ]
     assert beyond.headers["content-range"] == "bytes */3"
 
 
 @pytest.mark.parametrize(
     "raw_path",
-    ["/storage/inputs/%2e%2e/%2e%2e/etc/passwd", "/storage/.tmp/x", "/storage/inputs//x",
-     "/storage/inputs/a%5c..%5cb", "/storage/.multipart/x/key"],
+    [
+        "/storage/inputs/%2e%2e/%2e%2e/etc/passwd",
+        "/storage/.tmp/x",
+        "/storage/inputs//x",
+        "/storage/inputs/a%5c..%5cb",
+        "/storage/.multipart/x/key",
+    ],
 )
 def test_keys_that_could_escape_the_root_are_refused(
     local_storage: LocalStorage, raw_path: str

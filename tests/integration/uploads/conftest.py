@@ -49,8 +49,9 @@ async def harness(
     if backend == "s3":
         endpoint = request.getfixturevalue("uploads_s3_endpoint")
         reset_s3(endpoint)
-        settings = make_settings(db_url, tmp_path / "data", limits=limits, storage="s3",
-                                 s3=s3_settings(endpoint))
+        settings = make_settings(
+            db_url, tmp_path / "data", limits=limits, storage="s3", s3=s3_settings(endpoint)
+        )
     else:
         settings = make_settings(db_url, tmp_path / "data", limits=limits)
     async with running_app(settings) as h:

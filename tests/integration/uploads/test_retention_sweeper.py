@@ -69,8 +69,9 @@ async def test_outputs_expire_after_seven_days(alice: Uploader, harness: Harness
     assert stored_bytes(harness, out.object_key) == b"the output"
     harness.clock.advance(days=7, seconds=-60)
     assert (await sweep(harness))["outputs"] == 0
-    assert (await harness.client.get(f"/api/v1/r/tasks/{task_id}/result",
-                                     headers=headers)).status_code == 200
+    assert (
+        await harness.client.get(f"/api/v1/r/tasks/{task_id}/result", headers=headers)
+    ).status_code == 200
     harness.clock.advance(seconds=61)
     assert (await sweep(harness))["outputs"] == 1
     r = await harness.client.get(f"/api/v1/r/tasks/{task_id}/result", headers=headers)
@@ -80,7 +81,8 @@ async def test_outputs_expire_after_seven_days(alice: Uploader, harness: Harness
 
 @SQLITE
 async def test_unfinished_multipart_uploads_are_aborted_after_one_day(
-    alice: Uploader, harness: Harness,
+    alice: Uploader,
+    harness: Harness,
 ) -> None:
     upload = await alice.initiate(12 * MIB)
     await alice.send(upload, payload(12 * MIB), [1])
@@ -104,7 +106,8 @@ async def test_unfinished_multipart_uploads_are_aborted_after_one_day(
 @SQLITE
 @LOCAL
 async def test_task_whose_input_expired_before_an_agent_took_it(
-    alice: Uploader, harness: Harness,
+    alice: Uploader,
+    harness: Harness,
 ) -> None:
     """The dispatcher only assigns to connected agents, so this calls what it calls for each
     assignment (``load_inputs``); the dispatcher turns ``InputExpired`` into ``input_expired``."""
@@ -130,15 +133,18 @@ def test_lifecycle_rules_on_the_s3_test_server(uploads_s3_endpoint: str) -> None
     try:
         retention = RetentionSettings()
         setup_bucket(storage, retention)
-        rules = storage.client.get_bucket_lifecycle_configuration(
-            Bucket=storage.bucket)["Rules"]
+        rules = storage.client.get_bucket_lifecycle_configuration(Bucket=storage.bucket)["Rules"]
         by_id = {r["ID"]: r for r in rules}
         assert set(by_id) == {r["ID"] for r in lifecycle_rules(retention)}
-        expiry = {r["Filter"]["Prefix"]: r["Expiration"]["Days"]
-                  for r in rules if "Expiration" in r}
+        expiry = {
+            r["Filter"]["Prefix"]: r["Expiration"]["Days"] for r in rules if "Expiration" in r
+        }
         assert expiry == {"inputs/": 1, "outputs/": 7}
-        aborts = [r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
-                  for r in rules if "AbortIncompleteMultipartUpload" in r]
+        aborts = [
+            r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+            for r in rules
+            if "AbortIncompleteMultipartUpload" in r
+        ]
         assert aborts == [1]
         assert all(r["Status"] == "Enabled" for r in rules)
         setup_bucket(storage, retention)  # idempotent: the same rules, not twice

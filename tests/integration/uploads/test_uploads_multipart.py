@@ -34,8 +34,10 @@ async def test_multipart_upload_then_run_echo(alice: Uploader, harness: Harness)
     assert upload["file_key"] == f"inputs/{alice.team.id}/{upload['upload_id']}/scan.tiff"
     presigned = (await alice.presign(upload, [1, 2, 3])).json()["parts"]
     assert [p["upload_headers"] for p in presigned] == [
-        {"Content-Length": str(PART)}, {"Content-Length": str(PART)},
-        {"Content-Length": str(2 * MIB)}]
+        {"Content-Length": str(PART)},
+        {"Content-Length": str(PART)},
+        {"Content-Length": str(2 * MIB)},
+    ]
     etags = await alice.send(upload, data, [1, 2, 3])
     r = await alice.complete(upload, etags)
     assert r.status_code == 200, r.text
@@ -44,8 +46,11 @@ async def test_multipart_upload_then_run_echo(alice: Uploader, harness: Harness)
     status = (await alice.status(upload["upload_id"])).json()
     assert status["upload_status"] == "completed" and status["parts_received"] == []
     async with harness.app.state.db.session() as session:
-        f = (await session.scalars(select(StoredFile).where(
-            StoredFile.file_key == upload["file_key"]))).one()
+        f = (
+            await session.scalars(
+                select(StoredFile).where(StoredFile.file_key == upload["file_key"])
+            )
+        ).one()
         assert (f.source, f.file_status, f.file_size) == ("multipart", "uploaded", SIZE)
         assert f.expires_at - f.created_at == timedelta(seconds=harness.settings.retention.inputs)
     run = await alice.run_echo(upload["file_key"])
@@ -60,15 +65,19 @@ async def _session_for(h: Harness, team: Team, role: str) -> dict[str, str]:
         user = await service.create_user(f"{role}@example.com", f"password-{role}")
         await service.add_member(team.id, user.email_address, role)
         await session.commit()
-    r = await h.client.post("/api/v1/auth/login", json={
-        "email_address": f"{role}@example.com", "user_password": f"password-{role}"})
+    r = await h.client.post(
+        "/api/v1/auth/login",
+        json={"email_address": f"{role}@example.com", "user_password": f"password-{role}"},
+    )
     return {"Authorization": f"Bearer {r.json()['access_token']}", "X-Team-ID": team.id}
 
 
 @SQLITE
 @LOCAL
 async def test_only_member_session_tokens_may_call_multipart(
-    alice: Uploader, harness: Harness, team_a: Team,
+    alice: Uploader,
+    harness: Harness,
+    team_a: Team,
 ) -> None:
     upload = await alice.initiate(SIZE)
     ids = {"upload_id": upload["upload_id"], "file_key": upload["file_key"]}
@@ -92,8 +101,9 @@ async def test_only_member_session_tokens_may_call_multipart(
         r = await harness.client.request(method, path, json=body)
         assert r.status_code == 401, (path, r.text)
     # A member may: the upload belongs to the team, not to the user who started it.
-    assert (await harness.client.get(f"{BASE}/{upload['upload_id']}",
-                                     headers=member)).status_code == 200
+    assert (
+        await harness.client.get(f"{BASE}/{upload['upload_id']}", headers=member)
+    ).status_code == 200
 
 
 @SQLITE
@@ -135,22 +145,25 @@ async def test_size_mismatch_is_refused_and_nothing_is_kept(alice: Uploader) -> 
     etags = await alice.send(upload, payload(SIZE), [1, 2])
     row = await alice.row(upload["upload_id"])
     # Part 3 one byte too long, stored behind the signed URL's back.
-    etags[3] = await put_part_unsigned(alice.h, row.file_key, row.backend_upload_id, 3,
-                                       payload(2 * MIB + 1))
+    etags[3] = await put_part_unsigned(
+        alice.h, row.file_key, row.backend_upload_id, 3, payload(2 * MIB + 1)
+    )
     r = await alice.complete(upload, etags)
     assert r.status_code == 422 and r.json()["error_code"] == "size_mismatch", r.text
     assert stored_bytes(alice.h, upload["file_key"]) is None
     assert not upload_staged(alice.h, row.file_key, row.backend_upload_id)
     status = (await alice.status(upload["upload_id"])).json()
     assert status["upload_status"] == "aborted" and status["parts_received"] == []
-    assert (await alice.run_echo(upload["file_key"])).json()["errors"][0]["error_code"] == \
-        "file_not_found"
+    assert (await alice.run_echo(upload["file_key"])).json()["errors"][0][
+        "error_code"
+    ] == "file_not_found"
 
 
 @SQLITE
 @LOCAL
 async def test_completed_object_of_the_wrong_size_is_deleted(
-    alice: Uploader, monkeypatch: pytest.MonkeyPatch,
+    alice: Uploader,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     storage = alice.h.app.state.storage
     assemble = storage.complete_multipart
@@ -202,7 +215,8 @@ async def test_resume_presigns_only_the_missing_parts(alice: Uploader) -> None:
     received = status["parts_received"]
     assert [(p["part_number"], p["size"]) for p in received] == [(1, PART), (3, 2 * MIB)]
     assert {p["part_number"]: p["etag"].strip('"') for p in received} == {
-        n: e.strip('"') for n, e in etags.items()}
+        n: e.strip('"') for n, e in etags.items()
+    }
     missing = [n for n in range(1, 4) if n not in {p["part_number"] for p in received}]
     assert missing == [2]
     etags.update(await alice.send(upload, data, missing))
@@ -239,7 +253,8 @@ async def test_limits_and_sizes(alice: Uploader, harness: Harness) -> None:
     one = await alice.initiate(1, "one.txt", "text/plain")
     assert (one["part_size"], one["part_count"]) == (PART, 1)
     assert (await alice.presign(one, [1])).json()["parts"][0]["upload_headers"] == {
-        "Content-Length": "1"}
+        "Content-Length": "1"
+    }
     assert (await alice.upload(b"x", "tiny.txt")).endswith("/tiny.txt")
     # 5 MiB parts would need more than S3's 10,000: the part size grows instead.
     biggest = await alice.initiate(limit)
@@ -253,7 +268,8 @@ async def test_limits_and_sizes(alice: Uploader, harness: Harness) -> None:
 @SQLITE
 @LOCAL
 async def test_open_upload_limit_and_shared_daily_quota(
-    alice: Uploader, harness: Harness,
+    alice: Uploader,
+    harness: Harness,
 ) -> None:
     limits = harness.settings.limits
     limits.open_uploads_per_team = 2
@@ -268,25 +284,35 @@ async def test_open_upload_limit_and_shared_daily_quota(
     await alice.single(payload(10 * MIB), "single.bin")
     r = await alice.post("initiate", {"file_name": "d.bin", "file_size": 7 * MIB})
     assert r.status_code == 429 and r.json()["error_code"] == "upload_quota_exceeded"
-    assert (await alice.post("initiate", {"file_name": "e.bin", "file_size": 6 * MIB})
-            ).status_code == 200
+    assert (
+        await alice.post("initiate", {"file_name": "e.bin", "file_size": 6 * MIB})
+    ).status_code == 200
 
 
 @SQLITE
 @LOCAL
 async def test_other_teams_and_wrong_keys_look_unknown(
-    alice: Uploader, harness: Harness, team_b: Team,
+    alice: Uploader,
+    harness: Harness,
+    team_b: Team,
 ) -> None:
     upload = await alice.initiate(SIZE)
     etags = await alice.send(upload, payload(SIZE), [1])
     bob = Uploader(harness, team_b, alice.http)
-    for r in (await bob.presign(upload, [1]), await bob.complete(upload, etags),
-              await bob.abort(upload), await bob.status(upload["upload_id"])):
+    for r in (
+        await bob.presign(upload, [1]),
+        await bob.complete(upload, etags),
+        await bob.abort(upload),
+        await bob.status(upload["upload_id"]),
+    ):
         assert r.status_code == 404 and r.json()["error_code"] == "upload_not_found", r.text
     other = await alice.initiate(SIZE, "other.bin")
     crossed = {**upload, "file_key": other["file_key"]}
-    for r in (await alice.presign(crossed, [1]), await alice.complete(crossed, etags),
-              await alice.abort(crossed)):
+    for r in (
+        await alice.presign(crossed, [1]),
+        await alice.complete(crossed, etags),
+        await alice.abort(crossed),
+    ):
         assert r.status_code == 404 and r.json()["error_code"] == "upload_not_found", r.text
     assert (await alice.status("0190a6f2-0000-7000-8000-000000000000")).status_code == 404
     assert (await alice.status(upload["upload_id"])).json()["upload_status"] == "open"

@@ -41,8 +41,11 @@ async def test_three_gib_upload_from_a_sparse_file(alice: Uploader, tmp_path: Pa
     etags = {}
     for part in parts:
         n = part["part_number"]
-        r = await alice.h.client.put(part["upload_url"], headers=part["upload_headers"],
-                                     content=_read(source, (n - 1) * GIB, GIB))
+        r = await alice.h.client.put(
+            part["upload_url"],
+            headers=part["upload_headers"],
+            content=_read(source, (n - 1) * GIB, GIB),
+        )
         assert r.status_code == 200, r.text
         etags[n] = r.headers["etag"]
     r = await alice.complete(upload, etags)

@@ -23,8 +23,14 @@ BUCKET = "runyard-uploads-test"
 
 
 def s3_settings(endpoint: str) -> S3Settings:
-    return S3Settings(endpoint=endpoint, bucket=BUCKET, region="us-east-1",
-                      access_key_id="test", secret_access_key="test", path_style=True)
+    return S3Settings(
+        endpoint=endpoint,
+        bucket=BUCKET,
+        region="us-east-1",
+        access_key_id="test",
+        secret_access_key="test",
+        path_style=True,
+    )
 
 
 def payload(size: int, seed: int = 7) -> bytes:
@@ -45,18 +51,25 @@ class Uploader:
     async def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         return await self.h.client.post(f"{BASE}/{path}", headers=self.auth(), json=body)
 
-    async def initiate(self, size: int, name: str = "big.bin",
-                       content_type: str = "application/octet-stream") -> dict[str, Any]:
-        r = await self.post("initiate", {"file_name": name, "file_size": size,
-                                         "content_type": content_type})
+    async def initiate(
+        self, size: int, name: str = "big.bin", content_type: str = "application/octet-stream"
+    ) -> dict[str, Any]:
+        r = await self.post(
+            "initiate", {"file_name": name, "file_size": size, "content_type": content_type}
+        )
         assert r.status_code == 200, r.text
         body: dict[str, Any] = r.json()
         return body
 
     async def presign(self, upload: dict[str, Any], numbers: list[int]) -> httpx.Response:
-        return await self.post("presign-parts", {"upload_id": upload["upload_id"],
-                                                 "file_key": upload["file_key"],
-                                                 "part_numbers": numbers})
+        return await self.post(
+            "presign-parts",
+            {
+                "upload_id": upload["upload_id"],
+                "file_key": upload["file_key"],
+                "part_numbers": numbers,
+            },
+        )
 
     async def put(self, url: str, data: bytes, headers: dict[str, str]) -> httpx.Response:
         client = self.h.client if url.startswith("http://testserver/") else self.http
@@ -69,20 +82,27 @@ class Uploader:
         size, etags = upload["part_size"], {}
         for part in r.json()["parts"]:
             n = part["part_number"]
-            put = await self.put(part["upload_url"], data[(n - 1) * size: n * size],
-                                 part["upload_headers"])
+            put = await self.put(
+                part["upload_url"], data[(n - 1) * size : n * size], part["upload_headers"]
+            )
             assert put.status_code == 200, put.text
             etags[n] = put.headers["etag"]
         return etags
 
     async def complete(self, upload: dict[str, Any], etags: dict[int, str]) -> httpx.Response:
-        return await self.post("complete", {
-            "upload_id": upload["upload_id"], "file_key": upload["file_key"],
-            "parts": [{"part_number": n, "etag": e} for n, e in sorted(etags.items())]})
+        return await self.post(
+            "complete",
+            {
+                "upload_id": upload["upload_id"],
+                "file_key": upload["file_key"],
+                "parts": [{"part_number": n, "etag": e} for n, e in sorted(etags.items())],
+            },
+        )
 
     async def abort(self, upload: dict[str, Any]) -> httpx.Response:
-        return await self.post("abort", {"upload_id": upload["upload_id"],
-                                         "file_key": upload["file_key"]})
+        return await self.post(
+            "abort", {"upload_id": upload["upload_id"], "file_key": upload["file_key"]}
+        )
 
     async def status(self, upload_id: str) -> httpx.Response:
         return await self.h.client.get(f"{BASE}/{upload_id}", headers=self.auth())
@@ -95,13 +115,15 @@ class Uploader:
         assert r.status_code == 200, r.text
         return str(r.json()["file_key"])
 
-    async def single(self, data: bytes, name: str = "a.txt",
-                     content_type: str = "text/plain") -> str:
+    async def single(
+        self, data: bytes, name: str = "a.txt", content_type: str = "text/plain"
+    ) -> str:
         """The seed's single presigned PUT (with the team's sk- key); the file_key."""
-        r = await self.h.client.post("/api/v1/r/files/presign",
-                                     headers=self.team.auth("integration"), json={
-                                         "file_name": name, "file_size": len(data),
-                                         "content_type": content_type})
+        r = await self.h.client.post(
+            "/api/v1/r/files/presign",
+            headers=self.team.auth("integration"),
+            json={"file_name": name, "file_size": len(data), "content_type": content_type},
+        )
         assert r.status_code == 200, r.text
         put = await self.put(r.json()["upload_url"], data, r.json()["upload_headers"])
         assert put.status_code == 200, put.text
@@ -115,8 +137,10 @@ class Uploader:
 
     async def run_echo(self, file_key: str) -> httpx.Response:
         return await self.h.client.post(
-            "/api/v1/r/workflows/slug/echo/run", headers=self.team.auth("integration"),
-            json={"parameters": {"input_file": file_key}})
+            "/api/v1/r/workflows/slug/echo/run",
+            headers=self.team.auth("integration"),
+            json={"parameters": {"input_file": file_key}},
+        )
 
 
 def stored_bytes(h: Harness, key: str) -> bytes | None:
@@ -142,8 +166,9 @@ def upload_staged(h: Harness, key: str, backend_upload_id: str) -> bool:
     return any(u["UploadId"] == backend_upload_id for u in listed.get("Uploads", []))
 
 
-async def put_part_unsigned(h: Harness, key: str, backend_upload_id: str, number: int,
-                            data: bytes) -> str:
+async def put_part_unsigned(
+    h: Harness, key: str, backend_upload_id: str, number: int, data: bytes
+) -> str:
     """Store a part of any length behind the API's back (root credentials / the store's own
     code): what a store that does not check the signed length would let through. Its ETag."""
     storage = h.app.state.storage
@@ -154,6 +179,7 @@ async def put_part_unsigned(h: Harness, key: str, backend_upload_id: str, number
 
         info = await storage.receive_part(key, backend_upload_id, number, len(data), chunks())
         return str(info.etag)
-    response = storage.client.upload_part(Bucket=storage.bucket, Key=key, Body=data,
-                                          UploadId=backend_upload_id, PartNumber=number)
+    response = storage.client.upload_part(
+        Bucket=storage.bucket, Key=key, Body=data, UploadId=backend_upload_id, PartNumber=number
+    )
     return str(response["ETag"])

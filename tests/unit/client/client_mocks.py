@@ -14,15 +14,27 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def make_client(handler: Handler, api_key: str = "sk-test", **kwargs: Any) -> Client:
-    client = Client(BASE, api_key, transport=httpx.MockTransport(handler), use_profile=False,
-                    retry_backoff=0.0, **kwargs)
+    client = Client(
+        BASE,
+        api_key,
+        transport=httpx.MockTransport(handler),
+        use_profile=False,
+        retry_backoff=0.0,
+        **kwargs,
+    )
     client._executor.sleep = lambda seconds: None  # type: ignore[method-assign]
     return client
 
 
 def make_async_client(handler: Handler, api_key: str = "sk-test", **kwargs: Any) -> AsyncClient:
-    client = AsyncClient(BASE, api_key, transport=httpx.MockTransport(handler),
-                         use_profile=False, retry_backoff=0.0, **kwargs)
+    client = AsyncClient(
+        BASE,
+        api_key,
+        transport=httpx.MockTransport(handler),
+        use_profile=False,
+        retry_backoff=0.0,
+        **kwargs,
+    )
 
     async def no_sleep(seconds: float) -> None:
         return None
@@ -32,17 +44,31 @@ def make_async_client(handler: Handler, api_key: str = "sk-test", **kwargs: Any)
 
 
 def error(status: int, code: str, message: str = "refused", **extra: Any) -> httpx.Response:
-    return httpx.Response(status, json={"error_message": message, "error_code": code,
-                                        "request_id": "req-1", **extra})
+    return httpx.Response(
+        status, json={"error_message": message, "error_code": code, "request_id": "req-1", **extra}
+    )
 
 
-def task_json(task_id: str = "t-1", status: str = "pending", progress: float = 0.0,
-              **extra: Any) -> dict[str, Any]:
-    return {"id": task_id, "workflow_id": "w-1", "workflow_slug": "echo", "workflow_version": 1,
-            "task_status": status, "progress": progress, "parameters": {}, "task_error": "",
-            "task_error_code": None, "retry_count": 0, "agent_id": None,
-            "created_at": "2025-01-01T00:00:00Z", "started_at": None, "completed_at": None,
-            **extra}
+def task_json(
+    task_id: str = "t-1", status: str = "pending", progress: float = 0.0, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": task_id,
+        "workflow_id": "w-1",
+        "workflow_slug": "echo",
+        "workflow_version": 1,
+        "task_status": status,
+        "progress": progress,
+        "parameters": {},
+        "task_error": "",
+        "task_error_code": None,
+        "retry_count": 0,
+        "agent_id": None,
+        "created_at": "2025-01-01T00:00:00Z",
+        "started_at": None,
+        "completed_at": None,
+        **extra,
+    }
 
 
 class ChunkStream(httpx.SyncByteStream, httpx.AsyncByteStream):

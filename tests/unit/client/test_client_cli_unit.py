@@ -18,18 +18,21 @@ from tests.unit.client.client_mocks import BASE, ChunkStream, error, sse, task_j
 
 
 def test_values_are_json_when_they_parse() -> None:
-    assert parse_parameters(["n=3", "f=0.5", "b=true", "s=hello", "q=\"42\"", "i=@a.png",
-                             "e=", "eq=a=b"]) == {
-        "n": 3, "f": 0.5, "b": True, "s": "hello", "q": "42", "i": "@a.png", "e": "",
-        "eq": "a=b"}
+    assert parse_parameters(
+        ["n=3", "f=0.5", "b=true", "s=hello", 'q="42"', "i=@a.png", "e=", "eq=a=b"]
+    ) == {"n": 3, "f": 0.5, "b": True, "s": "hello", "q": "42", "i": "@a.png", "e": "", "eq": "a=b"}
     with pytest.raises(typer.BadParameter):
         parse_parameters(["novalue"])
 
 
 def test_describe_is_one_line_with_code_and_request_id() -> None:
-    exc = InvalidParameters("Some parameters\nare invalid.", status_code=422,
-                            error_code="invalid_parameters", request_id="r-9",
-                            errors=[{"parameter": "strength", "error_message": "too big"}])
+    exc = InvalidParameters(
+        "Some parameters\nare invalid.",
+        status_code=422,
+        error_code="invalid_parameters",
+        request_id="r-9",
+        errors=[{"parameter": "strength", "error_message": "too big"}],
+    )
     text = describe(exc)
     assert "invalid_parameters" in text and "r-9" in text and "strength: too big" in text
 
@@ -49,27 +52,48 @@ def completed_server(request: httpx.Request) -> httpx.Response:
     if path.endswith("/run"):
         return httpx.Response(202, json={"task_id": "t-1"})
     if path.endswith("/events"):
-        return httpx.Response(200, headers={"content-type": "text/event-stream"},
-                              stream=ChunkStream(sse(
-                                  (1, "progress", {"task_id": "t-1", "progress": 0.5,
-                                                   "message": "half"}),
-                                  (2, "completed", {"task_id": "t-1",
-                                                    "task_status": "completed"}))))
+        return httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream"},
+            stream=ChunkStream(
+                sse(
+                    (1, "progress", {"task_id": "t-1", "progress": 0.5, "message": "half"}),
+                    (2, "completed", {"task_id": "t-1", "task_status": "completed"}),
+                )
+            ),
+        )
     if path.endswith("/result"):
-        return httpx.Response(200, json={
-            "id": "t-1", "task_status": "completed", "task_error": "",
-            "task_output": {"outputs": [{"output_id": "o", "file_name": "copy.txt",
-                                         "content_type": "text/plain", "file_size": 5}]},
-            "download_urls": {"o": "http://store.test/o?sig=1"}, "download_url": None})
+        return httpx.Response(
+            200,
+            json={
+                "id": "t-1",
+                "task_status": "completed",
+                "task_error": "",
+                "task_output": {
+                    "outputs": [
+                        {
+                            "output_id": "o",
+                            "file_name": "copy.txt",
+                            "content_type": "text/plain",
+                            "file_size": 5,
+                        }
+                    ]
+                },
+                "download_urls": {"o": "http://store.test/o?sig=1"},
+                "download_url": None,
+            },
+        )
     if request.url.host == "store.test":
         return httpx.Response(200, content=b"hello")
     return httpx.Response(200, json=task_json(status="completed", progress=1.0))
 
 
 def test_run_wait_download_json(cli: typer.Typer, tmp_path: Path) -> None:
-    r = CliRunner().invoke(cli, ["run", "echo", "-p", "input_file=inputs/x", "--download",
-                                 str(tmp_path / "out"), "--json"],
-                           obj={"transport": httpx.MockTransport(completed_server)})
+    r = CliRunner().invoke(
+        cli,
+        ["run", "echo", "-p", "input_file=inputs/x", "--download", str(tmp_path / "out"), "--json"],
+        obj={"transport": httpx.MockTransport(completed_server)},
+    )
     assert r.exit_code == 0, r.output
     body = json.loads(r.stdout)
     assert body["task_status"] == "completed"
@@ -83,11 +107,16 @@ def test_a_failed_task_exits_6(cli: typer.Typer) -> None:
             return error(404, "not_found")
         if request.url.path.endswith("/run"):
             return httpx.Response(202, json={"task_id": "t-1"})
-        return httpx.Response(200, json=task_json(status="failed", task_error="agent vanished",
-                                                  task_error_code="agent_lost"))
+        return httpx.Response(
+            200,
+            json=task_json(
+                status="failed", task_error="agent vanished", task_error_code="agent_lost"
+            ),
+        )
 
-    r = CliRunner().invoke(cli, ["run", "echo", "--wait"],
-                           obj={"transport": httpx.MockTransport(server)})
+    r = CliRunner().invoke(
+        cli, ["run", "echo", "--wait"], obj={"transport": httpx.MockTransport(server)}
+    )
     assert r.exit_code == 6
     assert r.stderr.strip() == "error: task t-1 failed: agent vanished (agent_lost)"
 
@@ -96,6 +125,10 @@ def test_an_unreachable_server_exits_5(cli: typer.Typer) -> None:
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")
 
-    r = CliRunner().invoke(cli, ["agents", "list"], obj={"transport": httpx.MockTransport(down)},
-                           env={"RUNYARD_URL": "http://down.test"})
+    r = CliRunner().invoke(
+        cli,
+        ["agents", "list"],
+        obj={"transport": httpx.MockTransport(down)},
+        env={"RUNYARD_URL": "http://down.test"},
+    )
     assert r.exit_code == 5 and r.stderr.startswith("error: GET http://down.test/api/v1/r/agents")

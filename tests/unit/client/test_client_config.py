@@ -27,8 +27,7 @@ def test_profile_is_written_0600_under_xdg(tmp_path: Path) -> None:
     assert load_profile(path) == Profile("http://h:1", "dk-secret", "team-1")
 
 
-def test_default_location_is_home_config(monkeypatch: pytest.MonkeyPatch,
-                                         tmp_path: Path) -> None:
+def test_default_location_is_home_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     assert profile_path({}) == tmp_path / ".config" / "runyard" / "profile.json"
 
@@ -40,10 +39,16 @@ def test_arguments_beat_environment_beat_profile(tmp_path: Path) -> None:
     assert (by_args.server_url, by_args.api_key) == ("http://arg:3", "sk-arg")
     by_env = resolve(env=e)
     assert (by_env.server_url, by_env.api_key, by_env.source) == (
-        "http://env:2", "sk-env", "environment")
+        "http://env:2",
+        "sk-env",
+        "environment",
+    )
     from_profile = resolve(env=env(tmp_path))
     assert (from_profile.server_url, from_profile.api_key, from_profile.team_id) == (
-        "http://profile:1", "dk-p", "team-p")
+        "http://profile:1",
+        "dk-p",
+        "team-p",
+    )
 
 
 def test_a_profile_key_is_not_sent_to_another_server(tmp_path: Path) -> None:
@@ -67,9 +72,15 @@ def test_a_broken_profile_says_so(tmp_path: Path) -> None:
         load_profile(path)
 
 
-@pytest.mark.parametrize(("key", "kind"), [
-    ("sk-abc", "integration"), ("dk-abc", "device"), ("ak-abc", "agent"),
-    ("eyJhbGciOi.x.y", "session"), (None, "none"),
-])
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [
+        ("sk-abc", "integration"),
+        ("dk-abc", "device"),
+        ("ak-abc", "agent"),
+        ("eyJhbGciOi.x.y", "session"),
+        (None, "none"),
+    ],
+)
 def test_key_kind(key: str | None, kind: str) -> None:
     assert key_kind(key) == kind

@@ -14,35 +14,64 @@ from tests.unit.client.client_mocks import ChunkStream, make_async_client, make_
 STORE = "http://store.test/outputs"
 
 
-def result(status: str = "completed", outputs: list[dict[str, Any]] | None = None,
-           **extra: Any) -> dict[str, Any]:
-    outs = outputs if outputs is not None else [
-        {"output_id": "9.images.0", "file_name": "out.png", "content_type": "image/png",
-         "file_size": 6},
-        {"output_id": "9.images.1", "file_name": "out.png", "content_type": "image/png",
-         "file_size": 4},
-        {"output_id": "log", "file_name": "../../etc/evil.txt", "content_type": "text/plain",
-         "file_size": 3},
-    ]
+def result(
+    status: str = "completed", outputs: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    outs = (
+        outputs
+        if outputs is not None
+        else [
+            {
+                "output_id": "9.images.0",
+                "file_name": "out.png",
+                "content_type": "image/png",
+                "file_size": 6,
+            },
+            {
+                "output_id": "9.images.1",
+                "file_name": "out.png",
+                "content_type": "image/png",
+                "file_size": 4,
+            },
+            {
+                "output_id": "log",
+                "file_name": "../../etc/evil.txt",
+                "content_type": "text/plain",
+                "file_size": 3,
+            },
+        ]
+    )
     done = status == "completed"
-    return {"id": "t-1", "task_status": status,
-            "task_output": {"outputs": outs} if done else None,
-            "download_urls": {o["output_id"]: f"{STORE}/{i}?sig=s" for i, o in enumerate(outs)}
-            if done else None,
-            "download_url": None, "expires_at": None, "task_error": "", "task_error_code": None,
-            "completed_at": None, **extra}
+    return {
+        "id": "t-1",
+        "task_status": status,
+        "task_output": {"outputs": outs} if done else None,
+        "download_urls": {o["output_id"]: f"{STORE}/{i}?sig=s" for i, o in enumerate(outs)}
+        if done
+        else None,
+        "download_url": None,
+        "expires_at": None,
+        "task_error": "",
+        "task_error_code": None,
+        "completed_at": None,
+        **extra,
+    }
 
 
 BODIES = {"0": [b"abc", b"def"], "1": [b"ghij"], "2": [b"xyz"]}
 
 
-def store(seen: list[httpx.Request], body: dict[str, Any] | None = None,
-          bodies: dict[str, list[bytes]] | None = None) -> Any:
+def store(
+    seen: list[httpx.Request],
+    body: dict[str, Any] | None = None,
+    bodies: dict[str, list[bytes]] | None = None,
+) -> Any:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.host == "store.test":
             seen.append(request)
-            return httpx.Response(200, stream=ChunkStream(
-                (bodies or BODIES)[request.url.path.rsplit("/", 1)[1]]))
+            return httpx.Response(
+                200, stream=ChunkStream((bodies or BODIES)[request.url.path.rsplit("/", 1)[1]])
+            )
         return httpx.Response(200, json=body or result())
 
     return handler
@@ -67,8 +96,10 @@ def test_a_short_download_is_an_error_and_leaves_nothing(tmp_path: Path) -> None
 
 
 def test_unfinished_and_failed_tasks_are_refused(tmp_path: Path) -> None:
-    with make_client(store([], result("running"))) as client, \
-            pytest.raises(RunyardError, match="wait"):
+    with (
+        make_client(store([], result("running"))) as client,
+        pytest.raises(RunyardError, match="wait"),
+    ):
         client.task("t-1").download(tmp_path)
     failed = result("failed", task_error="boom", task_error_code="timed_out")
     with make_client(store([], failed)) as client, pytest.raises(TaskFailed, match="boom"):

@@ -16,8 +16,11 @@ def test_all_is_sorted_unique_and_importable() -> None:
 
 
 def test_every_public_attribute_is_in_all() -> None:
-    public = {n for n, v in vars(runyard_client).items()
-              if not n.startswith("_") and not inspect.ismodule(v)}
+    public = {
+        n
+        for n, v in vars(runyard_client).items()
+        if not n.startswith("_") and not inspect.ismodule(v)
+    }
     assert public == set(runyard_client.__all__)
 
 

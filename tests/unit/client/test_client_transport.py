@@ -64,8 +64,7 @@ def test_uuid_refs_use_the_id_route() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         paths.append(request.url.path)
-        return httpx.Response(202, json={"task_id": "t-1"}, headers={
-            "Idempotent-Replayed": "true"})
+        return httpx.Response(202, json={"task_id": "t-1"}, headers={"Idempotent-Replayed": "true"})
 
     with make_client(handler) as client:
         task = client.run(wid, {}, idempotency_key="k")
@@ -112,8 +111,9 @@ def test_a_run_with_idempotency_key_is_retried() -> None:
 
 
 def test_a_refused_connection_is_retried_even_for_a_post() -> None:
-    calls, handler = flaky(httpx.ConnectError("refused"),
-                           httpx.Response(202, json={"task_id": "t"}))
+    calls, handler = flaky(
+        httpx.ConnectError("refused"), httpx.Response(202, json={"task_id": "t"})
+    )
     with make_client(handler) as client:  # type: ignore[arg-type]
         assert client.run("echo", {}).id == "t"
     assert calls == ["POST", "POST"]

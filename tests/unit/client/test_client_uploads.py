@@ -34,26 +34,48 @@ class Server:
         path = request.url.path
         body = json.loads(request.content) if request.method == "POST" else {}
         if path == "/api/v1/r/files/presign":
-            return httpx.Response(200, json={
-                "file_key": "inputs/t/u/" + body["file_name"],
-                "upload_url": "http://store.test/inputs/t/u/x?sig=1",
-                "upload_headers": {"Content-Length": str(body["file_size"]),
-                                   "If-None-Match": "*"}})
+            return httpx.Response(
+                200,
+                json={
+                    "file_key": "inputs/t/u/" + body["file_name"],
+                    "upload_url": "http://store.test/inputs/t/u/x?sig=1",
+                    "upload_headers": {
+                        "Content-Length": str(body["file_size"]),
+                        "If-None-Match": "*",
+                    },
+                },
+            )
         if request.url.host == "store.test" and "partNumber" not in request.url.params:
             self.single.append(request)
             return httpx.Response(200, headers={"ETag": '"e"'})
         if path.endswith("/initiate"):
             self.size = body["file_size"]
             count = -(-self.size // self.part_size)
-            return httpx.Response(200, json={"upload_id": "up-1", "file_key": "inputs/t/up-1/b",
-                                             "part_size": self.part_size, "part_count": count})
+            return httpx.Response(
+                200,
+                json={
+                    "upload_id": "up-1",
+                    "file_key": "inputs/t/up-1/b",
+                    "part_size": self.part_size,
+                    "part_count": count,
+                },
+            )
         if path.endswith("/presign-parts"):
             with self.lock:
                 self.presigned.append(body["part_numbers"])
-            return httpx.Response(200, json={"parts": [
-                {"part_number": n, "upload_url": f"http://store.test/p?partNumber={n}&uploadId=b",
-                 "upload_headers": {"Content-Length": str(self._len(n))}}
-                for n in body["part_numbers"]]})
+            return httpx.Response(
+                200,
+                json={
+                    "parts": [
+                        {
+                            "part_number": n,
+                            "upload_url": f"http://store.test/p?partNumber={n}&uploadId=b",
+                            "upload_headers": {"Content-Length": str(self._len(n))},
+                        }
+                        for n in body["part_numbers"]
+                    ]
+                },
+            )
         if "partNumber" in request.url.params:
             n = int(request.url.params["partNumber"])
             assert "Authorization" not in request.headers
@@ -68,12 +90,21 @@ class Server:
             self.completed.append(body)
             return httpx.Response(200, json={"file_key": body["file_key"], "file_size": self.size})
         if path == "/api/v1/uploads/multipart/up-1":
-            return httpx.Response(200, json={
-                "upload_id": "up-1", "file_key": "inputs/t/up-1/b", "upload_status": "open",
-                "file_size": self.size, "part_size": self.part_size,
-                "part_count": -(-self.size // self.part_size),
-                "parts_received": [{"part_number": n, "size": len(b), "etag": f'"etag-{n}"'}
-                                   for n, b in self.parts.items()]})
+            return httpx.Response(
+                200,
+                json={
+                    "upload_id": "up-1",
+                    "file_key": "inputs/t/up-1/b",
+                    "upload_status": "open",
+                    "file_size": self.size,
+                    "part_size": self.part_size,
+                    "part_count": -(-self.size // self.part_size),
+                    "parts_received": [
+                        {"part_number": n, "size": len(b), "etag": f'"etag-{n}"'}
+                        for n, b in self.parts.items()
+                    ],
+                },
+            )
         return error(404, "not_found")
 
     def _len(self, n: int) -> int:
@@ -119,8 +150,10 @@ def test_over_the_limit_with_a_key_is_refused_before_any_request(data: Path) -> 
         calls.append(request)
         return error(500, "x")
 
-    with make_client(handler, api_key="dk-device",
-                     single_upload_limit=50) as client, pytest.raises(FileTooLarge) as caught:
+    with (
+        make_client(handler, api_key="dk-device", single_upload_limit=50) as client,
+        pytest.raises(FileTooLarge) as caught,
+    ):
         client.upload(data)
     assert calls == [] and "session token" in str(caught.value)
     assert caught.value.error_code == "file_too_large"
@@ -129,8 +162,7 @@ def test_over_the_limit_with_a_key_is_refused_before_any_request(data: Path) -> 
 def test_multipart_uploads_parts_in_parallel_with_retries(data: Path) -> None:
     server = Server(fail={3: [503], 7: [500, 502]})
     progress: list[tuple[int, int]] = []
-    with make_client(server, api_key=SESSION, single_upload_limit=50,
-                     part_concurrency=4) as client:
+    with make_client(server, api_key=SESSION, single_upload_limit=50, part_concurrency=4) as client:
         key = client.upload(data, progress=lambda s, t: progress.append((s, t)))
     assert key == "inputs/t/up-1/b" and server.assembled() == data.read_bytes()
     (done,) = server.completed
@@ -158,8 +190,7 @@ def test_a_failed_part_leaves_a_resumable_upload(data: Path) -> None:
         uploaded_before = set(server.parts)
         server.presigned.clear()
         seen: list[int] = []
-        key = client.upload(data, progress=lambda s, t: seen.append(s),
-                            resume_upload_id="up-1")
+        key = client.upload(data, progress=lambda s, t: seen.append(s), resume_upload_id="up-1")
     assert key == "inputs/t/up-1/b" and server.assembled() == data.read_bytes()
     resent = {n for batch in server.presigned for n in batch}
     assert resent == set(range(1, 11)) - uploaded_before

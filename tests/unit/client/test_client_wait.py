@@ -27,13 +27,26 @@ def stream(chunks: list[bytes], fail: bool = False) -> httpx.Response:
 
 
 def status(seq: int, value: str) -> tuple[int, str, dict[str, Any]]:
-    return seq, value if value in ("completed", "failed", "cancelled") else "status", {
-        "task_id": "t-1", "task_status": value, "timestamp": "2025-01-01T00:00:00Z"}
+    return (
+        seq,
+        value if value in ("completed", "failed", "cancelled") else "status",
+        {"task_id": "t-1", "task_status": value, "timestamp": "2025-01-01T00:00:00Z"},
+    )
 
 
 def progress(seq: int, value: float) -> tuple[int, str, dict[str, Any]]:
-    return seq, "progress", {"task_id": "t-1", "progress": value, "message": f"{value:.0%}",
-                             "step_current": 1, "step_total": 2, "current_node": "3"}
+    return (
+        seq,
+        "progress",
+        {
+            "task_id": "t-1",
+            "progress": value,
+            "message": f"{value:.0%}",
+            "step_current": 1,
+            "step_total": 2,
+            "current_node": "3",
+        },
+    )
 
 
 class EventServer:
@@ -54,8 +67,18 @@ class EventServer:
 
 def test_decoder_follows_the_event_stream_rules() -> None:
     d = SSEDecoder()
-    lines = ["retry: 2000", "", ": comment", "id: 4", "event: progress", "data: {\"a\":",
-             "data: 1}", "", "data:no-space", ""]
+    lines = [
+        "retry: 2000",
+        "",
+        ": comment",
+        "id: 4",
+        "event: progress",
+        'data: {"a":',
+        "data: 1}",
+        "",
+        "data:no-space",
+        "",
+    ]
     events = [e for e in (d.feed(line) for line in lines) if e is not None]
     assert events[0].retry == 2000
     assert (events[1].id, events[1].event, events[1].data) == ("4", "progress", '{"a":\n1}')
@@ -63,14 +86,21 @@ def test_decoder_follows_the_event_stream_rules() -> None:
 
 
 def test_wait_follows_sse_to_the_terminal_event() -> None:
-    server = EventServer(stream(sse(status(1, "queued"), status(2, "running"), progress(3, 0.5),
-                                    status(4, "completed"))))
+    server = EventServer(
+        stream(
+            sse(status(1, "queued"), status(2, "running"), progress(3, 0.5), status(4, "completed"))
+        )
+    )
     got: list[TaskEvent] = []
     with make_client(server) as client:
         info = client.task("t-1").wait(on_progress=got.append)
     assert info.task_status == "completed"
     assert [(e.id, e.event) for e in got] == [
-        (1, "status"), (2, "status"), (3, "progress"), (4, "completed")]
+        (1, "status"),
+        (2, "status"),
+        (3, "progress"),
+        (4, "completed"),
+    ]
     assert got[2].progress == 0.5 and got[2].message == "50%"
     assert server.last_ids == [None]
 
@@ -89,9 +119,14 @@ def test_reconnects_with_last_event_id_and_skips_replayed_events() -> None:
 
 
 def test_falls_back_to_polling_when_the_server_has_no_events_route() -> None:
-    records = iter([task_json(status="queued"), task_json(status="running", progress=0.5),
-                    task_json(status="running", progress=0.5),
-                    task_json(status="completed", progress=1.0)])
+    records = iter(
+        [
+            task_json(status="queued"),
+            task_json(status="running", progress=0.5),
+            task_json(status="running", progress=0.5),
+            task_json(status="completed", progress=1.0),
+        ]
+    )
     gets: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -107,20 +142,34 @@ def test_falls_back_to_polling_when_the_server_has_no_events_route() -> None:
         info = client.task("t-1").wait(on_progress=got.append)
     assert info.task_status == "completed" and len(gets) == 4
     assert [(e.event, e.task_status or e.progress) for e in got] == [
-        ("status", "queued"), ("status", "running"), ("progress", 0.5), ("progress", 1.0),
-        ("completed", "completed")]
+        ("status", "queued"),
+        ("status", "running"),
+        ("progress", 0.5),
+        ("progress", 1.0),
+        ("completed", "completed"),
+    ]
     assert sleeps[0] == sleeps[1] < sleeps[2]  # backs off while nothing changes
 
 
 def test_an_unknown_task_is_not_a_missing_route() -> None:
-    with make_client(lambda r: error(404, "task_not_found")) as client, \
-            pytest.raises(NotFoundError):
+    with (
+        make_client(lambda r: error(404, "task_not_found")) as client,
+        pytest.raises(NotFoundError),
+    ):
         client.task("nope").wait()
 
 
 def test_raise_on_failure() -> None:
-    failed = (5, "failed", {"task_id": "t-1", "task_status": "failed", "task_error": "boom",
-                            "task_error_code": "agent_lost"})
+    failed = (
+        5,
+        "failed",
+        {
+            "task_id": "t-1",
+            "task_status": "failed",
+            "task_error": "boom",
+            "task_error_code": "agent_lost",
+        },
+    )
     server = EventServer(stream(sse(failed)), final="failed")
     with make_client(server) as client:
         assert client.task("t-1").wait().task_status == "failed"
@@ -130,9 +179,11 @@ def test_raise_on_failure() -> None:
 
 
 def test_a_revoked_credential_ends_the_wait() -> None:
-    body = [b"event: error\ndata: {\"error_code\":\"credential_revoked\"}\n\n"]
-    with make_client(EventServer(stream(body))) as client, \
-            pytest.raises(AuthenticationError, match="credential_revoked"):
+    body = [b'event: error\ndata: {"error_code":"credential_revoked"}\n\n']
+    with (
+        make_client(EventServer(stream(body))) as client,
+        pytest.raises(AuthenticationError, match="credential_revoked"),
+    ):
         client.task("t-1").wait()
 
 

@@ -39,8 +39,9 @@ def test_every_setting_has_a_row_with_a_description() -> None:
     for cls in script.settings_classes():
         prefix = cls.model_config.get("env_prefix", "")
         for name, field in cls.model_fields.items():
-            nested = isinstance(field.annotation, type) and issubclass(field.annotation,
-                                                                      BaseSettings)
+            nested = isinstance(field.annotation, type) and issubclass(
+                field.annotation, BaseSettings
+            )
             if not nested:
                 assert f"{prefix}{name.upper()}" in names
     assert all(text for _, _, _, text in rows), "a setting has no description"

@@ -6,15 +6,18 @@ from runyard.db.base import new_id
 from runyard.files.naming import accepts, normalise_content_type, output_key, safe_file_name
 
 
-@pytest.mark.parametrize(("raw", "safe"), [
-    ("photo.png", "photo.png"),
-    ("../../x.png", "x.png"),
-    ("C:\\Users\\me\\cat.jpg", "cat.jpg"),
-    ("a\nb\tc.txt", "abc.txt"),
-    ("..hidden", "hidden"),
-    ("x" * 300 + ".png", "x" * 146 + ".png"),
-    ("<script>.html", "_script_.html"),
-])
+@pytest.mark.parametrize(
+    ("raw", "safe"),
+    [
+        ("photo.png", "photo.png"),
+        ("../../x.png", "x.png"),
+        ("C:\\Users\\me\\cat.jpg", "cat.jpg"),
+        ("a\nb\tc.txt", "abc.txt"),
+        ("..hidden", "hidden"),
+        ("x" * 300 + ".png", "x" * 146 + ".png"),
+        ("<script>.html", "_script_.html"),
+    ],
+)
 def test_safe_file_name(raw: str, safe: str) -> None:
     assert safe_file_name(raw) == safe
 
@@ -23,10 +26,16 @@ def test_output_key_has_attempt_and_index() -> None:
     assert output_key("t", "k", 2, 0, "../o.png") == "outputs/t/k/2/0-o.png"
 
 
-@pytest.mark.parametrize(("accept", "ct", "ok"), [
-    (["image/*"], "image/png", True), (["image/*"], "text/plain", False),
-    (["image/png"], "image/png", True), (None, "anything/x", True), (["*/*"], "a/b", True),
-])
+@pytest.mark.parametrize(
+    ("accept", "ct", "ok"),
+    [
+        (["image/*"], "image/png", True),
+        (["image/*"], "text/plain", False),
+        (["image/png"], "image/png", True),
+        (None, "anything/x", True),
+        (["*/*"], "a/b", True),
+    ],
+)
 def test_accepts(accept: list[str] | None, ct: str, ok: bool) -> None:
     assert accepts(accept, ct) is ok
 

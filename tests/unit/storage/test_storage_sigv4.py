@@ -30,8 +30,12 @@ def test_put_url_is_byte_identical(token: str | None) -> None:
     expected, at = botocore_url(creds, "PUT", "https://s3.example.com:9000" + path, headers=headers)
 
     ours = SigV4QuerySigner(creds, "eu-west-3", clock=lambda: at).presign(
-        "PUT", "https://s3.example.com:9000", "s3.example.com:9000", path,
-        expires_in=900, headers=headers,
+        "PUT",
+        "https://s3.example.com:9000",
+        "s3.example.com:9000",
+        path,
+        expires_in=900,
+        headers=headers,
     )
 
     assert ours == expected
@@ -39,8 +43,10 @@ def test_put_url_is_byte_identical(token: str | None) -> None:
 
 def test_get_and_part_urls_are_byte_identical() -> None:
     creds = Credentials("AK", "SK")
-    get_params = {"response-content-disposition": "attachment; filename*=UTF-8''a%20b.png",
-                  "response-content-type": "image/png"}
+    get_params = {
+        "response-content-disposition": "attachment; filename*=UTF-8''a%20b.png",
+        "response-content-type": "image/png",
+    }
     part_params = {"partNumber": "3", "uploadId": "abc/def=="}
     expected_get, at = botocore_url(creds, "GET", "http://h/b/k", params=get_params)
     expected_part, at2 = botocore_url(
@@ -51,7 +57,12 @@ def test_get_and_part_urls_are_byte_identical() -> None:
         "GET", "http://h", "h", "/b/k", expires_in=900, params=get_params
     )
     part = SigV4QuerySigner(creds, "eu-west-3", clock=lambda: at2).presign(
-        "PUT", "http://h", "h", "/b/k", expires_in=900, params=part_params,
+        "PUT",
+        "http://h",
+        "h",
+        "/b/k",
+        expires_in=900,
+        params=part_params,
         headers={"Content-Length": "5"},
     )
 
@@ -60,8 +71,11 @@ def test_get_and_part_urls_are_byte_identical() -> None:
 
 def test_urls_use_the_public_endpoint_and_sign_no_content_type() -> None:
     settings = S3Settings(
-        endpoint="http://minio:9000", public_endpoint="https://files.example.com",
-        bucket="runyard", access_key_id="a", secret_access_key="b",
+        endpoint="http://minio:9000",
+        public_endpoint="https://files.example.com",
+        bucket="runyard",
+        access_key_id="a",
+        secret_access_key="b",
     )
     storage = S3Storage(settings, clock=lambda: 1_800_000_000)
 
