@@ -32,12 +32,15 @@ class RunyardError(Exception):
         status: int | None = None,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        commit_first: bool = False,
     ) -> None:
         self.message = message or self.message
         self.code = code or self.code
         self.status = status or self.status
         self.errors = errors
         self.headers = headers
+        # The unit of work commits what was done (e.g. an upload marked expired), then refuses.
+        self.commit_first = commit_first
         super().__init__(self.message)
 
 

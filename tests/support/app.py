@@ -59,7 +59,7 @@ class Harness:
 
     async def team(self, name: str, email: str) -> Team:
         p = await provision(
-            self.app.state.db,
+            self.app.state.services.db,
             self.settings,
             email=email,
             team_name=name,

@@ -57,8 +57,7 @@ async def authenticate(
         if refused is not None:
             raise refused
         if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
-            await repo.touch_api_key(key.id, now)
-            await session.commit()
+            await repo.touch_api_key(key.id, now)  # committed with the request's unit of work
         role = None
         if caller == "device":
             assert key.user_id is not None

@@ -15,7 +15,7 @@ from runyard.clock import Clock
 from runyard.db.engine import Database
 from runyard.events.hub import EventHub
 from runyard.settings import Settings
-from runyard.tasks.repository import TaskRepository
+from runyard.tasks.repository import TaskQueue
 
 TERMINAL_EVENTS = {"completed", "failed", "cancelled"}
 
@@ -50,7 +50,7 @@ async def event_stream(
         while True:
             wake.clear()
             async with db.session() as session:
-                repo = TaskRepository(session)
+                repo = TaskQueue(session)
                 # Status first: once it reads terminal, the terminal event (same commit) is
                 # visible to the read that follows.
                 finished = await repo.is_finished(task_id)

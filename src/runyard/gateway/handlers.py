@@ -1,5 +1,5 @@
-"""What the gateway does with each frame of a registered agent. One short database session
-per frame (never held across network I/O); replies and side effects after commit."""
+"""What the gateway does with each frame of a registered agent. One short unit of work per
+frame (never held across network I/O); replies and side effects after commit."""
 
 from __future__ import annotations
 
@@ -7,21 +7,22 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from runyard.agents.health import effective_health, healthy_runtimes
 from runyard.agents.service import AgentService
 from runyard.clock import Clock
 from runyard.db.engine import Database
-from runyard.gateway.registry import Connection, Gateway, effective_health, healthy_runtimes
-from runyard.models import Task, WorkflowVersion
+from runyard.db.unit import UnitOfWork
+from runyard.gateway.registry import Connection, Gateway
 from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import Settings
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
 from runyard.tasks.execution import AgentRef, StaleAttempt, TaskExecution
+from runyard.tasks.repository import TaskQueue
+from runyard.tasks.states import HELD
 from runyard_protocol import (
     AgentFrame,
+    AssignedInput,
     ErrorFrame,
     Heartbeat,
     HeartbeatAck,
@@ -113,8 +114,8 @@ class FrameHandler:
         now = self.clock.now()
         runtimes = healthy_runtimes(frame.system_info, self.conn.runtimes)
         healthy = effective_health(frame.healthy, self.conn.labels, runtimes)
-        async with self.db.session() as session:
-            agent = await AgentService(session).heartbeat(
+        async with self.db.unit() as uow:
+            agent = await AgentService(uow).heartbeat(
                 self.conn.team_id,
                 self.conn.agent_id,
                 self.conn.connection_id,
@@ -123,8 +124,7 @@ class FrameHandler:
                 draining=frame.draining,
                 system_info=frame.system_info,
             )
-            drop = await stale_reports(session, self.me, frame.running_tasks)
-            await session.commit()
+            drop = await stale_reports(TaskQueue(uow.session), self.me, frame.running_tasks)
         if agent is None:
             return
         self.conn.healthy, self.conn.draining = healthy, frame.draining
@@ -135,8 +135,8 @@ class FrameHandler:
         self, frame: TaskAck | TaskFail | TaskCancelled | TaskRelease, what: str
     ) -> None:
         now = self.clock.now()
-        async with self.db.session() as session:
-            ex = TaskExecution(session, self.settings)
+        async with self.db.unit() as uow:
+            ex = TaskExecution(uow, self.settings)
             if what == "ack":
                 await ex.ack(self.me, frame.task_id, frame.attempt, now)
             elif what == "fail":
@@ -153,7 +153,6 @@ class FrameHandler:
                 await ex.cancelled(self.me, frame.task_id, frame.attempt, now)
             else:
                 await ex.release(self.me, frame.task_id, frame.attempt, now)
-            await session.commit()
         log.info(
             "%s task=%s attempt=%d agent=%s", what, frame.task_id, frame.attempt, self.conn.agent_id
         )
@@ -163,8 +162,8 @@ class FrameHandler:
         if time.monotonic() - last < self.settings.events.progress_interval:
             return  # coalesced: the next report (or completion) supersedes this one
         self.conn.last_progress_store[frame.task_id] = time.monotonic()
-        async with self.db.session() as session:
-            await TaskExecution(session, self.settings).progress(
+        async with self.db.unit() as uow:
+            await TaskExecution(uow, self.settings).progress(
                 self.me,
                 frame.task_id,
                 frame.attempt,
@@ -176,11 +175,10 @@ class FrameHandler:
                 current_node=frame.current_node,
                 message=frame.message,
             )
-            await session.commit()
 
     async def output_url(self, frame: OutputUrlRequest) -> None:
-        async with self.db.session() as session:
-            row = await TaskExecution(session, self.settings).grant_output(
+        async with self.db.unit() as uow:
+            row = await TaskExecution(uow, self.settings).grant_output(
                 self.me,
                 frame.task_id,
                 frame.attempt,
@@ -191,7 +189,6 @@ class FrameHandler:
                 self.clock.now(),
             )
             key, size = row.object_key, row.file_size
-            await session.commit()
         signed = self.storage.presign_put(key, size, expires_in=self.settings.limits.upload_url_ttl)
         await self.reply(
             OutputUrlGrant(
@@ -203,34 +200,35 @@ class FrameHandler:
         )
 
     async def input_url(self, frame: InputUrlRequest) -> None:
-        async with self.db.session() as session:
-            task = await TaskExecution(session, self.settings).fenced(
+        inputs: list[AssignedInput] = []
+        refused: str | None = None
+        async with self.db.unit() as uow:
+            task = await TaskExecution(uow, self.settings).fenced(
                 self.me, frame.task_id, frame.attempt
             )
-            version = await session.get(WorkflowVersion, (task.workflow_id, task.workflow_version))
+            version = await TaskQueue(uow.session).version_of(task)
             try:
-                assert version is not None
+                if version is None:
+                    raise InputExpired("workflow")
                 inputs = await load_inputs(
-                    session, task, version, self.storage, self.settings, self.clock.now()
+                    uow.session, task, version, self.storage, self.settings, self.clock.now()
                 )
             except InputExpired as exc:
-                await self.reply(
-                    InputUrlGrant(
-                        request_id=frame.request_id,
-                        task_id=frame.task_id,
-                        error_code="input_expired",
-                        error_message=f"input {exc.parameter!r} expired",
-                    )
-                )
-                return
+                refused = f"input {exc.parameter!r} expired"
         await self.reply(
-            InputUrlGrant(request_id=frame.request_id, task_id=frame.task_id, inputs=inputs)
+            InputUrlGrant(
+                request_id=frame.request_id,
+                task_id=frame.task_id,
+                inputs=inputs,
+                error_code="input_expired" if refused else None,
+                error_message=refused,
+            )
         )
 
     async def complete(self, frame: TaskComplete) -> None:
         specs = [o.model_dump() for o in frame.outputs]
-        async with self.db.session() as session:
-            rows = await TaskExecution(session, self.settings).declared_outputs(
+        async with self.db.unit() as uow:
+            rows = await TaskExecution(uow, self.settings).declared_outputs(
                 self.me, frame.task_id, frame.attempt, specs
             )
         problem = rows if isinstance(rows, str) else None
@@ -245,8 +243,8 @@ class FrameHandler:
                     )
                     break
         now = self.clock.now()
-        async with self.db.session() as session:
-            ex = TaskExecution(session, self.settings)
+        async with self.db.unit() as uow:
+            ex = TaskExecution(uow, self.settings)
             if problem is not None:
                 await ex.fail(
                     self.me,
@@ -260,7 +258,6 @@ class FrameHandler:
                 await ex.complete(
                     self.me, frame.task_id, frame.attempt, [o.output_id for o in frame.outputs], now
                 )
-            await session.commit()
         self.conn.last_progress_store.pop(frame.task_id, None)
         log.info(
             "%s task=%s attempt=%d agent=%s",
@@ -272,46 +269,36 @@ class FrameHandler:
 
 
 async def stale_reports(
-    session: Any, me: AgentRef, running: list[RunningTask]
+    queue: TaskQueue, me: AgentRef, running: list[RunningTask]
 ) -> list[RunningTask]:
     """The reported tasks this agent must drop: not (or no longer) its current attempt."""
     if not running:
         return []
-    rows = await session.execute(
-        select(Task.id, Task.agent_id, Task.attempt, Task.task_status, Task.team_id).where(
-            Task.id.in_([r.task_id for r in running])
-        )
-    )
+    reported = {(r.task_id, r.attempt) for r in running}
     current = {
-        r[0]
-        for r in rows.tuples()
-        if r[4] == me.team_id
-        and r[1] == me.agent_id
-        and r[3] in ("queued", "running")
-        and any(x.task_id == r[0] and x.attempt == r[2] for x in running)
+        t.id
+        for t in await queue.attempts_of(r.task_id for r in running)
+        if t.team_id == me.team_id
+        and t.agent_id == me.agent_id
+        and t.task_status in HELD
+        and (t.id, t.attempt) in reported
     }
     return [r for r in running if r.task_id not in current]
 
 
 async def reconcile_on_hello(
-    session: AsyncSession, me: AgentRef, running: list[RunningTask], clock: Clock
+    uow: UnitOfWork, me: AgentRef, running: list[RunningTask], clock: Clock
 ) -> list[RunningTask]:
     """On (re)connect: keep reported tasks still assigned to this attempt, drop the rest, and
     requeue tasks the server thought this agent held but it no longer reports (it restarted)."""
-    drop = await stale_reports(session, me, running)
+    queue = TaskQueue(uow.session)
+    drop = await stale_reports(queue, me, running)
     kept = {r.task_id for r in running} - {d.task_id for d in drop}
     now = clock.now()
-    held = await session.scalars(
-        select(Task).where(
-            Task.team_id == me.team_id,
-            Task.agent_id == me.agent_id,
-            Task.task_status.in_(("queued", "running")),
-        )
-    )
-    for task in held:
+    for task in await queue.held_by(me.team_id, me.agent_id):
         if task.id in kept:
             continue
         lifecycle.retry_or_fail(
-            session, task, now, f"Agent {me.agent_id!r} restarted and lost the task"
+            uow, task, now, f"Agent {me.agent_id!r} restarted and lost the task"
         )
     return drop

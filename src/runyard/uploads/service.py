@@ -244,17 +244,16 @@ class UploadService:
         return PartsPresigned(parts=parts, expires_at=self.clock.now() + timedelta(seconds=ttl))
 
     # complete ------------------------------------------------------------------------------
-    async def complete(
-        self, team_id: str, body: MultipartComplete
-    ) -> MultipartCompleted | RunyardError:
-        """The completed file, or an error to raise *after* committing the upload's new state."""
+    async def complete(self, team_id: str, body: MultipartComplete) -> MultipartCompleted:
+        """The completed file. Refusals that changed the upload's state (expired, aborted) are
+        raised with ``commit_first``: the new state is kept, then the request is refused."""
         upload = await self.load(team_id, body.upload_id, body.file_key, for_update=True)
         self.require_open(upload)
         listed = self._listed(upload, body.parts)
         try:
             stored = {p.part_number: p for p in await self._stored_parts(upload)}
         except UploadNotFound:
-            return await self._lost(upload)
+            raise await self._lost(upload) from None
         everything = range(1, upload.part_count + 1)
         missing = [n for n in everything if n not in listed or n not in stored]
         if missing:
@@ -277,7 +276,7 @@ class UploadService:
         if wrong:
             await self._abort_backend(upload)
             upload.upload_status = "aborted"
-            return self._size_mismatch(
+            raise self._size_mismatch(
                 upload, f"parts {_numbers(wrong)} do not have the planned sizes"
             )
         parts = [CompletedPart(n, listed[n]) for n in everything]
@@ -289,7 +288,7 @@ class UploadService:
                 code="object_exists",
             ) from None
         except UploadNotFound:
-            return await self._lost(upload)
+            raise await self._lost(upload) from None
         except InvalidParts as exc:
             raise Unprocessable(
                 f"The store refused the parts: {exc}.", code="invalid_parts"
@@ -344,6 +343,7 @@ class UploadService:
         return Gone(
             "The store no longer holds this upload (expired or aborted); start a new one.",
             code="upload_expired",
+            commit_first=True,
         )
 
     def _size_mismatch(self, upload: MultipartUpload, detail: str) -> RunyardError:
@@ -351,16 +351,17 @@ class UploadService:
             f"The upload does not have the declared file_size of {upload.file_size} bytes "
             f"({detail}); nothing was kept. Start a new upload with the file's real size.",
             code="size_mismatch",
+            commit_first=True,
         )
 
-    async def _finish(self, upload: MultipartUpload) -> MultipartCompleted | RunyardError:
+    async def _finish(self, upload: MultipartUpload) -> MultipartCompleted:
         try:
             info = await self.storage.head(upload.file_key)
             if info is None or info.size != upload.file_size:
                 await self.storage.delete(upload.file_key)
                 upload.upload_status = "aborted"
                 got = "no object" if info is None else f"{info.size} bytes"
-                return self._size_mismatch(upload, f"the store holds {got}")
+                raise self._size_mismatch(upload, f"the store holds {got}")
         except StorageError as exc:
             raise storage_failed(exc) from exc
         now = self.clock.now()

@@ -99,7 +99,7 @@ def local_app() -> Iterator[tuple[FastAPI, str]]:
 def local_storage(local_app: tuple[FastAPI, str], tmp_path: Path) -> LocalStorage:
     app, url = local_app
     storage = LocalStorage(tmp_path / "objects", public_url=url, secret_key=SECRET)
-    app.state.storage = storage
+    app.state.services.storage = storage
     return storage
 
 
