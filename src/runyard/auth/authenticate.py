@@ -47,7 +47,7 @@ async def authenticate(
     if kind is not None:
         key = await repo.api_key_by_hash(sha256_hex(token))
         if key is None or key.kind != kind:
-            raise Unauthenticated("This API key is not valid.", code="invalid_credential")
+            raise Unauthenticated("This API key is not valid.", code="invalid_credentials")
         if key.revoked_at is not None:
             raise Unauthenticated("This API key was revoked.", code="credential_revoked")
         if key.expires_at is not None and key.expires_at <= now:

@@ -120,7 +120,7 @@ async def put_object(
         if is_part:
             number = query.get("partNumber", "")
             if not number.isdigit():
-                raise BadRequest("partNumber must be a whole number.", code="invalid_part_number")
+                raise BadRequest("partNumber must be a whole number.", code="invalid_part_numbers")
             info = await store.receive_part(
                 key, query["uploadId"], int(number), length, request.stream()
             )
