@@ -18,6 +18,7 @@ from runyard.auth.principal import Policy
 from runyard.db.base import new_id
 from runyard.errors import RunyardError
 from runyard.gateway.handlers import FrameHandler, reconcile_on_hello
+from runyard.gateway.lanes import FrameLanes
 from runyard.gateway.registry import Connection
 from runyard.services import Services
 from runyard.tasks.execution import AgentRef
@@ -130,9 +131,15 @@ async def agent_gateway(websocket: WebSocket) -> None:
         ),
     )
     handler = FrameHandler(services.db, settings, services.storage, clock, gateway, conn)
+
+    async def on_failure(_exc: BaseException) -> None:
+        await gateway.close(conn, CloseReason.SERVER_ERROR)
+
+    lanes = FrameLanes(handler.handle, on_failure)
     try:
         while True:
             raw = await websocket.receive_text()
+            conn.last_seen = clock.now()  # liveness counts from arrival, whatever the frame
             try:
                 frame = parse_agent_frame(raw)
             except ValidationError as exc:
@@ -143,10 +150,11 @@ async def agent_gateway(websocket: WebSocket) -> None:
                     ),
                 )
                 continue
-            await handler.handle(frame)
+            lanes.submit(frame)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        await lanes.close(settings.scheduler.shutdown_grace)
         if gateway.remove(conn):
             async with services.db.unit() as uow:
                 await AgentService(uow).disconnected(conn.team_id, conn.agent_id, connection_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
 
 from runyard.agents.health import effective_health, healthy_runtimes
 from runyard.agents.service import AgentService
@@ -13,13 +13,14 @@ from runyard.clock import Clock
 from runyard.db.engine import Database
 from runyard.db.unit import UnitOfWork
 from runyard.gateway.registry import Connection, Gateway
+from runyard.models import Task
 from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import Settings
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
 from runyard.tasks.execution import AgentRef, StaleAttempt, TaskExecution
 from runyard.tasks.repository import TaskQueue
-from runyard.tasks.states import HELD
+from runyard.tasks.states import HELD, SCHEDULABLE, TERMINAL, TaskStatus
 from runyard_protocol import (
     AgentFrame,
     AssignedInput,
@@ -28,6 +29,8 @@ from runyard_protocol import (
     HeartbeatAck,
     InputUrlGrant,
     InputUrlRequest,
+    OutcomeAck,
+    OutcomeKind,
     OutputUrlGrant,
     OutputUrlRequest,
     RunningTask,
@@ -89,14 +92,8 @@ class FrameHandler:
                 await self.output_url(frame)
             elif isinstance(frame, InputUrlRequest):
                 await self.input_url(frame)
-            elif isinstance(frame, TaskComplete):
-                await self.complete(frame)
-            elif isinstance(frame, TaskFail):
-                await self.simple(frame, "fail")
-            elif isinstance(frame, TaskCancelled):
-                await self.simple(frame, "cancelled")
-            elif isinstance(frame, TaskRelease):
-                await self.simple(frame, "release")
+            elif isinstance(frame, OUTCOMES):
+                await self.outcome(frame)
             else:
                 await self.reply(
                     ErrorFrame(
@@ -111,7 +108,7 @@ class FrameHandler:
                 await self.reply(TaskCancel(task_id=task_id, attempt=attempt, reason="dropped"))
 
     async def heartbeat(self, frame: Heartbeat) -> None:
-        now = self.clock.now()
+        now = self.conn.last_seen or self.clock.now()
         runtimes = healthy_runtimes(frame.system_info, self.conn.runtimes)
         healthy = effective_health(frame.healthy, self.conn.labels, runtimes)
         async with self.db.unit() as uow:
@@ -131,10 +128,46 @@ class FrameHandler:
         self.conn.runtimes = runtimes
         await self.reply(HeartbeatAck(drop_tasks=drop))
 
+    async def outcome(self, frame: Outcome) -> None:
+        """Apply an outcome once and acknowledge it, also when it is a resend: the agent keeps
+        each outcome (on disk) until this acknowledgement arrives."""
+        kind = OUTCOME_KIND[type(frame)]
+        message: str | None = None
+        try:
+            if isinstance(frame, TaskComplete):
+                await self.complete(frame)
+            else:
+                await self.simple(frame, kind)
+            result: Literal["applied", "duplicate", "refused"] = "applied"
+        except StaleAttempt:
+            async with self.db.session() as session:
+                task = await TaskQueue(session).get_any(frame.task_id)
+            result = (
+                "duplicate" if already_applied(task, self.me, frame.attempt, kind) else "refused"
+            )
+            if result == "refused":
+                message = "This attempt is no longer current; drop the task."
+                log.info(
+                    "refused %s task=%s attempt=%d agent=%s: not the current attempt",
+                    kind,
+                    frame.task_id,
+                    frame.attempt,
+                    self.conn.agent_id,
+                )
+        await self.reply(
+            OutcomeAck(
+                task_id=frame.task_id,
+                attempt=frame.attempt,
+                outcome=kind,
+                result=result,
+                error_message=message,
+            )
+        )
+
     async def simple(
         self, frame: TaskAck | TaskFail | TaskCancelled | TaskRelease, what: str
     ) -> None:
-        now = self.clock.now()
+        now = self.conn.last_seen or self.clock.now()
         async with self.db.unit() as uow:
             ex = TaskExecution(uow, self.settings)
             if what == "ack":
@@ -268,6 +301,26 @@ class FrameHandler:
         )
 
 
+OUTCOMES = (TaskComplete, TaskFail, TaskCancelled, TaskRelease)
+Outcome = TaskComplete | TaskFail | TaskCancelled | TaskRelease
+OUTCOME_KIND: dict[type[Outcome], OutcomeKind] = {
+    TaskComplete: "complete",
+    TaskFail: "fail",
+    TaskCancelled: "cancelled",
+    TaskRelease: "release",
+}
+
+
+def already_applied(task: Task | None, me: AgentRef, attempt: int, kind: OutcomeKind) -> bool:
+    """Whether the task's state already reflects this outcome of this agent's attempt (a resend
+    after the acknowledgement was lost): then it is acknowledged again, not applied twice."""
+    if task is None or task.team_id != me.team_id or task.attempt != attempt:
+        return False
+    if kind == "release":
+        return task.task_status in SCHEDULABLE or task.task_status is TaskStatus.CANCELLED
+    return task.task_status in TERMINAL and task.agent_id in (me.agent_id, None)
+
+
 async def stale_reports(
     queue: TaskQueue, me: AgentRef, running: list[RunningTask]
 ) -> list[RunningTask]:
@@ -297,6 +350,9 @@ async def reconcile_on_hello(
     now = clock.now()
     for task in await queue.held_by(me.team_id, me.agent_id):
         if task.id in kept:
+            if task.task_status is TaskStatus.QUEUED:
+                # It runs there: an ack lost with the old connection is implied.
+                lifecycle.move(uow, task, TaskStatus.RUNNING, now)
             continue
         lifecycle.retry_or_fail(
             uow, task, now, f"Agent {me.agent_id!r} restarted and lost the task"

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketState
@@ -30,6 +31,8 @@ class Connection:
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     cancels_sent: set[tuple[str, int]] = field(default_factory=set)
     last_progress_store: dict[str, float] = field(default_factory=dict)
+    #: When the last frame of any kind arrived (the reaper's liveness for agents of this process).
+    last_seen: datetime | None = None
 
 
 class Gateway:

@@ -173,6 +173,13 @@ class Reaper(BackgroundLoop):
         queue = TaskQueue(uow.session)
         found = []
         for agent in await queue.silent_holders(now - timedelta(seconds=self.silence)):
+            conn = self.gateway.get(agent.team_id, agent.agent_id)
+            seen = conn.last_seen if conn is not None else None
+            if seen is not None and (now - seen).total_seconds() < self.silence:
+                # Connected here and heard from lately (any frame counts): its heartbeat is only
+                # queued behind a busy database. Record the arrival instead of judging it lost.
+                agent.last_heartbeat = seen
+                continue
             found.append((agent.team_id, agent.agent_id))
             agent.connected = False
             agent.connection_id = None

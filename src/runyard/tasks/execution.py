@@ -135,6 +135,9 @@ class TaskExecution:
         self, agent: AgentRef, task_id: str, attempt: int, output_ids: list[str], now: datetime
     ) -> Task:
         task = await self.fenced(agent, task_id, attempt)
+        if task.task_status is TaskStatus.QUEUED:
+            # A completion implies the ack (it may have been lost with an old connection).
+            lifecycle.move(self.uow, task, TaskStatus.RUNNING, now)
         rows = {o.output_id: o for o in await self.repo.outputs(task.id, attempt)}
         ordered = [rows[i] for i in output_ids]
         expires = self.settings.retention.outputs
@@ -142,7 +145,8 @@ class TaskExecution:
             row.output_status = "final"
             row.position = position
         body = TaskOutputBody.of(ordered).model_dump()
-        lifecycle.complete(self.uow, task, now, body, expires)
+        if not lifecycle.complete(self.uow, task, now, body, expires):
+            raise StaleAttempt(task_id)  # unreachable while fenced: held tasks may complete
         for row in ordered:
             row.expires_at = task.outputs_expire_at
         return task
