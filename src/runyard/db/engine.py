@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from runyard.db.unit import NoWakeups, UnitOfWork, Wakeups
+from runyard.db.unit import NoWakeups, UnitOfWork, Wakeups, track
 from runyard.settings import DatabaseSettings
 
 
@@ -98,11 +98,14 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A bare session for reads (and tests); rolled back on error. Writes use ``unit()``."""
         async with self.sessionmaker() as session:
+            track(session)
             try:
                 yield session
             except BaseException:
                 await session.rollback()
                 raise
+            finally:
+                track(None)
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[UnitOfWork]:
@@ -111,6 +114,7 @@ class Database:
         re-raised."""
         async with self.sessionmaker() as session:
             uow = UnitOfWork(session, self.wakeups)
+            track(session)
             try:
                 yield uow
             except BaseException as exc:
@@ -119,7 +123,10 @@ class Database:
                 else:
                     await uow.rollback()
                 raise
-            await uow.commit()
+            else:
+                await uow.commit()
+            finally:
+                track(None)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

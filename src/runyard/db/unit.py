@@ -16,12 +16,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger("runyard.db")
 AfterCommit = Callable[[], Awaitable[None]]
+_active: ContextVar[AsyncSession | None] = ContextVar("runyard_active_session", default=None)
+
+
+def connection_held() -> bool:
+    """Whether the current task has a transaction open (a pooled connection checked out).
+    Network calls must not happen then; a test guard around the store asserts it."""
+    session = _active.get()
+    return session is not None and session.in_transaction()
+
+
+def track(session: AsyncSession | None) -> None:
+    """Record the session the current task works in (``Database`` does, per unit of work)."""
+    _active.set(session)
 
 
 class Wakeups(Protocol):
