@@ -61,7 +61,17 @@ async def start_services(
     log.info("runyard ready: storage=%s db=%s", storage.backend, db.engine.dialect.name)
 
 
+def begin_shutdown(app: FastAPI) -> None:
+    """The process is about to stop: open event streams end now with a frame telling their
+    clients to reconnect. Called as soon as SIGTERM is handled (``runyard serve`` and
+    ``runyard dev``), because the server waits for open responses before the lifespan ends."""
+    hub = getattr(app.state, "events", None)
+    if hub is not None:
+        hub.close()
+
+
 async def stop_services(app: FastAPI) -> None:
+    begin_shutdown(app)
     app.state.ready = False
     gateway: Gateway | None = getattr(app.state, "gateway", None)
     if gateway is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import typer
 
@@ -11,8 +12,6 @@ from runyard.cli.errors import exits_cleanly
 
 def ensure_port_free(host: str, port: int) -> None:
     """Fail with one clear line, before any start-up work, when the address is taken."""
-    import socket
-
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -26,6 +25,16 @@ def ensure_port_free(host: str, port: int) -> None:
 def build_server(app: object, host: str, port: int, grace: float) -> object:
     import uvicorn
 
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # uvicorn stops listening, then waits up to the grace for open responses before
+            # the lifespan shutdown runs. Event streams never end by themselves: tell them to
+            # end now (each sends a reconnect frame) instead of being cut at the grace.
+            from runyard.runtime_services import begin_shutdown
+
+            begin_shutdown(app)  # type: ignore[arg-type]
+            await super().shutdown(sockets)
+
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=host,
@@ -37,7 +46,7 @@ def build_server(app: object, host: str, port: int, grace: float) -> object:
         ws_ping_interval=20,
         ws_ping_timeout=20,
     )
-    return uvicorn.Server(config)
+    return Server(config)
 
 
 @exits_cleanly
