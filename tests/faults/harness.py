@@ -6,6 +6,7 @@ assignment log lines, the event log)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -82,10 +83,8 @@ def drop_database(admin_dsn: str, dbname: str) -> None:
         finally:
             await conn.close()
 
-    try:
+    with contextlib.suppress(OSError, asyncpg.PostgresError):  # a throwaway cluster is gone
         asyncio.run(go())
-    except (OSError, asyncpg.PostgresError):
-        pass  # the throwaway cluster is gone already
 
 
 class OwnPostgres:
@@ -154,10 +153,8 @@ class OwnPostgres:
         self.restarts += 1
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
             self._ctl("-m", "immediate", "stop")
-        except (RuntimeError, subprocess.TimeoutExpired):
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     def log_tail(self) -> str:
@@ -374,7 +371,7 @@ class Cluster:
         deadline = time.monotonic() + timeout
         while True:
             rows = self.tasks()
-            left = [t for t in task_ids if rows.get(t) is None or rows[t].task_status not in TERMINAL]
+            left = [t for t in task_ids if t not in rows or rows[t].task_status not in TERMINAL]
             if not left or time.monotonic() >= deadline:
                 return rows
             time.sleep(0.5)

@@ -43,7 +43,7 @@ def test_f2_a_killed_agents_tasks_complete_elsewhere(make_cluster: MakeCluster) 
     rows = cluster.wait_finished(doomed | spared, timeout=90)
     settled = time.monotonic() - killed_at
     runs = cluster.executions()
-    twice = [f"task {t} attempt {a} started by {who}" for (t, a), who in runs.items() if len(who) > 1]
+    twice = [f"task {t} attempt {a} started by {w}" for (t, a), w in runs.items() if len(w) > 1]
     print(
         f"\nF2: agents 2 (1 killed), tasks {len(doomed) + len(spared)} "
         f"({len(doomed)} running on the killed agent), executions "
