@@ -192,6 +192,12 @@ def provision_team(db_url: str) -> Provisioned:
                             },
                             "parameters": [
                                 {"key": "seconds", "type": "number", "default": 0, "min": 0},
+                                {
+                                    "key": "first_attempt_seconds",
+                                    "type": "number",
+                                    "default": 0,
+                                    "min": 0,
+                                },
                             ],
                         }
                     ),

@@ -21,7 +21,10 @@ def test_f2_a_killed_agents_tasks_complete_elsewhere(make_cluster: MakeCluster) 
     cluster.start_server()
     victim = cluster.start_agent("victim", capacity=per_agent)
     cluster.wait_agents(["victim"])
-    first = Submitter([cluster.url()], cluster.headers(), {"seconds": 4})
+    # Attempt 1 outlasts the test (the agent is killed during it); attempt 2 is short.
+    first = Submitter(
+        [cluster.url()], cluster.headers(), {"seconds": 1, "first_attempt_seconds": 300}
+    )
     first.run(per_agent)
     doomed = set(first.accepted.values())
     deadline = time.monotonic() + 60
