@@ -90,7 +90,7 @@ def test_an_outcome_sent_just_before_the_server_dies_is_not_lost(stack: Stack) -
 
     def kill_server(frame: dict[str, object]) -> None:
         server.signal(signal.SIGKILL)
-        server.wait(10)
+        server.stop()  # reaps it and closes its log
 
     proxy = WsProxy(stack.url, on_first={"task.complete": kill_server})
     proxy.start()
