@@ -93,9 +93,18 @@ class Services:
             "runyard ready: storage=%s db=%s", self.storage.backend, self.db.engine.dialect.name
         )
 
-    async def stop(self) -> None:
+    async def begin_shutdown(self) -> None:
+        """The process is about to stop (SIGTERM): open event streams end now with a frame
+        telling their clients to reconnect, and agents are closed with 4000 so they reconnect
+        elsewhere (resending unacknowledged outcomes). ``runyard serve`` calls this as soon as
+        the signal is handled, because the HTTP server waits for open responses before the
+        lifespan ends."""
         self.ready = False
+        self.events.close()
         await self.gateway.close_all(CloseReason.SERVER_SHUTDOWN)
+
+    async def stop(self) -> None:
+        await self.begin_shutdown()
         for loop in self.running:
             await loop.stop()
         self.running = []

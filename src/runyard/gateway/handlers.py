@@ -342,8 +342,9 @@ async def stale_reports(
 async def reconcile_on_hello(
     uow: UnitOfWork, me: AgentRef, running: list[RunningTask], clock: Clock
 ) -> list[RunningTask]:
-    """On (re)connect: keep reported tasks still assigned to this attempt, drop the rest, and
-    requeue tasks the server thought this agent held but it no longer reports (it restarted)."""
+    """On (re)connect: keep reported tasks still assigned to this attempt (a queued one becomes
+    running: its ack is implied), drop the rest, requeue assignments that never reached the
+    agent (no retry used), and retry the running tasks it no longer reports (it restarted)."""
     queue = TaskQueue(uow.session)
     drop = await stale_reports(queue, me, running)
     kept = {r.task_id for r in running} - {d.task_id for d in drop}
@@ -353,6 +354,13 @@ async def reconcile_on_hello(
             if task.task_status is TaskStatus.QUEUED:
                 # It runs there: an ack lost with the old connection is implied.
                 lifecycle.move(uow, task, TaskStatus.RUNNING, now)
+            continue
+        if task.task_status is TaskStatus.QUEUED:
+            # Never acknowledged and not reported: the assignment did not reach the agent (a
+            # server that died between commit and send, or a dropped connection). Nothing ran,
+            # so it goes back to the queue without using a retry.
+            log.info("assignment never reached task=%s agent=%s; requeued", task.id, me.agent_id)
+            lifecycle.move(uow, task, TaskStatus.PENDING, now)
             continue
         lifecycle.retry_or_fail(
             uow, task, now, f"Agent {me.agent_id!r} restarted and lost the task"

@@ -99,3 +99,31 @@ async def test_an_agent_heard_from_lately_is_not_lost(world: World) -> None:
     task = await world.get(task_id)
     assert (task.task_status, task.retry_count) == (S.RUNNING, 0)
     assert world.gateway.get(world.team_id, "a1") is conn
+
+
+async def test_an_assignment_that_never_reached_the_agent_is_requeued_without_a_retry(
+    world: World,
+) -> None:
+    wf = await world.workflow(retries=0)
+    task_id = await world.task(wf)
+    await world.connect("a1")
+    await world.dispatcher.dispatch_once()  # committed; say the server died before sending
+    me = AgentRef(world.team_id, "a1")
+    async with world.db.unit() as uow:
+        await reconcile_on_hello(uow, me, [], world.clock)  # the agent does not know the task
+    task = await world.get(task_id)
+    assert (task.task_status, task.retry_count, task.agent_id) == (S.PENDING, 0, None)
+
+
+async def test_a_running_task_the_agent_no_longer_reports_uses_a_retry(world: World) -> None:
+    wf = await world.workflow(retries=1)
+    task_id = await world.task(wf)
+    await world.connect("a1")
+    await world.dispatcher.dispatch_once()
+    me = AgentRef(world.team_id, "a1")
+    async with world.db.unit() as uow:
+        await TaskExecution(uow, world.settings).ack(me, task_id, 1, world.clock.now())
+    async with world.db.unit() as uow:
+        await reconcile_on_hello(uow, me, [], world.clock)  # it restarted and lost the task
+    task = await world.get(task_id)
+    assert (task.task_status, task.retry_count) == (S.PENDING, 1)
