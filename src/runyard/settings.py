@@ -94,6 +94,11 @@ class SchedulerSettings(BaseSettings):
     cancel_grace: float = Field(default=10.0, description="Seconds an agent has to confirm cancel.")
     reap_interval: float = Field(default=1.0, description="Seconds between timeout checks.")
     poll_interval: float = Field(default=1.0, description="Fallback dispatch poll (s).")
+    restart_grace: float = Field(
+        default=30.0,
+        description="After a server start, seconds before silent agents and unacknowledged "
+        "assignments are judged (agents reconnect with up to 10 s of backoff).",
+    )
     shutdown_grace: float = Field(default=5.0, description="Server drain bound on SIGTERM (s).")
 
 

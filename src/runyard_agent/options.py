@@ -30,7 +30,7 @@ class Backoff:
     base = min(cap, initial * 2**n); ``reset()`` after a good connection."""
 
     def __init__(
-        self, initial: float = 0.5, cap: float = 30.0, rng: random.Random | None = None
+        self, initial: float = 0.5, cap: float = 10.0, rng: random.Random | None = None
     ) -> None:
         self.initial = initial
         self.cap = cap
@@ -59,7 +59,7 @@ class AgentOptions:
     comfyui_url: str | None = "http://127.0.0.1:8188"  # None: no ComfyUI runtime
     drain_timeout: float = 30.0
     backoff_initial: float = 0.5
-    backoff_max: float = 30.0
+    backoff_max: float = 10.0
     open_timeout: float = 10.0
     welcome_timeout: float = 10.0
     request_timeout: float = 30.0

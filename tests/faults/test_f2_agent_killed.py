@@ -12,6 +12,7 @@ HEARTBEATS = {
     # A lost agent is found in 3 s instead of 15 s; everything else keeps its default.
     "RUNYARD_SCHEDULER_HEARTBEAT_INTERVAL": "1",
     "RUNYARD_SCHEDULER_HEARTBEAT_MISSES": "3",
+    "RUNYARD_SCHEDULER_RESTART_GRACE": "3",
 }
 
 

@@ -48,18 +48,22 @@ class Deadlines:
     now: datetime
     ack_before: datetime
     grace_before: datetime
+    judge_acks: bool = True
 
     @classmethod
-    def at(cls, now: datetime, s: SchedulerSettings) -> Deadlines:
+    def at(cls, now: datetime, s: SchedulerSettings, *, judge_acks: bool = True) -> Deadlines:
         return cls(
             now=now,
             ack_before=now - timedelta(seconds=s.ack_timeout),
             grace_before=now - timedelta(seconds=s.cancel_grace),
+            judge_acks=judge_acks,
         )
 
     def ack_overdue(self, row: TimerRow) -> bool:
-        return row.task_status is S.QUEUED and (
-            row.assigned_at is not None and row.assigned_at < self.ack_before
+        return (
+            self.judge_acks
+            and row.task_status is S.QUEUED
+            and (row.assigned_at is not None and row.assigned_at < self.ack_before)
         )
 
     def cancel_overdue(self, row: TimerRow) -> bool:
@@ -87,9 +91,7 @@ class Reaper(BackgroundLoop):
         self.clock = clock
         self.gateway = gateway
         self._last_key_check: datetime | None = None
-        # After a (re)start, agents get one full silence window to reconnect before they are
-        # judged: the server being down is not the agents' fault.
-        self._started = clock.now()
+        self._started: datetime | None = None  # set by start(): when this process began reaping
 
     def start(self) -> None:
         self._started = self.clock.now()
@@ -106,9 +108,13 @@ class Reaper(BackgroundLoop):
 
     async def reap_once(self) -> None:
         now = self.clock.now()
-        judge = (now - self._started).total_seconds() >= self.silence
+        # After a (re)start, agents get time to reconnect before they or their unacknowledged
+        # assignments are judged: the server being down is not the agents' fault.
+        grace = max(self.silence, self.settings.scheduler.restart_grace)
+        judge = self._started is None or (now - self._started).total_seconds() >= grace
         async with self.db.unit() as uow:
-            cancels = await self._timers(uow, Deadlines.at(now, self.settings.scheduler))
+            deadlines = Deadlines.at(now, self.settings.scheduler, judge_acks=judge)
+            cancels = await self._timers(uow, deadlines)
             lost = await self._lost_agents(uow, now) if judge else []
             # Evict before commit: the commit wakes the dispatcher, which must not hand the
             # retried tasks straight back to the agent that was just judged lost.

@@ -154,14 +154,37 @@ async def test_after_a_restart_agents_get_one_window_before_being_judged(world: 
     task_id = await world.task(wf)
     await world.connect("a1")
     await _running(world, task_id)
-    world.clock.advance(2 * world.reaper.silence)  # the server was down a while
+    world.clock.advance(world.reaper.silence + 5)  # the server was down a while
     world.reaper.start()  # restarted now
     await world.reaper.stop()
     await world.reaper.reap_once()
     assert (await world.get(task_id)).task_status is S.RUNNING
-    world.clock.advance(world.reaper.silence + 1)
+    world.clock.advance(world.settings.scheduler.restart_grace - 1)
+    await world.reaper.reap_once()
+    assert (await world.get(task_id)).task_status is S.RUNNING  # still within the grace
+    world.clock.advance(2)
     await world.reaper.reap_once()
     assert (await world.get(task_id)).task_status is S.PENDING
+
+
+async def test_after_a_restart_unacknowledged_assignments_wait_for_the_grace(
+    world: World,
+) -> None:
+    wf = await world.workflow()
+    task_id = await world.task(wf)
+    await world.connect("a1")
+    await world.dispatcher.dispatch_once()
+    world.clock.advance(world.settings.scheduler.ack_timeout + 5)
+    world.reaper.start()  # the server restarted before the ack came
+    await world.reaper.stop()
+    await world.heartbeat("a1")
+    await world.reaper.reap_once()
+    assert (await world.get(task_id)).task_status is S.QUEUED  # the agent may still ack
+    world.clock.advance(world.settings.scheduler.restart_grace + 1)
+    await world.heartbeat("a1")
+    await world.reaper.reap_once()
+    task = await world.get(task_id)
+    assert (task.task_status, task.retry_count) == (S.PENDING, 1)
 
 
 async def test_a_cancel_requested_meanwhile_wins_over_a_retry(world: World) -> None:
