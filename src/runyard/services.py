@@ -16,6 +16,7 @@ from runyard.auth.ratelimit import SlidingWindowLimiter
 from runyard.background import BackgroundLoop
 from runyard.clock import Clock
 from runyard.db.engine import Database
+from runyard.db.notify import Listener
 from runyard.events.hub import EventHub
 from runyard.files.quota import DailyUsage
 from runyard.gateway.registry import Gateway
@@ -43,6 +44,13 @@ class TaskWakeups:
         if wake_dispatcher and self.dispatcher is not None:
             self.dispatcher.wake()
 
+    def notified(self, task_ids: set[str] | None, wake_dispatcher: bool) -> None:
+        """A change committed by any server process (PostgreSQL LISTEN/NOTIFY)."""
+        if task_ids is None:
+            self.events.publish_all()
+            task_ids = set()
+        self.tasks_changed(task_ids, wake_dispatcher)
+
 
 @dataclass
 class Services:
@@ -57,6 +65,7 @@ class Services:
     sweeper: Sweeper
     usage: DailyUsage
     login_limiter: SlidingWindowLimiter
+    listener: Listener | None = None
     ready: bool = False
     running: list[BackgroundLoop] = field(default_factory=list)
 
@@ -81,6 +90,7 @@ class Services:
             sweeper=Sweeper(db, settings, store, clock),
             usage=DailyUsage(),
             login_limiter=SlidingWindowLimiter(settings.limits.login_attempts_per_minute),
+            listener=Listener(settings.db.url, wakeups.notified) if db.is_postgres else None,
         )
 
     async def start(self, *, background: bool) -> None:
@@ -88,6 +98,8 @@ class Services:
             self.running = [self.dispatcher, self.reaper, self.sweeper]
             for loop in self.running:
                 loop.start()
+            if self.listener is not None:
+                self.listener.start()
         self.ready = True
         log.info(
             "runyard ready: storage=%s db=%s", self.storage.backend, self.db.engine.dialect.name
@@ -105,6 +117,8 @@ class Services:
 
     async def stop(self) -> None:
         await self.begin_shutdown()
+        if self.listener is not None:
+            await self.listener.stop()
         for loop in self.running:
             await loop.stop()
         self.running = []

@@ -36,6 +36,13 @@ class EventHub:
             if not waiters:
                 del self._waiters[task_id]
 
+    def publish_all(self) -> None:
+        """Wake every stream (after a notification listener reconnected, or a notification
+        naming too many tasks); each reads the log and sleeps again if nothing is new."""
+        for waiters in self._waiters.values():
+            for event in waiters:
+                event.set()
+
     def publish(self, task_ids: set[str]) -> None:
         for task_id in task_ids:
             for event in self._waiters.get(task_id, ()):

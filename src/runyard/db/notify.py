@@ -1,0 +1,96 @@
+"""Wake-ups across server processes on PostgreSQL: ``LISTEN/NOTIFY``.
+
+A unit of work that changed tasks sends ``pg_notify`` inside its own transaction, so the
+notification is delivered exactly when (and only if) the change commits. Every server process
+listens on one dedicated connection and turns each notification into the same local wake-ups a
+commit of its own gives: the event streams following those tasks, and the dispatcher. Polling
+stays as the fallback (a listener that lost its connection reconnects; meanwhile nothing is
+missed, only later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import asyncpg
+from sqlalchemy import make_url
+
+log = logging.getLogger("runyard.db")
+CHANNEL = "runyard_tasks"
+MAX_PAYLOAD = 7_000  # PostgreSQL refuses payloads of 8,000 bytes and more
+ALL = "*"
+
+
+def encode(task_ids: set[str], wake: bool) -> str:
+    """``w`` or ``-`` (wake the dispatcher or not), then the task ids; ``*`` when too many."""
+    ids = ",".join(sorted(task_ids))
+    if len(ids) > MAX_PAYLOAD:
+        ids = ALL
+    return ("w" if wake else "-") + ids
+
+
+def decode(payload: str) -> tuple[set[str] | None, bool]:
+    """(task ids, or None for every stream; whether to wake the dispatcher)."""
+    wake, ids = payload[:1] == "w", payload[1:]
+    if ids == ALL:
+        return None, wake
+    return {i for i in ids.split(",") if i}, wake
+
+
+def asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class Listener:
+    """One LISTEN connection per process, reconnected with a short backoff when lost."""
+
+    def __init__(self, url: str, on_notify: Callable[[set[str] | None, bool], None]) -> None:
+        self._dsn = asyncpg_dsn(url)
+        self._on_notify = on_notify
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="runyard-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _deliver(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        task_ids, wake = decode(payload)
+        self._on_notify(task_ids, wake)
+
+    async def _run(self) -> None:
+        delay = 0.5
+        while True:
+            conn = None
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+                await conn.add_listener(CHANNEL, self._deliver)
+                self.connected.set()
+                delay = 0.5
+                # Wake everything once: changes made while not listening are not missed.
+                self._on_notify(None, True)
+                while not lost.is_set() and not conn.is_closed():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), 5.0)
+                log.warning("the LISTEN connection was lost; reconnecting (polling meanwhile)")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("cannot LISTEN for wake-ups (%s); polling meanwhile", exc)
+            finally:
+                self.connected.clear()
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=2)
+            await asyncio.sleep(delay)
+            delay = min(10.0, delay * 2)
