@@ -138,9 +138,9 @@ class UploadService:
         upload_id: str,
         file_key: str | None = None,
         *,
-        for_update: bool = False,
+        fresh: bool = False,
     ) -> MultipartUpload:
-        upload = await self.repo.get(team_id, upload_id, for_update=for_update)
+        upload = await self.repo.get(team_id, upload_id, fresh=fresh)
         # A file_key of another upload answers like an unknown id: it reveals nothing.
         if upload is None or (file_key is not None and upload.file_key != file_key):
             raise NotFound(
@@ -225,12 +225,14 @@ class UploadService:
         return await self._finish(await self._settle(team_id, upload.id, "completing"))
 
     async def _settle(self, team_id: str, upload_id: str, state: str) -> MultipartUpload:
-        """Lock the row again and record what the store now holds; 409/410 when a racing
+        """Record what the store now holds, if the upload is still open; 409/410 when a racing
         request settled it first."""
-        upload = await self.load(team_id, upload_id, for_update=True)
-        self.require_open(upload)
-        if state != "completing":
-            upload.upload_status = state
+        target = "completed" if state == "completing" else state
+        won = await self.repo.settle(upload_id, target, self.clock.now())
+        upload = await self.load(team_id, upload_id, fresh=True)
+        if not won:
+            self.require_open(upload)
+            raise Conflict("Another request settled this upload first.", code="conflict")
         return upload
 
     @staticmethod
@@ -264,10 +266,9 @@ class UploadService:
         if upload.upload_status == "open":  # aborting twice (or after expiry) is a success
             await self._release()
             await Assembly(self.storage).abort_backend(upload)
-            upload = await self.load(team_id, upload.id, for_update=True)
-            self._refuse_abort_if_completed(upload)
-            if upload.upload_status == "open":
-                upload.upload_status = "aborted"
+            if not await self.repo.settle(upload.id, "aborted", self.clock.now()):
+                upload = await self.load(team_id, upload.id, fresh=True)
+                self._refuse_abort_if_completed(upload)
         return AbortResult(is_success=True)
 
     @staticmethod
