@@ -112,7 +112,9 @@ LUA = textwrap.dedent("""
 THINK = "function delay() return math.random(0, MAX) end"
 
 
-def wrk(url: str, key: str, work: Path, seconds: int, conns: int, think_ms: int = 0) -> tuple[float, float]:
+def wrk(
+    url: str, key: str, work: Path, seconds: int, conns: int, think_ms: int = 0
+) -> tuple[float, float]:
     """(requests/s, p99 ms); ``think_ms`` > 0 adds a uniform random delay of 0..2×think_ms."""
     script = work / "post.lua"
     delay = THINK.replace("MAX", str(2 * think_ms)) if think_ms else ""
@@ -142,7 +144,9 @@ def p1_rows(pg: bool) -> list[Row]:
     legs = [("SQLite", f"sqlite+aiosqlite:///{work / 'p1.db'}")]
     if pg:
         pg_recreate("runyard_bench_p1")
-        legs.insert(0, ("PostgreSQL", "postgresql+asyncpg://postgres@127.0.0.1:5432/runyard_bench_p1"))
+        legs.insert(
+            0, ("PostgreSQL", "postgresql+asyncpg://postgres@127.0.0.1:5432/runyard_bench_p1")
+        )
     rows: list[Row] = []
     for label, db_url in legs:
         keys = prepare_database(db_url)

@@ -126,9 +126,7 @@ async def dispatch_latency(
             for i in range(n + 5):
                 await asyncio.sleep(random.uniform(0.02, 0.06))
                 t0 = time.perf_counter()
-                r = await c.post(
-                    "/api/v1/r/workflows/slug/noop-bench/run", json={"parameters": {}}
-                )
+                r = await c.post("/api/v1/r/workflows/slug/noop-bench/run", json={"parameters": {}})
                 r.raise_for_status()
                 task_id = r.json()["task_id"]
                 await asyncio.wait_for(agent.expect(task_id).wait(), 30)

@@ -18,6 +18,7 @@ from runyard.api import mount_routers
 from runyard.clock import Clock, SystemClock
 from runyard.db.engine import Database
 from runyard.errors import ErrorBody, install_error_handlers
+from runyard.metrics import install_metrics
 from runyard.middleware import RequestIdMiddleware
 from runyard.settings import Settings
 from runyard.storage.base import Storage
@@ -61,6 +62,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
+    install_metrics(app)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     mount_routers(app)

@@ -23,6 +23,7 @@ async def start_services(
 
     db = Database(settings.db)
     app.state.db = db
+    app.state.metrics.bind(db)
     if storage is None:
         from runyard.storage import build_storage
 

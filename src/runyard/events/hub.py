@@ -23,6 +23,9 @@ class EventHub:
             if not waiters:
                 del self._waiters[task_id]
 
+    def subscriber_count(self) -> int:
+        return sum(len(waiters) for waiters in self._waiters.values())
+
     def publish(self, task_ids: set[str]) -> None:
         for task_id in task_ids:
             for event in self._waiters.get(task_id, ()):

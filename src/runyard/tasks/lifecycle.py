@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runyard.clock import iso_z
 from runyard.db.engine import mark_task_changed
+from runyard.metrics.registry import observe_move
 from runyard.models import Task, TaskEvent
 from runyard.tasks.states import TERMINAL, can_move
 
@@ -46,6 +47,7 @@ def move(
         task.agent_id = None
         task.assigned_at = None
         task.progress = 0.0
+    observe_move(session, task, target, now)
     _status_event(session, task, now)
     mark_task_changed(session, task.id, wake=wake or target == "pending")
     return True
