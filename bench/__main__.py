@@ -3,14 +3,13 @@ as ONE table with each goal met or missed and its ratio to the goal (>= 1.00 mea
 
 Sizes (environment; the defaults keep a run under ~10 minutes on 2 cores):
 
-| variable | default | what |
-|---|---|---|
-| ``BENCH_TASKS`` | 600 | P4: no-op tasks per throughput leg (Runyard PostgreSQL and SQLite, procrastinate, Celery) |
-| ``BENCH_LATENCY`` | 200 | P3: runs one at a time per latency leg (the cross-process leg runs a quarter) |
-| ``BENCH_P1_SECONDS`` | 5 | P1: seconds per ``wrk`` run |
-| ``BENCH_P2_BYTES`` | 1073741824 | P2: size of the signed PUT |
-| ``BENCH_P5_TASKS`` | 30 | P5: seed flows one at a time |
-| ``BENCH_ONLY`` | all | comma-separated subset: ``P1,P2,P3,P4,P5,P6`` (P3, P4, P6 share one stack) |
+- ``BENCH_TASKS`` (600): P4, no-op tasks per throughput leg (Runyard on PostgreSQL and on
+  SQLite, procrastinate, Celery);
+- ``BENCH_LATENCY`` (200): P3, runs one at a time per latency leg (cross-process: a quarter);
+- ``BENCH_P1_SECONDS`` (5): P1, seconds per ``wrk`` run;
+- ``BENCH_P2_BYTES`` (1073741824): P2, size of the signed PUT;
+- ``BENCH_P5_TASKS`` (30): P5, seed flows one at a time;
+- ``BENCH_ONLY`` (all): a subset, e.g. ``P1,P2`` (P3, P4 and P6 share one stack).
 
 Progress goes to stderr; the table to stdout. PostgreSQL at 127.0.0.1:5432 (trust, user
 ``postgres``) and Redis at 127.0.0.1:6379 are needed; ``scripts/ensure-bench-tools.sh`` checks.
@@ -213,7 +212,8 @@ def main() -> None:
     uname = platform.uname()
     print(
         f"\nmake bench: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"{os.cpu_count()} CPUs, {uname.system} {uname.release}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, {uname.system} {uname.release}, "
+        f"Python {platform.python_version()}, "
         f"load average {os.getloadavg()[0]:.1f} at the end, {time.monotonic() - started:.0f} s"
     )
     print_table(rows)

@@ -124,7 +124,7 @@ class MetricsSettings(BaseSettings):
 
     token: str | None = Field(
         default=None,
-        description="Bearer token a Prometheus scrape of /metrics must send; unset: /metrics is 404.",
+        description="Bearer token a scrape of /metrics must send; unset, /metrics answers 404.",
     )
 
 

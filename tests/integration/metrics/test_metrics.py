@@ -140,10 +140,10 @@ def test_scrape_names_and_a_task_moves_the_counters(server: Server) -> None:
     assert r.status_code == 202, r.text
     task_id = r.json()["task_id"]
     wait_until(
-        lambda: httpx.get(f"{server.url}/api/v1/r/tasks/{task_id}", headers=auth).json()[
-            "task_status"
-        ]
-        == "completed",
+        lambda: (
+            httpx.get(f"{server.url}/api/v1/r/tasks/{task_id}", headers=auth).json()["task_status"]
+            == "completed"
+        ),
         30,
     )
 
