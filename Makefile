@@ -43,7 +43,8 @@ services:
 	scripts/ensure-tools.sh
 
 ## Every test: unit, integration on SQLite and PostgreSQL, storage on both backends,
-## end-to-end legs with real processes. Prints the legs that ran.
+## end-to-end legs with real processes, then the fault suite alone (tests/faults, ~5 min).
+## Prints the legs that ran.
 test: $(STAMP) s3-venv services
 	scripts/run-tests.sh
 

@@ -74,12 +74,15 @@ LEGS = (
     "e2e-sqlite-local",
     "e2e-postgres-s3",
     "integration",
+    "faults",
 )
 
 
 def _leg(nodeid: str) -> str:
     if nodeid.startswith("tests/unit/"):
         return "unit"
+    if nodeid.startswith("tests/faults/"):
+        return "faults"  # PostgreSQL, real processes; run alone by scripts/run-tests.sh
     if "e2e-sqlite-local" in nodeid:
         return "e2e-sqlite-local"
     if "e2e-postgres-s3" in nodeid:

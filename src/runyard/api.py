@@ -8,7 +8,9 @@ from runyard.agents.endpoints import router as agents_router
 from runyard.auth.endpoints import router as auth_router
 from runyard.credentials.endpoints import router as credentials_router
 from runyard.events.endpoints import router as events_router
+from runyard.files.endpoints import router as files_router
 from runyard.gateway.endpoints import router as gateway_router
+from runyard.storage.endpoints import router as storage_router
 from runyard.tasks.endpoints import router as tasks_router
 from runyard.teams.endpoints import router as teams_router
 from runyard.uploads.endpoints import router as uploads_router
@@ -28,16 +30,6 @@ def mount_routers(app: FastAPI) -> None:
     api.include_router(agents_router)
     api.include_router(gateway_router)
     api.include_router(uploads_router)
-    try:
-        from runyard.files.endpoints import router as files_router
-
-        api.include_router(files_router)
-    except ImportError:  # pragma: no cover - during bring-up
-        pass
+    api.include_router(files_router)
     app.include_router(api)
-    try:
-        from runyard.storage.endpoints import router as storage_router
-
-        app.include_router(storage_router)
-    except ImportError:  # pragma: no cover
-        pass
+    app.include_router(storage_router)

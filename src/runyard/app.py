@@ -1,8 +1,5 @@
-"""The application factory: ``create_app(settings)``; the lifespan builds every resource.
-
-Nothing is built at import time. Resources live in ``app.state``: settings, clock, db, storage,
-the gateway (live agent connections), the dispatcher (scheduler loop) and the retention sweeper.
-"""
+"""The application factory: ``create_app(settings)`` builds the services container
+(``app.state.services``); the lifespan starts and stops it. Nothing is built at import time."""
 
 from __future__ import annotations
 
@@ -16,10 +13,10 @@ from fastapi.responses import JSONResponse
 from runyard import __version__
 from runyard.api import mount_routers
 from runyard.clock import Clock, SystemClock
-from runyard.db.engine import Database
 from runyard.errors import ErrorBody, install_error_handlers
 from runyard.metrics import install_metrics
 from runyard.middleware import RequestIdMiddleware
+from runyard.services import Services
 from runyard.settings import Settings
 from runyard.storage.base import Storage
 
@@ -41,17 +38,17 @@ def create_app(
     storage: Storage | None = None,
     background: bool = True,
 ) -> FastAPI:
-    """Build the ASGI app. ``background=False`` skips the scheduler/sweeper loops (unit tests)."""
+    """Build the ASGI app and its services. ``background=False`` skips the scheduler and
+    sweeper loops (tests drive them by hand)."""
+    services = Services.build(settings, clock or SystemClock(), storage)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from runyard.runtime_services import start_services, stop_services
-
-        await start_services(app, settings, storage=storage, background=background)
+        await services.start(background=background)
         try:
             yield
         finally:
-            await stop_services(app)
+            await services.stop()
 
     app = FastAPI(
         title="Runyard API",
@@ -60,9 +57,8 @@ def create_app(
         lifespan=lifespan,
         openapi_url="/openapi.json",
     )
-    app.state.settings = settings
-    app.state.clock = clock or SystemClock()
-    install_metrics(app)
+    app.state.services = services
+    install_metrics(app, services)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     mount_routers(app)
@@ -75,8 +71,7 @@ def create_app(
     )
     async def healthz() -> Any:
         """200 when the server is ready (database and storage reachable)."""
-        db: Database | None = getattr(app.state, "db", None)
-        if db is None or not getattr(app.state, "ready", False):
+        if not services.ready:
             return JSONResponse(
                 {"error_message": "starting up", "error_code": "not_ready", "request_id": ""},
                 status_code=503,

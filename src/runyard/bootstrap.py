@@ -36,7 +36,8 @@ async def provision(
 ) -> Provisioned:
     password = password or secrets.token_urlsafe(18)
     clock = SystemClock()
-    async with db.session() as session:
+    async with db.unit() as uow:
+        session = uow.session
         teams = TeamService(session)
         user = await teams.create_user(email, password, display_name="Owner")
         team = await teams.create_team(user.id, team_name)
@@ -50,5 +51,4 @@ async def provision(
             from runyard.workflows.builtins import register_builtins
 
             await register_builtins(session, team.id)
-        await session.commit()
     return Provisioned(team.id, user.id, email, password, sk, dk, ak)

@@ -1,4 +1,10 @@
-"""``Annotated`` dependency aliases so route signatures read like prose."""
+"""``Annotated`` dependency aliases so route signatures read like prose.
+
+Every route that touches the database gets the request's one ``UnitOfWork`` (``UnitDep``, or
+its session as ``SessionDep``): it commits once, after the route returns and before the answer
+is sent, and runs its after-commit hooks; an error rolls it back (or, for an error raised with
+``commit_first=True``, commits and then refuses).
+"""
 
 from __future__ import annotations
 
@@ -12,35 +18,64 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from runyard.auth.authenticate import authenticate
 from runyard.auth.principal import Policy, Principal
 from runyard.clock import Clock
-from runyard.db.engine import Database
+from runyard.db.unit import UnitOfWork
+from runyard.events.hub import EventHub
+from runyard.gateway.registry import Gateway
+from runyard.services import Services
 from runyard.settings import Settings
 from runyard.storage.base import Storage
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
-async def get_clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
-    return clock
+async def get_services(request: Request) -> Services:
+    return services_of(request)
 
 
-async def get_storage(request: Request) -> Storage:
-    storage: Storage = request.app.state.storage
-    return storage
+ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    db: Database = request.app.state.db
-    async with db.session() as session:
-        yield session
+async def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+async def get_clock(services: ServicesDep) -> Clock:
+    return services.clock
+
+
+async def get_storage(services: ServicesDep) -> Storage:
+    return services.storage
+
+
+async def get_gateway(services: ServicesDep) -> Gateway:
+    return services.gateway
+
+
+async def get_events(services: ServicesDep) -> EventHub:
+    return services.events
+
+
+async def get_unit(services: ServicesDep) -> AsyncIterator[UnitOfWork]:
+    async with services.db.unit() as uow:
+        yield uow
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+EventsDep = Annotated[EventHub, Depends(get_events)]
+# scope="function": committed when the route returns, before the response is sent.
+UnitDep = Annotated[UnitOfWork, Depends(get_unit, scope="function")]
+
+
+async def get_session(uow: UnitDep) -> AsyncSession:
+    return uow.session
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
@@ -56,6 +91,7 @@ def caller(
 ) -> Callable[..., Coroutine[Any, Any, Principal]]:
     async def dependency(
         request: Request,
+        services: ServicesDep,
         session: SessionDep,
         _bearer: BearerDep,
         x_team_id: Annotated[
@@ -63,7 +99,6 @@ def caller(
             Header(description="Team to act in (session tokens in several teams)."),
         ] = None,
     ) -> Principal:
-        settings: Settings = request.app.state.settings
         team = x_team_id
         if team_from_path:
             team = str(request.path_params.get("team_id", "")) or x_team_id
@@ -72,8 +107,8 @@ def caller(
             authorization=request.headers.get("authorization"),
             team_header=team,
             policy=policy,
-            secret_key=settings.secret_key,
-            clock=request.app.state.clock,
+            secret_key=services.settings.secret_key,
+            clock=services.clock,
         )
         request.state.principal = principal
         return principal

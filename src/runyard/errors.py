@@ -16,28 +16,33 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from runyard.error_codes import ErrorCode
+
 log = logging.getLogger("runyard.errors")
 
 
 class RunyardError(Exception):
     status = 400
-    code = "bad_request"
+    code: ErrorCode = "bad_request"
     message = "The request is malformed."
 
     def __init__(
         self,
         message: str | None = None,
         *,
-        code: str | None = None,
+        code: ErrorCode | None = None,
         status: int | None = None,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        commit_first: bool = False,
     ) -> None:
         self.message = message or self.message
         self.code = code or self.code
         self.status = status or self.status
         self.errors = errors
         self.headers = headers
+        # The unit of work commits what was done (e.g. an upload marked expired), then refuses.
+        self.commit_first = commit_first
         super().__init__(self.message)
 
 

@@ -44,6 +44,7 @@ from runyard_protocol import (
     Heartbeat,
     HeartbeatAck,
     InputUrlGrant,
+    OutcomeAck,
     OutputUrlGrant,
     RunningTask,
     ServerWelcome,
@@ -57,6 +58,7 @@ from runyard_protocol import (
 __all__ = ["Agent", "ConnectionState"]
 
 _log = logging.getLogger(__name__)
+ACK_WAIT_ON_STOP = 5.0  # seconds a stopping agent waits for outcome acknowledgements
 
 
 class ConnectionState(enum.StrEnum):
@@ -139,6 +141,8 @@ class Agent:
         work_dir = options.work_dir or temp_dir
         assert work_dir is not None
         work_dir.mkdir(parents=True, exist_ok=True)
+        if kept := self.link.outbox.use_directory(work_dir / "outbox"):
+            self.log.info("%d unacknowledged task outcome(s) kept from the last run", kept)
         runtimes = dict(self._given_runtimes or build_runtimes(options))
         http = self._given_http or httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
         self._executor = Executor(
@@ -165,7 +169,14 @@ class Agent:
             self._disconnected()
             await self._executor.shutdown()
             if undelivered := self.link.outbox_tasks():
-                self.log.warning("%d task outcome(s) could not be delivered", len(undelivered))
+                self.log.warning(
+                    "%d task outcome(s) not acknowledged yet%s",
+                    len(undelivered),
+                    "" if temp_dir else f"; kept in {work_dir / 'outbox'} for the next start",
+                )
+            else:
+                with suppress(OSError):
+                    (work_dir / "outbox").rmdir()
             if self._given_runtimes is None:
                 for runtime in runtimes.values():
                     await runtime.close()
@@ -337,6 +348,8 @@ class Agent:
             self._executor.cancel(frame)
         elif isinstance(frame, HeartbeatAck):
             self._abandon(frame.drop_tasks)
+        elif isinstance(frame, OutcomeAck):
+            self.link.acknowledged(frame)
         elif isinstance(frame, OutputUrlGrant | InputUrlGrant):
             self.link.resolve(frame)
         elif isinstance(frame, ErrorFrame) and not self.link.resolve(frame):
@@ -389,6 +402,8 @@ class Agent:
             for waiter in pending:
                 waiter.cancel()
             await executor.release_all("the agent is shutting down")
+            # Outcomes are kept until acknowledged: give the answers a moment before closing.
+            await self.link.wait_acknowledged(ACK_WAIT_ON_STOP)
         self._stopped.set()
         ws = self.link.socket
         if ws is not None:

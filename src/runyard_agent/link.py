@@ -1,9 +1,10 @@
 """The frame channel tasks talk through (a ``ServerLink``): sends, request/reply matching, outbox.
 
 A ``Link`` outlives any one WebSocket: the connection ``attach``es each socket after the welcome
-and ``detach``es it when the socket is lost. While detached, task outcomes (complete, fail,
-cancelled, release) wait in the outbox and are the first frames of the next connection; progress
-frames and acks are dropped; requests wait for the next connection until their timeout.
+and ``detach``es it when the socket is lost. Task outcomes (complete, fail, cancelled, release)
+go through the ``Outbox`` and stay there until the server acknowledges them; every outcome still
+waiting is sent again as the first frames of the next connection. Progress frames and acks are
+dropped while detached; requests wait for the next connection until their timeout.
 Replies (``OutputUrlGrant``, ``InputUrlGrant``, or an ``ErrorFrame`` with ``in_reply_to``) are
 matched to requests by ``request_id``.
 """
@@ -13,28 +14,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import TypeVar
 
 from pydantic import BaseModel
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from runyard_agent.outbox import OUTCOMES, Outbox
 from runyard_agent.transfer import RequestFailedError
 from runyard_protocol import (
     ErrorFrame,
     InputUrlGrant,
+    OutcomeAck,
     OutputUrlGrant,
-    TaskCancelled,
-    TaskComplete,
-    TaskFail,
-    TaskRelease,
     dump_frame,
 )
 
 __all__ = ["Link"]
 
 _Reply = TypeVar("_Reply", bound=BaseModel)
-_OUTCOMES = (TaskComplete, TaskFail, TaskCancelled, TaskRelease)
 
 
 class Link:
@@ -43,7 +42,7 @@ class Link:
         self._request_timeout = request_timeout
         self._ws: ClientConnection | None = None
         self._connected = asyncio.Event()
-        self._outbox: list[BaseModel] = []
+        self.outbox = Outbox()
         self._pending: dict[str, asyncio.Future[BaseModel]] = {}
 
     @property
@@ -58,14 +57,10 @@ class Link:
         await self._connected.wait()
 
     async def attach(self, ws: ClientConnection) -> None:
-        """Flush the outbox through ``ws``, then route every frame through it."""
-        outbox, self._outbox = self._outbox, []
-        for index, frame in enumerate(outbox):
-            try:
-                await ws.send(dump_frame(frame))
-            except ConnectionClosed:
-                self._outbox = outbox[index:] + self._outbox
-                raise
+        """Send every unacknowledged outcome through ``ws`` again, then route every frame
+        through it. The outcomes stay in the outbox until acknowledged."""
+        for frame in self.outbox.frames():
+            await ws.send(dump_frame(frame))
         self._ws = ws
         self._connected.set()
 
@@ -77,12 +72,30 @@ class Link:
                 future.set_exception(ConnectionError("connection lost"))
 
     def outbox_tasks(self) -> list[tuple[str, int]]:
-        """(task_id, attempt) of every outcome still waiting to be sent."""
-        return [key for frame in self._outbox if (key := _task_key(frame)) is not None]
+        """(task_id, attempt) of every outcome the server has not acknowledged yet."""
+        return self.outbox.keys()
 
     def forget_tasks(self, keys: Iterable[tuple[str, int]]) -> None:
-        dropped = set(keys)
-        self._outbox = [frame for frame in self._outbox if _task_key(frame) not in dropped]
+        self.outbox.forget(set(keys))
+
+    async def wait_acknowledged(self, timeout: float) -> bool:
+        """Wait (bounded) until the server acknowledged every outcome; False on timeout."""
+        with suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self.outbox.keys() and self.connected:
+                    await asyncio.sleep(0.02)
+        return not self.outbox.keys()
+
+    def acknowledged(self, ack: OutcomeAck) -> None:
+        self.outbox.acknowledged(ack.task_id, ack.attempt)
+        if ack.result == "refused":
+            self._log.warning(
+                "the server refused the %s of task %s (attempt %d): %s",
+                ack.outcome,
+                ack.task_id,
+                ack.attempt,
+                ack.error_message or "not the current attempt",
+            )
 
     def resolve(self, frame: OutputUrlGrant | InputUrlGrant | ErrorFrame) -> bool:
         """Hand a reply to the request waiting for it; False when nobody waits."""
@@ -99,7 +112,11 @@ class Link:
         return True
 
     async def send(self, frame: BaseModel) -> None:
-        """Send now; task outcomes wait in the outbox while disconnected, the rest are dropped."""
+        """Send now. A task outcome is kept in the outbox first (until acknowledged, resent on
+        the next connection); anything else is dropped while disconnected."""
+        outcome = frame if isinstance(frame, OUTCOMES) else None
+        if outcome is not None:
+            self.outbox.put(outcome)
         ws = self._ws
         if ws is not None and self._connected.is_set():
             try:
@@ -107,13 +124,12 @@ class Link:
                 return
             except ConnectionClosed:
                 pass
-        if isinstance(frame, _OUTCOMES):
+        if outcome is not None:
             self._log.info(
                 "not connected: keeping %s of task %s for the next connection",
-                frame.type,
-                frame.task_id,
+                outcome.type,
+                outcome.task_id,
             )
-            self._outbox.append(frame)
 
     async def request(self, frame: BaseModel, reply_type: type[_Reply]) -> _Reply:
         """Send a request and wait for the reply with its ``request_id``, across reconnects."""
@@ -143,9 +159,3 @@ class Link:
             raise RequestFailedError(
                 f"the server did not answer within {self._request_timeout:g}s", "request_timeout"
             ) from None
-
-
-def _task_key(frame: BaseModel) -> tuple[str, int] | None:
-    if isinstance(frame, _OUTCOMES):
-        return (frame.task_id, frame.attempt)
-    return None

@@ -106,7 +106,8 @@ class AsyncClient:
         progress: RunProgress | None = None,
     ) -> AsyncTask:
         """Submit a task. ``workflow`` is a slug, ``slug@version`` or a workflow id; a parameter
-        given as a ``pathlib.Path`` (or ``"@path"`` for a file parameter) is uploaded first."""
+        given as a ``pathlib.Path`` (or ``"@path"`` for a file parameter) is uploaded first.
+        See ``Client.run`` for the ``Idempotency-Key`` every run carries."""
         plan = RunPlan.of(parameters)
         files = None
         if plan.at_strings:

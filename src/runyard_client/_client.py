@@ -111,7 +111,11 @@ class Client:
         progress: RunProgress | None = None,
     ) -> Task:
         """Submit a task. ``workflow`` is a slug, ``slug@version`` or a workflow id; a parameter
-        given as a ``pathlib.Path`` (or ``"@path"`` for a file parameter) is uploaded first."""
+        given as a ``pathlib.Path`` (or ``"@path"`` for a file parameter) is uploaded first.
+
+        The request carries ``idempotency_key`` as its ``Idempotency-Key``, or a fresh UUID: a
+        retry after a dropped connection returns the same task instead of creating another.
+        Pass your own key to make the submit repeat-safe across calls (or processes)."""
         plan = RunPlan.of(parameters)
         files = plan.workflow_files(self.workflows.resolve(workflow)) if plan.at_strings else None
         for key, path in plan.uploads(files).items():

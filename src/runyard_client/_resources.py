@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -113,8 +114,11 @@ def workflow_route(ref: str) -> str:
 def run_call(
     ref: str, parameters: dict[str, Any], idempotency_key: str | None
 ) -> Call[tuple[str, bool]]:
-    """``(task_id, replayed)``; with an ``Idempotency-Key`` a lost answer is safe to retry."""
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    """``(task_id, replayed)``. Every run carries an ``Idempotency-Key`` (a fresh UUID unless
+    the caller gives one), built once here so the executor's retries reuse it: a request whose
+    answer was lost (the connection dropped, the server died) is retried without ever creating
+    a second task."""
+    headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
 
     def parse(response: httpx.Response) -> tuple[str, bool]:
         replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"

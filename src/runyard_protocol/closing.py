@@ -16,6 +16,7 @@ class CloseReason(enum.Enum):
     HEARTBEAT_TIMEOUT = (4001, True, "no heartbeat received in time; reconnect")
     REPLACED = (4002, True, "another connection with the same agent_id took over")
     PROTOCOL_ERROR = (4003, True, "malformed or unexpected frame")
+    SERVER_ERROR = (4004, True, "the server could not handle a frame (database down?); reconnect")
     INVALID_KEY = (4010, False, "the agent key is invalid, expired or revoked")
     AGENT_ID_TAKEN = (4011, False, "agent_id is registered to another agent key")
     UNSUPPORTED_PROTOCOL = (4012, False, "protocol version not supported by this server")

@@ -10,7 +10,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-PROTOCOL_VERSION = 1
+# 2: outcomes (complete, fail, cancelled, release) are acknowledged with task.outcome.ack.v1; an
+# agent keeps each one until acknowledged. A version-1 hello is closed with 4012 (not retryable).
+PROTOCOL_VERSION = 2
 
 
 class _Frame(BaseModel):
@@ -226,6 +228,22 @@ class ErrorFrame(_Frame):
     in_reply_to: str | None = None
 
 
+OutcomeKind = Literal["complete", "fail", "cancelled", "release"]
+
+
+class OutcomeAck(_Frame):
+    """The server's answer to an outcome of ``(task_id, attempt)``; the agent forgets the outcome
+    on any of them. ``applied``: recorded now; ``duplicate``: recorded before (a resend after a
+    reconnect); ``refused``: the attempt is no longer this agent's (``error_message`` says why)."""
+
+    type: Literal["task.outcome.ack.v1"] = "task.outcome.ack.v1"
+    task_id: str
+    attempt: int
+    outcome: OutcomeKind
+    result: Literal["applied", "duplicate", "refused"]
+    error_message: str | None = None
+
+
 ServerFrame = Annotated[
     ServerWelcome
     | HeartbeatAck
@@ -233,6 +251,7 @@ ServerFrame = Annotated[
     | TaskCancel
     | OutputUrlGrant
     | InputUrlGrant
+    | OutcomeAck
     | ErrorFrame,
     Field(discriminator="type"),
 ]

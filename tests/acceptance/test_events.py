@@ -132,3 +132,47 @@ def test_two_server_processes_share_the_work_and_the_events(stack: Stack) -> Non
     assert events[-1][1] == "completed"
     assert [e[0] for e in events] == list(range(1, len(events) + 1))
     assert stack.task(task_id)["agent_id"] == "on-server-1"
+
+
+def test_sigterm_ends_open_streams_with_a_reconnect_frame(stack: Stack) -> None:
+    """Issue 15, defect 4: on SIGTERM an open stream ends with a clean final frame (an event
+    telling the client to reconnect, with a ``retry:`` hint) and a terminated chunked body,
+    instead of being cut when uvicorn's grace runs out."""
+    import signal
+
+    stack.start_agent("long-runner")
+    stack.wait_agent("long-runner")
+    task_id = stack.run("sleep", {"seconds": 60})
+    assert stack.server is not None
+    before: list[str] = []
+    after: list[str] = []
+    with httpx.stream(
+        "GET",
+        f"{stack.base}/tasks/{task_id}/events",
+        headers=stack.headers(),
+        timeout=httpx.Timeout(30, read=30),
+    ) as r:
+        assert r.status_code == 200
+        lines = r.iter_lines()
+        for line in lines:
+            before.append(line)
+            if '"task_status":"running"' in line:
+                break  # the task runs and reports progress: the stream is busy
+        stack.server.signal(signal.SIGTERM)
+        try:
+            for line in lines:
+                after.append(line)
+        except httpx.HTTPError as exc:
+            pytest.fail(
+                f"the event stream of task {task_id} was cut on SIGTERM ({type(exc).__name__}: "
+                f"{exc}) after {len(after)} more line(s); last lines: {after[-4:]}"
+            )
+    frames = "\n".join(after).split("\n\n")
+    final = [f for f in frames if f.strip()][-1] if any(f.strip() for f in frames) else ""
+    assert "event: reconnect" in final and "retry: " in final, (
+        f"the stream of task {task_id} ended without a reconnect frame; last frame: {final!r}"
+    )
+    stack.server.wait(30)
+    log = stack.server.log()
+    assert "timeout graceful shutdown exceeded" not in log, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -26,7 +27,10 @@ SEED = Path(__file__).resolve().parents[3] / "shared" / "spec" / "seed-file-uplo
 
 def seed_text() -> str:
     if not SEED.exists():
-        pytest.fail(f"the seed document is expected at {SEED} (../shared beside the repo)")
+        where = f"the seed document is expected at {SEED} (../shared beside the repo)"
+        if os.environ.get("CI"):
+            pytest.fail(where)  # CI always has it: never skip there
+        pytest.skip(f"{where}; a clone without it runs the seed tests only in CI")
     return SEED.read_text(encoding="utf-8")
 
 

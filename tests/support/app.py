@@ -15,6 +15,7 @@ from runyard.bootstrap import Provisioned, provision
 from runyard.clock import OffsetClock
 from runyard.settings import DatabaseSettings, Settings
 from runyard.storage.base import Storage
+from tests.support.guard import forbid_io_in_transactions
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -59,7 +60,7 @@ class Harness:
 
     async def team(self, name: str, email: str) -> Team:
         p = await provision(
-            self.app.state.db,
+            self.app.state.services.db,
             self.settings,
             email=email,
             team_name=name,
@@ -100,6 +101,7 @@ async def running_app(
     """The app over ``settings``; ``storage`` replaces the store the settings would build."""
     clock = OffsetClock()
     app = create_app(settings, clock=clock, background=background, storage=storage)
+    forbid_io_in_transactions(app.state.services.storage)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

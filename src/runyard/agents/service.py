@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from runyard.agents.repository import AgentRepository
 from runyard.agents.schemas import AgentRead, AgentStatus
 from runyard.auth.repository import AuthRepository
 from runyard.db.base import new_id
-from runyard.db.engine import mark_wake
+from runyard.db.unit import UnitOfWork
 from runyard.models import Agent
+from runyard.tasks.repository import TaskQueue
 from runyard_protocol import AgentHello
 
 
@@ -41,9 +40,15 @@ def to_read(agent: Agent, running: int) -> AgentRead:
 
 
 class AgentService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.repo = AgentRepository(session)
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.repo = AgentRepository(uow.session)
+        self.queue = TaskQueue(uow.session)
+
+    async def page(self, team_id: str, offset: int, limit: int) -> tuple[list[AgentRead], int]:
+        agents, total = await self.repo.page(team_id, offset, limit)
+        counts = await self.queue.held_counts(team_id, [a.agent_id for a in agents])
+        return [to_read(a, counts.get(a.agent_id, 0)) for a in agents], total
 
     async def register(
         self,
@@ -68,7 +73,7 @@ class AgentService:
         elif agent.api_key_id != key_id:
             # The binding stops another key of the team from impersonating this agent; once
             # the bound key is revoked or expired, a new key may take the id over (rotation).
-            if await AuthRepository(self.session).key_usable(agent.api_key_id, now):
+            if await AuthRepository(self.uow.session).key_usable(agent.api_key_id, now):
                 raise AgentIdTaken(hello.agent_id)
             agent.api_key_id = key_id
         agent.labels = sorted(set(hello.labels))
@@ -82,7 +87,7 @@ class AgentService:
         agent.connection_id = connection_id
         agent.connected_at = now
         agent.last_heartbeat = now
-        mark_wake(self.session)
+        self.uow.wake_dispatcher()
         await self.repo.flush()
         return agent
 
@@ -108,7 +113,7 @@ class AgentService:
         if system_info is not None:
             agent.system_info = dict(system_info)
         if became_available:
-            mark_wake(self.session)
+            self.uow.wake_dispatcher()
         return agent
 
     async def disconnected(self, team_id: str, agent_id: str, connection_id: str) -> None:

@@ -47,7 +47,7 @@ async def authenticate(
     if kind is not None:
         key = await repo.api_key_by_hash(sha256_hex(token))
         if key is None or key.kind != kind:
-            raise Unauthenticated("This API key is not valid.", code="invalid_credential")
+            raise Unauthenticated("This API key is not valid.", code="invalid_credentials")
         if key.revoked_at is not None:
             raise Unauthenticated("This API key was revoked.", code="credential_revoked")
         if key.expires_at is not None and key.expires_at <= now:
@@ -57,8 +57,7 @@ async def authenticate(
         if refused is not None:
             raise refused
         if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
-            await repo.touch_api_key(key.id, now)
-            await session.commit()
+            await repo.touch_api_key(key.id, now)  # committed with the request's unit of work
         role = None
         if caller == "device":
             assert key.user_id is not None

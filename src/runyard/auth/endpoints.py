@@ -13,15 +13,21 @@ from runyard.auth.schemas import (
     TokenPair,
 )
 from runyard.auth.service import AuthService
-from runyard.deps import AccountCaller, ClockDep, DeviceKeyCaller, SessionDep, SettingsDep
-from runyard.errors import TooManyRequests, Unauthenticated
+from runyard.deps import (
+    AccountCaller,
+    ClockDep,
+    DeviceKeyCaller,
+    SessionDep,
+    SettingsDep,
+    services_of,
+)
+from runyard.errors import TooManyRequests
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 def _limiter(request: Request) -> SlidingWindowLimiter:
-    limiter: SlidingWindowLimiter = request.app.state.login_limiter
-    return limiter
+    return services_of(request).login_limiter
 
 
 @router.post(
@@ -46,7 +52,6 @@ async def login(
             headers={"Retry-After": str(int(wait) + 1)},
         )
     pair = await AuthService(session, settings, clock).login(body.email_address, body.user_password)
-    await session.commit()
     return pair
 
 
@@ -60,19 +65,7 @@ async def refresh(
     body: RefreshRequest, session: SessionDep, settings: SettingsDep, clock: ClockDep
 ) -> TokenPair:
     """Rotate a refresh token. Reusing an old one revokes the whole login (token family)."""
-    pair, reason = await AuthService(session, settings, clock).refresh(body.refresh_token)
-    await session.commit()
-    if pair is None:
-        if reason == "reused":
-            raise Unauthenticated(
-                "This refresh token was already used; the session is revoked. Log in again.",
-                code="refresh_token_reused",
-            )
-        raise Unauthenticated(
-            "The refresh token is invalid, expired or revoked; log in again.",
-            code="invalid_refresh_token",
-        )
-    return pair
+    return await AuthService(session, settings, clock).refresh(body.refresh_token)
 
 
 @router.post("/logout", response_model=Success, operation_id="auth_logout", responses=errors())
@@ -82,7 +75,6 @@ async def logout(
     """End this session: its refresh tokens stop working and its access token is refused."""
     assert principal.session_id is not None
     await AuthService(session, settings, clock).logout(principal.session_id)
-    await session.commit()
     return Success()
 
 
@@ -101,9 +93,8 @@ async def create_device_key(
     clock: ClockDep,
 ) -> DeviceKeyCreated:
     """Mint a `dk-` device key bound to you and the team (what `runyard login` saves)."""
-    assert principal.team_id and principal.user_id
+    assert principal.team and principal.user_id
     key, raw = AuthService(session, settings, clock).create_device_key(
-        principal.team_id, principal.user_id, body.device_name
+        principal.team, principal.user_id, body.device_name
     )
-    await session.commit()
     return DeviceKeyCreated(id=key.id, key_prefix=key.key_prefix, raw_key=raw)

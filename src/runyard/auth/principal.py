@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import Literal
 
-from runyard.errors import Forbidden, RunyardError, Unauthenticated
+from runyard.errors import BadRequest, Forbidden, RunyardError, Unauthenticated
 
 CallerKind = Literal["session", "integration", "device", "agent"]
 ROLE_RANK = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
@@ -24,6 +24,17 @@ class Principal:
     role: str | None = None
     key_id: str | None = None
     session_id: str | None = None
+
+    @property
+    def team(self) -> str:
+        """The team the caller acts in; every team-scoped policy resolved one, so a missing
+        team is a request that named none."""
+        if self.team_id is None:
+            raise BadRequest(
+                "This needs a team: send the team's id in the X-Team-ID header.",
+                code="team_required",
+            )
+        return self.team_id
 
 
 class Policy(enum.Enum):

@@ -49,19 +49,25 @@ class AuthService:
         access = encode_access_token(self.settings.secret_key, user_id, family_id, now, ttl)
         return TokenPair(access_token=access, refresh_token=raw, expires_in=ttl)
 
-    async def refresh(self, raw: str) -> tuple[TokenPair | None, str | None]:
-        """New pair, or (None, reason) when refused; a reused token revokes its family."""
+    async def refresh(self, raw: str) -> TokenPair:
+        """A new pair for an unused refresh token. A reused one revokes its whole family (kept:
+        the refusal commits first)."""
         now = self.clock.now()
         token = await self.repo.refresh_by_hash(sha256_hex(raw))
-        if token is None or token.expires_at <= now:
-            return None, "invalid"
-        if token.revoked_at is not None:
-            return None, "revoked"
+        if token is None or token.expires_at <= now or token.revoked_at is not None:
+            raise Unauthenticated(
+                "The refresh token is invalid, expired or revoked; log in again.",
+                code="invalid_refresh_token",
+            )
         if token.used_at is not None:
             await self.repo.revoke_family(token.family_id, now)
-            return None, "reused"
+            raise Unauthenticated(
+                "This refresh token was already used; the session is revoked. Log in again.",
+                code="refresh_token_reused",
+                commit_first=True,
+            )
         token.used_at = now
-        return self._issue(token.user_id, token.family_id), None
+        return self._issue(token.user_id, token.family_id)
 
     async def logout(self, family_id: str) -> None:
         await self.repo.revoke_family(family_id, self.clock.now())

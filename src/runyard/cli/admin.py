@@ -27,14 +27,13 @@ def create_user(
     async def run() -> None:
         db = Database(DatabaseSettings())
         try:
-            async with db.session() as session:
-                service = TeamService(session)
+            async with db.unit() as uow:
+                service = TeamService(uow.session)
                 user = await service.create_user(email, password)
                 line = f"user {user.id} {user.email_address}"
                 if team:
                     created = await service.create_team(user.id, team)
                     line += f" owner of team {created.id}"
-                await session.commit()
             typer.echo(line)
         finally:
             await db.dispose()
@@ -54,8 +53,8 @@ def create_key(
     from runyard.credentials.service import CredentialService
     from runyard.db.engine import Database
     from runyard.errors import NotFound, Unprocessable
-    from runyard.models import Team
     from runyard.settings import DatabaseSettings
+    from runyard.teams.repository import TeamRepository
 
     if kind not in ("integration", "agent"):
         raise Unprocessable("--kind must be integration or agent.", code="invalid_kind")
@@ -64,11 +63,12 @@ def create_key(
     async def run() -> None:
         db = Database(DatabaseSettings())
         try:
-            async with db.session() as session:
-                if await session.get(Team, team_id) is None:
+            async with db.unit() as uow:
+                if await TeamRepository(uow.session).team(team_id) is None:
                     raise NotFound(f"No team {team_id}.", code="team_not_found")
-                _, raw = CredentialService(session, SystemClock()).create(team_id, key_kind, name)
-                await session.commit()
+                _, raw = CredentialService(uow.session, SystemClock()).create(
+                    team_id, key_kind, name
+                )
             typer.echo(raw)
         finally:
             await db.dispose()

@@ -1,12 +1,19 @@
-"""Entry point of the ``runyard`` command."""
+"""Entry point of the ``runyard`` command.
+
+One command for every install: the client commands (login, run, tasks, …) always; the agent
+when the ``agent`` extra is installed; the server commands (serve, dev, db, admin, storage) when
+the ``server`` extra is. Presence is decided by the extra's own dependencies
+(``importlib.util.find_spec``), never by swallowing an ImportError: a broken import of our own
+code fails loudly.
+"""
 
 from __future__ import annotations
 
+from importlib.util import find_spec
+
 import typer
 
-from runyard.cli import admin, db
-from runyard.cli.dev import dev
-from runyard.cli.serve import serve
+from runyard_client.cli import register
 
 app = typer.Typer(
     name="runyard",
@@ -14,35 +21,35 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.command("serve")(serve)
-app.command("dev")(dev)
-app.add_typer(db.app, name="db")
-app.add_typer(admin.app, name="admin")
+
+SERVER_EXTRA = ("fastapi", "sqlalchemy", "alembic", "uvicorn")
+AGENT_EXTRA = ("websockets", "PIL")
 
 
-def _mount_optional() -> None:
-    """Sub-apps that live in other packages (storage, the agent, client commands)."""
-    try:
+def _has(modules: tuple[str, ...]) -> bool:
+    return all(find_spec(m) is not None for m in modules)
+
+
+def _mount() -> None:
+    if _has(SERVER_EXTRA):
+        from runyard.cli import admin, db
+        from runyard.cli.dev import dev
+        from runyard.cli.serve import serve
         from runyard.cli.storage import app as storage_app
 
+        app.command("serve")(serve)
+        app.command("dev")(dev)
+        app.add_typer(db.app, name="db")
+        app.add_typer(admin.app, name="admin")
         app.add_typer(storage_app, name="storage", help="Set up and check the object store.")
-    except ImportError:  # pragma: no cover - during bring-up
-        pass
-    try:
+    if _has(AGENT_EXTRA):
         from runyard_agent.cli import agent
 
         app.command("agent")(agent)
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from runyard_client.cli import register
-
-        register(app)
-    except ImportError:  # pragma: no cover
-        pass
+    register(app)
 
 
-_mount_optional()
+_mount()
 
 
 def main() -> None:

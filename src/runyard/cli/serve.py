@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import typer
+import uvicorn
+from fastapi import FastAPI
 
 from runyard.cli.errors import exits_cleanly
+from runyard.services import Services
 
 
 def ensure_port_free(host: str, port: int) -> None:
     """Fail with one clear line, before any start-up work, when the address is taken."""
-    import socket
-
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -23,11 +25,19 @@ def ensure_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def build_server(app: object, host: str, port: int, grace: float) -> object:
-    import uvicorn
+def build_server(app: FastAPI, host: str, port: int, grace: float) -> uvicorn.Server:
+    services: Services = app.state.services
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # uvicorn stops listening, then waits up to the grace for open responses before
+            # the lifespan shutdown runs. Event streams never end by themselves: tell them to
+            # end now (each sends a reconnect frame) instead of being cut at the grace.
+            await services.begin_shutdown()
+            await super().shutdown(sockets)
 
     config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
+        app,
         host=host,
         port=port,
         log_config=None,
@@ -37,7 +47,7 @@ def build_server(app: object, host: str, port: int, grace: float) -> object:
         ws_ping_interval=20,
         ws_ping_timeout=20,
     )
-    return uvicorn.Server(config)
+    return Server(config)
 
 
 @exits_cleanly
@@ -60,4 +70,4 @@ def serve(
 
         upgrade(settings.db.url)
     server = build_server(create_app(settings), host, port, settings.scheduler.shutdown_grace)
-    asyncio.run(server.serve())  # type: ignore[attr-defined]
+    asyncio.run(server.serve())

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from runyard.api_docs import errors
 from runyard.credentials.schemas import (
@@ -10,7 +10,7 @@ from runyard.credentials.schemas import (
     CredentialRead,
 )
 from runyard.credentials.service import CredentialService
-from runyard.deps import ClockDep, SessionDep, TeamAdmin
+from runyard.deps import ClockDep, GatewayDep, SessionDep, TeamAdmin, UnitDep
 from runyard.pagination import PageDep
 
 router = APIRouter(prefix="/credentials", tags=["credentials"])
@@ -27,11 +27,9 @@ async def create_credential(
     body: CredentialCreate, principal: TeamAdmin, session: SessionDep, clock: ClockDep
 ) -> CredentialCreated:
     """Create an integration (`sk-`) or agent (`ak-`) key. The raw key is shown only here."""
-    assert principal.team_id
     key, raw = CredentialService(session, clock).create(
-        principal.team_id, body.kind, body.display_name, body.expires_in_days
+        principal.team, body.kind, body.display_name, body.expires_in_days
     )
-    await session.commit()
     return CredentialCreated(
         id=key.id,
         kind=key.kind,
@@ -47,9 +45,8 @@ async def list_credentials(
     principal: TeamAdmin, session: SessionDep, clock: ClockDep, page: PageDep
 ) -> CredentialList:
     """The team's keys of every kind, newest first (never the secrets)."""
-    assert principal.team_id
-    keys, total = await CredentialService(session, clock).repo.page(
-        principal.team_id, page.offset, page.per_page
+    keys, total = await CredentialService(session, clock).page(
+        principal.team, page.offset, page.per_page
     )
     return CredentialList(
         credentials=[CredentialRead.model_validate(k, from_attributes=True) for k in keys],
@@ -65,16 +62,15 @@ async def list_credentials(
 )
 async def revoke_credential(
     credential_id: str,
-    request: Request,
     principal: TeamAdmin,
-    session: SessionDep,
+    uow: UnitDep,
+    gateway: GatewayDep,
     clock: ClockDep,
 ) -> Response:
+    session = uow.session
     """Revoke a key: refused from the next request on; its open connections close within 10 s."""
-    assert principal.team_id
-    key = await CredentialService(session, clock).revoke(principal.team_id, credential_id)
-    await session.commit()
-    gateway = getattr(request.app.state, "gateway", None)
-    if gateway is not None and key.kind == "agent":
-        await gateway.disconnect_key(key.id)
+    key = await CredentialService(session, clock).revoke(principal.team, credential_id)
+    if key.kind == "agent":
+        key_id = key.id
+        uow.after_commit(lambda: gateway.disconnect_key(key_id))
     return Response(status_code=204)

@@ -19,6 +19,9 @@ class CredentialService:
         self.repo = CredentialRepository(session)
         self.clock = clock
 
+    async def page(self, team_id: str, offset: int, limit: int) -> tuple[list[ApiKey], int]:
+        return await self.repo.page(team_id, offset, limit)
+
     def create(
         self,
         team_id: str,

@@ -21,26 +21,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
 
+from runyard.db.unit import NoWakeups, UnitOfWork, Wakeups, track
 from runyard.settings import DatabaseSettings
-
-CommitListener = Callable[[set[str], bool], None]
-
-
-def mark_task_changed(session: AsyncSession | Session, task_id: str, *, wake: bool = False) -> None:
-    """Record that a task changed; listeners hear of it only once the transaction commits.
-
-    ``wake`` also wakes the dispatcher (a task became schedulable or capacity was freed).
-    """
-    info = session.info
-    info.setdefault("changed_tasks", set()).add(task_id)
-    if wake:
-        info["wake_dispatcher"] = True
-
-
-def mark_wake(session: AsyncSession | Session) -> None:
-    session.info["wake_dispatcher"] = True
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -102,43 +85,48 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
 
 
 class Database:
-    """The engine plus a session factory; lives in ``app.state.db``."""
+    """The engine plus a session factory; built once by the services container."""
 
-    def __init__(self, settings: DatabaseSettings) -> None:
+    def __init__(self, settings: DatabaseSettings, wakeups: Wakeups | None = None) -> None:
         self.engine = make_engine(settings)
-        self.listeners: list[CommitListener] = []
-
-        class _Session(Session):
-            """Per-database session class, so commit hooks do not leak between databases."""
-
-        event.listen(_Session, "after_commit", self._after_commit)
-        event.listen(_Session, "after_soft_rollback", self._after_rollback)
-        self.sessionmaker = async_sessionmaker(
-            self.engine, expire_on_commit=False, sync_session_class=_Session
-        )
+        self.wakeups: Wakeups = wakeups or NoWakeups()
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.is_sqlite = settings.url.startswith("sqlite")
         self.is_postgres = self.engine.dialect.name == "postgresql"
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session for one unit of work; the caller commits. Rolled back on error."""
+        """A bare session for reads (and tests); rolled back on error. Writes use ``unit()``."""
         async with self.sessionmaker() as session:
+            track(session)
             try:
                 yield session
             except BaseException:
                 await session.rollback()
                 raise
+            finally:
+                track(None)
 
-    def _after_commit(self, session: Session) -> None:
-        changed: set[str] = session.info.pop("changed_tasks", set())
-        wake = bool(session.info.pop("wake_dispatcher", False))
-        if changed or wake:
-            for listener in self.listeners:
-                listener(changed, wake)
-
-    def _after_rollback(self, session: Session, _previous: Any) -> None:
-        session.info.pop("changed_tasks", None)
-        session.info.pop("wake_dispatcher", None)
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[UnitOfWork]:
+        """One unit of work: committed when the block ends normally (its hooks run after),
+        rolled back on error, except a ``RunyardError(commit_first=True)``: committed, then
+        re-raised."""
+        async with self.sessionmaker() as session:
+            uow = UnitOfWork(session, self.wakeups)
+            track(session)
+            try:
+                yield uow
+            except BaseException as exc:
+                if getattr(exc, "commit_first", False):
+                    await uow.commit()
+                else:
+                    await uow.rollback()
+                raise
+            else:
+                await uow.commit()
+            finally:
+                track(None)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -1,5 +1,10 @@
 """The SSE generator: replay from ``Last-Event-ID``, then live events, keep-alives, and the end
-after the terminal event. It opens a short session per read; it never holds one while waiting."""
+after the terminal event. It opens a short session per read; it never holds one while waiting.
+
+When the server process stops (``EventHub.close``), an open stream ends with ``RECONNECT``: a
+``reconnect`` event with a ``retry:`` hint and no ``id`` (so the client's ``Last-Event-ID``
+stays on the last real event), then a properly terminated body. The client reconnects, through
+the load balancer, to a process that is not stopping and misses nothing."""
 
 from __future__ import annotations
 
@@ -15,9 +20,13 @@ from runyard.clock import Clock
 from runyard.db.engine import Database
 from runyard.events.hub import EventHub
 from runyard.settings import Settings
-from runyard.tasks.repository import TaskRepository
+from runyard.tasks.repository import TaskQueue
 
 TERMINAL_EVENTS = {"completed", "failed", "cancelled"}
+RECONNECT_AFTER_MS = 1000
+RECONNECT = (
+    f'retry: {RECONNECT_AFTER_MS}\nevent: reconnect\ndata: {{"reason":"server_shutdown"}}\n\n'
+)
 
 
 def format_event(seq: int, event: str, data: object) -> str:
@@ -48,9 +57,12 @@ async def event_stream(
     try:
         yield "retry: 2000\n\n"
         while True:
+            if hub.closing:
+                yield RECONNECT
+                return
             wake.clear()
             async with db.session() as session:
-                repo = TaskRepository(session)
+                repo = TaskQueue(session)
                 # Status first: once it reads terminal, the terminal event (same commit) is
                 # visible to the read that follows.
                 finished = await repo.is_finished(task_id)

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from runyard.api_docs import errors
-from runyard.deps import ClockDep, RuntimeWriter, SessionDep, SettingsDep, StorageDep
+from runyard.deps import ClockDep, RuntimeWriter, ServicesDep, SessionDep, SettingsDep, StorageDep
 from runyard.files.schemas import PresignRequest, PresignResponse
 from runyard.files.service import FileService
 
@@ -18,8 +18,8 @@ router = APIRouter(prefix="/r/files", tags=["files"])
 )
 async def presign(
     body: PresignRequest,
-    request: Request,
     principal: RuntimeWriter,
+    services: ServicesDep,
     session: SessionDep,
     settings: SettingsDep,
     storage: StorageDep,
@@ -32,8 +32,6 @@ async def presign(
     1 day. Above the single-upload limit (524,288,000 bytes by default) this answers 413: use the
     multipart endpoints.
     """
-    assert principal.team_id
-    service = FileService(session, settings, storage, clock, request.app.state.usage)
-    result = await service.presign(principal.team_id, body)
-    await session.commit()
+    service = FileService(session, settings, storage, clock, services.usage)
+    result = await service.presign(principal.team, body)
     return result

@@ -11,13 +11,16 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from runyard.agents.health import effective_health
 from runyard.agents.service import AgentIdTaken, AgentService
 from runyard.auth.authenticate import authenticate
 from runyard.auth.principal import Policy
 from runyard.db.base import new_id
 from runyard.errors import RunyardError
 from runyard.gateway.handlers import FrameHandler, reconcile_on_hello
-from runyard.gateway.registry import Connection, Gateway, effective_health
+from runyard.gateway.lanes import FrameLanes
+from runyard.gateway.registry import Connection
+from runyard.services import Services
 from runyard.tasks.execution import AgentRef
 from runyard_protocol import (
     PROTOCOL_VERSION,
@@ -48,19 +51,17 @@ async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> N
 @router.websocket("/agent/ws")
 async def agent_gateway(websocket: WebSocket) -> None:
     """The agent gateway (WebSocket). `Authorization: Bearer ak-…`; see docs/agent-protocol.md."""
-    app = websocket.app
-    state = app.state
-    gateway: Gateway = state.gateway
-    settings = state.settings
+    services: Services = websocket.app.state.services
+    gateway, settings, clock = services.gateway, services.settings, services.clock
     try:
-        async with state.db.session() as session:
+        async with services.db.unit() as uow:
             principal = await authenticate(
-                session,
+                uow.session,
                 authorization=websocket.headers.get("authorization"),
                 team_header=None,
                 policy=Policy.GATEWAY,
                 secret_key=settings.secret_key,
-                clock=state.clock,
+                clock=clock,
             )
     except RunyardError as exc:
         await _deny(websocket, exc.status, exc.code, exc.message)
@@ -68,7 +69,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
     if not gateway.accepting:
         await _deny(websocket, 503, "not_ready", "The server is shutting down; reconnect.")
         return
-    assert principal.team_id and principal.key_id
+    assert principal.team and principal.key_id
     await websocket.accept()
     try:
         raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT)
@@ -83,28 +84,27 @@ async def agent_gateway(websocket: WebSocket) -> None:
         await _close(websocket, CloseReason.UNSUPPORTED_PROTOCOL)
         return
     connection_id = new_id()
-    me = AgentRef(principal.team_id, hello.agent_id)
+    me = AgentRef(principal.team, hello.agent_id)
     runtimes = set(hello.runtimes)
     healthy = effective_health(hello.healthy, set(hello.labels), runtimes)
     try:
-        async with state.db.session() as session:
-            await AgentService(session).register(
-                principal.team_id,
+        async with services.db.unit() as uow:
+            await AgentService(uow).register(
+                principal.team,
                 principal.key_id,
                 hello,
                 connection_id,
-                state.clock.now(),
+                clock.now(),
                 healthy=healthy,
             )
-            drop = await reconcile_on_hello(session, me, hello.running_tasks, state.clock)
-            await session.commit()
+            drop = await reconcile_on_hello(uow, me, hello.running_tasks, clock)
     except AgentIdTaken:
         log.warning("agent_id %r is bound to another key; refusing", hello.agent_id)
         await _close(websocket, CloseReason.AGENT_ID_TAKEN)
         return
     conn = Connection(
         websocket=websocket,
-        team_id=principal.team_id,
+        team_id=principal.team,
         agent_id=hello.agent_id,
         key_id=principal.key_id,
         connection_id=connection_id,
@@ -130,10 +130,16 @@ async def agent_gateway(websocket: WebSocket) -> None:
             drop_tasks=drop,
         ),
     )
-    handler = FrameHandler(state.db, settings, state.storage, state.clock, gateway, conn)
+    handler = FrameHandler(services.db, settings, services.storage, clock, gateway, conn)
+
+    async def on_failure(_exc: BaseException) -> None:
+        await gateway.close(conn, CloseReason.SERVER_ERROR)
+
+    lanes = FrameLanes(handler.handle, on_failure)
     try:
         while True:
             raw = await websocket.receive_text()
+            conn.last_seen = clock.now()  # liveness counts from arrival, whatever the frame
             try:
                 frame = parse_agent_frame(raw)
             except ValidationError as exc:
@@ -144,14 +150,14 @@ async def agent_gateway(websocket: WebSocket) -> None:
                     ),
                 )
                 continue
-            await handler.handle(frame)
+            lanes.submit(frame)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        await lanes.close(settings.scheduler.shutdown_grace)
         if gateway.remove(conn):
-            async with state.db.session() as session:
-                await AgentService(session).disconnected(conn.team_id, conn.agent_id, connection_id)
-                await session.commit()
+            async with services.db.unit() as uow:
+                await AgentService(uow).disconnected(conn.team_id, conn.agent_id, connection_id)
         log.info("agent disconnected agent=%s", hello.agent_id)
 
 

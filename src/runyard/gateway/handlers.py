@@ -1,32 +1,36 @@
-"""What the gateway does with each frame of a registered agent. One short database session
-per frame (never held across network I/O); replies and side effects after commit."""
+"""What the gateway does with each frame of a registered agent. One short unit of work per
+frame (never held across network I/O); replies and side effects after commit."""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from runyard.agents.health import effective_health, healthy_runtimes
 from runyard.agents.service import AgentService
 from runyard.clock import Clock
 from runyard.db.engine import Database
-from runyard.gateway.registry import Connection, Gateway, effective_health, healthy_runtimes
-from runyard.models import Task, WorkflowVersion
+from runyard.db.unit import UnitOfWork
+from runyard.gateway.registry import Connection, Gateway
+from runyard.models import Task
 from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import Settings
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
 from runyard.tasks.execution import AgentRef, StaleAttempt, TaskExecution
+from runyard.tasks.repository import TaskQueue
+from runyard.tasks.states import HELD, SCHEDULABLE, TERMINAL, TaskStatus
 from runyard_protocol import (
     AgentFrame,
+    AssignedInput,
     ErrorFrame,
     Heartbeat,
     HeartbeatAck,
     InputUrlGrant,
     InputUrlRequest,
+    OutcomeAck,
+    OutcomeKind,
     OutputUrlGrant,
     OutputUrlRequest,
     RunningTask,
@@ -88,14 +92,8 @@ class FrameHandler:
                 await self.output_url(frame)
             elif isinstance(frame, InputUrlRequest):
                 await self.input_url(frame)
-            elif isinstance(frame, TaskComplete):
-                await self.complete(frame)
-            elif isinstance(frame, TaskFail):
-                await self.simple(frame, "fail")
-            elif isinstance(frame, TaskCancelled):
-                await self.simple(frame, "cancelled")
-            elif isinstance(frame, TaskRelease):
-                await self.simple(frame, "release")
+            elif isinstance(frame, OUTCOMES):
+                await self.outcome(frame)
             else:
                 await self.reply(
                     ErrorFrame(
@@ -110,11 +108,11 @@ class FrameHandler:
                 await self.reply(TaskCancel(task_id=task_id, attempt=attempt, reason="dropped"))
 
     async def heartbeat(self, frame: Heartbeat) -> None:
-        now = self.clock.now()
+        now = self.conn.last_seen or self.clock.now()
         runtimes = healthy_runtimes(frame.system_info, self.conn.runtimes)
         healthy = effective_health(frame.healthy, self.conn.labels, runtimes)
-        async with self.db.session() as session:
-            agent = await AgentService(session).heartbeat(
+        async with self.db.unit() as uow:
+            agent = await AgentService(uow).heartbeat(
                 self.conn.team_id,
                 self.conn.agent_id,
                 self.conn.connection_id,
@@ -123,20 +121,55 @@ class FrameHandler:
                 draining=frame.draining,
                 system_info=frame.system_info,
             )
-            drop = await stale_reports(session, self.me, frame.running_tasks)
-            await session.commit()
+            drop = await stale_reports(TaskQueue(uow.session), self.me, frame.running_tasks)
         if agent is None:
             return
         self.conn.healthy, self.conn.draining = healthy, frame.draining
         self.conn.runtimes = runtimes
         await self.reply(HeartbeatAck(drop_tasks=drop))
 
+    async def outcome(self, frame: Outcome) -> None:
+        """Apply an outcome once and acknowledge it, also when it is a resend: the agent keeps
+        each outcome (on disk) until this acknowledgement arrives."""
+        kind = OUTCOME_KIND[type(frame)]
+        message: str | None = None
+        try:
+            if isinstance(frame, TaskComplete):
+                await self.complete(frame)
+            else:
+                await self.simple(frame, kind)
+            result: Literal["applied", "duplicate", "refused"] = "applied"
+        except StaleAttempt:
+            async with self.db.session() as session:
+                task = await TaskQueue(session).get_any(frame.task_id)
+            result = (
+                "duplicate" if already_applied(task, self.me, frame.attempt, kind) else "refused"
+            )
+            if result == "refused":
+                message = "This attempt is no longer current; drop the task."
+                log.info(
+                    "refused %s task=%s attempt=%d agent=%s: not the current attempt",
+                    kind,
+                    frame.task_id,
+                    frame.attempt,
+                    self.conn.agent_id,
+                )
+        await self.reply(
+            OutcomeAck(
+                task_id=frame.task_id,
+                attempt=frame.attempt,
+                outcome=kind,
+                result=result,
+                error_message=message,
+            )
+        )
+
     async def simple(
         self, frame: TaskAck | TaskFail | TaskCancelled | TaskRelease, what: str
     ) -> None:
-        now = self.clock.now()
-        async with self.db.session() as session:
-            ex = TaskExecution(session, self.settings)
+        now = self.conn.last_seen or self.clock.now()
+        async with self.db.unit() as uow:
+            ex = TaskExecution(uow, self.settings)
             if what == "ack":
                 await ex.ack(self.me, frame.task_id, frame.attempt, now)
             elif what == "fail":
@@ -153,7 +186,6 @@ class FrameHandler:
                 await ex.cancelled(self.me, frame.task_id, frame.attempt, now)
             else:
                 await ex.release(self.me, frame.task_id, frame.attempt, now)
-            await session.commit()
         log.info(
             "%s task=%s attempt=%d agent=%s", what, frame.task_id, frame.attempt, self.conn.agent_id
         )
@@ -163,8 +195,8 @@ class FrameHandler:
         if time.monotonic() - last < self.settings.events.progress_interval:
             return  # coalesced: the next report (or completion) supersedes this one
         self.conn.last_progress_store[frame.task_id] = time.monotonic()
-        async with self.db.session() as session:
-            await TaskExecution(session, self.settings).progress(
+        async with self.db.unit() as uow:
+            await TaskExecution(uow, self.settings).progress(
                 self.me,
                 frame.task_id,
                 frame.attempt,
@@ -176,11 +208,10 @@ class FrameHandler:
                 current_node=frame.current_node,
                 message=frame.message,
             )
-            await session.commit()
 
     async def output_url(self, frame: OutputUrlRequest) -> None:
-        async with self.db.session() as session:
-            row = await TaskExecution(session, self.settings).grant_output(
+        async with self.db.unit() as uow:
+            row = await TaskExecution(uow, self.settings).grant_output(
                 self.me,
                 frame.task_id,
                 frame.attempt,
@@ -191,7 +222,6 @@ class FrameHandler:
                 self.clock.now(),
             )
             key, size = row.object_key, row.file_size
-            await session.commit()
         signed = self.storage.presign_put(key, size, expires_in=self.settings.limits.upload_url_ttl)
         await self.reply(
             OutputUrlGrant(
@@ -203,34 +233,35 @@ class FrameHandler:
         )
 
     async def input_url(self, frame: InputUrlRequest) -> None:
-        async with self.db.session() as session:
-            task = await TaskExecution(session, self.settings).fenced(
+        inputs: list[AssignedInput] = []
+        refused: str | None = None
+        async with self.db.unit() as uow:
+            task = await TaskExecution(uow, self.settings).fenced(
                 self.me, frame.task_id, frame.attempt
             )
-            version = await session.get(WorkflowVersion, (task.workflow_id, task.workflow_version))
+            version = await TaskQueue(uow.session).version_of(task)
             try:
-                assert version is not None
+                if version is None:
+                    raise InputExpired("workflow")
                 inputs = await load_inputs(
-                    session, task, version, self.storage, self.settings, self.clock.now()
+                    uow.session, task, version, self.storage, self.settings, self.clock.now()
                 )
             except InputExpired as exc:
-                await self.reply(
-                    InputUrlGrant(
-                        request_id=frame.request_id,
-                        task_id=frame.task_id,
-                        error_code="input_expired",
-                        error_message=f"input {exc.parameter!r} expired",
-                    )
-                )
-                return
+                refused = f"input {exc.parameter!r} expired"
         await self.reply(
-            InputUrlGrant(request_id=frame.request_id, task_id=frame.task_id, inputs=inputs)
+            InputUrlGrant(
+                request_id=frame.request_id,
+                task_id=frame.task_id,
+                inputs=inputs,
+                error_code="input_expired" if refused else None,
+                error_message=refused,
+            )
         )
 
     async def complete(self, frame: TaskComplete) -> None:
         specs = [o.model_dump() for o in frame.outputs]
-        async with self.db.session() as session:
-            rows = await TaskExecution(session, self.settings).declared_outputs(
+        async with self.db.unit() as uow:
+            rows = await TaskExecution(uow, self.settings).declared_outputs(
                 self.me, frame.task_id, frame.attempt, specs
             )
         problem = rows if isinstance(rows, str) else None
@@ -245,8 +276,8 @@ class FrameHandler:
                     )
                     break
         now = self.clock.now()
-        async with self.db.session() as session:
-            ex = TaskExecution(session, self.settings)
+        async with self.db.unit() as uow:
+            ex = TaskExecution(uow, self.settings)
             if problem is not None:
                 await ex.fail(
                     self.me,
@@ -260,7 +291,6 @@ class FrameHandler:
                 await ex.complete(
                     self.me, frame.task_id, frame.attempt, [o.output_id for o in frame.outputs], now
                 )
-            await session.commit()
         self.conn.last_progress_store.pop(frame.task_id, None)
         log.info(
             "%s task=%s attempt=%d agent=%s",
@@ -271,47 +301,68 @@ class FrameHandler:
         )
 
 
+OUTCOMES = (TaskComplete, TaskFail, TaskCancelled, TaskRelease)
+Outcome = TaskComplete | TaskFail | TaskCancelled | TaskRelease
+OUTCOME_KIND: dict[type[Outcome], OutcomeKind] = {
+    TaskComplete: "complete",
+    TaskFail: "fail",
+    TaskCancelled: "cancelled",
+    TaskRelease: "release",
+}
+
+
+def already_applied(task: Task | None, me: AgentRef, attempt: int, kind: OutcomeKind) -> bool:
+    """Whether the task's state already reflects this outcome of this agent's attempt (a resend
+    after the acknowledgement was lost): then it is acknowledged again, not applied twice."""
+    if task is None or task.team_id != me.team_id or task.attempt != attempt:
+        return False
+    if kind == "release":
+        return task.task_status in SCHEDULABLE or task.task_status is TaskStatus.CANCELLED
+    return task.task_status in TERMINAL and task.agent_id in (me.agent_id, None)
+
+
 async def stale_reports(
-    session: Any, me: AgentRef, running: list[RunningTask]
+    queue: TaskQueue, me: AgentRef, running: list[RunningTask]
 ) -> list[RunningTask]:
     """The reported tasks this agent must drop: not (or no longer) its current attempt."""
     if not running:
         return []
-    rows = await session.execute(
-        select(Task.id, Task.agent_id, Task.attempt, Task.task_status, Task.team_id).where(
-            Task.id.in_([r.task_id for r in running])
-        )
-    )
+    reported = {(r.task_id, r.attempt) for r in running}
     current = {
-        r[0]
-        for r in rows.tuples()
-        if r[4] == me.team_id
-        and r[1] == me.agent_id
-        and r[3] in ("queued", "running")
-        and any(x.task_id == r[0] and x.attempt == r[2] for x in running)
+        t.id
+        for t in await queue.attempts_of(r.task_id for r in running)
+        if t.team_id == me.team_id
+        and t.agent_id == me.agent_id
+        and t.task_status in HELD
+        and (t.id, t.attempt) in reported
     }
     return [r for r in running if r.task_id not in current]
 
 
 async def reconcile_on_hello(
-    session: AsyncSession, me: AgentRef, running: list[RunningTask], clock: Clock
+    uow: UnitOfWork, me: AgentRef, running: list[RunningTask], clock: Clock
 ) -> list[RunningTask]:
-    """On (re)connect: keep reported tasks still assigned to this attempt, drop the rest, and
-    requeue tasks the server thought this agent held but it no longer reports (it restarted)."""
-    drop = await stale_reports(session, me, running)
+    """On (re)connect: keep reported tasks still assigned to this attempt (a queued one becomes
+    running: its ack is implied), drop the rest, requeue assignments that never reached the
+    agent (no retry used), and retry the running tasks it no longer reports (it restarted)."""
+    queue = TaskQueue(uow.session)
+    drop = await stale_reports(queue, me, running)
     kept = {r.task_id for r in running} - {d.task_id for d in drop}
     now = clock.now()
-    held = await session.scalars(
-        select(Task).where(
-            Task.team_id == me.team_id,
-            Task.agent_id == me.agent_id,
-            Task.task_status.in_(("queued", "running")),
-        )
-    )
-    for task in held:
+    for task in await queue.held_by(me.team_id, me.agent_id):
         if task.id in kept:
+            if task.task_status is TaskStatus.QUEUED:
+                # It runs there: an ack lost with the old connection is implied.
+                lifecycle.move(uow, task, TaskStatus.RUNNING, now)
+            continue
+        if task.task_status is TaskStatus.QUEUED:
+            # Never acknowledged and not reported: the assignment did not reach the agent (a
+            # server that died between commit and send, or a dropped connection). Nothing ran,
+            # so it goes back to the queue without using a retry.
+            log.info("assignment never reached task=%s agent=%s; requeued", task.id, me.agent_id)
+            lifecycle.move(uow, task, TaskStatus.PENDING, now)
             continue
         lifecycle.retry_or_fail(
-            session, task, now, f"Agent {me.agent_id!r} restarted and lost the task"
+            uow, task, now, f"Agent {me.agent_id!r} restarted and lost the task"
         )
     return drop

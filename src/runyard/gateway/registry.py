@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketState
@@ -30,20 +31,8 @@ class Connection:
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     cancels_sent: set[tuple[str, int]] = field(default_factory=set)
     last_progress_store: dict[str, float] = field(default_factory=dict)
-
-
-def healthy_runtimes(system_info: dict[str, object] | None, fallback: set[str]) -> set[str]:
-    """Runtimes the agent reports healthy (``system_info["runtimes"][name]["healthy"]``)."""
-    details = (system_info or {}).get("runtimes")
-    if not isinstance(details, dict):
-        return fallback
-    return {n for n, d in details.items() if isinstance(d, dict) and d.get("healthy")}
-
-
-def effective_health(reported: bool, labels: set[str], runtimes: set[str]) -> bool:
-    """An agent labelled ``comfyui`` is unhealthy while its ComfyUI is down: that is the work
-    it was set up for, and an operator must see it. Other runtimes gate dispatch per task."""
-    return reported and not ("comfyui" in labels and "comfyui" not in runtimes)
+    #: When the last frame of any kind arrived (the reaper's liveness for agents of this process).
+    last_seen: datetime | None = None
 
 
 class Gateway:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
@@ -17,16 +18,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runyard.errors import NotFound, Unauthenticated
 from runyard.metrics.registry import Metrics
-from runyard.settings import Settings
+
+if TYPE_CHECKING:  # services imports the task lifecycle, which imports the metrics hook
+    from runyard.services import Services
 
 router = APIRouter(tags=["operations"], include_in_schema=False)
 
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    state = request.app.state
-    settings: Settings = state.settings
-    token = settings.metrics.token
+    services: Services = request.app.state.services
+    token = services.settings.metrics.token
     if not token:
         raise NotFound()
     sent = request.headers.get("authorization", "")
@@ -34,13 +36,11 @@ async def metrics(request: Request) -> Response:
     if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
         raise Unauthenticated(
             "Send `Authorization: Bearer <RUNYARD_METRICS_TOKEN>`.",
-            code="invalid_metrics_token",
+            code="invalid_token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    registry: Metrics = state.metrics
-    await registry.refresh(
-        state.db, getattr(state, "gateway", None), getattr(state, "events", None), state.clock.now()
-    )
+    registry: Metrics = request.app.state.metrics
+    await registry.refresh(services.db, services.gateway, services.events, services.clock.now())
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -89,10 +89,11 @@ def route_template(scope: Scope) -> str:
     return path
 
 
-def install_metrics(app: FastAPI) -> Metrics:
-    """Build this app's registry, its middleware and its route; the lifespan binds the database
-    (``Metrics.bind``) once it exists."""
+def install_metrics(app: FastAPI, services: Services) -> Metrics:
+    """Build this app's registry, bind it to the app's database (``lifecycle.move`` finds it
+    through the session), add its middleware and its route."""
     registry = Metrics()
+    registry.bind(services.db)
     app.state.metrics = registry
     app.add_middleware(MetricsMiddleware, metrics=registry)
     app.include_router(router)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from runyard.db.repository import Repository
 from runyard.models import Task
-from runyard.tasks.states import SCHEDULABLE
+from runyard.tasks.states import HELD, SCHEDULABLE
 
 
 class MetricsRepository(Repository):
@@ -27,7 +27,7 @@ class MetricsRepository(Repository):
         """Tasks each agent holds (queued or running), keyed by (team, agent)."""
         rows = await self.session.execute(
             select(Task.team_id, Task.agent_id, func.count())
-            .where(Task.task_status.in_(("queued", "running")), Task.agent_id.is_not(None))
+            .where(Task.task_status.in_(HELD), Task.agent_id.is_not(None))
             .group_by(Task.team_id, Task.agent_id)
         )
         return {(str(team), str(agent)): int(n) for team, agent, n in rows.all()}

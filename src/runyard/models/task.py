@@ -4,9 +4,26 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from runyard.db.base import Base, UTCDateTime, new_id, utcnow
+from runyard.tasks.states import TaskStatus
+
+
+class TaskStatusType(TypeDecorator[TaskStatus]):
+    """``task_status`` as a plain string column that reads back as ``TaskStatus``; a value
+    outside the enum fails on write, not silently."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else TaskStatus(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> TaskStatus | None:
+        return None if value is None else TaskStatus(value)
 
 
 class Task(Base):
@@ -25,7 +42,7 @@ class Task(Base):
     workflow_id: Mapped[str] = mapped_column(String(36), ForeignKey("workflows.id"))
     workflow_slug: Mapped[str] = mapped_column(String(100))
     workflow_version: Mapped[int] = mapped_column(Integer)
-    task_status: Mapped[str] = mapped_column(String(16), default="pending")
+    task_status: Mapped[TaskStatus] = mapped_column(TaskStatusType(), default=TaskStatus.PENDING)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
     required_labels: Mapped[list[str]] = mapped_column(JSON)

@@ -8,9 +8,10 @@ from datetime import timedelta
 from runyard.background import BackgroundLoop
 from runyard.clock import Clock
 from runyard.db.engine import Database
-from runyard.retention.repository import RetentionRepository
+from runyard.retention.repository import BATCH, RetentionRepository
 from runyard.settings import Settings
 from runyard.storage.base import Storage, StorageError, UploadNotFound
+from runyard.tasks.repository import TaskQueue
 
 log = logging.getLogger("runyard.retention")
 
@@ -34,8 +35,9 @@ class Sweeper(BackgroundLoop):
         local = self.storage.backend == "local"
         to_delete: list[str] = []
         counts = {"files": 0, "outputs": 0, "strays": 0, "uploads": 0}
-        async with self.db.session() as session:
-            repo = RetentionRepository(session)
+        async with self.db.unit() as uow:
+            repo = RetentionRepository(uow.session)
+            queue = TaskQueue(uow.session)
             if not await repo.lock():
                 return counts
             for f in await repo.expired_files(now):
@@ -43,24 +45,20 @@ class Sweeper(BackgroundLoop):
                 counts["files"] += 1
                 if local:
                     to_delete.append(f.file_key)
-            outputs = await repo.expired_outputs(now)
-            await repo.mark_outputs([o.id for o in outputs], "expired")
+            outputs = await queue.expired_outputs(now, BATCH)
+            await queue.mark_outputs([o.id for o in outputs], "expired")
             counts["outputs"] = len(outputs)
             if local:
                 to_delete += [o.object_key for o in outputs]
-            strays = await repo.stray_outputs(now - timedelta(hours=1))
-            await repo.mark_outputs([o.id for o in strays], "discarded")
+            strays = await queue.stray_outputs(now - timedelta(hours=1), BATCH)
+            await queue.mark_outputs([o.id for o in strays], "discarded")
             counts["strays"] = len(strays)
             to_delete += [o.object_key for o in strays]
             expired_uploads = await repo.expired_uploads(now)
-            await repo.prune(
-                events_before=now - timedelta(seconds=r.events),
-                idempotency_before=now - timedelta(seconds=r.idempotency),
-                now=now,
-                uploads_before=now - timedelta(seconds=2 * r.multipart),
-            )
+            await queue.prune_events(now - timedelta(seconds=r.events))
+            await queue.prune_idempotency(now - timedelta(seconds=r.idempotency))
+            await repo.prune(now=now, uploads_before=now - timedelta(seconds=2 * r.multipart))
             aborts = [(u.id, u.file_key, u.backend_upload_id) for u in expired_uploads]
-            await session.commit()
         for key in to_delete:
             try:
                 await self.storage.delete(key)
@@ -77,9 +75,8 @@ class Sweeper(BackgroundLoop):
             except StorageError:
                 log.warning("could not abort multipart upload of %s; will retry", key)
         if aborted:
-            async with self.db.session() as session:
-                await RetentionRepository(session).mark_uploads_expired(aborted)
-                await session.commit()
+            async with self.db.unit() as uow:
+                await RetentionRepository(uow.session).mark_uploads_expired(aborted)
         counts["uploads"] = len(aborted)
         if any(counts.values()):
             log.info("retention sweep: %s", counts)

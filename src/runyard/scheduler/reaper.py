@@ -1,4 +1,4 @@
-"""The reaper: every ``reap_interval`` it enforces the timers.
+"""The reaper: every ``reap_interval`` it enforces the timers, as policy over ``TaskQueue``.
 
 - ack timeout: an assignment not acknowledged in time goes back to the queue;
 - ``task_timeout`` (from the ack): the task fails ``timed_out`` and its agent is told to abort;
@@ -6,34 +6,75 @@
 - lost agents (silent for ``heartbeat_misses`` intervals, connected or not): their tasks are
   retried with a new attempt up to ``max_retries``, then fail ``agent_lost``;
 - keys revoked or expired elsewhere close their agents' connections.
-Every query locks with SKIP LOCKED so several server processes can reap side by side.
+Every lock is taken with SKIP LOCKED so several server processes can reap side by side. All time
+comes from the injected clock, so tests drive every timer by moving it.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from runyard.agents.repository import AgentRepository
 from runyard.auth.repository import AuthRepository
 from runyard.background import BackgroundLoop
 from runyard.clock import Clock
 from runyard.db.engine import Database
-from runyard.models import Task
-from runyard.settings import Settings
+from runyard.db.unit import UnitOfWork
+from runyard.gateway.registry import Connection, Gateway
+from runyard.settings import SchedulerSettings, Settings
 from runyard.tasks import lifecycle
+from runyard.tasks.repository import TaskQueue, TimerRow
+from runyard.tasks.states import TaskStatus
 from runyard_protocol import CloseReason
 
-if TYPE_CHECKING:
-    from runyard.gateway.registry import Gateway
-
 log = logging.getLogger("runyard.reaper")
-Cancel = tuple[str, str, str, int, str]  # team, agent, task, attempt, reason
+S = TaskStatus
+
+
+@dataclass(frozen=True)
+class Cancel:
+    team_id: str
+    agent_id: str
+    task_id: str
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """The instants before which a held task is overdue, from one reading of the clock."""
+
+    now: datetime
+    ack_before: datetime
+    grace_before: datetime
+
+    @classmethod
+    def at(cls, now: datetime, s: SchedulerSettings) -> Deadlines:
+        return cls(
+            now=now,
+            ack_before=now - timedelta(seconds=s.ack_timeout),
+            grace_before=now - timedelta(seconds=s.cancel_grace),
+        )
+
+    def ack_overdue(self, row: TimerRow) -> bool:
+        return row.task_status is S.QUEUED and (
+            row.assigned_at is not None and row.assigned_at < self.ack_before
+        )
+
+    def cancel_overdue(self, row: TimerRow) -> bool:
+        return row.task_status is S.RUNNING and (
+            row.cancel_requested_at is not None and row.cancel_requested_at < self.grace_before
+        )
+
+    def timed_out(self, row: TimerRow) -> bool:
+        return row.task_status is S.RUNNING and (
+            row.started_at is not None
+            and row.started_at < self.now - timedelta(seconds=row.task_timeout)
+        )
+
+    def due(self, row: TimerRow) -> bool:
+        return self.ack_overdue(row) or self.cancel_overdue(row) or self.timed_out(row)
 
 
 class Reaper(BackgroundLoop):
@@ -45,136 +86,109 @@ class Reaper(BackgroundLoop):
         self.settings = settings
         self.clock = clock
         self.gateway = gateway
-        self._last_key_check = 0.0
+        self._last_key_check: datetime | None = None
         # After a (re)start, agents get one full silence window to reconnect before they are
         # judged: the server being down is not the agents' fault.
-        self._started = time.monotonic()
+        self._started = clock.now()
+
+    def start(self) -> None:
+        self._started = self.clock.now()
+        super().start()
 
     async def run_once(self) -> object:
         await self.reap_once()
         return None
 
-    async def reap_once(self) -> None:
-        cancels: list[Cancel] = []
+    @property
+    def silence(self) -> float:
         s = self.settings.scheduler
-        judge = time.monotonic() - self._started >= s.heartbeat_interval * s.heartbeat_misses
-        async with self.db.session() as session:
-            await self._timers(session, cancels)
-            lost_agents = await self._lost_agents(session) if judge else []
+        return s.heartbeat_interval * s.heartbeat_misses
+
+    async def reap_once(self) -> None:
+        now = self.clock.now()
+        judge = (now - self._started).total_seconds() >= self.silence
+        async with self.db.unit() as uow:
+            cancels = await self._timers(uow, Deadlines.at(now, self.settings.scheduler))
+            lost = await self._lost_agents(uow, now) if judge else []
             # Evict before commit: the commit wakes the dispatcher, which must not hand the
             # retried tasks straight back to the agent that was just judged lost.
-            evicted = [c for t, a in lost_agents if (c := self.gateway.evict(t, a)) is not None]
-            await session.commit()
-        for team_id, agent_id, task_id, attempt, reason in cancels:
-            await self.gateway.send_cancel(team_id, agent_id, task_id, attempt, reason)
-        for conn in evicted:
-            await self.gateway.close(conn, CloseReason.HEARTBEAT_TIMEOUT)
+            evicted = [c for t, a in lost if (c := self.gateway.evict(t, a)) is not None]
+            uow.after_commit(lambda: self._notify(cancels, evicted))
         await self._deliver_cancels()
-        if time.monotonic() - self._last_key_check >= self.settings.auth.key_recheck_interval:
-            self._last_key_check = time.monotonic()
+        last = self._last_key_check
+        if last is None or (now - last).total_seconds() >= self.settings.auth.key_recheck_interval:
+            self._last_key_check = now
             await self._recheck_keys()
 
-    async def _timers(self, session: AsyncSession, cancels: list[Cancel]) -> None:
-        s = self.settings.scheduler
-        now = self.clock.now()
-        ack_before = now - timedelta(seconds=s.ack_timeout)
-        grace_before = now - timedelta(seconds=s.cancel_grace)
+    async def _notify(self, cancels: list[Cancel], evicted: list[Connection]) -> None:
+        for c in cancels:
+            await self.gateway.send_cancel(c.team_id, c.agent_id, c.task_id, c.attempt, c.reason)
+        for conn in evicted:
+            await self.gateway.close(conn, CloseReason.HEARTBEAT_TIMEOUT)
 
-        def due(
-            status: str,
-            assigned: datetime | None,
-            started: datetime | None,
-            timeout: int,
-            cancel: datetime | None,
-        ) -> bool:
-            if status == "queued":
-                return assigned is not None and assigned < ack_before
-            if cancel is not None and cancel < grace_before:
-                return True
-            return started is not None and started < now - timedelta(seconds=timeout)
-
+    async def _timers(self, uow: UnitOfWork, d: Deadlines) -> list[Cancel]:
+        queue = TaskQueue(uow.session)
         # A light unlocked scan finds candidates; only those are locked and re-checked, so
         # the reaper never holds locks on healthy running tasks that agents are updating.
-        rows = await session.execute(
-            select(
-                Task.id,
-                Task.task_status,
-                Task.assigned_at,
-                Task.started_at,
-                Task.task_timeout,
-                Task.cancel_requested_at,
-            ).where(Task.task_status.in_(("queued", "running")))
-        )
-        ids = [r[0] for r in rows.tuples() if due(*r[1:])]
-        if not ids:
-            return
-        locked = await session.scalars(
-            select(Task).where(Task.id.in_(ids)).with_for_update(skip_locked=True)
-        )
-        for task in locked:
+        due = [row.id for row in await queue.timer_candidates() if d.due(row)]
+        cancels: list[Cancel] = []
+        ack_timeout = self.settings.scheduler.ack_timeout
+        for task in await queue.lock(due):
+            row = TimerRow(
+                task.id,
+                task.task_status,
+                task.assigned_at,
+                task.started_at,
+                task.task_timeout,
+                task.cancel_requested_at,
+            )
             agent = task.agent_id or ""
-            if (
-                task.task_status == "queued"
-                and task.assigned_at is not None
-                and task.assigned_at < ack_before
-            ):
+            if d.ack_overdue(row):
                 log.warning("ack timeout task=%s attempt=%d agent=%s", task.id, task.attempt, agent)
-                cancels.append((task.team_id, agent, task.id, task.attempt, "reassigned"))
+                cancels.append(Cancel(task.team_id, agent, task.id, task.attempt, "reassigned"))
                 lifecycle.retry_or_fail(
-                    session,
+                    uow,
                     task,
-                    now,
-                    f"Agent {agent!r} did not acknowledge the task within {s.ack_timeout:g} s",
+                    d.now,
+                    f"Agent {agent!r} did not acknowledge the task within {ack_timeout:g} s",
                 )
-            elif (
-                task.task_status == "running"
-                and task.cancel_requested_at is not None
-                and task.cancel_requested_at < grace_before
-            ):
+            elif d.cancel_overdue(row):
                 log.warning(
                     "cancel not confirmed task=%s agent=%s; marking cancelled", task.id, agent
                 )
-                lifecycle.cancel(session, task, now)
-            elif (
-                task.task_status == "running"
-                and task.started_at is not None
-                and task.started_at < now - timedelta(seconds=task.task_timeout)
-            ):
+                lifecycle.cancel(uow, task, d.now)
+            elif d.timed_out(row):
                 log.warning("timeout task=%s attempt=%d agent=%s", task.id, task.attempt, agent)
-                cancels.append((task.team_id, agent, task.id, task.attempt, "timed_out"))
+                cancels.append(Cancel(task.team_id, agent, task.id, task.attempt, "timed_out"))
                 lifecycle.fail(
-                    session,
+                    uow,
                     task,
-                    now,
+                    d.now,
                     "timed_out",
                     f"The task timed out after {task.task_timeout} s.",
                 )
+        return cancels
 
-    async def _lost_agents(self, session: AsyncSession) -> list[tuple[str, str]]:
-        s = self.settings.scheduler
-        now = self.clock.now()
-        silence = s.heartbeat_interval * s.heartbeat_misses
-        lost = await AgentRepository(session).silent_since(now - timedelta(seconds=silence))
+    async def _lost_agents(self, uow: UnitOfWork, now: datetime) -> list[tuple[str, str]]:
+        queue = TaskQueue(uow.session)
         found = []
-        for agent in lost:
+        for agent in await queue.silent_holders(now - timedelta(seconds=self.silence)):
+            conn = self.gateway.get(agent.team_id, agent.agent_id)
+            seen = conn.last_seen if conn is not None else None
+            if seen is not None and (now - seen).total_seconds() < self.silence:
+                # Connected here and heard from lately (any frame counts): its heartbeat is only
+                # queued behind a busy database. Record the arrival instead of judging it lost.
+                agent.last_heartbeat = seen
+                continue
             found.append((agent.team_id, agent.agent_id))
             agent.connected = False
             agent.connection_id = None
-            tasks = await session.scalars(
-                select(Task)
-                .where(
-                    Task.team_id == agent.team_id,
-                    Task.agent_id == agent.agent_id,
-                    Task.task_status.in_(("queued", "running")),
-                )
-                .with_for_update(skip_locked=True)
-            )
-            for task in tasks:
+            for task in await queue.held_by(agent.team_id, agent.agent_id, lock=True):
                 lifecycle.retry_or_fail(
-                    session,
+                    uow,
                     task,
                     now,
-                    f"Agent {agent.agent_id!r} was lost (no heartbeat for {silence:g} s)",
+                    f"Agent {agent.agent_id!r} was lost (no heartbeat for {self.silence:g} s)",
                 )
         return found
 
@@ -184,17 +198,16 @@ class Reaper(BackgroundLoop):
         if not local:
             return
         async with self.db.session() as session:
-            rows = await session.execute(
-                select(Task.team_id, Task.agent_id, Task.id, Task.attempt).where(
-                    Task.task_status == "running", Task.cancel_requested_at.is_not(None)
+            wanted = [
+                t
+                for t in await TaskQueue(session).cancel_requested()
+                if (t.team_id, t.agent_id) in local
+            ]
+        for t in wanted:
+            if t.agent_id is not None:
+                await self.gateway.send_cancel(
+                    t.team_id, t.agent_id, t.id, t.attempt, "cancelled", once=True
                 )
-            )
-            wanted = [r for r in rows.tuples() if (r[0], r[1]) in local]
-        for team_id, agent_id, task_id, attempt in wanted:
-            assert agent_id is not None
-            await self.gateway.send_cancel(
-                team_id, agent_id, task_id, attempt, "cancelled", once=True
-            )
 
     async def _recheck_keys(self) -> None:
         conns = self.gateway.all_connections()

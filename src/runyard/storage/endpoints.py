@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable
 
+from runyard.deps import services_of
 from runyard.errors import (
     BadRequest,
     ErrorBody,
@@ -52,7 +53,7 @@ class _Download(FileResponse):
 
 
 def _store(request: Request) -> LocalStorage:
-    store = getattr(request.app.state, "storage", None)
+    store = services_of(request).storage
     if not isinstance(store, LocalStorage):
         raise NotFound("This server does not use the embedded object store.", code="not_found")
     return store
@@ -119,7 +120,7 @@ async def put_object(
         if is_part:
             number = query.get("partNumber", "")
             if not number.isdigit():
-                raise BadRequest("partNumber must be a whole number.", code="invalid_part_number")
+                raise BadRequest("partNumber must be a whole number.", code="invalid_part_numbers")
             info = await store.receive_part(
                 key, query["uploadId"], int(number), length, request.stream()
             )

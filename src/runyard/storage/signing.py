@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
+from runyard.error_codes import ErrorCode
+
 SIGNATURE = "X-Runyard-Signature"
 EXPIRES = "X-Runyard-Expires"
 SIGNED_HEADERS = "X-Runyard-SignedHeaders"
@@ -27,7 +29,7 @@ _KEY_LABEL = b"runyard/local-store/url/v1"
 class SignatureError(Exception):
     """A URL or request failed verification; ``code`` is the stable error code to answer with."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str) -> None:
         self.code = code
         self.message = message
         super().__init__(message)

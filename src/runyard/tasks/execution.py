@@ -1,5 +1,6 @@
 """What agents do to tasks, fenced by (team, agent, attempt): ack, progress, output slots,
-completion, failure, cancel confirmation, hand-back. Never commits; the gateway does."""
+completion, failure, cancel confirmation, hand-back. Never commits; the gateway's unit of work
+for the frame does."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from runyard.db.unit import UnitOfWork
 from runyard.files.naming import output_key, safe_file_name
 from runyard.models import Task, TaskOutput
 from runyard.settings import Settings
 from runyard.tasks import lifecycle
-from runyard.tasks.repository import TaskRepository
+from runyard.tasks.repository import TaskQueue
 from runyard.tasks.schemas import TaskOutputBody
+from runyard.tasks.states import HELD, TaskStatus
 
 
 class StaleAttempt(Exception):
@@ -28,9 +29,9 @@ class AgentRef:
 
 
 class TaskExecution:
-    def __init__(self, session: AsyncSession, settings: Settings) -> None:
-        self.session = session
-        self.repo = TaskRepository(session)
+    def __init__(self, uow: UnitOfWork, settings: Settings) -> None:
+        self.uow = uow
+        self.repo = TaskQueue(uow.session)
         self.settings = settings
 
     async def fenced(self, agent: AgentRef, task_id: str, attempt: int) -> Task:
@@ -40,15 +41,15 @@ class TaskExecution:
             or task.team_id != agent.team_id
             or task.agent_id != agent.agent_id
             or task.attempt != attempt
-            or task.task_status not in ("queued", "running")
+            or task.task_status not in HELD
         ):
             raise StaleAttempt(task_id)
         return task
 
     async def ack(self, agent: AgentRef, task_id: str, attempt: int, now: datetime) -> None:
         task = await self.fenced(agent, task_id, attempt)
-        if task.task_status == "queued":
-            lifecycle.move(self.session, task, "running", now)
+        if task.task_status is TaskStatus.QUEUED:
+            lifecycle.move(self.uow, task, TaskStatus.RUNNING, now)
 
     async def progress(
         self,
@@ -65,10 +66,10 @@ class TaskExecution:
         message: str | None,
     ) -> None:
         task = await self.fenced(agent, task_id, attempt)
-        if task.task_status == "queued":
-            lifecycle.move(self.session, task, "running", now)
+        if task.task_status is TaskStatus.QUEUED:
+            lifecycle.move(self.uow, task, TaskStatus.RUNNING, now)
         lifecycle.progress(
-            self.session,
+            self.uow,
             task,
             now,
             value=value,
@@ -134,6 +135,9 @@ class TaskExecution:
         self, agent: AgentRef, task_id: str, attempt: int, output_ids: list[str], now: datetime
     ) -> Task:
         task = await self.fenced(agent, task_id, attempt)
+        if task.task_status is TaskStatus.QUEUED:
+            # A completion implies the ack (it may have been lost with an old connection).
+            lifecycle.move(self.uow, task, TaskStatus.RUNNING, now)
         rows = {o.output_id: o for o in await self.repo.outputs(task.id, attempt)}
         ordered = [rows[i] for i in output_ids]
         expires = self.settings.retention.outputs
@@ -141,7 +145,8 @@ class TaskExecution:
             row.output_status = "final"
             row.position = position
         body = TaskOutputBody.of(ordered).model_dump()
-        lifecycle.complete(self.session, task, now, body, expires)
+        if not lifecycle.complete(self.uow, task, now, body, expires):
+            raise StaleAttempt(task_id)  # unreachable while fenced: held tasks may complete
         for row in ordered:
             row.expires_at = task.outputs_expire_at
         return task
@@ -157,10 +162,10 @@ class TaskExecution:
     ) -> Task:
         task = await self.fenced(agent, task_id, attempt)
         if task.cancel_requested_at is not None:
-            lifecycle.cancel(self.session, task, now)
+            lifecycle.cancel(self.uow, task, now)
         else:
             lifecycle.fail(
-                self.session,
+                self.uow,
                 task,
                 now,
                 code or "task_failed",
@@ -177,6 +182,6 @@ class TaskExecution:
         """The agent hands the task back (shutting down): back to the queue, no retry used."""
         task = await self.fenced(agent, task_id, attempt)
         if task.cancel_requested_at is not None:
-            lifecycle.cancel(self.session, task, now)
+            lifecycle.cancel(self.uow, task, now)
         else:
-            lifecycle.move(self.session, task, "pending", now)
+            lifecycle.move(self.uow, task, TaskStatus.PENDING, now)

@@ -1,5 +1,6 @@
 """Every task transition in one place: it checks the state machine, stamps the time, appends the
-event of contract section 5 and marks the task changed (listeners hear it after commit)."""
+event of contract section 5 and records the change in the unit of work (event streams and the
+dispatcher hear of it after commit)."""
 
 from __future__ import annotations
 
@@ -7,59 +8,60 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from runyard.clock import iso_z
-from runyard.db.engine import mark_task_changed
+from runyard.db.unit import UnitOfWork
 from runyard.metrics.registry import observe_move
 from runyard.models import Task, TaskEvent
-from runyard.tasks.states import TERMINAL, can_move
+from runyard.tasks.states import TERMINAL, TaskStatus, can_move
 
 log = logging.getLogger("runyard.tasks")
+S = TaskStatus
 
 
 def append_event(
-    session: AsyncSession, task: Task, event: str, data: dict[str, Any], now: datetime
+    uow: UnitOfWork, task: Task, event: str, data: dict[str, Any], now: datetime
 ) -> None:
     task.event_seq += 1
     payload = {"task_id": task.id, **data, "timestamp": iso_z(now)}
-    session.add(
+    uow.session.add(
         TaskEvent(task_id=task.id, seq=task.event_seq, event=event, data=payload, created_at=now)
     )
 
 
-def _status_event(session: AsyncSession, task: Task, now: datetime) -> None:
-    append_event(session, task, "status", {"task_status": task.task_status}, now)
+def _status_event(uow: UnitOfWork, task: Task, now: datetime) -> None:
+    append_event(uow, task, "status", {"task_status": task.task_status.value}, now)
 
 
 def move(
-    session: AsyncSession, task: Task, target: str, now: datetime, *, wake: bool = False
+    uow: UnitOfWork, task: Task, target: TaskStatus, now: datetime, *, wake: bool = False
 ) -> bool:
     """Move to a non-terminal state; False (and nothing changed) when not allowed."""
+    if target in TERMINAL:
+        raise ValueError(f"use complete/fail/cancel to end a task, not move(..., {target})")
     if not can_move(task.task_status, target):
         return False
     task.task_status = target
-    if target == "queued":
+    if target is S.QUEUED:
         task.assigned_at = now
-    elif target == "running":
+    elif target is S.RUNNING:
         task.started_at = task.started_at or now
-    elif target in ("pending", "waiting"):
+    elif target in (S.PENDING, S.WAITING):
         task.agent_id = None
         task.assigned_at = None
         task.progress = 0.0
-    observe_move(session, task, target, now)
-    _status_event(session, task, now)
-    mark_task_changed(session, task.id, wake=wake or target == "pending")
+    observe_move(uow.session, task, target, now)
+    _status_event(uow, task, now)
+    uow.task_changed(task.id, wake=wake or target is S.PENDING)
     return True
 
 
-def created(session: AsyncSession, task: Task, now: datetime) -> None:
-    _status_event(session, task, now)
-    mark_task_changed(session, task.id, wake=True)
+def created(uow: UnitOfWork, task: Task, now: datetime) -> None:
+    _status_event(uow, task, now)
+    uow.task_changed(task.id, wake=True)
 
 
 def progress(
-    session: AsyncSession,
+    uow: UnitOfWork,
     task: Task,
     now: datetime,
     *,
@@ -73,7 +75,7 @@ def progress(
     task.progress = max(0.0, min(1.0, value))
     if store:
         append_event(
-            session,
+            uow,
             task,
             "progress",
             {
@@ -85,68 +87,64 @@ def progress(
             },
             now,
         )
-        mark_task_changed(session, task.id)
+        uow.task_changed(task.id)
 
 
 def complete(
-    session: AsyncSession,
+    uow: UnitOfWork,
     task: Task,
     now: datetime,
     task_output: dict[str, Any],
     retention_seconds: int,
 ) -> bool:
-    if not can_move(task.task_status, "completed"):
+    if not can_move(task.task_status, S.COMPLETED):
         return False
-    task.task_status = "completed"
+    task.task_status = S.COMPLETED
     task.progress = 1.0
     task.completed_at = now
     task.outputs_expire_at = now + timedelta(seconds=retention_seconds)
     append_event(
-        session, task, "completed", {"task_status": "completed", "task_output": task_output}, now
+        uow, task, "completed", {"task_status": "completed", "task_output": task_output}, now
     )
-    mark_task_changed(session, task.id, wake=True)
+    uow.task_changed(task.id, wake=True)
     return True
 
 
-def fail(session: AsyncSession, task: Task, now: datetime, code: str, message: str) -> bool:
+def fail(uow: UnitOfWork, task: Task, now: datetime, code: str, message: str) -> bool:
     if task.task_status in TERMINAL:
         return False
-    task.task_status = "failed"
+    task.task_status = S.FAILED
     task.task_error = message
     task.task_error_code = code
     task.completed_at = now
     append_event(
-        session,
+        uow,
         task,
         "failed",
-        {
-            "task_status": "failed",
-            "task_error": message,
-            "task_error_code": code,
-        },
+        {"task_status": "failed", "task_error": message, "task_error_code": code},
         now,
     )
-    mark_task_changed(session, task.id, wake=True)
+    uow.task_changed(task.id, wake=True)
     return True
 
 
-def cancel(session: AsyncSession, task: Task, now: datetime) -> bool:
+def cancel(uow: UnitOfWork, task: Task, now: datetime) -> bool:
     if task.task_status in TERMINAL:
         return False
-    task.task_status = "cancelled"
+    task.task_status = S.CANCELLED
     task.completed_at = now
     task.cancel_requested_at = task.cancel_requested_at or now
-    append_event(session, task, "cancelled", {"task_status": "cancelled"}, now)
-    mark_task_changed(session, task.id, wake=True)
+    append_event(uow, task, "cancelled", {"task_status": "cancelled"}, now)
+    uow.task_changed(task.id, wake=True)
     return True
 
 
-def retry_or_fail(session: AsyncSession, task: Task, now: datetime, why: str) -> None:
+def retry_or_fail(uow: UnitOfWork, task: Task, now: datetime, why: str) -> None:
     """An attempt was lost (agent lost, restarted, or never acknowledged): another attempt while
     the workflow's retries last, else ``agent_lost`` saying why. A cancel requested meanwhile wins.
     """
     if task.cancel_requested_at is not None:
-        cancel(session, task, now)
+        cancel(uow, task, now)
     elif task.retry_count < task.max_retries:
         task.retry_count += 1
         log.warning(
@@ -157,12 +155,8 @@ def retry_or_fail(session: AsyncSession, task: Task, now: datetime, why: str) ->
             task.retry_count,
             task.max_retries,
         )
-        move(session, task, "pending", now)
+        move(uow, task, S.PENDING, now)
     else:
         fail(
-            session,
-            task,
-            now,
-            "agent_lost",
-            f"{why} and the task used all {task.max_retries} retries.",
+            uow, task, now, "agent_lost", f"{why} and the task used all {task.max_retries} retries."
         )

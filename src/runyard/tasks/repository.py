@@ -1,16 +1,48 @@
+"""``TaskQueue``: every query on tasks and their outputs and events, in one repository.
+
+The scheduler (dispatcher, reaper), the gateway, the API and retention are policy over these
+queries; none of them builds SQL on ``tasks``. Claims and timer locks use ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL so server processes work side by side; SQLite has one writer and ignores
+the locking clause.
+"""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from runyard.db.repository import Repository
-from runyard.models import IdempotencyKey, Task, TaskEvent, TaskOutput
-from runyard.tasks.states import ACTIVE, TERMINAL
+from runyard.models import Agent, IdempotencyKey, Task, TaskEvent, TaskOutput, WorkflowVersion
+from runyard.tasks.states import ACTIVE, HELD, SCHEDULABLE, TERMINAL, TaskStatus
 
 
-class TaskRepository(Repository):
+@dataclass(frozen=True)
+class TimerRow:
+    """What the reaper needs to decide whether a held task is due, without locking it."""
+
+    id: str
+    task_status: TaskStatus
+    assigned_at: datetime | None
+    started_at: datetime | None
+    task_timeout: int
+    cancel_requested_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HeldAttempt:
+    id: str
+    team_id: str
+    agent_id: str | None
+    attempt: int
+    task_status: TaskStatus
+
+
+class TaskQueue(Repository):
+    # -- single tasks ------------------------------------------------------------------------
     async def get(self, team_id: str, task_id: str) -> Task | None:
         task = await self.session.get(Task, task_id)
         return task if task is not None and task.team_id == team_id else None
@@ -26,8 +58,12 @@ class TaskRepository(Repository):
         status = await self.session.scalar(select(Task.task_status).where(Task.id == task_id))
         return status is None or status in TERMINAL
 
+    async def version_of(self, task: Task) -> WorkflowVersion | None:
+        return await self.session.get(WorkflowVersion, (task.workflow_id, task.workflow_version))
+
+    # -- listing and quotas ------------------------------------------------------------------
     async def page(
-        self, team_id: str, status: str | None, offset: int, limit: int
+        self, team_id: str, status: TaskStatus | None, offset: int, limit: int
     ) -> tuple[list[Task], int]:
         where: list[Any] = [Task.team_id == team_id]
         if status:
@@ -50,6 +86,116 @@ class TaskRepository(Repository):
         )
         return int(n or 0)
 
+    async def counts_by_status(self) -> dict[TaskStatus, int]:
+        rows = await self.session.execute(
+            select(Task.task_status, func.count()).group_by(Task.task_status)
+        )
+        return {TaskStatus(s): int(n) for s, n in rows.tuples()}
+
+    # -- the dispatcher ----------------------------------------------------------------------
+    async def claim_schedulable(self, team_id: str, limit: int) -> list[Task]:
+        """The team's oldest schedulable tasks, locked; rows another process holds are skipped."""
+        rows = await self.session.scalars(
+            select(Task)
+            .where(Task.team_id == team_id, Task.task_status.in_(SCHEDULABLE))
+            .order_by(Task.created_at, Task.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
+    async def claim_pending(self, limit: int) -> list[Task]:
+        """Pending tasks of every team, locked, to judge ``waiting`` when nobody can run them."""
+        rows = await self.session.scalars(
+            select(Task)
+            .where(Task.task_status == TaskStatus.PENDING)
+            .order_by(Task.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
+    async def held_counts(self, team_id: str, agent_ids: Iterable[str]) -> dict[str, int]:
+        """How many tasks each agent holds (queued or running): its used capacity."""
+        ids = list(agent_ids)
+        if not ids:
+            return {}
+        rows = await self.session.execute(
+            select(Task.agent_id, func.count())
+            .where(Task.team_id == team_id, Task.agent_id.in_(ids), Task.task_status.in_(HELD))
+            .group_by(Task.agent_id)
+        )
+        return {str(a): int(n) for a, n in rows.tuples()}
+
+    # -- agents holding tasks ----------------------------------------------------------------
+    async def held_by(self, team_id: str, agent_id: str, *, lock: bool = False) -> list[Task]:
+        stmt = select(Task).where(
+            Task.team_id == team_id, Task.agent_id == agent_id, Task.task_status.in_(HELD)
+        )
+        if lock:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(await self.session.scalars(stmt))
+
+    async def attempts_of(self, task_ids: Iterable[str]) -> list[HeldAttempt]:
+        ids = list(task_ids)
+        if not ids:
+            return []
+        rows = await self.session.execute(
+            select(Task.id, Task.team_id, Task.agent_id, Task.attempt, Task.task_status).where(
+                Task.id.in_(ids)
+            )
+        )
+        return [HeldAttempt(*r) for r in rows.tuples()]
+
+    async def silent_holders(self, before: datetime) -> list[Agent]:
+        """Agents whose last heartbeat is older than ``before`` and that still hold tasks."""
+        holding = (
+            select(Task.id)
+            .where(
+                Task.team_id == Agent.team_id,
+                Task.agent_id == Agent.agent_id,
+                Task.task_status.in_(HELD),
+            )
+            .exists()
+        )
+        return list(
+            await self.session.scalars(select(Agent).where(Agent.last_heartbeat < before, holding))
+        )
+
+    # -- the reaper ----------------------------------------------------------------------------
+    async def timer_candidates(self) -> list[TimerRow]:
+        """A light unlocked scan of held tasks; the reaper locks only those that are due."""
+        rows = await self.session.execute(
+            select(
+                Task.id,
+                Task.task_status,
+                Task.assigned_at,
+                Task.started_at,
+                Task.task_timeout,
+                Task.cancel_requested_at,
+            ).where(Task.task_status.in_(HELD))
+        )
+        return [TimerRow(*r) for r in rows.tuples()]
+
+    async def lock(self, task_ids: Iterable[str]) -> list[Task]:
+        ids = list(task_ids)
+        if not ids:
+            return []
+        rows = await self.session.scalars(
+            select(Task).where(Task.id.in_(ids)).with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
+    async def cancel_requested(self) -> list[HeldAttempt]:
+        """Running tasks with a cancel requested (possibly through another server process)."""
+        rows = await self.session.execute(
+            select(Task.id, Task.team_id, Task.agent_id, Task.attempt, Task.task_status).where(
+                Task.task_status == TaskStatus.RUNNING, Task.cancel_requested_at.is_not(None)
+            )
+        )
+        return [HeldAttempt(*r) for r in rows.tuples()]
+
+    # -- outputs and events --------------------------------------------------------------------
     async def outputs(
         self, task_id: str, attempt: int, status: str | None = None
     ) -> list[TaskOutput]:
@@ -70,6 +216,42 @@ class TaskRepository(Repository):
         )
         return list(rows)
 
+    async def expired_outputs(self, now: datetime, limit: int) -> list[TaskOutput]:
+        rows = await self.session.scalars(
+            select(TaskOutput)
+            .where(TaskOutput.output_status == "final", TaskOutput.expires_at <= now)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def stray_outputs(self, before: datetime, limit: int) -> list[TaskOutput]:
+        """Output slots of attempts that never completed (dead agents' uploads)."""
+        rows = await self.session.scalars(
+            select(TaskOutput)
+            .join(Task, Task.id == TaskOutput.task_id)
+            .where(
+                TaskOutput.output_status == "granted",
+                TaskOutput.created_at <= before,
+                (Task.attempt != TaskOutput.attempt) | Task.task_status.in_(TERMINAL),
+            )
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def mark_outputs(self, ids: list[str], status: str) -> None:
+        if ids:
+            await self.session.execute(
+                update(TaskOutput).where(TaskOutput.id.in_(ids)).values(output_status=status)
+            )
+
+    async def prune_events(self, before: datetime) -> None:
+        """The event log of finished tasks, once older than its retention."""
+        finished = select(Task.id).where(Task.task_status.in_(TERMINAL))
+        await self.session.execute(
+            delete(TaskEvent).where(TaskEvent.created_at < before, TaskEvent.task_id.in_(finished))
+        )
+
+    # -- idempotency -----------------------------------------------------------------------------
     async def idempotency(self, team_id: str, key: str) -> IdempotencyKey | None:
         return await self.session.get(IdempotencyKey, (team_id, key))
 
@@ -78,6 +260,5 @@ class TaskRepository(Repository):
         if row is not None:
             await self.session.delete(row)
 
-    async def stale_idempotency(self, team_id: str, key: str, before: datetime) -> bool:
-        row = await self.idempotency(team_id, key)
-        return row is not None and row.created_at < before
+    async def prune_idempotency(self, before: datetime) -> None:
+        await self.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < before))

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from runyard.pagination import PageMeta
+from runyard.tasks.states import TaskStatus
 
 
 class OutputRead(BaseModel):
@@ -30,7 +31,7 @@ class TaskRead(BaseModel):
     workflow_id: str
     workflow_slug: str
     workflow_version: int
-    task_status: str
+    task_status: TaskStatus
     progress: float
     parameters: dict[str, Any]
     task_error: str
@@ -49,7 +50,7 @@ class TaskList(BaseModel):
 
 class TaskResult(BaseModel):
     id: str
-    task_status: str
+    task_status: TaskStatus
     task_output: TaskOutputBody | None
     download_url: str | None
     download_urls: dict[str, str] | None
@@ -61,4 +62,4 @@ class TaskResult(BaseModel):
 
 class CancelResult(BaseModel):
     is_success: bool = True
-    task_status: str
+    task_status: TaskStatus

@@ -1,17 +1,19 @@
-"""Task reads, cancel and results. Never commits."""
+"""Task reads, cancel and results. Never commits; a cancel of running work tells its agent
+after the commit."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from runyard.clock import Clock, iso_z
+from runyard.db.unit import UnitOfWork
 from runyard.errors import Gone, NotFound
+from runyard.gateway.registry import Gateway
 from runyard.models import Task
 from runyard.settings import Settings
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
-from runyard.tasks.repository import TaskRepository
+from runyard.tasks.repository import TaskQueue
 from runyard.tasks.schemas import TaskOutputBody, TaskRead, TaskResult
+from runyard.tasks.states import TaskStatus
 
 
 def to_read(task: Task) -> TaskRead:
@@ -19,28 +21,39 @@ def to_read(task: Task) -> TaskRead:
 
 
 class TaskService:
-    def __init__(self, session: AsyncSession, settings: Settings, clock: Clock) -> None:
-        self.session = session
-        self.repo = TaskRepository(session)
+    def __init__(self, uow: UnitOfWork, settings: Settings, clock: Clock) -> None:
+        self.uow = uow
+        self.queue = TaskQueue(uow.session)
         self.settings = settings
         self.clock = clock
 
+    async def page(
+        self, team_id: str, status: TaskStatus | None, offset: int, per_page: int
+    ) -> tuple[list[TaskRead], int]:
+        tasks, total = await self.queue.page(team_id, status, offset, per_page)
+        return [to_read(t) for t in tasks], total
+
     async def get(self, team_id: str, task_id: str) -> Task:
-        task = await self.repo.get(team_id, task_id)
+        task = await self.queue.get(team_id, task_id)
         if task is None:
             raise NotFound(f"No task {task_id!r} in this team.", code="task_not_found")
         return task
 
-    async def cancel(self, team_id: str, task_id: str) -> Task:
+    async def cancel(self, team_id: str, task_id: str, gateway: Gateway) -> Task:
         """Unassigned work is cancelled at once; running work is flagged and its agent told
-        (by the caller, after commit); it becomes ``cancelled`` when the agent confirms or
-        after the grace period."""
+        after the commit; it becomes ``cancelled`` when the agent confirms or after the grace
+        period (an agent on another server process hears of it from that process's reaper)."""
         task = await self.get(team_id, task_id)
         now = self.clock.now()
-        if task.task_status in ("pending", "waiting", "queued"):
-            lifecycle.cancel(self.session, task, now)
-        elif task.task_status == "running" and task.cancel_requested_at is None:
+        if task.task_status in (TaskStatus.PENDING, TaskStatus.WAITING, TaskStatus.QUEUED):
+            lifecycle.cancel(self.uow, task, now)
+        elif task.task_status is TaskStatus.RUNNING and task.cancel_requested_at is None:
             task.cancel_requested_at = now
+            agent_id, attempt = task.agent_id, task.attempt
+            if agent_id is not None:
+                self.uow.after_commit(
+                    lambda: gateway.send_cancel(team_id, agent_id, task_id, attempt, "cancelled")
+                )
         return task
 
     async def result(self, team_id: str, task_id: str, storage: Storage) -> TaskResult:
@@ -56,7 +69,7 @@ class TaskService:
             task_error_code=task.task_error_code,
             completed_at=task.completed_at,
         )
-        if task.task_status != "completed":
+        if task.task_status is not TaskStatus.COMPLETED:
             return body
         if task.outputs_expire_at is not None and task.outputs_expire_at <= self.clock.now():
             raise Gone(
@@ -64,7 +77,7 @@ class TaskService:
                 f"{iso_z(task.outputs_expire_at)} (kept 7 days); run the task again.",
                 code="outputs_expired",
             )
-        outputs = await self.repo.outputs(task.id, task.attempt, status="final")
+        outputs = await self.queue.outputs(task.id, task.attempt, status="final")
         ttl = self.settings.limits.download_url_ttl
         if task.outputs_expire_at is not None:
             left = int((task.outputs_expire_at - self.clock.now()).total_seconds())

@@ -1,24 +1,37 @@
-"""The task state machine of contract section 3. Terminal states never change."""
+"""The task state machine of contract section 3, typed. Terminal states never change."""
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
 
-TaskStatus = Literal["pending", "waiting", "queued", "running", "completed", "failed", "cancelled"]
-TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
-ACTIVE: frozenset[str] = frozenset({"pending", "waiting", "queued", "running"})
-SCHEDULABLE: frozenset[str] = frozenset({"pending", "waiting"})
 
-ALLOWED: dict[str, frozenset[str]] = {
-    "pending": frozenset({"waiting", "queued", "failed", "cancelled"}),
-    "waiting": frozenset({"pending", "queued", "failed", "cancelled"}),
-    "queued": frozenset({"pending", "waiting", "running", "failed", "cancelled", "queued"}),
-    "running": frozenset({"pending", "waiting", "queued", "completed", "failed", "cancelled"}),
-    "completed": frozenset(),
-    "failed": frozenset(),
-    "cancelled": frozenset(),
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    WAITING = "waiting"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+S = TaskStatus
+TERMINAL: frozenset[TaskStatus] = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
+ACTIVE: frozenset[TaskStatus] = frozenset({S.PENDING, S.WAITING, S.QUEUED, S.RUNNING})
+SCHEDULABLE: frozenset[TaskStatus] = frozenset({S.PENDING, S.WAITING})
+#: Assigned to an agent (queued: sent, not yet acknowledged; running: acknowledged).
+HELD: frozenset[TaskStatus] = frozenset({S.QUEUED, S.RUNNING})
+
+ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
+    S.PENDING: frozenset({S.WAITING, S.QUEUED, S.FAILED, S.CANCELLED}),
+    S.WAITING: frozenset({S.PENDING, S.QUEUED, S.FAILED, S.CANCELLED}),
+    S.QUEUED: frozenset({S.PENDING, S.WAITING, S.RUNNING, S.FAILED, S.CANCELLED, S.QUEUED}),
+    S.RUNNING: frozenset({S.PENDING, S.WAITING, S.QUEUED, S.COMPLETED, S.FAILED, S.CANCELLED}),
+    S.COMPLETED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
 }
 
 
-def can_move(current: str, target: str) -> bool:
-    return target in ALLOWED.get(current, frozenset())
+def can_move(current: TaskStatus, target: TaskStatus) -> bool:
+    return target in ALLOWED[current]

@@ -1,6 +1,8 @@
 """Submitting a run: resolve the workflow, validate every parameter (files included), apply
-the Idempotency-Key, create the task. Never commits; the route does, and retries once on a
-concurrent duplicate key."""
+the Idempotency-Key, create the task. The request's unit of work commits; a file not yet seen
+in the store is checked with a HEAD after the reads are committed, so no database connection is
+held across that network call. A concurrent request with the same key that wins the insert is
+replayed."""
 
 from __future__ import annotations
 
@@ -10,18 +12,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
 
 from runyard.clock import Clock
 from runyard.db.base import new_id
+from runyard.db.unit import UnitOfWork
 from runyard.errors import Conflict, Unprocessable
 from runyard.files.naming import accepts
 from runyard.files.repository import FileRepository
-from runyard.models import IdempotencyKey, Task, Workflow, WorkflowVersion
+from runyard.models import IdempotencyKey, StoredFile, Task, Workflow, WorkflowVersion
 from runyard.settings import Settings
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
-from runyard.tasks.repository import TaskRepository
+from runyard.tasks.repository import TaskQueue
+from runyard.tasks.states import TaskStatus
 from runyard.workflows.parameters import ParamError, resolve_parameters
 from runyard.workflows.schemas import ParameterDef
 
@@ -43,12 +47,10 @@ def request_hash(workflow_ref: str, body: dict[str, Any]) -> str:
 
 
 class RunService:
-    def __init__(
-        self, session: AsyncSession, settings: Settings, storage: Storage, clock: Clock
-    ) -> None:
-        self.session = session
-        self.repo = TaskRepository(session)
-        self.files = FileRepository(session)
+    def __init__(self, uow: UnitOfWork, settings: Settings, storage: Storage, clock: Clock) -> None:
+        self.uow = uow
+        self.repo = TaskQueue(uow.session)
+        self.files = FileRepository(uow.session)
         self.settings = settings
         self.storage = storage
         self.clock = clock
@@ -78,6 +80,7 @@ class RunService:
         found = await self.files.by_keys(team_id, [resolved[p.key] for p in file_params])
         now = self.clock.now()
         errors: list[ParamError] = []
+        unconfirmed: list[tuple[ParameterDef, StoredFile]] = []
         for p in file_params:
             key = resolved[p.key]
             f = found.get(key)
@@ -111,18 +114,23 @@ class RunService:
                 )
                 continue
             if f.file_status != "uploaded":
-                info = await self.storage.head(f.file_key)
-                if info is None or info.size != f.file_size:
-                    errors.append(
-                        ParamError(
-                            p.key,
-                            "file_not_uploaded",
-                            f"{p.key}: the file was not uploaded yet (PUT it to the "
-                            "upload_url with the upload_headers first).",
-                        )
+                unconfirmed.append((p, f))
+        if unconfirmed:
+            # The PUT went straight to the store: ask it, with no connection checked out.
+            await self.uow.commit()
+        for p, f in unconfirmed:
+            info = await self.storage.head(f.file_key)
+            if info is None or info.size != f.file_size:
+                errors.append(
+                    ParamError(
+                        p.key,
+                        "file_not_uploaded",
+                        f"{p.key}: the file was not uploaded yet (PUT it to the "
+                        "upload_url with the upload_headers first).",
                     )
-                    continue
-                f.file_status = "uploaded"
+                )
+                continue
+            f.file_status = "uploaded"
         return errors
 
     async def submit(
@@ -170,7 +178,7 @@ class RunService:
             workflow_id=wf.id,
             workflow_slug=wf.workflow_slug,
             workflow_version=version.version,
-            task_status="pending",
+            task_status=TaskStatus.PENDING,
             progress=0.0,
             parameters=resolved,
             required_labels=list(version.required_labels),
@@ -183,7 +191,7 @@ class RunService:
             event_seq=0,
         )
         self.repo.add(task)
-        lifecycle.created(self.session, task, now)
+        lifecycle.created(self.uow, task, now)
         if idempotency_key:
             self.repo.add(
                 IdempotencyKey(
@@ -194,4 +202,13 @@ class RunService:
                     created_at=now,
                 )
             )
+            try:
+                await self.repo.flush()
+            except IntegrityError:
+                # A concurrent request with the same key inserted first: answer with its task.
+                await self.uow.rollback()
+                replayed = await self.replay(team_id, idempotency_key, digest)
+                if replayed is None:
+                    raise
+                return replayed
         return Submitted(task.id, False)

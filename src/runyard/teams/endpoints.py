@@ -36,7 +36,6 @@ async def create_team(
     """Create a team; you become its owner."""
     assert principal.user_id
     team = await TeamService(session).create_team(principal.user_id, body.display_name)
-    await session.commit()
     return TeamCreated(id=team.id)
 
 
@@ -81,7 +80,7 @@ async def list_members(
     team_id: str, principal: TeamPathAdmin, session: SessionDep, page: PageDep
 ) -> MemberList:
     """Members of the team (admins and the owner)."""
-    rows, total = await TeamService(session).repo.members(team_id, page.offset, page.per_page)
+    rows, total = await TeamService(session).members(team_id, page.offset, page.per_page)
     return MemberList(members=[_member(m, u) for m, u in rows], page_meta=page.meta(total))
 
 
@@ -97,7 +96,6 @@ async def add_member(
 ) -> MemberRead:
     """Add an existing user to the team with a role."""
     m, u = await TeamService(session).add_member(team_id, body.email_address, body.role)
-    await session.commit()
     return _member(m, u)
 
 
@@ -115,7 +113,6 @@ async def update_member(
     m = await service.change_role(team_id, user_id, body.role)
     user = await AuthRepository(session).user(user_id)
     assert user is not None  # a membership row implies its user (foreign key)
-    await session.commit()
     return _member(m, user)
 
 
@@ -130,5 +127,4 @@ async def remove_member(
 ) -> Response:
     """Remove a member (not the owner)."""
     await TeamService(session).remove_member(team_id, user_id)
-    await session.commit()
     return Response(status_code=204)

@@ -15,6 +15,11 @@ class TeamService:
     def __init__(self, session: AsyncSession) -> None:
         self.repo = TeamRepository(session)
 
+    async def members(
+        self, team_id: str, offset: int, limit: int
+    ) -> tuple[list[tuple[Membership, User]], int]:
+        return await self.repo.members(team_id, offset, limit)
+
     async def create_user(self, email: str, password: str, display_name: str = "") -> User:
         email = email.strip().lower()
         if "@" not in email:

@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from runyard.api_docs import errors
-from runyard.deps import ClockDep, MultipartCaller, SessionDep, SettingsDep, StorageDep
-from runyard.errors import RunyardError
+from runyard.deps import ClockDep, MultipartCaller, SettingsDep, StorageDep, UnitDep
 from runyard.uploads.schemas import (
     AbortResult,
     MultipartAbort,
@@ -36,7 +35,7 @@ router = APIRouter(prefix="/uploads/multipart", tags=["uploads"])
 async def initiate(
     body: MultipartInitiate,
     principal: MultipartCaller,
-    session: SessionDep,
+    uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
     clock: ClockDep,
@@ -49,11 +48,12 @@ async def initiate(
     of unfinished uploads (429 `too_many_open_uploads`) and shares its daily byte budget with
     `/r/files/presign` (429 `upload_quota_exceeded`).
     """
-    assert principal.team_id
-    service = UploadService(session, settings, storage, clock)
-    upload = await service.initiate(principal.team_id, principal.user_id, body)
+    service = UploadService(uow, settings, storage, clock)
+    upload = await service.initiate(principal.team, principal.user_id, body)
     try:
-        await session.commit()
+        # Committed here rather than when the route returns: the store already holds the
+        # upload, and it must be aborted there if its row cannot be kept.
+        await uow.commit()
     except Exception:
         await service.discard(upload)
         raise
@@ -75,7 +75,7 @@ async def initiate(
 async def presign_parts(
     body: PartsPresign,
     principal: MultipartCaller,
-    session: SessionDep,
+    uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
     clock: ClockDep,
@@ -87,10 +87,7 @@ async def presign_parts(
     the store answers. A part number outside 1..part_count answers 422 `invalid_part_numbers`;
     a completed or aborted upload 409, an expired one 410.
     """
-    assert principal.team_id
-    return await UploadService(session, settings, storage, clock).presign_parts(
-        principal.team_id, body
-    )
+    return await UploadService(uow, settings, storage, clock).presign_parts(principal.team, body)
 
 
 @router.post(
@@ -102,7 +99,7 @@ async def presign_parts(
 async def complete(
     body: MultipartComplete,
     principal: MultipartCaller,
-    session: SessionDep,
+    uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
     clock: ClockDep,
@@ -114,13 +111,7 @@ async def complete(
     have exactly the declared `file_size`, this answers 422 `size_mismatch` and nothing is kept.
     An upload completed already answers 409 `upload_completed`; an object is never overwritten.
     """
-    assert principal.team_id
-    outcome = await UploadService(session, settings, storage, clock).complete(
-        principal.team_id, body
-    )
-    await session.commit()  # also when refusing: the upload may have become aborted or expired
-    if isinstance(outcome, RunyardError):
-        raise outcome
+    outcome = await UploadService(uow, settings, storage, clock).complete(principal.team, body)
     return outcome
 
 
@@ -133,17 +124,14 @@ async def complete(
 async def abort(
     body: MultipartAbort,
     principal: MultipartCaller,
-    session: SessionDep,
+    uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
     clock: ClockDep,
 ) -> AbortResult:
     """Abort the upload and drop the parts stored so far. Aborting an aborted or expired upload
     succeeds again; a completed one answers 409 `upload_completed`."""
-    assert principal.team_id
-    result = await UploadService(session, settings, storage, clock).abort(principal.team_id, body)
-    await session.commit()
-    return result
+    return await UploadService(uow, settings, storage, clock).abort(principal.team, body)
 
 
 @router.get(
@@ -155,12 +143,11 @@ async def abort(
 async def read(
     upload_id: Annotated[str, Path(max_length=64, description="The upload_id from initiate.")],
     principal: MultipartCaller,
-    session: SessionDep,
+    uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
     clock: ClockDep,
 ) -> MultipartRead:
     """The upload's state and, while it is open, the parts the store holds (`parts_received`
     with their sizes and ETags): to resume, presign and PUT only the others, then complete."""
-    assert principal.team_id
-    return await UploadService(session, settings, storage, clock).read(principal.team_id, upload_id)
+    return await UploadService(uow, settings, storage, clock).read(principal.team, upload_id)

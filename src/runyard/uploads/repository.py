@@ -18,7 +18,8 @@ class UploadRepository(Repository):
             MultipartUpload.id == upload_id, MultipartUpload.team_id == team_id
         )
         if for_update:
-            query = query.with_for_update()
+            # Re-read under the lock: the row may have changed since this session loaded it.
+            query = query.with_for_update().execution_options(populate_existing=True)
         return (await self.session.scalars(query)).first()
 
     async def count_open(self, team_id: str, now: datetime) -> int:

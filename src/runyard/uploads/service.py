@@ -11,20 +11,16 @@ and then raise.
 from __future__ import annotations
 
 import contextlib
-import math
-from collections.abc import Iterable
 from datetime import timedelta
 from typing import cast
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from runyard.clock import Clock
 from runyard.db.base import new_id
+from runyard.db.unit import UnitOfWork
 from runyard.errors import (
     Conflict,
     Gone,
     NotFound,
-    NotReady,
     RunyardError,
     TooManyRequests,
     Unprocessable,
@@ -33,21 +29,17 @@ from runyard.files.naming import input_key, safe_file_name
 from runyard.files.repository import FileRepository
 from runyard.files.service import FileService
 from runyard.models import MultipartUpload, StoredFile
-from runyard.settings import MIB, Settings
+from runyard.settings import Settings
 from runyard.storage.base import (
-    CompletedPart,
-    InvalidParts,
-    ObjectExists,
-    PartInfo,
     Storage,
     StorageError,
     UploadNotFound,
 )
+from runyard.uploads.assembly import Assembly
+from runyard.uploads.parts import _numbers, part_length, plan_parts, storage_failed
 from runyard.uploads.repository import UploadRepository
 from runyard.uploads.schemas import (
-    MAX_PARTS,
     AbortResult,
-    CompletedPartIn,
     MultipartAbort,
     MultipartComplete,
     MultipartCompleted,
@@ -60,48 +52,13 @@ from runyard.uploads.schemas import (
     UploadStatus,
 )
 
-STATUS_PATH = "GET /api/v1/uploads/multipart/{upload_id}"
-
-
-def _numbers(numbers: Iterable[int]) -> str:
-    listed = sorted(numbers)
-    shown = ", ".join(str(n) for n in listed[:20])
-    return shown + (f" and {len(listed) - 20} more" if len(listed) > 20 else "")
-
-
-def _etag(value: str) -> str:
-    return value.strip().strip('"')
-
-
-def storage_failed(exc: StorageError) -> NotReady:
-    return NotReady(
-        f"The object store did not answer as expected ({exc}); retry in a moment.",
-        code="storage_unavailable",
-    )
-
-
-def plan_parts(file_size: int, part_size: int) -> tuple[int, int]:
-    """(part size, part count) for a file: the configured part size, grown in whole MiB when the
-    file would otherwise need more than S3's 10,000 parts."""
-    if math.ceil(file_size / part_size) > MAX_PARTS:
-        part_size = math.ceil(file_size / MAX_PARTS / MIB) * MIB
-    return part_size, max(1, math.ceil(file_size / part_size))
-
-
-def part_length(upload: MultipartUpload, part_number: int) -> int:
-    """The exact size of one part: ``part_size`` for all but the last, the rest for the last."""
-    if part_number < upload.part_count:
-        return upload.part_size
-    return upload.file_size - (upload.part_count - 1) * upload.part_size
-
 
 class UploadService:
-    def __init__(
-        self, session: AsyncSession, settings: Settings, storage: Storage, clock: Clock
-    ) -> None:
-        self.repo = UploadRepository(session)
-        self.files = FileRepository(session)
-        self.file_rules = FileService(session, settings, storage, clock)
+    def __init__(self, uow: UnitOfWork, settings: Settings, storage: Storage, clock: Clock) -> None:
+        self.uow = uow
+        self.repo = UploadRepository(uow.session)
+        self.files = FileRepository(uow.session)
+        self.file_rules = FileService(uow.session, settings, storage, clock)
         self.settings = settings
         self.storage = storage
         self.clock = clock
@@ -129,6 +86,7 @@ class UploadService:
         part_size, part_count = plan_parts(body.file_size, limits.part_size)
         upload_id = new_id()
         key = input_key(team_id, upload_id, body.file_name)
+        await self._release()
         try:
             backend_id = await self.storage.create_multipart(key, content_type)
         except StorageError as exc:
@@ -150,6 +108,11 @@ class UploadService:
         )
         self.repo.add(upload)
         return upload
+
+    async def _release(self) -> None:
+        """End the transaction so no database connection is held across the store's calls
+        (with SQLite one held connection would block every other request meanwhile)."""
+        await self.uow.commit()
 
     async def _check_quota(self, team_id: str, file_size: int) -> None:
         """The same rolling-day byte budget as ``/r/files/presign`` (code and all)."""
@@ -244,125 +207,37 @@ class UploadService:
         return PartsPresigned(parts=parts, expires_at=self.clock.now() + timedelta(seconds=ttl))
 
     # complete ------------------------------------------------------------------------------
-    async def complete(
-        self, team_id: str, body: MultipartComplete
-    ) -> MultipartCompleted | RunyardError:
-        """The completed file, or an error to raise *after* committing the upload's new state."""
-        upload = await self.load(team_id, body.upload_id, body.file_key, for_update=True)
+    async def complete(self, team_id: str, body: MultipartComplete) -> MultipartCompleted:
+        """The completed file. The store is asked with no connection held; the upload's row is
+        then locked and changed only if it is still open (a racing complete or abort wins once).
+        Refusals that changed the upload's state (expired, aborted) are raised with
+        ``commit_first``: the new state is kept, then the request is refused."""
+        upload = await self.load(team_id, body.upload_id, body.file_key)
         self.require_open(upload)
-        listed = self._listed(upload, body.parts)
+        listed = Assembly(self.storage).listed(upload, body.parts)
+        await self._release()
         try:
-            stored = {p.part_number: p for p in await self._stored_parts(upload)}
-        except UploadNotFound:
-            return await self._lost(upload)
-        everything = range(1, upload.part_count + 1)
-        missing = [n for n in everything if n not in listed or n not in stored]
-        if missing:
-            not_stored = [n for n in missing if n not in stored]
-            raise Unprocessable(
-                f"Missing part{'s' if len(missing) > 1 else ''} {_numbers(missing)} "
-                + (f"(not uploaded: {_numbers(not_stored)}); " if not_stored else "from the list; ")
-                + f"this upload needs parts 1..{upload.part_count}. {STATUS_PATH} shows what "
-                "the store holds; presign and PUT the others, then complete again.",
-                code="parts_missing",
-            )
-        stale = [n for n in everything if _etag(listed[n]) != _etag(stored[n].etag)]
-        if stale:
-            raise Unprocessable(
-                f"The ETags given for parts {_numbers(stale)} are not those of the stored parts "
-                f"(sent again?); {STATUS_PATH} lists the current ETags.",
-                code="etag_mismatch",
-            )
-        wrong = [n for n in everything if stored[n].size != part_length(upload, n)]
-        if wrong:
-            await self._abort_backend(upload)
-            upload.upload_status = "aborted"
-            return self._size_mismatch(
-                upload, f"parts {_numbers(wrong)} do not have the planned sizes"
-            )
-        parts = [CompletedPart(n, listed[n]) for n in everything]
-        try:
-            await self.storage.complete_multipart(upload.file_key, upload.backend_upload_id, parts)
-        except ObjectExists:
-            raise Conflict(
-                "An object already exists at this file_key; nothing was overwritten.",
-                code="object_exists",
-            ) from None
-        except UploadNotFound:
-            return await self._lost(upload)
-        except InvalidParts as exc:
-            raise Unprocessable(
-                f"The store refused the parts: {exc}.", code="invalid_parts"
-            ) from exc
-        except StorageError as exc:
-            raise storage_failed(exc) from exc
-        return await self._finish(upload)
-
-    def _listed(self, upload: MultipartUpload, parts: list[CompletedPartIn]) -> dict[int, str]:
-        numbers = [p.part_number for p in parts]
-        unknown = {n for n in numbers if not 1 <= n <= upload.part_count}
-        if unknown:
-            raise Unprocessable(
-                f"This upload has parts 1..{upload.part_count}; there is no part "
-                f"{_numbers(unknown)}.",
-                code="invalid_part_numbers",
-            )
-        if len(set(numbers)) != len(numbers):
-            twice = {n for n in numbers if numbers.count(n) > 1}
-            raise Unprocessable(
-                f"Listed more than once: parts {_numbers(twice)}; list each part once.",
-                code="invalid_part_numbers",
-            )
-        return {p.part_number: p.etag for p in parts}
-
-    async def _stored_parts(self, upload: MultipartUpload) -> list[PartInfo]:
-        try:
-            return await self.storage.list_parts(upload.file_key, upload.backend_upload_id)
-        except UploadNotFound:
+            await Assembly(self.storage).assemble(upload, listed)
+        except RunyardError as refusal:
+            if refusal.commit_first:
+                await self._settle(team_id, upload.id, self._state_after(refusal))
             raise
-        except StorageError as exc:
-            raise storage_failed(exc) from exc
+        return await self._finish(await self._settle(team_id, upload.id, "completing"))
 
-    async def _abort_backend(self, upload: MultipartUpload) -> None:
-        try:
-            await self.storage.abort_multipart(upload.file_key, upload.backend_upload_id)
-        except StorageError as exc:
-            raise storage_failed(exc) from exc
+    async def _settle(self, team_id: str, upload_id: str, state: str) -> MultipartUpload:
+        """Lock the row again and record what the store now holds; 409/410 when a racing
+        request settled it first."""
+        upload = await self.load(team_id, upload_id, for_update=True)
+        self.require_open(upload)
+        if state != "completing":
+            upload.upload_status = state
+        return upload
 
-    async def _lost(self, upload: MultipartUpload) -> RunyardError:
-        """The store no longer knows the upload: completed by a racing request, or expired."""
-        try:
-            info = await self.storage.head(upload.file_key)
-        except StorageError as exc:
-            raise storage_failed(exc) from exc
-        if info is not None:
-            return Conflict(
-                "This upload was completed by another request; use its file_key.",
-                code="upload_completed",
-            )
-        upload.upload_status = "expired"
-        return Gone(
-            "The store no longer holds this upload (expired or aborted); start a new one.",
-            code="upload_expired",
-        )
+    @staticmethod
+    def _state_after(refusal: RunyardError) -> str:
+        return "expired" if refusal.code == "upload_expired" else "aborted"
 
-    def _size_mismatch(self, upload: MultipartUpload, detail: str) -> RunyardError:
-        return Unprocessable(
-            f"The upload does not have the declared file_size of {upload.file_size} bytes "
-            f"({detail}); nothing was kept. Start a new upload with the file's real size.",
-            code="size_mismatch",
-        )
-
-    async def _finish(self, upload: MultipartUpload) -> MultipartCompleted | RunyardError:
-        try:
-            info = await self.storage.head(upload.file_key)
-            if info is None or info.size != upload.file_size:
-                await self.storage.delete(upload.file_key)
-                upload.upload_status = "aborted"
-                got = "no object" if info is None else f"{info.size} bytes"
-                return self._size_mismatch(upload, f"the store holds {got}")
-        except StorageError as exc:
-            raise storage_failed(exc) from exc
+    async def _finish(self, upload: MultipartUpload) -> MultipartCompleted:
         now = self.clock.now()
         upload.upload_status = "completed"
         upload.completed_at = now
@@ -384,16 +259,24 @@ class UploadService:
 
     # abort ---------------------------------------------------------------------------------
     async def abort(self, team_id: str, body: MultipartAbort) -> AbortResult:
-        upload = await self.load(team_id, body.upload_id, body.file_key, for_update=True)
+        upload = await self.load(team_id, body.upload_id, body.file_key)
+        self._refuse_abort_if_completed(upload)
+        if upload.upload_status == "open":  # aborting twice (or after expiry) is a success
+            await self._release()
+            await Assembly(self.storage).abort_backend(upload)
+            upload = await self.load(team_id, upload.id, for_update=True)
+            self._refuse_abort_if_completed(upload)
+            if upload.upload_status == "open":
+                upload.upload_status = "aborted"
+        return AbortResult(is_success=True)
+
+    @staticmethod
+    def _refuse_abort_if_completed(upload: MultipartUpload) -> None:
         if upload.upload_status == "completed":
             raise Conflict(
                 "This upload is completed; its file is kept until the input retention ends.",
                 code="upload_completed",
             )
-        if upload.upload_status == "open":  # aborting twice (or after expiry) is a success
-            await self._abort_backend(upload)
-            upload.upload_status = "aborted"
-        return AbortResult(is_success=True)
 
     # status --------------------------------------------------------------------------------
     async def read(self, team_id: str, upload_id: str) -> MultipartRead:
@@ -401,10 +284,11 @@ class UploadService:
         status = self.status_of(upload)
         received: list[ReceivedPart] = []
         if status == "open":
+            await self._release()
             try:
                 received = [
                     ReceivedPart(part_number=p.part_number, size=p.size, etag=p.etag)
-                    for p in await self._stored_parts(upload)
+                    for p in await Assembly(self.storage).stored_parts(upload)
                 ]
             except UploadNotFound:
                 status = "expired"

@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 
 from runyard.api_docs import errors
 from runyard.auth.principal import Principal
+from runyard.clock import Clock
+from runyard.db.unit import UnitOfWork
 from runyard.deps import (
     ClockDep,
     ManageReader,
@@ -19,9 +20,12 @@ from runyard.deps import (
     SessionDep,
     SettingsDep,
     StorageDep,
+    UnitDep,
 )
 from runyard.models import Workflow, WorkflowVersion
 from runyard.pagination import PageDep
+from runyard.settings import Settings
+from runyard.storage.base import Storage
 from runyard.tasks.submit import RunService
 from runyard.workflows.schemas import (
     RunAccepted,
@@ -56,9 +60,7 @@ async def import_workflow(
     clock: ClockDep,
 ) -> WorkflowRead:
     """Create a workflow, or a new version of the one with this slug."""
-    assert principal.team_id
-    wf, v, _ = await WorkflowService(session, clock).import_definition(principal.team_id, body)
-    await session.commit()
+    wf, v, _ = await WorkflowService(session, clock).import_definition(principal.team, body)
     return to_read(wf, v, with_json=True)
 
 
@@ -67,9 +69,8 @@ async def list_workflows(
     principal: ManageReader, session: SessionDep, clock: ClockDep, page: PageDep
 ) -> WorkflowList:
     """The team's workflows (latest versions), by slug."""
-    assert principal.team_id
-    rows, total = await WorkflowService(session, clock).repo.page(
-        principal.team_id, page.offset, page.per_page
+    rows, total = await WorkflowService(session, clock).page(
+        principal.team, page.offset, page.per_page
     )
     return WorkflowList(
         workflow_list=[to_read(w, v, with_json=True) for w, v in rows], page_meta=page.meta(total)
@@ -86,8 +87,7 @@ async def get_workflow(
     workflow_id: str, principal: ManageReader, session: SessionDep, clock: ClockDep
 ) -> WorkflowRead:
     """One workflow with its graph or entrypoint."""
-    assert principal.team_id
-    wf, v = await WorkflowService(session, clock).get(principal.team_id, workflow_id)
+    wf, v = await WorkflowService(session, clock).get(principal.team, workflow_id)
     return to_read(wf, v, with_json=True)
 
 
@@ -105,9 +105,7 @@ async def update_workflow(
     clock: ClockDep,
 ) -> WorkflowRead:
     """Change any field; every change creates a new version (older ones stay runnable)."""
-    assert principal.team_id
-    wf, v = await WorkflowService(session, clock).update(principal.team_id, workflow_id, body)
-    await session.commit()
+    wf, v = await WorkflowService(session, clock).update(principal.team, workflow_id, body)
     return to_read(wf, v, with_json=True)
 
 
@@ -118,9 +116,7 @@ async def delete_workflow(
     workflow_id: str, principal: ManageWriter, session: SessionDep, clock: ClockDep
 ) -> Response:
     """Delete a workflow (its tasks and results stay readable)."""
-    assert principal.team_id
-    await WorkflowService(session, clock).delete(principal.team_id, workflow_id)
-    await session.commit()
+    await WorkflowService(session, clock).delete(principal.team, workflow_id)
     return Response(status_code=204)
 
 
@@ -140,9 +136,8 @@ async def runtime_list(
     principal: RuntimeReader, session: SessionDep, clock: ClockDep, page: PageDep
 ) -> Any:
     """The team's workflows with their parameters."""
-    assert principal.team_id
-    rows, total = await WorkflowService(session, clock).repo.page(
-        principal.team_id, page.offset, page.per_page
+    rows, total = await WorkflowService(session, clock).page(
+        principal.team, page.offset, page.per_page
     )
     return {
         "workflow_list": [_runtime_read(principal, w, v) for w, v in rows],
@@ -161,8 +156,7 @@ async def runtime_get_by_slug(
     workflow_slug: str, principal: RuntimeReader, session: SessionDep, clock: ClockDep
 ) -> Any:
     """A workflow by slug; `slug@version` addresses an older version."""
-    assert principal.team_id
-    wf, v = await WorkflowService(session, clock).get_by_ref(principal.team_id, workflow_slug)
+    wf, v = await WorkflowService(session, clock).get_by_ref(principal.team, workflow_slug)
     return _runtime_read(principal, wf, v)
 
 
@@ -177,50 +171,34 @@ async def runtime_get(
     workflow_id: str, principal: RuntimeReader, session: SessionDep, clock: ClockDep
 ) -> Any:
     """A workflow by id."""
-    assert principal.team_id
-    wf, v = await WorkflowService(session, clock).get(principal.team_id, workflow_id)
+    wf, v = await WorkflowService(session, clock).get(principal.team, workflow_id)
     return _runtime_read(principal, wf, v)
 
 
 async def _run(
     principal: Principal,
-    session: SessionDep,
-    settings: SettingsDep,
-    storage: StorageDep,
-    clock: ClockDep,
+    uow: UnitOfWork,
+    settings: Settings,
+    storage: Storage,
+    clock: Clock,
     body: RunRequest,
     ref: str,
     by_slug: bool,
     key: str | None,
 ) -> JSONResponse:
-    assert principal.team_id
-    payload = body.model_dump(mode="json")
-    for attempt in range(2):
-        workflows = WorkflowService(session, clock)
-        if by_slug:
-            wf, v = await workflows.get_by_ref(principal.team_id, ref)
-        else:
-            wf, v = await workflows.get(principal.team_id, ref)
-        runs = RunService(session, settings, storage, clock)
-        submitted = await runs.submit(
-            principal.team_id,
-            wf,
-            v,
-            payload,
-            workflow_ref=f"{wf.id}@{v.version}",
-            idempotency_key=key,
-        )
-        try:
-            await session.commit()
-        except IntegrityError:
-            # A concurrent request with the same Idempotency-Key won: replay its task.
-            await session.rollback()
-            if attempt == 0 and key:
-                continue
-            raise
-        headers = {"Idempotent-Replayed": "true"} if submitted.replayed else {}
-        return JSONResponse({"task_id": submitted.task_id}, status_code=202, headers=headers)
-    raise AssertionError("unreachable")
+    team = principal.team
+    workflows = WorkflowService(uow.session, clock)
+    wf, v = await (workflows.get_by_ref(team, ref) if by_slug else workflows.get(team, ref))
+    submitted = await RunService(uow, settings, storage, clock).submit(
+        team,
+        wf,
+        v,
+        body.model_dump(mode="json"),
+        workflow_ref=f"{wf.id}@{v.version}",
+        idempotency_key=key,
+    )
+    headers = {"Idempotent-Replayed": "true"} if submitted.replayed else {}
+    return JSONResponse({"task_id": submitted.task_id}, status_code=202, headers=headers)
 
 
 _RUN_DOC = """Submit a task: **202** `{"task_id"}`. Every parameter is validated first (422
@@ -240,7 +218,7 @@ different body answers 409 `idempotency_key_reused`."""
 async def run_by_id(
     workflow_id: str,
     principal: RuntimeWriter,
-    session: SessionDep,
+    uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
     clock: ClockDep,
@@ -248,7 +226,7 @@ async def run_by_id(
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
     return await _run(
-        principal, session, settings, storage, clock, body, workflow_id, False, idempotency_key
+        principal, uow, settings, storage, clock, body, workflow_id, False, idempotency_key
     )
 
 
@@ -263,7 +241,7 @@ async def run_by_id(
 async def run_by_slug(
     workflow_slug: str,
     principal: RuntimeWriter,
-    session: SessionDep,
+    uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
     clock: ClockDep,
@@ -271,5 +249,5 @@ async def run_by_slug(
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
     return await _run(
-        principal, session, settings, storage, clock, body, workflow_slug, True, idempotency_key
+        principal, uow, settings, storage, clock, body, workflow_slug, True, idempotency_key
     )

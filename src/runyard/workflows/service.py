@@ -56,6 +56,11 @@ class WorkflowService:
         self.repo = WorkflowRepository(session)
         self.clock = clock
 
+    async def page(
+        self, team_id: str, offset: int, limit: int
+    ) -> tuple[list[tuple[Workflow, WorkflowVersion]], int]:
+        return await self.repo.page(team_id, offset, limit)
+
     def _validated(self, definition: WorkflowDefinition) -> WorkflowDefinition:
         problems = check_defaults(definition.parameters)
         if problems:

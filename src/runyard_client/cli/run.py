@@ -121,7 +121,8 @@ def run(
         str | None,
         typer.Option(
             "--idempotency-key",
-            help="Repeat-safe submit: the same key and body give the same task.",
+            help="Repeat-safe submit: the same key and body give the same task. "
+            "Without it a fresh key is sent, so the client's own retries never run twice.",
         ),
     ] = None,
     timeout: Annotated[

@@ -32,11 +32,16 @@ from runyard_protocol import (
     AssignedWorkflow,
     InputUrlGrant,
     InputUrlRequest,
+    OutcomeAck,
     OutputUrlGrant,
     OutputUrlRequest,
     RunningTask,
     ServerWelcome,
     TaskAssign,
+    TaskCancelled,
+    TaskComplete,
+    TaskFail,
+    TaskRelease,
     dump_frame,
     parse_agent_frame,
 )
@@ -134,6 +139,7 @@ class FakeServer:
         self.close_after_hello: int | None = None
         self.welcome_drop: list[RunningTask] = []
         self.grant_outputs = True
+        self.ack_outcomes = True  # protocol 2: the server acknowledges each outcome
         self.refuse_http: int | None = None
 
     async def start(self) -> None:
@@ -188,6 +194,21 @@ class FakeServer:
                 upload_headers={"Content-Length": str(frame.file_size), "If-None-Match": "*"},
             )
             await ws.send(dump_frame(grant))
+        elif isinstance(frame, TaskComplete | TaskFail | TaskCancelled | TaskRelease):
+            if self.ack_outcomes:
+                kind = {
+                    TaskComplete: "complete",
+                    TaskFail: "fail",
+                    TaskCancelled: "cancelled",
+                    TaskRelease: "release",
+                }[type(frame)]
+                ack = OutcomeAck(
+                    task_id=frame.task_id,
+                    attempt=frame.attempt,
+                    outcome=kind,  # type: ignore[arg-type]
+                    result="applied",
+                )
+                await ws.send(dump_frame(ack))
         elif isinstance(frame, InputUrlRequest):
             assign = self.assigned[frame.task_id]
             fresh = [

@@ -127,7 +127,7 @@ async def callers(h: Harness, team: Team) -> dict[str, dict[str, str]]:
         "ak": team.auth("agent"),
         "none": {},
     }
-    async with h.app.state.db.session() as session:
+    async with h.app.state.services.db.session() as session:
         service = TeamService(session)
         for role in ("admin", "member", "viewer"):
             user = await service.create_user(f"{role}@example.com", f"password-{role}")
@@ -218,7 +218,7 @@ async def test_keys_are_stored_hashed(harness: Harness, team_a: Team) -> None:
 
     from runyard.models import ApiKey
 
-    async with harness.app.state.db.session() as session:
+    async with harness.app.state.services.db.session() as session:
         keys = list(await session.scalars(select(ApiKey)))
         for k in keys:
             assert len(k.key_hash) == 64 and not k.key_hash.startswith(("sk-", "dk-", "ak-"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runyard.models import Task
 from runyard.tasks import lifecycle
+from runyard.tasks.states import TaskStatus
 from tests.support import tasks as drive
 from tests.support.app import Harness, Team
 
@@ -36,11 +37,10 @@ async def test_cancel_in_each_state(harness: Harness, team_a: Team) -> None:
     assert (await cancel(harness, team_a, pending))["task_status"] == "cancelled"
 
     waiting = await new_task(harness, team_a)
-    async with harness.app.state.db.session() as session:
-        task = await session.get(Task, waiting)
+    async with harness.app.state.services.db.unit() as uow:
+        task = await uow.session.get(Task, waiting)
         assert task is not None
-        lifecycle.move(session, task, "waiting", harness.clock.now())
-        await session.commit()
+        lifecycle.move(uow, task, TaskStatus.WAITING, harness.clock.now())
     assert (await cancel(harness, team_a, waiting))["task_status"] == "cancelled"
 
     queued = await new_task(harness, team_a)
@@ -93,11 +93,10 @@ async def test_failed_task_result_says_why(harness: Harness, team_a: Team) -> No
     ref = await drive.start(harness, task_id)
     from runyard.tasks.execution import TaskExecution
 
-    async with harness.app.state.db.session() as session:
-        await TaskExecution(session, harness.settings).fail(
+    async with harness.app.state.services.db.unit() as uow:
+        await TaskExecution(uow, harness.settings).fail(
             ref, task_id, 1, "invalid_input", "input_image is not an image", harness.clock.now()
         )
-        await session.commit()
     body = (
         await harness.client.get(f"/api/v1/r/tasks/{task_id}/result", headers=team_a.auth())
     ).json()

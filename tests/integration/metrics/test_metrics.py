@@ -164,7 +164,7 @@ def test_scrape_without_the_token_is_refused(server: Server) -> None:
     assert server.scrape(token=None).status_code == 401
     wrong = server.scrape(token="not-the-token")
     assert wrong.status_code == 401
-    assert wrong.json()["error_code"] == "invalid_metrics_token"
+    assert wrong.json()["error_code"] == "invalid_token"
     assert server.scrape(token=server.team.integration_key).status_code == 401
 
 

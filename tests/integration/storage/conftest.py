@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import uvicorn
@@ -81,6 +82,8 @@ def local_app() -> Iterator[tuple[FastAPI, str]]:
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(router)
+    # The routes read only the store from the services container; tests swap it.
+    app.state.services = SimpleNamespace(storage=None)
     port = free_port()
     server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -99,7 +102,7 @@ def local_app() -> Iterator[tuple[FastAPI, str]]:
 def local_storage(local_app: tuple[FastAPI, str], tmp_path: Path) -> LocalStorage:
     app, url = local_app
     storage = LocalStorage(tmp_path / "objects", public_url=url, secret_key=SECRET)
-    app.state.storage = storage
+    app.state.services.storage = storage
     return storage
 
 

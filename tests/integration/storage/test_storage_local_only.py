@@ -134,7 +134,7 @@ def test_a_url_for_one_key_does_not_open_another(local_storage: LocalStorage) ->
 
 def test_the_routes_answer_404_when_the_server_uses_s3(local_app: Served) -> None:
     app, url = local_app
-    app.state.storage = object()
+    app.state.services.storage = object()
 
     response = httpx.get(f"{url}/storage/inputs/a?X-Runyard-Expires=1")
 

@@ -56,9 +56,9 @@ async def harness(
         settings = make_settings(db_url, tmp_path / "data", limits=limits)
     async with running_app(settings) as h:
         if backend == "s3":
-            h.app.state.storage.client.create_bucket(Bucket=BUCKET)
+            h.app.state.services.storage.client.create_bucket(Bucket=BUCKET)
         else:
-            assert isinstance(h.app.state.storage, LocalStorage)
+            assert isinstance(h.app.state.services.storage, LocalStorage)
         yield h
 
 

@@ -28,7 +28,7 @@ DAY = 86_400
 
 async def sweep(h: Harness) -> dict[str, int]:
     counts: dict[str, int] = await Sweeper(
-        h.app.state.db, h.settings, h.app.state.storage, h.clock
+        h.app.state.services.db, h.settings, h.app.state.services.storage, h.clock
     ).sweep_once()
     return counts
 
@@ -47,10 +47,10 @@ async def test_inputs_expire_after_one_day(alice: Uploader, harness: Harness) ->
         r = await alice.run_echo(key)
         assert r.status_code == 422 and r.json()["error_code"] == "invalid_parameters", r.text
         assert r.json()["errors"][0]["error_code"] == "file_expired"
-    async with harness.app.state.db.session() as session:
+    async with harness.app.state.services.db.session() as session:
         statuses = set(await session.scalars(select(StoredFile.file_status)))
     assert statuses == {"expired"}
-    local = harness.app.state.storage.backend == "local"
+    local = harness.app.state.services.storage.backend == "local"
     for key in (single, multi):  # on S3 the bucket's lifecycle rule deletes them
         assert (stored_bytes(harness, key) is None) is local
 
@@ -64,7 +64,7 @@ async def test_outputs_expire_after_seven_days(alice: Uploader, harness: Harness
     result = await harness.client.get(f"/api/v1/r/tasks/{task_id}/result", headers=headers)
     assert result.status_code == 200 and result.json()["download_url"], result.text
     assert (await harness.client.get(result.json()["download_url"])).content == b"the output"
-    async with harness.app.state.db.session() as session:
+    async with harness.app.state.services.db.session() as session:
         out = (await session.scalars(select(TaskOutput).where(TaskOutput.task_id == task_id))).one()
     assert stored_bytes(harness, out.object_key) == b"the output"
     harness.clock.advance(days=7, seconds=-60)
@@ -113,12 +113,12 @@ async def test_task_whose_input_expired_before_an_agent_took_it(
     assignment (``load_inputs``); the dispatcher turns ``InputExpired`` into ``input_expired``."""
     key = await alice.single(b"input")
     task_id = (await alice.run_echo(key)).json()["task_id"]
-    async with harness.app.state.db.session() as session:
+    async with harness.app.state.services.db.session() as session:
         task = await session.get(Task, task_id)
         assert task is not None
         version = await session.get(WorkflowVersion, (task.workflow_id, task.workflow_version))
         assert version is not None
-        storage, settings = harness.app.state.storage, harness.settings
+        storage, settings = harness.app.state.services.storage, harness.settings
         inputs = await load_inputs(session, task, version, storage, settings, harness.clock.now())
         assert [i.parameter for i in inputs] == ["input_file"]
         harness.clock.advance(seconds=DAY + 1)

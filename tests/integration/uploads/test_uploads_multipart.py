@@ -45,7 +45,7 @@ async def test_multipart_upload_then_run_echo(alice: Uploader, harness: Harness)
     assert stored_bytes(harness, upload["file_key"]) == data
     status = (await alice.status(upload["upload_id"])).json()
     assert status["upload_status"] == "completed" and status["parts_received"] == []
-    async with harness.app.state.db.session() as session:
+    async with harness.app.state.services.db.session() as session:
         f = (
             await session.scalars(
                 select(StoredFile).where(StoredFile.file_key == upload["file_key"])
@@ -60,7 +60,7 @@ async def test_multipart_upload_then_run_echo(alice: Uploader, harness: Harness)
 
 
 async def _session_for(h: Harness, team: Team, role: str) -> dict[str, str]:
-    async with h.app.state.db.session() as session:
+    async with h.app.state.services.db.session() as session:
         service = TeamService(session)
         user = await service.create_user(f"{role}@example.com", f"password-{role}")
         await service.add_member(team.id, user.email_address, role)
@@ -165,7 +165,7 @@ async def test_completed_object_of_the_wrong_size_is_deleted(
     alice: Uploader,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    storage = alice.h.app.state.storage
+    storage = alice.h.app.state.services.storage
     assemble = storage.complete_multipart
 
     async def one_byte_short(key: str, upload_id: str, parts: list[CompletedPart]) -> ObjectInfo:
@@ -229,7 +229,7 @@ async def test_resume_presigns_only_the_missing_parts(alice: Uploader) -> None:
 async def test_an_expired_part_url_can_be_presigned_again(alice: Uploader) -> None:
     data = payload(SIZE)
     upload = await alice.initiate(SIZE)
-    signer = alice.h.app.state.storage.signer
+    signer = alice.h.app.state.services.storage.signer
     real = signer.clock
     signer.clock = lambda: real() - 3600  # URLs signed now look an hour old
     try:

@@ -50,7 +50,7 @@ async def test_three_gib_upload_from_a_sparse_file(alice: Uploader, tmp_path: Pa
         etags[n] = r.headers["etag"]
     r = await alice.complete(upload, etags)
     assert r.status_code == 200 and r.json()["file_size"] == size, r.text
-    stored = alice.h.app.state.storage.path_of(upload["file_key"])
+    stored = alice.h.app.state.services.storage.path_of(upload["file_key"])
     assert stored.stat().st_size == size
     with open(stored, "rb") as f:
         assert f.read(4) == b"head"

@@ -130,7 +130,7 @@ class Uploader:
         return str(r.json()["file_key"])
 
     async def row(self, upload_id: str) -> MultipartUpload:
-        async with self.h.app.state.db.session() as session:
+        async with self.h.app.state.services.db.session() as session:
             row = await session.get(MultipartUpload, upload_id)
             assert row is not None
             return row
@@ -145,7 +145,7 @@ class Uploader:
 
 def stored_bytes(h: Harness, key: str) -> bytes | None:
     """The object at ``key`` read straight from the store, or None."""
-    storage = h.app.state.storage
+    storage = h.app.state.services.storage
     if storage.backend == "local":
         path = storage.path_of(key)
         return path.read_bytes() if path.exists() else None
@@ -159,7 +159,7 @@ def stored_bytes(h: Harness, key: str) -> bytes | None:
 
 def upload_staged(h: Harness, key: str, backend_upload_id: str) -> bool:
     """Whether the store still holds the multipart upload (its staged parts)."""
-    storage = h.app.state.storage
+    storage = h.app.state.services.storage
     if storage.backend == "local":
         return bool((storage.root / ".multipart" / backend_upload_id).exists())
     listed = storage.client.list_multipart_uploads(Bucket=storage.bucket, Prefix=key)
@@ -171,7 +171,7 @@ async def put_part_unsigned(
 ) -> str:
     """Store a part of any length behind the API's back (root credentials / the store's own
     code): what a store that does not check the signed length would let through. Its ETag."""
-    storage = h.app.state.storage
+    storage = h.app.state.services.storage
     if storage.backend == "local":
 
         async def chunks() -> Any:

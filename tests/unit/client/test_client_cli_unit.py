@@ -132,3 +132,22 @@ def test_an_unreachable_server_exits_5(cli: typer.Typer) -> None:
         env={"RUNYARD_URL": "http://down.test"},
     )
     assert r.exit_code == 5 and r.stderr.startswith("error: GET http://down.test/api/v1/r/agents")
+
+
+def test_run_sends_an_idempotency_key_and_retries_a_lost_answer_with_it(
+    cli: typer.Typer,
+) -> None:
+    keys: list[str | None] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers.get("Idempotency-Key"))
+        if len(keys) == 1:
+            raise httpx.ReadError("the server died before answering")
+        return httpx.Response(202, json={"task_id": "t-1"})
+
+    r = CliRunner().invoke(
+        cli, ["run", "echo", "--json"], obj={"transport": httpx.MockTransport(server)}
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["task_id"] == "t-1"
+    assert len(keys) == 2 and keys[0] == keys[1] and keys[0], keys

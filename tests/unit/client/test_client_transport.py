@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+
 import httpx
 import pytest
 
 from runyard_client import Client, NotFoundError, TransportError
-from tests.unit.client.client_mocks import BASE, error, make_client, task_json
+from tests.unit.client.client_mocks import (
+    BASE,
+    error,
+    make_async_client,
+    make_client,
+    task_json,
+)
 
 
 def test_headers_auth_team_and_user_agent() -> None:
@@ -96,11 +105,54 @@ def test_gets_are_retried_on_503() -> None:
         assert client.tasks.get("t-1").task_status == "pending"
 
 
-def test_a_run_without_idempotency_key_is_not_retried_after_sending() -> None:
-    calls, handler = flaky(httpx.ReadTimeout("slow"), httpx.Response(202, json={"task_id": "t"}))
-    with make_client(handler) as client, pytest.raises(TransportError):  # type: ignore[arg-type]
+def keys_seen(
+    failures: int, exc: Exception | None = None
+) -> tuple[list[str | None], Callable[[httpx.Request], httpx.Response]]:
+    """A server that drops the first ``failures`` runs after reading them (the answer is lost)
+    and records the Idempotency-Key of every run it saw."""
+    keys: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers.get("Idempotency-Key"))
+        if len(keys) <= failures:
+            raise exc or httpx.ReadError("connection reset after the request was sent")
+        return httpx.Response(202, json={"task_id": "t"})
+
+    return keys, handler
+
+
+def test_every_run_sends_a_fresh_idempotency_key() -> None:
+    keys, handler = keys_seen(failures=0)
+    with make_client(handler) as client:
         client.run("echo", {})
-    assert calls == ["POST"]
+        client.run("echo", {})
+    assert all(k is not None and str(uuid.UUID(k)) == k for k in keys), keys
+    assert keys[0] != keys[1]  # two logical runs are two tasks
+
+
+@pytest.mark.parametrize(
+    "exc", [httpx.ReadError("reset"), httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("eof")]
+)
+def test_a_run_whose_answer_was_lost_is_retried_with_the_same_key(exc: Exception) -> None:
+    keys, handler = keys_seen(failures=2, exc=exc)
+    with make_client(handler, max_retries=2) as client:
+        assert client.run("echo", {}).id == "t"
+    assert len(keys) == 3 and len(set(keys)) == 1 and keys[0] is not None, keys
+
+
+def test_a_given_idempotency_key_is_sent_as_is_on_every_retry() -> None:
+    keys, handler = keys_seen(failures=1)
+    with make_client(handler) as client:
+        client.run("echo", {}, idempotency_key="job-42")
+    assert keys == ["job-42", "job-42"]
+
+
+async def test_the_async_client_reuses_its_key_across_retries() -> None:
+    keys, handler = keys_seen(failures=1)
+    async with make_async_client(handler) as client:
+        assert (await client.run("echo", {})).id == "t"
+        await client.run("echo", {})
+    assert len(keys) == 3 and keys[0] == keys[1] != keys[2], keys
 
 
 def test_a_run_with_idempotency_key_is_retried() -> None:

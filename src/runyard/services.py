@@ -1,0 +1,112 @@
+"""The services container: every process-wide object of a server, built once by ``create_app``
+from the settings and passed down. Routes reach it through the dependency aliases of
+``runyard.deps``; the gateway and background loops get what they need at construction.
+
+Nothing here reads the environment or runs at import. ``start()`` launches the background loops
+(dispatcher, reaper, retention sweeper); ``stop()`` closes agent connections, stops the loops and
+releases the store and the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from runyard.auth.ratelimit import SlidingWindowLimiter
+from runyard.background import BackgroundLoop
+from runyard.clock import Clock
+from runyard.db.engine import Database
+from runyard.events.hub import EventHub
+from runyard.files.quota import DailyUsage
+from runyard.gateway.registry import Gateway
+from runyard.retention.sweeper import Sweeper
+from runyard.scheduler import Dispatcher, Reaper
+from runyard.settings import Settings
+from runyard.storage import build_storage
+from runyard.storage.base import Storage
+from runyard_protocol import CloseReason
+
+log = logging.getLogger("runyard.app")
+
+
+class TaskWakeups:
+    """Committed task changes wake the event streams following them, and the dispatcher when
+    work became schedulable or capacity was freed (``UnitOfWork`` calls this after commit)."""
+
+    def __init__(self, events: EventHub) -> None:
+        self.events = events
+        self.dispatcher: Dispatcher | None = None
+
+    def tasks_changed(self, task_ids: set[str], wake_dispatcher: bool) -> None:
+        if task_ids:
+            self.events.publish(task_ids)
+        if wake_dispatcher and self.dispatcher is not None:
+            self.dispatcher.wake()
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    db: Database
+    storage: Storage
+    gateway: Gateway
+    events: EventHub
+    dispatcher: Dispatcher
+    reaper: Reaper
+    sweeper: Sweeper
+    usage: DailyUsage
+    login_limiter: SlidingWindowLimiter
+    ready: bool = False
+    running: list[BackgroundLoop] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock, storage: Storage | None = None) -> Services:
+        events = EventHub()
+        wakeups = TaskWakeups(events)
+        db = Database(settings.db, wakeups)
+        store = storage if storage is not None else build_storage(settings)
+        gateway = Gateway()
+        dispatcher = Dispatcher(db, settings, store, clock, gateway)
+        wakeups.dispatcher = dispatcher
+        return cls(
+            settings=settings,
+            clock=clock,
+            db=db,
+            storage=store,
+            gateway=gateway,
+            events=events,
+            dispatcher=dispatcher,
+            reaper=Reaper(db, settings, clock, gateway),
+            sweeper=Sweeper(db, settings, store, clock),
+            usage=DailyUsage(),
+            login_limiter=SlidingWindowLimiter(settings.limits.login_attempts_per_minute),
+        )
+
+    async def start(self, *, background: bool) -> None:
+        if background:
+            self.running = [self.dispatcher, self.reaper, self.sweeper]
+            for loop in self.running:
+                loop.start()
+        self.ready = True
+        log.info(
+            "runyard ready: storage=%s db=%s", self.storage.backend, self.db.engine.dialect.name
+        )
+
+    async def begin_shutdown(self) -> None:
+        """The process is about to stop (SIGTERM): open event streams end now with a frame
+        telling their clients to reconnect, and agents are closed with 4000 so they reconnect
+        elsewhere (resending unacknowledged outcomes). ``runyard serve`` calls this as soon as
+        the signal is handled, because the HTTP server waits for open responses before the
+        lifespan ends."""
+        self.ready = False
+        self.events.close()
+        await self.gateway.close_all(CloseReason.SERVER_SHUTDOWN)
+
+    async def stop(self) -> None:
+        await self.begin_shutdown()
+        for loop in self.running:
+            await loop.stop()
+        self.running = []
+        await self.storage.close()
+        await self.db.dispose()

@@ -1,0 +1,30 @@
+"""Event streams when the process stops (issue 15, defect 4): ``begin_shutdown`` ends every
+open stream with a reconnect frame, and a stream opened while stopping ends with it at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from runyard.events.stream import RECONNECT
+from runyard.runtime_services import begin_shutdown
+from tests.integration.api.test_tasks import new_task
+from tests.support.app import Harness, Team
+
+
+async def test_shutdown_ends_open_streams_with_a_reconnect_frame(
+    harness: Harness, team_a: Team
+) -> None:
+    task_id = await new_task(harness, team_a)
+    url = f"/api/v1/r/tasks/{task_id}/events"
+    headers = team_a.auth("integration")
+    following = asyncio.create_task(harness.client.get(url, headers=headers))
+    await asyncio.sleep(0.5)
+    assert not following.done()  # a pending task's stream stays open
+    begin_shutdown(harness.app)
+    body = (await asyncio.wait_for(following, 10)).text
+    assert body.startswith("retry: 2000\n\n")
+    assert '"task_status":"pending"' in body  # the history came first
+    assert body.endswith(RECONNECT)
+    assert "event: reconnect" in RECONNECT and "retry: " in RECONNECT and "id:" not in RECONNECT
+    late = await asyncio.wait_for(harness.client.get(url, headers=headers), 10)
+    assert late.status_code == 200 and late.text == "retry: 2000\n\n" + RECONNECT
