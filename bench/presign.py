@@ -28,6 +28,7 @@ from bench.common import (
     Row,
     env_int,
     free_port,
+    pg_drop,
     pg_recreate,
     prepare_database,
     server_env,
@@ -215,6 +216,8 @@ def p1_rows(pg: bool) -> list[Row]:
                 f"{base_p99:.1f} ms",
             )
         )
+    if pg:
+        pg_drop("runyard_bench_p1")
     return rows
 
 
