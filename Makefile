@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck bench clean venv s3-venv services
+BENCH_STAMP := $(VENV)/.installed-bench
+
+.PHONY: dev test lint typecheck bench clean venv s3-venv services bench-tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +15,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+## The benchmark's extras (procrastinate, Celery, redis) on top of the dev install.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+## wrk and Redis for the benchmark; PostgreSQL as for the tests.
+bench-tools:
+	scripts/ensure-postgres.sh
+	scripts/ensure-bench-tools.sh
 
 ## Start the server, SQLite, the embedded store and a local agent (data in ./runyard-data).
 dev: $(STAMP)
@@ -43,9 +55,9 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
-bench: $(STAMP)
-	$(BIN)/python bench/presign.py
-	$(BIN)/python bench/seed_flow.py
+## One table, every figure measured in this run (docs/performance.md; sizes: bench/__main__.py).
+bench: $(BENCH_STAMP) bench-tools
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .venv-s3 .pytest_cache .mypy_cache runyard-data

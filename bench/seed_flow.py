@@ -1,20 +1,17 @@
-"""Benchmark of the seed's whole flow against a real `runyard dev` (SQLite, embedded store, local
-agent with capacity 2): presign -> PUT -> run -> completed -> result, and the submit -> start
-latency of a queue, as ratios to a bare HTTP round trip (`GET /healthz`) measured in the same
-script. Not a test: nothing here asserts a time. Latencies are taken one task at a time, so the
-Python client measures latency, not throughput (use wrk for that: bench/presign.py).
+"""P5, the seed's whole flow on ``runyard serve`` (SQLite, embedded store) with one real agent:
+presign → PUT 1 MiB → run a no-op workflow with the file as its input (``sleep-file``: the
+agent downloads the input, sleeps 0 s, uploads a few bytes) → follow the event stream until
+``completed``; one task at a time.
 
-Run: ``.venv/bin/python bench/seed_flow.py [--tasks 40]``.
+"Moving the bytes" is measured in the same run: the same client PUTs and GETs the same 1 MiB to
+a bare Starlette route on the same disk (``bench/bare_store.py``). Platform time is the flow's
+median minus that median.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,118 +19,120 @@ from pathlib import Path
 
 import httpx
 
+from bench.common import (
+    Proc,
+    Row,
+    env_int,
+    free_port,
+    pct,
+    prepare_database,
+    say,
+    server_env,
+    start_agent,
+    start_server,
+    wait_agents,
+    wait_http,
+)
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+MIB = 1024 * 1024
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--tasks", type=int, default=40)
-    args = parser.parse_args()
-    data = Path(tempfile.mkdtemp())
+def bare_bytes(n: int, body: bytes, work: Path) -> list[float]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
-    env["RUNYARD_LOG_LEVEL"] = "WARNING"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "runyard", "dev", "--data-dir", str(data), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    args = [sys.executable, "-m", "bench.bare_store", "--port", str(port), "--root", str(work)]
+    work.mkdir(parents=True, exist_ok=True)
+    bare = Proc("p5-bare", args, {}, work)
+    samples: list[float] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("runyard dev did not start")
-            time.sleep(0.2)
-        creds = json.loads((data / "credentials.json").read_text())
-        run(creds, url, args.tasks)
+        wait_http(f"http://127.0.0.1:{port}/healthz", bare)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            for i in range(n + 3):
+                t = time.perf_counter()
+                c.put(f"/bare/b{i}", content=body).raise_for_status()
+                c.get(f"/bare/b{i}").raise_for_status()
+                if i >= 3:
+                    samples.append(time.perf_counter() - t)
     finally:
-        server.terminate()
-        server.wait(20)
+        bare.stop()
+    return samples
 
 
-def run(creds: dict[str, str], url: str, n: int) -> None:
-    base = creds["runtime_base"]
-    h = {"Authorization": f"Bearer {creds['integration_key']}"}
-    body = os.urandom(64 * 1024)
-    stages: dict[str, list[float]] = {
-        k: []
-        for k in (
-            "GET /healthz (baseline)",
-            "presign",
-            "PUT 64 KiB",
-            "run (202)",
-            "submit -> running",
-            "submit -> completed",
-            "result",
-        )
-    }
-    with httpx.Client(timeout=30) as c:
-        time.sleep(2)  # let the local agent connect
-        for _ in range(n):
-            t = time.perf_counter()
-            c.get(f"{url}/healthz")
-            stages["GET /healthz (baseline)"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            p = c.post(
-                f"{base}/files/presign",
-                headers=h,
-                json={
-                    "file_name": "blob.bin",
-                    "file_size": len(body),
-                    "content_type": "application/octet-stream",
-                },
-            ).json()
-            stages["presign"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            c.put(p["upload_url"], content=body, headers=p["upload_headers"]).raise_for_status()
-            stages["PUT 64 KiB"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            task_id = c.post(
-                f"{base}/workflows/slug/echo/run",
-                headers=h,
-                json={"parameters": {"input_file": p["file_key"]}},
-            ).json()["task_id"]
-            submitted = time.perf_counter()
-            stages["run (202)"].append(submitted - t)
-            running = None
-            with c.stream("GET", f"{base}/tasks/{task_id}/events", headers=h) as events:
-                for line in events.iter_lines():
-                    if line.startswith("data:") and '"running"' in line and running is None:
-                        running = time.perf_counter()
-                    if line.startswith("event: completed") or line.startswith("event: failed"):
-                        break
-            done = time.perf_counter()
-            stages["submit -> running"].append((running or done) - submitted)
-            stages["submit -> completed"].append(done - submitted)
-            t = time.perf_counter()
-            c.get(f"{base}/tasks/{task_id}/result", headers=h).raise_for_status()
-            stages["result"].append(time.perf_counter() - t)
-    base_p50 = statistics.median(stages["GET /healthz (baseline)"])
-    print(
-        f"\nThe seed's flow on `runyard dev`, {n} tasks one at a time (ms; ratio = p50 / "
-        "baseline p50)"
-    )
-    print(f"{'stage':28} {'p50':>8} {'p99':>8} {'ratio':>7}")
-    for name, values in stages.items():
-        p50 = statistics.median(values)
-        print(f"{name:28} {p50 * 1000:8.2f} {pct(values, 0.99) * 1000:8.2f} {p50 / base_p50:7.1f}")
+STAGES = ("presign", "PUT 1 MiB", "run (202)", "202 -> completed event")
 
 
-if __name__ == "__main__":
-    main()
+def flow(c: httpx.Client, body: bytes, stages: dict[str, list[float]]) -> float:
+    t = time.perf_counter()
+    p = c.post(
+        "/files/presign",
+        json={
+            "file_name": "blob.bin",
+            "file_size": len(body),
+            "content_type": "application/octet-stream",
+        },
+    ).json()
+    t1 = time.perf_counter()
+    c.put(p["upload_url"], content=body, headers=p["upload_headers"]).raise_for_status()
+    t2 = time.perf_counter()
+    r = c.post("/workflows/slug/sleep-file/run", json={"parameters": {"input_file": p["file_key"]}})
+    r.raise_for_status()
+    task_id = r.json()["task_id"]
+    t3 = time.perf_counter()
+    with c.stream("GET", f"/tasks/{task_id}/events") as events:
+        for line in events.iter_lines():
+            if line.startswith("event: failed"):
+                raise RuntimeError(f"task {task_id} failed")
+            if line.startswith("event: completed"):
+                break
+    done = time.perf_counter()
+    for name, took in zip(STAGES, (t1 - t, t2 - t1, t3 - t2, done - t3), strict=True):
+        stages[name].append(took)
+    return done - t
+
+
+def p5_rows() -> list[Row]:
+    n = env_int("BENCH_P5_TASKS", 30)
+    body = os.urandom(MIB)
+    work = Path(tempfile.mkdtemp(prefix="bench-p5-"))
+    bare = bare_bytes(n, body, work / "bare")
+    db_url = f"sqlite+aiosqlite:///{work / 'p5.db'}"
+    keys = prepare_database(db_url)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_server("p5-serve", server_env(db_url, work / "data", port), port, work)
+    agent = start_agent("p5-agent", url, keys.agent_key, 1, work)
+    samples: list[float] = []
+    stages: dict[str, list[float]] = {name: [] for name in STAGES}
+    try:
+        wait_agents(url, keys.integration_key, 1)
+        say(f"P5: {n} seed flows one at a time")
+        headers = {"Authorization": f"Bearer {keys.integration_key}"}
+        with httpx.Client(base_url=url + "/api/v1/r", headers=headers, timeout=30) as c:
+            for i in range(n + 3):
+                took = flow(c, body, stages)
+                if i < 3:
+                    for values in stages.values():
+                        values.clear()
+                if i >= 3:
+                    samples.append(took)
+    finally:
+        agent.stop()
+        server.stop()
+    bytes_ms = statistics.median(bare) * 1000
+    flow_ms = statistics.median(samples) * 1000
+    platform = flow_ms - bytes_ms
+    return [
+        Row(
+            "P5",
+            "seed flow 1 MiB, platform time beyond the bytes (SQLite)",
+            f"{platform:.1f} ms (flow p50 {flow_ms:.1f}, p99 {pct(samples, 0.99) * 1000:.1f};"
+            f" bytes p50 {bytes_ms:.1f})",
+            "<= 20 ms",
+            20 / max(platform, 0.1),
+            platform <= 20,
+        ),
+        Row(
+            "P5",
+            "  info: stage p50s",
+            ", ".join(f"{n} {statistics.median(v) * 1000:.1f}" for n, v in stages.items()) + " ms",
+        ),
+    ]

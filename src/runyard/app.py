@@ -14,6 +14,7 @@ from runyard import __version__
 from runyard.api import mount_routers
 from runyard.clock import Clock, SystemClock
 from runyard.errors import ErrorBody, install_error_handlers
+from runyard.metrics import install_metrics
 from runyard.middleware import RequestIdMiddleware
 from runyard.services import Services
 from runyard.settings import Settings
@@ -57,6 +58,7 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.services = services
+    install_metrics(app, services)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     mount_routers(app)

@@ -124,6 +124,15 @@ class EventSettings(BaseSettings):
     poll_interval: float = Field(default=0.5, description="SSE fallback poll of the event log (s).")
 
 
+class MetricsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_METRICS_", extra="ignore")
+
+    token: str | None = Field(
+        default=None,
+        description="Bearer token a scrape of /metrics must send; unset, /metrics answers 404.",
+    )
+
+
 class Settings(BaseSettings):
     """Root settings of one server process."""
 
@@ -149,6 +158,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     events: EventSettings = Field(default_factory=EventSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -46,6 +46,10 @@ __all__ = [
 ]
 
 CHUNK_SIZE = 1024 * 1024
+# Outputs up to this size are read whole, on the event loop, and sent as one body: a page-cache
+# read of 64 KiB costs microseconds, where streaming costs two thread hops and an async
+# generator per file (measured: ~11 % of the agent's busy time on no-op tasks).
+SMALL_FILE = 64 * 1024
 _Reply = TypeVar("_Reply", bound=BaseModel)
 
 
@@ -146,11 +150,14 @@ async def upload_file(
     chunked PUTs. A 412 on a retry means an earlier attempt did land, so it counts as success.
     """
     send_headers = dict(headers)
+    size = path.stat().st_size
     if not any(name.lower() == "content-length" for name in send_headers):
-        send_headers["Content-Length"] = str(path.stat().st_size)
+        send_headers["Content-Length"] = str(size)
+    whole = path.read_bytes() if size <= SMALL_FILE else None
     for attempt in range(retries + 1):
         try:
-            response = await client.put(url, content=_file_chunks(path), headers=send_headers)
+            body = whole if whole is not None else _file_chunks(path)
+            response = await client.put(url, content=body, headers=send_headers)
         except httpx.TransportError as exc:
             if attempt == retries:
                 raise TransferError(f"upload to {redact_url(url)} failed: {exc!r}") from exc
@@ -246,7 +253,7 @@ async def upload_outputs(
     """Upload each output through its own signed URL, in order; the specs for ``TaskComplete``."""
     specs: list[OutputSpec] = []
     for output in produced:
-        size = (await asyncio.to_thread(output.path.stat)).st_size
+        size = output.path.stat().st_size  # a stat costs less than the hop to a thread
         name = safe_name(output.file_name or output.path.name, "output")
         request = OutputUrlRequest(
             request_id=uuid.uuid4().hex,

@@ -43,6 +43,9 @@ class EventHub:
             for event in waiters:
                 event.set()
 
+    def subscriber_count(self) -> int:
+        return sum(len(waiters) for waiters in self._waiters.values())
+
     def publish(self, task_ids: set[str]) -> None:
         for task_id in task_ids:
             for event in self._waiters.get(task_id, ()):

@@ -10,6 +10,7 @@ from typing import Any
 
 from runyard.clock import iso_z
 from runyard.db.unit import UnitOfWork
+from runyard.metrics.registry import observe_move
 from runyard.models import Task, TaskEvent
 from runyard.tasks.states import TERMINAL, TaskStatus, can_move
 
@@ -48,6 +49,7 @@ def move(
         task.agent_id = None
         task.assigned_at = None
         task.progress = 0.0
+    observe_move(uow.session, task, target, now)
     _status_event(uow, task, now)
     uow.task_changed(task.id, wake=wake or target is S.PENDING)
     return True

@@ -51,9 +51,17 @@ _ENTRYPOINT_HINT = 'set workflow_json to {"entrypoint": "package.module:function
 class PythonRuntime:
     tool_type = "python"
 
+    def __init__(self) -> None:
+        # Entrypoints already imported: the first task of a workflow imports its module in a
+        # thread (imports do file I/O); later ones skip the hop to a thread altogether.
+        self._resolved: dict[str, Callable[..., Any]] = {}
+
     async def run(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
         entrypoint = workflow.workflow_json.get("entrypoint")
-        function = await asyncio.to_thread(resolve_entrypoint, entrypoint)
+        function = self._resolved.get(entrypoint) if isinstance(entrypoint, str) else None
+        if function is None:
+            function = await asyncio.to_thread(resolve_entrypoint, entrypoint)
+            self._resolved[str(entrypoint)] = function
         try:
             if inspect.iscoroutinefunction(function):
                 result = await function(ctx)

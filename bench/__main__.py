@@ -1,0 +1,226 @@
+"""``make bench`` (``python -m bench``): every row measured in this one run on this machine, printed
+as ONE table with each goal met or missed and its ratio to the goal (>= 1.00 means met).
+
+Sizes (environment; the defaults keep a run under ~10 minutes on 2 cores):
+
+- ``BENCH_TASKS`` (600): P4, no-op tasks per throughput leg (Runyard on PostgreSQL and on
+  SQLite, procrastinate, Celery);
+- ``BENCH_LATENCY`` (200): P3, runs one at a time per latency leg (cross-process: a quarter);
+- ``BENCH_P1_SECONDS`` (5): P1, seconds per ``wrk`` run;
+- ``BENCH_P2_BYTES`` (1073741824): P2, size of the signed PUT;
+- ``BENCH_P5_TASKS`` (30): P5, seed flows one at a time;
+- ``BENCH_ONLY`` (all): a subset, e.g. ``P1,P2`` (P3, P4 and P6 share one stack).
+
+Progress goes to stderr; the table to stdout. PostgreSQL at 127.0.0.1:5432 (trust, user
+``postgres``) and Redis at 127.0.0.1:6379 are needed; ``scripts/ensure-bench-tools.sh`` checks.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import Row, env_int, pg_available, pg_drop, pg_recreate, say
+
+PG_QUEUE_DB = "runyard_bench_queue"
+
+
+def queue_rows(n_tasks: int, n_latency: int, pg: bool) -> list[Row]:
+    from bench.baselines import run_celery, run_procrastinate
+    from bench.queue import run_stack
+
+    rows: list[Row] = []
+    sq = Path(tempfile.mkdtemp(prefix="bench-queue-")) / "queue.db"
+    say("SQLite stack")
+    lite = run_stack(f"sqlite+aiosqlite:///{sq}", "sqlite", n_tasks, n_latency, cross=False)
+    if not pg:
+        rows.append(Row("P3/P4", "PostgreSQL rows", "skipped: no PostgreSQL"))
+        pgr = None
+    else:
+        pg_recreate(PG_QUEUE_DB)
+        say("PostgreSQL stack")
+        try:
+            pgr = run_stack(
+                f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_QUEUE_DB}",
+                "postgres",
+                n_tasks,
+                n_latency,
+                cross=True,
+            )
+        finally:
+            pg_drop(PG_QUEUE_DB)
+        proc_rate, (proc_p50, proc_p99) = run_procrastinate(n_tasks, n_latency)
+        cel_rate, (cel_p50, cel_p99) = run_celery(n_tasks, n_latency)
+        for label, lat in (
+            ("same process", pgr.latency_same),
+            ("across 2 servers", pgr.latency_cross),
+        ):
+            assert lat is not None
+            rows.append(
+                Row(
+                    "P3",
+                    f"submit -> agent holds task.assign p50, PostgreSQL, {label}",
+                    f"{lat.p50_ms:.1f} ms",
+                    "<= 5 ms",
+                    5 / lat.p50_ms,
+                    lat.p50_ms <= 5,
+                )
+            )
+            rows.append(
+                Row(
+                    "P3",
+                    f"submit -> agent holds task.assign p99, PostgreSQL, {label}",
+                    f"{lat.p99_ms:.1f} ms",
+                    "<= 12 ms",
+                    12 / lat.p99_ms,
+                    lat.p99_ms <= 12,
+                )
+            )
+        rows.append(
+            Row(
+                "P3",
+                "  baseline: procrastinate defer -> start p50 / p99",
+                f"{proc_p50:.1f} / {proc_p99:.1f} ms",
+            )
+        )
+        rows.append(
+            Row(
+                "P3",
+                "  baseline: Celery+Redis enqueue -> start p50 / p99",
+                f"{cel_p50:.1f} / {cel_p99:.1f} ms",
+            )
+        )
+        ratio = pgr.tasks_per_s / proc_rate
+        rows.append(
+            Row(
+                "P4",
+                "no-op tasks/s end to end, 8 slots, PostgreSQL vs procrastinate (8 workers)",
+                f"{pgr.tasks_per_s:.1f} vs {proc_rate:.0f}/s = {ratio:.2f}x",
+                ">= 1.0x",
+                ratio,
+                ratio >= 1.0,
+            )
+        )
+        rows.append(
+            Row(
+                "P4",
+                "  same, against 10x the 14.1/s of the issue (done-when)",
+                f"{pgr.tasks_per_s:.1f}/s",
+                ">= 141/s",
+                pgr.tasks_per_s / 141,
+                pgr.tasks_per_s >= 141,
+            )
+        )
+        rows.append(
+            Row("P4", "  baseline: Celery+Redis tasks/s (prefork -c 8)", f"{cel_rate:.0f}/s")
+        )
+        if pgr.failed:
+            rows.append(Row("P4", "  PostgreSQL tasks that did not complete", str(pgr.failed)))
+    rows.append(
+        Row(
+            "P4",
+            "no-op tasks/s end to end, 8 slots, SQLite",
+            f"{lite.tasks_per_s:.1f}/s",
+            ">= 300/s",
+            lite.tasks_per_s / 300,
+            lite.tasks_per_s >= 300,
+        )
+    )
+    rows.append(
+        Row(
+            "P3",
+            "  info: same-process dispatch p50 / p99, SQLite",
+            f"{lite.latency_same.p50_ms:.1f} / {lite.latency_same.p99_ms:.1f} ms"
+            if lite.latency_same
+            else "-",
+        )
+    )
+    stack = pgr or lite
+    rows.append(
+        Row(
+            "P6",
+            f"idle RSS of runyard serve ({stack.db})",
+            f"{stack.server_rss_idle:.0f} MiB",
+            "<= 150 MiB",
+            150 / stack.server_rss_idle,
+            stack.server_rss_idle <= 150,
+        )
+    )
+    rows.append(
+        Row(
+            "P6",
+            "idle RSS of runyard agent",
+            f"{stack.agent_rss_idle:.0f} MiB",
+            "<= 80 MiB",
+            80 / stack.agent_rss_idle,
+            stack.agent_rss_idle <= 80,
+        )
+    )
+    rows.append(
+        Row(
+            "P6", "  info: runyard serve RSS after the P4 load", f"{stack.server_rss_after:.0f} MiB"
+        )
+    )
+    return rows
+
+
+def print_table(rows: list[Row]) -> None:
+    width = max(len(r.what) for r in rows)
+    mwidth = max(len(r.measured) for r in rows)
+    print(f"{'id':5} {'row':{width}}  {'measured':{mwidth}}  {'goal':10} {'ratio':>6}  result")
+    print("-" * (width + mwidth + 36))
+    for r in rows:
+        ratio = f"{r.ratio:6.2f}" if r.ratio is not None else " " * 6
+        result = "" if r.met is None else ("met" if r.met else "MISSED")
+        print(f"{r.id:5} {r.what:{width}}  {r.measured:{mwidth}}  {r.goal:10} {ratio}  {result}")
+    print("ratio: measured against the goal, >= 1.00 means met.")
+
+
+def main() -> None:
+    # SIGTERM (a timeout, Ctrl-C in make) unwinds like an exception, so every started server,
+    # agent and worker is stopped by the ``finally`` that started it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    only = {x.strip().upper() for x in os.environ.get("BENCH_ONLY", "").split(",") if x.strip()}
+    want = lambda k: not only or k in only  # noqa: E731
+    pg = pg_available()
+    started = time.monotonic()
+    rows: list[Row] = []
+    if want("P1"):
+        from bench.presign import p1_rows
+
+        say("P1 presign")
+        rows += p1_rows(pg)
+    if want("P2"):
+        from bench.store import p2_rows
+
+        say("P2 embedded store")
+        rows += p2_rows()
+    if want("P3") or want("P4") or want("P6"):
+        rows += queue_rows(env_int("BENCH_TASKS", 600), env_int("BENCH_LATENCY", 200), pg)
+    if want("P5"):
+        from bench.seed_flow import p5_rows
+
+        say("P5 seed flow")
+        rows += p5_rows()
+    order = {k: i for i, k in enumerate(["P1", "P2", "P3", "P4", "P5", "P6", "P3/P4"])}
+    rows.sort(key=lambda r: order.get(r.id, 99))
+    uname = platform.uname()
+    print(
+        f"\nmake bench: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{os.cpu_count()} CPUs, {uname.system} {uname.release}, "
+        f"Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end, {time.monotonic() - started:.0f} s"
+    )
+    print_table(rows)
+    missed = sum(1 for r in rows if r.met is False)
+    print(f"{missed} goal(s) missed of {sum(1 for r in rows if r.met is not None)}.")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
