@@ -9,7 +9,7 @@ slow poll is the fallback for changes made by other processes.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from runyard.agents.health import healthy_runtimes
 from runyard.agents.repository import AgentRepository
@@ -44,6 +44,7 @@ class Dispatcher(BackgroundLoop):
         self.storage = storage
         self.clock = clock
         self.gateway = gateway
+        self._last_judged: datetime | None = None
 
     async def run_once(self) -> object:
         return await self.dispatch_once()
@@ -52,10 +53,16 @@ class Dispatcher(BackgroundLoop):
         """One pass; returns how many tasks were assigned."""
         conns = self.gateway.ready_connections()
         sends: list[tuple[Connection, TaskAssign]] = []
+        now = self.clock.now()
+        judge = self._last_judged is None or (now - self._last_judged).total_seconds() >= (
+            self.settings.scheduler.poll_interval
+        )
         async with self.db.unit() as uow:
             if conns:
                 sends = await self._assign(uow, conns)
-            await self._mark_waiting(uow)
+            if judge:
+                self._last_judged = now
+                await self._mark_waiting(uow)
             if sends:
                 uow.after_commit(lambda: self._send(sends))
         return len(sends)
@@ -147,7 +154,11 @@ class Dispatcher(BackgroundLoop):
         """Pending tasks that no connected, healthy agent of their team could take: none has
         the labels, or none has a healthy runtime for the workflow's tool type."""
         queue = TaskQueue(uow.session)
-        pending = await queue.claim_pending(JUDGE_BATCH)
+        now = self.clock.now()
+        # Judged at most once per poll interval, and only tasks older than that: a new task
+        # belongs first to the process whose agents can claim it.
+        fresh = timedelta(seconds=self.settings.scheduler.poll_interval)
+        pending = await queue.claim_pending(now - fresh, JUDGE_BATCH)
         if not pending:
             return
         able: dict[str, list[tuple[set[str], set[str]]]] = {}
@@ -156,7 +167,6 @@ class Dispatcher(BackgroundLoop):
                 runtimes = healthy_runtimes(a.system_info, set(a.runtimes or ["python"]))
                 able.setdefault(a.team_id, []).append((set(a.labels), runtimes))
         tools: dict[tuple[str, int], str] = {}
-        now = self.clock.now()
         for task in pending:
             ref = (task.workflow_id, task.workflow_version)
             if ref not in tools:

@@ -104,11 +104,13 @@ class TaskQueue(Repository):
         )
         return list(rows)
 
-    async def claim_pending(self, limit: int) -> list[Task]:
-        """Pending tasks of every team, locked, to judge ``waiting`` when nobody can run them."""
+    async def claim_pending(self, created_before: datetime, limit: int) -> list[Task]:
+        """Pending tasks of every team created before ``created_before``, locked, to judge
+        ``waiting`` when nobody can run them. Fresh tasks are left to the process whose agents
+        may claim them: locking them here would make that process skip them until its poll."""
         rows = await self.session.scalars(
             select(Task)
-            .where(Task.task_status == TaskStatus.PENDING)
+            .where(Task.task_status == TaskStatus.PENDING, Task.created_at < created_before)
             .order_by(Task.created_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

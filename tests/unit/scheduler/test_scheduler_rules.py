@@ -47,6 +47,9 @@ async def test_tasks_nobody_can_run_wait_and_come_back(world: World) -> None:
     await world.connect("cpu-only", capacity=4)
 
     assert await world.dispatcher.dispatch_once() == 0
+    assert (await world.get(task_id)).task_status is S.PENDING  # too fresh to judge
+    world.clock.advance(world.settings.scheduler.poll_interval + 0.1)
+    assert await world.dispatcher.dispatch_once() == 0
     assert (await world.get(task_id)).task_status is S.WAITING
 
     await world.connect("gpu-box", capacity=1, labels={"gpu"})
