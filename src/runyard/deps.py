@@ -72,7 +72,7 @@ def caller(
             authorization=request.headers.get("authorization"),
             team_header=team,
             policy=policy,
-            secret_key=settings.secret_key,
+            secret_key=settings.token_secrets,
             clock=request.app.state.clock,
         )
         request.state.principal = principal

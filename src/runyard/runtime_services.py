@@ -28,11 +28,11 @@ async def start_services(
 
         storage = build_storage(settings)
     app.state.storage = storage
-    from runyard.auth.ratelimit import SlidingWindowLimiter
     from runyard.files.quota import DailyUsage
+    from runyard.ratelimit import build_rate_limiter
 
     app.state.usage = DailyUsage()
-    app.state.login_limiter = SlidingWindowLimiter(settings.limits.login_attempts_per_minute)
+    app.state.rate_limiter = build_rate_limiter(settings, db)
     gateway = Gateway()
     app.state.gateway = gateway
     hub = EventHub()

@@ -25,6 +25,11 @@ class Principal:
     key_id: str | None = None
     session_id: str | None = None
 
+    @property
+    def rate_key(self) -> str:
+        """The credential rate limits count against: the API key, else the user's login."""
+        return f"key:{self.key_id}" if self.key_id else f"user:{self.user_id}"
+
 
 class Policy(enum.Enum):
     RUNTIME_WRITE = "runtime_write"  # presign, run, cancel

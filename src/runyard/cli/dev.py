@@ -82,7 +82,9 @@ def dev(
 
     ensure_port_free(host, port)
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)  # everything this process creates (database, objects, keys) is owner-only
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data_dir.chmod(0o700)
     public = os.environ.get("RUNYARD_PUBLIC_URL") or f"http://{host}:{port}"
     settings = Settings(
         environment="dev",

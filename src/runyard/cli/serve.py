@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import typer
 
@@ -54,6 +55,7 @@ def serve(
 
     settings = Settings()
     ensure_port_free(host, port)
+    os.umask(0o077)  # the database, objects and keys this process creates are owner-only
     configure_logging(settings.log_level)
     if migrate:
         from runyard.migrations import upgrade

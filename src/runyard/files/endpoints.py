@@ -6,6 +6,7 @@ from runyard.api_docs import errors
 from runyard.deps import ClockDep, RuntimeWriter, SessionDep, SettingsDep, StorageDep
 from runyard.files.schemas import PresignRequest, PresignResponse
 from runyard.files.service import FileService
+from runyard.ratelimit import client_address
 
 router = APIRouter(prefix="/r/files", tags=["files"])
 
@@ -33,6 +34,9 @@ async def presign(
     multipart endpoints.
     """
     assert principal.team_id
+    await request.app.state.rate_limiter.presign_file(
+        client_address(request.client), principal.rate_key
+    )
     service = FileService(session, settings, storage, clock, request.app.state.usage)
     result = await service.presign(principal.team_id, body)
     await session.commit()

@@ -18,6 +18,7 @@ from runyard.db.base import new_id
 from runyard.errors import RunyardError
 from runyard.gateway.handlers import FrameHandler, reconcile_on_hello
 from runyard.gateway.registry import Connection, Gateway, effective_health
+from runyard.ratelimit import client_address
 from runyard.tasks.execution import AgentRef
 from runyard_protocol import (
     PROTOCOL_VERSION,
@@ -33,14 +34,22 @@ log = logging.getLogger("runyard.gateway")
 HELLO_TIMEOUT = 10.0
 
 
-async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
+async def _deny(
+    websocket: WebSocket,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> None:
     body = {
         "error_message": message,
         "error_code": code,
         "request_id": str(websocket.scope.get("state", {}).get("request_id", "")),
     }
     try:
-        await websocket.send_denial_response(JSONResponse(body, status_code=status))
+        await websocket.send_denial_response(
+            JSONResponse(body, status_code=status, headers=headers)
+        )
     except RuntimeError:  # the server cannot send HTTP denials: close before accepting
         await websocket.close(code=1008)
 
@@ -53,17 +62,20 @@ async def agent_gateway(websocket: WebSocket) -> None:
     gateway: Gateway = state.gateway
     settings = state.settings
     try:
+        await state.rate_limiter.agent_connect(
+            client_address(websocket.client), websocket.headers.get("authorization", "")
+        )
         async with state.db.session() as session:
             principal = await authenticate(
                 session,
                 authorization=websocket.headers.get("authorization"),
                 team_header=None,
                 policy=Policy.GATEWAY,
-                secret_key=settings.secret_key,
+                secret_key=settings.token_secrets,
                 clock=state.clock,
             )
     except RunyardError as exc:
-        await _deny(websocket, exc.status, exc.code, exc.message)
+        await _deny(websocket, exc.status, exc.code, exc.message, exc.headers)
         return
     if not gateway.accepting:
         await _deny(websocket, 503, "not_ready", "The server is shutting down; reconnect.")

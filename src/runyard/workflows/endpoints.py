@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Response
+from fastapi import APIRouter, Body, Header, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
@@ -22,7 +22,9 @@ from runyard.deps import (
 )
 from runyard.models import Workflow, WorkflowVersion
 from runyard.pagination import PageDep
+from runyard.ratelimit import client_address
 from runyard.tasks.submit import RunService
+from runyard.workflows.bounds import WorkflowBounds
 from runyard.workflows.schemas import (
     RunAccepted,
     RunRequest,
@@ -47,17 +49,22 @@ IdempotencyHeader = Annotated[
     response_model=WorkflowRead,
     status_code=201,
     operation_id="workflows_import",
-    responses=errors(),
+    responses=errors(413),
 )
 async def import_workflow(
     body: WorkflowDefinition,
     principal: ManageWriter,
     session: SessionDep,
+    settings: SettingsDep,
     clock: ClockDep,
 ) -> WorkflowRead:
-    """Create a workflow, or a new version of the one with this slug."""
+    """Create a workflow, or a new version of the one with this slug.
+
+    The graph is bounded (depth, size, nodes, parameters: `RUNYARD_LIMIT_WORKFLOW_*`); a
+    definition outside the bounds answers 413/422 and nothing is stored."""
     assert principal.team_id
-    wf, v, _ = await WorkflowService(session, clock).import_definition(principal.team_id, body)
+    service = WorkflowService(session, clock, WorkflowBounds.of(settings.limits))
+    wf, v, _ = await service.import_definition(principal.team_id, body)
     await session.commit()
     return to_read(wf, v, with_json=True)
 
@@ -95,18 +102,20 @@ async def get_workflow(
     "/{workflow_id}",
     response_model=WorkflowRead,
     operation_id="workflows_update",
-    responses=errors(404),
+    responses=errors(404, 413),
 )
 async def update_workflow(
     workflow_id: str,
     body: WorkflowUpdate,
     principal: ManageWriter,
     session: SessionDep,
+    settings: SettingsDep,
     clock: ClockDep,
 ) -> WorkflowRead:
     """Change any field; every change creates a new version (older ones stay runnable)."""
     assert principal.team_id
-    wf, v = await WorkflowService(session, clock).update(principal.team_id, workflow_id, body)
+    service = WorkflowService(session, clock, WorkflowBounds.of(settings.limits))
+    wf, v = await service.update(principal.team_id, workflow_id, body)
     await session.commit()
     return to_read(wf, v, with_json=True)
 
@@ -192,8 +201,12 @@ async def _run(
     ref: str,
     by_slug: bool,
     key: str | None,
+    request: Request,
 ) -> JSONResponse:
     assert principal.team_id
+    await request.app.state.rate_limiter.submit_run(
+        client_address(request.client), principal.rate_key
+    )
     payload = body.model_dump(mode="json")
     for attempt in range(2):
         workflows = WorkflowService(session, clock)
@@ -234,7 +247,7 @@ different body answers 409 `idempotency_key_reused`."""
     status_code=202,
     response_model=RunAccepted,
     operation_id="runtime_run",
-    responses=errors(404, 409),
+    responses=errors(404, 409, 429),
     description=_RUN_DOC,
 )
 async def run_by_id(
@@ -245,10 +258,20 @@ async def run_by_id(
     storage: StorageDep,
     clock: ClockDep,
     body: Annotated[RunRequest, Body()],
+    request: Request,
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
     return await _run(
-        principal, session, settings, storage, clock, body, workflow_id, False, idempotency_key
+        principal,
+        session,
+        settings,
+        storage,
+        clock,
+        body,
+        workflow_id,
+        False,
+        idempotency_key,
+        request,
     )
 
 
@@ -257,7 +280,7 @@ async def run_by_id(
     status_code=202,
     response_model=RunAccepted,
     operation_id="runtime_run_by_slug",
-    responses=errors(404, 409),
+    responses=errors(404, 409, 429),
     description=_RUN_DOC,
 )
 async def run_by_slug(
@@ -268,8 +291,18 @@ async def run_by_slug(
     storage: StorageDep,
     clock: ClockDep,
     body: Annotated[RunRequest, Body()],
+    request: Request,
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
     return await _run(
-        principal, session, settings, storage, clock, body, workflow_slug, True, idempotency_key
+        principal,
+        session,
+        settings,
+        storage,
+        clock,
+        body,
+        workflow_slug,
+        True,
+        idempotency_key,
+        request,
     )
