@@ -17,6 +17,7 @@ from runyard import __version__
 from runyard.api import mount_routers
 from runyard.clock import Clock, SystemClock
 from runyard.db.engine import Database
+from runyard.edge import install_edge
 from runyard.errors import ErrorBody, install_error_handlers
 from runyard.middleware import RequestIdMiddleware
 from runyard.settings import Settings
@@ -58,9 +59,12 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
+        docs_url=None,  # served from our own files by install_edge, never from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
+    install_edge(app, settings)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     mount_routers(app)

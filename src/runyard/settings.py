@@ -179,6 +179,22 @@ class EventSettings(BaseSettings):
     poll_interval: float = Field(default=0.5, description="SSE fallback poll of the event log (s).")
 
 
+class HttpSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_HTTP_", extra="ignore")
+
+    cors_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API and the embedded store (JSON "
+        'list, e.g. ["https://app.example.com"]); empty = no CORS.',
+    )
+    max_headers: int = Field(default=100, ge=16, description="Most request headers accepted.")
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=4096, description="Largest total size of request headers (bytes)."
+    )
+    max_url_bytes: int = Field(default=16 * 1024, ge=1024, description="Longest URL (bytes).")
+    max_query_params: int = Field(default=100, ge=8, description="Most query parameters.")
+
+
 class Settings(BaseSettings):
     """Root settings of one server process."""
 
@@ -210,6 +226,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -104,7 +104,13 @@ def dev(
         runtime_base=settings.public_url + "/api/v1/r",
     )
     _write_json(creds_path, creds)
-    server = build_server(create_app(settings), host, port, settings.scheduler.shutdown_grace)
+    server = build_server(
+        create_app(settings),
+        host,
+        port,
+        settings.scheduler.shutdown_grace,
+        settings.http.max_header_bytes,
+    )
     asyncio.run(_run(server, settings, creds, creds_path, data_dir, agent))
 
 

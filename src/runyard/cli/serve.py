@@ -24,7 +24,9 @@ def ensure_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def build_server(app: object, host: str, port: int, grace: float) -> object:
+def build_server(
+    app: object, host: str, port: int, grace: float, max_header_bytes: int = 64 * 1024
+) -> object:
     import uvicorn
 
     config = uvicorn.Config(
@@ -37,6 +39,9 @@ def build_server(app: object, host: str, port: int, grace: float) -> object:
         timeout_graceful_shutdown=max(1, int(grace)),
         ws_ping_interval=20,
         ws_ping_timeout=20,
+        # httptools (the default parser) has no header limit: the app checks (RUNYARD_HTTP_*);
+        # h11, when selected, refuses oversized heads itself.
+        h11_max_incomplete_event_size=max_header_bytes + 16 * 1024,
     )
     return uvicorn.Server(config)
 
@@ -61,5 +66,11 @@ def serve(
         from runyard.migrations import upgrade
 
         upgrade(settings.db.url)
-    server = build_server(create_app(settings), host, port, settings.scheduler.shutdown_grace)
+    server = build_server(
+        create_app(settings),
+        host,
+        port,
+        settings.scheduler.shutdown_grace,
+        settings.http.max_header_bytes,
+    )
     asyncio.run(server.serve())  # type: ignore[attr-defined]
