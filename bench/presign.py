@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -229,7 +230,11 @@ def http_table() -> None:
         env = dict(
             base_env,
             RUNYARD_DB_URL=db_url,
-            RUNYARD_SECRET_KEY="b" * 40,
+            # prod refuses a guessable secret (runyard serve runs as prod)
+            RUNYARD_SECRET_KEY=secrets.token_urlsafe(48),
+            # measure the limiter's cost, not its refusals: wrk sends far more than a client
+            RUNYARD_RATE_LIMIT_PRESIGN="1000000/second",
+            RUNYARD_RATE_LIMIT_PRESIGN_PER_ADDRESS="1000000/second",
             RUNYARD_STORAGE=backend,
             RUNYARD_S3_BUCKET="bench",
             RUNYARD_S3_ENDPOINT="http://127.0.0.1:9",

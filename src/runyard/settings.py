@@ -9,6 +9,7 @@ can shrink it.
 from __future__ import annotations
 
 import math
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,16 +19,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "placeholder"}
 MIB = 1024 * 1024
+_ZLIB_OVERHEAD = 8  # header, checksum and block framing of zlib's output
 
 
 def estimated_entropy_bits(secret: str) -> float:
-    """A conservative estimate of a secret's entropy: its length times the Shannon entropy of
-    its own characters. ``"a" * 40`` scores 0; 48 random bytes in URL-safe base64 score ~340."""
+    """A conservative estimate of a secret's entropy: the smaller of its length times the
+    Shannon entropy of its own characters (catches small alphabets: ``"a" * 40`` scores 0) and
+    its size once compressed (catches repeats: ``"0123456789" * 4`` scores ~100). 48 random
+    bytes in URL-safe base64 (``runyard admin gen-secret``) score ~340."""
     if not secret:
         return 0.0
     counts = Counter(secret)
     per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
-    return per_char * len(secret)
+    compressed = (len(zlib.compress(secret.encode(), 9)) - _ZLIB_OVERHEAD) * 8
+    return max(0.0, min(per_char * len(secret), float(compressed)))
 
 
 class DatabaseSettings(BaseSettings):

@@ -29,10 +29,13 @@ def build_server(
 ) -> object:
     import uvicorn
 
+    from runyard.edge.protocol import HTTP_PROTOCOL
+
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=host,
         port=port,
+        http=HTTP_PROTOCOL,  # type: ignore[arg-type]  # uvicorn's, refusing in our JSON shape
         log_config=None,
         access_log=False,
         proxy_headers=True,

@@ -3,6 +3,7 @@ nothing half-way (workflow bounds, slug@version, Last-Event-ID, signed-header na
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -173,3 +174,17 @@ async def test_non_latin1_signed_header_name_is_a_403(harness: Harness, team_a: 
         assert_error(put, 403, "signature_mismatch")
         get = await harness.client.get(tampered)
         assert_error(get, 403)
+
+
+async def test_access_log_paths_cannot_forge_lines(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="runyard.access"):
+        await harness.client.get(
+            "/api/v1/x%0aINFO%20runyard.access:%20GET%20/admin%20200%0d%1b[2J%E2%80%A8\\x0a"
+        )
+    lines = [r.getMessage() for r in caplog.records if r.name == "runyard.access"]
+    assert len(lines) == 1, lines
+    line = lines[0]
+    assert not any(c in line for c in "\n\r\x1b\u2028"), line
+    assert "/api/v1/x\\x0aINFO" in line and "\\x0d\\x1b[2J\\u2028\\x5cx0a" in line
