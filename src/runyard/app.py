@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from runyard import __version__
 from runyard.api import mount_routers
 from runyard.clock import Clock, SystemClock
+from runyard.edge import install_edge
 from runyard.errors import ErrorBody, install_error_handlers
 from runyard.metrics import install_metrics
 from runyard.middleware import RequestIdMiddleware
@@ -56,9 +57,12 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
+        docs_url=None,  # served from our own files by install_edge, never from a CDN
+        redoc_url=None,
     )
     app.state.services = services
     install_metrics(app, services)
+    install_edge(app, settings)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     mount_routers(app)

@@ -107,7 +107,7 @@ def caller(
             authorization=request.headers.get("authorization"),
             team_header=team,
             policy=policy,
-            secret_key=services.settings.secret_key,
+            secret_key=services.settings.token_secrets,
             clock=services.clock,
         )
         request.state.principal = principal

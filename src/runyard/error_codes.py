@@ -95,7 +95,18 @@ ErrorCode = Literal[
     "incomplete_body",
     # workflows and runs
     "invalid_workflow",
+    "workflow_too_deep",
+    "workflow_too_large",
+    "too_many_nodes",
+    "too_many_parameters",
     "queue_full",
+    # the HTTP edge and event streams
+    "invalid_event_id",
+    "headers_too_large",
+    "url_too_long",
+    "too_many_query_parameters",
+    "malformed_request",
+    "cors_refused",
     # per-parameter codes (``errors[].error_code`` of invalid_parameters)
     "missing_required",
     "unknown_parameter",

@@ -16,6 +16,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("runyard.access")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+# C0/C1 controls, DEL, the Unicode line and paragraph separators, and the backslash itself (so an
+# escape in the log cannot be forged either): a decoded path may hold any of them.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
+_MAX_LOGGED_PATH = 2048
+
+
+def loggable(text: str) -> str:
+    """``text`` on one line: control characters escaped as ``\\xNN``/``\\uNNNN``, bounded."""
+    if len(text) > _MAX_LOGGED_PATH:
+        text = text[:_MAX_LOGGED_PATH] + "…"
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class RequestIdMiddleware:
@@ -50,8 +66,8 @@ class RequestIdMiddleware:
             if scope["type"] == "http" and log.isEnabledFor(logging.INFO):
                 log.info(
                     "%s %s %s %.1fms request_id=%s",
-                    scope["method"],
-                    scope["path"],
+                    loggable(scope["method"]),
+                    loggable(scope["path"]),
                     status["code"],
                     (time.perf_counter() - started) * 1000,
                     request_id,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from runyard.auth.ratelimit import SlidingWindowLimiter
 from runyard.background import BackgroundLoop
 from runyard.clock import Clock
 from runyard.db.engine import Database
@@ -20,6 +19,7 @@ from runyard.db.notify import Listener
 from runyard.events.hub import EventHub
 from runyard.files.quota import DailyUsage
 from runyard.gateway.registry import Gateway
+from runyard.ratelimit import RateLimiter, build_rate_limiter
 from runyard.retention.sweeper import Sweeper
 from runyard.scheduler import Dispatcher, Reaper
 from runyard.settings import Settings
@@ -64,7 +64,7 @@ class Services:
     reaper: Reaper
     sweeper: Sweeper
     usage: DailyUsage
-    login_limiter: SlidingWindowLimiter
+    rate_limiter: RateLimiter
     listener: Listener | None = None
     ready: bool = False
     running: list[BackgroundLoop] = field(default_factory=list)
@@ -89,7 +89,7 @@ class Services:
             reaper=Reaper(db, settings, clock, gateway),
             sweeper=Sweeper(db, settings, store, clock),
             usage=DailyUsage(),
-            login_limiter=SlidingWindowLimiter(settings.limits.login_attempts_per_minute),
+            rate_limiter=build_rate_limiter(settings, db),
             listener=Listener(settings.db.url, wakeups.notified) if db.is_postgres else None,
         )
 

@@ -8,14 +8,31 @@ can shrink it.
 
 from __future__ import annotations
 
+import math
+import zlib
+from collections import Counter
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "placeholder"}
 MIB = 1024 * 1024
+_ZLIB_OVERHEAD = 8  # header, checksum and block framing of zlib's output
+
+
+def estimated_entropy_bits(secret: str) -> float:
+    """A conservative estimate of a secret's entropy: the smaller of its length times the
+    Shannon entropy of its own characters (catches small alphabets: ``"a" * 40`` scores 0) and
+    its size once compressed (catches repeats: ``"0123456789" * 4`` scores ~100). 48 random
+    bytes in URL-safe base64 (``runyard admin gen-secret``) score ~340."""
+    if not secret:
+        return 0.0
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    compressed = (len(zlib.compress(secret.encode(), 9)) - _ZLIB_OVERHEAD) * 8
+    return max(0.0, min(per_char * len(secret), float(compressed)))
 
 
 class DatabaseSettings(BaseSettings):
@@ -71,7 +88,55 @@ class LimitSettings(BaseSettings):
     bytes_presigned_per_day: int = Field(
         default=1024 * 1024 * MIB, description="Bytes a team may presign per rolling day."
     )
-    login_attempts_per_minute: int = Field(default=10, description="Per address and account.")
+    login_attempts_per_minute: int = Field(
+        default=10, description="Failed logins per address and account per minute."
+    )
+    workflow_json_bytes: int = Field(
+        default=5 * MIB, ge=1024, description="Largest workflow_json accepted (bytes, as JSON)."
+    )
+    workflow_json_depth: int = Field(
+        default=32, ge=4, le=200, description="Deepest nesting of workflow_json accepted."
+    )
+    workflow_nodes: int = Field(default=5_000, ge=1, description="Most nodes in a ComfyUI graph.")
+    workflow_parameters: int = Field(
+        default=200, ge=1, description="Most parameters one workflow may declare."
+    )
+
+
+def _rate(value: str) -> str:
+    from limits import parse
+
+    try:
+        parse(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a rate such as '10/minute': {exc}") from None
+    return value
+
+
+Rate = Annotated[str, AfterValidator(_rate)]
+
+
+class RateLimitSettings(BaseSettings):
+    """Rates are ``limits`` strings: ``N/second``, ``N/minute``, ``N/hour``, ``N per 5 minutes``."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_RATE_LIMIT_", extra="ignore")
+
+    enabled: bool = Field(default=True, description="Answer 429 once a rate limit is exceeded.")
+    storage_url: str = Field(
+        default="",
+        description="Where counters live: empty = login/connect counters in the database, "
+        "presign/run counters in each process; redis://host:6379 = all shared in Redis; "
+        "memory:// = all per process.",
+    )
+    login_per_address: Rate = Field(default="60/minute", description="Login attempts per address.")
+    presign: Rate = Field(default="1000/second", description="Presigns per credential.")
+    presign_per_address: Rate = Field(default="2000/second", description="Presigns per address.")
+    run: Rate = Field(default="1000/second", description="Run submissions per credential.")
+    run_per_address: Rate = Field(default="2000/second", description="Run submissions per address.")
+    agent_connects: Rate = Field(default="30/minute", description="Gateway connects per agent key.")
+    agent_connects_per_address: Rate = Field(
+        default="120/minute", description="Gateway connects per address."
+    )
 
 
 class RetentionSettings(BaseSettings):
@@ -133,6 +198,22 @@ class MetricsSettings(BaseSettings):
     )
 
 
+class HttpSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_HTTP_", extra="ignore")
+
+    cors_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API and the embedded store (JSON "
+        'list, e.g. ["https://app.example.com"]); empty = no CORS.',
+    )
+    max_headers: int = Field(default=100, ge=16, description="Most request headers accepted.")
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=4096, description="Largest total size of request headers (bytes)."
+    )
+    max_url_bytes: int = Field(default=16 * 1024, ge=1024, description="Longest URL (bytes).")
+    max_query_params: int = Field(default=100, ge=8, description="Most query parameters.")
+
+
 class Settings(BaseSettings):
     """Root settings of one server process."""
 
@@ -146,6 +227,11 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000", description="Root URL clients reach this server at."
     )
     secret_key: str = Field(default="", description="Signs session tokens and embedded-store URLs.")
+    previous_secret_keys: list[str] = Field(
+        default_factory=list,
+        description="Retired secret keys (JSON list) still accepted for session tokens "
+        "during a rotation.",
+    )
     storage: Literal["local", "s3"] = Field(default="local", description="Object store backend.")
     data_dir: Path = Field(default=Path("./runyard-data"), description="Local state directory.")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
@@ -159,6 +245,8 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -171,9 +259,19 @@ class Settings(BaseSettings):
             )
         if self.environment == "prod" and len(self.secret_key) < 32:
             raise ValueError("RUNYARD_SECRET_KEY must be at least 32 characters long")
+        if self.environment == "prod" and estimated_entropy_bits(self.secret_key) < 128:
+            raise ValueError(
+                "RUNYARD_SECRET_KEY looks guessable (less than 128 bits of entropy): generate one "
+                "with `runyard admin gen-secret`"
+            )
         if self.storage == "s3" and not self.s3.bucket:
             raise ValueError("RUNYARD_STORAGE=s3 needs RUNYARD_S3_BUCKET")
         return self
+
+    @property
+    def token_secrets(self) -> tuple[str, ...]:
+        """Secrets that verify session tokens: the current one first, then retired ones."""
+        return (self.secret_key, *(k for k in self.previous_secret_keys if k))
 
     @property
     def local_store_root(self) -> Path:

@@ -24,6 +24,7 @@ UPLOAD_TIMEOUT = httpx.Timeout(connect=30.0, read=300.0, write=120.0, pool=30.0)
 SINGLE_UPLOAD_LIMIT = 524_288_000
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({502, 503, 504})
+MAX_RATE_LIMIT_WAIT = 30.0  # seconds; a longer Retry-After is surfaced as RateLimited
 CHUNK = 1 << 20
 
 
@@ -216,6 +217,13 @@ class ClientCore:
             return delay if never_sent or self.retryable(call) else None
         if response is not None and response.status_code in RETRY_STATUSES:
             return delay if self.retryable(call) else None
+        if response is not None and response.status_code == 429:
+            # Refused before anything was done: always safe to retry, after the server's hint.
+            try:
+                hint = float(str(response.headers.get("Retry-After", "")))
+            except ValueError:
+                hint = delay
+            return float(min(max(hint, delay), MAX_RATE_LIMIT_WAIT))
         return None
 
     def finish(self, call: Call[T], response: httpx.Response) -> T:

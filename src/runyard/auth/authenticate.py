@@ -37,7 +37,7 @@ async def authenticate(
     authorization: str | None,
     team_header: str | None,
     policy: Policy,
-    secret_key: str,
+    secret_key: str | tuple[str, ...],
     clock: Clock,
 ) -> Principal:
     token = bearer_token(authorization)
@@ -83,9 +83,9 @@ async def authenticate(
     refused = refusal(policy, "session")
     if refused is not None:
         raise refused
-    user_id = str(claims["sub"])
-    family = str(claims.get("sid", ""))
-    if not await repo.family_active(family):
+    user_id, family = str(claims["sub"]), str(claims["sid"])
+    # The session must be this user's: a token whose sid names another user's login is refused.
+    if not await repo.family_active(family, user_id=user_id):
         raise Unauthenticated("This session was logged out; log in again.", code="invalid_token")
     if policy not in NEEDS_TEAM:
         return Principal(kind="session", team_id=None, user_id=user_id, session_id=family)

@@ -3,7 +3,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from runyard.api_docs import errors, public_errors
-from runyard.auth.ratelimit import SlidingWindowLimiter
 from runyard.auth.schemas import (
     DeviceKeyCreate,
     DeviceKeyCreated,
@@ -17,17 +16,15 @@ from runyard.deps import (
     AccountCaller,
     ClockDep,
     DeviceKeyCaller,
+    ServicesDep,
     SessionDep,
     SettingsDep,
-    services_of,
+    UnitDep,
 )
-from runyard.errors import TooManyRequests
+from runyard.errors import Unauthenticated
+from runyard.ratelimit import client_address
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-def _limiter(request: Request) -> SlidingWindowLimiter:
-    return services_of(request).login_limiter
 
 
 @router.post(
@@ -39,20 +36,25 @@ def _limiter(request: Request) -> SlidingWindowLimiter:
 async def login(
     body: LoginRequest,
     request: Request,
-    session: SessionDep,
+    uow: UnitDep,
+    services: ServicesDep,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> TokenPair:
-    """Exchange an email address and password for a session token and a refresh token."""
-    address = request.client.host if request.client else "unknown"
-    wait = _limiter(request).hit(f"ip:{address}", f"user:{body.email_address.strip().lower()}")
-    if wait is not None:
-        raise TooManyRequests(
-            f"Too many login attempts; retry in {int(wait) + 1} s.",
-            headers={"Retry-After": str(int(wait) + 1)},
+    """Exchange an email address and password for a session token and a refresh token.
+
+    Failed attempts are limited per address and account (429 with `Retry-After`), so guesses
+    from one place never lock the account's owner out elsewhere."""
+    limiter, address = services.rate_limiter, client_address(request.client)
+    await limiter.before_login(address, body.email_address)
+    try:
+        return await AuthService(uow.session, settings, clock).login(
+            body.email_address, body.user_password
         )
-    pair = await AuthService(session, settings, clock).login(body.email_address, body.user_password)
-    return pair
+    except Unauthenticated:
+        await uow.rollback()  # hand the connection back before counting (SQLite has one)
+        await limiter.login_failed(address, body.email_address)
+        raise
 
 
 @router.post(

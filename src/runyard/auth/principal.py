@@ -36,6 +36,11 @@ class Principal:
             )
         return self.team_id
 
+    @property
+    def rate_key(self) -> str:
+        """The credential rate limits count against: the API key, else the user's login."""
+        return f"key:{self.key_id}" if self.key_id else f"user:{self.user_id}"
+
 
 class Policy(enum.Enum):
     RUNTIME_WRITE = "runtime_write"  # presign, run, cancel

@@ -58,10 +58,12 @@ class AuthRepository(Repository):
             .values(revoked_at=now)
         )
 
-    async def family_active(self, family_id: str) -> bool:
-        row = await self.session.scalar(
-            select(RefreshToken.id)
-            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-            .limit(1)
+    async def family_active(self, family_id: str, *, user_id: str | None = None) -> bool:
+        """Whether a login (token family) is not revoked; of ``user_id`` when given."""
+        query = select(RefreshToken.id).where(
+            RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)
         )
+        if user_id is not None:
+            query = query.where(RefreshToken.user_id == user_id)
+        row = await self.session.scalar(query.limit(1))
         return row is not None

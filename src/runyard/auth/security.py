@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -46,6 +47,22 @@ def new_refresh_token() -> tuple[str, str]:
     return raw, sha256_hex(raw)
 
 
+# Every claim a session token must carry; a token missing one is refused, not defaulted.
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "sid", "typ"]
+_TOKEN_KEY_LABEL = b"runyard/session-token/v1"
+_KID_LABEL = b"runyard/session-token/kid/v1"
+
+
+def token_key(secret: str) -> bytes:
+    """The HS256 key derived from a secret under its own label (URLs use another label)."""
+    return hmac.digest(secret.encode(), _TOKEN_KEY_LABEL, "sha256")
+
+
+def key_id(secret: str) -> str:
+    """A public, stable id of a secret (the JWT ``kid``); it reveals nothing of the secret."""
+    return hmac.new(secret.encode(), _KID_LABEL, "sha256").hexdigest()[:16]
+
+
 def encode_access_token(secret: str, user_id: str, family_id: str, now: datetime, ttl: int) -> str:
     claims = {
         "sub": user_id,
@@ -54,12 +71,31 @@ def encode_access_token(secret: str, user_id: str, family_id: str, now: datetime
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl)).timestamp()),
     }
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, token_key(secret), algorithm="HS256", headers={"kid": key_id(secret)})
 
 
-def decode_access_token(secret: str, token: str) -> dict[str, Any] | None:
+def decode_access_token(secrets_: str | tuple[str, ...], token: str) -> dict[str, Any] | None:
+    """The claims of a valid access token signed with one of ``secrets_`` (the current secret
+    first, then the previous ones, so a rotation does not log everyone out), or None."""
+    candidates = (secrets_,) if isinstance(secrets_, str) else secrets_
     try:
-        claims: dict[str, Any] = jwt.decode(token, secret, algorithms=["HS256"])
+        kid = jwt.get_unverified_header(token).get("kid")
     except jwt.PyJWTError:
         return None
-    return claims if claims.get("typ") == "access" else None
+    secret = next((s for s in candidates if s and key_id(s) == kid), None)
+    if secret is None:
+        return None
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            token_key(secret),
+            algorithms=["HS256"],
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.PyJWTError:
+        return None
+    if claims.get("typ") != "access":
+        return None
+    if not all(isinstance(claims.get(c), str) and 0 < len(claims[c]) <= 64 for c in ("sub", "sid")):
+        return None
+    return claims

@@ -74,3 +74,14 @@ def create_key(
             await db.dispose()
 
     asyncio.run(run())
+
+
+@app.command("gen-secret")
+def gen_secret() -> None:
+    """Print a new random RUNYARD_SECRET_KEY (48 random bytes, URL-safe base64: ~384 bits).
+
+    To rotate, move the old value into RUNYARD_PREVIOUS_SECRET_KEYS (a JSON list) for one
+    refresh-token lifetime, so sessions signed with it keep working until they refresh."""
+    import secrets
+
+    typer.echo(secrets.token_urlsafe(48))

@@ -82,7 +82,9 @@ def dev(
 
     ensure_port_free(host, port)
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)  # everything this process creates (database, objects, keys) is owner-only
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data_dir.chmod(0o700)
     public = os.environ.get("RUNYARD_PUBLIC_URL") or f"http://{host}:{port}"
     settings = Settings(
         environment="dev",
@@ -102,7 +104,13 @@ def dev(
         runtime_base=settings.public_url + "/api/v1/r",
     )
     _write_json(creds_path, creds)
-    server = build_server(create_app(settings), host, port, settings.scheduler.shutdown_grace)
+    server = build_server(
+        create_app(settings),
+        host,
+        port,
+        settings.scheduler.shutdown_grace,
+        settings.http.max_header_bytes,
+    )
     asyncio.run(_run(server, settings, creds, creds_path, data_dir, agent))
 
 

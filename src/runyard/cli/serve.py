@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 
 import typer
@@ -10,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from runyard.cli.errors import exits_cleanly
+from runyard.edge.protocol import HTTP_PROTOCOL
 from runyard.services import Services
 
 
@@ -25,7 +27,9 @@ def ensure_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def build_server(app: FastAPI, host: str, port: int, grace: float) -> uvicorn.Server:
+def build_server(
+    app: FastAPI, host: str, port: int, grace: float, max_header_bytes: int = 64 * 1024
+) -> uvicorn.Server:
     services: Services = app.state.services
 
     class Server(uvicorn.Server):
@@ -40,12 +44,16 @@ def build_server(app: FastAPI, host: str, port: int, grace: float) -> uvicorn.Se
         app,
         host=host,
         port=port,
+        http=HTTP_PROTOCOL,  # type: ignore[arg-type]  # uvicorn's, refusing in our JSON shape
         log_config=None,
         access_log=False,
         proxy_headers=True,
         timeout_graceful_shutdown=max(1, int(grace)),
         ws_ping_interval=20,
         ws_ping_timeout=20,
+        # httptools (the default parser) has no header limit: the app checks (RUNYARD_HTTP_*);
+        # h11, when selected, refuses oversized heads itself.
+        h11_max_incomplete_event_size=max_header_bytes + 16 * 1024,
     )
     return Server(config)
 
@@ -64,10 +72,17 @@ def serve(
 
     settings = Settings()
     ensure_port_free(host, port)
+    os.umask(0o077)  # the database, objects and keys this process creates are owner-only
     configure_logging(settings.log_level)
     if migrate:
         from runyard.migrations import upgrade
 
         upgrade(settings.db.url)
-    server = build_server(create_app(settings), host, port, settings.scheduler.shutdown_grace)
+    server = build_server(
+        create_app(settings),
+        host,
+        port,
+        settings.scheduler.shutdown_grace,
+        settings.http.max_header_bytes,
+    )
     asyncio.run(server.serve())

@@ -45,7 +45,7 @@ def setup() -> None:
 
     storage = S3Storage(settings.s3)
     try:
-        done = setup_bucket(storage, settings.retention)
+        done = setup_bucket(storage, settings.retention, settings.http.cors_allowed_origins)
     except (BotoCoreError, ClientError) as exc:
         raise _s3_failure(console, exc) from None
     finally:
@@ -74,7 +74,7 @@ def check() -> None:
 
         storage = S3Storage(settings.s3)
         try:
-            results = check_bucket(storage, settings.retention)
+            results = check_bucket(storage, settings.retention, settings.http.cors_allowed_origins)
         except (BotoCoreError, ClientError) as exc:
             raise _s3_failure(console, exc) from None
         finally:

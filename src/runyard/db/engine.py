@@ -7,10 +7,13 @@ Sessions must therefore be short: never hold one across network I/O.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -59,9 +62,33 @@ def _inline_creator(database: str) -> Callable[[], Any]:
     return create
 
 
+def secure_sqlite_file(url: str) -> None:
+    """Create a SQLite database file owner-only (0600), its directory 0700 when we create it.
+
+    The file holds password hashes, key hashes, emails and run parameters. SQLite gives its
+    ``-wal`` and ``-shm`` files the database file's mode, so creating the database 0600 (and
+    tightening one an older version left 0644) covers all three.
+    """
+    if not url.startswith("sqlite"):
+        return
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+
+
 def make_engine(settings: DatabaseSettings) -> AsyncEngine:
     url = settings.url
     if url.startswith("sqlite"):
+        secure_sqlite_file(url)
         database = make_url(url).database or ":memory:"
         engine = create_async_engine(
             url,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -7,10 +8,28 @@ from fastapi.responses import StreamingResponse
 
 from runyard.api_docs import errors
 from runyard.deps import ClockDep, RuntimeReader, ServicesDep, SettingsDep, UnitDep
+from runyard.errors import BadRequest
 from runyard.events.stream import event_stream
 from runyard.tasks.service import TaskService
 
 router = APIRouter(prefix="/r/tasks", tags=["runtime"])
+
+# Event ids are the per-task ``seq`` column (a 32-bit integer): nothing larger can be resumed from.
+MAX_EVENT_ID = 2**31 - 1
+_EVENT_ID = re.compile(r"[0-9]{1,10}")
+
+
+def parse_event_id(raw: str) -> int:
+    """The id in a ``Last-Event-ID`` header; ASCII digits only, within the column's range."""
+    value = raw.strip()
+    if not _EVENT_ID.fullmatch(value) or int(value) > MAX_EVENT_ID:
+        raise BadRequest(
+            "Last-Event-ID must be the id of an event this stream sent (a whole number from 0 "
+            f"to {MAX_EVENT_ID}); reconnect without it to replay from the start.",
+            code="invalid_event_id",
+        )
+    return int(value)
+
 
 _SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
@@ -25,7 +44,7 @@ _SSE_DOC: dict[int | str, dict[str, Any]] = {
     "/{task_id}/events",
     operation_id="tasks_events",
     response_class=StreamingResponse,
-    responses={**_SSE_DOC, **errors(404)},
+    responses={**_SSE_DOC, **errors(400, 404)},
 )
 async def task_events(
     task_id: str,
@@ -34,15 +53,23 @@ async def task_events(
     services: ServicesDep,
     settings: SettingsDep,
     clock: ClockDep,
-    last_event_id: Annotated[str | None, Header(description="Resume after this event id.")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Same as Last-Event-ID.")] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(description="Resume after this event id (a whole number, 0 to 2147483647)."),
+    ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="Same as Last-Event-ID.")
+    ] = None,
 ) -> StreamingResponse:
-    """Follow a task live. Reconnect with `Last-Event-ID` to get exactly the missed events."""
+    """Follow a task live. Reconnect with `Last-Event-ID` to get exactly the missed events.
+
+    A `Last-Event-ID` that is not an id this server could have sent (a whole number from 0 to
+    2147483647) answers 400 `invalid_event_id`; an out-of-range `after` answers 422."""
+    start = after or 0
+    if last_event_id is not None and last_event_id.strip():
+        start = parse_event_id(last_event_id)
     # The unit of work ends when this returns: no connection is held for the life of a stream.
     await TaskService(uow, settings, clock).get(principal.team, task_id)
-    start = after or 0
-    if last_event_id and last_event_id.strip().isdigit():
-        start = int(last_event_id.strip())
     stream = event_stream(services.db, services.events, settings, clock, principal, task_id, start)
     return StreamingResponse(
         stream,

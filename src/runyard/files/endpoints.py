@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from runyard.api_docs import errors
 from runyard.deps import ClockDep, RuntimeWriter, ServicesDep, SessionDep, SettingsDep, StorageDep
 from runyard.files.schemas import PresignRequest, PresignResponse
 from runyard.files.service import FileService
+from runyard.ratelimit import client_address
 
 router = APIRouter(prefix="/r/files", tags=["files"])
 
@@ -18,6 +19,7 @@ router = APIRouter(prefix="/r/files", tags=["files"])
 )
 async def presign(
     body: PresignRequest,
+    request: Request,
     principal: RuntimeWriter,
     services: ServicesDep,
     session: SessionDep,
@@ -32,6 +34,7 @@ async def presign(
     1 day. Above the single-upload limit (524,288,000 bytes by default) this answers 413: use the
     multipart endpoints.
     """
+    await services.rate_limiter.presign_file(client_address(request.client), principal.rate_key)
     service = FileService(session, settings, storage, clock, services.usage)
     result = await service.presign(principal.team, body)
     return result

@@ -20,6 +20,7 @@ from runyard.errors import RunyardError
 from runyard.gateway.handlers import FrameHandler, reconcile_on_hello
 from runyard.gateway.lanes import FrameLanes
 from runyard.gateway.registry import Connection
+from runyard.ratelimit import client_address
 from runyard.services import Services
 from runyard.tasks.execution import AgentRef
 from runyard_protocol import (
@@ -36,14 +37,22 @@ log = logging.getLogger("runyard.gateway")
 HELLO_TIMEOUT = 10.0
 
 
-async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
+async def _deny(
+    websocket: WebSocket,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> None:
     body = {
         "error_message": message,
         "error_code": code,
         "request_id": str(websocket.scope.get("state", {}).get("request_id", "")),
     }
     try:
-        await websocket.send_denial_response(JSONResponse(body, status_code=status))
+        await websocket.send_denial_response(
+            JSONResponse(body, status_code=status, headers=headers)
+        )
     except RuntimeError:  # the server cannot send HTTP denials: close before accepting
         await websocket.close(code=1008)
 
@@ -54,17 +63,20 @@ async def agent_gateway(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     gateway, settings, clock = services.gateway, services.settings, services.clock
     try:
+        await services.rate_limiter.agent_connect(
+            client_address(websocket.client), websocket.headers.get("authorization", "")
+        )
         async with services.db.unit() as uow:
             principal = await authenticate(
                 uow.session,
                 authorization=websocket.headers.get("authorization"),
                 team_header=None,
                 policy=Policy.GATEWAY,
-                secret_key=settings.secret_key,
+                secret_key=settings.token_secrets,
                 clock=clock,
             )
     except RunyardError as exc:
-        await _deny(websocket, exc.status, exc.code, exc.message)
+        await _deny(websocket, exc.status, exc.code, exc.message, exc.headers)
         return
     if not gateway.accepting:
         await _deny(websocket, 503, "not_ready", "The server is shutting down; reconnect.")

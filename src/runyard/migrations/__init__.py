@@ -20,4 +20,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at ``url`` (an async SQLAlchemy URL) to ``revision``."""
+    from runyard.db.engine import secure_sqlite_file
+
+    secure_sqlite_file(url)  # before SQLite creates it with the process umask
     command.upgrade(alembic_config(url), revision)

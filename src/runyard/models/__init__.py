@@ -6,6 +6,7 @@ from runyard.models.file import StoredFile
 from runyard.models.idempotency import IdempotencyKey
 from runyard.models.membership import Membership
 from runyard.models.multipart_upload import MultipartUpload
+from runyard.models.rate_limit_counter import RateLimitCounter
 from runyard.models.refresh_token import RefreshToken
 from runyard.models.task import Task
 from runyard.models.task_event import TaskEvent
@@ -20,6 +21,7 @@ __all__ = [
     "IdempotencyKey",
     "Membership",
     "MultipartUpload",
+    "RateLimitCounter",
     "RefreshToken",
     "StoredFile",
     "Task",

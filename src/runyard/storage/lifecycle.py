@@ -38,6 +38,13 @@ CORS_RULE: dict[str, Any] = {
 }
 
 
+def cors_rule(origins: list[str] | None = None) -> dict[str, Any]:
+    """The bucket's CORS rule for browser uploads: the origins of
+    ``RUNYARD_HTTP_CORS_ALLOWED_ORIGINS``, or any origin when none are set (the URL's signature,
+    not the origin, is what authorises a PUT or GET on the bucket)."""
+    return {**CORS_RULE, "AllowedOrigins": list(origins) if origins else ["*"]}
+
+
 @dataclass(frozen=True)
 class CheckResult:
     name: str
@@ -95,7 +102,9 @@ def _current_cors(client: Any, bucket: str) -> list[dict[str, Any]]:
         raise
 
 
-def setup_bucket(storage: S3Storage, retention: RetentionSettings) -> list[str]:
+def setup_bucket(
+    storage: S3Storage, retention: RetentionSettings, origins: list[str] | None = None
+) -> list[str]:
     """Create the bucket if needed and apply our rules, keeping rules of other tools."""
     client, bucket, done = storage.client, storage.bucket, []
     try:
@@ -122,8 +131,10 @@ def setup_bucket(storage: S3Storage, retention: RetentionSettings) -> list[str]:
         f"unfinished uploads {days(retention.multipart)} d"
     )
     kept_cors = [r for r in _current_cors(client, bucket) if r.get("ID") != CORS_ID]
-    client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": kept_cors + [CORS_RULE]})
-    done.append("CORS: PUT/GET/HEAD from any origin, ETag exposed")
+    rule = cors_rule(origins)
+    client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": kept_cors + [rule]})
+    allowed = ", ".join(rule["AllowedOrigins"]) if origins else "any origin"
+    done.append(f"CORS: PUT/GET/HEAD from {allowed}, ETag exposed")
     return done
 
 
@@ -140,12 +151,13 @@ def _has_rule(rules: list[dict[str, Any]], wanted: dict[str, Any]) -> bool:
     )
 
 
-def _has_cors(rules: list[dict[str, Any]]) -> bool:
+def _has_cors(rules: list[dict[str, Any]], origins: list[str] | None = None) -> bool:
     def covers(rule: dict[str, Any]) -> bool:
         headers = {h.lower() for h in rule.get("AllowedHeaders", [])}
+        allowed = set(rule.get("AllowedOrigins", []))
         return (
             {"PUT", "GET", "HEAD"} <= set(rule.get("AllowedMethods", []))
-            and "*" in rule.get("AllowedOrigins", [])
+            and ("*" in allowed or (bool(origins) and set(origins or []) <= allowed))
             and ("*" in headers or {"content-length", "if-none-match"} <= headers)
             and "etag" in {h.lower() for h in rule.get("ExposeHeaders", [])}
         )
@@ -153,7 +165,9 @@ def _has_cors(rules: list[dict[str, Any]]) -> bool:
     return any(covers(rule) for rule in rules)
 
 
-def check_bucket(storage: S3Storage, retention: RetentionSettings) -> list[CheckResult]:
+def check_bucket(
+    storage: S3Storage, retention: RetentionSettings, origins: list[str] | None = None
+) -> list[CheckResult]:
     """Every check, in order; stops after an unreachable bucket since nothing else can pass."""
     client, bucket = storage.client, storage.bucket
     setup = "run `runyard storage setup`"
@@ -173,7 +187,7 @@ def check_bucket(storage: S3Storage, retention: RetentionSettings) -> list[Check
     for wanted in lifecycle_rules(retention):
         name = "lifecycle " + str(wanted["ID"]).removeprefix(RULE_PREFIX)
         results.append(CheckResult(name, _has_rule(rules, wanted), fix=setup))
-    cors = _has_cors(_current_cors(client, bucket))
+    cors = _has_cors(_current_cors(client, bucket), origins)
     results.append(CheckResult("CORS for browser uploads", cors, fix=setup))
     results.extend(_probe(storage))
     return results

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from urllib.parse import quote
@@ -24,6 +25,9 @@ EXPIRES = "X-Runyard-Expires"
 SIGNED_HEADERS = "X-Runyard-SignedHeaders"
 
 _KEY_LABEL = b"runyard/local-store/url/v1"
+_HEADER_NAME = re.compile(r"[a-z0-9-]{1,64}")
+_MAX_SIGNED_HEADERS = 16
+_EXPIRY = re.compile(r"[0-9]{1,12}")
 
 
 class SignatureError(Exception):
@@ -82,7 +86,15 @@ class UrlSigner:
                 "signature_missing", "This URL carries no signature: request a new signed URL."
             )
         signed: dict[str, str] = {}
-        for name in filter(None, query.get(SIGNED_HEADERS, "").split(";")):
+        names = list(filter(None, query.get(SIGNED_HEADERS, "").split(";")))
+        if len(names) > _MAX_SIGNED_HEADERS or not all(map(_HEADER_NAME.fullmatch, names)):
+            # We only ever sign a few lower-case token names; anything else was tampered with
+            # (and a non-ASCII name cannot even be looked up among latin-1 HTTP headers).
+            raise SignatureError(
+                "signature_mismatch",
+                "The signed header list was altered: use the URL exactly as it was given.",
+            )
+        for name in names:
             value = headers.get(name)
             if value is None:
                 raise SignatureError(
@@ -99,7 +111,7 @@ class UrlSigner:
                 "The signature does not match the request: send the URL unchanged with every "
                 "header of upload_headers verbatim (Content-Length must equal the signed size).",
             )
-        if not expires.isdigit() or int(expires) < self.clock():
+        if not _EXPIRY.fullmatch(expires) or int(expires) < self.clock():
             raise SignatureError("url_expired", "This URL has expired: request a new one.")
 
     def _signature(

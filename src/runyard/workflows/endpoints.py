@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Response
+from fastapi import APIRouter, Body, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from runyard.api_docs import errors
@@ -21,12 +21,15 @@ from runyard.deps import (
     SettingsDep,
     StorageDep,
     UnitDep,
+    services_of,
 )
 from runyard.models import Workflow, WorkflowVersion
 from runyard.pagination import PageDep
+from runyard.ratelimit import client_address
 from runyard.settings import Settings
 from runyard.storage.base import Storage
 from runyard.tasks.submit import RunService
+from runyard.workflows.bounds import WorkflowBounds
 from runyard.workflows.schemas import (
     RunAccepted,
     RunRequest,
@@ -51,16 +54,21 @@ IdempotencyHeader = Annotated[
     response_model=WorkflowRead,
     status_code=201,
     operation_id="workflows_import",
-    responses=errors(),
+    responses=errors(413),
 )
 async def import_workflow(
     body: WorkflowDefinition,
     principal: ManageWriter,
     session: SessionDep,
+    settings: SettingsDep,
     clock: ClockDep,
 ) -> WorkflowRead:
-    """Create a workflow, or a new version of the one with this slug."""
-    wf, v, _ = await WorkflowService(session, clock).import_definition(principal.team, body)
+    """Create a workflow, or a new version of the one with this slug.
+
+    The graph is bounded (depth, size, nodes, parameters: `RUNYARD_LIMIT_WORKFLOW_*`); a
+    definition outside the bounds answers 413/422 and nothing is stored."""
+    service = WorkflowService(session, clock, WorkflowBounds.of(settings.limits))
+    wf, v, _ = await service.import_definition(principal.team, body)
     return to_read(wf, v, with_json=True)
 
 
@@ -95,17 +103,19 @@ async def get_workflow(
     "/{workflow_id}",
     response_model=WorkflowRead,
     operation_id="workflows_update",
-    responses=errors(404),
+    responses=errors(404, 413),
 )
 async def update_workflow(
     workflow_id: str,
     body: WorkflowUpdate,
     principal: ManageWriter,
     session: SessionDep,
+    settings: SettingsDep,
     clock: ClockDep,
 ) -> WorkflowRead:
     """Change any field; every change creates a new version (older ones stay runnable)."""
-    wf, v = await WorkflowService(session, clock).update(principal.team, workflow_id, body)
+    service = WorkflowService(session, clock, WorkflowBounds.of(settings.limits))
+    wf, v = await service.update(principal.team, workflow_id, body)
     return to_read(wf, v, with_json=True)
 
 
@@ -185,8 +195,12 @@ async def _run(
     ref: str,
     by_slug: bool,
     key: str | None,
+    request: Request,
 ) -> JSONResponse:
     team = principal.team
+    await services_of(request).rate_limiter.submit_run(
+        client_address(request.client), principal.rate_key
+    )
     workflows = WorkflowService(uow.session, clock)
     wf, v = await (workflows.get_by_ref(team, ref) if by_slug else workflows.get(team, ref))
     submitted = await RunService(uow, settings, storage, clock).submit(
@@ -212,7 +226,7 @@ different body answers 409 `idempotency_key_reused`."""
     status_code=202,
     response_model=RunAccepted,
     operation_id="runtime_run",
-    responses=errors(404, 409),
+    responses=errors(404, 409, 429),
     description=_RUN_DOC,
 )
 async def run_by_id(
@@ -223,10 +237,11 @@ async def run_by_id(
     storage: StorageDep,
     clock: ClockDep,
     body: Annotated[RunRequest, Body()],
+    request: Request,
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
     return await _run(
-        principal, uow, settings, storage, clock, body, workflow_id, False, idempotency_key
+        principal, uow, settings, storage, clock, body, workflow_id, False, idempotency_key, request
     )
 
 
@@ -235,7 +250,7 @@ async def run_by_id(
     status_code=202,
     response_model=RunAccepted,
     operation_id="runtime_run_by_slug",
-    responses=errors(404, 409),
+    responses=errors(404, 409, 429),
     description=_RUN_DOC,
 )
 async def run_by_slug(
@@ -246,8 +261,18 @@ async def run_by_slug(
     storage: StorageDep,
     clock: ClockDep,
     body: Annotated[RunRequest, Body()],
+    request: Request,
     idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
     return await _run(
-        principal, uow, settings, storage, clock, body, workflow_slug, True, idempotency_key
+        principal,
+        uow,
+        settings,
+        storage,
+        clock,
+        body,
+        workflow_slug,
+        True,
+        idempotency_key,
+        request,
     )

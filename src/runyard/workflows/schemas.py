@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runyard.pagination import PageMeta
+from runyard.workflows.bounds import comfyui_graph_problem
 
 SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 ParamType = Literal["string", "number", "boolean", "select", "file"]
@@ -91,6 +92,9 @@ class WorkflowDefinition(BaseModel):
                 )
         else:
             graph = self.workflow_json
+            problem = comfyui_graph_problem(graph)
+            if problem:
+                raise ValueError(problem)
             for p in self.parameters:
                 if p.node_id is None or p.field is None:
                     raise ValueError(f"comfyui parameter {p.key!r} needs node_id and field")

@@ -3,6 +3,7 @@ Never commits."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,6 +13,7 @@ from runyard.clock import Clock
 from runyard.db.base import new_id
 from runyard.errors import NotFound, Unprocessable
 from runyard.models import Workflow, WorkflowVersion
+from runyard.workflows.bounds import WorkflowBounds, check_bounds
 from runyard.workflows.parameters import check_defaults
 from runyard.workflows.repository import WorkflowRepository
 from runyard.workflows.schemas import WorkflowDefinition, WorkflowRead, WorkflowUpdate
@@ -41,20 +43,27 @@ def to_read(wf: Workflow, v: WorkflowVersion, *, with_json: bool) -> WorkflowRea
     )
 
 
+# ASCII digits only (``str.isdigit`` accepts "²"), and no more than a 32-bit column can hold.
+_VERSION = re.compile(r"[1-9][0-9]{0,8}")
+
+
 def split_ref(ref: str) -> tuple[str, int | None]:
-    """``slug`` or ``slug@version``."""
+    """``slug`` or ``slug@version``; a version that cannot exist reads as not found."""
     slug, at, version = ref.partition("@")
     if not at:
         return slug, None
-    if not version.isdigit() or int(version) < 1:
+    if not _VERSION.fullmatch(version):
         raise _not_found(ref)
     return slug, int(version)
 
 
 class WorkflowService:
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+    def __init__(
+        self, session: AsyncSession, clock: Clock, bounds: WorkflowBounds | None = None
+    ) -> None:
         self.repo = WorkflowRepository(session)
         self.clock = clock
+        self.bounds = bounds or WorkflowBounds()
 
     async def page(
         self, team_id: str, offset: int, limit: int
@@ -62,6 +71,9 @@ class WorkflowService:
         return await self.repo.page(team_id, offset, limit)
 
     def _validated(self, definition: WorkflowDefinition) -> WorkflowDefinition:
+        check_bounds(
+            self.bounds, definition.tool_type, definition.workflow_json, len(definition.parameters)
+        )
         problems = check_defaults(definition.parameters)
         if problems:
             raise Unprocessable("; ".join(problems), code="invalid_workflow")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 from runyard.events.stream import RECONNECT
-from runyard.runtime_services import begin_shutdown
 from tests.integration.api.test_tasks import new_task
 from tests.support.app import Harness, Team
 
@@ -20,7 +19,7 @@ async def test_shutdown_ends_open_streams_with_a_reconnect_frame(
     following = asyncio.create_task(harness.client.get(url, headers=headers))
     await asyncio.sleep(0.5)
     assert not following.done()  # a pending task's stream stays open
-    begin_shutdown(harness.app)
+    await harness.app.state.services.begin_shutdown()
     body = (await asyncio.wait_for(following, 10)).text
     assert body.startswith("retry: 2000\n\n")
     assert '"task_status":"pending"' in body  # the history came first

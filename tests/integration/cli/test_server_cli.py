@@ -52,7 +52,7 @@ def test_db_upgrade_then_admin_commands(env: dict[str, str]) -> None:
     assert bad_team.exit_code == 1 and "team_not_found" in bad_team.output
 
 
-@pytest.mark.parametrize("secret", ["", "changeme", "too-short"])
+@pytest.mark.parametrize("secret", ["", "changeme", "too-short", "a" * 40])
 def test_serve_refuses_placeholder_secrets(env: dict[str, str], secret: str) -> None:
     result = CliRunner().invoke(
         app, ["serve", "--port", "1"], env={**env, "RUNYARD_SECRET_KEY": secret}

@@ -1,12 +1,16 @@
 """Property-based testing of the whole API against its own /openapi.json (schemathesis +
 Hypothesis), on a real server: no 5xx, no status code the document does not declare, no
-response that violates its schema. Bounded: a few examples per operation, as an integration
-key and as a session token. (schemathesis' pytest plugin does not run on this pytest, so the
-operations are driven directly.)"""
+response that violates its schema. Three passes, as an integration key and as a session token:
+schema-valid inputs, schema-*invalid* (hostile) inputs, and stateful sequences that follow the
+links schemathesis infers between operations (import → get → update → delete, presign → run →
+task → events...). Bounded in time by the number of examples: a few per operation by default;
+``RUNYARD_FUZZ_EXAMPLES=2000`` makes the long run (well over 20,000 cases). (schemathesis'
+pytest plugin does not run on this pytest, so the operations are driven directly.)"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +22,15 @@ import pytest
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from runyard.app import create_app
 from runyard.bootstrap import provision
@@ -27,7 +39,15 @@ from runyard.migrations import upgrade
 from tests.support.app import make_settings
 from tests.support.s3 import free_port
 
-EXAMPLES = 8
+EXAMPLES = int(os.environ.get("RUNYARD_FUZZ_EXAMPLES", "8"))
+# What a hostile input must never get: a 5xx, a status the document does not declare, a body
+# that is not the documented one (the error shape included).
+CONTRACT_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 class _Server(uvicorn.Server):
@@ -51,6 +71,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     config = make_settings(db_url, tmp / "data")
     config.public_url = f"http://127.0.0.1:{port}"
     config.limits.login_attempts_per_minute = 1_000_000
+    config.rate_limit.enabled = False  # the fuzzer sends far more than any client would
 
     async def bootstrap() -> str:
         db = Database(config.db)
@@ -80,7 +101,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     thread.join(10)
 
 
-def fuzz(live: Live, token: str, skip: set[str]) -> list[str]:
+def fuzz(
+    live: Live,
+    token: str,
+    skip: set[str],
+    mode: GenerationMode = GenerationMode.POSITIVE,
+) -> list[str]:
     schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
     failures: list[str] = []
     for result in schema.get_all_operations():
@@ -88,7 +114,7 @@ def fuzz(live: Live, token: str, skip: set[str]) -> list[str]:
         if operation.label in skip:
             continue
 
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
             max_examples=EXAMPLES,
             deadline=None,
@@ -100,14 +126,23 @@ def fuzz(live: Live, token: str, skip: set[str]) -> list[str]:
             # Schema-valid bodies may still be refused by rules the schema cannot state (a run's
             # parameters depend on the workflow; a session in several teams needs X-Team-ID):
             # those answers must be documented error statuses, which the other checks verify.
-            case.call_and_validate(
-                base_url=live.url,
-                headers={"Authorization": f"Bearer {token}"},
-                excluded_checks=[positive_data_acceptance],
-            )
+            if mode is GenerationMode.POSITIVE:
+                case.call_and_validate(
+                    base_url=live.url,
+                    headers={"Authorization": f"Bearer {token}"},
+                    excluded_checks=[positive_data_acceptance],
+                )
+            else:
+                case.call_and_validate(
+                    base_url=live.url,
+                    headers={"Authorization": f"Bearer {token}"},
+                    checks=CONTRACT_CHECKS,
+                )
 
         try:
             check()
+        except Unsatisfiable:
+            continue  # nothing of this operation can be made invalid (GET /healthz)
         except Exception as exc:  # collect every operation's failure, then report them all
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
     return failures
@@ -122,6 +157,56 @@ def test_openapi_as_session(live: Live) -> None:
     # logout would end the session the other cases use; it is tested in tests/integration/api
     failures = fuzz(live, live.session_token, {"POST /api/v1/auth/logout"})
     assert not failures, "\n\n".join(failures)
+
+
+def test_hostile_inputs_as_integration_key(live: Live) -> None:
+    failures = fuzz(live, live.integration_key, set(), GenerationMode.NEGATIVE)
+    assert not failures, "\n\n".join(failures)
+
+
+def test_hostile_inputs_as_session(live: Live) -> None:
+    failures = fuzz(live, live.session_token, {"POST /api/v1/auth/logout"}, GenerationMode.NEGATIVE)
+    assert not failures, "\n\n".join(failures)
+
+
+def test_stateful_sequences(live: Live) -> None:
+    """Chains of calls along the inferred links, as both kinds of caller: what one operation
+    created (a workflow, a file key, a task) is what the next one reads, changes or deletes."""
+    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
+    for token in (live.integration_key, live.session_token):
+        base = schema.as_state_machine()
+
+        class Sequences(base):  # type: ignore[valid-type, misc]
+            auth = {"Authorization": f"Bearer {token}"}
+
+            def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+                return {"base_url": live.url, "headers": self.auth}
+
+            def step(self, input: object) -> object:
+                case = input.case  # type: ignore[attr-defined]
+                if case.operation.label == "POST /api/v1/auth/logout":
+                    return None  # would end the session every later step uses
+                return super().step(input)
+
+            def validate_response(
+                self, response: object, case: schemathesis.Case, **kwargs: object
+            ) -> None:
+                case.validate_response(
+                    response,  # type: ignore[arg-type]
+                    checks=CONTRACT_CHECKS,
+                    headers=self.auth,
+                )
+
+        Sequences.run(
+            settings=settings(
+                max_examples=EXAMPLES * 4,
+                stateful_step_count=6,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+        )
 
 
 def test_operation_ids_are_stable_and_unique() -> None:

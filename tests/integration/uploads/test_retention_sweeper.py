@@ -15,7 +15,7 @@ from runyard.models import StoredFile, Task, TaskOutput, WorkflowVersion
 from runyard.retention.sweeper import Sweeper
 from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import RetentionSettings
-from runyard.storage.lifecycle import lifecycle_rules, setup_bucket
+from runyard.storage.lifecycle import check_bucket, lifecycle_rules, setup_bucket
 from runyard.storage.s3 import S3Storage
 from tests.support.app import Harness
 from tests.support.s3 import reset_s3
@@ -150,5 +150,23 @@ def test_lifecycle_rules_on_the_s3_test_server(uploads_s3_endpoint: str) -> None
         setup_bucket(storage, retention)  # idempotent: the same rules, not twice
         again = storage.client.get_bucket_lifecycle_configuration(Bucket=storage.bucket)
         assert len(again["Rules"]) == len(rules)
+    finally:
+        storage.client.close()
+
+
+def test_setup_writes_the_cors_rule_of_the_allowed_origins(uploads_s3_endpoint: str) -> None:
+    reset_s3(uploads_s3_endpoint)
+    storage = S3Storage(s3_settings(uploads_s3_endpoint))
+    origins = ["https://app.example.com"]
+    try:
+        setup_bucket(storage, RetentionSettings(), origins)
+        rules = storage.client.get_bucket_cors(Bucket=storage.bucket)["CORSRules"]
+        ours = [r for r in rules if r.get("ID") == "runyard-uploads"]
+        assert len(ours) == 1 and ours[0]["AllowedOrigins"] == origins
+        assert {"PUT", "GET", "HEAD"} <= set(ours[0]["AllowedMethods"])
+        assert "ETag" in ours[0]["ExposeHeaders"]
+        assert "If-None-Match" in ours[0]["AllowedHeaders"]
+        results = {r.name: r.ok for r in check_bucket(storage, RetentionSettings(), origins)}
+        assert results["CORS for browser uploads"]
     finally:
         storage.client.close()

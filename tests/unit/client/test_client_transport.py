@@ -177,3 +177,18 @@ def test_retries_are_bounded_and_end_in_transport_error() -> None:
     with client, pytest.raises(TransportError, match="ConnectError"):
         client.tasks.list()
     assert len(calls) == 3
+
+
+def test_a_rate_limited_run_is_retried_after_the_servers_hint() -> None:
+    limited = error(429, "rate_limited")
+    limited.headers["Retry-After"] = "0"
+    answers = iter([limited, httpx.Response(202, json={"task_id": "t-9"})])
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Idempotency-Key"))
+        return next(answers)
+
+    with make_client(handler) as client:
+        assert client.run("img2img", {}).id == "t-9"
+    assert len(seen) == 2 and seen[0] == seen[1]  # the same run, retried once

@@ -3,13 +3,44 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from runyard.settings import Settings
+from runyard.settings import Settings, estimated_entropy_bits
 
 
-@pytest.mark.parametrize("secret", ["", "changeme", "short-secret"])
-def test_prod_refuses_placeholder_secrets(secret: str) -> None:
+@pytest.mark.parametrize(
+    "secret",
+    ["", "changeme", "short-secret", "a" * 40, "ab" * 32, "0123456789" * 4, "password" * 5],
+)
+def test_prod_refuses_placeholder_and_guessable_secrets(secret: str) -> None:
     with pytest.raises(ValidationError):
         Settings(environment="prod", secret_key=secret)
+
+
+def test_a_generated_secret_is_accepted_and_old_ones_rotate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from runyard.cli.admin import app
+
+    result = CliRunner().invoke(app, ["gen-secret"])
+    assert result.exit_code == 0, result.output
+    secret = result.output.strip()
+    assert estimated_entropy_bits(secret) >= 128
+    monkeypatch.setenv("RUNYARD_SECRET_KEY", secret)
+    monkeypatch.setenv("RUNYARD_PREVIOUS_SECRET_KEYS", '["old-one", "older-one"]')
+    s = Settings(environment="prod")
+    assert s.token_secrets == (secret, "old-one", "older-one")
+
+
+def test_rates_and_http_bounds_are_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNYARD_RATE_LIMIT_PRESIGN", "lots")
+    with pytest.raises(ValidationError):
+        Settings(environment="dev")
+    monkeypatch.setenv("RUNYARD_RATE_LIMIT_PRESIGN", "5 per 2 seconds")
+    monkeypatch.setenv("RUNYARD_HTTP_CORS_ALLOWED_ORIGINS", '["https://a.example"]')
+    s = Settings(environment="dev")
+    assert s.rate_limit.presign == "5 per 2 seconds"
+    assert s.http.cors_allowed_origins == ["https://a.example"]
 
 
 def test_env_names_do_not_collide_with_client_variables(monkeypatch: pytest.MonkeyPatch) -> None:
