@@ -44,7 +44,7 @@ def build_server(
         app,
         host=host,
         port=port,
-        http=HTTP_PROTOCOL,  # type: ignore[arg-type]  # uvicorn's, refusing in our JSON shape
+        http=HTTP_PROTOCOL,  # uvicorn's, refusing in our JSON shape
         log_config=None,
         access_log=False,
         proxy_headers=True,

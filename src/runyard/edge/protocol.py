@@ -11,6 +11,7 @@ import json
 import uuid
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MESSAGE = (
     "The request could not be parsed: it is malformed, or its request line or headers are too "
@@ -42,15 +43,11 @@ class JsonH11Protocol(H11Protocol):
         self.transport.close()
 
 
-try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-except ImportError:  # pragma: no cover - httptools is part of uvicorn[standard]
-    HTTP_PROTOCOL: type[H11Protocol] | type[object] = JsonH11Protocol
-else:
+class JsonHttpToolsProtocol(HttpToolsProtocol):
+    def send_400_response(self, msg: str) -> None:
+        self.transport.write(_raw_400(self.server_state.default_headers))
+        self.transport.close()
 
-    class JsonHttpToolsProtocol(HttpToolsProtocol):
-        def send_400_response(self, msg: str) -> None:
-            self.transport.write(_raw_400(self.server_state.default_headers))
-            self.transport.close()
 
-    HTTP_PROTOCOL = JsonHttpToolsProtocol
+# httptools comes with uvicorn[standard], a pinned dependency of the server.
+HTTP_PROTOCOL = JsonHttpToolsProtocol

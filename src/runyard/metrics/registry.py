@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from runyard.metrics.repository import MetricsRepository
+from runyard.tasks.repository import TaskQueue
 from runyard.tasks.states import ACTIVE, TERMINAL
 
 if TYPE_CHECKING:
@@ -129,8 +129,8 @@ class Metrics:
         self, db: Database, gateway: Gateway | None, hub: EventHub | None, now: datetime
     ) -> None:
         async with db.session() as session:
-            repo = MetricsRepository(session)
-            by_state = await repo.tasks_by_state()
+            repo = TaskQueue(session)
+            by_state = await repo.counts_by_status()
             oldest = await repo.oldest_schedulable()
             held = await repo.held_by_agent() if gateway is not None else {}
         for state in sorted(ACTIVE | TERMINAL):

@@ -86,6 +86,21 @@ class TaskQueue(Repository):
         )
         return int(n or 0)
 
+    async def oldest_schedulable(self) -> datetime | None:
+        """When the oldest task still waiting for an agent was created (the queue's wait)."""
+        return await self.session.scalar(
+            select(func.min(Task.created_at)).where(Task.task_status.in_(SCHEDULABLE))
+        )
+
+    async def held_by_agent(self) -> dict[tuple[str, str], int]:
+        """Tasks each agent holds (queued or running), keyed by (team, agent), all teams."""
+        rows = await self.session.execute(
+            select(Task.team_id, Task.agent_id, func.count())
+            .where(Task.task_status.in_(HELD), Task.agent_id.is_not(None))
+            .group_by(Task.team_id, Task.agent_id)
+        )
+        return {(str(team), str(agent)): int(n) for team, agent, n in rows.tuples()}
+
     async def counts_by_status(self) -> dict[TaskStatus, int]:
         rows = await self.session.execute(
             select(Task.task_status, func.count()).group_by(Task.task_status)
