@@ -19,7 +19,6 @@ a human must act, so the agent stops instead of hammering the server.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import random
 import shutil
@@ -38,6 +37,7 @@ from runyard_agent.link import Link
 from runyard_agent.options import AgentOptions, AgentRejectedError, Backoff, agent_version
 from runyard_agent.runtimes import build_runtimes, collect_health
 from runyard_agent.runtimes.base import Runtime
+from runyard_agent.states import TRANSITIONS, ConnectionState
 from runyard_protocol import (
     AgentHello,
     ErrorFrame,
@@ -59,26 +59,6 @@ __all__ = ["Agent", "ConnectionState"]
 
 _log = logging.getLogger(__name__)
 ACK_WAIT_ON_STOP = 5.0  # seconds a stopping agent waits for outcome acknowledgements
-
-
-class ConnectionState(enum.StrEnum):
-    DISCONNECTED = "disconnected"
-    CONNECTING = "connecting"
-    HELLO_SENT = "hello_sent"
-    READY = "ready"
-    DRAINING = "draining"
-    CLOSED = "closed"
-
-
-_S = ConnectionState
-_TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
-    _S.DISCONNECTED: frozenset({_S.CONNECTING, _S.CLOSED}),
-    _S.CONNECTING: frozenset({_S.HELLO_SENT, _S.DISCONNECTED, _S.CLOSED}),
-    _S.HELLO_SENT: frozenset({_S.READY, _S.DRAINING, _S.DISCONNECTED, _S.CLOSED}),
-    _S.READY: frozenset({_S.DRAINING, _S.DISCONNECTED, _S.CLOSED}),
-    _S.DRAINING: frozenset({_S.DISCONNECTED, _S.CLOSED}),
-    _S.CLOSED: frozenset(),
-}
 
 
 class _ProtocolViolation(Exception):
@@ -307,7 +287,7 @@ class Agent:
     def _set_state(self, new: ConnectionState) -> None:
         if new == self._state:
             return
-        if new not in _TRANSITIONS[self._state]:
+        if new not in TRANSITIONS[self._state]:
             raise RuntimeError(f"connection state {self._state} cannot become {new}")
         self.log.debug("state %s -> %s", self._state, new)
         self._state = new

@@ -16,12 +16,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import re
 import shutil
 import threading
 from collections.abc import Iterable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +27,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from runyard_agent.progress import ProgressSender
 from runyard_agent.runtimes.base import (
-    ProgressReport,
     Runtime,
     TaskCancelledError,
     TaskContext,
@@ -50,7 +48,6 @@ from runyard_protocol import (
     TaskCancelled,
     TaskComplete,
     TaskFail,
-    TaskProgress,
     TaskRelease,
 )
 
@@ -333,72 +330,3 @@ class Executor:
 def _fresh_directory(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)  # leftovers of a crashed run of the same attempt
     path.mkdir(parents=True)
-
-
-class ProgressSender:
-    """Throttles one task's progress to a frame per ``interval`` at most; the last one always goes.
-
-    ``report`` may be called from any thread (runtimes run in worker threads); frames leave from
-    one pump coroutine so they keep their order.
-    """
-
-    def __init__(self, link: ServerLink, task_id: str, attempt: int, interval: float) -> None:
-        self._link = link
-        self._task_id = task_id
-        self._attempt = attempt
-        self._interval = interval
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
-        self._latest: ProgressReport | None = None
-        self._last_sent = -math.inf
-        self._wake = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._pump_task = asyncio.create_task(self._pump())
-        self.sent = 0
-
-    def report(self, report: ProgressReport) -> None:
-        if threading.get_ident() == self._loop_thread:
-            self._offer(report)
-            return
-        with suppress(RuntimeError):  # the loop is gone: a runtime thread outlived the agent
-            self._loop.call_soon_threadsafe(self._offer, report)
-
-    def _offer(self, report: ProgressReport) -> None:
-        self._latest = report
-        self._wake.set()
-
-    async def _pump(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            delay = self._last_sent + self._interval - self._loop.time()
-            if delay > 0 and not self._closing.is_set():
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._closing.wait(), delay)
-            report, self._latest = self._latest, None
-            if report is not None:
-                self._last_sent = self._loop.time()
-                self.sent += 1
-                await self._link.send(self._frame(report))
-            if self._closing.is_set() and self._latest is None:
-                return
-
-    def _frame(self, report: ProgressReport) -> TaskProgress:
-        return TaskProgress(
-            task_id=self._task_id,
-            attempt=self._attempt,
-            progress=min(1.0, max(0.0, report.progress)),
-            step_current=report.step_current,
-            step_total=report.step_total,
-            current_node=report.current_node,
-            message=report.message,
-        )
-
-    async def close(self) -> None:
-        """Send the last pending report, then stop."""
-        self._closing.set()
-        self._wake.set()
-        await self._pump_task
-
-    def abort(self) -> None:
-        self._pump_task.cancel()

@@ -21,9 +21,10 @@ from pydantic import BaseModel
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from runyard_agent.outbox import OUTCOMES, Outbox
+from runyard_agent.outbox import Outbox
 from runyard_agent.transfer import RequestFailedError
 from runyard_protocol import (
+    OUTCOMES,
     ErrorFrame,
     InputUrlGrant,
     OutcomeAck,

@@ -19,20 +19,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from runyard_protocol import (
-    TaskCancelled,
-    TaskComplete,
-    TaskFail,
-    TaskRelease,
-    dump_frame,
-    parse_agent_frame,
-)
+from runyard_protocol import OUTCOMES, Outcome, dump_frame, parse_agent_frame
 
-__all__ = ["OUTCOMES", "Outbox", "Outcome"]
+__all__ = ["Outbox"]
 
 _log = logging.getLogger(__name__)
-Outcome = TaskComplete | TaskFail | TaskCancelled | TaskRelease
-OUTCOMES = (TaskComplete, TaskFail, TaskCancelled, TaskRelease)
 Key = tuple[str, int]
 
 

@@ -6,6 +6,7 @@ version so a server can speak to agents one version behind. See ``docs/agent-pro
 
 from runyard_protocol.closing import CloseReason, close_reason_for
 from runyard_protocol.frames import (
+    OUTCOMES,
     PROTOCOL_VERSION,
     AgentFrame,
     AgentHello,
@@ -16,6 +17,7 @@ from runyard_protocol.frames import (
     HeartbeatAck,
     InputUrlGrant,
     InputUrlRequest,
+    Outcome,
     OutcomeAck,
     OutcomeKind,
     OutputSpec,
@@ -33,6 +35,7 @@ from runyard_protocol.frames import (
     TaskProgress,
     TaskRelease,
     dump_frame,
+    outcome_kind,
     parse_agent_frame,
     parse_server_frame,
 )
@@ -49,6 +52,8 @@ __all__ = [
     "HeartbeatAck",
     "InputUrlGrant",
     "InputUrlRequest",
+    "OUTCOMES",
+    "Outcome",
     "OutcomeAck",
     "OutcomeKind",
     "OutputSpec",
@@ -67,6 +72,7 @@ __all__ = [
     "TaskRelease",
     "close_reason_for",
     "dump_frame",
+    "outcome_kind",
     "parse_agent_frame",
     "parse_server_frame",
 ]

@@ -229,6 +229,19 @@ class ErrorFrame(_Frame):
 
 
 OutcomeKind = Literal["complete", "fail", "cancelled", "release"]
+#: The frames that end an attempt on the agent; each is acknowledged with ``OutcomeAck``.
+Outcome = TaskComplete | TaskFail | TaskCancelled | TaskRelease
+OUTCOMES = (TaskComplete, TaskFail, TaskCancelled, TaskRelease)
+_OUTCOME_KIND: dict[type[Outcome], OutcomeKind] = {
+    TaskComplete: "complete",
+    TaskFail: "fail",
+    TaskCancelled: "cancelled",
+    TaskRelease: "release",
+}
+
+
+def outcome_kind(frame: Outcome) -> OutcomeKind:
+    return _OUTCOME_KIND[type(frame)]
 
 
 class OutcomeAck(_Frame):

@@ -22,6 +22,7 @@ from runyard.tasks.execution import AgentRef, StaleAttempt, TaskExecution
 from runyard.tasks.repository import TaskQueue
 from runyard.tasks.states import HELD, SCHEDULABLE, TERMINAL, TaskStatus
 from runyard_protocol import (
+    OUTCOMES,
     AgentFrame,
     AssignedInput,
     ErrorFrame,
@@ -29,6 +30,7 @@ from runyard_protocol import (
     HeartbeatAck,
     InputUrlGrant,
     InputUrlRequest,
+    Outcome,
     OutcomeAck,
     OutcomeKind,
     OutputUrlGrant,
@@ -41,6 +43,7 @@ from runyard_protocol import (
     TaskFail,
     TaskProgress,
     TaskRelease,
+    outcome_kind,
 )
 
 log = logging.getLogger("runyard.gateway")
@@ -131,7 +134,7 @@ class FrameHandler:
     async def outcome(self, frame: Outcome) -> None:
         """Apply an outcome once and acknowledge it, also when it is a resend: the agent keeps
         each outcome (on disk) until this acknowledgement arrives."""
-        kind = OUTCOME_KIND[type(frame)]
+        kind = outcome_kind(frame)
         message: str | None = None
         try:
             if isinstance(frame, TaskComplete):
@@ -299,16 +302,6 @@ class FrameHandler:
             frame.attempt,
             self.conn.agent_id,
         )
-
-
-OUTCOMES = (TaskComplete, TaskFail, TaskCancelled, TaskRelease)
-Outcome = TaskComplete | TaskFail | TaskCancelled | TaskRelease
-OUTCOME_KIND: dict[type[Outcome], OutcomeKind] = {
-    TaskComplete: "complete",
-    TaskFail: "fail",
-    TaskCancelled: "cancelled",
-    TaskRelease: "release",
-}
 
 
 def already_applied(task: Task | None, me: AgentRef, attempt: int, kind: OutcomeKind) -> bool:

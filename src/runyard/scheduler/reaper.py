@@ -140,14 +140,7 @@ class Reaper(BackgroundLoop):
         cancels: list[Cancel] = []
         ack_timeout = self.settings.scheduler.ack_timeout
         for task in await queue.lock(due):
-            row = TimerRow(
-                task.id,
-                task.task_status,
-                task.assigned_at,
-                task.started_at,
-                task.task_timeout,
-                task.cancel_requested_at,
-            )
+            row = TimerRow.of(task)  # re-checked under the lock
             agent = task.agent_id or ""
             if d.ack_overdue(row):
                 log.warning("ack timeout task=%s attempt=%d agent=%s", task.id, task.attempt, agent)

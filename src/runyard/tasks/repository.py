@@ -31,6 +31,17 @@ class TimerRow:
     task_timeout: int
     cancel_requested_at: datetime | None
 
+    @classmethod
+    def of(cls, task: Task) -> TimerRow:
+        return cls(
+            task.id,
+            task.task_status,
+            task.assigned_at,
+            task.started_at,
+            task.task_timeout,
+            task.cancel_requested_at,
+        )
+
 
 @dataclass(frozen=True)
 class HeldAttempt:

@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 
 from runyard_agent import Agent, AgentOptions
 from runyard_protocol import (
+    OUTCOMES,
     AgentHello,
     AssignedInput,
     AssignedWorkflow,
@@ -38,11 +39,8 @@ from runyard_protocol import (
     RunningTask,
     ServerWelcome,
     TaskAssign,
-    TaskCancelled,
-    TaskComplete,
-    TaskFail,
-    TaskRelease,
     dump_frame,
+    outcome_kind,
     parse_agent_frame,
 )
 
@@ -194,18 +192,12 @@ class FakeServer:
                 upload_headers={"Content-Length": str(frame.file_size), "If-None-Match": "*"},
             )
             await ws.send(dump_frame(grant))
-        elif isinstance(frame, TaskComplete | TaskFail | TaskCancelled | TaskRelease):
+        elif isinstance(frame, OUTCOMES):
             if self.ack_outcomes:
-                kind = {
-                    TaskComplete: "complete",
-                    TaskFail: "fail",
-                    TaskCancelled: "cancelled",
-                    TaskRelease: "release",
-                }[type(frame)]
                 ack = OutcomeAck(
                     task_id=frame.task_id,
                     attempt=frame.attempt,
-                    outcome=kind,  # type: ignore[arg-type]
+                    outcome=outcome_kind(frame),
                     result="applied",
                 )
                 await ws.send(dump_frame(ack))

@@ -105,6 +105,13 @@ class World:
             self.clock.advance(0.001)  # creation order is dispatch order
             return task.id
 
+    async def assigned(self, *, retries: int = 1, agent: str = "a1") -> str:
+        """A task of a new workflow, assigned (queued) to a freshly connected agent."""
+        task_id = await self.task(await self.workflow(retries=retries))
+        await self.connect(agent)
+        await self.dispatcher.dispatch_once()
+        return task_id
+
     async def connect(
         self, agent_id: str, *, capacity: int = 1, labels: set[str] | None = None
     ) -> FakeSocket:

@@ -14,10 +14,7 @@ S = TaskStatus
 
 
 async def test_a_reconnect_that_reports_a_queued_task_implies_its_ack(world: World) -> None:
-    wf = await world.workflow()
-    task_id = await world.task(wf)
-    await world.connect("a1")
-    await world.dispatcher.dispatch_once()
+    task_id = await world.assigned()
     assert (await world.get(task_id)).task_status is S.QUEUED
 
     me = AgentRef(world.team_id, "a1")
@@ -36,10 +33,7 @@ async def test_a_reconnect_that_reports_a_queued_task_implies_its_ack(world: Wor
 
 
 async def test_a_completion_of_a_still_queued_attempt_is_applied(world: World) -> None:
-    wf = await world.workflow()
-    task_id = await world.task(wf)
-    await world.connect("a1")
-    await world.dispatcher.dispatch_once()
+    task_id = await world.assigned()
     me = AgentRef(world.team_id, "a1")
     async with world.db.unit() as uow:
         await TaskExecution(uow, world.settings).complete(me, task_id, 1, [], world.clock.now())
@@ -49,10 +43,7 @@ async def test_a_completion_of_a_still_queued_attempt_is_applied(world: World) -
 
 
 async def test_a_resent_outcome_is_recognised_and_a_stale_one_is_not(world: World) -> None:
-    wf = await world.workflow()
-    task_id = await world.task(wf)
-    await world.connect("a1")
-    await world.dispatcher.dispatch_once()
+    task_id = await world.assigned()
     me = AgentRef(world.team_id, "a1")
     async with world.db.unit() as uow:
         await TaskExecution(uow, world.settings).complete(me, task_id, 1, [], world.clock.now())
@@ -71,10 +62,7 @@ async def test_a_resent_outcome_is_recognised_and_a_stale_one_is_not(world: Worl
 
 
 async def test_a_released_attempt_is_recognised_when_sent_again(world: World) -> None:
-    wf = await world.workflow()
-    task_id = await world.task(wf)
-    await world.connect("a1")
-    await world.dispatcher.dispatch_once()
+    task_id = await world.assigned()
     me = AgentRef(world.team_id, "a1")
     async with world.db.unit() as uow:
         await TaskExecution(uow, world.settings).release(me, task_id, 1, world.clock.now())
@@ -84,10 +72,7 @@ async def test_a_released_attempt_is_recognised_when_sent_again(world: World) ->
 
 
 async def test_an_agent_heard_from_lately_is_not_lost(world: World) -> None:
-    wf = await world.workflow()
-    task_id = await world.task(wf)
-    await world.connect("a1")
-    await world.dispatcher.dispatch_once()
+    task_id = await world.assigned()
     world.clock.advance(world.reaper.silence + 1)
     conn = world.gateway.get(world.team_id, "a1")
     assert conn is not None
@@ -104,10 +89,7 @@ async def test_an_agent_heard_from_lately_is_not_lost(world: World) -> None:
 async def test_an_assignment_that_never_reached_the_agent_is_requeued_without_a_retry(
     world: World,
 ) -> None:
-    wf = await world.workflow(retries=0)
-    task_id = await world.task(wf)
-    await world.connect("a1")
-    await world.dispatcher.dispatch_once()  # committed; say the server died before sending
+    task_id = await world.assigned(retries=0)  # committed; say the server died before sending
     me = AgentRef(world.team_id, "a1")
     async with world.db.unit() as uow:
         await reconcile_on_hello(uow, me, [], world.clock)  # the agent does not know the task
@@ -116,10 +98,7 @@ async def test_an_assignment_that_never_reached_the_agent_is_requeued_without_a_
 
 
 async def test_a_running_task_the_agent_no_longer_reports_uses_a_retry(world: World) -> None:
-    wf = await world.workflow(retries=1)
-    task_id = await world.task(wf)
-    await world.connect("a1")
-    await world.dispatcher.dispatch_once()
+    task_id = await world.assigned(retries=1)
     me = AgentRef(world.team_id, "a1")
     async with world.db.unit() as uow:
         await TaskExecution(uow, world.settings).ack(me, task_id, 1, world.clock.now())
