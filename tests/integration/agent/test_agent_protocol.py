@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageOps
@@ -36,6 +37,15 @@ def png() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+async def removed(directory: Path, timeout: float = 5.0) -> bool:
+    """The agent removes a task directory off its event loop just after the outcome is sent."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while directory.exists() and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    return not directory.exists()
 
 
 async def test_hello_describes_the_agent(server, start_agent):
@@ -87,7 +97,7 @@ async def test_img2img_task_runs_end_to_end(server, store, start_agent, make_ass
     assert put["If-None-Match"] == "*" and put["Content-Length"] == str(output.file_size)
     last_progress = server.of_type(TaskProgress, task_id="task-1")[-1]
     assert last_progress.progress == 1.0
-    assert not (tmp_path / "work" / "task-1-1").exists()  # the task directory is gone
+    assert await removed(tmp_path / "work" / "task-1-1")
 
 
 async def test_outputs_are_reported_in_order_with_their_names(
@@ -175,7 +185,7 @@ async def test_cancel_stops_the_work_and_confirms(server, start_agent, make_assi
     assert loop.time() - started < 2.0
     assert not server.of_type(TaskComplete) and not server.of_type(TaskFail)
     assert agent.executor is not None and agent.executor.running_tasks() == []
-    assert not (tmp_path / "work" / "task-1-1").exists()
+    assert await removed(tmp_path / "work" / "task-1-1")
     progress_count = len(server.of_type(TaskProgress))
     await asyncio.sleep(0.3)
     assert len(server.of_type(TaskProgress)) == progress_count  # nothing runs any more
