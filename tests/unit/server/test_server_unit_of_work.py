@@ -22,6 +22,9 @@ class Heard:
     def tasks_changed(self, task_ids: set[str], wake_dispatcher: bool) -> None:
         self.calls.append((task_ids, wake_dispatcher))
 
+    def webhooks_due(self) -> None:
+        self.calls.append((set(), False))
+
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
