@@ -221,7 +221,7 @@ class WebhookSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNYARD_WEBHOOK_", extra="ignore")
 
     retry_schedule: list[float] = Field(
-        default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE),
+        default=DEFAULT_RETRY_SCHEDULE,
         min_length=1,
         description="Seconds before each delivery attempt (JSON list; the first is the delay "
         "of the first attempt). The default's 10 attempts span ~27.6 h.",
