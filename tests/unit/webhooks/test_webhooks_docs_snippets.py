@@ -3,27 +3,10 @@ stands, against headers and bodies signed by the server's own signing code."""
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from runyard.webhooks.signing import new_secret, signed_headers
-
-DOC = Path(__file__).resolve().parents[3] / "docs" / "webhooks.md"
-
-
-def documented_functions() -> dict[str, Callable[..., Any]]:
-    text = DOC.read_text(encoding="utf-8")
-    section = text[text.index("## Signatures and how to verify them") :]
-    section = section[: section.index("\n## ", 4)]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert len(blocks) == 2, "docs/webhooks.md should show two verification snippets"
-    namespace: dict[str, Any] = {}
-    for block in blocks:
-        exec(compile(block, str(DOC), "exec"), namespace)
-    return {k: v for k, v in namespace.items() if k.startswith("verify_")}
+from tests.support.webhook_docs import documented_functions
 
 
 def test_both_documented_snippets_verify_a_server_signed_attempt() -> None:
