@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from urllib.parse import urlsplit
 
 import httpx
@@ -69,14 +70,15 @@ class AddressPolicy:
             )
         return ip
 
-    async def resolve(self, host: str, port: int) -> IPAddress:
-        """The address to connect to: every address the host resolves to must be allowed."""
+    async def resolve(self, host: str, port: int) -> list[IPAddress]:
+        """The addresses to connect to, in order: every address the host resolves to must be
+        allowed."""
         try:
             literal = ipaddress.ip_address(host)
         except ValueError:
             literal = None
         if literal is not None:
-            return self.check_address(host, str(literal))
+            return [self.check_address(host, str(literal))]
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -85,37 +87,49 @@ class AddressPolicy:
         addresses = [self.check_address(host, str(info[4][0])) for info in infos]
         if not addresses:
             raise AddressRefused(f"{host} resolves to no address")
-        return addresses[0]
+        return list(dict.fromkeys(addresses))
 
     async def check(self, url: str) -> None:
         """Registration-time check of a URL (form and current DNS answer)."""
         host, port = self.check_url(url)
-        await self.resolve(host, port)
+        try:
+            async with asyncio.timeout(self.settings.timeout):
+                await self.resolve(host, port)
+        except TimeoutError:
+            limit = self.settings.timeout
+            raise AddressRefused(f"resolving {host} took longer than {limit} s") from None
 
 
 class PinnedTransport(httpx.AsyncBaseTransport):
     """Connects to the address the policy checked, never to one resolved again later."""
 
-    def __init__(self, policy: AddressPolicy) -> None:
+    def __init__(self, policy: AddressPolicy, verify: ssl.SSLContext | bool = True) -> None:
         self.policy = policy
         self._inner = httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_keepalive_connections=0), retries=0
+            verify=verify, limits=httpx.Limits(max_keepalive_connections=0), retries=0
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host, port = self.policy.check_url(str(request.url))
-        address = await self.policy.resolve(host, port)
+        addresses = await self.policy.resolve(host, port)
         extensions = dict(request.extensions)
         if request.url.scheme == "https":
             extensions["sni_hostname"] = host
-        pinned = httpx.Request(
-            request.method,
-            request.url.copy_with(host=str(address)),
-            headers=request.headers,  # keeps Host: <the original name>
-            stream=request.stream,
-            extensions=extensions,
-        )
-        return await self._inner.handle_async_request(pinned)
+        for index, address in enumerate(addresses):
+            pinned = httpx.Request(
+                request.method,
+                request.url.copy_with(host=str(address)),
+                headers=request.headers,  # keeps Host: <the original name>
+                stream=request.stream,
+                extensions=extensions,
+            )
+            try:
+                return await self._inner.handle_async_request(pinned)
+            except httpx.ConnectError:
+                if index == len(addresses) - 1:
+                    raise
+                # Nothing was sent: the next checked address may answer.
+        raise AddressRefused(f"{host} resolves to no address")
 
     async def aclose(self) -> None:
         await self._inner.aclose()
