@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 
 from runyard.db.repository import Repository
 from runyard.models import Webhook, WebhookDelivery
@@ -96,3 +96,12 @@ class DeliveryRepository(Repository):
             )
         ).first()
         return None if row is None else (row[0], row[1])
+
+    async def prune(self, finished_before: datetime) -> None:
+        """Drop the log of deliveries that ended (succeeded or failed) before the cutoff."""
+        await self.session.execute(
+            delete(WebhookDelivery).where(
+                WebhookDelivery.delivery_status.in_(("succeeded", "failed")),
+                WebhookDelivery.completed_at < finished_before,
+            )
+        )

@@ -362,3 +362,24 @@ async def test_the_worker_is_woken_by_the_commit_that_ends_the_task(
         await w.stop()
         w.sender = type(w.sender)(harness.settings.webhook)  # the app's stop closes it again
     assert json.loads(got.body)["task_id"] == task_id
+
+
+async def test_the_sweeper_prunes_finished_deliveries_after_the_events_retention(
+    harness: Harness, team_a: Team
+) -> None:
+    with receiver() as rx:
+        created = await hook(harness, team_a, rx.url)
+        await cancel(harness, team_a, await new_task(harness, team_a))
+        await worker(harness).deliver_due()
+        await received(rx, 1)
+    pending = await hook(harness, team_a, "http://127.0.0.1:9/never")
+    await cancel(harness, team_a, await new_task(harness, team_a))
+    await worker(harness).deliver_due()
+    harness.clock.advance(seconds=harness.settings.retention.events + 60)
+    await harness.app.state.services.sweeper.sweep_once()
+    # The succeeded one is gone; the second event (its receiver is gone now) is still pending.
+    async with harness.app.state.services.db.session() as session:
+        rows = list(await session.scalars(select(WebhookDelivery)))
+    by_hook = {(r.webhook_id, r.delivery_status) for r in rows}
+    assert len(rows) == 2
+    assert by_hook == {(created["id"], "pending"), (pending["id"], "pending")}
