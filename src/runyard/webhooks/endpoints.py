@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Response
 
 from runyard.api_docs import errors
@@ -25,8 +27,12 @@ def _read(hook: Webhook) -> WebhookRead:
     return WebhookRead.model_validate(hook, from_attributes=True)
 
 
-def _delivery(row: WebhookDelivery) -> DeliveryRead:
-    return DeliveryRead.model_validate(row, from_attributes=True)
+def _delivery(row: WebhookDelivery, first_delay: float) -> DeliveryRead:
+    read = DeliveryRead.model_validate(row, from_attributes=True)
+    if row.attempt_count == 0 and read.next_attempt_at is not None:
+        # A new row holds the event time; the schedule's first delay applies on top.
+        read.next_attempt_at += timedelta(seconds=first_delay)
+    return read
 
 
 @router.post(
@@ -138,7 +144,10 @@ async def list_deliveries(
     rows, total = await WebhookService(uow, clock, settings.webhook).delivery_page(
         principal.team, webhook_id, page.offset, page.per_page
     )
-    return DeliveryList(deliveries=[_delivery(r) for r in rows], page_meta=page.meta(total))
+    return DeliveryList(
+        deliveries=[_delivery(r, settings.webhook.retry_schedule[0]) for r in rows],
+        page_meta=page.meta(total),
+    )
 
 
 @router.post(
@@ -153,4 +162,4 @@ async def redeliver(
 ) -> DeliveryRead:
     """Send the event again now, as a new delivery with the same `webhook-id` and body."""
     row = await WebhookService(uow, clock, settings.webhook).redeliver(principal.team, delivery_id)
-    return _delivery(row)
+    return _delivery(row, settings.webhook.retry_schedule[0])
