@@ -1,6 +1,7 @@
-"""Issue 18: a webhook event survives the server being killed (SIGKILL) after the task ended
+"""Issue 18 with real processes: a webhook event survives the server being killed (SIGKILL) after the task ended
 and before the first delivery attempt: the outbox row was committed with the terminal state,
-and the restarted server delivers it, signed, with the event's webhook-id."""
+and the restarted server delivers it, signed, with the event's webhook-id. And a task completed
+by a real agent is delivered as soon as its status is seen."""
 
 from __future__ import annotations
 
@@ -79,3 +80,30 @@ def test_the_server_killed_before_the_first_attempt_still_delivers_after_restart
     assert isinstance(log, list) and len(log) == 1
     assert log[0]["event_id"] == got.headers["webhook-id"] and log[0]["attempt_count"] == 1
     print(f"{stack.leg}: delivered {delivered_after_restart:.1f} s after the cancel (killed)")
+
+
+def test_a_task_completed_by_a_real_agent_is_delivered_within_a_second(stack: Stack) -> None:
+    assert stack.server is not None
+    stack.server.stop()
+    stack.start_server(**{**WEBHOOK_ENV, "RUNYARD_WEBHOOK_RETRY_SCHEDULE": "[0, 1, 1]"})
+    stack.start_agent("wh-agent")
+    stack.wait_agent("wh-agent")
+    with receiver() as rx:
+        created = httpx.post(
+            f"{stack.url}/api/v1/webhooks",
+            headers=stack.session_headers(),
+            json={"webhook_url": rx.url, "webhook_events": ["task.completed", "task.failed"]},
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+        task_id = stack.run("sleep", {"seconds": 0})
+        task = stack.wait_task(task_id)
+        seen_done = time.monotonic()
+        (got,) = rx.wait_for(1, timeout=10)
+    assert task["task_status"] == "completed"
+    event = json.loads(got.body)
+    assert event["event_type"] == "task.completed" and event["task_id"] == task_id
+    assert event["task_output"] == task.get("task_output", event["task_output"])
+    assert verify_both(created.json()["webhook_secret"], got.headers, got.body)
+    # Polled by the test every 0.1 s: the event arrives about when the status is seen.
+    assert got.at - seen_done < 1.0
