@@ -1,7 +1,7 @@
-"""Issue 18 with real processes: a webhook event survives the server being killed (SIGKILL) after the task ended
-and before the first delivery attempt: the outbox row was committed with the terminal state,
-and the restarted server delivers it, signed, with the event's webhook-id. And a task completed
-by a real agent is delivered as soon as its status is seen."""
+"""Issue 18 with real processes: a webhook event survives the server being killed (SIGKILL)
+after the task ended and before the first delivery attempt (the outbox row was committed with
+the terminal state, and the restarted server delivers it, signed, with the event's webhook-id);
+and a task completed by a real agent is delivered as soon as its status is seen."""
 
 from __future__ import annotations
 
