@@ -37,8 +37,14 @@ class TaskWakeups:
     def __init__(self, events: EventHub) -> None:
         self.events = events
         self.dispatcher: Dispatcher | None = None
+        self.listener: Listener | None = None
 
     def tasks_changed(self, task_ids: set[str], wake_dispatcher: bool) -> None:
+        self._wake_here(task_ids, wake_dispatcher)
+        if self.listener is not None:  # PostgreSQL: the other server processes hear of it too
+            self.listener.announce(task_ids, wake_dispatcher)
+
+    def _wake_here(self, task_ids: set[str], wake_dispatcher: bool) -> None:
         if task_ids:
             self.events.publish(task_ids)
         if wake_dispatcher and self.dispatcher is not None:
@@ -49,7 +55,7 @@ class TaskWakeups:
         if task_ids is None:
             self.events.publish_all()
             task_ids = set()
-        self.tasks_changed(task_ids, wake_dispatcher)
+        self._wake_here(task_ids, wake_dispatcher)
 
 
 @dataclass
@@ -78,6 +84,8 @@ class Services:
         gateway = Gateway()
         dispatcher = Dispatcher(db, settings, store, clock, gateway)
         wakeups.dispatcher = dispatcher
+        if db.is_postgres:
+            wakeups.listener = Listener(settings.db.url, wakeups.notified)
         return cls(
             settings=settings,
             clock=clock,
@@ -90,7 +98,7 @@ class Services:
             sweeper=Sweeper(db, settings, store, clock),
             usage=DailyUsage(),
             rate_limiter=build_rate_limiter(settings, db),
-            listener=Listener(settings.db.url, wakeups.notified) if db.is_postgres else None,
+            listener=wakeups.listener,
         )
 
     async def start(self, *, background: bool) -> None:

@@ -189,6 +189,8 @@ class FrameHandler:
                 await ex.cancelled(self.me, frame.task_id, frame.attempt, now)
             else:
                 await ex.release(self.me, frame.task_id, frame.attempt, now)
+        if what != "ack":
+            self.conn.granted.pop((frame.task_id, frame.attempt), None)
         log.info(
             "%s task=%s attempt=%d agent=%s", what, frame.task_id, frame.attempt, self.conn.agent_id
         )
@@ -225,6 +227,10 @@ class FrameHandler:
                 self.clock.now(),
             )
             key, size = row.object_key, row.file_size
+        self.conn.granted.setdefault((frame.task_id, frame.attempt), {})[frame.output_id] = (
+            key,
+            size,
+        )
         signed = self.storage.presign_put(key, size, expires_in=self.settings.limits.upload_url_ttl)
         await self.reply(
             OutputUrlGrant(
@@ -263,24 +269,28 @@ class FrameHandler:
 
     async def complete(self, frame: TaskComplete) -> None:
         specs = [o.model_dump() for o in frame.outputs]
-        async with self.db.unit() as uow:
-            rows = await TaskExecution(uow, self.settings).declared_outputs(
-                self.me, frame.task_id, frame.attempt, specs
+        granted = self.conn.granted.pop((frame.task_id, frame.attempt), {})
+        stored: list[tuple[str, str, int]] | str
+        if all(o.output_id in granted for o in frame.outputs):
+            # This connection granted them: no need to read them back before checking the store.
+            stored = [(o.output_id, *granted[o.output_id]) for o in frame.outputs]
+        else:
+            async with self.db.unit() as uow:
+                rows = await TaskExecution(uow, self.settings).declared_outputs(
+                    self.me, frame.task_id, frame.attempt, specs
+                )
+            stored = (
+                rows
+                if isinstance(rows, str)
+                else [(row.output_id, row.object_key, row.file_size) for row in rows]
             )
-        problem = rows if isinstance(rows, str) else None
-        if problem is None:
-            assert not isinstance(rows, str)
-            for row in rows:  # verify outside any session: this is network I/O on S3
-                info = await self.storage.head(row.object_key)
-                if info is None or info.size != row.file_size:
-                    problem = (
-                        f"output {row.output_id!r} is missing from the store or has the "
-                        f"wrong size ({info.size if info else 'none'} != {row.file_size})"
-                    )
-                    break
+        problem = stored if isinstance(stored, str) else await self.missing_output(stored)
         now = self.clock.now()
         async with self.db.unit() as uow:
             ex = TaskExecution(uow, self.settings)
+            if problem is None:
+                done = await ex.complete(self.me, frame.task_id, frame.attempt, specs, now)
+                problem = done if isinstance(done, str) else None
             if problem is not None:
                 await ex.fail(
                     self.me,
@@ -290,10 +300,6 @@ class FrameHandler:
                     "The agent reported completion but " + problem + ".",
                     now,
                 )
-            else:
-                await ex.complete(
-                    self.me, frame.task_id, frame.attempt, [o.output_id for o in frame.outputs], now
-                )
         self.conn.last_progress_store.pop(frame.task_id, None)
         log.info(
             "%s task=%s attempt=%d agent=%s",
@@ -302,6 +308,18 @@ class FrameHandler:
             frame.attempt,
             self.conn.agent_id,
         )
+
+    async def missing_output(self, stored: list[tuple[str, str, int]]) -> str | None:
+        """What is wrong with the uploaded outputs, checked outside any session (network I/O
+        on S3), or None when each is in the store with its declared size."""
+        for output_id, key, size in stored:
+            info = await self.storage.head(key)
+            if info is None or info.size != size:
+                return (
+                    f"output {output_id!r} is missing from the store or has the "
+                    f"wrong size ({info.size if info else 'none'} != {size})"
+                )
+        return None
 
 
 def already_applied(task: Task | None, me: AgentRef, attempt: int, kind: OutcomeKind) -> bool:
