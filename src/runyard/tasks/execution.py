@@ -33,9 +33,15 @@ class TaskExecution:
         self.uow = uow
         self.repo = TaskQueue(uow.session)
         self.settings = settings
+        self._locked: dict[str, Task] = {}
 
     async def fenced(self, agent: AgentRef, task_id: str, attempt: int) -> Task:
-        task = await self.repo.get_any(task_id, for_update=True)
+        """The task, locked for this unit of work, if this is its agent's current attempt."""
+        task = self._locked.get(task_id)
+        if task is None:  # locked once per unit of work; the row is ours until it commits
+            task = await self.repo.get_any(task_id, for_update=True)
+            if task is not None:
+                self._locked[task_id] = task
         if (
             task is None
             or task.team_id != agent.team_id
