@@ -73,16 +73,18 @@ class Listener:
 
     async def _send_pending(self) -> None:
         await asyncio.sleep(0)  # let the other units committing in this turn join the burst
-        ids, self._pending = self._pending, set()
-        wake, self._pending_wake = self._pending_wake, False
-        conn = self._conn
-        if conn is None or conn.is_closed():
-            return
-        try:
-            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, encode(ids, wake))
-            self.announced += 1
-        except Exception as exc:  # the connection is being lost: the others poll meanwhile
-            log.debug("could not announce changes (%s)", exc)
+        # Announcements made while one is on the wire go out next, in the same loop.
+        while self._pending or self._pending_wake:
+            ids, self._pending = self._pending, set()
+            wake, self._pending_wake = self._pending_wake, False
+            conn = self._conn
+            if conn is None or conn.is_closed():
+                return
+            try:
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, encode(ids, wake))
+                self.announced += 1
+            except Exception as exc:  # the connection is being lost: the others poll meanwhile
+                log.debug("could not announce changes (%s)", exc)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="runyard-listener")

@@ -95,3 +95,25 @@ def test_the_payload_names_the_tasks_or_everything() -> None:
     assert decode(encode(set(), False)) == (set(), False)
     many = {f"{i:036d}" for i in range(500)}
     assert decode(encode(many, False)) == (None, False)
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_changes_announced_while_one_is_on_the_wire_follow_it(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with (
+        running_app(make_settings(db_url, tmp_path / "a"), background=True) as a,
+        running_app(make_settings(db_url, tmp_path / "b"), background=True) as b,
+    ):
+        listener_a, events_b = a.app.state.services.listener, b.app.state.services.events
+        await asyncio.wait_for(listener_a.connected.wait(), 10)
+        await asyncio.wait_for(b.app.state.services.listener.connected.wait(), 10)
+        first, second = events_b.subscribe("first"), events_b.subscribe("second")
+        first.clear()
+        second.clear()
+        listener_a.announce({"first"}, False)
+        for _ in range(3):  # the burst is taken and its pg_notify is on the wire
+            await asyncio.sleep(0)
+        listener_a.announce({"second"}, False)
+        await asyncio.wait_for(first.wait(), 10)
+        await asyncio.wait_for(second.wait(), 10)
