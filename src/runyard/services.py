@@ -39,8 +39,14 @@ class TaskWakeups:
         self.events = events
         self.dispatcher: Dispatcher | None = None
         self.webhooks: WebhookWorker | None = None
+        self.listener: Listener | None = None
 
     def tasks_changed(self, task_ids: set[str], wake_dispatcher: bool) -> None:
+        self._wake_here(task_ids, wake_dispatcher)
+        if self.listener is not None:  # PostgreSQL: the other server processes hear of it too
+            self.listener.announce(task_ids, wake_dispatcher)
+
+    def _wake_here(self, task_ids: set[str], wake_dispatcher: bool) -> None:
         if task_ids:
             self.events.publish(task_ids)
         if wake_dispatcher and self.dispatcher is not None:
@@ -56,7 +62,7 @@ class TaskWakeups:
         if task_ids is None:
             self.events.publish_all()
             task_ids = set()
-        self.tasks_changed(task_ids, wake_dispatcher)
+        self._wake_here(task_ids, wake_dispatcher)
 
 
 @dataclass
@@ -88,6 +94,8 @@ class Services:
         wakeups.dispatcher = dispatcher
         webhooks = WebhookWorker(db, settings.webhook, clock)
         wakeups.webhooks = webhooks
+        if db.is_postgres:
+            wakeups.listener = Listener(settings.db.url, wakeups.notified)
         return cls(
             settings=settings,
             clock=clock,
@@ -101,7 +109,7 @@ class Services:
             webhooks=webhooks,
             usage=DailyUsage(),
             rate_limiter=build_rate_limiter(settings, db),
-            listener=Listener(settings.db.url, wakeups.notified) if db.is_postgres else None,
+            listener=wakeups.listener,
         )
 
     async def start(self, *, background: bool) -> None:

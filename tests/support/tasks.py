@@ -58,6 +58,11 @@ async def complete(h: Harness, task_id: str, outputs: dict[str, bytes]) -> None:
         assert r.status_code == 200, r.text
     async with h.app.state.services.db.unit() as uow:
         session = uow.session
-        await TaskExecution(uow, h.settings).complete(
-            ref, task_id, attempt, list(outputs), h.clock.now()
+        done = await TaskExecution(uow, h.settings).complete(
+            ref,
+            task_id,
+            attempt,
+            [{"output_id": i, "file_size": len(data)} for i, data in outputs.items()],
+            h.clock.now(),
         )
+        assert not isinstance(done, str), done

@@ -140,7 +140,7 @@ class Database:
         rolled back on error, except a ``RunyardError(commit_first=True)``: committed, then
         re-raised."""
         async with self.sessionmaker() as session:
-            uow = UnitOfWork(session, self.wakeups, broadcast=self.is_postgres)
+            uow = UnitOfWork(session, self.wakeups)
             track(session)
             try:
                 yield uow

@@ -1,11 +1,14 @@
 """Wake-ups across server processes on PostgreSQL: ``LISTEN/NOTIFY``.
 
-A unit of work that changed tasks sends ``pg_notify`` inside its own transaction, so the
-notification is delivered exactly when (and only if) the change commits. Every server process
-listens on one dedicated connection and turns each notification into the same local wake-ups a
-commit of its own gives: the event streams following those tasks, and the dispatcher. Polling
-stays as the fallback (a listener that lost its connection reconnects; meanwhile nothing is
-missed, only later).
+Every server process keeps one dedicated connection that listens, and announces on it what its
+own units of work committed: the changes of all units committed within one turn of the event
+loop go out as one ``pg_notify`` (a round trip per burst, not one inside every transaction).
+Other processes turn each notification into the same local wake-ups a commit of their own gives:
+the event streams following those tasks, and the dispatcher; a process ignores its own
+notifications (it woke itself at commit). Announcing after the commit means nothing is ever
+announced that did not commit; a process that dies between its commit and the announcement
+costs the others only a poll interval. Polling stays the fallback (a listener that lost its
+connection reconnects; meanwhile nothing is missed, only later).
 """
 
 from __future__ import annotations
@@ -51,7 +54,37 @@ class Listener:
         self._dsn = asyncpg_dsn(url)
         self._on_notify = on_notify
         self._task: asyncio.Task[None] | None = None
+        self._conn: asyncpg.Connection | None = None
+        self._pid: int | None = None
+        self._pending: set[str] = set()
+        self._pending_wake = False
+        self._flush: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self.announced = 0  # notifications sent (bursts), for tests and the curious
+
+    def announce(self, task_ids: set[str], wake: bool) -> None:
+        """Tell the other server processes about committed changes, coalesced per loop turn."""
+        if self._conn is None:
+            return  # not listening: the others poll
+        self._pending |= task_ids
+        self._pending_wake = self._pending_wake or wake
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.get_running_loop().create_task(self._send_pending())
+
+    async def _send_pending(self) -> None:
+        await asyncio.sleep(0)  # let the other units committing in this turn join the burst
+        # Announcements made while one is on the wire go out next, in the same loop.
+        while self._pending or self._pending_wake:
+            ids, self._pending = self._pending, set()
+            wake, self._pending_wake = self._pending_wake, False
+            conn = self._conn
+            if conn is None or conn.is_closed():
+                return
+            try:
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, encode(ids, wake))
+                self.announced += 1
+            except Exception as exc:  # the connection is being lost: the others poll meanwhile
+                log.debug("could not announce changes (%s)", exc)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="runyard-listener")
@@ -62,7 +95,9 @@ class Listener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def _deliver(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def _deliver(self, _conn: object, pid: int, _channel: str, payload: str) -> None:
+        if pid == self._pid:
+            return  # our own announcement: this process woke itself when it committed
         task_ids, wake = decode(payload)
         self._on_notify(task_ids, wake)
 
@@ -75,6 +110,8 @@ class Listener:
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._deliver)
+                self._pid = conn.get_server_pid()
+                self._conn = conn
                 self.connected.set()
                 delay = 0.5
                 # Wake everything once: changes made while not listening are not missed.
@@ -89,6 +126,7 @@ class Listener:
                 log.warning("cannot LISTEN for wake-ups (%s); polling meanwhile", exc)
             finally:
                 self.connected.clear()
+                self._conn = None
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
                         await conn.close(timeout=2)

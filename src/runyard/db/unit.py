@@ -6,7 +6,7 @@ Services and repositories never commit; they record what must happen *after* the
 
 - ``task_changed(task_id, wake=...)``: event streams following the task are woken, and the
   dispatcher too when work became schedulable or capacity was freed (on PostgreSQL in every
-  server process, through ``pg_notify`` sent inside the transaction);
+  server process: the wake-ups announce it, see ``runyard.db.notify``);
 - ``after_commit(hook)``: a send to an agent, a storage delete, anything that must not happen
   unless the transaction is durable;
 - ``before_commit(hook)``: writes that must join this very transaction but need a query first
@@ -23,10 +23,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Protocol
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from runyard.db.notify import CHANNEL, encode
 
 log = logging.getLogger("runyard.db")
 AfterCommit = Callable[[], Awaitable[None]]
@@ -62,10 +59,9 @@ class NoWakeups:
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession, wakeups: Wakeups, *, broadcast: bool = False) -> None:
+    def __init__(self, session: AsyncSession, wakeups: Wakeups) -> None:
         self.session = session
         self._wakeups = wakeups
-        self._broadcast = broadcast
         self._changed: set[str] = set()
         self._wake = False
         self._hooks: list[AfterCommit] = []
@@ -97,12 +93,6 @@ class UnitOfWork:
             before, self._before = self._before, []
             for hook in before:
                 await hook()
-        if self._broadcast and (self._changed or self._wake):
-            # Delivered to every server process when (and only if) this commits.
-            await self.session.execute(
-                text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": CHANNEL, "payload": encode(self._changed, self._wake)},
-            )
         await self.session.commit()
         changed, wake, hooks = self._changed, self._wake, self._hooks
         self._changed, self._wake, self._hooks = set(), False, []

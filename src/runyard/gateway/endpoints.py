@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -17,8 +18,10 @@ from runyard.auth.authenticate import authenticate
 from runyard.auth.principal import Policy
 from runyard.db.base import new_id
 from runyard.errors import RunyardError
-from runyard.gateway.handlers import FrameHandler, reconcile_on_hello
+from runyard.gateway.batch import can_join, handle_run
+from runyard.gateway.handlers import FrameHandler
 from runyard.gateway.lanes import FrameLanes
+from runyard.gateway.reconcile import reconcile_on_hello
 from runyard.gateway.registry import Connection
 from runyard.ratelimit import client_address
 from runyard.services import Services
@@ -147,7 +150,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
     async def on_failure(_exc: BaseException) -> None:
         await gateway.close(conn, CloseReason.SERVER_ERROR)
 
-    lanes = FrameLanes(handler.handle, on_failure)
+    lanes = FrameLanes(functools.partial(handle_run, handler), on_failure, can_join)
     try:
         while True:
             raw = await websocket.receive_text()

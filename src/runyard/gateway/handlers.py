@@ -11,16 +11,13 @@ from runyard.agents.health import effective_health, healthy_runtimes
 from runyard.agents.service import AgentService
 from runyard.clock import Clock
 from runyard.db.engine import Database
-from runyard.db.unit import UnitOfWork
+from runyard.gateway.reconcile import already_applied, stale_reports
 from runyard.gateway.registry import Connection, Gateway
-from runyard.models import Task
 from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import Settings
 from runyard.storage.base import Storage
-from runyard.tasks import lifecycle
 from runyard.tasks.execution import AgentRef, StaleAttempt, TaskExecution
 from runyard.tasks.repository import TaskQueue
-from runyard.tasks.states import HELD, SCHEDULABLE, TERMINAL, TaskStatus
 from runyard_protocol import (
     OUTCOMES,
     AgentFrame,
@@ -32,10 +29,8 @@ from runyard_protocol import (
     InputUrlRequest,
     Outcome,
     OutcomeAck,
-    OutcomeKind,
     OutputUrlGrant,
     OutputUrlRequest,
-    RunningTask,
     TaskAck,
     TaskCancel,
     TaskCancelled,
@@ -189,42 +184,38 @@ class FrameHandler:
                 await ex.cancelled(self.me, frame.task_id, frame.attempt, now)
             else:
                 await ex.release(self.me, frame.task_id, frame.attempt, now)
+        if what != "ack":
+            self.conn.granted.pop((frame.task_id, frame.attempt), None)
         log.info(
             "%s task=%s attempt=%d agent=%s", what, frame.task_id, frame.attempt, self.conn.agent_id
         )
 
-    async def progress(self, frame: TaskProgress) -> None:
+    def progress_to_store(self, frame: TaskProgress) -> bool:
+        """At most one report per task and ``progress_interval`` is applied; the next report
+        (or the completion) supersedes the ones in between."""
         last = self.conn.last_progress_store.get(frame.task_id, 0.0)
         if time.monotonic() - last < self.settings.events.progress_interval:
-            return  # coalesced: the next report (or completion) supersedes this one
+            return False
         self.conn.last_progress_store[frame.task_id] = time.monotonic()
+        return True
+
+    async def progress(self, frame: TaskProgress) -> None:
+        if not self.progress_to_store(frame):
+            return
         async with self.db.unit() as uow:
-            await TaskExecution(uow, self.settings).progress(
-                self.me,
-                frame.task_id,
-                frame.attempt,
-                self.clock.now(),
-                store=True,
-                value=frame.progress,
-                step_current=frame.step_current,
-                step_total=frame.step_total,
-                current_node=frame.current_node,
-                message=frame.message,
-            )
+            await apply_progress(TaskExecution(uow, self.settings), self.me, frame, self.clock)
 
     async def output_url(self, frame: OutputUrlRequest) -> None:
         async with self.db.unit() as uow:
-            row = await TaskExecution(uow, self.settings).grant_output(
-                self.me,
-                frame.task_id,
-                frame.attempt,
-                frame.output_id,
-                frame.file_name,
-                frame.content_type,
-                frame.file_size,
-                self.clock.now(),
-            )
-            key, size = row.object_key, row.file_size
+            key, size = await grant(TaskExecution(uow, self.settings), self.me, frame, self.clock)
+        await self.send_grant(frame, key, size)
+
+    async def send_grant(self, frame: OutputUrlRequest, key: str, size: int) -> None:
+        """After the commit: remember the slot (the completion checks it) and sign its URL."""
+        self.conn.granted.setdefault((frame.task_id, frame.attempt), {})[frame.output_id] = (
+            key,
+            size,
+        )
         signed = self.storage.presign_put(key, size, expires_in=self.settings.limits.upload_url_ttl)
         await self.reply(
             OutputUrlGrant(
@@ -263,24 +254,28 @@ class FrameHandler:
 
     async def complete(self, frame: TaskComplete) -> None:
         specs = [o.model_dump() for o in frame.outputs]
-        async with self.db.unit() as uow:
-            rows = await TaskExecution(uow, self.settings).declared_outputs(
-                self.me, frame.task_id, frame.attempt, specs
+        granted = self.conn.granted.pop((frame.task_id, frame.attempt), {})
+        stored: list[tuple[str, str, int]] | str
+        if all(o.output_id in granted for o in frame.outputs):
+            # This connection granted them: no need to read them back before checking the store.
+            stored = [(o.output_id, *granted[o.output_id]) for o in frame.outputs]
+        else:
+            async with self.db.unit() as uow:
+                rows = await TaskExecution(uow, self.settings).declared_outputs(
+                    self.me, frame.task_id, frame.attempt, specs
+                )
+            stored = (
+                rows
+                if isinstance(rows, str)
+                else [(row.output_id, row.object_key, row.file_size) for row in rows]
             )
-        problem = rows if isinstance(rows, str) else None
-        if problem is None:
-            assert not isinstance(rows, str)
-            for row in rows:  # verify outside any session: this is network I/O on S3
-                info = await self.storage.head(row.object_key)
-                if info is None or info.size != row.file_size:
-                    problem = (
-                        f"output {row.output_id!r} is missing from the store or has the "
-                        f"wrong size ({info.size if info else 'none'} != {row.file_size})"
-                    )
-                    break
+        problem = stored if isinstance(stored, str) else await self.missing_output(stored)
         now = self.clock.now()
         async with self.db.unit() as uow:
             ex = TaskExecution(uow, self.settings)
+            if problem is None:
+                done = await ex.complete(self.me, frame.task_id, frame.attempt, specs, now)
+                problem = done if isinstance(done, str) else None
             if problem is not None:
                 await ex.fail(
                     self.me,
@@ -289,10 +284,6 @@ class FrameHandler:
                     "output_missing",
                     "The agent reported completion but " + problem + ".",
                     now,
-                )
-            else:
-                await ex.complete(
-                    self.me, frame.task_id, frame.attempt, [o.output_id for o in frame.outputs], now
                 )
         self.conn.last_progress_store.pop(frame.task_id, None)
         log.info(
@@ -303,59 +294,48 @@ class FrameHandler:
             self.conn.agent_id,
         )
 
-
-def already_applied(task: Task | None, me: AgentRef, attempt: int, kind: OutcomeKind) -> bool:
-    """Whether the task's state already reflects this outcome of this agent's attempt (a resend
-    after the acknowledgement was lost): then it is acknowledged again, not applied twice."""
-    if task is None or task.team_id != me.team_id or task.attempt != attempt:
-        return False
-    if kind == "release":
-        return task.task_status in SCHEDULABLE or task.task_status is TaskStatus.CANCELLED
-    return task.task_status in TERMINAL and task.agent_id in (me.agent_id, None)
-
-
-async def stale_reports(
-    queue: TaskQueue, me: AgentRef, running: list[RunningTask]
-) -> list[RunningTask]:
-    """The reported tasks this agent must drop: not (or no longer) its current attempt."""
-    if not running:
-        return []
-    reported = {(r.task_id, r.attempt) for r in running}
-    current = {
-        t.id
-        for t in await queue.attempts_of(r.task_id for r in running)
-        if t.team_id == me.team_id
-        and t.agent_id == me.agent_id
-        and t.task_status in HELD
-        and (t.id, t.attempt) in reported
-    }
-    return [r for r in running if r.task_id not in current]
+    async def missing_output(self, stored: list[tuple[str, str, int]]) -> str | None:
+        """What is wrong with the uploaded outputs, checked outside any session (network I/O
+        on S3), or None when each is in the store with its declared size."""
+        for output_id, key, size in stored:
+            info = await self.storage.head(key)
+            if info is None or info.size != size:
+                return (
+                    f"output {output_id!r} is missing from the store or has the "
+                    f"wrong size ({info.size if info else 'none'} != {size})"
+                )
+        return None
 
 
-async def reconcile_on_hello(
-    uow: UnitOfWork, me: AgentRef, running: list[RunningTask], clock: Clock
-) -> list[RunningTask]:
-    """On (re)connect: keep reported tasks still assigned to this attempt (a queued one becomes
-    running: its ack is implied), drop the rest, requeue assignments that never reached the
-    agent (no retry used), and retry the running tasks it no longer reports (it restarted)."""
-    queue = TaskQueue(uow.session)
-    drop = await stale_reports(queue, me, running)
-    kept = {r.task_id for r in running} - {d.task_id for d in drop}
-    now = clock.now()
-    for task in await queue.held_by(me.team_id, me.agent_id):
-        if task.id in kept:
-            if task.task_status is TaskStatus.QUEUED:
-                # It runs there: an ack lost with the old connection is implied.
-                lifecycle.move(uow, task, TaskStatus.RUNNING, now)
-            continue
-        if task.task_status is TaskStatus.QUEUED:
-            # Never acknowledged and not reported: the assignment did not reach the agent (a
-            # server that died between commit and send, or a dropped connection). Nothing ran,
-            # so it goes back to the queue without using a retry.
-            log.info("assignment never reached task=%s agent=%s; requeued", task.id, me.agent_id)
-            lifecycle.move(uow, task, TaskStatus.PENDING, now)
-            continue
-        lifecycle.retry_or_fail(
-            uow, task, now, f"Agent {me.agent_id!r} restarted and lost the task"
-        )
-    return drop
+async def apply_progress(
+    ex: TaskExecution, me: AgentRef, frame: TaskProgress, clock: Clock
+) -> None:
+    await ex.progress(
+        me,
+        frame.task_id,
+        frame.attempt,
+        clock.now(),
+        store=True,
+        value=frame.progress,
+        step_current=frame.step_current,
+        step_total=frame.step_total,
+        current_node=frame.current_node,
+        message=frame.message,
+    )
+
+
+async def grant(
+    ex: TaskExecution, me: AgentRef, frame: OutputUrlRequest, clock: Clock
+) -> tuple[str, int]:
+    """An output slot for the frame's attempt: (object key, size)."""
+    row = await ex.grant_output(
+        me,
+        frame.task_id,
+        frame.attempt,
+        frame.output_id,
+        frame.file_name,
+        frame.content_type,
+        frame.file_size,
+        clock.now(),
+    )
+    return row.object_key, row.file_size

@@ -31,6 +31,8 @@ class Connection:
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     cancels_sent: set[tuple[str, int]] = field(default_factory=set)
     last_progress_store: dict[str, float] = field(default_factory=dict)
+    #: Output slots granted on this connection, per (task, attempt): output id -> (key, size).
+    granted: dict[tuple[str, int], dict[str, tuple[str, int]]] = field(default_factory=dict)
     #: When the last frame of any kind arrived (the reaper's liveness for agents of this process).
     last_seen: datetime | None = None
 

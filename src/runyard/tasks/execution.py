@@ -33,9 +33,15 @@ class TaskExecution:
         self.uow = uow
         self.repo = TaskQueue(uow.session)
         self.settings = settings
+        self._locked: dict[str, Task] = {}
 
     async def fenced(self, agent: AgentRef, task_id: str, attempt: int) -> Task:
-        task = await self.repo.get_any(task_id, for_update=True)
+        """The task, locked for this unit of work, if this is its agent's current attempt."""
+        task = self._locked.get(task_id)
+        if task is None:  # locked once per unit of work; the row is ours until it commits
+            task = await self.repo.get_any(task_id, for_update=True)
+            if task is not None:
+                self._locked[task_id] = task
         if (
             task is None
             or task.team_id != agent.team_id
@@ -120,34 +126,33 @@ class TaskExecution:
     ) -> list[TaskOutput] | str:
         """The granted rows matching the outputs an agent reports, or an error message."""
         task = await self.fenced(agent, task_id, attempt)
-        granted = {o.output_id: o for o in await self.repo.outputs(task.id, attempt)}
-        rows = []
-        for spec in outputs:
-            row = granted.get(spec["output_id"])
-            if row is None:
-                return f"output {spec['output_id']!r} was never granted an upload URL"
-            if row.file_size != spec["file_size"]:
-                return f"output {spec['output_id']!r} size differs from its upload URL"
-            rows.append(row)
-        return rows
+        return matching(await self.repo.outputs(task.id, attempt), outputs)
 
     async def complete(
-        self, agent: AgentRef, task_id: str, attempt: int, output_ids: list[str], now: datetime
-    ) -> Task:
+        self,
+        agent: AgentRef,
+        task_id: str,
+        attempt: int,
+        outputs: list[dict[str, Any]],
+        now: datetime,
+    ) -> Task | str:
+        """Complete with the reported outputs, in their order; an error message (and nothing
+        changed) when they do not match the outputs granted to this attempt."""
         task = await self.fenced(agent, task_id, attempt)
+        rows = matching(await self.repo.outputs(task.id, attempt), outputs)
+        if isinstance(rows, str):
+            return rows
         if task.task_status is TaskStatus.QUEUED:
             # A completion implies the ack (it may have been lost with an old connection).
             lifecycle.move(self.uow, task, TaskStatus.RUNNING, now)
-        rows = {o.output_id: o for o in await self.repo.outputs(task.id, attempt)}
-        ordered = [rows[i] for i in output_ids]
         expires = self.settings.retention.outputs
-        for position, row in enumerate(ordered):
+        for position, row in enumerate(rows):
             row.output_status = "final"
             row.position = position
-        body = TaskOutputBody.of(ordered).model_dump()
+        body = TaskOutputBody.of(rows).model_dump()
         if not lifecycle.complete(self.uow, task, now, body, expires):
             raise StaleAttempt(task_id)  # unreachable while fenced: held tasks may complete
-        for row in ordered:
+        for row in rows:
             row.expires_at = task.outputs_expire_at
         return task
 
@@ -185,3 +190,17 @@ class TaskExecution:
             lifecycle.cancel(self.uow, task, now)
         else:
             lifecycle.move(self.uow, task, TaskStatus.PENDING, now)
+
+
+def matching(granted: list[TaskOutput], outputs: list[dict[str, Any]]) -> list[TaskOutput] | str:
+    """The granted rows for the outputs an agent reports, in its order, or what is wrong."""
+    by_id = {o.output_id: o for o in granted}
+    rows = []
+    for spec in outputs:
+        row = by_id.get(spec["output_id"])
+        if row is None:
+            return f"output {spec['output_id']!r} was never granted an upload URL"
+        if row.file_size != spec["file_size"]:
+            return f"output {spec['output_id']!r} size differs from its upload URL"
+        rows.append(row)
+    return rows

@@ -89,12 +89,16 @@ class TaskQueue(Repository):
         )
         return list(rows), int(total or 0)
 
-    async def active_count(self, team_id: str) -> int:
-        n = await self.session.scalar(
-            select(func.count())
-            .select_from(Task)
+    async def active_count(self, team_id: str, up_to: int) -> int:
+        """The team's unfinished tasks, counted no further than ``up_to`` (a quota check reads
+        at most that many index entries, however long the queue)."""
+        some = (
+            select(Task.id)
             .where(Task.team_id == team_id, Task.task_status.in_(ACTIVE))
+            .limit(up_to)
+            .subquery()
         )
+        n = await self.session.scalar(select(func.count()).select_from(some))
         return int(n or 0)
 
     async def oldest_schedulable(self) -> datetime | None:

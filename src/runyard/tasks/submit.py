@@ -165,7 +165,7 @@ class RunService:
                 errors=[e.as_dict() for e in errors],
             )
         cap = self.settings.limits.queued_tasks_per_team
-        if await self.repo.active_count(team_id) >= cap:
+        if await self.repo.active_count(team_id, up_to=cap) >= cap:
             raise Conflict(
                 f"The team has {cap} unfinished tasks, the most it may queue; wait for some to "
                 "finish or cancel them.",

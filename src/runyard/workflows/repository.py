@@ -21,6 +21,29 @@ class WorkflowRepository(Repository):
             return None
         return wf
 
+    async def by_slug_at(
+        self, team_id: str, slug: str, version: int | None
+    ) -> tuple[Workflow, WorkflowVersion] | None:
+        """A live workflow and one of its versions (its current one when ``version`` is None),
+        in one statement: the run path's lookup."""
+        wanted = Workflow.version if version is None else version
+        row = (
+            await self.session.execute(
+                select(Workflow, WorkflowVersion)
+                .join(
+                    WorkflowVersion,
+                    (WorkflowVersion.workflow_id == Workflow.id)
+                    & (WorkflowVersion.version == wanted),
+                )
+                .where(
+                    Workflow.team_id == team_id,
+                    Workflow.workflow_slug == slug,
+                    Workflow.deleted_at.is_(None),
+                )
+            )
+        ).first()
+        return None if row is None else (row[0], row[1])
+
     async def version(self, workflow_id: str, version: int) -> WorkflowVersion | None:
         return await self.session.get(WorkflowVersion, (workflow_id, version))
 

@@ -168,10 +168,7 @@ class WorkflowService:
 
     async def get_by_ref(self, team_id: str, ref: str) -> tuple[Workflow, WorkflowVersion]:
         slug, version = split_ref(ref)
-        wf = await self.repo.by_slug(team_id, slug)
-        if wf is None:
+        found = await self.repo.by_slug_at(team_id, slug, version or None)
+        if found is None:
             raise _not_found(ref)
-        v = await self.repo.version(wf.id, version or wf.version)
-        if v is None:
-            raise _not_found(ref)
-        return wf, v
+        return found

@@ -4,7 +4,7 @@ recognised, and an agent heard from lately is never judged lost."""
 
 from __future__ import annotations
 
-from runyard.gateway.handlers import already_applied, reconcile_on_hello
+from runyard.gateway.reconcile import already_applied, reconcile_on_hello
 from runyard.tasks.execution import AgentRef, StaleAttempt, TaskExecution
 from runyard.tasks.states import TaskStatus
 from runyard_protocol import RunningTask
