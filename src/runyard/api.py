@@ -14,6 +14,7 @@ from runyard.storage.endpoints import router as storage_router
 from runyard.tasks.endpoints import router as tasks_router
 from runyard.teams.endpoints import router as teams_router
 from runyard.uploads.endpoints import router as uploads_router
+from runyard.webhooks.endpoints import router as webhooks_router
 from runyard.workflows.endpoints import manage as workflows_router
 from runyard.workflows.endpoints import runtime as runtime_workflows_router
 
@@ -31,5 +32,6 @@ def mount_routers(app: FastAPI) -> None:
     api.include_router(gateway_router)
     api.include_router(uploads_router)
     api.include_router(files_router)
+    api.include_router(webhooks_router)
     app.include_router(api)
     app.include_router(storage_router)

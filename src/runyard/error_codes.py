@@ -115,6 +115,11 @@ ErrorCode = Literal[
     "out_of_range",
     "too_long",
     "not_in_options",
+    # webhooks
+    "webhook_not_found",
+    "delivery_not_found",
+    "webhook_url_not_allowed",
+    "webhook_disabled",
     # agent protocol
     "protocol_error",
     "stale_attempt",

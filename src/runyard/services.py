@@ -3,8 +3,8 @@ from the settings and passed down. Routes reach it through the dependency aliase
 ``runyard.deps``; the gateway and background loops get what they need at construction.
 
 Nothing here reads the environment or runs at import. ``start()`` launches the background loops
-(dispatcher, reaper, retention sweeper); ``stop()`` closes agent connections, stops the loops and
-releases the store and the database.
+(dispatcher, reaper, retention sweeper, webhook delivery); ``stop()`` closes agent connections,
+stops the loops and releases the store and the database.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from runyard.scheduler import Dispatcher, Reaper
 from runyard.settings import Settings
 from runyard.storage import build_storage
 from runyard.storage.base import Storage
+from runyard.webhooks.delivery import WebhookWorker
 from runyard_protocol import CloseReason
 
 log = logging.getLogger("runyard.app")
@@ -37,6 +38,7 @@ class TaskWakeups:
     def __init__(self, events: EventHub) -> None:
         self.events = events
         self.dispatcher: Dispatcher | None = None
+        self.webhooks: WebhookWorker | None = None
         self.listener: Listener | None = None
 
     def tasks_changed(self, task_ids: set[str], wake_dispatcher: bool) -> None:
@@ -49,6 +51,11 @@ class TaskWakeups:
             self.events.publish(task_ids)
         if wake_dispatcher and self.dispatcher is not None:
             self.dispatcher.wake()
+
+    def webhooks_due(self) -> None:
+        """Deliveries were queued by a commit of this process: attempt them now."""
+        if self.webhooks is not None:
+            self.webhooks.wake()
 
     def notified(self, task_ids: set[str] | None, wake_dispatcher: bool) -> None:
         """A change committed by any server process (PostgreSQL LISTEN/NOTIFY)."""
@@ -69,6 +76,7 @@ class Services:
     dispatcher: Dispatcher
     reaper: Reaper
     sweeper: Sweeper
+    webhooks: WebhookWorker
     usage: DailyUsage
     rate_limiter: RateLimiter
     listener: Listener | None = None
@@ -84,6 +92,8 @@ class Services:
         gateway = Gateway()
         dispatcher = Dispatcher(db, settings, store, clock, gateway)
         wakeups.dispatcher = dispatcher
+        webhooks = WebhookWorker(db, settings.webhook, clock)
+        wakeups.webhooks = webhooks
         if db.is_postgres:
             wakeups.listener = Listener(settings.db.url, wakeups.notified)
         return cls(
@@ -96,6 +106,7 @@ class Services:
             dispatcher=dispatcher,
             reaper=Reaper(db, settings, clock, gateway),
             sweeper=Sweeper(db, settings, store, clock),
+            webhooks=webhooks,
             usage=DailyUsage(),
             rate_limiter=build_rate_limiter(settings, db),
             listener=wakeups.listener,
@@ -103,7 +114,7 @@ class Services:
 
     async def start(self, *, background: bool) -> None:
         if background:
-            self.running = [self.dispatcher, self.reaper, self.sweeper]
+            self.running = [self.dispatcher, self.reaper, self.sweeper, self.webhooks]
             for loop in self.running:
                 loop.start()
             if self.listener is not None:
@@ -129,6 +140,8 @@ class Services:
             await self.listener.stop()
         for loop in self.running:
             await loop.stop()
+        if self.webhooks not in self.running:
+            await self.webhooks.sender.close()
         self.running = []
         await self.storage.close()
         await self.db.dispose()

@@ -8,7 +8,10 @@ Services and repositories never commit; they record what must happen *after* the
   dispatcher too when work became schedulable or capacity was freed (on PostgreSQL in every
   server process: the wake-ups announce it, see ``runyard.db.notify``);
 - ``after_commit(hook)``: a send to an agent, a storage delete, anything that must not happen
-  unless the transaction is durable.
+  unless the transaction is durable;
+- ``before_commit(hook)``: writes that must join this very transaction but need a query first
+  (the webhook outbox rows of a task that just ended), run just before the commit;
+- ``wake_webhooks()``: the webhook delivery worker of this process is woken after the commit.
 
 A ``RunyardError`` raised with ``commit_first=True`` commits what was done, then refuses.
 """
@@ -44,9 +47,14 @@ class Wakeups(Protocol):
 
     def tasks_changed(self, task_ids: set[str], wake_dispatcher: bool) -> None: ...
 
+    def webhooks_due(self) -> None: ...
+
 
 class NoWakeups:
     def tasks_changed(self, task_ids: set[str], wake_dispatcher: bool) -> None:
+        return None
+
+    def webhooks_due(self) -> None:
         return None
 
 
@@ -57,6 +65,8 @@ class UnitOfWork:
         self._changed: set[str] = set()
         self._wake = False
         self._hooks: list[AfterCommit] = []
+        self._before: list[AfterCommit] = []
+        self._webhooks = False
 
     def task_changed(self, task_id: str, *, wake: bool = False) -> None:
         self._changed.add(task_id)
@@ -68,14 +78,29 @@ class UnitOfWork:
     def after_commit(self, hook: AfterCommit) -> None:
         self._hooks.append(hook)
 
+    def before_commit(self, hook: AfterCommit) -> None:
+        """Run ``hook`` inside this transaction just before it commits (a failing hook fails
+        the commit: nothing of the unit is kept)."""
+        self._before.append(hook)
+
+    def wake_webhooks(self) -> None:
+        self._webhooks = True
+
     async def commit(self) -> None:
         """Commit, then announce the changes and run the hooks (a failing hook is logged: the
         transaction is already durable, and the reaper or a reconnect repairs a lost send)."""
+        while self._before:
+            before, self._before = self._before, []
+            for hook in before:
+                await hook()
         await self.session.commit()
         changed, wake, hooks = self._changed, self._wake, self._hooks
         self._changed, self._wake, self._hooks = set(), False, []
         if changed or wake:
             self._wakeups.tasks_changed(changed, wake)
+        if self._webhooks:
+            self._webhooks = False
+            self._wakeups.webhooks_due()
         for hook in hooks:
             try:
                 await hook()
@@ -84,4 +109,5 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._changed, self._wake, self._hooks = set(), False, []
+        self._before, self._webhooks = [], False
         await self.session.rollback()

@@ -13,6 +13,8 @@ from runyard.models.task_event import TaskEvent
 from runyard.models.task_output import TaskOutput
 from runyard.models.team import Team
 from runyard.models.user import User
+from runyard.models.webhook import Webhook
+from runyard.models.webhook_delivery import WebhookDelivery
 from runyard.models.workflow import Workflow, WorkflowVersion
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "TaskOutput",
     "Team",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "Workflow",
     "WorkflowVersion",
 ]

@@ -12,6 +12,7 @@ from runyard.retention.repository import BATCH, RetentionRepository
 from runyard.settings import Settings
 from runyard.storage.base import Storage, StorageError, UploadNotFound
 from runyard.tasks.repository import TaskQueue
+from runyard.webhooks.repository import DeliveryRepository
 
 log = logging.getLogger("runyard.retention")
 
@@ -57,6 +58,7 @@ class Sweeper(BackgroundLoop):
             expired_uploads = await repo.expired_uploads(now)
             await queue.prune_events(now - timedelta(seconds=r.events))
             await queue.prune_idempotency(now - timedelta(seconds=r.idempotency))
+            await DeliveryRepository(uow.session).prune(now - timedelta(seconds=r.events))
             await repo.prune(now=now, uploads_before=now - timedelta(seconds=2 * r.multipart))
             aborts = [(u.id, u.file_key, u.backend_upload_id) for u in expired_uploads]
         for key in to_delete:

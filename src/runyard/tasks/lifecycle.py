@@ -1,6 +1,7 @@
 """Every task transition in one place: it checks the state machine, stamps the time, appends the
 event of contract section 5 and records the change in the unit of work (event streams and the
-dispatcher hear of it after commit)."""
+dispatcher hear of it after commit). A terminal transition also writes the webhook outbox rows
+in the same transaction (``webhooks.outbox``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from runyard.db.unit import UnitOfWork
 from runyard.metrics.registry import observe_move
 from runyard.models import Task, TaskEvent
 from runyard.tasks.states import TERMINAL, TaskStatus, can_move
+from runyard.webhooks import outbox
 
 log = logging.getLogger("runyard.tasks")
 S = TaskStatus
@@ -106,6 +108,7 @@ def complete(
     append_event(
         uow, task, "completed", {"task_status": "completed", "task_output": task_output}, now
     )
+    outbox.record(uow, task, "task.completed", now, task_output)
     uow.task_changed(task.id, wake=True)
     return True
 
@@ -124,6 +127,7 @@ def fail(uow: UnitOfWork, task: Task, now: datetime, code: str, message: str) ->
         {"task_status": "failed", "task_error": message, "task_error_code": code},
         now,
     )
+    outbox.record(uow, task, "task.failed", now)
     uow.task_changed(task.id, wake=True)
     return True
 
@@ -135,6 +139,7 @@ def cancel(uow: UnitOfWork, task: Task, now: datetime) -> bool:
     task.completed_at = now
     task.cancel_requested_at = task.cancel_requested_at or now
     append_event(uow, task, "cancelled", {"task_status": "cancelled"}, now)
+    outbox.record(uow, task, "task.cancelled", now)
     uow.task_changed(task.id, wake=True)
     return True
 

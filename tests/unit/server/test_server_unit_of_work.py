@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from runyard.db.engine import Database
+from runyard.db.unit import UnitOfWork
 from runyard.errors import Conflict
 from runyard.settings import DatabaseSettings
 from tests.support.guard import ConnectionHeldDuringIO, forbid_io_in_transactions
@@ -18,9 +19,13 @@ from tests.support.guard import ConnectionHeldDuringIO, forbid_io_in_transaction
 class Heard:
     def __init__(self) -> None:
         self.calls: list[tuple[set[str], bool]] = []
+        self.webhook_wakes = 0
 
     def tasks_changed(self, task_ids: set[str], wake_dispatcher: bool) -> None:
         self.calls.append((task_ids, wake_dispatcher))
+
+    def webhooks_due(self) -> None:
+        self.webhook_wakes += 1
 
 
 @pytest.fixture
@@ -67,6 +72,35 @@ async def test_a_commit_first_refusal_keeps_its_changes(db: Database) -> None:
             await uow.session.execute(text("INSERT INTO t VALUES (3)"))
             raise Conflict("kept, then refused", code="conflict", commit_first=True)
     assert await _count(db) == 1
+
+
+async def test_before_commit_hooks_join_the_transaction_and_webhooks_wake_after_it(
+    db: Database,
+) -> None:
+    heard = db.wakeups
+    assert isinstance(heard, Heard)
+
+    async def add_row() -> None:
+        await uow.session.execute(text("INSERT INTO t VALUES (10)"))
+        uow.wake_webhooks()
+
+    async with db.unit() as uow:
+        uow.before_commit(add_row)
+        assert await _count_in(uow) == 0 and heard.webhook_wakes == 0
+    assert await _count(db) == 1 and heard.webhook_wakes == 1
+
+    async def fail() -> None:
+        raise RuntimeError("the outbox could not be written")
+
+    with pytest.raises(RuntimeError):
+        async with db.unit() as uow:
+            await uow.session.execute(text("INSERT INTO t VALUES (11)"))
+            uow.before_commit(fail)
+    assert await _count(db) == 1 and heard.webhook_wakes == 1  # neither row nor wake-up
+
+
+async def _count_in(uow: UnitOfWork) -> int:
+    return int((await uow.session.execute(text("SELECT count(*) FROM t"))).scalar_one())
 
 
 class FakeStore:
