@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -41,6 +42,13 @@ def websocket_url(base_url: str, client_id: str) -> str:
     scheme = "wss" if parts.scheme == "https" else "ws"
     path = parts.path.rstrip("/") + "/ws"
     return urlunsplit((scheme, parts.netloc, path, f"clientId={client_id}", ""))
+
+
+@dataclass(frozen=True)
+class Submitted:
+    prompt_id: str
+    # A 200 with node_errors: ComfyUI runs the outputs that validated and skips the others.
+    node_errors: dict[str, Any] = field(default_factory=dict)
 
 
 def _snippet(response: httpx.Response) -> str:
@@ -91,8 +99,9 @@ class ComfyUIClient:
         subfolder = str(body.get("subfolder") or "")
         return f"{subfolder}/{stored}" if subfolder else stored
 
-    async def submit(self, graph: Graph, client_id: str, prompt_id: str) -> str:
-        """``POST /prompt``; returns the prompt id ComfyUI uses (ours unless it is too old)."""
+    async def submit(self, graph: Graph, client_id: str, prompt_id: str) -> Submitted:
+        """``POST /prompt``: the prompt id ComfyUI uses (ours unless it is too old) and the
+        ``node_errors`` of outputs it accepted the prompt without (it runs only the others)."""
         response = await self.http.post(
             "/prompt", json={"prompt": graph, "client_id": client_id, "prompt_id": prompt_id}
         )
@@ -114,10 +123,8 @@ class ComfyUIClient:
             raise TaskFailedError(
                 f"ComfyUI answered the prompt with {_snippet(response)}", COMFYUI_ERROR
             ) from exc
-        if body.get("node_errors"):
-            # ComfyUI runs the outputs that validated and skips the others.
-            log.warning("ComfyUI skips outputs of prompt %s: %s", accepted, body["node_errors"])
-        return accepted
+        node_errors = body.get("node_errors")
+        return Submitted(accepted, dict(node_errors) if isinstance(node_errors, dict) else {})
 
     async def history_entry(self, prompt_id: str) -> dict[str, Any] | None:
         """The history entry, or None: ``{}`` means "not finished yet" as well as "unknown"."""

@@ -70,6 +70,14 @@ def load_graph(workflow_json: Mapping[str, Any]) -> Graph:
     return graph
 
 
+def allow_partial_outputs(workflow_json: Mapping[str, Any]) -> bool:
+    """The wrapper option ``{"graph": ..., "allow_partial_outputs": true}``: complete with the
+    outputs ComfyUI ran when it skipped others that failed validation (listed in the result)."""
+    return isinstance(workflow_json.get("graph"), Mapping) and (
+        workflow_json.get("allow_partial_outputs") is True
+    )
+
+
 def _binding(definition: Mapping[str, Any]) -> tuple[str, str] | None:
     source = definition.get("binding") if isinstance(definition.get("binding"), Mapping) else None
     node_id = (source or definition).get("node_id")

@@ -11,14 +11,20 @@ from typing import Any
 from runyard_agent.runtimes.base import (
     Health,
     ProducedOutput,
+    ProgressReport,
     TaskCancelledError,
     TaskContext,
     TaskFailedError,
 )
-from runyard_agent.runtimes.comfyui.client import HTTP_ERRORS, ComfyUIClient, new_ids
-from runyard_agent.runtimes.comfyui.errors import UNREACHABLE
+from runyard_agent.runtimes.comfyui.client import HTTP_ERRORS, ComfyUIClient, Submitted, new_ids
+from runyard_agent.runtimes.comfyui.errors import (
+    UNREACHABLE,
+    VALIDATION_FAILED,
+    render_skipped_outputs,
+)
 from runyard_agent.runtimes.comfyui.graph import (
     OutputFile,
+    allow_partial_outputs,
     apply_parameters,
     content_type_for,
     load_graph,
@@ -56,10 +62,11 @@ class ComfyUIRuntime:
 
     async def run(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
         graph = load_graph(workflow.workflow_json)
+        partial_ok = allow_partial_outputs(workflow.workflow_json)
         client_id, prompt_id = new_ids()
         # POST /prompt runs shielded: a cancel that lands mid-request waits for ComfyUI's answer,
         # so the prompt it may have queued is known and can be stopped.
-        submit: asyncio.Task[str] | None = None
+        submit: asyncio.Task[Submitted] | None = None
 
         async def work() -> list[ProducedOutput]:
             nonlocal submit
@@ -81,7 +88,10 @@ class ComfyUIRuntime:
             await session.open()
             try:
                 submit = asyncio.create_task(self._client.submit(graph, client_id, prompt_id))
-                session.prompt_id = await asyncio.shield(submit)
+                submitted = await asyncio.shield(submit)
+                session.prompt_id = submitted.prompt_id
+                if submitted.node_errors:
+                    await self._partial(submitted, submit, partial_ok, ctx)
                 files = await session.outputs()
             finally:
                 await session.close()
@@ -122,13 +132,29 @@ class ComfyUIRuntime:
             )
         return produced
 
-    async def _abort(self, submit: asyncio.Task[str] | None) -> None:
+    async def _partial(
+        self,
+        submitted: Submitted,
+        submit: asyncio.Task[Submitted],
+        partial_ok: bool,
+        ctx: TaskContext,
+    ) -> None:
+        """ComfyUI accepted the prompt but will skip the outputs that failed validation: never a
+        silent partial result. Fail (and stop the rest) unless the workflow allows it."""
+        message = render_skipped_outputs(submitted.node_errors)
+        if not partial_ok:
+            await self._abort(submit)
+            raise TaskFailedError(message, VALIDATION_FAILED)
+        log.warning("task %s: %s", ctx.task_id, message)
+        ctx.report(ProgressReport(0.0, message=message[:1000]))
+
+    async def _abort(self, submit: asyncio.Task[Submitted] | None) -> None:
         """Interrupt our prompt if it runs, delete it if it waits; best effort."""
         if submit is None:
             return  # nothing reached ComfyUI
         try:
             async with asyncio.timeout(self._client.timeout):
-                prompt_id = await asyncio.shield(submit)
+                prompt_id = (await asyncio.shield(submit)).prompt_id
                 for _ in range(3):
                     position = await self._client.queue_position(prompt_id)
                     if position == "running":
