@@ -238,7 +238,16 @@ class Executor:
             if job.stop_reason is None:
                 if isinstance(exc, asyncio.CancelledError):
                     raise  # not our cancellation: the agent itself is being torn down
-                return self._fail(job, "runtime_error", "the runtime stopped without a cancel")
+                # The runtime stopped on its own (e.g. interrupted in ComfyUI's UI): the task
+                # ends cancelled, saying why.
+                why = str(exc) or "the runtime stopped the task"
+                job.log.info("stopped by the runtime: %s", why)
+                return TaskCancelled(
+                    task_id=job.assign.task_id,
+                    attempt=job.assign.attempt,
+                    stopped_by="runtime",
+                    message=why[:4000],
+                )
         else:
             if job.stop_reason is None:
                 return outcome

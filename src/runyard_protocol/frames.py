@@ -114,11 +114,18 @@ class TaskFail(_Frame):
 
 
 class TaskCancelled(_Frame):
-    """The agent confirms it stopped a task after ``TaskCancel``."""
+    """The agent confirms it stopped a task after ``TaskCancel`` (``stopped_by="server"``), or
+    reports that its runtime stopped the task on its own (``stopped_by="runtime"``: e.g. the
+    prompt was interrupted in ComfyUI's UI), which ends the task ``cancelled`` with ``message``.
+
+    Both fields are optional additions within version 2: a server that predates them reads a
+    runtime stop as an unrequested confirmation (the task goes back to the queue)."""
 
     type: Literal["task.cancelled.v1"] = "task.cancelled.v1"
     task_id: str
     attempt: int
+    stopped_by: Literal["server", "runtime"] = "server"
+    message: str = Field(default="", max_length=4000)
 
 
 class TaskRelease(_Frame):

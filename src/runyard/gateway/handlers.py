@@ -186,7 +186,15 @@ class FrameHandler:
                     now,
                 )
             elif what == "cancelled":
-                await ex.cancelled(self.me, frame.task_id, frame.attempt, now)
+                assert isinstance(frame, TaskCancelled)
+                await ex.cancelled(
+                    self.me,
+                    frame.task_id,
+                    frame.attempt,
+                    now,
+                    by_runtime=frame.stopped_by == "runtime",
+                    message=frame.message,
+                )
             else:
                 await ex.release(self.me, frame.task_id, frame.attempt, now)
         log.info(

@@ -173,10 +173,26 @@ class TaskExecution:
             )
         return task
 
-    async def cancelled(self, agent: AgentRef, task_id: str, attempt: int, now: datetime) -> None:
-        """The agent confirms it stopped: ``cancelled`` if one was asked for, else (it stopped on
-        its own) back to the queue, exactly as a hand-back."""
-        await self.release(agent, task_id, attempt, now)
+    async def cancelled(
+        self,
+        agent: AgentRef,
+        task_id: str,
+        attempt: int,
+        now: datetime,
+        *,
+        by_runtime: bool = False,
+        message: str = "",
+    ) -> None:
+        """The agent confirms it stopped: ``cancelled`` if one was asked for, or if its runtime
+        stopped the task on its own (interrupted in ComfyUI's UI; ``message`` says so), else
+        back to the queue, exactly as a hand-back."""
+        if not by_runtime:
+            await self.release(agent, task_id, attempt, now)
+            return
+        task = await self.fenced(agent, task_id, attempt)
+        if task.cancel_requested_at is None and message:
+            task.task_error = message[:4000]
+        lifecycle.cancel(self.uow, task, now)
 
     async def release(self, agent: AgentRef, task_id: str, attempt: int, now: datetime) -> None:
         """The agent hands the task back (shutting down): back to the queue, no retry used."""

@@ -375,3 +375,26 @@ async def test_a_runtime_that_errors_while_cancelled_still_reports_cancelled(
     await server.send(TaskCancel(task_id="task-1", attempt=1, reason="cancelled"))
     await server.wait_for(TaskCancelled, timeout=3)
     assert not server.of_type(TaskFail)
+
+
+async def test_a_runtime_that_stops_on_its_own_reports_a_runtime_cancel(
+    server, start_agent, make_assign, monkeypatch
+):
+    # As when a prompt is interrupted in ComfyUI's own UI: no TaskCancel was sent.
+    import sys
+    import types
+
+    from runyard_agent.runtimes.base import TaskCancelledError
+
+    def interrupted(ctx):
+        raise TaskCancelledError("ComfyUI interrupted the prompt at node 3 (ImageBlur)")
+
+    module = types.ModuleType("agent_ui_interrupt_module")
+    module.run = interrupted
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    await start_agent()
+    await server.assign(make_assign("agent_ui_interrupt_module:run"))
+    cancelled = await server.wait_for(TaskCancelled, timeout=5)
+    assert cancelled.stopped_by == "runtime"
+    assert "interrupted the prompt at node 3 (ImageBlur)" in cancelled.message
+    assert not server.of_type(TaskFail)
