@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from runyard.models import Task
 from runyard.tasks import lifecycle
 from runyard.tasks.execution import AgentRef, TaskExecution
@@ -31,7 +33,9 @@ async def start(h: Harness, task_id: str) -> AgentRef:
     return ref
 
 
-async def complete(h: Harness, task_id: str, outputs: dict[str, bytes]) -> None:
+async def complete(
+    h: Harness, task_id: str, outputs: dict[str, bytes], values: dict[str, Any] | None = None
+) -> None:
     ref = await start(h, task_id)
     async with h.app.state.services.db.unit() as uow:
         session = uow.session
@@ -59,5 +63,5 @@ async def complete(h: Harness, task_id: str, outputs: dict[str, bytes]) -> None:
     async with h.app.state.services.db.unit() as uow:
         session = uow.session
         await TaskExecution(uow, h.settings).complete(
-            ref, task_id, attempt, list(outputs), h.clock.now()
+            ref, task_id, attempt, list(outputs), h.clock.now(), values=values
         )

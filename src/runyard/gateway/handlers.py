@@ -43,6 +43,7 @@ from runyard_protocol import (
     TaskFail,
     TaskProgress,
     TaskRelease,
+    bounded_values,
     outcome_kind,
 )
 
@@ -300,7 +301,12 @@ class FrameHandler:
                 )
             else:
                 await ex.complete(
-                    self.me, frame.task_id, frame.attempt, [o.output_id for o in frame.outputs], now
+                    self.me,
+                    frame.task_id,
+                    frame.attempt,
+                    [o.output_id for o in frame.outputs],
+                    now,
+                    values=bounded_values(frame.values),
                 )
         self.conn.last_progress_store.pop(frame.task_id, None)
         log.info(

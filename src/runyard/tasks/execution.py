@@ -132,8 +132,16 @@ class TaskExecution:
         return rows
 
     async def complete(
-        self, agent: AgentRef, task_id: str, attempt: int, output_ids: list[str], now: datetime
+        self,
+        agent: AgentRef,
+        task_id: str,
+        attempt: int,
+        output_ids: list[str],
+        now: datetime,
+        *,
+        values: dict[str, Any] | None = None,
     ) -> Task:
+        """Complete with the uploaded output files and the non-file ``values`` (text…)."""
         task = await self.fenced(agent, task_id, attempt)
         if task.task_status is TaskStatus.QUEUED:
             # A completion implies the ack (it may have been lost with an old connection).
@@ -144,7 +152,9 @@ class TaskExecution:
         for position, row in enumerate(ordered):
             row.output_status = "final"
             row.position = position
-        body = TaskOutputBody.of(ordered).model_dump()
+        body = TaskOutputBody.of(ordered, values).model_dump(exclude_defaults=True)
+        body.setdefault("outputs", [])
+        task.output_values = dict(values) if values else None
         if not lifecycle.complete(self.uow, task, now, body, expires):
             raise StaleAttempt(task_id)  # unreachable while fenced: held tasks may complete
         for row in ordered:

@@ -398,3 +398,22 @@ async def test_a_runtime_that_stops_on_its_own_reports_a_runtime_cancel(
     assert cancelled.stopped_by == "runtime"
     assert "interrupted the prompt at node 3 (ImageBlur)" in cancelled.message
     assert not server.of_type(TaskFail)
+
+
+async def test_non_file_values_are_sent_with_the_completion(
+    server, start_agent, make_assign, monkeypatch
+):
+    import sys
+    import types
+
+    def caption(ctx):
+        ctx.values["caption"] = "a red square"
+        return []
+
+    module = types.ModuleType("agent_values_module")
+    module.run = caption
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    await start_agent()
+    await server.assign(make_assign("agent_values_module:run"))
+    complete = await server.wait_for(TaskComplete, timeout=5)
+    assert complete.values == {"caption": "a red square"} and complete.outputs == []

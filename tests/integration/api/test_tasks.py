@@ -132,6 +132,16 @@ async def test_a_runtime_stop_ends_the_task_cancelled_saying_why(
     assert (await status(harness, team_a, other))["task_status"] == "pending"
 
 
+async def test_non_file_values_are_served_in_task_output(harness: Harness, team_a: Team) -> None:
+    task_id = await new_task(harness, team_a)
+    await drive.complete(harness, task_id, {"image": b"x"}, values={"4.text.0": "a caption"})
+    done = (
+        await harness.client.get(f"/api/v1/r/tasks/{task_id}/result", headers=team_a.auth())
+    ).json()
+    assert done["task_output"]["values"] == {"4.text.0": "a caption"}
+    assert [o["output_id"] for o in done["task_output"]["outputs"]] == ["image"]
+
+
 async def test_list_filter_and_paging(harness: Harness, team_a: Team) -> None:
     ids = [await new_task(harness, team_a) for _ in range(3)]
     await cancel(harness, team_a, ids[0])

@@ -174,6 +174,35 @@ def collect_outputs(graph_order: list[str], *sources: Mapping[str, Any]) -> list
     ]
 
 
+# Keys of a node's output that describe files rather than being outputs themselves.
+_METADATA_KEYS = frozenset({"animated"})
+
+
+def collect_values(graph_order: list[str], *sources: Mapping[str, Any]) -> dict[str, Any]:
+    """Non-file outputs: each string (or number) in a list under a node's output key, such as
+    ``PreviewAny``'s ``{"text": ["..."]}``, by output id ``node.key.index``; graph order."""
+    merged: dict[str, dict[str, list[Any]]] = {}
+    for source in sources:
+        for node_id, output in source.items():
+            if not isinstance(output, Mapping):
+                continue
+            for kind, items in output.items():
+                if kind in _METADATA_KEYS or not isinstance(items, list):
+                    continue
+                scalars = [
+                    i for i in items if isinstance(i, str | int | float) and not isinstance(i, bool)
+                ]
+                if scalars:
+                    merged.setdefault(str(node_id), {})[str(kind)] = scalars
+    order = [n for n in graph_order if n in merged] + [n for n in merged if n not in graph_order]
+    return {
+        f"{node_id}.{kind}.{index}": value
+        for node_id in order
+        for kind, values in merged[node_id].items()
+        for index, value in enumerate(values)
+    }
+
+
 def content_type_for(filename: str) -> str:
     suffix = ("." + filename.rsplit(".", 1)[-1].lower()) if "." in filename else ""
     return (

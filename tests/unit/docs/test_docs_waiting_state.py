@@ -6,7 +6,7 @@ from pathlib import Path
 
 from runyard.tasks.states import TaskStatus
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "operating.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "operating.md"
 
 
 def test_unhealthy_runtime_paragraph_names_waiting_not_pending() -> None:
