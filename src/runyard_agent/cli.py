@@ -80,6 +80,27 @@ def agent(
         str,
         typer.Option("--comfyui-url", help="ComfyUI server used for comfyui workflows only."),
     ] = "http://127.0.0.1:8188",
+    comfyui_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--comfyui-dir",
+            help="ComfyUI's base directory (holding input/, output/, temp/), when ComfyUI runs "
+            "on this machine. The agent then removes each task's uploads and the outputs it "
+            "collected from there once the task has ended; ComfyUI has no API for that. "
+            "Default: files stay in ComfyUI's folders.",
+            show_default=False,
+            file_okay=False,
+            exists=True,
+        ),
+    ] = None,
+    comfyui_keep_files: Annotated[
+        bool,
+        typer.Option(
+            "--comfyui-keep-files",
+            help="With --comfyui-dir, keep the inputs and outputs in ComfyUI's folders anyway "
+            "(for debugging a workflow in ComfyUI's UI).",
+        ),
+    ] = False,
     drain_timeout: Annotated[
         float,
         typer.Option(
@@ -111,6 +132,8 @@ def agent(
             capacity=capacity,
             work_dir=work_dir,
             comfyui_url=comfyui_url or None,
+            comfyui_dir=comfyui_dir,
+            comfyui_keep_files=comfyui_keep_files,
             drain_timeout=drain_timeout,
         )
     except ValueError as exc:

@@ -57,6 +57,10 @@ class AgentOptions:
     capacity: int = 1
     work_dir: Path | None = None  # None: a temporary directory, removed on exit
     comfyui_url: str | None = "http://127.0.0.1:8188"  # None: no ComfyUI runtime
+    # ComfyUI's base directory on this machine (input/, output/, temp/): lets the agent remove
+    # what each task left there; None: files stay (ComfyUI has no API to delete them).
+    comfyui_dir: Path | None = None
+    comfyui_keep_files: bool = False
     drain_timeout: float = 30.0
     backoff_initial: float = 0.5
     backoff_max: float = 10.0

@@ -37,7 +37,12 @@ def build_runtimes(options: AgentOptions) -> dict[str, Runtime]:
             else:
                 _log.warning("the ComfyUI runtime could not be loaded (%s); python only", exc)
         else:
-            runtimes["comfyui"] = cast(Runtime, module.ComfyUIRuntime(options.comfyui_url))
+            runtime = module.ComfyUIRuntime(
+                options.comfyui_url,
+                files_dir=options.comfyui_dir,
+                keep_files=options.comfyui_keep_files,
+            )
+            runtimes["comfyui"] = cast(Runtime, runtime)
     return runtimes
 
 

@@ -417,3 +417,27 @@ async def test_non_file_values_are_sent_with_the_completion(
     await server.assign(make_assign("agent_values_module:run"))
     complete = await server.wait_for(TaskComplete, timeout=5)
     assert complete.values == {"caption": "a red square"} and complete.outputs == []
+
+
+async def test_runtime_clean_up_runs_after_the_outcome(
+    server, start_agent, make_assign, monkeypatch, tmp_path
+):
+    import sys
+    import types
+
+    marker = tmp_path / "cleaned"
+
+    def registers(ctx):
+        ctx.cleanup.append(marker.touch)
+        ctx.cleanup.append(lambda: 1 / 0)  # a failing callback does not stop the others
+        ctx.cleanup.append(lambda: (tmp_path / "second").touch())
+        return []
+
+    module = types.ModuleType("agent_cleanup_module")
+    module.run = registers
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    await start_agent()
+    await server.assign(make_assign("agent_cleanup_module:run"))
+    await server.wait_for(TaskComplete, timeout=5)
+    assert await removed(tmp_path / "work" / "task-1-1")  # clean-up ran before the rmtree
+    assert marker.exists() and (tmp_path / "second").exists()

@@ -29,6 +29,8 @@ def test_help_explains_every_option_and_never_shows_the_key():
         "--capacity",
         "--work-dir",
         "--comfyui-url",
+        "--comfyui-dir",
+        "--comfyui-keep-files",
         "--drain-timeout",
         "--log-level",
         "RUNYARD_URL",

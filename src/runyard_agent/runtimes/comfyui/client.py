@@ -76,11 +76,13 @@ class ComfyUIClient:
             ping_timeout=60,
         )
 
-    async def upload(self, path: Path, name: str, content_type: str) -> str:
-        """Upload an input; returns the name to put in the graph (ComfyUI may rename it)."""
+    async def upload(self, path: Path, name: str, content_type: str, subfolder: str = "") -> str:
+        """Upload an input; returns the name to put in the graph (ComfyUI may rename it).
+        In a ``subfolder`` of its own the task's file overwrites rather than being renamed."""
+        form = {"subfolder": subfolder, "overwrite": "true"} if subfolder else {}
         with path.open("rb") as handle:
             response = await self.http.post(
-                "/upload/image", files={"image": (name, handle, content_type)}
+                "/upload/image", files={"image": (name, handle, content_type)}, data=form
             )
         if response.status_code != 200:
             raise TaskFailedError(

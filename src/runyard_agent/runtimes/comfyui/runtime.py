@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 from runyard_agent.runtimes.base import (
@@ -22,6 +23,7 @@ from runyard_agent.runtimes.comfyui.errors import (
     VALIDATION_FAILED,
     render_skipped_outputs,
 )
+from runyard_agent.runtimes.comfyui.files import ComfyUIFiles, mark_run
 from runyard_agent.runtimes.comfyui.graph import (
     OutputFile,
     allow_partial_outputs,
@@ -42,7 +44,9 @@ class ComfyUIRuntime:
     graph, follows it over the WebSocket and downloads what its output nodes saved.
 
     ``reconnect_wait`` bounds how long a run waits for an unreachable ComfyUI after its socket
-    dropped; ``poll_interval`` is the pause between attempts.
+    dropped; ``poll_interval`` is the pause between attempts. With ``files_dir`` (ComfyUI's base
+    directory, on this machine) and not ``keep_files``, each task's uploads and collected outputs
+    are removed from ComfyUI's folders once its outcome is final (see ``files``).
     """
 
     tool_type = "comfyui"
@@ -54,8 +58,11 @@ class ComfyUIRuntime:
         http_timeout: float = 30.0,
         reconnect_wait: float = 60.0,
         poll_interval: float = 1.0,
+        files_dir: Path | None = None,
+        keep_files: bool = False,
     ) -> None:
         self.comfyui_url = comfyui_url.rstrip("/")
+        self.files = ComfyUIFiles(files_dir) if files_dir is not None and not keep_files else None
         self.reconnect_wait = reconnect_wait
         self.poll_interval = poll_interval
         self._client = ComfyUIClient(self.comfyui_url, timeout=http_timeout)
@@ -68,13 +75,20 @@ class ComfyUIRuntime:
         # so the prompt it may have queued is known and can be stopped.
         submit: asyncio.Task[Submitted] | None = None
 
+        subfolder = ""
+        if self.files is not None:
+            folders = self.files
+            subfolder = folders.upload_subfolder(ctx.task_id, ctx.attempt)
+            ctx.cleanup.append(lambda: folders.remove_inputs(subfolder))
+            mark_run(graph, f"{ctx.task_id}/{ctx.attempt}")
+
         async def work() -> list[ProducedOutput]:
             nonlocal submit
             uploaded: dict[str, str] = {}
             for key, path in ctx.input_files.items():
                 name = ctx.input_names.get(key) or path.name
                 content_type = ctx.input_types.get(key) or content_type_for(name)
-                uploaded[key] = await self._client.upload(path, name, content_type)
+                uploaded[key] = await self._client.upload(path, name, content_type, subfolder)
             apply_parameters(graph, workflow.parameters, ctx.parameters, uploaded)
             session = PromptSession(
                 self._client,
@@ -96,6 +110,9 @@ class ComfyUIRuntime:
             finally:
                 await session.close()
             ctx.values.update(session.values)
+            if self.files is not None:
+                remove = self.files.remove_outputs
+                ctx.cleanup.append(lambda: remove(files))
             produced = await self._download(files, ctx)
             return produced + await asyncio.to_thread(_write_sent_images, session, ctx)
 
