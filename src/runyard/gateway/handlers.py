@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any, Literal
 
+from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.agents.health import effective_health, healthy_runtimes
 from runyard.agents.service import AgentService
 from runyard.clock import Clock
@@ -130,6 +131,8 @@ class FrameHandler:
             return
         self.conn.healthy, self.conn.draining = healthy, frame.draining
         self.conn.runtimes = runtimes
+        # A report without them (ComfyUI down for a moment) keeps the last known ones.
+        self.conn.comfyui = ComfyUICapabilities.of(frame.system_info) or self.conn.comfyui
         await self.reply(HeartbeatAck(drop_tasks=drop))
 
     async def outcome(self, frame: Outcome) -> None:

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from comfyui_helpers import make_ctx, workflow
+from comfyui_helpers import Standin, make_ctx, workflow
 from PIL import Image
 
 from runyard_agent.runtimes.comfyui import ComfyUIRuntime
@@ -73,3 +73,19 @@ async def test_text_websocket_images_gifs_animated_and_video(
     with Image.open(io.BytesIO(websocket.path.read_bytes())) as image:
         assert image.size == (8, 6) and image.convert("RGB").getpixel((0, 0)) == (0, 0, 255)
     assert ctx.values == {"4.text.0": "a caption"}  # "animated" flags are not values
+
+
+async def test_health_reports_node_classes_and_models_for_preflight(
+    standin: Standin, tmp_path: Path
+) -> None:
+    (standin.data_dir / "models" / "checkpoints" / "sd15.safetensors").write_bytes(b"w")
+    runtime = ComfyUIRuntime(standin.url, http_timeout=10, capabilities_refresh=0)
+    try:
+        info = (await runtime.health()).system_info
+        assert {"SaveImage", "PreviewAny", "CheckpointLoaderSimple"} <= set(info["node_classes"])
+        assert info["models"]["checkpoints"] == ["sd15.safetensors"]
+        (standin.data_dir / "models" / "loras" / "new.safetensors").write_bytes(b"w")
+        info = (await runtime.health()).system_info  # refreshed (interval 0)
+        assert info["models"]["loras"] == ["new.safetensors"]
+    finally:
+        await runtime.close()

@@ -179,6 +179,27 @@ class ComfyUIClient:
                 async for chunk in response.aiter_bytes():
                     handle.write(chunk)
 
+    async def node_classes(self) -> list[str]:
+        """The node classes ComfyUI has (``GET /object_info``: its keys)."""
+        response = await self.http.get("/object_info")
+        response.raise_for_status()
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ValueError("/object_info is not an object")
+        return sorted(str(name) for name in body)
+
+    async def model_files(self) -> dict[str, list[str]]:
+        """``{folder: [file, …]}`` from ``GET /models`` and ``GET /models/<folder>``."""
+        response = await self.http.get("/models")
+        response.raise_for_status()
+        folders = response.json()
+        found: dict[str, list[str]] = {}
+        for folder in folders if isinstance(folders, list) else []:
+            listing = await self.http.get(f"/models/{folder}")
+            if listing.status_code == 200 and isinstance(names := listing.json(), list):
+                found[str(folder)] = sorted(str(n) for n in names)
+        return found
+
     async def system_stats(self) -> dict[str, Any]:
         response = await self.http.get("/system_stats")
         if response.status_code != 200:

@@ -37,6 +37,7 @@ from runyard_protocol import AssignedWorkflow
 log = logging.getLogger(__name__)
 
 _CANCEL_POLL = 0.1
+_LISTING_ERRORS: tuple[type[Exception], ...] = (*HTTP_ERRORS, ValueError)
 
 
 class ComfyUIRuntime:
@@ -60,12 +61,16 @@ class ComfyUIRuntime:
         poll_interval: float = 1.0,
         files_dir: Path | None = None,
         keep_files: bool = False,
+        capabilities_refresh: float = 60.0,
     ) -> None:
         self.comfyui_url = comfyui_url.rstrip("/")
         self.files = ComfyUIFiles(files_dir) if files_dir is not None and not keep_files else None
         self.reconnect_wait = reconnect_wait
         self.poll_interval = poll_interval
         self._client = ComfyUIClient(self.comfyui_url, timeout=http_timeout)
+        self.capabilities_refresh = capabilities_refresh
+        self._capabilities: dict[str, Any] = {}
+        self._capabilities_at: float | None = None
 
     async def run(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
         graph = load_graph(workflow.workflow_json)
@@ -216,7 +221,25 @@ class ComfyUIRuntime:
             for device in devices
             if isinstance(device, dict)
         ]
+        info.update(await self._capabilities_now())
         return Health(True, system_info=info)
+
+    async def _capabilities_now(self) -> dict[str, Any]:
+        """Node classes and model files for the server's pre-flight, at most once per
+        ``capabilities_refresh`` seconds (``/object_info`` is megabytes on a real ComfyUI)."""
+        now = asyncio.get_running_loop().time()
+        if self._capabilities_at is None or now - self._capabilities_at >= (
+            self.capabilities_refresh
+        ):
+            try:
+                self._capabilities = {
+                    "node_classes": await self._client.node_classes(),
+                    "models": await self._client.model_files(),
+                }
+                self._capabilities_at = now
+            except _LISTING_ERRORS as exc:
+                log.warning("could not list ComfyUI's node classes and models: %s", exc)
+        return self._capabilities
 
     async def close(self) -> None:
         await self._client.close()
