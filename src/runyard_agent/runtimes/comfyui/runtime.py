@@ -19,6 +19,7 @@ from runyard_agent.runtimes.base import (
 )
 from runyard_agent.runtimes.comfyui.client import HTTP_ERRORS, ComfyUIClient, Submitted, new_ids
 from runyard_agent.runtimes.comfyui.errors import (
+    CONNECTION_LOST,
     UNREACHABLE,
     VALIDATION_FAILED,
     render_skipped_outputs,
@@ -32,6 +33,7 @@ from runyard_agent.runtimes.comfyui.graph import (
     load_graph,
 )
 from runyard_agent.runtimes.comfyui.session import PromptSession
+from runyard_agent.runtimes.comfyui.supervisor import ComfyUISupervisor, restarted_since
 from runyard_protocol import AssignedWorkflow
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,10 @@ class ComfyUIRuntime:
         files_dir: Path | None = None,
         keep_files: bool = False,
         capabilities_refresh: float = 60.0,
+        supervisor: ComfyUISupervisor | None = None,
+        interrupt_grace: float = 3.0,
+        crash_retries: int = 2,
+        restart_wait: float = 300.0,
     ) -> None:
         self.comfyui_url = comfyui_url.rstrip("/")
         self.files = ComfyUIFiles(files_dir) if files_dir is not None and not keep_files else None
@@ -71,8 +77,43 @@ class ComfyUIRuntime:
         self.capabilities_refresh = capabilities_refresh
         self._capabilities: dict[str, Any] = {}
         self._capabilities_at: float | None = None
+        # Supervised: a prompt lost to a ComfyUI restart runs again (crash_retries times), and an
+        # interrupt that does not land within interrupt_grace restarts ComfyUI (hard cancel).
+        self.supervisor = supervisor
+        self.interrupt_grace = interrupt_grace
+        self.crash_retries = crash_retries
+        self.restart_wait = restart_wait
 
     async def run(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
+        sup = self.supervisor
+        retries = 0
+        while True:
+            if sup is not None and not await sup.wait_ready(self.restart_wait):
+                raise TaskFailedError(
+                    f"the supervised ComfyUI at {self.comfyui_url} did not come up within "
+                    f"{self.restart_wait:g}s",
+                    UNREACHABLE,
+                )
+            generation = sup.generation if sup is not None else 0
+            try:
+                return await self._run_once(workflow, ctx)
+            except TaskFailedError as exc:
+                lost = exc.code in (CONNECTION_LOST, UNREACHABLE)
+                if sup is None or not lost or retries >= self.crash_retries or ctx.cancelled:
+                    raise
+                if not await restarted_since(sup, generation, self.restart_wait):
+                    raise
+                retries += 1
+                log.warning(
+                    "task %s: ComfyUI restarted while it ran (%s); running it again (%d/%d)",
+                    ctx.task_id,
+                    exc,
+                    retries,
+                    self.crash_retries,
+                )
+                ctx.report(ProgressReport(0.0, message="ComfyUI restarted; running again"))
+
+    async def _run_once(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
         graph = load_graph(workflow.workflow_json)
         partial_ok = allow_partial_outputs(workflow.workflow_json)
         client_id, prompt_id = new_ids()
@@ -138,7 +179,26 @@ class ComfyUIRuntime:
             return task.result()
         await _stop(task)
         await self._abort(submit)
+        await self._hard_stop(submit)
         raise TaskCancelledError("cancelled")
+
+    async def _hard_stop(self, submit: asyncio.Task[Submitted] | None) -> None:
+        """Supervised: restart ComfyUI when our interrupted prompt still runs after the grace
+        (a long node without progress reports); the prompts of other tasks run again."""
+        sup = self.supervisor
+        if sup is None or submit is None or not submit.done() or submit.exception() is not None:
+            return
+        prompt_id = submit.result().prompt_id
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.interrupt_grace
+        try:
+            while await self._client.queue_position(prompt_id) == "running":
+                if loop.time() >= deadline:
+                    await sup.restart()
+                    return
+                await asyncio.sleep(min(0.1, self.interrupt_grace))
+        except HTTP_ERRORS as exc:
+            log.warning("could not check that the prompt stopped: %s", exc)
 
     async def _download(self, files: list[OutputFile], ctx: TaskContext) -> list[ProducedOutput]:
         produced = []
@@ -195,6 +255,13 @@ class ComfyUIRuntime:
             log.warning("could not stop the ComfyUI prompt: %s", exc)
 
     async def health(self) -> Health:
+        sup = self.supervisor
+        if sup is not None:
+            sup.start()  # first health check: the agent is running, start ComfyUI
+            if not sup.ready.is_set():
+                return Health(
+                    False, detail=f"the supervised ComfyUI at {self.comfyui_url} is starting"
+                )
         try:
             stats = await self._client.system_stats()
         except TaskFailedError as exc:
@@ -243,6 +310,8 @@ class ComfyUIRuntime:
 
     async def close(self) -> None:
         await self._client.close()
+        if self.supervisor is not None:
+            await self.supervisor.stop()
 
 
 async def _translated(work: Any, url: str) -> list[ProducedOutput]:
