@@ -101,6 +101,26 @@ def agent(
             "(for debugging a workflow in ComfyUI's UI).",
         ),
     ] = False,
+    comfyui_command: Annotated[
+        str | None,
+        typer.Option(
+            "--comfyui-command",
+            help='Start and supervise ComfyUI with this command (e.g. "python main.py --listen '
+            "127.0.0.1 --port {port}\"; {port} is --comfyui-url's port). The agent warms it up, "
+            "restarts it when it exits (a task it was running runs again), and restarts it when "
+            "a cancelled prompt does not stop within 3 s. Default: ComfyUI is run by you.",
+            show_default=False,
+        ),
+    ] = None,
+    comfyui_gpus: Annotated[
+        str,
+        typer.Option(
+            "--comfyui-gpus",
+            help="With --comfyui-command: comma-separated GPU ids (e.g. 0,1). One ComfyUI per "
+            "GPU (CUDA_VISIBLE_DEVICES set, ports counting up from --comfyui-url's) and one "
+            "task slot each; this sets the capacity.",
+        ),
+    ] = "",
     drain_timeout: Annotated[
         float,
         typer.Option(
@@ -123,6 +143,9 @@ def agent(
         raise typer.BadParameter(
             "this is not an agent key; agent keys start with ak-", param_hint="--key"
         )
+    gpus = [gpu.strip() for gpu in comfyui_gpus.split(",") if gpu.strip()]
+    if gpus:
+        capacity = len(gpus)  # one slot per ComfyUI process
     try:
         options = AgentOptions(
             agent_key=key,
@@ -134,6 +157,8 @@ def agent(
             comfyui_url=comfyui_url or None,
             comfyui_dir=comfyui_dir,
             comfyui_keep_files=comfyui_keep_files,
+            comfyui_command=comfyui_command or None,
+            comfyui_gpus=gpus,
             drain_timeout=drain_timeout,
         )
     except ValueError as exc:

@@ -61,6 +61,10 @@ class AgentOptions:
     # what each task left there; None: files stay (ComfyUI has no API to delete them).
     comfyui_dir: Path | None = None
     comfyui_keep_files: bool = False
+    # Supervised ComfyUI: the command the agent starts (``{port}`` = the URL's port), and GPUs
+    # to start one ComfyUI each on (ports counting up from the URL's; one slot each).
+    comfyui_command: str | None = None
+    comfyui_gpus: list[str] = field(default_factory=list)
     drain_timeout: float = 30.0
     backoff_initial: float = 0.5
     backoff_max: float = 10.0
@@ -76,6 +80,10 @@ class AgentOptions:
             raise ValueError("agent_id must be 1 to 200 characters")
         if not 1 <= self.capacity <= 1024:
             raise ValueError("capacity must be between 1 and 1024")
+        if self.comfyui_gpus and not self.comfyui_command:
+            raise ValueError(
+                "--comfyui-gpus starts one ComfyUI per GPU: it needs --comfyui-command"
+            )
         self.ws_url()
 
     def ws_url(self) -> str:

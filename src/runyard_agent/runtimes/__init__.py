@@ -37,12 +37,7 @@ def build_runtimes(options: AgentOptions) -> dict[str, Runtime]:
             else:
                 _log.warning("the ComfyUI runtime could not be loaded (%s); python only", exc)
         else:
-            runtime = module.ComfyUIRuntime(
-                options.comfyui_url,
-                files_dir=options.comfyui_dir,
-                keep_files=options.comfyui_keep_files,
-            )
-            runtimes["comfyui"] = cast(Runtime, runtime)
+            runtimes["comfyui"] = cast(Runtime, module.build_comfyui_runtime(options))
     return runtimes
 
 

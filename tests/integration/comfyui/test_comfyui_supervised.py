@@ -94,3 +94,60 @@ async def test_an_interrupt_that_does_not_land_restarts_comfyui(
         assert queue == {"queue_running": [], "queue_pending": []}
     finally:
         await runtime.close()
+
+
+def _two_free_ports() -> int:
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no two consecutive free ports")
+
+
+async def test_one_comfyui_per_gpu_each_takes_one_task(tmp_path: Path) -> None:
+    import asyncio
+
+    from runyard_agent.options import AgentOptions
+    from runyard_agent.runtimes.comfyui import ComfyUIPool, build_comfyui_runtime
+
+    port = _two_free_ports()
+    options = AgentOptions(
+        agent_key="ak-x",
+        agent_id="gpus",
+        comfyui_url=f"http://127.0.0.1:{port}",
+        comfyui_command=standin_command(port, tmp_path / "comfy-{port}", "--node-delay", "0.3"),
+        comfyui_gpus=["0", "1"],
+    )
+    pool = build_comfyui_runtime(options)
+    assert isinstance(pool, ComfyUIPool)
+    try:
+        assert not (await pool.health()).healthy  # both starting
+        for member in pool.members:
+            assert member.supervisor is not None and await member.supervisor.wait_ready(60)
+        health = await pool.health()
+        assert health.healthy
+        assert [i["url"] for i in health.system_info["instances"]] == [
+            f"http://127.0.0.1:{port}",
+            f"http://127.0.0.1:{port + 1}",
+        ]
+        contexts = [
+            make_ctx(tmp_path / str(i), {"input_image": "k"}, {"input_image": ("p.png", PHOTO)})[0]
+            for i in range(2)
+        ]
+        runs = [pool.run(workflow(invert_graph(), INVERT_PARAMETERS), ctx) for ctx in contexts]
+        results = await asyncio.gather(*runs)
+        assert all([o.output_id for o in r] == ["9.images.0"] for r in results)
+        # Each ComfyUI ran one of them (besides its warm-up prompt).
+        for member in pool.members:
+            history = httpx.get(member.comfyui_url + "/history").json()
+            assert len(history) == 2
+    finally:
+        await pool.close()
