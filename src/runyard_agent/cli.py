@@ -101,6 +101,16 @@ def agent(
             "(for debugging a workflow in ComfyUI's UI).",
         ),
     ] = False,
+    comfyui_model_budget: Annotated[
+        float,
+        typer.Option(
+            "--comfyui-model-budget",
+            min=0.001,
+            help="With --comfyui-dir: GB of disk for models that workflows declare and the agent "
+            "downloads into ComfyUI's models/ folders; beyond it the least recently used ones it "
+            "downloaded are removed.",
+        ),
+    ] = 50.0,
     comfyui_command: Annotated[
         str | None,
         typer.Option(
@@ -157,6 +167,7 @@ def agent(
             comfyui_url=comfyui_url or None,
             comfyui_dir=comfyui_dir,
             comfyui_keep_files=comfyui_keep_files,
+            comfyui_model_budget=int(comfyui_model_budget * 1024**3),
             comfyui_command=comfyui_command or None,
             comfyui_gpus=gpus,
             drain_timeout=drain_timeout,

@@ -61,6 +61,8 @@ class AgentOptions:
     # what each task left there; None: files stay (ComfyUI has no API to delete them).
     comfyui_dir: Path | None = None
     comfyui_keep_files: bool = False
+    # Disk budget for models that workflows declare and the agent fetches (LRU beyond it).
+    comfyui_model_budget: int = 50 * 1024**3
     # Supervised ComfyUI: the command the agent starts (``{port}`` = the URL's port), and GPUs
     # to start one ComfyUI each on (ports counting up from the URL's; one slot each).
     comfyui_command: str | None = None

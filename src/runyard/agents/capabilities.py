@@ -49,14 +49,15 @@ class ComfyUICapabilities:
         lacks = [f"node class {c}" for c in sorted(needs.node_classes - self.node_classes)]
         lacks += [
             f"model {folder}/{name}"
-            for folder, name in sorted(needs.models)
+            for folder, name in sorted(needs.models - needs.fetchable)
             if not self.has_model(folder, name)
         ]
         return lacks
 
     def holds(self, needs: Requirements) -> int:
         """How many of the needed models are already here (for preferring agents)."""
-        return sum(1 for folder, name in needs.models if self.has_model(folder, name))
+        wanted = needs.models | needs.fetchable
+        return sum(1 for folder, name in wanted if self.has_model(folder, name))
 
 
 def refusal(

@@ -8,10 +8,12 @@ options the agent reads (``allow_partial_outputs``). The UI-format export (``nod
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # Keys a wrapper may hold next to "graph"; anything else is a mistake worth naming at import.
-WRAPPER_OPTIONS = frozenset({"allow_partial_outputs"})
+WRAPPER_OPTIONS = frozenset({"allow_partial_outputs", "models"})
+_MODEL_KEYS = frozenset({"folder", "file_name", "sha256", "url"})
 
 UI_FORMAT_PROBLEM = (
     "workflow_json is ComfyUI's UI-format export (it has 'nodes' and 'links' lists), which "
@@ -45,4 +47,31 @@ def wrapper_problem(workflow_json: dict[str, Any]) -> str | None:
     flag = workflow_json.get("allow_partial_outputs")
     if flag is not None and not isinstance(flag, bool):
         return "workflow_json.allow_partial_outputs must be true or false"
+    return _models_problem(workflow_json.get("models"))
+
+
+def declared_models(workflow_json: dict[str, Any]) -> list[dict[str, str]]:
+    """The ``models`` a wrapped workflow declares (checked at import)."""
+    models = workflow_json.get("models") if isinstance(workflow_json.get("graph"), dict) else None
+    return [m for m in models or [] if isinstance(m, dict)]
+
+
+def _models_problem(models: Any) -> str | None:
+    if models is None:
+        return None
+    if not isinstance(models, list):
+        return "workflow_json.models must be a list of {folder, file_name, sha256, url}"
+    for index, model in enumerate(models):
+        where = f"workflow_json.models[{index}]"
+        if not isinstance(model, dict) or set(model) != _MODEL_KEYS:
+            return f"{where} must have exactly folder, file_name, sha256 and url"
+        if not all(isinstance(model[k], str) and model[k] for k in _MODEL_KEYS):
+            return f"{where}: folder, file_name, sha256 and url must be non-empty strings"
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", model["sha256"]):
+            return f"{where}.sha256 must be 64 hex digits"
+        if not model["url"].startswith("https://"):
+            return f"{where}.url must be an https URL"
+        parts = [model["folder"], *model["file_name"].split("/")]
+        if any(p in ("", ".", "..") or "\\" in p for p in parts):
+            return f"{where}: folder and file_name must be plain relative names"
     return None

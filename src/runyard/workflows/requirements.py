@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runyard.workflows.comfyui import comfyui_graph
+from runyard.workflows.comfyui import comfyui_graph, declared_models
 
 # Loader inputs that name a file of a model folder, whatever the node class.
 MODEL_INPUTS: dict[str, str] = {
@@ -43,6 +43,8 @@ FOLDER_ALIASES: dict[str, tuple[str, ...]] = {"text_encoders": ("text_encoders",
 class Requirements:
     node_classes: frozenset[str]
     models: frozenset[tuple[str, str]]  # (folder, file name)
+    # Declared by the workflow: an agent fetches them if it lacks them (preferred if it has them).
+    fetchable: frozenset[tuple[str, str]] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(self.node_classes or self.models)
@@ -81,4 +83,8 @@ def graph_requirements(
             folder = CLASS_MODEL_INPUTS.get((class_type, name)) or MODEL_INPUTS.get(name)
             if folder and isinstance(value, str) and value and not _is_link(value):
                 models.add((folder, value))
-    return Requirements(frozenset(classes), frozenset(models))
+    fetchable = frozenset(
+        (str(m.get("folder")), str(m.get("file_name")))
+        for m in declared_models(dict(workflow_json))
+    )
+    return Requirements(frozenset(classes), frozenset(models), fetchable)

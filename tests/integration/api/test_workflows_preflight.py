@@ -111,3 +111,37 @@ async def test_run_checks_the_model_a_parameter_picks(harness: Harness, team_a: 
     message = refused.json()["error_message"]
     assert "(agents that reported: gpu-1)" in message
     assert "model checkpoints/sdxl.safetensors is on none of them" in message
+
+
+async def test_declared_models_are_checked_at_import_and_not_required_on_agents(
+    harness: Harness, team_a: Team
+) -> None:
+    await add_agent(
+        harness,
+        team_a,
+        "gpu-1",
+        ["comfyui"],
+        caps(["CheckpointLoaderSimple", "PreviewAny"], []),  # has no checkpoint: will fetch it
+    )
+    model = {
+        "folder": "checkpoints",
+        "file_name": "sd15.safetensors",
+        "sha256": "ab" * 32,
+        "url": "https://models.example.com/sd15.safetensors",
+    }
+    wrapped = {"graph": GRAPH, "models": [model]}
+    ok = await harness.client.post(
+        "/api/v1/workflows/import", headers=team_a.auth(), json=definition(wrapped, parameters=[])
+    )
+    assert ok.status_code == 201, ok.text
+    for bad, fragment in (
+        ({**model, "url": "http://models.example.com/x"}, "must be an https URL"),
+        ({**model, "sha256": "nope"}, "64 hex digits"),
+        ({**model, "file_name": "../../etc/x"}, "plain relative names"),
+    ):
+        r = await harness.client.post(
+            "/api/v1/workflows/import",
+            headers=team_a.auth(),
+            json=definition({"graph": GRAPH, "models": [bad]}, parameters=[]),
+        )
+        assert r.status_code == 422 and fragment in r.json()["error_message"], r.text

@@ -31,6 +31,7 @@ def test_help_explains_every_option_and_never_shows_the_key():
         "--comfyui-url",
         "--comfyui-dir",
         "--comfyui-keep-files",
+        "--comfyui-model-budget",
         "--comfyui-command",
         "--comfyui-gpus",
         "--drain-timeout",

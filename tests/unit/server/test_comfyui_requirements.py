@@ -68,3 +68,24 @@ def test_refusal_only_when_every_reporting_agent_lacks_something() -> None:
     assert refusal(needs, [("a", None)]) is None
     message = refusal(needs, [("a", empty), ("b", None)])
     assert message is not None and "(agents that reported: a)" in message
+
+
+def test_declared_models_are_fetchable_not_required_but_holders_are_preferred() -> None:
+    wrapped = {
+        "graph": {"1": GRAPH["1"]},
+        "models": [
+            {
+                "folder": "checkpoints",
+                "file_name": "sd15.safetensors",
+                "sha256": "a" * 64,
+                "url": "https://x/sd15.safetensors",
+            }
+        ],
+    }
+    needs = graph_requirements(wrapped)
+    lacking = ComfyUICapabilities(frozenset({"CheckpointLoaderSimple"}), {})
+    holding = ComfyUICapabilities(
+        frozenset({"CheckpointLoaderSimple"}), {"checkpoints": frozenset({"sd15.safetensors"})}
+    )
+    assert lacking.missing(needs) == [] and holding.missing(needs) == []
+    assert (lacking.holds(needs), holding.holds(needs)) == (0, 1)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from runyard_agent.runtimes.base import Health, ProducedOutput, TaskContext
+from runyard_agent.runtimes.comfyui.models import ModelCache
 from runyard_agent.runtimes.comfyui.runtime import ComfyUIRuntime
 from runyard_agent.runtimes.comfyui.supervisor import ComfyUISupervisor
 from runyard_protocol import AssignedWorkflow
@@ -31,6 +32,7 @@ def supervised_runtimes(
     *,
     files_dir: Path | None = None,
     keep_files: bool = False,
+    model_cache: ModelCache | None = None,
 ) -> list[ComfyUIRuntime]:
     """One supervised runtime per GPU (or one, without GPUs, at ``base_url``)."""
     runtimes = []
@@ -39,7 +41,13 @@ def supervised_runtimes(
         env = {"CUDA_VISIBLE_DEVICES": gpu} if gpu else {}
         supervisor = ComfyUISupervisor(command, url, env=env)
         runtimes.append(
-            ComfyUIRuntime(url, files_dir=files_dir, keep_files=keep_files, supervisor=supervisor)
+            ComfyUIRuntime(
+                url,
+                files_dir=files_dir,
+                keep_files=keep_files,
+                supervisor=supervisor,
+                model_cache=model_cache,  # shared: the GPUs' ComfyUIs share one models folder
+            )
         )
     return runtimes
 

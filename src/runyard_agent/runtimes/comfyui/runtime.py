@@ -32,6 +32,7 @@ from runyard_agent.runtimes.comfyui.graph import (
     content_type_for,
     load_graph,
 )
+from runyard_agent.runtimes.comfyui.models import MODEL_UNAVAILABLE, ModelCache, declared_models
 from runyard_agent.runtimes.comfyui.session import PromptSession
 from runyard_agent.runtimes.comfyui.supervisor import ComfyUISupervisor, restarted_since
 from runyard_protocol import AssignedWorkflow
@@ -68,6 +69,7 @@ class ComfyUIRuntime:
         interrupt_grace: float = 3.0,
         crash_retries: int = 2,
         restart_wait: float = 300.0,
+        model_cache: ModelCache | None = None,
     ) -> None:
         self.comfyui_url = comfyui_url.rstrip("/")
         self.files = ComfyUIFiles(files_dir) if files_dir is not None and not keep_files else None
@@ -83,6 +85,7 @@ class ComfyUIRuntime:
         self.interrupt_grace = interrupt_grace
         self.crash_retries = crash_retries
         self.restart_wait = restart_wait
+        self.model_cache = model_cache
 
     async def run(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
         sup = self.supervisor
@@ -128,8 +131,20 @@ class ComfyUIRuntime:
             ctx.cleanup.append(lambda: folders.remove_inputs(subfolder))
             mark_run(graph, f"{ctx.task_id}/{ctx.attempt}")
 
+        models = declared_models(workflow.workflow_json)
+        if models and self.model_cache is None:
+            raise TaskFailedError(
+                "the workflow declares models, but this agent cannot place them: start it with "
+                "--comfyui-dir",
+                MODEL_UNAVAILABLE,
+            )
+
         async def work() -> list[ProducedOutput]:
             nonlocal submit
+            if self.model_cache is not None:
+                await self.model_cache.ensure(
+                    models, lambda message: ctx.report(ProgressReport(0.0, message=message))
+                )
             uploaded: dict[str, str] = {}
             for key, path in ctx.input_files.items():
                 name = ctx.input_names.get(key) or path.name
