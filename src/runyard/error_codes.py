@@ -95,6 +95,7 @@ ErrorCode = Literal[
     "incomplete_body",
     # workflows and runs
     "invalid_workflow",
+    "comfyui_requirements_missing",
     "workflow_too_deep",
     "workflow_too_large",
     "too_many_nodes",

@@ -80,6 +80,57 @@ def agent(
         str,
         typer.Option("--comfyui-url", help="ComfyUI server used for comfyui workflows only."),
     ] = "http://127.0.0.1:8188",
+    comfyui_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--comfyui-dir",
+            help="ComfyUI's base directory (holding input/, output/, temp/), when ComfyUI runs "
+            "on this machine. The agent then removes each task's uploads and the outputs it "
+            "collected from there once the task has ended; ComfyUI has no API for that. "
+            "Default: files stay in ComfyUI's folders.",
+            show_default=False,
+            file_okay=False,
+            exists=True,
+        ),
+    ] = None,
+    comfyui_keep_files: Annotated[
+        bool,
+        typer.Option(
+            "--comfyui-keep-files",
+            help="With --comfyui-dir, keep the inputs and outputs in ComfyUI's folders anyway "
+            "(for debugging a workflow in ComfyUI's UI).",
+        ),
+    ] = False,
+    comfyui_model_budget: Annotated[
+        float,
+        typer.Option(
+            "--comfyui-model-budget",
+            min=0.001,
+            help="With --comfyui-dir: GB of disk for models that workflows declare and the agent "
+            "downloads into ComfyUI's models/ folders; beyond it the least recently used ones it "
+            "downloaded are removed.",
+        ),
+    ] = 50.0,
+    comfyui_command: Annotated[
+        str | None,
+        typer.Option(
+            "--comfyui-command",
+            help='Start and supervise ComfyUI with this command (e.g. "python main.py --listen '
+            "127.0.0.1 --port {port}\"; {port} is --comfyui-url's port). The agent warms it up, "
+            "restarts it when it exits (a task it was running runs again), and restarts it when "
+            "a cancelled prompt does not stop within 3 s. Default: ComfyUI is run by you.",
+            show_default=False,
+        ),
+    ] = None,
+    comfyui_gpus: Annotated[
+        str,
+        typer.Option(
+            "--comfyui-gpus",
+            help="With --comfyui-command: comma-separated GPU ids (e.g. 0,1). One ComfyUI per "
+            "GPU (CUDA_VISIBLE_DEVICES set, ports counting up from --comfyui-url's) and one "
+            "task slot each; this sets the capacity.",
+        ),
+    ] = "",
     drain_timeout: Annotated[
         float,
         typer.Option(
@@ -102,6 +153,9 @@ def agent(
         raise typer.BadParameter(
             "this is not an agent key; agent keys start with ak-", param_hint="--key"
         )
+    gpus = [gpu.strip() for gpu in comfyui_gpus.split(",") if gpu.strip()]
+    if gpus:
+        capacity = len(gpus)  # one slot per ComfyUI process
     try:
         options = AgentOptions(
             agent_key=key,
@@ -111,6 +165,11 @@ def agent(
             capacity=capacity,
             work_dir=work_dir,
             comfyui_url=comfyui_url or None,
+            comfyui_dir=comfyui_dir,
+            comfyui_keep_files=comfyui_keep_files,
+            comfyui_model_budget=int(comfyui_model_budget * 1024**3),
+            comfyui_command=comfyui_command or None,
+            comfyui_gpus=gpus,
             drain_timeout=drain_timeout,
         )
     except ValueError as exc:

@@ -19,7 +19,7 @@ import logging
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from runyard_protocol import (
     TaskComplete,
     TaskFail,
     TaskRelease,
+    bounded_values,
 )
 
 __all__ = ["Executor", "ProgressSender", "RequestFailedError", "ServerLink", "TaskLog"]
@@ -77,6 +78,7 @@ class _Job:
     task: asyncio.Task[None] | None = None
     phase: str = "starting"  # starting, running (inside the runtime), uploading
     stop_reason: str | None = None  # a TaskCancel reason, or "released"
+    cleanup: list[Callable[[], None]] = field(default_factory=list)  # see TaskContext.cleanup
 
     @property
     def key(self) -> tuple[str, int]:
@@ -227,7 +229,7 @@ class Executor:
             # Off the event loop (it is ~15 % of the agent's time per task); not awaited, so a
             # cancellation cannot interrupt it, and asyncio.run waits for it at exit.
             asyncio.get_running_loop().run_in_executor(
-                None, functools.partial(shutil.rmtree, job.directory, ignore_errors=True)
+                None, functools.partial(_clean_up, job.cleanup, job.directory, job.log)
             )
 
     async def _outcome(self, job: _Job) -> BaseModel | None:
@@ -238,7 +240,16 @@ class Executor:
             if job.stop_reason is None:
                 if isinstance(exc, asyncio.CancelledError):
                     raise  # not our cancellation: the agent itself is being torn down
-                return self._fail(job, "runtime_error", "the runtime stopped without a cancel")
+                # The runtime stopped on its own (e.g. interrupted in ComfyUI's UI): the task
+                # ends cancelled, saying why.
+                why = str(exc) or "the runtime stopped the task"
+                job.log.info("stopped by the runtime: %s", why)
+                return TaskCancelled(
+                    task_id=job.assign.task_id,
+                    attempt=job.assign.attempt,
+                    stopped_by="runtime",
+                    message=why[:4000],
+                )
         else:
             if job.stop_reason is None:
                 return outcome
@@ -294,7 +305,12 @@ class Executor:
             job.log.exception("failed with an unexpected error")
             return self._fail(job, "runtime_error", f"{type(exc).__name__}: {exc}")
         job.log.info("completed with %d output(s)", len(outputs))
-        return TaskComplete(task_id=assign.task_id, attempt=assign.attempt, outputs=outputs)
+        return TaskComplete(
+            task_id=assign.task_id,
+            attempt=assign.attempt,
+            outputs=outputs,
+            values=bounded_values(ctx.values),
+        )
 
     def _context(self, job: _Job, files: dict[str, Path]) -> TaskContext:
         assign = job.assign
@@ -311,6 +327,7 @@ class Executor:
             output_dir=output_dir,
             report=lambda report: None,
             cancel_event=job.cancel_event,
+            cleanup=job.cleanup,
         )
 
     def _fail(self, job: _Job, code: str, message: str) -> TaskFail:
@@ -330,3 +347,12 @@ class Executor:
 def _fresh_directory(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)  # leftovers of a crashed run of the same attempt
     path.mkdir(parents=True)
+
+
+def _clean_up(callbacks: list[Callable[[], None]], directory: Path, log: TaskLog) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception as exc:  # best effort: a file left behind must not stop the agent
+            log.warning("clean-up after the task failed: %s", exc)
+    shutil.rmtree(directory, ignore_errors=True)

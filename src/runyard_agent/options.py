@@ -57,6 +57,16 @@ class AgentOptions:
     capacity: int = 1
     work_dir: Path | None = None  # None: a temporary directory, removed on exit
     comfyui_url: str | None = "http://127.0.0.1:8188"  # None: no ComfyUI runtime
+    # ComfyUI's base directory on this machine (input/, output/, temp/): lets the agent remove
+    # what each task left there; None: files stay (ComfyUI has no API to delete them).
+    comfyui_dir: Path | None = None
+    comfyui_keep_files: bool = False
+    # Disk budget for models that workflows declare and the agent fetches (LRU beyond it).
+    comfyui_model_budget: int = 50 * 1024**3
+    # Supervised ComfyUI: the command the agent starts (``{port}`` = the URL's port), and GPUs
+    # to start one ComfyUI each on (ports counting up from the URL's; one slot each).
+    comfyui_command: str | None = None
+    comfyui_gpus: list[str] = field(default_factory=list)
     drain_timeout: float = 30.0
     backoff_initial: float = 0.5
     backoff_max: float = 10.0
@@ -72,6 +82,10 @@ class AgentOptions:
             raise ValueError("agent_id must be 1 to 200 characters")
         if not 1 <= self.capacity <= 1024:
             raise ValueError("capacity must be between 1 and 1024")
+        if self.comfyui_gpus and not self.comfyui_command:
+            raise ValueError(
+                "--comfyui-gpus starts one ComfyUI per GPU: it needs --comfyui-command"
+            )
         self.ws_url()
 
     def ws_url(self) -> str:

@@ -84,6 +84,7 @@ class TaskOutput(Model):
 
 class TaskOutputBody(Model):
     outputs: list[TaskOutput] = Field(default_factory=list)
+    values: dict[str, Any] = Field(default_factory=dict)  # non-file outputs (text…) by id
 
 
 class TaskResult(Model):

@@ -6,6 +6,7 @@ version so a server can speak to agents one version behind. See ``docs/agent-pro
 
 from runyard_protocol.closing import CloseReason, close_reason_for
 from runyard_protocol.frames import (
+    MAX_VALUES_BYTES,
     OUTCOMES,
     PROTOCOL_VERSION,
     AgentFrame,
@@ -34,6 +35,7 @@ from runyard_protocol.frames import (
     TaskFail,
     TaskProgress,
     TaskRelease,
+    bounded_values,
     dump_frame,
     outcome_kind,
     parse_agent_frame,
@@ -57,6 +59,7 @@ __all__ = [
     "OutcomeAck",
     "OutcomeKind",
     "OutputSpec",
+    "MAX_VALUES_BYTES",
     "OutputUrlGrant",
     "OutputUrlRequest",
     "RunningTask",
@@ -70,6 +73,7 @@ __all__ = [
     "TaskFail",
     "TaskProgress",
     "TaskRelease",
+    "bounded_values",
     "close_reason_for",
     "dump_frame",
     "outcome_kind",

@@ -6,6 +6,7 @@ attempt that is no longer current (fencing), so a resurrected agent cannot finis
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -98,11 +99,32 @@ class OutputSpec(_Frame):
     file_size: int
 
 
+MAX_VALUES_BYTES = 64 * 1024
+
+
+def bounded_values(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` if they serialise within ``MAX_VALUES_BYTES``, else each string value cut so
+    that they do, marked ``"…"``; both ends apply it (the server stores what fits)."""
+    size = len(json.dumps(values, default=str).encode())
+    if size <= MAX_VALUES_BYTES:
+        return values
+    share = max(64, MAX_VALUES_BYTES // max(1, len(values)) - 64)
+    cut: dict[str, Any] = {}
+    for key, value in list(values.items())[: MAX_VALUES_BYTES // 128]:
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        cut[key[:200]] = text if len(text) <= share else text[: share - 1] + "…"
+    return cut
+
+
 class TaskComplete(_Frame):
     type: Literal["task.complete.v1"] = "task.complete.v1"
     task_id: str
     attempt: int
     outputs: list[OutputSpec] = Field(default_factory=list)
+    # Non-file outputs by output id (a ComfyUI PreviewAny's text, skipped outputs…): JSON
+    # values, at most MAX_VALUES_BYTES serialised (see bounded_values). Optional within
+    # version 2: older servers drop them.
+    values: dict[str, Any] = Field(default_factory=dict)
 
 
 class TaskFail(_Frame):
@@ -114,11 +136,18 @@ class TaskFail(_Frame):
 
 
 class TaskCancelled(_Frame):
-    """The agent confirms it stopped a task after ``TaskCancel``."""
+    """The agent confirms it stopped a task after ``TaskCancel`` (``stopped_by="server"``), or
+    reports that its runtime stopped the task on its own (``stopped_by="runtime"``: e.g. the
+    prompt was interrupted in ComfyUI's UI), which ends the task ``cancelled`` with ``message``.
+
+    Both fields are optional additions within version 2: a server that predates them reads a
+    runtime stop as an unrequested confirmation (the task goes back to the queue)."""
 
     type: Literal["task.cancelled.v1"] = "task.cancelled.v1"
     task_id: str
     attempt: int
+    stopped_by: Literal["server", "runtime"] = "server"
+    message: str = Field(default="", max_length=4000)
 
 
 class TaskRelease(_Frame):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from runyard.models import Task
 from runyard.tasks import lifecycle
 from runyard.tasks.execution import AgentRef, TaskExecution
@@ -31,7 +33,9 @@ async def start(h: Harness, task_id: str) -> AgentRef:
     return ref
 
 
-async def complete(h: Harness, task_id: str, outputs: dict[str, bytes]) -> None:
+async def complete(
+    h: Harness, task_id: str, outputs: dict[str, bytes], values: dict[str, Any] | None = None
+) -> None:
     ref = await start(h, task_id)
     async with h.app.state.services.db.unit() as uow:
         session = uow.session
@@ -64,5 +68,6 @@ async def complete(h: Harness, task_id: str, outputs: dict[str, bytes]) -> None:
             attempt,
             [{"output_id": i, "file_size": len(data)} for i, data in outputs.items()],
             h.clock.now(),
+            values=values,
         )
         assert not isinstance(done, str), done

@@ -25,6 +25,12 @@ class AgentRepository(Repository):
         )
         return list(rows), int(total or 0)
 
+    async def with_labels(self, team_id: str, labels: list[str]) -> list[Agent]:
+        """Every agent of the team (connected or not) that has all ``labels``."""
+        rows = await self.session.scalars(select(Agent).where(Agent.team_id == team_id))
+        needed = set(labels)
+        return [a for a in rows if needed <= set(a.labels or [])]
+
     async def connected(self, team_id: str | None = None) -> list[Agent]:
         stmt = select(Agent).where(Agent.connected.is_(True))
         if team_id is not None:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.agents.health import effective_health
 from runyard.agents.service import AgentIdTaken, AgentService
 from runyard.auth.authenticate import authenticate
@@ -127,6 +128,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
         capacity=hello.capacity,
         healthy=healthy,
         runtimes=runtimes,
+        comfyui=ComfyUICapabilities.of(hello.system_info),
     )
     replaced = gateway.add(conn)
     if replaced is not None:

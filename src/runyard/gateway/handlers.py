@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any, Literal
 
+from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.agents.health import effective_health, healthy_runtimes
 from runyard.agents.service import AgentService
 from runyard.clock import Clock
@@ -38,6 +39,7 @@ from runyard_protocol import (
     TaskFail,
     TaskProgress,
     TaskRelease,
+    bounded_values,
     outcome_kind,
 )
 
@@ -124,6 +126,8 @@ class FrameHandler:
             return
         self.conn.healthy, self.conn.draining = healthy, frame.draining
         self.conn.runtimes = runtimes
+        # A report without them (ComfyUI down for a moment) keeps the last known ones.
+        self.conn.comfyui = ComfyUICapabilities.of(frame.system_info) or self.conn.comfyui
         await self.reply(HeartbeatAck(drop_tasks=drop))
 
     async def outcome(self, frame: Outcome) -> None:
@@ -181,7 +185,15 @@ class FrameHandler:
                     now,
                 )
             elif what == "cancelled":
-                await ex.cancelled(self.me, frame.task_id, frame.attempt, now)
+                assert isinstance(frame, TaskCancelled)
+                await ex.cancelled(
+                    self.me,
+                    frame.task_id,
+                    frame.attempt,
+                    now,
+                    by_runtime=frame.stopped_by == "runtime",
+                    message=frame.message,
+                )
             else:
                 await ex.release(self.me, frame.task_id, frame.attempt, now)
         if what != "ack":
@@ -274,7 +286,14 @@ class FrameHandler:
         async with self.db.unit() as uow:
             ex = TaskExecution(uow, self.settings)
             if problem is None:
-                done = await ex.complete(self.me, frame.task_id, frame.attempt, specs, now)
+                done = await ex.complete(
+                    self.me,
+                    frame.task_id,
+                    frame.attempt,
+                    specs,
+                    now,
+                    values=bounded_values(frame.values),
+                )
                 problem = done if isinstance(done, str) else None
             if problem is not None:
                 await ex.fail(

@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketState
 
+from runyard.agents.capabilities import ComfyUICapabilities
 from runyard_protocol import CloseReason, TaskCancel, dump_frame
 
 log = logging.getLogger("runyard.gateway")
@@ -28,6 +29,8 @@ class Connection:
     healthy: bool = True
     draining: bool = False
     runtimes: set[str] = field(default_factory=lambda: {"python"})
+    # Node classes and models of its ComfyUI, when the agent reported them (else unknown).
+    comfyui: ComfyUICapabilities | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     cancels_sent: set[tuple[str, int]] = field(default_factory=set)
     last_progress_store: dict[str, float] = field(default_factory=dict)

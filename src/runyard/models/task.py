@@ -59,4 +59,7 @@ class Task(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     outputs_expire_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Non-file outputs (text…) of the completed attempt, by output id; served as
+    # task_output.values.
+    output_values: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     event_seq: Mapped[int] = mapped_column(Integer, default=0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.agents.health import healthy_runtimes
 from runyard.agents.repository import AgentRepository
 from runyard.background import BackgroundLoop
@@ -25,6 +26,7 @@ from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
 from runyard.tasks.repository import TaskQueue
 from runyard.tasks.states import TaskStatus
+from runyard.workflows.requirements import Requirements, graph_requirements
 from runyard_protocol import TaskAssign
 
 log = logging.getLogger("runyard.scheduler")
@@ -99,15 +101,23 @@ class Dispatcher(BackgroundLoop):
                 version = versions[ref]
                 tool = version.tool_type if version is not None else "python"
                 needed = set(task.required_labels)
+                needs = task_requirements(task, version)
                 eligible = [
                     c
                     for c in agents
-                    if free[id(c)] > 0 and needed <= c.labels and tool in c.runtimes
+                    if free[id(c)] > 0
+                    and needed <= c.labels
+                    and tool in c.runtimes
+                    and (c.comfyui is None or not c.comfyui.missing(needs))
                 ]
                 if not eligible:
                     continue
-                # Spread load: the agent with the most free slots takes the next task.
-                conn = max(eligible, key=lambda c: free[id(c)])
+                # Agents that already hold the task's models first (a model not on the agent
+                # would cost a download); then spread load: the most free slots.
+                conn = max(
+                    eligible,
+                    key=lambda c: (c.comfyui.holds(needs) if c.comfyui else 0, free[id(c)]),
+                )
                 frame = await self._assign_one(uow, task, version, conn, now)
                 if frame is not None:
                     free[id(conn)] -= 1
@@ -161,20 +171,33 @@ class Dispatcher(BackgroundLoop):
         pending = await queue.claim_pending(now - fresh, JUDGE_BATCH)
         if not pending:
             return
-        able: dict[str, list[tuple[set[str], set[str]]]] = {}
+        able: dict[str, list[tuple[set[str], set[str], ComfyUICapabilities | None]]] = {}
         for a in await AgentRepository(uow.session).connected():
             if a.healthy:
                 runtimes = healthy_runtimes(a.system_info, set(a.runtimes or ["python"]))
-                able.setdefault(a.team_id, []).append((set(a.labels), runtimes))
-        tools: dict[tuple[str, int], str] = {}
+                caps = ComfyUICapabilities.of(a.system_info)
+                able.setdefault(a.team_id, []).append((set(a.labels), runtimes, caps))
+        versions: dict[tuple[str, int], WorkflowVersion | None] = {}
         for task in pending:
             ref = (task.workflow_id, task.workflow_version)
-            if ref not in tools:
-                version = await queue.version_of(task)
-                tools[ref] = version.tool_type if version is not None else "python"
+            if ref not in versions:
+                versions[ref] = await queue.version_of(task)
+            version = versions[ref]
+            tool = version.tool_type if version is not None else "python"
             needed = set(task.required_labels)
+            needs = task_requirements(task, version)
             if not any(
-                needed <= labels and tools[ref] in runtimes
-                for labels, runtimes in able.get(task.team_id, [])
+                needed <= labels and tool in runtimes and (caps is None or not caps.missing(needs))
+                for labels, runtimes, caps in able.get(task.team_id, [])
             ):
                 lifecycle.move(uow, task, TaskStatus.WAITING, now)
+
+
+_NOTHING = Requirements(frozenset(), frozenset())
+
+
+def task_requirements(task: Task, version: WorkflowVersion | None) -> Requirements:
+    """The node classes and models a ComfyUI task needs (nothing for other tools)."""
+    if version is None or version.tool_type != "comfyui":
+        return _NOTHING
+    return graph_requirements(version.workflow_json, version.parameters, task.parameters)

@@ -135,9 +135,12 @@ class TaskExecution:
         attempt: int,
         outputs: list[dict[str, Any]],
         now: datetime,
+        *,
+        values: dict[str, Any] | None = None,
     ) -> Task | str:
-        """Complete with the reported outputs, in their order; an error message (and nothing
-        changed) when they do not match the outputs granted to this attempt."""
+        """Complete with the reported output files, in their order, and the non-file
+        ``values`` (text…); an error message (and nothing changed) when the files do not match
+        the outputs granted to this attempt."""
         task = await self.fenced(agent, task_id, attempt)
         rows = matching(await self.repo.outputs(task.id, attempt), outputs)
         if isinstance(rows, str):
@@ -149,7 +152,9 @@ class TaskExecution:
         for position, row in enumerate(rows):
             row.output_status = "final"
             row.position = position
-        body = TaskOutputBody.of(rows).model_dump()
+        body = TaskOutputBody.of(rows, values).model_dump(exclude_defaults=True)
+        body.setdefault("outputs", [])
+        task.output_values = dict(values) if values else None
         if not lifecycle.complete(self.uow, task, now, body, expires):
             raise StaleAttempt(task_id)  # unreachable while fenced: held tasks may complete
         for row in rows:
@@ -178,10 +183,26 @@ class TaskExecution:
             )
         return task
 
-    async def cancelled(self, agent: AgentRef, task_id: str, attempt: int, now: datetime) -> None:
-        """The agent confirms it stopped: ``cancelled`` if one was asked for, else (it stopped on
-        its own) back to the queue, exactly as a hand-back."""
-        await self.release(agent, task_id, attempt, now)
+    async def cancelled(
+        self,
+        agent: AgentRef,
+        task_id: str,
+        attempt: int,
+        now: datetime,
+        *,
+        by_runtime: bool = False,
+        message: str = "",
+    ) -> None:
+        """The agent confirms it stopped: ``cancelled`` if one was asked for, or if its runtime
+        stopped the task on its own (interrupted in ComfyUI's UI; ``message`` says so), else
+        back to the queue, exactly as a hand-back."""
+        if not by_runtime:
+            await self.release(agent, task_id, attempt, now)
+            return
+        task = await self.fenced(agent, task_id, attempt)
+        if task.cancel_requested_at is None and message:
+            task.task_error = message[:4000]
+        lifecycle.cancel(self.uow, task, now)
 
     async def release(self, agent: AgentRef, task_id: str, attempt: int, now: datetime) -> None:
         """The agent hands the task back (shutting down): back to the queue, no retry used."""

@@ -19,11 +19,17 @@ class OutputRead(BaseModel):
 
 class TaskOutputBody(BaseModel):
     outputs: list[OutputRead]
+    # Non-file outputs by output id (a ComfyUI node's text, outputs skipped by validation…);
+    # absent when there are none.
+    values: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def of(cls, rows: Iterable[object]) -> TaskOutputBody:
+    def of(cls, rows: Iterable[object], values: dict[str, Any] | None = None) -> TaskOutputBody:
         """The contract's ``task_output`` from output rows, in their order."""
-        return cls(outputs=[OutputRead.model_validate(r, from_attributes=True) for r in rows])
+        return cls(
+            outputs=[OutputRead.model_validate(r, from_attributes=True) for r in rows],
+            values=dict(values or {}),
+        )
 
 
 class TaskRead(BaseModel):

@@ -88,7 +88,7 @@ class TaskService:
             )
             for o in outputs
         }
-        body.task_output = TaskOutputBody.of(outputs)
+        body.task_output = TaskOutputBody.of(outputs, task.output_values)
         body.download_urls = urls
         body.download_url = urls[outputs[0].output_id] if outputs else None
         body.expires_at = task.outputs_expire_at

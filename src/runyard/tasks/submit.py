@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from runyard.agents.capabilities import check_comfyui_agents
 from runyard.clock import Clock
 from runyard.db.base import new_id
 from runyard.db.unit import UnitOfWork
@@ -27,6 +28,7 @@ from runyard.tasks import lifecycle
 from runyard.tasks.repository import TaskQueue
 from runyard.tasks.states import TaskStatus
 from runyard.workflows.parameters import ParamError, resolve_parameters
+from runyard.workflows.requirements import graph_requirements
 from runyard.workflows.schemas import ParameterDef
 
 
@@ -164,6 +166,9 @@ class RunService:
                 code="invalid_parameters",
                 errors=[e.as_dict() for e in errors],
             )
+        if version.tool_type == "comfyui":
+            needs = graph_requirements(version.workflow_json, version.parameters, resolved)
+            await check_comfyui_agents(self.uow.session, team_id, version.required_labels, needs)
         cap = self.settings.limits.queued_tasks_per_team
         if await self.repo.active_count(team_id, up_to=cap) >= cap:
             raise Conflict(

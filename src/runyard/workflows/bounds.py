@@ -14,6 +14,7 @@ from typing import Any
 
 from runyard.errors import TooLarge, Unprocessable
 from runyard.settings import LimitSettings
+from runyard.workflows.comfyui import UI_FORMAT_PROBLEM, comfyui_graph, is_ui_format
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,11 @@ def check_bounds(
             f"(RUNYARD_LIMIT_WORKFLOW_PARAMETERS); this one declares {parameter_count}.",
             code="too_many_parameters",
         )
-    if tool_type == "comfyui" and len(workflow_json) > bounds.max_nodes:
+    nodes = len(comfyui_graph(workflow_json)) if tool_type == "comfyui" else 0
+    if nodes > bounds.max_nodes:
         raise Unprocessable(
             f"A ComfyUI graph may have at most {bounds.max_nodes} nodes "
-            f"(RUNYARD_LIMIT_WORKFLOW_NODES); this one has {len(workflow_json)}.",
+            f"(RUNYARD_LIMIT_WORKFLOW_NODES); this one has {nodes}.",
             code="too_many_nodes",
         )
     size = len(json.dumps(workflow_json, separators=(",", ":")).encode())
@@ -88,6 +90,8 @@ def comfyui_graph_problem(graph: dict[str, Any]) -> str | None:
     The API format maps node ids to ``{"class_type": "...", "inputs": {...}}``; anything else
     would only fail later, on an agent, long after the import said yes.
     """
+    if is_ui_format(graph):
+        return UI_FORMAT_PROBLEM
     if not graph:
         return "a comfyui workflow_json is a graph of nodes and cannot be empty"
     for node_id, node in graph.items():

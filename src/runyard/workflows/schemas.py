@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runyard.pagination import PageMeta
 from runyard.workflows.bounds import comfyui_graph_problem
+from runyard.workflows.comfyui import comfyui_graph, wrapper_problem
 
 SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 ParamType = Literal["string", "number", "boolean", "select", "file"]
@@ -91,8 +92,8 @@ class WorkflowDefinition(BaseModel):
                     '{"entrypoint": "package.module:function"}'
                 )
         else:
-            graph = self.workflow_json
-            problem = comfyui_graph_problem(graph)
+            graph = comfyui_graph(self.workflow_json)
+            problem = wrapper_problem(self.workflow_json) or comfyui_graph_problem(graph)
             if problem:
                 raise ValueError(problem)
             for p in self.parameters:
@@ -100,7 +101,11 @@ class WorkflowDefinition(BaseModel):
                     raise ValueError(f"comfyui parameter {p.key!r} needs node_id and field")
                 node = graph.get(p.node_id)
                 if not isinstance(node, dict) or "class_type" not in node:
-                    raise ValueError(f"parameter {p.key!r}: node {p.node_id!r} is not in the graph")
+                    known = ", ".join(sorted(graph, key=str)[:20])
+                    raise ValueError(
+                        f"parameter {p.key!r} is bound to node {p.node_id!r}, which is not in "
+                        f"the graph (its nodes: {known})"
+                    )
                 if p.field not in (node.get("inputs") or {}):
                     raise ValueError(
                         f"parameter {p.key!r}: node {p.node_id!r} ({node['class_type']}) has no "

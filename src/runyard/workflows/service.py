@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runyard.agents.capabilities import check_comfyui_agents
 from runyard.clock import Clock
 from runyard.db.base import new_id
 from runyard.errors import NotFound, Unprocessable
@@ -16,6 +17,7 @@ from runyard.models import Workflow, WorkflowVersion
 from runyard.workflows.bounds import WorkflowBounds, check_bounds
 from runyard.workflows.parameters import check_defaults
 from runyard.workflows.repository import WorkflowRepository
+from runyard.workflows.requirements import graph_requirements
 from runyard.workflows.schemas import WorkflowDefinition, WorkflowRead, WorkflowUpdate
 
 
@@ -61,6 +63,7 @@ class WorkflowService:
     def __init__(
         self, session: AsyncSession, clock: Clock, bounds: WorkflowBounds | None = None
     ) -> None:
+        self.session = session
         self.repo = WorkflowRepository(session)
         self.clock = clock
         self.bounds = bounds or WorkflowBounds()
@@ -99,6 +102,13 @@ class WorkflowService:
     ) -> tuple[Workflow, WorkflowVersion, bool]:
         """Create the workflow, or add a version when the slug exists. (wf, version, created)."""
         self._validated(d)
+        if d.tool_type == "comfyui":
+            # Pre-flight: node classes and models against the agents that would run it.
+            defaults = {p.key: p.default for p in d.parameters if p.default is not None}
+            needs = graph_requirements(
+                d.workflow_json, [p.model_dump() for p in d.parameters], defaults
+            )
+            await check_comfyui_agents(self.session, team_id, d.required_labels, needs)
         now = self.clock.now()
         wf = await self.repo.by_slug(team_id, d.workflow_slug, deleted=True)
         created = wf is None

@@ -37,7 +37,7 @@ def build_runtimes(options: AgentOptions) -> dict[str, Runtime]:
             else:
                 _log.warning("the ComfyUI runtime could not be loaded (%s); python only", exc)
         else:
-            runtimes["comfyui"] = cast(Runtime, module.ComfyUIRuntime(options.comfyui_url))
+            runtimes["comfyui"] = cast(Runtime, module.build_comfyui_runtime(options))
     return runtimes
 
 

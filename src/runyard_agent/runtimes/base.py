@@ -40,6 +40,11 @@ class TaskContext:
     output_dir: Path
     report: Callable[[ProgressReport], None]
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    # Non-file outputs (text and other JSON values) by output id, sent with the completion.
+    values: dict[str, Any] = field(default_factory=dict)
+    # Run off the event loop once the task's outcome is final (outputs uploaded, or failed):
+    # a runtime removes files it left outside ``work_dir`` (ComfyUI's input/ and output/).
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def cancelled(self) -> bool:

@@ -1,9 +1,11 @@
 """A ComfyUI stand-in: a real HTTP + WebSocket server that answers like ComfyUI 0.3.64.
 
 Start it as ``python -m runyard_testing.comfyui_standin --port N [--fail-health]
-[--node-delay SECONDS] [--extra-messages] [--data-dir DIR]``. It is a protocol peer for tests of
-the agent's ``comfyui`` runtime, written from ``/work/shared/notes/comfyui-protocol.md``; it runs
-only model-free core nodes with Pillow and is no substitute for the real server.
+[--node-delay SECONDS] [--extra-messages] [--data-dir DIR]`` (``DIR`` holds ``input/``,
+``output/``, ``temp/`` and ``models/<folder>/``, so tests can look at its files). It is a
+protocol peer for tests of the agent's ``comfyui`` runtime, written from
+``/work/shared/notes/comfyui-protocol.md``; it runs model-free nodes with Pillow and is no
+substitute for the real server.
 
 What each part reproduces (observed behaviour from the note):
 
@@ -19,12 +21,25 @@ What each part reproduces (observed behaviour from the note):
   ``sigma`` 0.1..10), ``value_not_in_list``, ``invalid_input_type``, ``return_type_mismatch``,
   ``custom_validation_failed`` for LoadImage of a file that is not uploaded); nothing is sent on the
   socket for a rejected prompt; a body that is not JSON or a non-dict prompt → 500 text/plain.
+- Nodes (``nodes.py``): the model-free image nodes, batch nodes (``ImageBatch``,
+  ``RepeatImageBatch``, ``ImageFromBatch``), primitives, output nodes of every kind a runtime must
+  collect (``SaveImage``, ``PreviewImage``, ``SaveAnimatedWEBP``/``SaveAnimatedPNG``,
+  ``CreateVideo`` + ``SaveVideo``, ``PreviewAny`` text, ``SaveImageWebsocket`` binary frames,
+  VideoHelperSuite's ``VHS_VideoCombine`` ``gifs``) and model loaders whose name lists are the
+  files under ``models/<folder>``. Images are float32 as in ComfyUI, so SaveImage truncates
+  exactly as the real numpy path does (an inversion is one lower in ~62 % of values).
+- ``GET /object_info`` (``/object_info/{class}``): inputs as ``[type, {default, min, max,
+  step…}]``; ``GET /models`` (folder names), ``GET /models/{folder}`` (file names, 404 unknown).
+- Validation bodies: full ``input_config``; ``received_value`` only where ComfyUI sends it (not
+  for ``custom_validation_failed``); ``prompt_outputs_failed_validation`` with empty details.
 - Execution: one worker, one prompt at a time (a second prompt stays pending); events only to the
   socket whose ``clientId`` equals the prompt's ``client_id`` (none without one): ``status``
   (broadcast; the first per socket carries ``sid``), ``execution_start``, ``execution_cached``,
   ``progress_state``, ``executing``, ``progress`` (ImageBlur reports 4 steps), ``executed``,
-  ``execution_success`` / ``execution_error`` / ``execution_interrupted``, then the final
-  ``executing`` with ``node: null`` after the history entry is written.
+  ``execution_success`` / ``execution_error`` / ``execution_interrupted``, then the ``status``
+  broadcast, then the final ``executing`` ``{"node": null, "prompt_id"}`` (no ``display_node``)
+  after the history entry is written; ``progress_state`` values are floats, and a cached output
+  node's replayed ``executed`` is followed by a ``progress_state`` marking it finished.
 - Run-time errors are real ones: SaveImage with a ``filename_prefix`` that leaves the output folder
   (``../x``) raises as ComfyUI does → ``execution_error`` with type, message and traceback.
 - ``POST /interrupt`` (optional ``prompt_id``, acts only on the running prompt) is cooperative:

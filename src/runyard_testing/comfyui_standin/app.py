@@ -23,7 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from runyard_testing.comfyui_standin.engine import Engine
-from runyard_testing.comfyui_standin.nodes import Folders
+from runyard_testing.comfyui_standin.nodes import MODEL_FOLDERS, NODES, Folders
 from runyard_testing.comfyui_standin.validation import validate_prompt
 
 COMFYUI_VERSION = "0.3.64"
@@ -99,10 +99,15 @@ async def _json_body(request: Request) -> Any:
 
 def create_app(options: StandinOptions) -> Starlette:
     folders = Folders(
-        options.data_dir / "input", options.data_dir / "output", options.data_dir / "temp"
+        options.data_dir / "input",
+        options.data_dir / "output",
+        options.data_dir / "temp",
+        options.data_dir / "models",
     )
     for folder in (folders.input, folders.output, folders.temp):
         folder.mkdir(parents=True, exist_ok=True)
+    for name in MODEL_FOLDERS:
+        (folders.models / name).mkdir(parents=True, exist_ok=True)
     hub = SocketHub()
     engine = Engine(
         folders, hub, node_delay=options.node_delay, extra_messages=options.extra_messages
@@ -241,6 +246,21 @@ def create_app(options: StandinOptions) -> Starlette:
             path, media_type=media_type, headers={"Content-Disposition": f'filename="{filename}"'}
         )
 
+    async def object_info(request: Request) -> Response:
+        class_type = request.path_params.get("node_class")
+        if class_type is None:
+            return JSONResponse({name: spec.object_info(folders) for name, spec in NODES.items()})
+        spec = NODES.get(class_type)
+        return JSONResponse({class_type: spec.object_info(folders)} if spec else {})
+
+    async def models(request: Request) -> Response:
+        folder = request.path_params.get("folder")
+        if folder is None:
+            return JSONResponse(list(MODEL_FOLDERS))
+        if folder not in MODEL_FOLDERS:
+            return Response(status_code=404)
+        return JSONResponse(folders.model_files(folder))
+
     async def drop_sockets(request: Request) -> Response:
         # Test hook (not a ComfyUI route): close every socket, as a network blip would.
         return JSONResponse({"dropped": hub.drop_all()})
@@ -306,6 +326,10 @@ def create_app(options: StandinOptions) -> Starlette:
         Route("/history", history),
         Route("/history/{prompt_id}", history),
         Route("/view", view),
+        Route("/object_info", object_info),
+        Route("/object_info/{node_class}", object_info),
+        Route("/models", models),
+        Route("/models/{folder}", models),
         Route("/_standin/drop_sockets", drop_sockets, methods=["POST"]),
         WebSocketRoute("/ws", websocket),
     ]

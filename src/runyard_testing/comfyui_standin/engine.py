@@ -177,17 +177,16 @@ class Engine:
                 }
                 traceback.print_exception(exc)
             # History is written before the prompt leaves the running list (one step, as in
-            # ComfyUI's task_done); the final `executing: null` follows it.
+            # ComfyUI's task_done). After execution_success/error/interrupted come the `status`
+            # broadcast, then the final `executing` with `node: null` (no display_node).
             self.history[item.prompt_id] = entry
             self.running = None
             self.last_node_id = None
+            self.broadcast_status()
             if item.client_id:
                 self.hub.send(
-                    item.client_id,
-                    "executing",
-                    {"node": None, "display_node": None, "prompt_id": item.prompt_id},
+                    item.client_id, "executing", {"node": None, "prompt_id": item.prompt_id}
                 )
-            self.broadcast_status()
 
     # ------------------------------------------------------------ execution (worker thread)
 
@@ -202,7 +201,12 @@ class Engine:
         pid = item.prompt_id
         run.record("execution_start", {"prompt_id": pid, "timestamp": now_ms()})
         memo: dict[str, str] = {}
-        cached = [n for n in item.graph if self._signature(item.graph, n, memo) in self._cache]
+        cached = [
+            n
+            for n in item.graph
+            if self._signature(item.graph, n, memo) in self._cache
+            and not NODES[item.graph[n]["class_type"]].not_idempotent
+        ]
         run.record("execution_cached", {"nodes": cached, "prompt_id": pid, "timestamp": now_ms()})
         status = "success"
         try:
@@ -290,10 +294,11 @@ class Engine:
         node = graph[node_id]
         spec = NODES[node["class_type"]]
         signature = self._signature(graph, node_id, memo)
-        if signature in self._cache:
-            # A cached output node replays its old UI (the old file names) in `executed`.
+        if signature in self._cache and not spec.not_idempotent:
+            # A cached output node replays its old UI (the old file names) in `executed`,
+            # followed by a progress_state marking it finished.
             result = run.values[node_id] = self._cache[signature]
-            if result.ui is not None:
+            if result.ui:
                 run.outputs_ui[node_id] = result.ui
                 run.emit(
                     "executed",
@@ -304,13 +309,14 @@ class Engine:
                         "prompt_id": pid,
                     },
                 )
+                run.state(node_id, 1.0, 1.0, "finished")
             return
         raw = node.get("inputs") or {}
         for value in raw.values():
             if isinstance(value, list) and len(value) == 2:
                 self._run_node(run, str(value[0]), memo)
         self.last_node_id = node_id
-        run.state(node_id, 0, 1, "running")
+        run.state(node_id, 0.0, 1.0, "running")
         run.emit("executing", {"node": node_id, "display_node": node_id, "prompt_id": pid})
         # As in ComfyUI, the check before a node runs reports the interrupt at that node.
         self._check_interrupt()
@@ -318,33 +324,38 @@ class Engine:
         for name, value in raw.items():
             if isinstance(value, list) and len(value) == 2:
                 inputs[name] = run.values[str(value[0])].values[value[1]]
-            elif name in spec.required:
-                inputs[name] = convert_value(spec.required[name], value)
+            elif name in spec.required or name in spec.optional:
+                inputs[name] = convert_value(spec.required.get(name) or spec.optional[name], value)
 
         def progress(value: int, maximum: int) -> None:
             self._check_interrupt()
             run.emit(
                 "progress", {"value": value, "max": maximum, "prompt_id": pid, "node": node_id}
             )
-            run.state(node_id, value, maximum, "running")
+            run.state(node_id, float(value), float(maximum), "running")
             if self.extra_messages and run.item.client_id:
                 # A binary preview frame: event type 1 (PREVIEW_IMAGE), format 2 (PNG).
                 header = (1).to_bytes(4, "big") + (2).to_bytes(4, "big")
                 self.hub.send_bytes_threadsafe(run.item.client_id, header + _TINY_PNG)
                 run.emit("crystools.monitor", {"cpu_utilization": 12.5, "gpus": []})
 
+        def send_bytes(payload: bytes) -> None:
+            if run.item.client_id:
+                self.hub.send_bytes_threadsafe(run.item.client_id, payload)
+
         try:
-            result = spec.run(NodeContext(self.folders, self.node_delay, progress), inputs)
+            context = NodeContext(self.folders, self.node_delay, progress, send_bytes)
+            result = spec.run(context, inputs)
         except InterruptedByUser:
             raise
         except Exception as exc:
             raise _NodeFailure(node_id, exc, inputs) from exc
         self._cache[signature] = run.values[node_id] = result
         run.executed.append(node_id)
-        if result.ui is not None:
+        if result.ui:
             run.outputs_ui[node_id] = result.ui
             run.emit(
                 "executed",
                 {"node": node_id, "display_node": node_id, "output": result.ui, "prompt_id": pid},
             )
-        run.state(node_id, 1, 1, "finished")
+        run.state(node_id, 1.0, 1.0, "finished")

@@ -30,11 +30,19 @@ def convert_value(spec: InputSpec, value: Any) -> Any:
         return float(value)
     if spec.kind in ("STRING", "COMBO"):
         return str(value)
+    if spec.kind == "BOOLEAN":
+        return bool(value)
     return value
 
 
-def _check_value(name: str, spec: InputSpec, value: Any) -> dict[str, Any] | None:
-    info = {"input_name": name, "input_config": [spec.kind, {}], "received_value": value}
+def _check_value(
+    name: str, spec: InputSpec, value: Any, folders: Folders, *, custom: bool
+) -> dict[str, Any] | None:
+    """ComfyUI's ``validate_inputs`` for a literal: convert, then (unless the node validates
+    this input itself, ``custom``) min/max and the combo list. ``input_config`` is the full
+    ``[type, options]`` pair of ``/object_info``."""
+    config = spec.info(folders)
+    info = {"input_name": name, "input_config": config, "received_value": value}
     try:
         value = convert_value(spec, value)
     except (TypeError, ValueError) as exc:
@@ -45,22 +53,38 @@ def _check_value(name: str, spec: InputSpec, value: Any) -> dict[str, Any] | Non
             **info,
             exception_message=str(exc),
         )
+    if custom:
+        return None
     if spec.min is not None and value < spec.min:
         return _error(
-            "value_smaller_than_min", f"Value {value} smaller than min of {spec.min}", name, **info
+            "value_smaller_than_min",
+            f"Value {value} smaller than min of {spec.config['min']}",
+            name,
+            **{**info, "received_value": value},
         )
     if spec.max is not None and value > spec.max:
         return _error(
-            "value_bigger_than_max", f"Value {value} bigger than max of {spec.max}", name, **info
+            "value_bigger_than_max",
+            f"Value {value} bigger than max of {spec.config['max']}",
+            name,
+            **{**info, "received_value": value},
         )
-    if spec.choices and value not in spec.choices:
+    options = spec.options(folders)
+    if options is not None and value not in options:
+        # ComfyUI leaves long lists (scanned model files) out of the answer.
+        listed = f"(list of length {len(options)})" if len(options) > 20 else str(options)
         return _error(
             "value_not_in_list",
             "Value not in list",
-            f"{name}: '{value}' not in {list(spec.choices)}",
-            **info,
+            f"{name}: '{value}' not in {listed}",
+            input_name=name,
+            input_config=config if len(options) <= 20 else None,
+            received_value=value,
         )
     return None
+
+
+_LITERAL_KINDS = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO", "*"})
 
 
 class _Validator:
@@ -78,7 +102,8 @@ class _Validator:
         inputs = node.get("inputs") or {}
         errors: list[dict[str, Any]] = []
         valid = True
-        for name, input_spec in spec.required.items():
+        present_optional = {n: o for n, o in spec.optional.items() if n in inputs}
+        for name, input_spec in {**spec.required, **present_optional}.items():
             if name not in inputs:
                 errors.append(
                     _error(
@@ -94,17 +119,20 @@ class _Validator:
                 elif not self.node(str(value[0])):
                     valid = False
                 continue
-            if input_spec.kind == "IMAGE":
+            if input_spec.kind not in _LITERAL_KINDS:
                 errors.append(
                     _error(
                         "invalid_input_type",
-                        "Failed to convert an input value to a IMAGE value",
+                        f"Failed to convert an input value to a {input_spec.kind} value",
                         f"{name}, {value}",
                         input_name=name,
+                        input_config=input_spec.info(self.folders),
+                        received_value=value,
                     )
                 )
                 continue
-            problem = _check_value(name, input_spec, value)
+            custom = spec.validate is not None and name == next(iter(spec.required))
+            problem = _check_value(name, input_spec, value, self.folders, custom=custom)
             if problem is not None:
                 errors.append(problem)
         if not errors and spec.validate is not None:
@@ -118,7 +146,6 @@ class _Validator:
                         "Custom validation failed for node",
                         details,
                         input_name=name,
-                        received_value=inputs.get(name),
                     )
                 )
         result = (valid and not errors, errors)
@@ -132,17 +159,19 @@ class _Validator:
                 "Bad linked input, must be a length-2 list of [node_id, slot_index]",
                 name,
                 input_name=name,
+                input_config=spec.info(self.folders),
                 received_value=value,
             )
         source = self.graph[str(value[0])]["class_type"]
         returns = NODES[source].return_types
         received = returns[value[1]] if 0 <= value[1] < len(returns) else "*"
-        if received != spec.kind:
+        if "*" not in (received, spec.kind) and received != spec.kind:
             return _error(
                 "return_type_mismatch",
                 "Return type mismatch between linked nodes",
                 f"{name}, received_type({received}) mismatch input_type({spec.kind})",
                 input_name=name,
+                input_config=spec.info(self.folders),
                 received_type=received,
                 linked_node=value,
             )
@@ -173,7 +202,6 @@ def validate_prompt(graph: dict[str, Any], folders: Folders) -> Validation:
 
     validator = _Validator(graph, folders)
     result = Validation()
-    failures: list[str] = []
     for output in outputs:
         if validator.node(output):
             result.good_outputs.append(output)
@@ -192,11 +220,9 @@ def validate_prompt(graph: dict[str, Any], folders: Folders) -> Validation:
             )
             if output not in entry["dependent_outputs"]:
                 entry["dependent_outputs"].append(output)
-            failures += [f"{r['message']}: {r['details']}" for r in reasons]
     if not result.good_outputs:
         result.error = _error(
             "prompt_outputs_failed_validation",
             "Prompt outputs failed validation",
-            "\n".join(dict.fromkeys(failures)),
         )
     return result

@@ -375,3 +375,69 @@ async def test_a_runtime_that_errors_while_cancelled_still_reports_cancelled(
     await server.send(TaskCancel(task_id="task-1", attempt=1, reason="cancelled"))
     await server.wait_for(TaskCancelled, timeout=3)
     assert not server.of_type(TaskFail)
+
+
+async def test_a_runtime_that_stops_on_its_own_reports_a_runtime_cancel(
+    server, start_agent, make_assign, monkeypatch
+):
+    # As when a prompt is interrupted in ComfyUI's own UI: no TaskCancel was sent.
+    import sys
+    import types
+
+    from runyard_agent.runtimes.base import TaskCancelledError
+
+    def interrupted(ctx):
+        raise TaskCancelledError("ComfyUI interrupted the prompt at node 3 (ImageBlur)")
+
+    module = types.ModuleType("agent_ui_interrupt_module")
+    module.run = interrupted
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    await start_agent()
+    await server.assign(make_assign("agent_ui_interrupt_module:run"))
+    cancelled = await server.wait_for(TaskCancelled, timeout=5)
+    assert cancelled.stopped_by == "runtime"
+    assert "interrupted the prompt at node 3 (ImageBlur)" in cancelled.message
+    assert not server.of_type(TaskFail)
+
+
+async def test_non_file_values_are_sent_with_the_completion(
+    server, start_agent, make_assign, monkeypatch
+):
+    import sys
+    import types
+
+    def caption(ctx):
+        ctx.values["caption"] = "a red square"
+        return []
+
+    module = types.ModuleType("agent_values_module")
+    module.run = caption
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    await start_agent()
+    await server.assign(make_assign("agent_values_module:run"))
+    complete = await server.wait_for(TaskComplete, timeout=5)
+    assert complete.values == {"caption": "a red square"} and complete.outputs == []
+
+
+async def test_runtime_clean_up_runs_after_the_outcome(
+    server, start_agent, make_assign, monkeypatch, tmp_path
+):
+    import sys
+    import types
+
+    marker = tmp_path / "cleaned"
+
+    def registers(ctx):
+        ctx.cleanup.append(marker.touch)
+        ctx.cleanup.append(lambda: 1 / 0)  # a failing callback does not stop the others
+        ctx.cleanup.append(lambda: (tmp_path / "second").touch())
+        return []
+
+    module = types.ModuleType("agent_cleanup_module")
+    module.run = registers
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    await start_agent()
+    await server.assign(make_assign("agent_cleanup_module:run"))
+    await server.wait_for(TaskComplete, timeout=5)
+    assert await removed(tmp_path / "work" / "task-1-1")  # clean-up ran before the rmtree
+    assert marker.exists() and (tmp_path / "second").exists()

@@ -104,6 +104,44 @@ async def test_failed_task_result_says_why(harness: Harness, team_a: Team) -> No
     assert body["task_output"] is None and body["download_url"] is None
 
 
+async def test_a_runtime_stop_ends_the_task_cancelled_saying_why(
+    harness: Harness, team_a: Team
+) -> None:
+    # Interrupted in ComfyUI's own UI: the agent reports a runtime stop, no cancel was asked.
+    from runyard.tasks.execution import TaskExecution
+
+    task_id = await new_task(harness, team_a)
+    ref = await drive.start(harness, task_id)
+    async with harness.app.state.services.db.unit() as uow:
+        await TaskExecution(uow, harness.settings).cancelled(
+            ref,
+            task_id,
+            1,
+            harness.clock.now(),
+            by_runtime=True,
+            message="ComfyUI interrupted the prompt at node 3 (ImageBlur)",
+        )
+    body = await status(harness, team_a, task_id)
+    assert body["task_status"] == "cancelled"
+    assert body["task_error"] == "ComfyUI interrupted the prompt at node 3 (ImageBlur)"
+    # An unrequested confirmation from an older agent still means "back to the queue".
+    other = await new_task(harness, team_a)
+    ref = await drive.start(harness, other)
+    async with harness.app.state.services.db.unit() as uow:
+        await TaskExecution(uow, harness.settings).cancelled(ref, other, 1, harness.clock.now())
+    assert (await status(harness, team_a, other))["task_status"] == "pending"
+
+
+async def test_non_file_values_are_served_in_task_output(harness: Harness, team_a: Team) -> None:
+    task_id = await new_task(harness, team_a)
+    await drive.complete(harness, task_id, {"image": b"x"}, values={"4.text.0": "a caption"})
+    done = (
+        await harness.client.get(f"/api/v1/r/tasks/{task_id}/result", headers=team_a.auth())
+    ).json()
+    assert done["task_output"]["values"] == {"4.text.0": "a caption"}
+    assert [o["output_id"] for o in done["task_output"]["outputs"]] == ["image"]
+
+
 async def test_list_filter_and_paging(harness: Harness, team_a: Team) -> None:
     ids = [await new_task(harness, team_a) for _ in range(3)]
     await cancel(harness, team_a, ids[0])

@@ -144,3 +144,51 @@ async def test_other_teams_workflows_are_invisible(
         f"/api/v1/workflows/{wf['id']}", headers=team_b.auth(), json={"description": "mine now"}
     )
     assert r.status_code == 404
+
+
+UI_EXPORT = {
+    "last_node_id": 3,
+    "last_link_id": 2,
+    "nodes": [{"id": 1, "type": "LoadImage", "widgets_values": ["x.png", "image"]}],
+    "links": [[1, 1, 0, 2, 0, "IMAGE"]],
+    "version": 0.4,
+}
+
+
+async def test_ui_format_export_is_refused_at_import_with_the_way_out(
+    harness: Harness, team_a: Team
+) -> None:
+    # With or without a binding (the binding is what the user notices first), and wrapped.
+    for body in (
+        comfy(workflow_json=UI_EXPORT, parameters=[]),
+        comfy(workflow_json=UI_EXPORT),
+        comfy(workflow_json={"graph": UI_EXPORT}, parameters=[]),
+    ):
+        r = await harness.client.post("/api/v1/workflows/import", headers=team_a.auth(), json=body)
+        assert r.status_code == 422, r.text
+        message = r.json()["error_message"]
+        assert "UI-format" in message and "Export (API)" in message, message
+
+
+async def test_binding_error_says_why(harness: Harness, team_a: Team) -> None:
+    body = comfy(parameters=[{"key": "p", "type": "string", "node_id": "9", "field": "image"}])
+    r = await harness.client.post("/api/v1/workflows/import", headers=team_a.auth(), json=body)
+    assert r.status_code == 422
+    message = r.json()["error_message"]
+    assert "parameter 'p' is bound to node '9', which is not in the graph" in message
+    assert "1, 2, 3" in message
+
+
+async def test_wrapped_graph_with_options_is_accepted_and_bindings_checked_inside(
+    harness: Harness, team_a: Team
+) -> None:
+    wrapped = {"graph": GRAPH, "allow_partial_outputs": True}
+    r = await harness.client.post(
+        "/api/v1/workflows/import", headers=team_a.auth(), json=comfy(workflow_json=wrapped)
+    )
+    assert r.status_code == 201, r.text
+    bad = {"graph": GRAPH, "allow_partial_outputs": "yes"}
+    r = await harness.client.post(
+        "/api/v1/workflows/import", headers=team_a.auth(), json=comfy(workflow_json=bad)
+    )
+    assert r.status_code == 422 and "allow_partial_outputs" in r.json()["error_message"]

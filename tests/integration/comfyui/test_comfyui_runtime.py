@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from comfyui_helpers import (
     png_bytes,
     workflow,
 )
-from PIL import Image, ImageOps
+from PIL import Image
 
 from runyard_agent.runtimes.base import TaskCancelledError, TaskFailedError
 from runyard_agent.runtimes.comfyui import ComfyUIRuntime
@@ -32,6 +33,15 @@ DECOY = png_bytes((250, 250, 0))
 def _pixels(data: bytes) -> list[Any]:
     with Image.open(io.BytesIO(data)) as image:
         return list(image.convert("RGB").getdata())
+
+
+def comfy_inverted(value: int) -> int:
+    """ComfyUI's LoadImage → ImageInvert → SaveImage for one channel value: float32 all along
+    (``v / 255.0``, ``1.0 - x``, ``255. * y``), then ``astype(np.uint8)`` truncates."""
+    (x,) = array("f", [value / 255.0])
+    (y,) = array("f", [1.0 - x])
+    (z,) = array("f", [255.0 * y])
+    return min(255, max(0, int(z)))
 
 
 def _prompt_entries(standin: Standin) -> list[dict[str, Any]]:
@@ -67,8 +77,10 @@ async def test_invert_uses_renamed_upload_and_returns_the_inverted_png(
     assert output.file_name == "inverted_00001_.png"
     assert output.path.parent == ctx.output_dir
     with Image.open(io.BytesIO(PHOTO)) as source:
-        expected = list(ImageOps.invert(source.convert("RGB")).getdata())
+        expected = [tuple(comfy_inverted(c) for c in p) for p in source.convert("RGB").getdata()]
     assert _pixels(output.path.read_bytes()) == expected
+    # ComfyUI's float32 path truncates: not what a uint8 inversion gives, for most values.
+    assert sum(comfy_inverted(v) != 255 - v for v in range(256)) == 159
 
     [entry] = _prompt_entries(standin)
     sent_graph = entry["prompt"][2]

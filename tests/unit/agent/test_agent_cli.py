@@ -29,6 +29,11 @@ def test_help_explains_every_option_and_never_shows_the_key():
         "--capacity",
         "--work-dir",
         "--comfyui-url",
+        "--comfyui-dir",
+        "--comfyui-keep-files",
+        "--comfyui-model-budget",
+        "--comfyui-command",
+        "--comfyui-gpus",
         "--drain-timeout",
         "--log-level",
         "RUNYARD_URL",
@@ -62,3 +67,11 @@ def test_a_bad_server_url_is_refused():
 def test_capacity_must_be_positive():
     result = runner.invoke(app(), ["--key", "ak-x", "--capacity", "0"])
     assert result.exit_code == 2
+
+
+def test_gpus_need_a_command():
+    result = runner.invoke(
+        app(), ["--key", "ak-x", "--comfyui-gpus", "0,1"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 2
+    assert "--comfyui-command" in result.output

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from runyard_agent.runtimes.comfyui.errors import (
     render_execution_error,
     render_interrupted,
     render_validation_error,
+    scrub_paths,
 )
 
 
@@ -141,3 +144,19 @@ def test_interrupted_message() -> None:
         "ComfyUI interrupted the prompt at node 3 (ImageBlur)"
     )
     assert render_interrupted({}) == "ComfyUI interrupted the prompt"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "cannot identify image file '/srv/comfy/input/broken.png'",
+            "cannot identify image file 'broken.png'",
+        ),
+        ("C:\\ComfyUI\\input\\x.png failed", "x.png failed"),
+        ("at http://127.0.0.1:8188/view", "at http://127.0.0.1:8188/view"),
+        ("probe/out and 40/2 stay", "probe/out and 40/2 stay"),
+    ],
+)
+def test_scrub_paths_keeps_only_the_file_name(text: str, expected: str) -> None:
+    assert scrub_paths(text) == expected

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from starlette.websockets import WebSocketState
 
+from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.db.base import Base, new_id
 from runyard.db.engine import Database
 from runyard.gateway.registry import Connection, Gateway
@@ -113,7 +114,12 @@ class World:
         return task_id
 
     async def connect(
-        self, agent_id: str, *, capacity: int = 1, labels: set[str] | None = None
+        self,
+        agent_id: str,
+        *,
+        capacity: int = 1,
+        labels: set[str] | None = None,
+        system_info: dict[str, Any] | None = None,
     ) -> FakeSocket:
         sock = FakeSocket()
         self.sockets[agent_id] = sock
@@ -125,7 +131,8 @@ class World:
                     api_key_id="key",
                     labels=sorted(labels or set()),
                     capacity=capacity,
-                    runtimes=["python"],
+                    runtimes=["python", "comfyui"] if system_info else ["python"],
+                    system_info=system_info or {},
                     connected=True,
                     healthy=True,
                     connection_id=f"conn-{agent_id}",
@@ -141,6 +148,8 @@ class World:
                 connection_id=f"conn-{agent_id}",
                 labels=labels or set(),
                 capacity=capacity,
+                runtimes={"python", "comfyui"} if system_info else {"python"},
+                comfyui=ComfyUICapabilities.of(system_info),
             )
         )
         return sock

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -43,6 +44,13 @@ def websocket_url(base_url: str, client_id: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, f"clientId={client_id}", ""))
 
 
+@dataclass(frozen=True)
+class Submitted:
+    prompt_id: str
+    # A 200 with node_errors: ComfyUI runs the outputs that validated and skips the others.
+    node_errors: dict[str, Any] = field(default_factory=dict)
+
+
 def _snippet(response: httpx.Response) -> str:
     text = response.text.strip().replace("\n", " ")
     return text[:300] or "(empty body)"
@@ -68,11 +76,13 @@ class ComfyUIClient:
             ping_timeout=60,
         )
 
-    async def upload(self, path: Path, name: str, content_type: str) -> str:
-        """Upload an input; returns the name to put in the graph (ComfyUI may rename it)."""
+    async def upload(self, path: Path, name: str, content_type: str, subfolder: str = "") -> str:
+        """Upload an input; returns the name to put in the graph (ComfyUI may rename it).
+        In a ``subfolder`` of its own the task's file overwrites rather than being renamed."""
+        form = {"subfolder": subfolder, "overwrite": "true"} if subfolder else {}
         with path.open("rb") as handle:
             response = await self.http.post(
-                "/upload/image", files={"image": (name, handle, content_type)}
+                "/upload/image", files={"image": (name, handle, content_type)}, data=form
             )
         if response.status_code != 200:
             raise TaskFailedError(
@@ -91,8 +101,9 @@ class ComfyUIClient:
         subfolder = str(body.get("subfolder") or "")
         return f"{subfolder}/{stored}" if subfolder else stored
 
-    async def submit(self, graph: Graph, client_id: str, prompt_id: str) -> str:
-        """``POST /prompt``; returns the prompt id ComfyUI uses (ours unless it is too old)."""
+    async def submit(self, graph: Graph, client_id: str, prompt_id: str) -> Submitted:
+        """``POST /prompt``: the prompt id ComfyUI uses (ours unless it is too old) and the
+        ``node_errors`` of outputs it accepted the prompt without (it runs only the others)."""
         response = await self.http.post(
             "/prompt", json={"prompt": graph, "client_id": client_id, "prompt_id": prompt_id}
         )
@@ -114,10 +125,8 @@ class ComfyUIClient:
             raise TaskFailedError(
                 f"ComfyUI answered the prompt with {_snippet(response)}", COMFYUI_ERROR
             ) from exc
-        if body.get("node_errors"):
-            # ComfyUI runs the outputs that validated and skips the others.
-            log.warning("ComfyUI skips outputs of prompt %s: %s", accepted, body["node_errors"])
-        return accepted
+        node_errors = body.get("node_errors")
+        return Submitted(accepted, dict(node_errors) if isinstance(node_errors, dict) else {})
 
     async def history_entry(self, prompt_id: str) -> dict[str, Any] | None:
         """The history entry, or None: ``{}`` means "not finished yet" as well as "unknown"."""
@@ -169,6 +178,27 @@ class ComfyUIClient:
             with destination.open("wb") as handle:
                 async for chunk in response.aiter_bytes():
                     handle.write(chunk)
+
+    async def node_classes(self) -> list[str]:
+        """The node classes ComfyUI has (``GET /object_info``: its keys)."""
+        response = await self.http.get("/object_info")
+        response.raise_for_status()
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ValueError("/object_info is not an object")
+        return sorted(str(name) for name in body)
+
+    async def model_files(self) -> dict[str, list[str]]:
+        """``{folder: [file, …]}`` from ``GET /models`` and ``GET /models/<folder>``."""
+        response = await self.http.get("/models")
+        response.raise_for_status()
+        folders = response.json()
+        found: dict[str, list[str]] = {}
+        for folder in folders if isinstance(folders, list) else []:
+            listing = await self.http.get(f"/models/{folder}")
+            if listing.status_code == 200 and isinstance(names := listing.json(), list):
+                found[str(folder)] = sorted(str(n) for n in names)
+        return found
 
     async def system_stats(self) -> dict[str, Any]:
         response = await self.http.get("/system_stats")

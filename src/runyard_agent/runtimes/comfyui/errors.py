@@ -7,6 +7,7 @@ become a ``TaskFailedError`` whose message names the node and its class.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,8 +21,20 @@ OUTPUT_MISSING = "comfyui_output_missing"
 _MAX_MESSAGE = 4000
 
 
+# An absolute path on ComfyUI's machine (POSIX or Windows), not part of a URL: the user sees only
+# its last part (``/srv/comfy/input/broken.png`` → ``broken.png``).
+_SERVER_PATH = re.compile(
+    r"""(?<![\w.:/\\~-])(?:[A-Za-z]:[\\/]|/)(?:[^\s'"/\\]+[\\/])+([^\s'"/\\]*)"""
+)
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` without ComfyUI's server paths: each keeps only its file (or folder) name."""
+    return _SERVER_PATH.sub(lambda m: m.group(1) or "…", text)
+
+
 def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    return scrub_paths(value.strip()) if isinstance(value, str) else ""
 
 
 def _clip(message: str) -> str:
@@ -81,6 +94,26 @@ def render_validation_error(body: Any) -> str:
         return _clip(f"ComfyUI rejected the workflow: {headline}; " + "; ".join(nodes))
     suffix = f" ({details})" if details else ""
     return _clip(f"ComfyUI rejected the workflow: {headline}{suffix}")
+
+
+def render_skipped_outputs(node_errors: Mapping[str, Any]) -> str:
+    """A ``POST /prompt`` 200 with ``node_errors``: which outputs ComfyUI will not run, and why."""
+    skipped: list[str] = []
+    for entry in node_errors.values():
+        outputs = entry.get("dependent_outputs") if isinstance(entry, Mapping) else None
+        for output in outputs if isinstance(outputs, list) else []:
+            if str(output) not in skipped:
+                skipped.append(str(output))
+    nodes = "; ".join(
+        render_node_error(str(node_id), entry)
+        for node_id, entry in node_errors.items()
+        if isinstance(entry, Mapping)
+    )
+    which = f"output node(s) {', '.join(skipped)}" if skipped else "some output nodes"
+    return _clip(
+        f"ComfyUI skipped {which}, which failed validation, and would run only the others: "
+        f"{nodes or 'no details'}"
+    )
 
 
 def render_execution_error(data: Mapping[str, Any]) -> str:

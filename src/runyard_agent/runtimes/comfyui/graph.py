@@ -70,6 +70,14 @@ def load_graph(workflow_json: Mapping[str, Any]) -> Graph:
     return graph
 
 
+def allow_partial_outputs(workflow_json: Mapping[str, Any]) -> bool:
+    """The wrapper option ``{"graph": ..., "allow_partial_outputs": true}``: complete with the
+    outputs ComfyUI ran when it skipped others that failed validation (listed in the result)."""
+    return isinstance(workflow_json.get("graph"), Mapping) and (
+        workflow_json.get("allow_partial_outputs") is True
+    )
+
+
 def _binding(definition: Mapping[str, Any]) -> tuple[str, str] | None:
     source = definition.get("binding") if isinstance(definition.get("binding"), Mapping) else None
     node_id = (source or definition).get("node_id")
@@ -164,6 +172,35 @@ def collect_outputs(graph_order: list[str], *sources: Mapping[str, Any]) -> list
         for kind, files in merged[node_id].items()
         for index, ref in enumerate(files)
     ]
+
+
+# Keys of a node's output that describe files rather than being outputs themselves.
+_METADATA_KEYS = frozenset({"animated"})
+
+
+def collect_values(graph_order: list[str], *sources: Mapping[str, Any]) -> dict[str, Any]:
+    """Non-file outputs: each string (or number) in a list under a node's output key, such as
+    ``PreviewAny``'s ``{"text": ["..."]}``, by output id ``node.key.index``; graph order."""
+    merged: dict[str, dict[str, list[Any]]] = {}
+    for source in sources:
+        for node_id, output in source.items():
+            if not isinstance(output, Mapping):
+                continue
+            for kind, items in output.items():
+                if kind in _METADATA_KEYS or not isinstance(items, list):
+                    continue
+                scalars = [
+                    i for i in items if isinstance(i, str | int | float) and not isinstance(i, bool)
+                ]
+                if scalars:
+                    merged.setdefault(str(node_id), {})[str(kind)] = scalars
+    order = [n for n in graph_order if n in merged] + [n for n in merged if n not in graph_order]
+    return {
+        f"{node_id}.{kind}.{index}": value
+        for node_id in order
+        for kind, values in merged[node_id].items()
+        for index, value in enumerate(values)
+    }
 
 
 def content_type_for(filename: str) -> str:

@@ -6,29 +6,41 @@ import asyncio
 import contextlib
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 from runyard_agent.runtimes.base import (
     Health,
     ProducedOutput,
+    ProgressReport,
     TaskCancelledError,
     TaskContext,
     TaskFailedError,
 )
-from runyard_agent.runtimes.comfyui.client import HTTP_ERRORS, ComfyUIClient, new_ids
-from runyard_agent.runtimes.comfyui.errors import UNREACHABLE
+from runyard_agent.runtimes.comfyui.client import HTTP_ERRORS, ComfyUIClient, Submitted, new_ids
+from runyard_agent.runtimes.comfyui.errors import (
+    CONNECTION_LOST,
+    UNREACHABLE,
+    VALIDATION_FAILED,
+    render_skipped_outputs,
+)
+from runyard_agent.runtimes.comfyui.files import ComfyUIFiles, mark_run
 from runyard_agent.runtimes.comfyui.graph import (
     OutputFile,
+    allow_partial_outputs,
     apply_parameters,
     content_type_for,
     load_graph,
 )
+from runyard_agent.runtimes.comfyui.models import MODEL_UNAVAILABLE, ModelCache, declared_models
 from runyard_agent.runtimes.comfyui.session import PromptSession
+from runyard_agent.runtimes.comfyui.supervisor import ComfyUISupervisor, restarted_since
 from runyard_protocol import AssignedWorkflow
 
 log = logging.getLogger(__name__)
 
 _CANCEL_POLL = 0.1
+_LISTING_ERRORS: tuple[type[Exception], ...] = (*HTTP_ERRORS, ValueError)
 
 
 class ComfyUIRuntime:
@@ -36,7 +48,9 @@ class ComfyUIRuntime:
     graph, follows it over the WebSocket and downloads what its output nodes saved.
 
     ``reconnect_wait`` bounds how long a run waits for an unreachable ComfyUI after its socket
-    dropped; ``poll_interval`` is the pause between attempts.
+    dropped; ``poll_interval`` is the pause between attempts. With ``files_dir`` (ComfyUI's base
+    directory, on this machine) and not ``keep_files``, each task's uploads and collected outputs
+    are removed from ComfyUI's folders once its outcome is final (see ``files``).
     """
 
     tool_type = "comfyui"
@@ -48,26 +62,94 @@ class ComfyUIRuntime:
         http_timeout: float = 30.0,
         reconnect_wait: float = 60.0,
         poll_interval: float = 1.0,
+        files_dir: Path | None = None,
+        keep_files: bool = False,
+        capabilities_refresh: float = 60.0,
+        supervisor: ComfyUISupervisor | None = None,
+        interrupt_grace: float = 3.0,
+        crash_retries: int = 2,
+        restart_wait: float = 300.0,
+        model_cache: ModelCache | None = None,
     ) -> None:
         self.comfyui_url = comfyui_url.rstrip("/")
+        self.files = ComfyUIFiles(files_dir) if files_dir is not None and not keep_files else None
         self.reconnect_wait = reconnect_wait
         self.poll_interval = poll_interval
         self._client = ComfyUIClient(self.comfyui_url, timeout=http_timeout)
+        self.capabilities_refresh = capabilities_refresh
+        self._capabilities: dict[str, Any] = {}
+        self._capabilities_at: float | None = None
+        # Supervised: a prompt lost to a ComfyUI restart runs again (crash_retries times), and an
+        # interrupt that does not land within interrupt_grace restarts ComfyUI (hard cancel).
+        self.supervisor = supervisor
+        self.interrupt_grace = interrupt_grace
+        self.crash_retries = crash_retries
+        self.restart_wait = restart_wait
+        self.model_cache = model_cache
 
     async def run(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
+        sup = self.supervisor
+        retries = 0
+        while True:
+            if sup is not None and not await sup.wait_ready(self.restart_wait):
+                raise TaskFailedError(
+                    f"the supervised ComfyUI at {self.comfyui_url} did not come up within "
+                    f"{self.restart_wait:g}s",
+                    UNREACHABLE,
+                )
+            generation = sup.generation if sup is not None else 0
+            try:
+                return await self._run_once(workflow, ctx)
+            except TaskFailedError as exc:
+                lost = exc.code in (CONNECTION_LOST, UNREACHABLE)
+                if sup is None or not lost or retries >= self.crash_retries or ctx.cancelled:
+                    raise
+                if not await restarted_since(sup, generation, self.restart_wait):
+                    raise
+                retries += 1
+                log.warning(
+                    "task %s: ComfyUI restarted while it ran (%s); running it again (%d/%d)",
+                    ctx.task_id,
+                    exc,
+                    retries,
+                    self.crash_retries,
+                )
+                ctx.report(ProgressReport(0.0, message="ComfyUI restarted; running again"))
+
+    async def _run_once(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
         graph = load_graph(workflow.workflow_json)
+        partial_ok = allow_partial_outputs(workflow.workflow_json)
         client_id, prompt_id = new_ids()
         # POST /prompt runs shielded: a cancel that lands mid-request waits for ComfyUI's answer,
         # so the prompt it may have queued is known and can be stopped.
-        submit: asyncio.Task[str] | None = None
+        submit: asyncio.Task[Submitted] | None = None
+
+        subfolder = ""
+        if self.files is not None:
+            folders = self.files
+            subfolder = folders.upload_subfolder(ctx.task_id, ctx.attempt)
+            ctx.cleanup.append(lambda: folders.remove_inputs(subfolder))
+            mark_run(graph, f"{ctx.task_id}/{ctx.attempt}")
+
+        models = declared_models(workflow.workflow_json)
+        if models and self.model_cache is None:
+            raise TaskFailedError(
+                "the workflow declares models, but this agent cannot place them: start it with "
+                "--comfyui-dir",
+                MODEL_UNAVAILABLE,
+            )
 
         async def work() -> list[ProducedOutput]:
             nonlocal submit
+            if self.model_cache is not None:
+                await self.model_cache.ensure(
+                    models, lambda message: ctx.report(ProgressReport(0.0, message=message))
+                )
             uploaded: dict[str, str] = {}
             for key, path in ctx.input_files.items():
                 name = ctx.input_names.get(key) or path.name
                 content_type = ctx.input_types.get(key) or content_type_for(name)
-                uploaded[key] = await self._client.upload(path, name, content_type)
+                uploaded[key] = await self._client.upload(path, name, content_type, subfolder)
             apply_parameters(graph, workflow.parameters, ctx.parameters, uploaded)
             session = PromptSession(
                 self._client,
@@ -81,11 +163,19 @@ class ComfyUIRuntime:
             await session.open()
             try:
                 submit = asyncio.create_task(self._client.submit(graph, client_id, prompt_id))
-                session.prompt_id = await asyncio.shield(submit)
+                submitted = await asyncio.shield(submit)
+                session.prompt_id = submitted.prompt_id
+                if submitted.node_errors:
+                    await self._partial(submitted, submit, partial_ok, ctx)
                 files = await session.outputs()
             finally:
                 await session.close()
-            return await self._download(files, ctx)
+            ctx.values.update(session.values)
+            if self.files is not None:
+                remove = self.files.remove_outputs
+                ctx.cleanup.append(lambda: remove(files))
+            produced = await self._download(files, ctx)
+            return produced + await asyncio.to_thread(_write_sent_images, session, ctx)
 
         if ctx.cancelled:
             raise TaskCancelledError("cancelled before ComfyUI was asked")
@@ -104,7 +194,26 @@ class ComfyUIRuntime:
             return task.result()
         await _stop(task)
         await self._abort(submit)
+        await self._hard_stop(submit)
         raise TaskCancelledError("cancelled")
+
+    async def _hard_stop(self, submit: asyncio.Task[Submitted] | None) -> None:
+        """Supervised: restart ComfyUI when our interrupted prompt still runs after the grace
+        (a long node without progress reports); the prompts of other tasks run again."""
+        sup = self.supervisor
+        if sup is None or submit is None or not submit.done() or submit.exception() is not None:
+            return
+        prompt_id = submit.result().prompt_id
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.interrupt_grace
+        try:
+            while await self._client.queue_position(prompt_id) == "running":
+                if loop.time() >= deadline:
+                    await sup.restart()
+                    return
+                await asyncio.sleep(min(0.1, self.interrupt_grace))
+        except HTTP_ERRORS as exc:
+            log.warning("could not check that the prompt stopped: %s", exc)
 
     async def _download(self, files: list[OutputFile], ctx: TaskContext) -> list[ProducedOutput]:
         produced = []
@@ -122,13 +231,30 @@ class ComfyUIRuntime:
             )
         return produced
 
-    async def _abort(self, submit: asyncio.Task[str] | None) -> None:
+    async def _partial(
+        self,
+        submitted: Submitted,
+        submit: asyncio.Task[Submitted],
+        partial_ok: bool,
+        ctx: TaskContext,
+    ) -> None:
+        """ComfyUI accepted the prompt but will skip the outputs that failed validation: never a
+        silent partial result. Fail (and stop the rest) unless the workflow allows it."""
+        message = render_skipped_outputs(submitted.node_errors)
+        if not partial_ok:
+            await self._abort(submit)
+            raise TaskFailedError(message, VALIDATION_FAILED)
+        log.warning("task %s: %s", ctx.task_id, message)
+        ctx.report(ProgressReport(0.0, message=message[:1000]))
+        ctx.values["skipped_outputs"] = message
+
+    async def _abort(self, submit: asyncio.Task[Submitted] | None) -> None:
         """Interrupt our prompt if it runs, delete it if it waits; best effort."""
         if submit is None:
             return  # nothing reached ComfyUI
         try:
             async with asyncio.timeout(self._client.timeout):
-                prompt_id = await asyncio.shield(submit)
+                prompt_id = (await asyncio.shield(submit)).prompt_id
                 for _ in range(3):
                     position = await self._client.queue_position(prompt_id)
                     if position == "running":
@@ -144,6 +270,13 @@ class ComfyUIRuntime:
             log.warning("could not stop the ComfyUI prompt: %s", exc)
 
     async def health(self) -> Health:
+        sup = self.supervisor
+        if sup is not None:
+            sup.start()  # first health check: the agent is running, start ComfyUI
+            if not sup.ready.is_set():
+                return Health(
+                    False, detail=f"the supervised ComfyUI at {self.comfyui_url} is starting"
+                )
         try:
             stats = await self._client.system_stats()
         except TaskFailedError as exc:
@@ -170,10 +303,30 @@ class ComfyUIRuntime:
             for device in devices
             if isinstance(device, dict)
         ]
+        info.update(await self._capabilities_now())
         return Health(True, system_info=info)
+
+    async def _capabilities_now(self) -> dict[str, Any]:
+        """Node classes and model files for the server's pre-flight, at most once per
+        ``capabilities_refresh`` seconds (``/object_info`` is megabytes on a real ComfyUI)."""
+        now = asyncio.get_running_loop().time()
+        if self._capabilities_at is None or now - self._capabilities_at >= (
+            self.capabilities_refresh
+        ):
+            try:
+                self._capabilities = {
+                    "node_classes": await self._client.node_classes(),
+                    "models": await self._client.model_files(),
+                }
+                self._capabilities_at = now
+            except _LISTING_ERRORS as exc:
+                log.warning("could not list ComfyUI's node classes and models: %s", exc)
+        return self._capabilities
 
     async def close(self) -> None:
         await self._client.close()
+        if self.supervisor is not None:
+            await self.supervisor.stop()
 
 
 async def _translated(work: Any, url: str) -> list[ProducedOutput]:
@@ -195,3 +348,23 @@ async def _stop(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
+
+
+_IMAGE_FORMATS = {1: ("jpg", "image/jpeg"), 2: ("png", "image/png"), 3: ("webp", "image/webp")}
+
+
+def _write_sent_images(session: PromptSession, ctx: TaskContext) -> list[ProducedOutput]:
+    """SaveImageWebsocket's images (binary frames, no files in ComfyUI) as outputs
+    ``node.images.index``, after the files, in the order they arrived."""
+    produced = []
+    counts: dict[str, int] = {}
+    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    for node_id, image_format, data in session.sent_images:
+        index = counts.get(node_id, 0)
+        counts[node_id] = index + 1
+        ext, content_type = _IMAGE_FORMATS.get(image_format, ("bin", "application/octet-stream"))
+        name = f"websocket_{node_id}_{index:05}.{ext}"
+        path = ctx.output_dir / f"{node_id}.images.{index}-{name}"
+        path.write_bytes(data)
+        produced.append(ProducedOutput(f"{node_id}.images.{index}", path, content_type, name))
+    return produced

@@ -31,7 +31,12 @@ from runyard_agent.runtimes.comfyui.errors import (
     render_execution_error,
     render_interrupted,
 )
-from runyard_agent.runtimes.comfyui.graph import Graph, OutputFile, collect_outputs
+from runyard_agent.runtimes.comfyui.graph import (
+    Graph,
+    OutputFile,
+    collect_outputs,
+    collect_values,
+)
 from runyard_agent.runtimes.comfyui.progress import ProgressTracker
 
 log = logging.getLogger(__name__)
@@ -57,6 +62,11 @@ class PromptSession:
         self.reconnect_wait = reconnect_wait
         self.poll_interval = poll_interval
         self.tracker = ProgressTracker(graph)
+        self.classes = {node_id: str(node.get("class_type")) for node_id, node in graph.items()}
+        self.values: dict[str, Any] = {}
+        # Images SaveImageWebsocket sent as binary frames: (node id, format number, bytes).
+        self.sent_images: list[tuple[str, int, bytes]] = []
+        self._current: str | None = None
         self._executed: list[Mapping[str, Any]] = []
         self._last_report: ProgressReport | None = None
         self._ws: ClientConnection | None = None
@@ -90,7 +100,8 @@ class PromptSession:
                 continue
             self._lost_since = None
             if isinstance(raw, bytes):
-                continue  # preview images
+                self._binary(raw)
+                continue
             message = _decode(raw)
             if message is None:
                 continue
@@ -109,6 +120,7 @@ class PromptSession:
             node = data.get("node")
             if node is None:
                 return True  # the end marker (older servers send no execution_success)
+            self._current = str(node)
             self._report(self.tracker.executing(str(node)))
         elif kind == "progress":
             node = data.get("node")
@@ -135,6 +147,15 @@ class PromptSession:
             raise TaskCancelledError(render_interrupted(data))
         return False
 
+    def _binary(self, raw: bytes) -> None:
+        """A binary frame: an image SaveImageWebsocket sends (kept as that node's output), else
+        a live preview (ignored). Header: event type, image format (big-endian uint32 each)."""
+        if len(raw) < 8 or self._current is None:
+            return
+        event, image_format = int.from_bytes(raw[:4], "big"), int.from_bytes(raw[4:8], "big")
+        if event == 1 and self.classes.get(self._current) == "SaveImageWebsocket":
+            self.sent_images.append((self._current, image_format, raw[8:]))
+
     def _report(self, report: ProgressReport) -> None:
         if report != self._last_report:
             self._last_report = report
@@ -153,9 +174,9 @@ class PromptSession:
 
     def _collect(self, entry: Mapping[str, Any] | None) -> list[OutputFile]:
         history = entry.get("outputs") if entry else None
-        return collect_outputs(
-            self.graph_order, *self._executed, history if isinstance(history, Mapping) else {}
-        )
+        sources = (*self._executed, history if isinstance(history, Mapping) else {})
+        self.values = collect_values(self.graph_order, *sources)
+        return collect_outputs(self.graph_order, *sources)
 
     def _from_history(self, entry: Mapping[str, Any]) -> list[OutputFile]:
         status = entry.get("status")
