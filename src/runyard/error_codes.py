@@ -115,6 +115,13 @@ ErrorCode = Literal[
     "out_of_range",
     "too_long",
     "not_in_options",
+    # device pairing (RFC 8628 names where it has one)
+    "slow_down",
+    "expired_token",
+    "access_denied",
+    "invalid_grant",
+    "pairing_not_found",
+    "pairing_decided",
     # agent protocol
     "protocol_error",
     "stale_attempt",
