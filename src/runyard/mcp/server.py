@@ -11,9 +11,11 @@ inside the app's lifespan: ``create_app`` enters ``run()`` there.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import mcp_types as types
@@ -80,8 +82,30 @@ class McpServer:
             max_request_body_size=MAX_BODY,
         )
 
-    def run(self) -> AbstractAsyncContextManager[None]:
-        return self.manager.run()
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        """The session manager's lifetime, for the app's lifespan. Its anyio task group lives in
+        a task of its own: a lifespan may be entered and exited by different tasks (test
+        fixtures do), which a task group entered directly in it would refuse."""
+        started, stop = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with self.manager.run():
+                started.set()
+                await stop.wait()
+
+        task = asyncio.create_task(hold(), name="mcp-session-manager")
+        ready = asyncio.create_task(started.wait())
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if not started.is_set():
+            ready.cancel()
+            task.result()  # raises what stopped it
+            raise RuntimeError("the MCP session manager stopped at start")
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
