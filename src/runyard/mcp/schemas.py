@@ -63,9 +63,9 @@ def describe_parameter(p: ParameterDef) -> str:
     if p.options:
         bits.append("one of " + "/".join(p.options))
     if p.min is not None or p.max is not None:
-        bits.append(
-            f"range {p.min if p.min is not None else '-∞'}..{p.max if p.max is not None else '∞'}"
-        )
+        low = "-∞" if p.min is None else f"{p.min:g}"
+        high = "∞" if p.max is None else f"{p.max:g}"
+        bits.append(f"range {low}..{high}")
     if p.accept:
         bits.append("file_key of " + ", ".join(p.accept))
     if p.default is not None:

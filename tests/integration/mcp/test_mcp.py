@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,29 @@ class Stack:
     url: str
     team: Provisioned
     other: Provisioned
+    work: Path
 
     @property
     def mcp(self) -> str:
         return self.url + "/mcp"
+
+    @contextmanager
+    def agent(self) -> Iterator[Proc]:
+        """A real agent process of the team (labels cpu), connected."""
+        env = {"RUNYARD_URL": self.url, "RUNYARD_AGENT_KEY": self.team.agent_key}
+        args = ["--agent-id", "mcp-agent", "--labels", "cpu", "--work-dir", str(self.work)]
+        proc = Proc("agent", python_cmd("-m", "runyard_agent", *args), env, self.work)
+        try:
+            headers = {"Authorization": f"Bearer {self.team.integration_key}"}
+            wait_until(
+                lambda: httpx.get(
+                    f"{self.url}/api/v1/r/agents", headers=headers, timeout=30
+                ).json()["agent_list"],
+                60,
+            )
+            yield proc
+        finally:
+            proc.stop()
 
 
 @pytest.fixture
@@ -39,31 +58,9 @@ def stack(db_url: str, tmp_path: Path) -> Iterator[Stack]:
     settings, port = live_settings(make_settings, db_url, tmp_path / "data")
     team = provision_team(settings, "mcp@example.com")
     other = provision_team(settings, "other@example.com")
-    app = create_app(settings)
-    with live_server(app, port, settings) as url:
-        env = {"RUNYARD_URL": url, "RUNYARD_AGENT_KEY": team.agent_key, "PATH": "/usr/bin:/bin"}
-        (tmp_path / "work").mkdir()
-        agent = Proc(
-            "agent",
-            python_cmd(
-                "-m",
-                "runyard_agent",
-                "--agent-id",
-                "mcp-agent",
-                "--labels",
-                "cpu",
-                "--capacity",
-                "1",
-                "--work-dir",
-                str(tmp_path / "work"),
-            ),
-            env,
-            tmp_path,
-        )
-        try:
-            yield Stack(url, team, other)
-        finally:
-            agent.stop()
+    (tmp_path / "work").mkdir()
+    with live_server(create_app(settings), port, settings) as url:
+        yield Stack(url, team, other, tmp_path / "work")
 
 
 @asynccontextmanager
@@ -131,27 +128,20 @@ async def test_an_ai_client_uploads_runs_waits_and_reads_the_result(stack: Stack
         put = httpx.put(presigned["upload_url"], content=data, headers=presigned["upload_headers"])
         assert put.status_code == 200, put.text
 
-        failed, agents = await call(session, "list_agents")
-        assert not failed
-        wait_until(
-            lambda: httpx.get(
-                stack.url + "/api/v1/r/agents",
-                headers={"Authorization": f"Bearer {stack.team.integration_key}"},
-            ).json()["agent_list"],
-            30,
-        )
-
-        failed, run = await call(
-            session,
-            "run_workflow_by_slug",
-            workflow_slug="echo",
-            parameters={"input_file": presigned["file_key"]},
-        )
-        assert not failed, run
-        task_id = run["task_id"]
-        failed, waited = await call(session, "wait_task", task_id=task_id, timeout_seconds=60)
-        assert not failed and waited["finished"], waited
-        assert waited["task"]["task_status"] == "completed", waited
+        with stack.agent():
+            failed, agents = await call(session, "list_agents")
+            assert not failed and agents["agent_list"][0]["agent_id"] == "mcp-agent"
+            failed, run = await call(
+                session,
+                "run_workflow_by_slug",
+                workflow_slug="echo",
+                parameters={"input_file": presigned["file_key"]},
+            )
+            assert not failed, run
+            task_id = run["task_id"]
+            failed, waited = await call(session, "wait_task", task_id=task_id, timeout_seconds=60)
+            assert not failed and waited["finished"], waited
+            assert waited["task"]["task_status"] == "completed", waited
 
         failed, result = await call(session, "get_task_result", task_id=task_id)
         assert not failed and result["task_status"] == "completed"
@@ -201,6 +191,7 @@ def test_only_integration_keys_reach_the_mcp_server(stack: Stack, kind: str) -> 
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     r = httpx.post(
         stack.mcp,
+        timeout=30,
         json=body,
         headers={**headers, "Accept": "application/json, text/event-stream"},
     )
