@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from runyard.settings import PairingSettings
+from runyard.settings import PairingSettings, RateLimitSettings
 from tests.support.app import Harness, Team, make_settings, running_app
 
 START = "/api/v1/desktop/pair/start"
@@ -199,3 +199,17 @@ async def test_an_agent_key_needs_an_admin_to_confirm(harness: Harness, team_a: 
     plain = await start(harness)
     ok = await harness.client.post(CONFIRM, headers=member, json={"user_code": plain["user_code"]})
     assert ok.status_code == 200
+
+
+async def test_starts_and_polls_are_rate_limited_per_address(db_url: str, tmp_path: Path) -> None:
+    rates = RateLimitSettings(pair_start_per_address="2/minute", pair_poll_per_address="3/minute")
+    async with running_app(make_settings(db_url, tmp_path / "data", rate_limit=rates)) as h:
+        started = [await start(h), await start(h)]
+        third = await h.client.post(START, json={"device_name": "laptop"})
+        assert third.status_code == 429 and third.json()["error_code"] == "rate_limited"
+        assert int(third.headers["Retry-After"]) >= 1
+        for _ in range(3):
+            h.clock.advance(seconds=10)
+            assert (await poll(h, started[0]["device_code"])).status_code == 200
+        h.clock.advance(seconds=10)
+        assert (await poll(h, started[1]["device_code"])).status_code == 429
