@@ -10,6 +10,7 @@ from runyard.deps import ClockDep, DeviceKeyCaller, ServicesDep, SettingsDep, Un
 from runyard.pairing.schemas import (
     PairConfirm,
     PairDecided,
+    PairPending,
     PairPoll,
     PairPolled,
     PairStart,
@@ -102,6 +103,29 @@ async def _decide(
         principal, body.user_code, approve=approve
     )
     return PairDecided(status="approved" if approve else "denied", device_name=pairing.device_name)
+
+
+@router.post(
+    "/lookup",
+    response_model=PairPending,
+    operation_id="pairing_lookup",
+    responses=errors(404, 429),
+)
+async def lookup_pairing(
+    body: PairConfirm,
+    principal: DeviceKeyCaller,
+    uow: UnitDep,
+    services: ServicesDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> PairPending:
+    """What the dashboard shows before a confirm: the device's name, whether it also asks for
+    an agent key, and when the code expires (session tokens only; counted with confirms)."""
+    assert principal.user_id is not None
+    await uow.commit()  # the shared limiter's counter takes the connection (SQLite has one)
+    await services.rate_limiter.pairing_confirmed(principal.user_id)
+    pairing = await PairingService(uow.session, settings, clock).lookup(body.user_code)
+    return PairPending.model_validate(pairing, from_attributes=True)
 
 
 @router.post(

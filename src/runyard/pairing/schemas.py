@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -42,3 +43,14 @@ class PairConfirm(BaseModel):
 class PairDecided(BaseModel):
     status: Literal["approved", "denied"]
     device_name: str
+
+
+class PairPending(BaseModel):
+    """What the dashboard shows before the user confirms (RFC 8628 asks that the user can tell
+    which device they are about to authorise)."""
+
+    device_name: str
+    with_agent_key: bool
+    pairing_status: Literal["pending", "approved", "denied", "delivered"]
+    created_at: datetime
+    expires_at: datetime

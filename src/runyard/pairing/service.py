@@ -130,18 +130,23 @@ class PairingService:
         pairing.device_key_id = device.id
         return Delivered("approved", device_key, agent_key, pairing.team_id)
 
-    async def decide(self, principal: Principal, user_code: str, *, approve: bool) -> DevicePairing:
-        """Approve (for the caller's user and team) or deny the pending pairing of a code."""
-        now = self.clock.now()
-        if not normalise_user_code(user_code):
-            raise NotFound("No pending pairing has this code.", code="pairing_not_found")
-        pairing = await self.repo.by_user_code(user_code_hash(user_code), now)
+    async def lookup(self, user_code: str) -> DevicePairing:
+        """The unexpired pairing of a user code, whatever its state."""
+        pairing = None
+        if normalise_user_code(user_code):
+            pairing = await self.repo.by_user_code(user_code_hash(user_code), self.clock.now())
         if pairing is None:
             raise NotFound(
                 "No pending pairing has this code: check it, or start again on the device "
                 "(codes expire).",
                 code="pairing_not_found",
             )
+        return pairing
+
+    async def decide(self, principal: Principal, user_code: str, *, approve: bool) -> DevicePairing:
+        """Approve (for the caller's user and team) or deny the pending pairing of a code."""
+        now = self.clock.now()
+        pairing = await self.lookup(user_code)
         if pairing.pairing_status != "pending":
             raise Conflict(
                 f"This pairing was already {pairing.pairing_status}.", code="pairing_decided"

@@ -50,6 +50,12 @@ async def test_start_poll_confirm_collects_a_working_device_key_once(
     first = await poll(harness, started["device_code"])
     assert first.status_code == 200 and first.json() == {"status": "pending"}
 
+    shown = await harness.client.post(
+        "/api/v1/desktop/pair/lookup", headers=session(team_a), json={"user_code": code}
+    )
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["device_name"] == "laptop" and shown.json()["pairing_status"] == "pending"
+    assert shown.json()["with_agent_key"] is False
     confirmed = await harness.client.post(
         CONFIRM, headers=session(team_a), json={"user_code": code.lower().replace("-", " ")}
     )
