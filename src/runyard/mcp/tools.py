@@ -18,7 +18,13 @@ from runyard.auth.principal import Principal
 from runyard.errors import BadRequest, Unprocessable
 from runyard.files.schemas import PresignRequest
 from runyard.files.service import FileService
-from runyard.mcp.schemas import LISTED_WORKFLOWS, MAX_WAIT, parameters_schema, run_tool
+from runyard.mcp.schemas import (
+    LISTED_WORKFLOWS,
+    MAX_WAIT,
+    parameters_schema,
+    run_tool,
+    static_tools,
+)
 from runyard.models import Workflow, WorkflowVersion
 from runyard.services import Services
 from runyard.tasks.service import TaskService, to_read
@@ -69,8 +75,6 @@ def _workflow(wf: Workflow, v: WorkflowVersion) -> dict[str, Any]:
 
 
 async def list_tools(caller: Caller) -> list[types.Tool]:
-    from runyard.mcp.schemas import static_tools
-
     async with caller.services.db.unit() as uow:
         rows, _ = await WorkflowService(uow.session, caller.services.clock).page(
             caller.team, 0, LISTED_WORKFLOWS
