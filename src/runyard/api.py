@@ -10,6 +10,7 @@ from runyard.credentials.endpoints import router as credentials_router
 from runyard.events.endpoints import router as events_router
 from runyard.files.endpoints import router as files_router
 from runyard.gateway.endpoints import router as gateway_router
+from runyard.pairing.endpoints import router as pairing_router
 from runyard.storage.endpoints import router as storage_router
 from runyard.tasks.endpoints import router as tasks_router
 from runyard.teams.endpoints import router as teams_router
@@ -33,5 +34,6 @@ def mount_routers(app: FastAPI) -> None:
     api.include_router(uploads_router)
     api.include_router(files_router)
     api.include_router(webhooks_router)
+    api.include_router(pairing_router)
     app.include_router(api)
     app.include_router(storage_router)

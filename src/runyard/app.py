@@ -9,12 +9,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
 from runyard import __version__
 from runyard.api import mount_routers
 from runyard.clock import Clock, SystemClock
 from runyard.edge import install_edge
 from runyard.errors import ErrorBody, install_error_handlers
+from runyard.mcp import McpServer
 from runyard.metrics import install_metrics
 from runyard.middleware import RequestIdMiddleware
 from runyard.services import Services
@@ -42,12 +44,14 @@ def create_app(
     """Build the ASGI app and its services. ``background=False`` skips the scheduler and
     sweeper loops (tests drive them by hand)."""
     services = Services.build(settings, clock or SystemClock(), storage)
+    mcp = McpServer(services)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.start(background=background)
         try:
-            yield
+            async with mcp.run():  # the MCP session manager's task group
+                yield
         finally:
             await services.stop()
 
@@ -66,6 +70,11 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     mount_routers(app)
+    # Streamable HTTP (MCP) at exactly /mcp: POST for messages; GET/DELETE answer as the SDK
+    # does for a stateless server. Not in the OpenAPI document (it is JSON-RPC; docs/mcp.md).
+    app.router.routes.append(
+        Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    )
 
     @app.get(
         "/healthz",

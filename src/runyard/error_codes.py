@@ -121,6 +121,13 @@ ErrorCode = Literal[
     "delivery_not_found",
     "webhook_url_not_allowed",
     "webhook_disabled",
+    # device pairing (RFC 8628 names where it has one)
+    "slow_down",
+    "expired_token",
+    "access_denied",
+    "invalid_grant",
+    "pairing_not_found",
+    "pairing_decided",
     # agent protocol
     "protocol_error",
     "stale_attempt",

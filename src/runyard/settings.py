@@ -137,6 +137,15 @@ class RateLimitSettings(BaseSettings):
     agent_connects_per_address: Rate = Field(
         default="120/minute", description="Gateway connects per address."
     )
+    pair_start_per_address: Rate = Field(
+        default="20/minute", description="Device pairings started per address."
+    )
+    pair_poll_per_address: Rate = Field(
+        default="120/minute", description="Device pairing polls per address."
+    )
+    pair_confirm: Rate = Field(
+        default="30/minute", description="Pairing confirms and denials per user (code guesses)."
+    )
 
 
 class RetentionSettings(BaseSettings):
@@ -176,6 +185,17 @@ class AuthSettings(BaseSettings):
     )
     key_recheck_interval: float = Field(
         default=5.0, description="How often open WebSocket/SSE connections recheck their key (s)."
+    )
+
+
+class PairingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_PAIRING_", extra="ignore")
+
+    expires_in: int = Field(
+        default=600, ge=1, le=3600, description="Seconds a device pairing waits for a confirm."
+    )
+    interval: int = Field(
+        default=5, ge=1, le=60, description="Seconds a pairing device waits between polls."
     )
 
 
@@ -289,6 +309,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    pairing: PairingSettings = Field(default_factory=PairingSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)

@@ -28,6 +28,8 @@ class Profile:
     api_key: str
     team_id: str | None = None
     email_address: str | None = None
+    #: The companion agent key of ``runyard login --device --with-agent-key``.
+    agent_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ def load_profile(path: Path | None = None) -> Profile | None:
         api_key=str(raw["api_key"]),
         team_id=raw.get("team_id") or None,
         email_address=raw.get("email_address") or None,
+        agent_key=raw.get("agent_key") or None,
     )
 
 
@@ -77,6 +80,8 @@ def save_profile(profile: Profile, path: Path | None = None) -> Path:
         "team_id": profile.team_id,
         "email_address": profile.email_address,
     }
+    if profile.agent_key:
+        body["agent_key"] = profile.agent_key
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

@@ -172,6 +172,27 @@ class TokenPair(Model):
     token_type: str = "bearer"
 
 
+class PairingStarted(Model):
+    """``POST /desktop/pair/start``: show ``user_code`` and ``verification_uri_complete``, poll
+    with ``device_code`` every ``interval`` seconds."""
+
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+
+
+class PairingPolled(Model):
+    """``POST /desktop/pair/poll``: ``pending``, or ``approved`` with the keys (delivered once)."""
+
+    status: str
+    device_key: str | None = None
+    agent_key: str | None = None
+    team_id: str | None = None
+
+
 class TeamOfUser(Model):
     id: str
     display_name: str = ""

@@ -28,6 +28,8 @@ from runyard_client._models import (
     Credential,
     Page,
     PageMeta,
+    PairingPolled,
+    PairingStarted,
     PresignedUpload,
     TaskInfo,
     TaskResult,
@@ -328,6 +330,29 @@ class Auth(Resource[X]):
             model(CreatedCredential),
             json={"device_name": device_name},
             headers=bearer(access_token, team_id),
+        )
+
+    @endpoint
+    def start_pairing(self, device_name: str, with_agent_key: bool = False) -> Call[PairingStarted]:
+        """Device pairing (``runyard login --device``): needs no credential."""
+        return Call(
+            "POST",
+            api("/desktop/pair/start"),
+            model(PairingStarted),
+            authenticated=False,
+            json={"device_name": device_name, "with_agent_key": with_agent_key},
+        )
+
+    @endpoint
+    def poll_pairing(self, device_code: str) -> Call[PairingPolled]:
+        """``pending`` or ``approved`` with the keys; refusals raise ``BadRequestError`` with
+        ``error_code`` ``slow_down``, ``expired_token``, ``access_denied`` or ``invalid_grant``."""
+        return Call(
+            "POST",
+            api("/desktop/pair/poll"),
+            model(PairingPolled),
+            authenticated=False,
+            json={"device_code": device_code},
         )
 
     @endpoint

@@ -53,6 +53,7 @@ class Policy(enum.Enum):
     DEVICE_KEYS = "device_keys"  # POST /auth/device-keys (team-scoped)
     USERS_ME = "users_me"
     GATEWAY = "gateway"
+    MCP = "mcp"  # the MCP server at /mcp: integration keys only, acting as a member
 
 
 # Per policy: the minimum role for session (and device, which acts as its user) callers, and
@@ -68,6 +69,7 @@ _MIN_ROLE: dict[Policy, str | None] = {
     Policy.DEVICE_KEYS: "viewer",
     Policy.USERS_ME: None,
     Policy.GATEWAY: None,
+    Policy.MCP: "member",
 }
 MATRIX: dict[Policy, dict[CallerKind, bool | int]] = {
     Policy.RUNTIME_WRITE: {"session": True, "integration": True, "device": True, "agent": 403},
@@ -80,6 +82,7 @@ MATRIX: dict[Policy, dict[CallerKind, bool | int]] = {
     Policy.DEVICE_KEYS: {"session": True, "integration": 403, "device": 403, "agent": 403},
     Policy.USERS_ME: {"session": True, "integration": 403, "device": True, "agent": 403},
     Policy.GATEWAY: {"session": 403, "integration": 403, "device": 403, "agent": True},
+    Policy.MCP: {"session": 403, "integration": True, "device": 403, "agent": 403},
 }
 NEEDS_TEAM = {p for p in Policy if p not in (Policy.ACCOUNT, Policy.USERS_ME)}
 
@@ -98,6 +101,12 @@ def refusal(policy: Policy, kind: CallerKind) -> RunyardError | None:
     if policy is Policy.GATEWAY:
         return Forbidden(
             "The agent gateway accepts only agent (ak-) keys.", code="credential_kind_not_allowed"
+        )
+    if policy is Policy.MCP:
+        return Forbidden(
+            "The MCP server accepts only integration (sk-) keys: create one with "
+            'POST /api/v1/credentials {"kind": "integration"}.',
+            code="credential_kind_not_allowed",
         )
     if kind == "agent":
         return Forbidden(

@@ -67,10 +67,15 @@ async def revoke_credential(
     gateway: GatewayDep,
     clock: ClockDep,
 ) -> Response:
-    session = uow.session
-    """Revoke a key: refused from the next request on; its open connections close within 10 s."""
-    key = await CredentialService(session, clock).revoke(principal.team, credential_id)
-    if key.kind == "agent":
-        key_id = key.id
-        uow.after_commit(lambda: gateway.disconnect_key(key_id))
+    """Revoke a key: refused from the next request on; its open connections close within 10 s.
+    Revoking a device key paired with a companion agent key revokes that agent key too."""
+    revoked = await CredentialService(uow.session, clock).revoke(principal.team, credential_id)
+    agent_keys = [k.id for k in revoked if k.kind == "agent"]
+
+    async def disconnect() -> None:
+        for key_id in agent_keys:
+            await gateway.disconnect_key(key_id)
+
+    if agent_keys:
+        uow.after_commit(disconnect)
     return Response(status_code=204)

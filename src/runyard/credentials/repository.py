@@ -22,3 +22,10 @@ class CredentialRepository(Repository):
             .limit(limit)
         )
         return list(rows), int(total or 0)
+
+    async def live_companions(self, key_id: str) -> list[ApiKey]:
+        """The unrevoked keys paired with ``key_id`` (a device key's companion agent keys)."""
+        rows = await self.session.scalars(
+            select(ApiKey).where(ApiKey.companion_of == key_id, ApiKey.revoked_at.is_(None))
+        )
+        return list(rows)

@@ -46,10 +46,15 @@ class CredentialService:
         self.repo.add(key)
         return key, raw
 
-    async def revoke(self, team_id: str, key_id: str) -> ApiKey:
+    async def revoke(self, team_id: str, key_id: str) -> list[ApiKey]:
+        """Revoke a key and the keys paired with it (a device key's companion agent key); the
+        revoked keys, the named one first."""
         key = await self.repo.get(team_id, key_id)
         if key is None:
             raise NotFound("No such credential in this team.", code="credential_not_found")
-        if key.revoked_at is None:
-            key.revoked_at = self.clock.now()
-        return key
+        now = self.clock.now()
+        revoked = [key, *await self.repo.live_companions(key.id)]
+        for each in revoked:
+            if each.revoked_at is None:
+                each.revoked_at = now
+        return revoked

@@ -2,6 +2,7 @@
 
 from runyard.models.agent import Agent
 from runyard.models.api_key import ApiKey
+from runyard.models.device_pairing import DevicePairing
 from runyard.models.file import StoredFile
 from runyard.models.idempotency import IdempotencyKey
 from runyard.models.membership import Membership
@@ -20,6 +21,7 @@ from runyard.models.workflow import Workflow, WorkflowVersion
 __all__ = [
     "Agent",
     "ApiKey",
+    "DevicePairing",
     "IdempotencyKey",
     "Membership",
     "MultipartUpload",

@@ -31,3 +31,8 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: For an ``ak-`` minted by device pairing next to a ``dk-``: that device key. Revoking the
+    #: device key revokes its companions.
+    companion_of: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=True, index=True
+    )

@@ -39,6 +39,9 @@ class RateLimiter:
         self.run_per_address = parse(rates.run_per_address)
         self.agent_connects = parse(rates.agent_connects)
         self.agent_connects_per_address = parse(rates.agent_connects_per_address)
+        self.pair_start = parse(rates.pair_start_per_address)
+        self.pair_poll = parse(rates.pair_poll_per_address)
+        self.pair_confirm = parse(rates.pair_confirm)
 
     async def before_login(self, address: str, account: str) -> None:
         """Every attempt counts against its address; failed ones of this address and account
@@ -62,6 +65,20 @@ class RateLimiter:
             self.shared, self.agent_connects_per_address, "connect-address", _digest(address)
         )
         await self._hit(self.shared, self.agent_connects, "connect-key", _digest(token))
+
+    async def pairing_started(self, address: str) -> None:
+        """Device pairings are unauthenticated: counted per address, shared by every process."""
+        if self.enabled:
+            await self._hit(self.shared, self.pair_start, "pair-start", _digest(address))
+
+    async def pairing_polled(self, address: str) -> None:
+        if self.enabled:
+            await self._hit(self.shared, self.pair_poll, "pair-poll", _digest(address))
+
+    async def pairing_confirmed(self, user_id: str) -> None:
+        """Confirms and denials per signed-in user, so user codes cannot be guessed in bulk."""
+        if self.enabled:
+            await self._hit(self.shared, self.pair_confirm, "pair-confirm", _digest(user_id))
 
     async def presign_file(self, address: str, credential: str) -> None:
         if self.enabled:

@@ -3,6 +3,8 @@
 Login exchanges email and password for a session (``POST /auth/login``), mints a ``dk-`` device
 key with it (``POST /auth/device-keys``), ends the session (the key is all the CLI keeps) and
 saves ``{server_url, api_key, team_id}`` to the profile, readable by its owner only (0600).
+``runyard login --device`` gets the key by pairing instead (``cli/pairing.py``): a signed-in
+user confirms a short code in the dashboard, and no password is typed here.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ from runyard_client._client import Client
 from runyard_client._config import DEFAULT_URL, Profile, delete_profile, profile_path, save_profile
 from runyard_client._errors import RunyardError
 from runyard_client.cli._common import JsonOpt, handles_errors, out, print_json, transport_of
+from runyard_client.cli.pairing import pair_device
 
 
 @handles_errors
 def login(
     ctx: typer.Context,
-    email: Annotated[str, typer.Option("--email", prompt=True, help="Your email address.")],
+    email: Annotated[
+        str | None, typer.Option("--email", help="Your email address (prompted for).")
+    ] = None,
     password: Annotated[
-        str,
-        typer.Option("--password", prompt=True, hide_input=True, help="Prompted for when omitted."),
-    ],
+        str | None,
+        typer.Option("--password", hide_input=True, help="Prompted for when omitted."),
+    ] = None,
     server: Annotated[
         str,
         typer.Option("--server", envvar="RUNYARD_URL", show_envvar=True, help="Server root URL."),
@@ -40,10 +45,32 @@ def login(
             "--device-name", help="Shown in the team's credential list (default: host name)."
         ),
     ] = None,
+    device: Annotated[
+        bool,
+        typer.Option("--device", help="Pair through the dashboard (confirm a code there) instead."),
+    ] = False,
+    with_agent_key: Annotated[
+        bool,
+        typer.Option(
+            "--with-agent-key",
+            help="With --device: also get an agent (ak-) key for `runyard agent` (admins).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Log in and save a device key for the next commands."""
     server = server.rstrip("/")
+    name = device_name or f"runyard CLI on {platform.node() or 'this machine'}"
+    if with_agent_key and not device:
+        raise typer.BadParameter("--with-agent-key goes with --device")
+    if device:
+        with Client(server, None, use_profile=False, transport=transport_of(ctx)) as client:
+            paired = pair_device(client, name, with_agent_key, quiet=as_json)
+        profile = Profile(server, paired.device_key, paired.team_id, None, paired.agent_key)
+        _saved(profile, as_json)
+        return
+    email = email or typer.prompt("Email")
+    password = password or typer.prompt("Password", hide_input=True)
     with Client(server, None, use_profile=False, transport=transport_of(ctx)) as client:
         tokens = client.auth.login(email, password)
         try:
@@ -56,26 +83,37 @@ def login(
                     )
                 team_id = teams[0].id
             key = client.auth.create_device_key(
-                device_name or f"runyard CLI on {platform.node() or 'this machine'}",
-                access_token=tokens.access_token,
-                team_id=team_id,
+                name, access_token=tokens.access_token, team_id=team_id
             )
         finally:  # the session was only needed to mint the device key
             with contextlib.suppress(RunyardError):
                 client.auth.logout(access_token=tokens.access_token)
-    path = save_profile(Profile(server, key.raw_key, team_id, email))
+    _saved(Profile(server, key.raw_key, team_id, email), as_json)
+
+
+def _saved(profile: Profile, as_json: bool) -> None:
+    path = save_profile(profile)
+    team, prefix = profile.team_id, profile.api_key[:11]
     if as_json:
         print_json(
             {
-                "server_url": server,
-                "team_id": team_id,
-                "key_prefix": key.key_prefix,
+                "server_url": profile.server_url,
+                "team_id": team,
+                "key_prefix": prefix,
+                "agent_key_prefix": profile.agent_key[:11] if profile.agent_key else None,
                 "profile": str(path),
             }
         )
         return
-    out.print(f"Logged in to {server} as {email}" + (f" (team {team_id})" if team_id else ""))
-    out.print(f"Device key {key.key_prefix}… saved to {path}", style="dim")
+    who = f" as {profile.email_address}" if profile.email_address else ""
+    out.print(f"Logged in to {profile.server_url}{who}" + (f" (team {team})" if team else ""))
+    out.print(f"Device key {prefix}… saved to {path}", style="dim")
+    if profile.agent_key:
+        out.print(
+            f"Agent key {profile.agent_key[:11]}… saved there too (`agent_key`); start an agent "
+            "with RUNYARD_AGENT_KEY set to it: `runyard agent`.",
+            style="dim",
+        )
 
 
 @handles_errors

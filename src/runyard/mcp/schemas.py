@@ -1,0 +1,212 @@
+"""The tools' descriptions and input schemas. ``run_workflow_by_slug``'s schema is generated per
+team from its workflows' parameter definitions: a JSON Schema per workflow (an ``if``/``then``
+on the slug) and the same in prose in its description, for clients that read only that."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mcp_types as types
+
+from runyard.workflows.schemas import ParameterDef
+
+MAX_WAIT = 120.0  # seconds wait_task may block one request
+LISTED_WORKFLOWS = 100  # workflows described in run_workflow_by_slug's schema
+
+
+def parameter_schema(p: ParameterDef) -> dict[str, Any]:
+    """One parameter definition as JSON Schema."""
+    schema: dict[str, Any]
+    if p.type == "number":
+        schema = {"type": "integer" if p.integer else "number"}
+        if p.min is not None:
+            schema["minimum"] = p.min
+        if p.max is not None:
+            schema["maximum"] = p.max
+    elif p.type == "boolean":
+        schema = {"type": "boolean"}
+    elif p.type == "select":
+        schema = {"type": "string", "enum": list(p.options or [])}
+    elif p.type == "file":
+        accept = ", ".join(p.accept or []) or "any type"
+        schema = {
+            "type": "string",
+            "description": f"A file_key from presign_upload (accepts {accept}).",
+        }
+    else:
+        schema = {"type": "string"}
+        if p.max_length is not None:
+            schema["maxLength"] = p.max_length
+    if p.label:
+        schema["title"] = p.label
+    if p.description:
+        schema["description"] = (p.description + " " + schema.get("description", "")).strip()
+    if p.default is not None:
+        schema["default"] = p.default
+    return schema
+
+
+def parameters_schema(definitions: list[dict[str, Any]]) -> dict[str, Any]:
+    """A workflow's ``parameters`` (as stored) as the JSON Schema of a run's parameters."""
+    defs = [ParameterDef.model_validate(d) for d in definitions]
+    return {
+        "type": "object",
+        "properties": {p.key: parameter_schema(p) for p in defs},
+        "required": [p.key for p in defs if p.required and p.default is None],
+        "additionalProperties": False,
+    }
+
+
+def describe_parameter(p: ParameterDef) -> str:
+    kind = "integer" if p.type == "number" and p.integer else p.type
+    bits = [f"{p.key} ({kind}{', required' if p.required and p.default is None else ''})"]
+    if p.options:
+        bits.append("one of " + "/".join(p.options))
+    if p.min is not None or p.max is not None:
+        low = "-∞" if p.min is None else f"{p.min:g}"
+        high = "∞" if p.max is None else f"{p.max:g}"
+        bits.append(f"range {low}..{high}")
+    if p.accept:
+        bits.append("file_key of " + ", ".join(p.accept))
+    if p.default is not None:
+        bits.append(f"default {p.default!r}")
+    return " ".join([bits[0], *(f"[{b}]" for b in bits[1:])])
+
+
+def run_tool(workflows: list[tuple[str, str, list[dict[str, Any]]]]) -> types.Tool:
+    """``run_workflow_by_slug`` for a team's (slug, description, parameters) list."""
+    lines, branches = [], []
+    for slug, description, params in workflows[:LISTED_WORKFLOWS]:
+        defs = [ParameterDef.model_validate(d) for d in params]
+        listed = "; ".join(describe_parameter(p) for p in defs) or "no parameters"
+        lines.append(f"- {slug}: {description.strip() or 'no description'}; parameters: {listed}")
+        branches.append(
+            {
+                "if": {"properties": {"workflow_slug": {"const": slug}}},
+                "then": {"properties": {"parameters": parameters_schema(params)}},
+            }
+        )
+    slugs = [slug for slug, _, _ in workflows[:LISTED_WORKFLOWS]]
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "workflow_slug": {
+                "type": "string",
+                "description": "The workflow's slug (or slug@version).",
+                **({"examples": slugs} if slugs else {}),
+            },
+            "parameters": {
+                "type": "object",
+                "description": "The run's parameters; file parameters take a file_key.",
+            },
+            "idempotency_key": {
+                "type": "string",
+                "maxLength": 255,
+                "description": "Same key + same parameters = the same task, never a second run.",
+            },
+        },
+        "required": ["workflow_slug"],
+        "additionalProperties": False,
+    }
+    if branches:
+        schema["allOf"] = branches
+    text = (
+        "Submit a task to one of the team's workflows; answers its task_id (follow it with "
+        "wait_task). Upload file inputs first with presign_upload. Workflows:\n"
+        + ("\n".join(lines) or "(this team has no workflows yet)")
+    )
+    return types.Tool(name="run_workflow_by_slug", description=text, input_schema=schema)
+
+
+def _tool(
+    name: str, description: str, properties: dict[str, Any], required: list[str]
+) -> types.Tool:
+    return types.Tool(
+        name=name,
+        description=description,
+        input_schema={
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": False,
+        },
+    )
+
+
+TASK_ID = {"task_id": {"type": "string", "description": "The task's id."}}
+PAGING = {
+    "current_page": {"type": "integer", "minimum": 1, "default": 1},
+    "per_page": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+}
+
+
+def static_tools() -> list[types.Tool]:
+    return [
+        _tool(
+            "list_workflows",
+            "The team's workflows with their parameters and the JSON Schema of a run's "
+            "parameters (input_schema).",
+            dict(PAGING),
+            [],
+        ),
+        _tool(
+            "get_workflow",
+            "One workflow, by workflow_slug (slug or slug@version) or workflow_id.",
+            {
+                "workflow_slug": {"type": "string"},
+                "workflow_id": {"type": "string"},
+            },
+            [],
+        ),
+        _tool(
+            "get_task",
+            "A task: status, progress, parameters, error, timestamps.",
+            TASK_ID,
+            ["task_id"],
+        ),
+        _tool(
+            "wait_task",
+            "Wait until a task completes, fails or is cancelled, at most timeout_seconds "
+            f"(default 30, at most {MAX_WAIT:g}); answers the task and whether it finished.",
+            {
+                **TASK_ID,
+                "timeout_seconds": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": MAX_WAIT,
+                    "default": 30,
+                },
+            },
+            ["task_id"],
+        ),
+        _tool(
+            "get_task_result",
+            "A task's outputs with fresh download URLs once it completed (or its error).",
+            TASK_ID,
+            ["task_id"],
+        ),
+        _tool(
+            "cancel_task",
+            "Cancel a task that has not finished; a finished task is left as it is.",
+            TASK_ID,
+            ["task_id"],
+        ),
+        _tool(
+            "list_agents",
+            "The team's agents: labels, status (idle, busy, unhealthy), running tasks, capacity.",
+            dict(PAGING),
+            [],
+        ),
+        _tool(
+            "presign_upload",
+            "Describe a file to upload; answers file_key, upload_url and upload_headers. PUT the "
+            "bytes to upload_url with every header of upload_headers, then pass file_key as the "
+            "value of a file parameter. Inputs are kept 1 day.",
+            {
+                "file_name": {"type": "string", "minLength": 1, "maxLength": 1024},
+                "file_size": {"type": "integer", "minimum": 1, "description": "Exact bytes."},
+                "content_type": {"type": "string", "default": "application/octet-stream"},
+            },
+            ["file_name", "file_size"],
+        ),
+    ]
