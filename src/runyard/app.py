@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from runyard import __version__
 from runyard.api import mount_routers
 from runyard.clock import Clock, SystemClock
+from runyard.dashboard import mount_dashboard
 from runyard.edge import install_edge
 from runyard.errors import ErrorBody, install_error_handlers
 from runyard.metrics import install_metrics
@@ -66,6 +67,7 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     mount_routers(app)
+    mount_dashboard(app)
 
     @app.get(
         "/healthz",
