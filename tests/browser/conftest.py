@@ -107,6 +107,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 def page(browser: Browser, dev: Dev, request: pytest.FixtureRequest) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=dev.url)
+    context.set_default_timeout(10_000)
     pg = context.new_page()
     problems: list[str] = []
     pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))

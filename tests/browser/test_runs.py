@@ -1,0 +1,136 @@
+"""The README's seed flow in the browser: run img2img with a file uploaded from the page, watch it
+live to completion, preview and download the output; import a workflow (YAML) and cancel its
+running task; a multipart upload; an event stream that drops and resumes with Last-Event-ID."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PIL import Image
+from playwright.sync_api import Page, Route, expect
+
+from tests.browser.conftest import SINGLE_UPLOAD_MAX, Dev, shot, sign_in
+
+SLEEP_YAML = """\
+workflow_slug: nap
+display_name: Nap
+description: Sleeps, reporting progress (imported from the dashboard).
+tool_type: python
+required_labels: [cpu]
+task_timeout: 600
+max_retries: 0
+workflow_json:
+  entrypoint: runyard_agent.builtins.sleep:run
+parameters:
+  - key: seconds
+    type: number
+    label: Seconds
+    default: 1
+    min: 0
+    max: 600
+"""
+
+
+def _png(tmp_path: Path) -> Path:
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), "orange").save(path)
+    return path
+
+
+def test_seed_flow_upload_run_watch_download(page: Page, dev: Dev, tmp_path: Path) -> None:
+    sign_in(page, dev)
+    page.get_by_role("link", name="Image to image").click()
+    expect(page.get_by_role("heading", name="Image to image")).to_be_visible()
+    page.get_by_label(re.compile("^Input image")).set_input_files(str(_png(tmp_path)))
+    page.get_by_label(re.compile("^Operation")).select_option("grayscale")
+    shot(page, dev, "runs-01-form")
+    page.get_by_role("button", name="Run", exact=True).click()
+
+    expect(page).to_have_url(re.compile(r"#/tasks/[0-9a-f-]+$"))
+    expect(page.locator(".badge", has_text="completed")).to_be_visible(timeout=30_000)
+    preview = page.get_by_role("img", name="Preview of")
+    expect(preview).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=preview.element_handle())
+    shot(page, dev, "runs-02-completed")
+
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download").first.click()
+    saved = tmp_path / "out.png"
+    info.value.save_as(saved)
+    with Image.open(saved) as out:
+        assert out.size == (64, 48)
+
+    page.get_by_role("link", name="Tasks").click()
+    expect(page.get_by_role("cell", name="img2img v1")).to_be_visible()
+
+
+def test_import_yaml_then_cancel_running_task(page: Page, dev: Dev, tmp_path: Path) -> None:
+    definition = tmp_path / "nap.yaml"
+    definition.write_text(SLEEP_YAML)
+    sign_in(page, dev)
+    page.get_by_role("link", name="Import a workflow").click()
+    page.get_by_label("Workflow file").set_input_files(str(definition))
+    expect(page.get_by_text("runyard_agent.builtins.sleep:run")).to_have_count(0)
+    expect(page.locator("dd", has_text="seconds")).to_be_visible()
+    shot(page, dev, "runs-03-import")
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("heading", name="Nap")).to_be_visible()
+
+    page.get_by_label(re.compile("^Seconds")).fill("120")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator(".badge", has_text="running")).to_be_visible(timeout=20_000)
+    expect(page.locator(".messages li").first).to_contain_text("slept")
+    shot(page, dev, "runs-04-running")
+    page.get_by_role("button", name="Cancel task").click()
+    expect(page.locator(".badge", has_text="cancelled")).to_be_visible(timeout=20_000)
+    shot(page, dev, "runs-05-cancelled")
+
+    page.get_by_role("link", name="Tasks").click()
+    page.get_by_label("Workflow").select_option("nap")
+    page.get_by_label("Status").select_option("cancelled")
+    expect(page).to_have_url(re.compile(r"workflow_slug=nap"))
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.get_by_label("Status").select_option("completed")
+    expect(page.get_by_text("No tasks match.")).to_be_visible()
+
+
+def test_multipart_upload_above_the_single_limit(page: Page, dev: Dev, tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * ((SINGLE_UPLOAD_MAX + 3_000_000) // 256))
+    sign_in(page, dev)
+    page.get_by_role("link", name="Echo").click()
+    page.get_by_label(re.compile("^Input file")).set_input_files(str(big))
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator(".badge", has_text="completed")).to_be_visible(timeout=60_000)
+    expect(page.locator(".output")).to_contain_text("big.bin")
+    size = big.stat().st_size
+    expect(page.locator(".output")).to_contain_text(f"{size / 1024 / 1024:.1f} MB")
+
+
+def test_event_stream_resumes_after_a_drop(page: Page, dev: Dev) -> None:
+    """The first event stream is cut after one event; the page reconnects with Last-Event-ID."""
+    sent: list[dict[str, str]] = []
+
+    def events(route: Route) -> None:
+        sent.append(route.request.headers)
+        if len(sent) > 1:
+            route.continue_()
+            return
+        upstream = route.fetch()
+        blocks = upstream.text().split("\n\n")
+        first = next(b for b in blocks if b.startswith("id: ")) + "\n\n"
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=first)
+
+    page.route(re.compile(r"/api/v1/r/tasks/[^/]+/events"), events)
+    sign_in(page, dev)
+    page.get_by_role("link", name="Echo").click()
+    page.get_by_label(re.compile("^Input file")).set_input_files(
+        files=[{"name": "note.txt", "mimeType": "text/plain", "buffer": b"hello"}]
+    )
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator(".badge", has_text="completed")).to_be_visible(timeout=30_000)
+    assert len(sent) >= 2
+    assert "last-event-id" not in sent[0]
+    assert sent[1].get("last-event-id") == "1"
+
