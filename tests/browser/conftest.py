@@ -113,9 +113,11 @@ def page(browser: Browser, dev: Dev, request: pytest.FixtureRequest) -> Iterator
     pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     pg.on(
         "console",
-        lambda msg: problems.append(f"console {msg.type}: {msg.text}")
-        if msg.type == "error" and "Content Security Policy" in msg.text
-        else None,
+        lambda msg: (
+            problems.append(f"console {msg.type}: {msg.text}")
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
     )
     yield pg
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)

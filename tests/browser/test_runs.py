@@ -51,7 +51,9 @@ def test_seed_flow_upload_run_watch_download(page: Page, dev: Dev, tmp_path: Pat
     expect(page.locator(".badge", has_text="completed")).to_be_visible(timeout=30_000)
     preview = page.get_by_role("img", name="Preview of")
     expect(preview).to_be_visible()
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=preview.element_handle())
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=preview.element_handle()
+    )
     shot(page, dev, "runs-02-completed")
 
     with page.expect_download() as info:
@@ -133,4 +135,3 @@ def test_event_stream_resumes_after_a_drop(page: Page, dev: Dev) -> None:
     assert len(sent) >= 2
     assert "last-event-id" not in sent[0]
     assert sent[1].get("last-event-id") == "1"
-

@@ -21,6 +21,11 @@ const NAV = [
   ["members", "Members", "admin"],
 ];
 
+function needsAdmin() {
+  return html`<p role="status">This page is for the team's admins and owner.
+    <a href="#/workflows">Go to the workflows</a>.</p>`;
+}
+
 function pageFor(route, ctx) {
   const [first, second] = route.parts;
   const props = { ctx, params: route.params };
@@ -36,8 +41,10 @@ function pageFor(route, ctx) {
     case "agents":
       return html`<${AgentsPage} ...${props} />`;
     case "credentials":
+      if (!atLeast(ctx.role, "admin")) return needsAdmin();
       return html`<${CredentialsPage} ...${props} />`;
     case "members":
+      if (!atLeast(ctx.role, "admin")) return needsAdmin();
       return html`<${MembersPage} ...${props} />`;
     case "pair":
       return html`<${PairPage} ...${props} />`;
@@ -85,6 +92,10 @@ export function App({ api }) {
 
   const membership = me.teams.find((t) => t.id === team) || { role: "viewer" };
   const ctx = { api, me, team, role: membership.role };
+  const signOut = () => {
+    window.location.hash = "#/"; // the next person to sign in here starts from the top
+    return api.logout();
+  };
   const switchTeam = (e) => {
     api.setTeam(e.target.value);
     setTeam(e.target.value);
@@ -108,7 +119,7 @@ export function App({ api }) {
           ${me.teams.map((t) => html`<option value=${t.id}>${t.display_name} (${t.role})</option>`)}
         </select>
         <span class="email">${me.email_address}</span>
-        <button type="button" onClick=${() => api.logout()}>Sign out</button>
+        <button type="button" onClick=${signOut}>Sign out</button>
       </div>
     </header>
     <main id="main" key=${team}>${pageFor(route, ctx)}</main>

@@ -29,7 +29,8 @@ export function Login({ api }) {
       <${ErrorBox} error=${error} />
       <button type="submit" class="primary" disabled=${busy}>${busy ? "Signing in…" : "Sign in"}</button>
     </form>
-    <p class="hint">Running <code>runyard dev</code>? The email address and password are in
-      <code>credentials.json</code> in its data directory.</p>
+    <p class="hint">
+      Running <code>runyard dev</code>? The email address and password are in <code>credentials.json</code> in its data directory.
+    </p>
   </main>`;
 }
