@@ -1,5 +1,7 @@
 """The browser leg: Playwright (Python) driving Debian's Chromium at /usr/bin/chromium against
-one real ``runyard dev`` process (server, SQLite, embedded store, local agent) per worker.
+one real ``runyard dev`` process (server, SQLite, embedded store, local agent) and one browser per
+pytest worker, shared by the tests that worker runs (each test makes its own browser context, so
+no session leaks between tests; the tests do not depend on each other's data).
 
 Screenshots go to ``$RUNYARD_ARTIFACTS/browser`` (default ``test-artifacts/browser``). The
 single-upload limit is lowered so a few-MB file takes the multipart path."""
@@ -32,13 +34,6 @@ DEV_ENV = {
     "RUNYARD_EVENTS_KEEPALIVE": "1",
     "RUNYARD_EVENTS_PROGRESS_INTERVAL": "0.05",
 }
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # One worker runs the whole leg: one server and one browser, shared.
-    for item in items:
-        if "tests/browser/" in item.nodeid:
-            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @dataclass
