@@ -114,7 +114,7 @@ def test_pair_page_posts_the_code(page: Page, dev: Dev) -> None:
         )
 
     page.route("**/api/v1/desktop/pair/confirm", confirm)
-    sign_in(page, dev, "/#/pair?user_code=WXYZ-1234")
+    sign_in(page, dev, "/pair?user_code=WXYZ-1234")  # the address a device shows
     code = page.get_by_label("Code from the device")
     expect(code).to_have_value("WXYZ-1234")
     page.get_by_role("button", name="Confirm").click()
@@ -139,7 +139,8 @@ def test_pair_page_posts_the_code(page: Page, dev: Dev) -> None:
             status=404, content_type="application/json", body=json.dumps(refusal)
         ),
     )
-    code.fill("NOPE-0000")
+    page.goto(dev.url + "/#/pair?user_code=NOPE-0000")  # the same form, routed in the fragment
+    expect(code).to_have_value("NOPE-0000")
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("alert")).to_contain_text("No pairing waits for this code.")
 

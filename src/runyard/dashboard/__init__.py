@@ -3,6 +3,6 @@
 JSON API like any other client. See docs/architecture.md ("Dashboard")."""
 
 from runyard.dashboard.csp import dashboard_csp
-from runyard.dashboard.mount import ASSETS_URL, STATIC_PACKAGE, mount_dashboard
+from runyard.dashboard.mount import ASSETS_URL, PAIR_URL, STATIC_PACKAGE, mount_dashboard
 
-__all__ = ["ASSETS_URL", "STATIC_PACKAGE", "dashboard_csp", "mount_dashboard"]
+__all__ = ["ASSETS_URL", "PAIR_URL", "STATIC_PACKAGE", "dashboard_csp", "mount_dashboard"]

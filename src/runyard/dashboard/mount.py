@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 STATIC_PACKAGE = "runyard.dashboard"
 ASSETS_URL = "/ui"
-PATHS = ("/", ASSETS_URL + "/")
+PAIR_URL = "/pair"
 
 
 def static_dir() -> Path:
@@ -32,4 +32,10 @@ def mount_dashboard(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def dashboard() -> HTMLResponse:
         # no-cache: a new release's page is fetched at once; assets are revalidated by ETag.
+        return HTMLResponse(index, headers={"Cache-Control": "no-cache"})
+
+    @app.get(PAIR_URL, include_in_schema=False)
+    async def pair() -> HTMLResponse:
+        """The address a device shows (``/pair?user_code=…``): the same page, opened on the
+        pairing form."""
         return HTMLResponse(index, headers={"Cache-Control": "no-cache"})

@@ -3,9 +3,10 @@
 API answers are JSON that no browser should render, frame or sniff: ``nosniff``, no framing
 (``frame-ancestors 'none'`` and ``X-Frame-Options: DENY`` for older browsers), no referrer,
 and a CSP that allows nothing. The docs pages need their own scripts and styles (served by
-this server, see ``docs.py``), so they get a CSP limited to ``'self'``. The dashboard (``/`` and
-``/ui/``) gets the policy ``runyard.dashboard.dashboard_csp`` builds from the settings: its own
-scripts only (no inline script, no eval) and the object store's origin for uploads and previews.
+this server, see ``docs.py``), so they get a CSP limited to ``'self'``. The dashboard (``/``,
+``/pair`` and ``/ui/``) gets the policy ``runyard.dashboard.dashboard_csp`` builds from the
+settings: its own scripts only (no inline script, no eval) and the object store's origin for
+uploads and previews.
 Embedded-store downloads set a sandboxing CSP of their own, which is kept.
 """
 
@@ -29,6 +30,7 @@ _FIXED = (
 
 
 DASHBOARD_ASSETS = "/ui/"
+DASHBOARD_PAGES = ("/", "/pair")
 
 
 class SecurityHeadersMiddleware:
@@ -41,7 +43,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        if path == "/" or path.startswith(DASHBOARD_ASSETS):
+        if path in DASHBOARD_PAGES or path.startswith(DASHBOARD_ASSETS):
             csp = self.dashboard_csp
         elif path.startswith(DOCS_PATHS):
             csp = DOCS_CSP

@@ -48,3 +48,6 @@ def test_root_serves_the_dashboard_with_security_headers(tmp_path: Path) -> None
     api = client.get("/api/v1/r/tasks")
     assert api.headers["content-security-policy"].startswith("default-src 'none'")
     assert client.get("/ui/nope.js").status_code == 404
+    pair = client.get("/pair?user_code=ABCD-1234")  # the device-pairing address: the same page
+    assert pair.status_code == 200 and pair.text == page.text
+    assert pair.headers["content-security-policy"] == csp

@@ -18,8 +18,16 @@ export function navigate(path, params) {
   window.location.hash = href(path, params).slice(1);
 }
 
+// The page's own path when the fragment names no page: /pair?user_code=… opens the pairing form.
+function fromPath() {
+  if (window.location.pathname === "/pair") {
+    return { parts: ["pair"], params: new URLSearchParams(window.location.search) };
+  }
+  return { parts: [], params: new URLSearchParams() };
+}
+
 export function useRoute() {
-  const current = () => parseRoute(window.location.hash) || { parts: [], params: new URLSearchParams() };
+  const current = () => parseRoute(window.location.hash) || fromPath();
   const [route, setRoute] = useState(current);
   useEffect(() => {
     const onChange = () => {
