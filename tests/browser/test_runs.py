@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import SINGLE_UPLOAD_MAX, Dev, shot, sign_in
+from tests.browser.conftest import Dev, shot, sign_in
 
 SLEEP_YAML = """\
 workflow_slug: nap
@@ -97,16 +97,45 @@ def test_import_yaml_then_cancel_running_task(page: Page, dev: Dev, tmp_path: Pa
     expect(page.get_by_text("No tasks match.")).to_be_visible()
 
 
-def test_multipart_upload_above_the_single_limit(page: Page, dev: Dev, tmp_path: Path) -> None:
+def test_multipart_upload_resumes_after_a_failed_part(page: Page, dev: Dev, tmp_path: Path) -> None:
+    """Above the single-upload limit the page uploads in parts; a part that fails leaves the
+    upload open, and running the form again sends only the parts the server does not have."""
     big = tmp_path / "big.bin"
-    big.write_bytes(bytes(range(256)) * ((SINGLE_UPLOAD_MAX + 3_000_000) // 256))
+    big.write_bytes(bytes(range(256)) * (11_000_000 // 256))  # 3 parts of 5 MiB
+    puts: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            puts.append(re.search(r"partNumber=(\d+)", r.url).group(1))  # type: ignore[union-attr]
+            if r.method == "PUT" and "partNumber=" in r.url
+            else None
+        ),
+    )
+    failed: list[str] = []
+
+    def drop_part_two_once(route: Route) -> None:
+        if not failed:
+            failed.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/storage/.*partNumber=2&"), drop_part_two_once)
     sign_in(page, dev)
     page.get_by_role("link", name="Echo").click()
     page.get_by_label(re.compile("^Input file")).set_input_files(str(big))
     page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("interrupted")
+    bar = page.get_by_label("Upload of Input file")
+    assert 0 < float(bar.get_attribute("value") or 0) < big.stat().st_size
+    shot(page, dev, "runs-06-upload-interrupted")
+    assert puts == ["1", "2"]
+
+    page.get_by_role("button", name="Run", exact=True).click()  # resumes the same upload
     expect(page.locator(".badge", has_text="completed")).to_be_visible(timeout=60_000)
-    expect(page.locator(".output")).to_contain_text("big.bin")
+    assert puts == ["1", "2", "2", "3"]
     size = big.stat().st_size
+    expect(page.locator(".output")).to_contain_text("big.bin")
     expect(page.locator(".output")).to_contain_text(f"{size / 1024 / 1024:.1f} MB")
 
 
