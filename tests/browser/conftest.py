@@ -133,3 +133,15 @@ def sign_in(page: Page, dev: Dev, path: str = "/") -> None:
     page.get_by_label("Password").fill(dev.creds["user_password"])
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter((el) => el.type !== 'hidden' && el.offsetParent !== null)
+  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+    && !el.getAttribute('aria-labelledby') && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+  .map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def assert_labelled(page: Page) -> None:
+    """Every visible control has an accessible name (a label, aria-label or its text)."""
+    assert page.evaluate(UNLABELLED) == []

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import Dev, shot, sign_in
+from tests.browser.conftest import Dev, assert_labelled, shot, sign_in
 
 COMFY_GRAPH = {
     "3": {
@@ -158,6 +158,7 @@ def test_comfyui_export_import_picks_parameters(page: Page, dev: Dev, tmp_path: 
     page.get_by_label("Photo #10").check()
     expect(page.get_by_label("Type for 10.image")).to_have_value("file")
     page.get_by_label("Key for 10.image").fill("photo")
+    assert_labelled(page)
     shot(page, dev, "admin-05-comfy-pick")
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_role("heading", name="portrait_api")).to_be_visible()

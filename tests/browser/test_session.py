@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Dev, shot, sign_in
+from tests.browser.conftest import Dev, assert_labelled, shot, sign_in
 
 
 def _tokens(page: Page) -> dict[str, str]:
@@ -61,3 +62,24 @@ def test_phone_width(page: Page, dev: Dev) -> None:
     page.get_by_role("link", name="Agents").click()
     expect(page.get_by_text("local-agent")).to_be_visible()
     shot(page, dev, "session-04-phone-agents")
+
+
+def test_keyboard_only_sign_in_and_labelled_controls(page: Page, dev: Dev) -> None:
+    page.goto(dev.url + "/#/tasks")
+    page.keyboard.press("Tab")  # the skip link comes first
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.get_by_label("Email address").focus()
+    page.keyboard.type(dev.creds["email_address"])
+    page.keyboard.press("Tab")
+    page.keyboard.type(dev.creds["user_password"])
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Tasks")).to_be_visible()
+    for path in ("/#/tasks", "/#/workflows/import", "/#/credentials", "/#/members", "/#/pair"):
+        page.goto(dev.url + path)
+        expect(page.locator("h1")).to_be_visible()
+        assert_labelled(page)
+    page.goto(dev.url + "/#/workflows")
+    page.get_by_role("link", name="Image to image").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label(re.compile("^Input image"))).to_be_visible()
+    assert_labelled(page)
