@@ -4,11 +4,11 @@ import { html, useEffect } from "../../vendor/preact-htm.js";
 import { query } from "../api.js";
 import { ErrorBox, Page, bytes, useLoad, when } from "../ui.js";
 
-const VRAM_KEYS = /vram|memory|bytes/i;
+const BYTE_KEYS = /ram_|vram|memory|bytes/i;
 
 function Value({ name, value }) {
   if (value === null || value === undefined) return "—";
-  if (typeof value === "number" && VRAM_KEYS.test(name) && value > 1024) return bytes(value);
+  if (typeof value === "number" && BYTE_KEYS.test(name) && value > 1024) return bytes(value);
   if (Array.isArray(value)) {
     return html`<ul class="plain">${value.map((v, i) => html`<li><${Value} name=${name} value=${v} key=${i} /></li>`)}</ul>`;
   }
@@ -31,6 +31,11 @@ function Runtimes({ runtimes }) {
         <span class=${"badge " + (r.healthy ? "badge-completed" : "badge-failed")}>${name}: ${r.healthy ? "healthy" : "unhealthy"}</span>
         ${r.version || r.comfyui_version ? html` <span>version ${r.version || r.comfyui_version}</span>` : null}
         ${r.detail ? html`<div class="muted">${r.detail}</div>` : null}
+        ${(r.devices || []).map(
+          (d) => html`<div>Device: ${d.name || "?"} (${d.type || "?"})${d.vram_total
+            ? html` · VRAM ${bytes(d.vram_free)} free of ${bytes(d.vram_total)}`
+            : null}</div>`,
+        )}
       </li>`,
     )}
   </ul>`;
