@@ -78,6 +78,10 @@ def test_import_yaml_then_cancel_running_task(page: Page, dev: Dev, tmp_path: Pa
     shot(page, dev, "runs-03-import")
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_role("heading", name="Nap")).to_be_visible()
+    page.get_by_role("button", name="Disable").click()
+    expect(page.get_by_text("This workflow is disabled")).to_be_visible()
+    page.get_by_role("button", name="Enable").click()  # each change is a new version
+    expect(page.get_by_label("Version")).to_have_value("3")
 
     page.get_by_label(re.compile("^Seconds")).fill("120")
     page.get_by_role("button", name="Run", exact=True).click()
