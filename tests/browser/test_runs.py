@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
 from PIL import Image
 from playwright.sync_api import Page, Route, expect
 
@@ -168,3 +169,36 @@ def test_event_stream_resumes_after_a_drop(page: Page, dev: Dev) -> None:
     assert len(sent) >= 2
     assert "last-event-id" not in sent[0]
     assert sent[1].get("last-event-id") == "1"
+
+
+def test_a_failed_task_shows_its_error(page: Page, dev: Dev) -> None:
+    r = httpx.post(
+        dev.api + "/workflows/import",
+        headers=dev.session_headers(),
+        json={
+            "workflow_slug": "too-slow",
+            "tool_type": "python",
+            "required_labels": ["cpu"],
+            "task_timeout": 1,
+            "max_retries": 0,
+            "workflow_json": {"entrypoint": "runyard_agent.builtins.sleep:run"},
+            "parameters": [{"key": "seconds", "type": "number", "default": 30, "min": 0}],
+        },
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    sign_in(page, dev, f"/#/workflows/{r.json()['id']}")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator(".badge", has_text="failed")).to_be_visible(timeout=20_000)
+    expect(page.get_by_role("alert")).to_contain_text("timed_out")
+    shot(page, dev, "runs-07-failed")
+    page.goto(dev.url + "/#/tasks?workflow_slug=too-slow&task_status=failed")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.get_by_label("Created after").fill("2999-01-01T00:00")
+    expect(page.get_by_text("No tasks match.")).to_be_visible()
+    page.get_by_role("button", name="Clear filters").click()
+    page.get_by_label("Workflow").select_option("too-slow")
+    page.locator("tbody a").first.click()
+    # a finished task's page replays its event log: the messages are there again
+    expect(page.locator(".messages li").first).to_contain_text("slept")
+    expect(page.get_by_role("alert")).to_contain_text("The task timed out")

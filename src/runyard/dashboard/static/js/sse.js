@@ -46,8 +46,9 @@ const sleep = (ms, signal) =>
 
 // Follows a task's events until its terminal event (or `signal` aborts). onEvent gets
 // {id, event, data (parsed JSON)}; onState gets "connecting" | "live" | "reconnecting" |
-// "ended" | "error" (with the error).
-export async function followTask(api, taskId, { onEvent, onState, signal }) {
+// "ended" | "error" (with the error). With `replayOnly` (a task already finished) the stream's
+// end is final even without a terminal event (its event log may have been swept).
+export async function followTask(api, taskId, { onEvent, onState, signal, replayOnly = false }) {
   let lastId = null;
   let delay = 500;
   while (!signal.aborted) {
@@ -91,7 +92,7 @@ export async function followTask(api, taskId, { onEvent, onState, signal }) {
     } catch (error) {
       if (signal.aborted) return;
     }
-    if (finished) {
+    if (finished || replayOnly) {
       onState("ended");
       return;
     }

@@ -12,7 +12,9 @@ function useLive(ctx, id, initial) {
   const [live, setLive] = useState({ connection: "idle", status: null, progress: null, node: null,
     step: null, messages: [], error: null, ended: false });
   useEffect(() => {
-    if (!initial || TERMINAL.has(initial.task_status)) return undefined;
+    if (!initial) return undefined;
+    // A finished task's stream replays its events (messages, the last node) and ends.
+    const replayOnly = TERMINAL.has(initial.task_status);
     const controller = new AbortController();
     const onEvent = ({ event, data }) =>
       setLive((old) => {
@@ -33,7 +35,7 @@ function useLive(ctx, id, initial) {
       });
     const onState = (connection, error) =>
       setLive((old) => ({ ...old, connection, streamError: error || null }));
-    followTask(ctx.api, id, { onEvent, onState, signal: controller.signal });
+    followTask(ctx.api, id, { onEvent, onState, signal: controller.signal, replayOnly });
     return () => controller.abort();
   }, [id, initial && initial.id]);
   return live;
@@ -45,7 +47,7 @@ export function TaskPage({ ctx, id }) {
   const [cancelError, setCancelError] = useState(null);
   const [cancelling, setCancelling] = useState(false);
   useEffect(() => {
-    if (live.ended) reload();
+    if (live.ended && task && !TERMINAL.has(task.task_status)) reload();
   }, [live.ended]);
 
   if (error) return html`<${Page} title="Task"><${ErrorBox} error=${error} /><//>`;
