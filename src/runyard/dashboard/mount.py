@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from importlib.resources import as_file, files
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
 
 STATIC_PACKAGE = "runyard.dashboard"
 ASSETS_URL = "/ui"
@@ -24,10 +26,20 @@ def static_dir() -> Path:
         return Path(path)
 
 
+class Assets(StaticFiles):
+    """Static files that the browser revalidates (ETag) before each use: the modules of one
+    release never mix with a cached module of the previous one."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 def mount_dashboard(app: FastAPI) -> None:
     root = static_dir()
     index = (root / "index.html").read_text(encoding="utf-8")
-    app.mount(ASSETS_URL, StaticFiles(directory=root), name="dashboard-static")
+    app.mount(ASSETS_URL, Assets(directory=root), name="dashboard-static")
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> HTMLResponse:

@@ -49,6 +49,7 @@ def test_root_serves_the_dashboard_with_security_headers(tmp_path: Path) -> None
     assert module.status_code == 200
     assert module.headers["content-type"].startswith(("text/javascript", "application/javascript"))
     assert module.headers["content-security-policy"] == csp
+    assert module.headers["cache-control"] == "no-cache" and module.headers["etag"]
     # the API keeps its own, stricter policy
     api = client.get("/api/v1/r/tasks")
     assert api.headers["content-security-policy"].startswith("default-src 'none'")
