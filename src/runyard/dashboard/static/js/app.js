@@ -22,8 +22,9 @@ const NAV = [
 ];
 
 function needsAdmin() {
-  return html`<p role="status">This page is for the team's admins and owner.
-    <a href="#/workflows">Go to the workflows</a>.</p>`;
+  return html`<p role="status">
+    This page is for the team's admins and owner.${" "}<a href="#/workflows">Go to the workflows</a>.
+  </p>`;
 }
 
 function pageFor(route, ctx) {

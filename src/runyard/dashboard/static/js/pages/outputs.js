@@ -22,7 +22,7 @@ export function Outputs({ ctx, id }) {
   if (!result) return html`<h2>Outputs</h2><p role="status">Loading…</p>`;
   const outputs = (result.task_output && result.task_output.outputs) || [];
   return html`<h2>Outputs</h2>
-    <p class="muted">Links valid until ${when(result.expires_at)}.
+    <p class="muted">Links valid until ${when(result.expires_at)}.${" "}
       <button type="button" onClick=${() => setRound(round + 1)}>Refresh links</button></p>
     ${outputs.length ? null : html`<p>This task produced no outputs.</p>`}
     <ul class="outputs">

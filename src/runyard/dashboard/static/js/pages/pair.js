@@ -26,8 +26,10 @@ export function PairPage({ ctx, params }) {
     setBusy(false);
   };
   return html`<${Page} title="Pair a device">
-    <p>Enter the code your device shows. It will act for you in the team
-      <strong>${team ? team.display_name : ""}</strong> (switch teams above first if needed).</p>
+    <p>
+      Enter the code your device shows. It will act for you in the team${" "}
+      <strong>${team ? team.display_name : ""}</strong> (switch teams above first if needed).
+    </p>
     <form class="card inline-form" onSubmit=${submit}>
       <div class="field"><label for="user-code">Code from the device</label>
         <input id="user-code" name="user_code" required autocomplete="off" autocapitalize="characters"
