@@ -5,7 +5,7 @@ import { toError } from "./api.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 
-export function parseSse(onEvent) {
+export function parseSse(onEvent, onRetry = () => {}) {
   let buffer = "";
   let event = { id: null, event: "message", data: [] };
   const dispatch = () => {
@@ -31,6 +31,7 @@ export function parseSse(onEvent) {
       if (field === "data") event.data.push(value);
       else if (field === "event") event.event = value;
       else if (field === "id") event.id = value;
+      else if (field === "retry" && /^\d+$/.test(value)) onRetry(Number(value));
     }
   };
 }
@@ -50,7 +51,8 @@ const sleep = (ms, signal) =>
 // end is final even without a terminal event (its event log may have been swept).
 export async function followTask(api, taskId, { onEvent, onState, signal, replayOnly = false }) {
   let lastId = null;
-  let delay = 500;
+  let hint = 500; // the server's `retry:` advice, in ms
+  let delay = hint;
   while (!signal.aborted) {
     let finished = false;
     try {
@@ -71,7 +73,7 @@ export async function followTask(api, taskId, { onEvent, onState, signal, replay
         throw error;
       }
       onState("live");
-      delay = 500;
+      delay = hint;
       const feed = parseSse((raw) => {
         if (raw.id !== null) lastId = raw.id;
         let data = null;
@@ -82,6 +84,9 @@ export async function followTask(api, taskId, { onEvent, onState, signal, replay
         }
         if (TERMINAL.has(raw.event)) finished = true;
         onEvent({ id: raw.id, event: raw.event, data });
+      }, (ms) => {
+        hint = Math.min(Math.max(ms, 100), 30000);
+        delay = hint;
       });
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       for (;;) {
@@ -99,6 +104,6 @@ export async function followTask(api, taskId, { onEvent, onState, signal, replay
     if (signal.aborted) return;
     onState("reconnecting");
     await sleep(delay, signal);
-    delay = Math.min(delay * 2, 10000);
+    delay = Math.min(delay * 2, Math.max(hint, 10000));
   }
 }
