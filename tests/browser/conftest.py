@@ -1,7 +1,7 @@
 """The browser leg: Playwright (Python) driving Debian's Chromium at /usr/bin/chromium against
-one real ``runyard dev`` process (server, SQLite, embedded store, local agent) and one browser per
-pytest worker, shared by the tests that worker runs (each test makes its own browser context, so
-no session leaks between tests; the tests do not depend on each other's data).
+one real ``runyard dev`` process (server, SQLite, embedded store, local agent) per pytest
+worker and one browser per test module, shared by the tests that run there (each test makes its
+own browser context, so no session leaks between tests; no test depends on another's data).
 
 Screenshots go to ``$RUNYARD_ARTIFACTS/browser`` (default ``test-artifacts/browser``). The
 single-upload limit is lowered so a few-MB file takes the multipart path."""
@@ -85,13 +85,15 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
         assert code in (0, -15), proc.log()[-3000:]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and the asyncio tests that a worker may run next need the thread's loop free.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     b = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
     yield b
