@@ -114,9 +114,26 @@ def test_pair_page_posts_the_code(page: Page, dev: Dev) -> None:
         )
 
     page.route("**/api/v1/desktop/pair/confirm", confirm)
+    page.route(
+        "**/api/v1/desktop/pair/lookup",
+        lambda route: route.fulfill(
+            status=200,
+            content_type="application/json",
+            body=json.dumps(
+                {
+                    "device_name": "Studio laptop",
+                    "with_agent_key": False,
+                    "pairing_status": "pending",
+                    "created_at": "2026-01-01T00:00:00Z",
+                    "expires_at": "2026-01-01T00:10:00Z",
+                }
+            ),
+        ),
+    )
     sign_in(page, dev, "/pair?user_code=WXYZ-1234")  # the address a device shows
     code = page.get_by_label("Code from the device")
     expect(code).to_have_value("WXYZ-1234")
+    expect(page.get_by_text("Device asking: Studio laptop")).to_be_visible()
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("status").filter(has_text="Studio laptop")).to_be_visible()
     shot(page, dev, "admin-04-pair-approved")
@@ -139,10 +156,28 @@ def test_pair_page_posts_the_code(page: Page, dev: Dev) -> None:
             status=404, content_type="application/json", body=json.dumps(refusal)
         ),
     )
+    page.unroute("**/api/v1/desktop/pair/lookup")  # without a lookup the form still works
     page.goto(dev.url + "/#/pair?user_code=NOPE-0000")  # the same form, routed in the fragment
     expect(code).to_have_value("NOPE-0000")
+    expect(page.get_by_text("Device asking")).to_have_count(0)
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("alert")).to_contain_text("No pairing waits for this code.")
+
+    decided: list[object] = []
+
+    def deny(route: Route) -> None:
+        decided.append(route.request.post_data_json)
+        route.fulfill(
+            status=200,
+            content_type="application/json",
+            body=json.dumps({"status": "denied", "device_name": "Unknown box"}),
+        )
+
+    page.route("**/api/v1/desktop/pair/deny", deny)
+    code.fill("EVIL-0001")
+    page.get_by_role("button", name="Deny").click()
+    expect(page.get_by_role("status").filter(has_text="Unknown box")).to_contain_text("Denied")
+    assert decided == [{"user_code": "EVIL-0001"}]
 
 
 def test_comfyui_export_import_picks_parameters(page: Page, dev: Dev, tmp_path: Path) -> None:
