@@ -81,5 +81,6 @@ def test_keyboard_only_sign_in_and_labelled_controls(page: Page, dev: Dev) -> No
     page.goto(dev.url + "/#/workflows")
     page.get_by_role("link", name="Image to image").focus()
     page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Image to image")).to_be_focused()  # new page's top
     expect(page.get_by_label(re.compile("^Input image"))).to_be_visible()
     assert_labelled(page)

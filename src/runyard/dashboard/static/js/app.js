@@ -81,11 +81,6 @@ export function App({ api }) {
     );
   }, [signedIn]);
 
-  useEffect(() => {
-    const title = document.getElementById("page-title");
-    if (title) title.focus({ preventScroll: true });
-  }, [route]);
-
   if (!signedIn) return html`<${Login} api=${api} />`;
   if (error) return html`<main id="main" class="narrow"><${ErrorBox} error=${error} />
     <button type="button" onClick=${() => api.logout()}>Sign out</button></main>`;

@@ -1,5 +1,5 @@
 // Small shared pieces: the html tag, formatting, error display, status badges, paging.
-import { html, useEffect, useState, useCallback } from "../vendor/preact-htm.js";
+import { html, useCallback, useEffect, useRef, useState } from "../vendor/preact-htm.js";
 
 export { html };
 
@@ -101,13 +101,19 @@ export function CopyButton({ text, label = "Copy" }) {
     <span class="sr-only" role="status">${copied ? "Copied to the clipboard" : ""}</span>`;
 }
 
+// A page: its title names the document, and its heading takes the focus when the page opens, so
+// a screen reader or keyboard user starts at the new page's top after following a link.
 export function Page({ title, actions, children }) {
+  const heading = useRef(null);
   useEffect(() => {
     document.title = `${title} · Runyard`;
   }, [title]);
+  useEffect(() => {
+    if (heading.current) heading.current.focus({ preventScroll: true });
+  }, []);
   return html`<section>
     <header class="page-head">
-      <h1 tabindex="-1" id="page-title">${title}</h1>
+      <h1 tabindex="-1" id="page-title" ref=${heading}>${title}</h1>
       ${actions ? html`<div class="actions">${actions}</div>` : null}
     </header>
     ${children}
