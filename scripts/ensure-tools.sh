@@ -5,7 +5,7 @@
 set -euo pipefail
 missing=()
 command -v curl >/dev/null || missing+=(curl)
-[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-liberation)  # fonts: readable screenshots
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing ${missing[*]} from Debian's packages" >&2
     export DEBIAN_FRONTEND=noninteractive
