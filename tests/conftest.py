@@ -74,6 +74,7 @@ LEGS = (
     "e2e-sqlite-local",
     "e2e-postgres-s3",
     "integration",
+    "browser",
     "faults",
 )
 
@@ -81,6 +82,8 @@ LEGS = (
 def _leg(nodeid: str) -> str:
     if nodeid.startswith("tests/unit/"):
         return "unit"
+    if nodeid.startswith("tests/browser/"):
+        return "browser"  # Chromium driving a real `runyard dev` (SQLite + the embedded store)
     if nodeid.startswith("tests/faults/"):
         return "faults"  # PostgreSQL, real processes; run alone by scripts/run-tests.sh
     if "e2e-sqlite-local" in nodeid:

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from runyard import __version__
 from runyard.api import mount_routers
 from runyard.clock import Clock, SystemClock
+from runyard.dashboard import mount_dashboard
 from runyard.edge import install_edge
 from runyard.errors import ErrorBody, install_error_handlers
 from runyard.mcp import McpServer
@@ -75,6 +76,7 @@ def create_app(
     app.router.routes.append(
         Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
     )
+    mount_dashboard(app)
 
     @app.get(
         "/healthz",

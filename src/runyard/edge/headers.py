@@ -3,8 +3,11 @@
 API answers are JSON that no browser should render, frame or sniff: ``nosniff``, no framing
 (``frame-ancestors 'none'`` and ``X-Frame-Options: DENY`` for older browsers), no referrer,
 and a CSP that allows nothing. The docs pages need their own scripts and styles (served by
-this server, see ``docs.py``), so they get a CSP limited to ``'self'``. Embedded-store downloads
-set a sandboxing CSP of their own, which is kept.
+this server, see ``docs.py``), so they get a CSP limited to ``'self'``. The dashboard (``/``,
+``/pair`` and ``/ui/``) gets the policy ``runyard.dashboard.dashboard_csp`` builds from the
+settings: its own scripts only (no inline script, no eval) and the object store's origin for
+uploads and previews.
+Embedded-store downloads set a sandboxing CSP of their own, which is kept.
 """
 
 from __future__ import annotations
@@ -26,16 +29,26 @@ _FIXED = (
 )
 
 
+DASHBOARD_ASSETS = "/ui/"
+DASHBOARD_PAGES = ("/", "/pair")
+
+
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, dashboard_csp: bytes = API_CSP) -> None:
         self.app = app
+        self.dashboard_csp = dashboard_csp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        csp = DOCS_CSP if path.startswith(DOCS_PATHS) else API_CSP
+        if path in DASHBOARD_PAGES or path.startswith(DASHBOARD_ASSETS):
+            csp = self.dashboard_csp
+        elif path.startswith(DOCS_PATHS):
+            csp = DOCS_CSP
+        else:
+            csp = API_CSP
         # Signed store URLs are fetched cross-origin by browsers uploading and downloading.
         corp = b"cross-origin" if path.startswith("/storage/") else b"same-site"
 

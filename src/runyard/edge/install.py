@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from runyard.dashboard.csp import dashboard_csp
 from runyard.edge.catch import CatchAllMiddleware
 from runyard.edge.cors import JsonCORSMiddleware
 from runyard.edge.docs import mount_offline_docs
@@ -54,5 +55,5 @@ def install_edge(app: FastAPI, settings: Settings) -> None:
             allow_credentials=False,  # bearer tokens, never cookies
             max_age=600,
         )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, dashboard_csp=dashboard_csp(settings))
     mount_offline_docs(app)

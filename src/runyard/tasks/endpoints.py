@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -15,11 +16,18 @@ from runyard.deps import (
     UnitDep,
 )
 from runyard.pagination import PageDep
+from runyard.tasks.repository import TaskFilter
 from runyard.tasks.schemas import CancelResult, TaskList, TaskRead, TaskResult
 from runyard.tasks.service import TaskService, to_read
 from runyard.tasks.states import TaskStatus
 
 router = APIRouter(prefix="/r/tasks", tags=["runtime"])
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @router.get("", response_model=TaskList, operation_id="tasks_list", responses=errors())
@@ -30,10 +38,23 @@ async def list_tasks(
     clock: ClockDep,
     page: PageDep,
     task_status: Annotated[TaskStatus | None, Query()] = None,
+    workflow_id: Annotated[str | None, Query(max_length=64)] = None,
+    workflow_slug: Annotated[str | None, Query(max_length=100)] = None,
+    created_after: Annotated[datetime | None, Query()] = None,
+    created_before: Annotated[datetime | None, Query()] = None,
 ) -> TaskList:
-    """The team's tasks, newest first, optionally filtered by `task_status`."""
+    """The team's tasks, newest first, optionally filtered by `task_status`, by workflow
+    (`workflow_id` or `workflow_slug`) and by creation time (`created_after` inclusive,
+    `created_before` exclusive; ISO 8601, a time without an offset is UTC)."""
+    wanted = TaskFilter(
+        task_status=task_status,
+        workflow_id=workflow_id,
+        workflow_slug=workflow_slug,
+        created_after=_utc(created_after),
+        created_before=_utc(created_before),
+    )
     tasks, total = await TaskService(uow, settings, clock).page(
-        principal.team, task_status, page.offset, page.per_page
+        principal.team, wanted, page.offset, page.per_page
     )
     return TaskList(task_list=tasks, page_meta=page.meta(total))
 

@@ -44,6 +44,17 @@ class TimerRow:
 
 
 @dataclass(frozen=True)
+class TaskFilter:
+    """What a task listing may be narrowed by (every field optional)."""
+
+    task_status: TaskStatus | None = None
+    workflow_id: str | None = None
+    workflow_slug: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@dataclass(frozen=True)
 class HeldAttempt:
     id: str
     team_id: str
@@ -74,11 +85,19 @@ class TaskQueue(Repository):
 
     # -- listing and quotas ------------------------------------------------------------------
     async def page(
-        self, team_id: str, status: TaskStatus | None, offset: int, limit: int
+        self, team_id: str, wanted: TaskFilter, offset: int, limit: int
     ) -> tuple[list[Task], int]:
         where: list[Any] = [Task.team_id == team_id]
-        if status:
-            where.append(Task.task_status == status)
+        if wanted.task_status:
+            where.append(Task.task_status == wanted.task_status)
+        if wanted.workflow_id:
+            where.append(Task.workflow_id == wanted.workflow_id)
+        if wanted.workflow_slug:
+            where.append(Task.workflow_slug == wanted.workflow_slug)
+        if wanted.created_after is not None:
+            where.append(Task.created_at >= wanted.created_after)
+        if wanted.created_before is not None:
+            where.append(Task.created_at < wanted.created_before)
         total = await self.session.scalar(select(func.count()).select_from(Task).where(*where))
         rows = await self.session.scalars(
             select(Task)

@@ -11,7 +11,7 @@ from runyard.models import Task
 from runyard.settings import Settings
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
-from runyard.tasks.repository import TaskQueue
+from runyard.tasks.repository import TaskFilter, TaskQueue
 from runyard.tasks.schemas import TaskOutputBody, TaskRead, TaskResult
 from runyard.tasks.states import TaskStatus
 
@@ -28,9 +28,9 @@ class TaskService:
         self.clock = clock
 
     async def page(
-        self, team_id: str, status: TaskStatus | None, offset: int, per_page: int
+        self, team_id: str, wanted: TaskFilter, offset: int, per_page: int
     ) -> tuple[list[TaskRead], int]:
-        tasks, total = await self.queue.page(team_id, status, offset, per_page)
+        tasks, total = await self.queue.page(team_id, wanted, offset, per_page)
         return [to_read(t) for t in tasks], total
 
     async def get(self, team_id: str, task_id: str) -> Task:

@@ -171,3 +171,31 @@ async def test_other_teams_tasks_are_404(harness: Harness, team_a: Team, team_b:
     listed = (await harness.client.get("/api/v1/r/tasks", headers=team_b.auth())).json()
     assert listed["task_list"] == []
     assert (await status(harness, team_a, task_id))["task_status"] == "pending"
+
+
+async def test_list_filter_by_workflow_and_time(harness: Harness, team_a: Team) -> None:
+    first = await new_task(harness, team_a)
+    key = await harness.upload(team_a, PNG, name="a.txt", content_type="text/plain")
+    r = await harness.client.post(
+        "/api/v1/r/workflows/slug/echo/run",
+        headers=team_a.auth("integration"),
+        json={"parameters": {"input_file": key}},
+    )
+    assert r.status_code == 202, r.text
+    echo = str(r.json()["task_id"])
+
+    async def ids(query: str) -> list[str]:
+        r = await harness.client.get(f"/api/v1/r/tasks?{query}", headers=team_a.auth())
+        assert r.status_code == 200, r.text
+        return [t["id"] for t in r.json()["task_list"]]
+
+    assert await ids("workflow_slug=echo") == [echo]
+    echo_wf = (await status(harness, team_a, echo))["workflow_id"]
+    assert await ids(f"workflow_id={echo_wf}") == [echo]
+    assert await ids("workflow_slug=img2img&task_status=pending") == [first]
+    created = str((await status(harness, team_a, first))["created_at"])
+    assert set(await ids(f"created_after={created}")) == {first, echo}
+    assert await ids(f"created_before={created}") == []
+    assert await ids("created_after=2999-01-01T00:00:00") == []
+    bad = await harness.client.get("/api/v1/r/tasks?created_after=yesterday", headers=team_a.auth())
+    assert bad.status_code == 422

@@ -1,0 +1,119 @@
+// The run form, generated from a workflow's parameter definitions. File inputs are uploaded
+// from the browser straight to the store (progress bar per file), then the run is submitted.
+import { html, useState } from "../../vendor/preact-htm.js";
+import { uploadFile } from "../upload.js";
+import { ErrorBox, bytes } from "../ui.js";
+import { navigate } from "../router.js";
+
+function initial(params) {
+  const values = {};
+  for (const p of params) {
+    if (p.type === "boolean") values[p.key] = Boolean(p.default);
+    else if (p.type === "file") values[p.key] = null;
+    else if (p.default !== null && p.default !== undefined) values[p.key] = String(p.default);
+    else if (p.type === "select" && p.required && p.options.length) values[p.key] = p.options[0];
+    else values[p.key] = "";
+  }
+  return values;
+}
+
+function Field({ p, value, onChange, progress, problem }) {
+  const id = "param-" + p.key;
+  const label = p.label || p.key;
+  const describedBy = [p.description ? id + "-help" : null, problem ? id + "-error" : null]
+    .filter(Boolean)
+    .join(" ") || null;
+  const common = { id, name: p.key, required: p.required, "aria-describedby": describedBy,
+    "aria-invalid": problem ? "true" : null };
+  let input;
+  if (p.type === "boolean") {
+    input = html`<input type="checkbox" ...${common} required=${false} checked=${value}
+      onChange=${(e) => onChange(e.target.checked)} />`;
+  } else if (p.type === "select") {
+    input = html`<select ...${common} value=${value} onChange=${(e) => onChange(e.target.value)}>
+      ${p.required ? null : html`<option value="">(none)</option>`}
+      ${p.options.map((o) => html`<option value=${o}>${o}</option>`)}
+    </select>`;
+  } else if (p.type === "number") {
+    input = html`<input type="number" ...${common} value=${value}
+      min=${p.min ?? null} max=${p.max ?? null} step=${p.integer ? "1" : "any"}
+      onInput=${(e) => onChange(e.target.value)} />`;
+  } else if (p.type === "file") {
+    input = html`<input type="file" ...${common} accept=${(p.accept || []).join(",") || null}
+      onChange=${(e) => onChange(e.target.files[0] || null)} />
+      ${progress
+        ? html`<div class="progress">
+            <progress max=${progress.total || 1} value=${progress.sent}
+              aria-label=${"Upload of " + label}></progress>
+            <span>${bytes(progress.sent)} of ${bytes(progress.total)}</span>
+          </div>`
+        : null}`;
+  } else if (p.max_length && p.max_length <= 200) {
+    input = html`<input type="text" ...${common} maxlength=${p.max_length} value=${value}
+      onInput=${(e) => onChange(e.target.value)} />`;
+  } else {
+    input = html`<textarea ...${common} rows="3" maxlength=${p.max_length ?? null} value=${value}
+      onInput=${(e) => onChange(e.target.value)}></textarea>`;
+  }
+  const limits = [];
+  if (p.type === "number") {
+    if (p.min !== null && p.min !== undefined) limits.push(`min ${p.min}`);
+    if (p.max !== null && p.max !== undefined) limits.push(`max ${p.max}`);
+    if (p.integer) limits.push("whole number");
+  }
+  if (p.type === "file" && p.accept && p.accept.length) limits.push(p.accept.join(", "));
+  return html`<div class=${"field field-" + p.type}>
+    <label for=${id}>${label}${p.required ? html`<span aria-hidden="true"> *</span>` : null}
+      ${limits.length ? html` <span class="muted">(${limits.join(", ")})</span>` : null}</label>
+    ${input}
+    ${p.description ? html`<p class="help" id=${id + "-help"}>${p.description}</p>` : null}
+    ${problem ? html`<p class="field-error" id=${id + "-error"}>${problem}</p>` : null}
+  </div>`;
+}
+
+export function RunForm({ ctx, workflow, target }) {
+  const params = workflow.parameters;
+  const [values, setValues] = useState(() => initial(params));
+  const [progress, setProgress] = useState({});
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const problems = {};
+  for (const e of (error && error.errors) || []) problems[e.parameter] = e.error_message;
+
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const parameters = {};
+      for (const p of params) {
+        const value = values[p.key];
+        if (p.type === "file") {
+          if (!value) continue;
+          parameters[p.key] = await uploadFile(ctx.api, value, (sent, total) =>
+            setProgress((old) => ({ ...old, [p.key]: { sent, total } })),
+          );
+        } else if (p.type === "boolean") {
+          parameters[p.key] = value;
+        } else if (value !== "" && value !== null) {
+          parameters[p.key] = p.type === "number" ? Number(value) : value;
+        }
+      }
+      const created = await ctx.api.post(target, { parameters });
+      navigate("/tasks/" + created.task_id);
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return html`<form class="run-form" onSubmit=${submit} aria-label="Run this workflow">
+    ${params.length ? null : html`<p>This workflow takes no parameters.</p>`}
+    ${params.map(
+      (p) => html`<${Field} key=${p.key} p=${p} value=${values[p.key]} progress=${progress[p.key]}
+        problem=${problems[p.key]}
+        onChange=${(v) => setValues((old) => ({ ...old, [p.key]: v }))} />`,
+    )}
+    <${ErrorBox} error=${error} />
+    <button type="submit" class="primary" disabled=${busy}>${busy ? "Starting…" : "Run"}</button>
+  </form>`;
+}

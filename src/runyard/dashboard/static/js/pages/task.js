@@ -1,0 +1,116 @@
+// One task, live: status and progress from the event stream (fetch + Last-Event-ID resume),
+// the running node, messages, the error (and the node it happened in), cancel, and outputs.
+import { html, useEffect, useState } from "../../vendor/preact-htm.js";
+import { followTask } from "../sse.js";
+import { ErrorBox, Page, StatusBadge, atLeast, useLoad, when } from "../ui.js";
+import { Outputs } from "./outputs.js";
+
+const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+const MAX_MESSAGES = 200;
+
+function useLive(ctx, id, initial) {
+  const [live, setLive] = useState({ connection: "idle", status: null, progress: null, node: null,
+    step: null, messages: [], error: null, ended: false });
+  useEffect(() => {
+    if (!initial) return undefined;
+    // A finished task's stream replays its events (messages, the last node) and ends.
+    const replayOnly = TERMINAL.has(initial.task_status);
+    const controller = new AbortController();
+    const onEvent = ({ event, data }) =>
+      setLive((old) => {
+        const next = { ...old };
+        if (data && data.task_status) next.status = data.task_status;
+        if (event === "progress") {
+          next.progress = data.progress;
+          if (data.current_node) next.node = data.current_node;
+          if (data.step_total) next.step = `${data.step_current} / ${data.step_total}`;
+          if (data.message) {
+            next.messages = [...old.messages, { at: data.timestamp, text: data.message, node: data.current_node }]
+              .slice(-MAX_MESSAGES);
+          }
+        }
+        if (event === "failed") next.error = { message: data.task_error, code: data.task_error_code };
+        if (TERMINAL.has(event)) next.ended = true;
+        return next;
+      });
+    const onState = (connection, error) =>
+      setLive((old) => ({ ...old, connection, streamError: error || null }));
+    followTask(ctx.api, id, { onEvent, onState, signal: controller.signal, replayOnly });
+    return () => controller.abort();
+  }, [id, initial && initial.id]);
+  return live;
+}
+
+export function TaskPage({ ctx, id }) {
+  const [task, error, reload] = useLoad(() => ctx.api.get(`/r/tasks/${encodeURIComponent(id)}`), [id]);
+  const live = useLive(ctx, id, task);
+  const [cancelError, setCancelError] = useState(null);
+  const [cancelling, setCancelling] = useState(false);
+  useEffect(() => {
+    if (live.ended && task && !TERMINAL.has(task.task_status)) reload();
+  }, [live.ended]);
+
+  if (error) return html`<${Page} title="Task"><${ErrorBox} error=${error} /><//>`;
+  if (!task) return html`<p role="status">Loading…</p>`;
+
+  const status = TERMINAL.has(task.task_status) ? task.task_status : live.status || task.task_status;
+  const progress = TERMINAL.has(status) && status === "completed" ? 1 : live.progress ?? task.progress;
+  const failure = live.error || (task.task_error ? { message: task.task_error, code: task.task_error_code } : null);
+  const cancel = async () => {
+    setCancelling(true);
+    setCancelError(null);
+    try {
+      await ctx.api.post(`/r/tasks/${encodeURIComponent(id)}/cancel`);
+      reload();
+    } catch (err) {
+      setCancelError(err);
+    }
+    setCancelling(false);
+  };
+  const canCancel = atLeast(ctx.role, "member") && !TERMINAL.has(status);
+  const actions = canCancel
+    ? html`<button type="button" class="danger" disabled=${cancelling} onClick=${cancel}>
+        ${cancelling ? "Cancelling…" : "Cancel task"}</button>`
+    : null;
+  return html`<${Page} title=${"Task " + task.workflow_slug} actions=${actions}>
+    <${ErrorBox} error=${cancelError} />
+    <div class="live" aria-live="polite">
+      <p class="status-line">
+        <span>Status: <${StatusBadge} status=${status} /></span>
+        ${!TERMINAL.has(status)
+          ? html`<span class="muted connection">Live updates: ${live.connection}</span>`
+          : null}
+      </p>
+      <div class="progress big">
+        <progress max="1" value=${progress} aria-label="Task progress"></progress>
+        <span>${Math.round((progress || 0) * 100)}%${live.step ? ` · step ${live.step}` : ""}</span>
+      </div>
+      ${live.node && !TERMINAL.has(status)
+        ? html`<p>Running node: <code class="node">${live.node}</code></p>`
+        : null}
+    </div>
+    ${live.streamError ? html`<${ErrorBox} error=${live.streamError} />` : null}
+    ${status === "failed" && failure
+      ? html`<div class="error" role="alert"><strong>Failed${live.node ? html` at node <code>${live.node}</code>` : ""}:</strong>
+          ${" " + failure.message} ${failure.code ? html`<code>${failure.code}</code>` : null}</div>`
+      : null}
+    <dl class="facts">
+      <dt>Task id</dt><dd><code>${task.id}</code></dd>
+      <dt>Workflow</dt><dd><a href=${"#/workflows/" + task.workflow_id}>${task.workflow_slug}</a> v${task.workflow_version}</dd>
+      <dt>Agent</dt><dd>${task.agent_id || "—"}</dd>
+      <dt>Retries</dt><dd>${task.retry_count}</dd>
+      <dt>Created</dt><dd>${when(task.created_at)}</dd>
+      <dt>Started</dt><dd>${when(task.started_at)}</dd>
+      <dt>Finished</dt><dd>${when(task.completed_at)}</dd>
+    </dl>
+    <h2>Parameters</h2>
+    <pre class="json">${JSON.stringify(task.parameters, null, 2)}</pre>
+    ${live.messages.length
+      ? html`<h2>Messages</h2>
+          <ol class="messages">
+            ${live.messages.map((m) => html`<li><time>${when(m.at)}</time> ${m.node ? html`<code>${m.node}</code> ` : null}${m.text}</li>`)}
+          </ol>`
+      : null}
+    ${status === "completed" ? html`<${Outputs} ctx=${ctx} id=${id} />` : null}
+  <//>`;
+}
