@@ -89,4 +89,5 @@ def test_comfyui_export_to_outputs(page: Page, dev: Dev, comfy_agent: str, tmp_p
     out = tmp_path / "out.png"
     info.value.save_as(out)
     with Image.open(out) as image:
-        assert image.convert("RGB").getpixel((0, 0)) == (245, 55, 225)  # inverted
+        # Inverted as ComfyUI does it: float32, truncated on save (not 255 - v: 55 → 54).
+        assert image.convert("RGB").getpixel((0, 0)) == (245, 54, 225)
