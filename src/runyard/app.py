@@ -74,7 +74,9 @@ def create_app(
     # stream to offer on GET and no session to end on DELETE; both answer 405, as the MCP spec
     # allows (a GET stream would otherwise stay open for nothing). Not in the OpenAPI document
     # (it is JSON-RPC; see docs/mcp.md).
-    app.router.routes.append(Route("/mcp", endpoint=mcp, methods=["POST"], include_in_schema=False))
+    app.router.routes.append(
+        Route("/mcp", endpoint=mcp, methods=["POST"], include_in_schema=False),
+    )
 
     @app.get(
         "/healthz",
