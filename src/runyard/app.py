@@ -71,10 +71,12 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     mount_routers(app)
-    # Streamable HTTP (MCP) at exactly /mcp: POST for messages; GET/DELETE answer as the SDK
-    # does for a stateless server. Not in the OpenAPI document (it is JSON-RPC; docs/mcp.md).
+    # Streamable HTTP (MCP) at exactly /mcp, POST only: the server is stateless, so it has no
+    # stream to offer on GET and no session to end on DELETE; both answer 405, as the MCP spec
+    # allows (a GET stream would otherwise stay open for nothing). Not in the OpenAPI document
+    # (it is JSON-RPC; see docs/mcp.md).
     app.router.routes.append(
-        Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+        Route("/mcp", endpoint=mcp, methods=["POST"], include_in_schema=False),
     )
     mount_dashboard(app)
 

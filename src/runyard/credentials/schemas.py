@@ -24,6 +24,11 @@ class CredentialRead(BaseModel):
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    companion_of: str | None = Field(
+        default=None,
+        description="For an agent key from device pairing: the device key it was paired with "
+        "(revoking that key revokes this one).",
+    )
 
 
 class CredentialCreated(BaseModel):

@@ -63,3 +63,13 @@ async def test_the_run_tool_lists_only_the_teams_workflows(
     )
     assert "only-in-beta" not in alpha["description"]
     assert "only-in-beta" not in str(alpha["inputSchema"])
+
+
+async def test_get_and_delete_answer_405(harness: Harness, team_a: Team) -> None:
+    """Stateless: no stream to offer on GET and no session to end on DELETE (the MCP spec's 405),
+    so no request is left open."""
+    for method in ("GET", "DELETE"):
+        r = await harness.client.request(
+            method, "/mcp", headers={**HEADERS, **team_a.auth("integration")}
+        )
+        assert r.status_code == 405 and r.json()["error_code"] == "method_not_allowed"

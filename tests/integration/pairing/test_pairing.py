@@ -178,6 +178,8 @@ async def test_the_companion_agent_key_is_revoked_with_the_device_key(
     dk = next(
         c for c in listed["credentials"] if c["kind"] == "device" and c["display_name"] == "laptop"
     )
+    ak = next(c for c in listed["credentials"] if c["companion_of"] == dk["id"])
+    assert ak["kind"] == "agent" and ak["display_name"] == "laptop (paired agent)"
     revoked = await harness.client.delete(
         f"/api/v1/credentials/{dk['id']}", headers=session(team_a)
     )
