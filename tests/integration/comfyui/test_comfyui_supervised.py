@@ -9,9 +9,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from comfyui_helpers import INVERT_PARAMETERS, invert_graph, make_ctx, png_bytes, workflow
+from comfyui_helpers import (
+    INVERT_PARAMETERS,
+    invert_graph,
+    make_ctx,
+    png_bytes,
+    standin_command,
+    workflow,
+)
 
-from conftest import standin_command
 from runyard_agent.runtimes.base import TaskCancelledError
 from runyard_agent.runtimes.comfyui import ComfyUIRuntime
 from runyard_agent.runtimes.comfyui.supervisor import ComfyUISupervisor
