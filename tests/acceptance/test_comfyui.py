@@ -139,10 +139,11 @@ def _pid_of(fragment: str) -> int | None:
         if not entry.name.isdigit():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            argv = (entry / "cmdline").read_bytes().decode().split("\0")
         except OSError:
             continue
-        if fragment in cmdline and "comfyui_standin" in cmdline:
+        # Whole arguments: the agent's own command line holds the command as one string.
+        if fragment in argv and "runyard_testing.comfyui_standin" in argv:
             return int(entry.name)
     return None
 
