@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,12 +123,3 @@ INVERT_PARAMETERS: list[dict[str, Any]] = [
     {"key": "input_image", "type": "file", "node_id": "1", "field": "image"},
     {"key": "filename_prefix", "type": "string", "node_id": "9", "field": "filename_prefix"},
 ]
-
-
-def standin_command(port: int, data_dir: Path, *flags: str) -> str:
-    """The stand-in as a ``--comfyui-command`` for a supervising runtime (``{port}`` is left for
-    the supervisor to fill in)."""
-    return " ".join(
-        [sys.executable, "-m", "runyard_testing.comfyui_standin", "--port", "{port}"]
-        + ["--data-dir", str(data_dir), *flags]
-    )

@@ -80,6 +80,14 @@ async def slow_runtime(slow_standin: Standin) -> AsyncIterator[ComfyUIRuntime]:
     await rt.close()
 
 
+def standin_command(port: int, data_dir: Path, *flags: str) -> str:
+    """The stand-in as a ``--comfyui-command`` for a supervising runtime."""
+    return " ".join(
+        [sys.executable, "-m", "runyard_testing.comfyui_standin", "--port", "{port}"]
+        + ["--data-dir", str(data_dir), *flags]
+    )
+
+
 @pytest.fixture
 def free_port() -> int:
     return _free_port()

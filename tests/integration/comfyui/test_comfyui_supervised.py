@@ -9,18 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from comfyui_helpers import (
-    INVERT_PARAMETERS,
-    invert_graph,
-    make_ctx,
-    png_bytes,
-    standin_command,
-    workflow,
-)
+from comfyui_helpers import INVERT_PARAMETERS, invert_graph, make_ctx, png_bytes, workflow
 
 from runyard_agent.runtimes.base import TaskCancelledError
 from runyard_agent.runtimes.comfyui import ComfyUIRuntime
 from runyard_agent.runtimes.comfyui.supervisor import ComfyUISupervisor
+from tests.integration.comfyui.conftest import standin_command
 
 PHOTO = png_bytes((40, 90, 160))
 
