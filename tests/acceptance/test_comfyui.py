@@ -118,3 +118,75 @@ def test_an_unhealthy_comfyui_keeps_tasks_away(stack: Stack) -> None:
     task_id = stack.run("comfyui-invert", {"input_image": stack.upload(png((9, 9, 9)))})
     wait_until(lambda: stack.task(task_id)["task_status"] == "waiting", 10)
     assert stack.task(task_id)["agent_id"] is None
+
+
+def test_an_interrupt_in_comfyuis_own_ui_ends_the_task_cancelled(stack: Stack) -> None:
+    url = standin(stack, "--node-delay", "2")
+    stack.start_agent("gpu-ui", labels="gpu,comfyui", extra=["--comfyui-url", url])
+    stack.wait_agent("gpu-ui")
+    import_workflow(stack)
+    task_id = stack.run("comfyui-invert", {"input_image": stack.upload(png((6, 6, 6)))})
+    wait_until(lambda: stack.task(task_id)["task_status"] == "running", 20)
+    httpx.post(f"{url}/interrupt", json={})  # ComfyUI's Cancel button: no prompt id
+    done = stack.wait_task(task_id, timeout=30)
+    assert done["task_status"] == "cancelled", done
+    assert "ComfyUI interrupted the prompt" in done["task_error"]
+
+
+def _pid_of(fragment: str) -> int | None:
+    """Our own stand-in's pid, found by its unique data directory on its command line."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        # Whole arguments: the agent's own command line holds the command as one string.
+        if fragment in argv and "runyard_testing.comfyui_standin" in argv:
+            return int(entry.name)
+    return None
+
+
+def test_a_supervised_comfyui_killed_mid_task_comes_back_and_the_task_completes(
+    stack: Stack,
+) -> None:
+    import os
+    import shlex
+    import signal
+
+    port = free_port()
+    comfy_dir = stack.logs / f"supervised-comfy-{port}"
+    comfy_dir.mkdir()
+    command = shlex.join(
+        python_cmd("-m", "runyard_testing.comfyui_standin", "--port", "{port}")
+        + ["--data-dir", str(comfy_dir), "--node-delay", "1"]
+    ).replace("'{port}'", "{port}")
+    stack.start_agent(
+        "gpu-sup",
+        labels="gpu,comfyui",
+        extra=[
+            "--comfyui-url",
+            f"http://127.0.0.1:{port}",
+            "--comfyui-command",
+            command,
+            "--comfyui-dir",
+            str(comfy_dir),
+        ],
+    )
+    stack.wait_agent("gpu-sup", timeout=60)
+    first = _pid_of(str(comfy_dir))
+    assert first is not None
+    import_workflow(stack)
+    task_id = stack.run("comfyui-invert", {"input_image": stack.upload(png((7, 7, 7)))})
+    wait_until(lambda: stack.task(task_id)["task_status"] == "running", 30)
+    wait_until(
+        lambda: bool(httpx.get(f"http://127.0.0.1:{port}/queue").json()["queue_running"]), 20
+    )
+    os.kill(first, signal.SIGKILL)
+    done = stack.wait_task(task_id, timeout=90)
+    assert done["task_status"] == "completed", done
+    second = _pid_of(str(comfy_dir))
+    assert second is not None and second != first  # the agent started a new ComfyUI
+    # Disk hygiene: the task's upload left ComfyUI's input folder once the task ended.
+    wait_until(lambda: not any(p.is_file() for p in (comfy_dir / "input").rglob("*")), 10)

@@ -81,6 +81,12 @@ async def test_a_declared_model_is_fetched_once_verified_and_reused(
         assert cache.fetches == 1
         stored = standin.data_dir / "models" / "checkpoints" / "a.safetensors"
         assert stored.read_bytes() == A_MODEL
+        # The agent's report for pre-flight names it, with the sha256 it verified.
+        info = (await runtime.health()).system_info
+        assert "a.safetensors" in info["models"]["checkpoints"]
+        assert info["model_sha256"] == {
+            "checkpoints/a.safetensors": hashlib.sha256(A_MODEL).hexdigest()
+        }
     finally:
         await runtime.close()
 

@@ -109,6 +109,14 @@ class ModelCache:
         path.with_suffix(".tmp").write_text(json.dumps(index, indent=1, sort_keys=True))
         path.with_suffix(".tmp").replace(path)
 
+    def known_hashes(self) -> dict[str, str]:
+        """``folder/file`` → sha256 of the model files this cache verified (for pre-flight)."""
+        return {
+            key: str(entry["sha256"])
+            for key, entry in self._index().items()
+            if isinstance(entry, dict) and entry.get("sha256")
+        }
+
     async def ensure(self, models: list[DeclaredModel], report: Callable[[str], None]) -> None:
         if not models:
             return

@@ -318,6 +318,9 @@ class ComfyUIRuntime:
                     "node_classes": await self._client.node_classes(),
                     "models": await self._client.model_files(),
                 }
+                if self.model_cache is not None:
+                    hashes = await asyncio.to_thread(self.model_cache.known_hashes)
+                    self._capabilities["model_sha256"] = hashes
                 self._capabilities_at = now
             except _LISTING_ERRORS as exc:
                 log.warning("could not list ComfyUI's node classes and models: %s", exc)
