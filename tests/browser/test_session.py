@@ -60,7 +60,9 @@ def test_phone_width(page: Page, dev: Dev) -> None:
     assert width <= 390, f"the page scrolls sideways at phone width ({width}px)"
     shot(page, dev, "session-03-phone-tasks")
     page.get_by_role("link", name="Agents").click()
-    expect(page.get_by_text("local-agent")).to_be_visible()
+    # The tasks page (left behind) names local-agent too: wait for the agents page first.
+    expect(page.get_by_role("heading", name="Agents", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="local-agent")).to_be_visible()
     shot(page, dev, "session-04-phone-agents")
 
 

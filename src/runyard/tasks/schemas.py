@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from runyard.pagination import PageMeta
 from runyard.tasks.states import TaskStatus
@@ -22,6 +22,14 @@ class TaskOutputBody(BaseModel):
     # Non-file outputs by output id (a ComfyUI node's text, outputs skipped by validation…);
     # absent when there are none.
     values: dict[str, Any] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_values(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # One shape everywhere (result, completed event, webhook): no "values" key when empty.
+        data: dict[str, Any] = handler(self)
+        if not data.get("values"):
+            data.pop("values", None)
+        return data
 
     @classmethod
     def of(cls, rows: Iterable[object], values: dict[str, Any] | None = None) -> TaskOutputBody:
