@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from runyard_testing.comfyui_standin.images import FloatImage, preview_frame
 from runyard_testing.comfyui_standin.nodes import (
     NODES,
     Folders,
@@ -106,12 +107,19 @@ class _Run:
 
 class Engine:
     def __init__(
-        self, folders: Folders, hub: Hub, *, node_delay: float = 0.0, extra_messages: bool = False
+        self,
+        folders: Folders,
+        hub: Hub,
+        *,
+        node_delay: float = 0.0,
+        extra_messages: bool = False,
+        preview_size: int = 0,
     ) -> None:
         self.folders = folders
         self.hub = hub
         self.node_delay = node_delay
         self.extra_messages = extra_messages
+        self.preview_size = preview_size  # 0: no sampler previews (ComfyUI's default)
         self.pending: list[QueueItem] = []
         self.running: QueueItem | None = None
         self.history: dict[str, dict[str, Any]] = {}
@@ -343,8 +351,13 @@ class Engine:
             if run.item.client_id:
                 self.hub.send_bytes_threadsafe(run.item.client_id, payload)
 
+        def preview(image: FloatImage, step: int, total: int) -> None:
+            if self.preview_size > 0 and run.item.client_id:
+                frame = preview_frame(image, self.preview_size, step / max(1, total))
+                self.hub.send_bytes_threadsafe(run.item.client_id, frame)
+
         try:
-            context = NodeContext(self.folders, self.node_delay, progress, send_bytes)
+            context = NodeContext(self.folders, self.node_delay, progress, send_bytes, preview)
             result = spec.run(context, inputs)
         except InterruptedByUser:
             raise
