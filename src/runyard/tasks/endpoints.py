@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from runyard.api_docs import errors
-from runyard.errors import NotFound
 from runyard.deps import (
     ClockDep,
     GatewayDep,
@@ -16,6 +15,7 @@ from runyard.deps import (
     StorageDep,
     UnitDep,
 )
+from runyard.errors import NotFound
 from runyard.pagination import PageDep
 from runyard.tasks.repository import TaskFilter
 from runyard.tasks.schemas import CancelResult, TaskList, TaskRead, TaskResult

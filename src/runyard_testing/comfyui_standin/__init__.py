@@ -56,7 +56,7 @@ What each part reproduces (observed behaviour from the note):
   message type (``crystools.monitor``) during ImageBlur.
 - ``--preview-size N`` makes ImageBlur act like a sampler with ``--preview-method`` on: after
   each ``progress`` message a binary frame (event 1 PREVIEW_IMAGE, format 1 JPEG) with an
-  N x N JPEG of its input emerging from noise (N = 600 gives previews over 256 KiB).
+  N x N JPEG of its input emerging from noise (N = 800 gives previews over 256 KiB).
 
 Not ComfyUI: ``POST /_standin/drop_sockets`` closes every socket (a network blip for tests).
 """

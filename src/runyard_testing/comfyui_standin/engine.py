@@ -353,7 +353,8 @@ class Engine:
 
         def preview(image: FloatImage, step: int, total: int) -> None:
             if self.preview_size > 0 and run.item.client_id:
-                frame = preview_frame(image, self.preview_size, step / max(1, total))
+                # Like a sampler, never the finished picture: that is the node's output.
+                frame = preview_frame(image, self.preview_size, step / (total + 1))
                 self.hub.send_bytes_threadsafe(run.item.client_id, frame)
 
         try:
