@@ -38,6 +38,7 @@ class StandinOptions:
     fail_health: bool = False
     extra_messages: bool = False
     preview_size: int = 0
+    preview_every_node: bool = False
 
 
 class SocketHub:
@@ -116,6 +117,7 @@ def create_app(options: StandinOptions) -> Starlette:
         node_delay=options.node_delay,
         extra_messages=options.extra_messages,
         preview_size=options.preview_size,
+        preview_every_node=options.preview_every_node,
     )
 
     async def system_stats(request: Request) -> Response:

@@ -33,6 +33,10 @@ _TINY_PNG = bytes.fromhex(
 )
 
 
+# Its binary frames are outputs, not previews: no test preview while it runs.
+_WS_SAVE = "SaveImageWebsocket"
+
+
 class Hub(Protocol):
     def send_threadsafe(self, sid: str | None, kind: str, data: dict[str, Any]) -> None: ...
 
@@ -114,12 +118,14 @@ class Engine:
         node_delay: float = 0.0,
         extra_messages: bool = False,
         preview_size: int = 0,
+        preview_every_node: bool = False,
     ) -> None:
         self.folders = folders
         self.hub = hub
         self.node_delay = node_delay
         self.extra_messages = extra_messages
         self.preview_size = preview_size  # 0: no sampler previews (ComfyUI's default)
+        self.preview_every_node = preview_every_node  # a test aid: one preview as each node starts
         self.pending: list[QueueItem] = []
         self.running: QueueItem | None = None
         self.history: dict[str, dict[str, Any]] = {}
@@ -326,6 +332,10 @@ class Engine:
         self.last_node_id = node_id
         run.state(node_id, 0.0, 1.0, "running")
         run.emit("executing", {"node": node_id, "display_node": node_id, "prompt_id": pid})
+        if self.preview_every_node and run.item.client_id and spec.class_type != _WS_SAVE:
+            noise = FloatImage.filled(1, 1, (128, 128, 128))
+            frame = preview_frame(noise, self.preview_size or 64, 0.5)
+            self.hub.send_bytes_threadsafe(run.item.client_id, frame)
         # As in ComfyUI, the check before a node runs reports the interrupt at that node.
         self._check_interrupt()
         inputs: dict[str, Any] = {}
