@@ -299,10 +299,11 @@ class Executor:
                 produced = await runtime.run(assign.workflow, ctx)
             except BaseException:
                 progress.abort()
-                raise
-            finally:
                 if previews is not None:
-                    await previews.close()
+                    previews.abort()
+                raise
+            if previews is not None:
+                await previews.close()  # before the outcome: a later one would be stale
             await progress.close()
             if job.cancel_event.is_set():
                 raise TaskCancelledError()

@@ -34,6 +34,7 @@ class PreviewSender:
         self._latest: PreviewImage | None = None
         self._last_sent = -math.inf
         self._wake = asyncio.Event()
+        self._sending = asyncio.Lock()  # close() never cuts a frame half sent
         self._pump_task = asyncio.create_task(self._pump())
         self.sent = 0
         self.skipped = 0
@@ -64,18 +65,23 @@ class PreviewSender:
                 continue
             self._last_sent = self._loop.time()
             self.sent += 1
-            await self._link.send(
-                TaskPreview(
-                    task_id=self._task_id,
-                    attempt=self._attempt,
-                    content_type=preview.content_type,
-                    data=base64.b64encode(preview.data).decode("ascii"),
-                    node=preview.node[:200] if preview.node else None,
-                )
+            frame = TaskPreview(
+                task_id=self._task_id,
+                attempt=self._attempt,
+                content_type=preview.content_type,
+                data=base64.b64encode(preview.data).decode("ascii"),
+                node=preview.node[:200] if preview.node else None,
             )
+            async with self._sending:
+                await self._link.send(frame)
 
     async def close(self) -> None:
-        """Stop; a preview still waiting for its turn is dropped (the task has ended)."""
-        self._pump_task.cancel()
+        """Stop once a frame being sent is out; a preview still waiting for its turn is
+        dropped (the task has ended: it would only be refused as stale)."""
+        async with self._sending:
+            self._pump_task.cancel()
         with suppress(asyncio.CancelledError):
             await self._pump_task
+
+    def abort(self) -> None:
+        self._pump_task.cancel()
