@@ -104,8 +104,13 @@ class Link:
 
     def refused_previews(self, frame: ErrorFrame) -> bool:
         """True for an older server's ``protocol_error`` about ``task.preview.v1`` (an
-        optional frame): previews stop for this connection, nothing else changes."""
-        if frame.error_code != "protocol_error" or "task.preview" not in frame.error_message:
+        optional frame; it names no task): previews stop for this connection, nothing else
+        changes. A newer server's refusal of one preview names its task and is only logged."""
+        if (
+            frame.error_code != "protocol_error"
+            or frame.task_id
+            or "task.preview.v1" not in frame.error_message
+        ):
             return False
         if not self.previews_refused:
             self._log.info("the server does not take live previews; not sending them")
