@@ -23,6 +23,7 @@ ErrorCode = Literal[
     "workflow_disabled",
     "idempotency_key_reused",
     "task_not_found",
+    "preview_not_found",
     "outputs_expired",
     "input_expired",
     "size_mismatch",

@@ -204,7 +204,7 @@ class EventSettings(BaseSettings):
 
     keepalive: float = Field(default=15.0, description="Seconds between SSE keep-alive comments.")
     progress_interval: float = Field(
-        default=0.25, description="Min seconds between stored progress."
+        default=0.25, description="Min seconds between stored progress (and preview) events."
     )
     poll_interval: float = Field(default=0.5, description="SSE fallback poll of the event log (s).")
 

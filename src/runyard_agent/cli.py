@@ -131,6 +131,16 @@ def agent(
             "task slot each; this sets the capacity.",
         ),
     ] = "",
+    comfyui_preview_interval: Annotated[
+        float,
+        typer.Option(
+            "--comfyui-preview-interval",
+            min=0.0,
+            help="Send ComfyUI's live preview images (sampler steps, when ComfyUI makes them: "
+            "--preview-method) to the server, the latest one at most every this many seconds "
+            "per task; 0 sends none.",
+        ),
+    ] = 1.0,
     drain_timeout: Annotated[
         float,
         typer.Option(
@@ -170,6 +180,7 @@ def agent(
             comfyui_model_budget=int(comfyui_model_budget * 1024**3),
             comfyui_command=comfyui_command or None,
             comfyui_gpus=gpus,
+            comfyui_preview_interval=comfyui_preview_interval,
             drain_timeout=drain_timeout,
         )
     except ValueError as exc:

@@ -134,6 +134,7 @@ class Agent:
             agent_id=options.agent_id,
             cancel_grace=options.cancel_grace,
             progress_interval=options.progress_interval,
+            preview_interval=options.comfyui_preview_interval,
         )
         self.log.info(
             "starting: server %s, labels %s, capacity %d, runtimes %s, work dir %s",
@@ -332,6 +333,8 @@ class Agent:
             self.link.acknowledged(frame)
         elif isinstance(frame, OutputUrlGrant | InputUrlGrant):
             self.link.resolve(frame)
+        elif isinstance(frame, ErrorFrame) and self.link.refused_previews(frame):
+            pass
         elif isinstance(frame, ErrorFrame) and not self.link.resolve(frame):
             self.log.warning(
                 "the server refused a frame%s: %s: %s",

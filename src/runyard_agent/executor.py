@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from runyard_agent.previews import PreviewSender
 from runyard_agent.progress import ProgressSender
 from runyard_agent.runtimes.base import (
     Runtime,
@@ -97,6 +98,7 @@ class Executor:
         agent_id: str,
         cancel_grace: float = 5.0,
         progress_interval: float = 0.25,
+        preview_interval: float = 0.0,
     ) -> None:
         self._link = link
         self._runtimes = runtimes
@@ -106,6 +108,7 @@ class Executor:
         self._agent_id = agent_id
         self._cancel_grace = cancel_grace
         self._progress_interval = progress_interval
+        self._preview_interval = preview_interval  # 0: no live previews
         self._jobs: dict[tuple[str, int], _Job] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
@@ -286,11 +289,21 @@ class Executor:
                 self._link, assign.task_id, assign.attempt, self._progress_interval
             )
             ctx.report = progress.report
+            previews = None
+            if self._preview_interval > 0:
+                previews = PreviewSender(
+                    self._link, assign.task_id, assign.attempt, self._preview_interval
+                )
+                ctx.preview = previews.offer
             try:
                 produced = await runtime.run(assign.workflow, ctx)
             except BaseException:
                 progress.abort()
+                if previews is not None:
+                    previews.abort()
                 raise
+            if previews is not None:
+                await previews.close()  # before the outcome: a later one would be stale
             await progress.close()
             if job.cancel_event.is_set():
                 raise TaskCancelledError()

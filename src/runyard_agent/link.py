@@ -29,6 +29,7 @@ from runyard_protocol import (
     InputUrlGrant,
     OutcomeAck,
     OutputUrlGrant,
+    TaskPreview,
     dump_frame,
 )
 
@@ -45,6 +46,8 @@ class Link:
         self._connected = asyncio.Event()
         self.outbox = Outbox()
         self._pending: dict[str, asyncio.Future[BaseModel]] = {}
+        # An older server refused task.preview.v1 (protocol_error): none on this connection.
+        self.previews_refused = False
 
     @property
     def connected(self) -> bool:
@@ -63,6 +66,7 @@ class Link:
         for frame in self.outbox.frames():
             await ws.send(dump_frame(frame))
         self._ws = ws
+        self.previews_refused = False  # the next server may be a newer one
         self._connected.set()
 
     def detach(self) -> None:
@@ -98,6 +102,21 @@ class Link:
                 ack.error_message or "not the current attempt",
             )
 
+    def refused_previews(self, frame: ErrorFrame) -> bool:
+        """True for an older server's ``protocol_error`` about ``task.preview.v1`` (an
+        optional frame; it names no task): previews stop for this connection, nothing else
+        changes. A newer server's refusal of one preview names its task and is only logged."""
+        if (
+            frame.error_code != "protocol_error"
+            or frame.task_id
+            or "task.preview.v1" not in frame.error_message
+        ):
+            return False
+        if not self.previews_refused:
+            self._log.info("the server does not take live previews; not sending them")
+        self.previews_refused = True
+        return True
+
     def resolve(self, frame: OutputUrlGrant | InputUrlGrant | ErrorFrame) -> bool:
         """Hand a reply to the request waiting for it; False when nobody waits."""
         if isinstance(frame, ErrorFrame):
@@ -115,6 +134,8 @@ class Link:
     async def send(self, frame: BaseModel) -> None:
         """Send now. A task outcome is kept in the outbox first (until acknowledged, resent on
         the next connection); anything else is dropped while disconnected."""
+        if isinstance(frame, TaskPreview) and self.previews_refused:
+            return
         outcome = frame if isinstance(frame, OUTCOMES) else None
         if outcome is not None:
             self.outbox.put(outcome)

@@ -67,6 +67,8 @@ class AgentOptions:
     # to start one ComfyUI each on (ports counting up from the URL's; one slot each).
     comfyui_command: str | None = None
     comfyui_gpus: list[str] = field(default_factory=list)
+    # Live previews (sampler steps): at most one per this many seconds per task; 0: none sent.
+    comfyui_preview_interval: float = 1.0
     drain_timeout: float = 30.0
     backoff_initial: float = 0.5
     backoff_max: float = 10.0
@@ -86,6 +88,8 @@ class AgentOptions:
             raise ValueError(
                 "--comfyui-gpus starts one ComfyUI per GPU: it needs --comfyui-command"
             )
+        if self.comfyui_preview_interval < 0:
+            raise ValueError("--comfyui-preview-interval must be 0 (off) or more seconds")
         self.ws_url()
 
     def ws_url(self) -> str:

@@ -6,8 +6,10 @@ version so a server can speak to agents one version behind. See ``docs/agent-pro
 
 from runyard_protocol.closing import CloseReason, close_reason_for
 from runyard_protocol.frames import (
+    MAX_PREVIEW_BYTES,
     MAX_VALUES_BYTES,
     OUTCOMES,
+    PREVIEW_TYPES,
     PROTOCOL_VERSION,
     AgentFrame,
     AgentHello,
@@ -33,6 +35,7 @@ from runyard_protocol.frames import (
     TaskCancelled,
     TaskComplete,
     TaskFail,
+    TaskPreview,
     TaskProgress,
     TaskRelease,
     bounded_values,
@@ -59,7 +62,9 @@ __all__ = [
     "OutcomeAck",
     "OutcomeKind",
     "OutputSpec",
+    "MAX_PREVIEW_BYTES",
     "MAX_VALUES_BYTES",
+    "PREVIEW_TYPES",
     "OutputUrlGrant",
     "OutputUrlRequest",
     "RunningTask",
@@ -71,6 +76,7 @@ __all__ = [
     "TaskCancelled",
     "TaskComplete",
     "TaskFail",
+    "TaskPreview",
     "TaskProgress",
     "TaskRelease",
     "bounded_values",

@@ -70,6 +70,26 @@ class TaskProgress(_Frame):
     message: str | None = None
 
 
+#: The largest preview image a ``TaskPreview`` may carry (decoded); agents skip larger ones.
+MAX_PREVIEW_BYTES = 256 * 1024
+PREVIEW_TYPES = ("image/jpeg", "image/png")
+
+
+class TaskPreview(_Frame):
+    """The latest live preview image of a running task (ComfyUI's sampler previews), base64.
+
+    Optional within protocol 2: a server that does not know it answers an ``error.v1`` with
+    ``protocol_error``, and the agent stops sending previews on that connection."""
+
+    type: Literal["task.preview.v1"] = "task.preview.v1"
+    task_id: str
+    attempt: int
+    content_type: Literal["image/jpeg", "image/png"]
+    # base64 of at most MAX_PREVIEW_BYTES bytes
+    data: str = Field(min_length=4, max_length=(MAX_PREVIEW_BYTES + 2) // 3 * 4)
+    node: str | None = Field(default=None, max_length=200)
+
+
 class OutputUrlRequest(_Frame):
     """Ask for a signed PUT URL for one output; answered by ``OutputUrlGrant``."""
 
@@ -164,6 +184,7 @@ AgentFrame = Annotated[
     | Heartbeat
     | TaskAck
     | TaskProgress
+    | TaskPreview
     | OutputUrlRequest
     | InputUrlRequest
     | TaskComplete

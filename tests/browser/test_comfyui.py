@@ -1,7 +1,8 @@
 """The issue's headline flow: import a ComfyUI API-format export, pick its parameters in the
 page, run it from the generated form with an image uploaded from the browser, watch it node by
-node, preview and download the output. ComfyUI is the repository's stand-in
-(``runyard_testing.comfyui_standin``) behind a second, real agent with the ``comfyui`` label."""
+node with its live preview, preview and download the output. ComfyUI is the repository's
+stand-in (``runyard_testing.comfyui_standin``, sending a preview as each node starts) behind a
+second, real agent with the ``comfyui`` label."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def comfy_agent(dev: Dev, tmp_path: Path) -> Iterator[str]:
     standin = Proc(
         "comfyui-standin",
         python_cmd("-m", "runyard_testing.comfyui_standin", "--port", str(port),
-                   "--node-delay", "0.8"),
+                   "--node-delay", "0.8", "--preview-every-node"),
         env, tmp_path,
     )  # fmt: skip
     agent = Proc(
@@ -77,8 +78,13 @@ def test_comfyui_export_to_outputs(page: Page, dev: Dev, comfy_agent: str, tmp_p
     page.get_by_label(re.compile("^LoadImage · image")).set_input_files(str(photo))
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.locator("code.node")).to_be_visible(timeout=20_000)  # "Running node: …"
+    live = page.get_by_role("img", name="Live preview")
+    expect(live).to_be_visible(timeout=20_000)  # the stand-in's previews, via agent and server
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=live.element_handle())
+    assert live.get_attribute("src").startswith("blob:")
     shot(page, dev, "comfy-01-running-node")
     expect(page.locator(".badge", has_text="completed")).to_be_visible(timeout=30_000)
+    expect(live).to_have_count(0)  # a live view only: gone once the task has ended
     preview = page.get_by_role("img", name="Preview of")
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=preview.element_handle()

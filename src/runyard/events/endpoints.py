@@ -33,8 +33,8 @@ def parse_event_id(raw: str) -> int:
 
 _SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "Server-Sent Events: `status`, `progress`, `completed`, `failed`, "
-        "`cancelled`; the stream ends after the terminal event.",
+        "description": "Server-Sent Events: `status`, `progress`, `preview`, `completed`, "
+        "`failed`, `cancelled`; the stream ends after the terminal event.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
 }

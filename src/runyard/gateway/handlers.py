@@ -12,6 +12,7 @@ from runyard.agents.health import effective_health, healthy_runtimes
 from runyard.agents.service import AgentService
 from runyard.clock import Clock
 from runyard.db.engine import Database
+from runyard.gateway.previews import Preview, decode_preview
 from runyard.gateway.reconcile import already_applied, stale_reports
 from runyard.gateway.registry import Connection, Gateway
 from runyard.scheduler.assignments import InputExpired, load_inputs
@@ -20,6 +21,7 @@ from runyard.storage.base import Storage
 from runyard.tasks.execution import AgentRef, StaleAttempt, TaskExecution
 from runyard.tasks.repository import TaskQueue
 from runyard_protocol import (
+    MAX_PREVIEW_BYTES,
     OUTCOMES,
     AgentFrame,
     AssignedInput,
@@ -37,6 +39,7 @@ from runyard_protocol import (
     TaskCancelled,
     TaskComplete,
     TaskFail,
+    TaskPreview,
     TaskProgress,
     TaskRelease,
     bounded_values,
@@ -88,6 +91,8 @@ class FrameHandler:
                 await self.simple(frame, "ack")
             elif isinstance(frame, TaskProgress):
                 await self.progress(frame)
+            elif isinstance(frame, TaskPreview):
+                await self.preview(frame)
             elif isinstance(frame, OutputUrlRequest):
                 await self.output_url(frame)
             elif isinstance(frame, InputUrlRequest):
@@ -104,7 +109,7 @@ class FrameHandler:
             task_id = getattr(frame, "task_id", "")
             attempt = int(getattr(frame, "attempt", 0))
             await self.stale(task_id, attempt, getattr(frame, "request_id", None))
-            if isinstance(frame, TaskAck | TaskProgress):
+            if isinstance(frame, TaskAck | TaskProgress | TaskPreview):
                 await self.reply(TaskCancel(task_id=task_id, attempt=attempt, reason="dropped"))
 
     async def heartbeat(self, frame: Heartbeat) -> None:
@@ -198,9 +203,15 @@ class FrameHandler:
                 await ex.release(self.me, frame.task_id, frame.attempt, now)
         if what != "ack":
             self.conn.granted.pop((frame.task_id, frame.attempt), None)
+            self.ended(frame.task_id)
         log.info(
             "%s task=%s attempt=%d agent=%s", what, frame.task_id, frame.attempt, self.conn.agent_id
         )
+
+    def ended(self, task_id: str) -> None:
+        """The attempt ended here: its live preview is no longer shown."""
+        self.gateway.previews.discard(task_id)
+        self.conn.last_preview_event.pop(task_id, None)
 
     def progress_to_store(self, frame: TaskProgress) -> bool:
         """At most one report per task and ``progress_interval`` is applied; the next report
@@ -216,6 +227,33 @@ class FrameHandler:
             return
         async with self.db.unit() as uow:
             await apply_progress(TaskExecution(uow, self.settings), self.me, frame, self.clock)
+
+    async def preview(self, frame: TaskPreview) -> None:
+        """Keep the latest preview (fenced like progress) and announce it on the task's event
+        stream at most once per ``progress_interval``."""
+        data = decode_preview(frame.data)
+        if data is None:
+            await self.reply(
+                ErrorFrame(
+                    error_code="protocol_error",
+                    task_id=frame.task_id,
+                    error_message="task.preview.v1 data must be base64 of 1 to "
+                    f"{MAX_PREVIEW_BYTES} bytes",
+                )
+            )
+            return
+        last = self.conn.last_preview_event.get(frame.task_id, 0.0)
+        announce = time.monotonic() - last >= self.settings.events.progress_interval
+        async with self.db.unit() as uow:
+            ex = TaskExecution(uow, self.settings)
+            task = await ex.fenced(self.me, frame.task_id, frame.attempt)
+            if announce:
+                ex.preview_event(task, self.clock.now(), frame.content_type, frame.node)
+        self.gateway.previews.put(
+            frame.task_id, Preview(frame.attempt, frame.content_type, data, frame.node)
+        )
+        if announce:
+            self.conn.last_preview_event[frame.task_id] = time.monotonic()
 
     async def output_url(self, frame: OutputUrlRequest) -> None:
         async with self.db.unit() as uow:
@@ -305,6 +343,7 @@ class FrameHandler:
                     now,
                 )
         self.conn.last_progress_store.pop(frame.task_id, None)
+        self.ended(frame.task_id)
         log.info(
             "%s task=%s attempt=%d agent=%s",
             "failed (outputs)" if problem else "completed",

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketState
 
 from runyard.agents.capabilities import ComfyUICapabilities
+from runyard.gateway.previews import PreviewStore
 from runyard_protocol import CloseReason, TaskCancel, dump_frame
 
 log = logging.getLogger("runyard.gateway")
@@ -34,6 +35,7 @@ class Connection:
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     cancels_sent: set[tuple[str, int]] = field(default_factory=set)
     last_progress_store: dict[str, float] = field(default_factory=dict)
+    last_preview_event: dict[str, float] = field(default_factory=dict)
     #: Output slots granted on this connection, per (task, attempt): output id -> (key, size).
     granted: dict[tuple[str, int], dict[str, tuple[str, int]]] = field(default_factory=dict)
     #: When the last frame of any kind arrived (the reaper's liveness for agents of this process).
@@ -44,6 +46,7 @@ class Gateway:
     def __init__(self) -> None:
         self._by_agent: dict[tuple[str, str], Connection] = {}
         self.accepting = True
+        self.previews = PreviewStore()  # the latest live preview of tasks run by our agents
 
     def add(self, conn: Connection) -> Connection | None:
         """Register; returns the connection it replaces (same agent connected again)."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from runyard.api_docs import errors
 from runyard.deps import (
@@ -15,6 +15,7 @@ from runyard.deps import (
     StorageDep,
     UnitDep,
 )
+from runyard.errors import NotFound
 from runyard.pagination import PageDep
 from runyard.tasks.repository import TaskFilter
 from runyard.tasks.schemas import CancelResult, TaskList, TaskRead, TaskResult
@@ -107,3 +108,37 @@ async def cancel_task(
     A finished task is left as it is."""
     task = await TaskService(uow, settings, clock).cancel(principal.team, task_id, gateway)
     return CancelResult(is_success=True, task_status=task.task_status)
+
+
+@router.get(
+    "/{task_id}/preview",
+    response_class=Response,
+    operation_id="tasks_preview",
+    responses={
+        200: {
+            "description": "The latest live preview image (JPEG or PNG).",
+            "content": {"image/jpeg": {}, "image/png": {}},
+        },
+        **errors(404),
+    },
+)
+async def task_preview(
+    task_id: str,
+    principal: RuntimeReader,
+    uow: UnitDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    gateway: GatewayDep,
+) -> Response:
+    """The latest live preview of a running task (ComfyUI sampler steps, when its agent sends
+    them), announced by `preview` events. 404 `preview_not_found` when there is none (yet), after
+    the attempt ended, or when asked of a server process the agent is not connected to."""
+    task = await TaskService(uow, settings, clock).get(principal.team, task_id)
+    preview = gateway.previews.get(task.id, task.attempt)
+    if preview is None:
+        raise NotFound(f"Task {task_id!r} has no live preview.", code="preview_not_found")
+    return Response(
+        preview.data,
+        media_type=preview.content_type,
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )

@@ -86,6 +86,10 @@ class TaskExecution:
             store=store,
         )
 
+    def preview_event(self, task: Task, now: datetime, content_type: str, node: str | None) -> None:
+        """Announce a new live preview (the task is fenced by the caller)."""
+        lifecycle.preview(self.uow, task, now, content_type=content_type, node=node)
+
     async def grant_output(
         self,
         agent: AgentRef,

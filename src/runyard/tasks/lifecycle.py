@@ -92,6 +92,24 @@ def progress(
         uow.task_changed(task.id)
 
 
+def preview(
+    uow: UnitOfWork, task: Task, now: datetime, *, content_type: str, node: str | None
+) -> None:
+    """A ``preview`` event: the latest live image is at ``preview_url`` (while it runs)."""
+    append_event(
+        uow,
+        task,
+        "preview",
+        {
+            "preview_url": f"/api/v1/r/tasks/{task.id}/preview",
+            "content_type": content_type,
+            "current_node": node,
+        },
+        now,
+    )
+    uow.task_changed(task.id)
+
+
 def complete(
     uow: UnitOfWork,
     task: Task,

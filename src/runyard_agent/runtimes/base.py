@@ -24,6 +24,15 @@ class ProgressReport:
     message: str | None = None
 
 
+@dataclass(frozen=True)
+class PreviewImage:
+    """A live preview of a running task (e.g. a ComfyUI sampler step): the latest one wins."""
+
+    content_type: str  # image/jpeg or image/png
+    data: bytes
+    node: str | None = None
+
+
 @dataclass
 class TaskContext:
     """What a running task sees: its parameters, local input files, an output directory."""
@@ -45,6 +54,8 @@ class TaskContext:
     # Run off the event loop once the task's outcome is final (outputs uploaded, or failed):
     # a runtime removes files it left outside ``work_dir`` (ComfyUI's input/ and output/).
     cleanup: list[Callable[[], None]] = field(default_factory=list)
+    # Where live previews go (throttled by the agent); None: previews are off, do not decode.
+    preview: Callable[[PreviewImage], None] | None = None
 
     @property
     def cancelled(self) -> bool:

@@ -54,6 +54,11 @@ What each part reproduces (observed behaviour from the note):
 - ``filename_prefix`` ``probe/out`` → subfolder ``probe``, ``out_00001_.png``.
 - ``--extra-messages`` adds what other ComfyUI installs send: binary preview frames and an unknown
   message type (``crystools.monitor``) during ImageBlur.
+- ``--preview-size N`` makes ImageBlur act like a sampler with ``--preview-method`` on: after
+  each ``progress`` message a binary frame (event 1 PREVIEW_IMAGE, format 1 JPEG) with an
+  N x N JPEG of its input emerging from noise (N = 800 gives previews over 256 KiB).
+  ``--preview-every-node`` (a test aid, not ComfyUI) also sends one noise preview as each node
+  starts, so any graph shows previews.
 
 Not ComfyUI: ``POST /_standin/drop_sockets`` closes every socket (a network blip for tests).
 """

@@ -21,6 +21,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--extra-messages", action="store_true", help="send binary previews and unknown messages"
     )
+    parser.add_argument(
+        "--preview-size",
+        type=int,
+        default=0,
+        help="sampler-like nodes (ImageBlur) send SIZE x SIZE JPEG live previews (0: none)",
+    )
+    parser.add_argument(
+        "--preview-every-node",
+        action="store_true",
+        help="a test aid, not ComfyUI: one noise preview as each node starts (any graph)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="comfyui-standin-") as scratch:
         options = StandinOptions(
@@ -28,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
             node_delay=args.node_delay,
             fail_health=args.fail_health,
             extra_messages=args.extra_messages,
+            preview_size=args.preview_size,
+            preview_every_node=args.preview_every_node,
         )
         uvicorn.run(
             create_app(options),

@@ -37,6 +37,8 @@ class StandinOptions:
     node_delay: float = 0.0
     fail_health: bool = False
     extra_messages: bool = False
+    preview_size: int = 0
+    preview_every_node: bool = False
 
 
 class SocketHub:
@@ -110,7 +112,12 @@ def create_app(options: StandinOptions) -> Starlette:
         (folders.models / name).mkdir(parents=True, exist_ok=True)
     hub = SocketHub()
     engine = Engine(
-        folders, hub, node_delay=options.node_delay, extra_messages=options.extra_messages
+        folders,
+        hub,
+        node_delay=options.node_delay,
+        extra_messages=options.extra_messages,
+        preview_size=options.preview_size,
+        preview_every_node=options.preview_every_node,
     )
 
     async def system_stats(request: Request) -> Response:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from runyard_testing.comfyui_standin.images import FloatImage, preview_frame
 from runyard_testing.comfyui_standin.nodes import (
     NODES,
     Folders,
@@ -30,6 +31,10 @@ _TINY_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
 )
+
+
+# Its binary frames are outputs, not previews: no test preview while it runs.
+_WS_SAVE = "SaveImageWebsocket"
 
 
 class Hub(Protocol):
@@ -106,12 +111,21 @@ class _Run:
 
 class Engine:
     def __init__(
-        self, folders: Folders, hub: Hub, *, node_delay: float = 0.0, extra_messages: bool = False
+        self,
+        folders: Folders,
+        hub: Hub,
+        *,
+        node_delay: float = 0.0,
+        extra_messages: bool = False,
+        preview_size: int = 0,
+        preview_every_node: bool = False,
     ) -> None:
         self.folders = folders
         self.hub = hub
         self.node_delay = node_delay
         self.extra_messages = extra_messages
+        self.preview_size = preview_size  # 0: no sampler previews (ComfyUI's default)
+        self.preview_every_node = preview_every_node  # a test aid: one preview as each node starts
         self.pending: list[QueueItem] = []
         self.running: QueueItem | None = None
         self.history: dict[str, dict[str, Any]] = {}
@@ -318,6 +332,10 @@ class Engine:
         self.last_node_id = node_id
         run.state(node_id, 0.0, 1.0, "running")
         run.emit("executing", {"node": node_id, "display_node": node_id, "prompt_id": pid})
+        if self.preview_every_node and run.item.client_id and spec.class_type != _WS_SAVE:
+            noise = FloatImage.filled(1, 1, (128, 128, 128))
+            frame = preview_frame(noise, self.preview_size or 64, 0.5)
+            self.hub.send_bytes_threadsafe(run.item.client_id, frame)
         # As in ComfyUI, the check before a node runs reports the interrupt at that node.
         self._check_interrupt()
         inputs: dict[str, Any] = {}
@@ -343,8 +361,14 @@ class Engine:
             if run.item.client_id:
                 self.hub.send_bytes_threadsafe(run.item.client_id, payload)
 
+        def preview(image: FloatImage, step: int, total: int) -> None:
+            if self.preview_size > 0 and run.item.client_id:
+                # Like a sampler, never the finished picture: that is the node's output.
+                frame = preview_frame(image, self.preview_size, step / (total + 1))
+                self.hub.send_bytes_threadsafe(run.item.client_id, frame)
+
         try:
-            context = NodeContext(self.folders, self.node_delay, progress, send_bytes)
+            context = NodeContext(self.folders, self.node_delay, progress, send_bytes, preview)
             result = spec.run(context, inputs)
         except InterruptedByUser:
             raise

@@ -69,12 +69,14 @@ def _invert(ctx: NodeContext, inputs: dict[str, Any]) -> NodeResult:
 
 
 def _blur(ctx: NodeContext, inputs: dict[str, Any]) -> NodeResult:
-    # ImageBlur reports progress here (the real one does not) so tests see `progress` messages
-    # and can interrupt part-way through a node.
+    # ImageBlur reports progress and previews here (the real one does not) so tests see
+    # `progress` messages and preview frames, and can interrupt part-way through a node.
     for step in range(1, BLUR_STEPS + 1):
         if ctx.delay > 0:
             time.sleep(ctx.delay / BLUR_STEPS)
         ctx.progress(step, BLUR_STEPS)
+        # Like a sampler's callback: the progress message, then a preview of the work so far.
+        ctx.preview(inputs["image"][0], step, BLUR_STEPS)
     radius = float(inputs["sigma"]) * int(inputs["blur_radius"]) / 3
     blur = ImageFilter.GaussianBlur(radius)
     return NodeResult(([img.via_pil(lambda p: p.filter(blur)) for img in inputs["image"]],))

@@ -8,6 +8,8 @@ below rounds once to float32 exactly as numpy does, without numpy.
 
 from __future__ import annotations
 
+import io
+import os
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,3 +56,14 @@ class FloatImage:
 
 def invert(image: FloatImage) -> FloatImage:
     return image.map(lambda x: 1.0 - x)
+
+
+def preview_frame(image: FloatImage, size: int, done: float) -> bytes:
+    """A binary preview frame as ComfyUI sends a sampler's latent preview: event type 1
+    (PREVIEW_IMAGE) and format 1 (JPEG), big-endian uint32 each, then the JPEG. The picture is
+    the image at ``size`` x ``size`` emerging from noise as ``done`` goes from 0 to 1."""
+    noise = Image.frombytes("RGB", (size, size), os.urandom(size * size * 3))
+    picture = Image.blend(noise, image.to_pil().resize((size, size)), max(0.0, min(1.0, done)))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=95)
+    return (1).to_bytes(4, "big") + (1).to_bytes(4, "big") + buffer.getvalue()

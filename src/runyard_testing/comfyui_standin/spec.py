@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runyard_testing.comfyui_standin.images import FloatImage
+
 # The folders ComfyUI's /models lists; the stand-in scans ``models/<folder>`` under its data dir.
 MODEL_FOLDERS = (
     "checkpoints",
@@ -101,6 +103,8 @@ class NodeContext:
     delay: float
     progress: Callable[[int, int], None]
     send_bytes: Callable[[bytes], None] = lambda payload: None
+    # A live preview of a sampler-like node's work (a JPEG frame when --preview-size is set).
+    preview: Callable[[FloatImage, int, int], None] = lambda image, step, total: None
 
     def sleep_whole(self) -> None:
         # A node without progress reports cannot be interrupted part-way (cooperative interrupt).

@@ -31,6 +31,7 @@ from runyard_protocol import (
     AgentHello,
     AssignedInput,
     AssignedWorkflow,
+    ErrorFrame,
     InputUrlGrant,
     InputUrlRequest,
     OutcomeAck,
@@ -39,6 +40,7 @@ from runyard_protocol import (
     RunningTask,
     ServerWelcome,
     TaskAssign,
+    TaskPreview,
     dump_frame,
     outcome_kind,
     parse_agent_frame,
@@ -138,6 +140,7 @@ class FakeServer:
         self.welcome_drop: list[RunningTask] = []
         self.grant_outputs = True
         self.ack_outcomes = True  # protocol 2: the server acknowledges each outcome
+        self.refuse_previews = False  # answer task.preview.v1 as a server without it would
         self.refuse_http: int | None = None
 
     async def start(self) -> None:
@@ -182,6 +185,14 @@ class FakeServer:
                 drop_tasks=self.welcome_drop,
             )
             await ws.send(dump_frame(welcome))
+        elif isinstance(frame, TaskPreview) and self.refuse_previews:
+            message = (
+                "Input tag 'task.preview.v1' found using 'type' does not match any of the "
+                "expected tags: 'agent.hello.v1', 'agent.heartbeat.v1', 'task.ack.v1', ..."
+            )
+            await ws.send(
+                dump_frame(ErrorFrame(error_code="protocol_error", error_message=message))
+            )
         elif isinstance(frame, OutputUrlRequest) and self.grant_outputs:
             name = f"outputs/{frame.task_id}/{frame.attempt}/{frame.output_id}-{frame.file_name}"
             self.outputs[(frame.task_id, frame.output_id)] = name

@@ -1,9 +1,10 @@
 """Following one submitted prompt over the socket until it succeeds, fails or is interrupted.
 
-Only messages whose ``prompt_id`` is ours count; unknown types and binary (preview) frames are
-ignored. If the socket drops, the session asks ``/history`` and ``/queue`` what became of the
-prompt and reconnects with the same client id. It gives up (``comfyui_connection_lost``) when
-ComfyUI stays unreachable for ``reconnect_wait`` seconds or no longer knows the prompt.
+Only messages whose ``prompt_id`` is ours count; unknown types are ignored. Binary frames are
+SaveImageWebsocket's images or live previews (handed to ``ctx.preview`` when it is set). If the
+socket drops, the session asks ``/history`` and ``/queue`` what became of the prompt and
+reconnects with the same client id. It gives up (``comfyui_connection_lost``) when ComfyUI stays
+unreachable for ``reconnect_wait`` seconds or no longer knows the prompt.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from runyard_agent.runtimes.base import (
+    PreviewImage,
     ProgressReport,
     TaskCancelledError,
     TaskContext,
@@ -40,6 +42,9 @@ from runyard_agent.runtimes.comfyui.graph import (
 from runyard_agent.runtimes.comfyui.progress import ProgressTracker
 
 log = logging.getLogger(__name__)
+
+# Binary frame image formats (ComfyUI's server.py, send_image: 1 JPEG, 2 PNG).
+_PREVIEW_FORMATS = {1: "image/jpeg", 2: "image/png"}
 
 
 class PromptSession:
@@ -149,12 +154,18 @@ class PromptSession:
 
     def _binary(self, raw: bytes) -> None:
         """A binary frame: an image SaveImageWebsocket sends (kept as that node's output), else
-        a live preview (ignored). Header: event type, image format (big-endian uint32 each)."""
+        a live preview for ``ctx.preview``. Header: event type (1 PREVIEW_IMAGE), image format
+        (big-endian uint32 each). ComfyUI sends frames to the prompt's client only, so a frame
+        while our prompt runs is ours."""
         if len(raw) < 8 or self._current is None:
             return
         event, image_format = int.from_bytes(raw[:4], "big"), int.from_bytes(raw[4:8], "big")
-        if event == 1 and self.classes.get(self._current) == "SaveImageWebsocket":
+        if event != 1:
+            return
+        if self.classes.get(self._current) == "SaveImageWebsocket":
             self.sent_images.append((self._current, image_format, raw[8:]))
+        elif self.ctx.preview is not None and image_format in _PREVIEW_FORMATS:
+            self.ctx.preview(PreviewImage(_PREVIEW_FORMATS[image_format], raw[8:], self._current))
 
     def _report(self, report: ProgressReport) -> None:
         if report != self._last_report:

@@ -4,13 +4,14 @@ import { html, useEffect, useState } from "../../vendor/preact-htm.js";
 import { followTask } from "../sse.js";
 import { ErrorBox, Page, StatusBadge, atLeast, useLoad, when } from "../ui.js";
 import { Outputs } from "./outputs.js";
+import { LivePreview } from "./preview.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const MAX_MESSAGES = 200;
 
 function useLive(ctx, id, initial) {
   const [live, setLive] = useState({ connection: "idle", status: null, progress: null, node: null,
-    step: null, messages: [], error: null, ended: false });
+    step: null, messages: [], error: null, ended: false, previews: 0 });
   useEffect(() => {
     if (!initial) return undefined;
     // A finished task's stream replays its events (messages, the last node) and ends.
@@ -29,6 +30,7 @@ function useLive(ctx, id, initial) {
               .slice(-MAX_MESSAGES);
           }
         }
+        if (event === "preview") next.previews = old.previews + 1;
         if (event === "failed") next.error = { message: data.task_error, code: data.task_error_code };
         if (TERMINAL.has(event)) next.ended = true;
         return next;
@@ -87,6 +89,9 @@ export function TaskPage({ ctx, id }) {
       </div>
       ${live.node && !TERMINAL.has(status)
         ? html`<p>Running node: <code class="node">${live.node}</code></p>`
+        : null}
+      ${live.previews && !TERMINAL.has(status) && !live.ended
+        ? html`<${LivePreview} ctx=${ctx} id=${id} seq=${live.previews} />`
         : null}
     </div>
     ${live.streamError ? html`<${ErrorBox} error=${live.streamError} />` : null}
