@@ -46,6 +46,11 @@ class TaskWakeups:
         if self.listener is not None:  # PostgreSQL: the other server processes hear of it too
             self.listener.announce(task_ids, wake_dispatcher)
 
+    def wake_others(self) -> None:
+        """Only the other server processes' dispatchers (tasks this one left for them)."""
+        if self.listener is not None:
+            self.listener.announce(set(), True)
+
     def _wake_here(self, task_ids: set[str], wake_dispatcher: bool) -> None:
         if task_ids:
             self.events.publish(task_ids)
@@ -96,6 +101,7 @@ class Services:
         wakeups.webhooks = webhooks
         if db.is_postgres:
             wakeups.listener = Listener(settings.db.url, wakeups.notified)
+            dispatcher.hand_off = wakeups.wake_others
         return cls(
             settings=settings,
             clock=clock,

@@ -9,6 +9,8 @@ slow poll is the fallback for changes made by other processes.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from runyard.agents.capabilities import ComfyUICapabilities
@@ -32,6 +34,7 @@ from runyard_protocol import TaskAssign
 log = logging.getLogger("runyard.scheduler")
 CLAIM_BATCH = 100
 JUDGE_BATCH = 500
+HANDED_OFF = 10_000  # task ids remembered as already handed to the other processes
 
 
 class Dispatcher(BackgroundLoop):
@@ -47,6 +50,13 @@ class Dispatcher(BackgroundLoop):
         self.clock = clock
         self.gateway = gateway
         self._last_judged: datetime | None = None
+        #: Tells the other server processes to look at the queue (PostgreSQL; set by the
+        #: services container). A pass locks the tasks it claims; another process woken for one
+        #: of them meanwhile skips it (SKIP LOCKED), so tasks claimed here and left for others
+        #: are handed off once the pass commits, instead of waiting for their next poll.
+        self.hand_off: Callable[[], None] | None = None
+        self._handed_off: OrderedDict[str, None] = OrderedDict()
+        self._left_for_others = False
 
     async def run_once(self) -> object:
         return await self.dispatch_once()
@@ -56,6 +66,7 @@ class Dispatcher(BackgroundLoop):
         conns = self.gateway.ready_connections()
         sends: list[tuple[Connection, TaskAssign]] = []
         now = self.clock.now()
+        self._left_for_others = False
         judge = self._last_judged is None or (now - self._last_judged).total_seconds() >= (
             self.settings.scheduler.poll_interval
         )
@@ -67,7 +78,23 @@ class Dispatcher(BackgroundLoop):
                 await self._mark_waiting(uow)
             if sends:
                 uow.after_commit(lambda: self._send(sends))
+            if self._left_for_others:
+                uow.after_commit(self._hand_off)
         return len(sends)
+
+    async def _hand_off(self) -> None:
+        if self.hand_off is not None:
+            self.hand_off()
+
+    def _leave(self, task_ids: list[str]) -> None:
+        """Tasks this pass claimed and did not assign: handed off once each (a task nobody's
+        agents can take is not bounced between processes)."""
+        for task_id in task_ids:
+            if task_id not in self._handed_off:
+                self._handed_off[task_id] = None
+                self._left_for_others = True
+        while len(self._handed_off) > HANDED_OFF:
+            self._handed_off.popitem(last=False)
 
     async def _send(self, sends: list[tuple[Connection, TaskAssign]]) -> None:
         for conn, frame in sends:
@@ -94,7 +121,9 @@ class Dispatcher(BackgroundLoop):
             agents = [c for c in conns if c.team_id == team_id and free[id(c)] > 0]
             if not agents:
                 continue
-            for task in await queue.claim_schedulable(team_id, CLAIM_BATCH):
+            claimed = await queue.claim_schedulable(team_id, CLAIM_BATCH)
+            taken: set[str] = set()
+            for task in claimed:
                 ref = (task.workflow_id, task.workflow_version)
                 if ref not in versions:
                     versions[ref] = await queue.version_of(task)
@@ -118,12 +147,14 @@ class Dispatcher(BackgroundLoop):
                     eligible,
                     key=lambda c: (c.comfyui.holds(needs) if c.comfyui else 0, free[id(c)]),
                 )
+                taken.add(task.id)
                 frame = await self._assign_one(uow, task, version, conn, now)
                 if frame is not None:
                     free[id(conn)] -= 1
                     sends.append((conn, frame))
                 if not any(free[id(c)] > 0 for c in agents):
                     break
+            self._leave([t.id for t in claimed if t.id not in taken])
         return sends
 
     async def _assign_one(

@@ -1,0 +1,28 @@
+"""Tasks a pass claims (and so locks) but leaves to other server processes are handed off once
+after the commit: another process woken for them meanwhile skipped them as locked."""
+
+from __future__ import annotations
+
+from tests.unit.scheduler.conftest import World
+
+
+async def test_a_task_left_for_other_processes_is_handed_off_once(world: World) -> None:
+    calls = 0
+
+    def hand_off() -> None:
+        nonlocal calls
+        calls += 1
+
+    world.dispatcher.hand_off = hand_off
+    await world.connect("cpu-agent", labels={"cpu"})
+    gpu_task = await world.task(await world.workflow(labels=["gpu"]))
+
+    assert await world.dispatcher.dispatch_once() == 0
+    assert calls == 1  # claimed, not assignable here: the others are told
+    assert await world.dispatcher.dispatch_once() == 0
+    assert calls == 1  # once per task: not bounced between processes
+
+    await world.task(await world.workflow(labels=["cpu"], retries=2))
+    assert await world.dispatcher.dispatch_once() == 1
+    assert calls == 1  # everything claimed was assigned or already handed off
+    assert (await world.get(gpu_task)).task_status.value in ("pending", "waiting")
