@@ -32,7 +32,8 @@ from runyard.workflows.requirements import Requirements, graph_requirements
 from runyard_protocol import TaskAssign
 
 log = logging.getLogger("runyard.scheduler")
-CLAIM_BATCH = 100
+CLAIM_BATCH = 100  # tasks a pass looks at, at most, per team
+CLAIM_PAGE = 8  # tasks claimed at least per page
 JUDGE_BATCH = 500
 HANDED_OFF = 10_000  # task ids remembered as already handed to the other processes
 
@@ -119,43 +120,58 @@ class Dispatcher(BackgroundLoop):
         versions: dict[tuple[str, int], WorkflowVersion | None] = {}
         for team_id in teams:
             agents = [c for c in conns if c.team_id == team_id and free[id(c)] > 0]
-            if not agents:
-                continue
-            claimed = await queue.claim_schedulable(team_id, CLAIM_BATCH)
-            taken: set[str] = set()
-            for task in claimed:
-                ref = (task.workflow_id, task.workflow_version)
-                if ref not in versions:
-                    versions[ref] = await queue.version_of(task)
-                version = versions[ref]
-                tool = version.tool_type if version is not None else "python"
-                needed = set(task.required_labels)
-                needs = task_requirements(task, version)
-                eligible = [
-                    c
-                    for c in agents
-                    if free[id(c)] > 0
-                    and needed <= c.labels
-                    and tool in c.runtimes
-                    and (c.comfyui is None or not c.comfyui.missing(needs))
-                ]
-                if not eligible:
-                    continue
-                # Agents that already hold the task's models first (a model not on the agent
-                # would cost a download); then spread load: the most free slots.
-                conn = max(
-                    eligible,
-                    key=lambda c: (c.comfyui.holds(needs) if c.comfyui else 0, free[id(c)]),
-                )
-                taken.add(task.id)
-                frame = await self._assign_one(uow, task, version, conn, now)
-                if frame is not None:
-                    free[id(conn)] -= 1
-                    sends.append((conn, frame))
-                if not any(free[id(c)] > 0 for c in agents):
+            # Claim (lock and load) only a few more tasks than there are free slots, page after
+            # page while slots remain and the tasks seen cannot use them, up to CLAIM_BATCH.
+            page = min(CLAIM_BATCH, max(CLAIM_PAGE, 2 * sum(free[id(c)] for c in agents)))
+            after: tuple[datetime, str] | None = None
+            seen = 0
+            while agents and seen < CLAIM_BATCH:
+                claimed = await queue.claim_schedulable(team_id, page, after=after)
+                seen += len(claimed)
+                taken: set[str] = set()
+                for task in claimed:
+                    ref = (task.workflow_id, task.workflow_version)
+                    if ref not in versions:
+                        versions[ref] = await queue.version_of(task)
+                    conn = self._pick(task, versions[ref], agents, free)
+                    if conn is None:
+                        continue
+                    taken.add(task.id)
+                    frame = await self._assign_one(uow, task, versions[ref], conn, now)
+                    if frame is not None:
+                        free[id(conn)] -= 1
+                        sends.append((conn, frame))
+                    if not any(free[id(c)] > 0 for c in agents):
+                        break
+                self._leave([t.id for t in claimed if t.id not in taken])
+                if len(claimed) < page or not any(free[id(c)] > 0 for c in agents):
                     break
-            self._leave([t.id for t in claimed if t.id not in taken])
+                after = (claimed[-1].created_at, claimed[-1].id)
         return sends
+
+    @staticmethod
+    def _pick(
+        task: Task, version: WorkflowVersion | None, agents: list[Connection], free: dict[int, int]
+    ) -> Connection | None:
+        """The agent to take the task: one with a free slot, the labels, the runtime and (for a
+        ComfyUI graph) its node classes and models; those already holding the models first
+        (a model not on the agent would cost a download), then the most free slots."""
+        tool = version.tool_type if version is not None else "python"
+        needed = set(task.required_labels)
+        needs = task_requirements(task, version)
+        eligible = [
+            c
+            for c in agents
+            if free[id(c)] > 0
+            and needed <= c.labels
+            and tool in c.runtimes
+            and (c.comfyui is None or not c.comfyui.missing(needs))
+        ]
+        if not eligible:
+            return None
+        return max(
+            eligible, key=lambda c: (c.comfyui.holds(needs) if c.comfyui else 0, free[id(c)])
+        )
 
     async def _assign_one(
         self,

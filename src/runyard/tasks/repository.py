@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, tuple_, update
 
 from runyard.db.repository import Repository
 from runyard.models import Agent, IdempotencyKey, Task, TaskEvent, TaskOutput, WorkflowVersion
@@ -142,11 +142,17 @@ class TaskQueue(Repository):
         return {TaskStatus(s): int(n) for s, n in rows.tuples()}
 
     # -- the dispatcher ----------------------------------------------------------------------
-    async def claim_schedulable(self, team_id: str, limit: int) -> list[Task]:
-        """The team's oldest schedulable tasks, locked; rows another process holds are skipped."""
+    async def claim_schedulable(
+        self, team_id: str, limit: int, *, after: tuple[datetime, str] | None = None
+    ) -> list[Task]:
+        """The team's oldest schedulable tasks (created after ``after``, a (created_at, id) of
+        the previous page), locked; rows another process holds are skipped."""
+        where: list[Any] = [Task.team_id == team_id, Task.task_status.in_(SCHEDULABLE)]
+        if after is not None:
+            where.append(tuple_(Task.created_at, Task.id) > tuple_(*after))
         rows = await self.session.scalars(
             select(Task)
-            .where(Task.team_id == team_id, Task.task_status.in_(SCHEDULABLE))
+            .where(*where)
             .order_by(Task.created_at, Task.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

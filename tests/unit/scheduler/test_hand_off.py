@@ -26,3 +26,16 @@ async def test_a_task_left_for_other_processes_is_handed_off_once(world: World) 
     assert await world.dispatcher.dispatch_once() == 1
     assert calls == 1  # everything claimed was assigned or already handed off
     assert (await world.get(gpu_task)).task_status.value in ("pending", "waiting")
+
+
+async def test_a_pass_pages_past_tasks_its_agents_cannot_take(world: World) -> None:
+    """A pass claims a few tasks more than it has free slots, page after page: twenty tasks
+    nobody here can run at the head of the queue do not hide the one it can."""
+    world.dispatcher.hand_off = lambda: None
+    await world.connect("cpu-agent", labels={"cpu"})
+    gpu = await world.workflow(labels=["gpu"])
+    for _ in range(20):
+        await world.task(gpu)
+    runnable = await world.task(await world.workflow(labels=["cpu"], retries=2))
+    assert await world.dispatcher.dispatch_once() == 1
+    assert (await world.get(runnable)).task_status.value == "queued"
