@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
-import threading
 from contextlib import suppress
 
+from runyard_agent.progress import OnLoop
 from runyard_agent.runtimes.base import PreviewImage
 from runyard_agent.transfer import ServerLink
 from runyard_protocol import MAX_PREVIEW_BYTES, PREVIEW_TYPES, TaskPreview
@@ -29,8 +29,8 @@ class PreviewSender:
         self._task_id = task_id
         self._attempt = attempt
         self._interval = interval
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
+        self._on_loop = OnLoop()
+        self._loop = self._on_loop.loop
         self._latest: PreviewImage | None = None
         self._last_sent = -math.inf
         self._wake = asyncio.Event()
@@ -43,11 +43,7 @@ class PreviewSender:
         if preview.content_type not in PREVIEW_TYPES or len(preview.data) > MAX_PREVIEW_BYTES:
             self.skipped += 1
             return
-        if threading.get_ident() == self._loop_thread:
-            self._keep(preview)
-            return
-        with suppress(RuntimeError):  # the loop is gone: a runtime thread outlived the agent
-            self._loop.call_soon_threadsafe(self._keep, preview)
+        self._on_loop.call(self._keep, preview)
 
     def _keep(self, preview: PreviewImage) -> None:
         self._latest = preview

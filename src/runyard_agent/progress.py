@@ -5,13 +5,32 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+from collections.abc import Callable
 from contextlib import suppress
+from typing import TypeVar
 
 from runyard_agent.runtimes.base import ProgressReport
 from runyard_agent.transfer import ServerLink
 from runyard_protocol import TaskProgress
 
-__all__ = ["ProgressSender"]
+__all__ = ["OnLoop", "ProgressSender"]
+T = TypeVar("T")
+
+
+class OnLoop:
+    """Runs calls made from any thread (runtimes run in worker threads) on the event loop that
+    created it: at once when already on it, else handed over thread-safely."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+
+    def call(self, fn: Callable[[T], None], arg: T) -> None:
+        if threading.get_ident() == self._thread:
+            fn(arg)
+            return
+        with suppress(RuntimeError):  # the loop is gone: a runtime thread outlived the agent
+            self.loop.call_soon_threadsafe(fn, arg)
 
 
 class ProgressSender:
@@ -26,8 +45,8 @@ class ProgressSender:
         self._task_id = task_id
         self._attempt = attempt
         self._interval = interval
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
+        self._on_loop = OnLoop()
+        self._loop = self._on_loop.loop
         self._latest: ProgressReport | None = None
         self._last_sent = -math.inf
         self._wake = asyncio.Event()
@@ -36,11 +55,7 @@ class ProgressSender:
         self.sent = 0
 
     def report(self, report: ProgressReport) -> None:
-        if threading.get_ident() == self._loop_thread:
-            self._offer(report)
-            return
-        with suppress(RuntimeError):  # the loop is gone: a runtime thread outlived the agent
-            self._loop.call_soon_threadsafe(self._offer, report)
+        self._on_loop.call(self._offer, report)
 
     def _offer(self, report: ProgressReport) -> None:
         self._latest = report
