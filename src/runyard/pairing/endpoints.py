@@ -86,6 +86,13 @@ async def poll_pairing(
     )
 
 
+async def _count(principal: DeviceKeyCaller, uow: UnitDep, services: ServicesDep) -> None:
+    """Lookups and decisions count against the user's pairing-confirm limit."""
+    assert principal.user_id is not None
+    await uow.commit()  # the shared limiter's counter takes the connection (SQLite has one)
+    await services.rate_limiter.pairing_confirmed(principal.user_id)
+
+
 async def _decide(
     body: PairConfirm,
     principal: DeviceKeyCaller,
@@ -96,9 +103,7 @@ async def _decide(
     *,
     approve: bool,
 ) -> PairDecided:
-    assert principal.user_id is not None
-    await uow.commit()  # the shared limiter's counter takes the connection (SQLite has one)
-    await services.rate_limiter.pairing_confirmed(principal.user_id)
+    await _count(principal, uow, services)
     pairing = await PairingService(uow.session, settings, clock).decide(
         principal, body.user_code, approve=approve
     )
@@ -121,9 +126,7 @@ async def lookup_pairing(
 ) -> PairPending:
     """What the dashboard shows before a confirm: the device's name, whether it also asks for
     an agent key, and when the code expires (session tokens only; counted with confirms)."""
-    assert principal.user_id is not None
-    await uow.commit()  # the shared limiter's counter takes the connection (SQLite has one)
-    await services.rate_limiter.pairing_confirmed(principal.user_id)
+    await _count(principal, uow, services)
     pairing = await PairingService(uow.session, settings, clock).lookup(body.user_code)
     return PairPending.model_validate(pairing, from_attributes=True)
 
