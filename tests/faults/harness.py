@@ -40,13 +40,11 @@ TERMINAL = ("completed", "failed", "cancelled")
 ASSIGNED = re.compile(r"assigned task=(\S+) attempt=(\d+) agent=(\S+)")
 
 
-def size(name: str, default: int, full: int) -> int:
-    """A count of the suite: ``RUNYARD_FAULTS_<name>``, else the issue's full count when
-    ``RUNYARD_FAULTS_FULL=1``, else the scaled-down default that fits CI on 2 cores."""
+def size(name: str, full: int) -> int:
+    """A count of the suite: the issue's count (what CI runs), or ``RUNYARD_FAULTS_<name>`` to
+    run fewer while developing."""
     value = os.environ.get(f"RUNYARD_FAULTS_{name}")
-    if value:
-        return int(value)
-    return full if os.environ.get("RUNYARD_FAULTS_FULL") == "1" else default
+    return int(value) if value else full
 
 
 # ---------------------------------------------------------------- databases

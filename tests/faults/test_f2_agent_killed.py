@@ -17,7 +17,7 @@ HEARTBEATS = {
 
 
 def test_f2_a_killed_agents_tasks_complete_elsewhere(make_cluster: MakeCluster) -> None:
-    per_agent = size("F2_TASKS", 6, 6)
+    per_agent = size("F2_TASKS", 6)
     cluster = make_cluster(**HEARTBEATS)
     cluster.start_server()
     victim = cluster.start_agent("victim", capacity=per_agent)

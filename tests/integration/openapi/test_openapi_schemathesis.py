@@ -109,6 +109,8 @@ def fuzz(
 ) -> list[str]:
     schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
     failures: list[str] = []
+    cases = 0
+    operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()
         if operation.label in skip:
@@ -123,6 +125,8 @@ def fuzz(
             suppress_health_check=list(HealthCheck),
         )
         def check(case: schemathesis.Case) -> None:
+            nonlocal cases
+            cases += 1
             # Schema-valid bodies may still be refused by rules the schema cannot state (a run's
             # parameters depend on the workflow; a session in several teams needs X-Team-ID):
             # those answers must be documented error statuses, which the other checks verify.
@@ -139,12 +143,14 @@ def fuzz(
                     checks=CONTRACT_CHECKS,
                 )
 
+        operations += 1
         try:
             check()
         except Unsatisfiable:
             continue  # nothing of this operation can be made invalid (GET /healthz)
         except Exception as exc:  # collect every operation's failure, then report them all
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
+    print(f"schemathesis {mode.value}: {cases} cases over {operations} operations")
     return failures
 
 
@@ -173,6 +179,7 @@ def test_stateful_sequences(live: Live) -> None:
     """Chains of calls along the inferred links, as both kinds of caller: what one operation
     created (a workflow, a file key, a task) is what the next one reads, changes or deletes."""
     schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
+    steps = 0
     for token in (live.integration_key, live.session_token):
         base = schema.as_state_machine()
 
@@ -183,6 +190,8 @@ def test_stateful_sequences(live: Live) -> None:
                 return {"base_url": live.url, "headers": self.auth}
 
             def step(self, input: object) -> object:
+                nonlocal steps
+                steps += 1
                 case = input.case  # type: ignore[attr-defined]
                 if case.operation.label == "POST /api/v1/auth/logout":
                     return None  # would end the session every later step uses
@@ -207,6 +216,7 @@ def test_stateful_sequences(live: Live) -> None:
                 suppress_health_check=list(HealthCheck),
             )
         )
+    print(f"schemathesis stateful: {steps} calls along inferred links, both callers")
 
 
 def test_operation_ids_are_stable_and_unique() -> None:
