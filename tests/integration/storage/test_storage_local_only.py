@@ -25,6 +25,19 @@ def test_put_answers_507_when_the_disk_would_fall_under_the_floor(
     assert not list((local_storage.root / ".tmp").iterdir())
 
 
+@pytest.mark.parametrize("size", [10, 3 * 1024 * 1024], ids=["small", "streamed"])
+def test_refused_puts_leave_no_temporary_file(local_storage: LocalStorage, size: int) -> None:
+    body = b"x" * size
+    first = local_storage.presign_put("inputs/t/u/once.bin", size, expires_in=60)
+    again = local_storage.presign_put("inputs/t/u/once.bin", size, expires_in=60)
+
+    assert httpx.put(first.url, content=body, headers=first.headers).status_code == 200
+    assert httpx.put(again.url, content=body, headers=again.headers).status_code == 412
+
+    assert local_storage.path_of("inputs/t/u/once.bin").read_bytes() == body
+    assert not list((local_storage.root / ".tmp").iterdir())
+
+
 def test_downloads_are_sandboxed_attachments(local_storage: LocalStorage) -> None:
     signed = local_storage.presign_put("outputs/t/k/1/0-page.html", 21, expires_in=60)
     body = b"<script>alert(1)</script>"[:21]

@@ -83,9 +83,10 @@ def test_second_put_is_refused_with_412_and_keeps_the_first(backend: Backend) ->
     assert httpx.get(url).content == BODY
 
 
-def test_two_racing_puts_give_one_200_and_one_412(backend: Backend) -> None:
-    key = "inputs/t/u/race.bin"
-    body = os.urandom(2 * 1024 * 1024)
+@pytest.mark.parametrize("size", [1024, 2 * 1024 * 1024], ids=["small", "streamed"])
+def test_two_racing_puts_give_one_200_and_one_412(backend: Backend, size: int) -> None:
+    key = f"inputs/t/u/race-{size}.bin"
+    body = os.urandom(size)
     signed = backend.storage.presign_put(key, len(body), expires_in=300)
     barrier, statuses = threading.Barrier(2), []
 
