@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from runyard.gateway.handlers import FrameHandler, apply_progress, grant
-from runyard.tasks.execution import StaleAttempt, TaskExecution
+from runyard.tasks.execution import Slot, StaleAttempt, TaskExecution
 from runyard_protocol import AgentFrame, OutputUrlRequest, TaskAck, TaskProgress
 
 log = logging.getLogger("runyard.gateway")
@@ -31,7 +31,7 @@ async def handle_run(handler: FrameHandler, frames: list[AgentFrame]) -> None:
         await handler.handle(frames[0])
         return
     last_report = max((i for i, f in enumerate(frames) if isinstance(f, TaskProgress)), default=-1)
-    granted: list[tuple[OutputUrlRequest, str, int]] = []
+    granted: list[tuple[OutputUrlRequest, Slot]] = []
     acked: list[TaskAck] = []
     try:
         async with handler.db.unit() as uow:
@@ -45,12 +45,12 @@ async def handle_run(handler: FrameHandler, frames: list[AgentFrame]) -> None:
                     if i == last_report and handler.progress_to_store(frame):
                         await apply_progress(ex, handler.me, frame, handler.clock)
                 elif isinstance(frame, OutputUrlRequest):
-                    granted.append((frame, *await grant(ex, handler.me, frame, handler.clock)))
+                    granted.append((frame, await grant(ex, handler, frame)))
     except StaleAttempt:
         for frame in frames:
             await handler.handle(frame)
         return
     for ack in acked:
         log.info("ack task=%s attempt=%d agent=%s", ack.task_id, ack.attempt, handler.me.agent_id)
-    for request, key, size in granted:
-        await handler.send_grant(request, key, size)
+    for request, slot in granted:
+        await handler.send_grant(request, slot)

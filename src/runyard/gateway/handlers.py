@@ -18,7 +18,7 @@ from runyard.gateway.registry import Connection, Gateway
 from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import Settings
 from runyard.storage.base import Storage
-from runyard.tasks.execution import AgentRef, StaleAttempt, TaskExecution
+from runyard.tasks.execution import AgentRef, Slot, StaleAttempt, TaskExecution, matching
 from runyard.tasks.repository import TaskQueue
 from runyard_protocol import (
     MAX_PREVIEW_BYTES,
@@ -257,16 +257,22 @@ class FrameHandler:
 
     async def output_url(self, frame: OutputUrlRequest) -> None:
         async with self.db.unit() as uow:
-            key, size = await grant(TaskExecution(uow, self.settings), self.me, frame, self.clock)
-        await self.send_grant(frame, key, size)
+            slot = await grant(TaskExecution(uow, self.settings), self, frame)
+        await self.send_grant(frame, slot)
 
-    async def send_grant(self, frame: OutputUrlRequest, key: str, size: int) -> None:
-        """After the commit: remember the slot (the completion checks it) and sign its URL."""
-        self.conn.granted.setdefault((frame.task_id, frame.attempt), {})[frame.output_id] = (
-            key,
-            size,
+    def known_slots(self, task_id: str, attempt: int) -> list[Slot] | None:
+        """Every slot of the attempt, when all were granted on this connection."""
+        slots = self.conn.granted.get((task_id, attempt))
+        return None if slots is None else list(slots.values())
+
+    async def send_grant(self, frame: OutputUrlRequest, slot: Slot) -> None:
+        """After the commit: remember the slot (the completion needs it) and sign its URL."""
+        slots = self.conn.granted.get((frame.task_id, frame.attempt))
+        if slots is not None:
+            slots[frame.output_id] = slot
+        signed = self.storage.presign_put(
+            slot.object_key, slot.file_size, expires_in=self.settings.limits.upload_url_ttl
         )
-        signed = self.storage.presign_put(key, size, expires_in=self.settings.limits.upload_url_ttl)
         await self.reply(
             OutputUrlGrant(
                 request_id=frame.request_id,
@@ -304,21 +310,17 @@ class FrameHandler:
 
     async def complete(self, frame: TaskComplete) -> None:
         specs = [o.model_dump() for o in frame.outputs]
-        granted = self.conn.granted.pop((frame.task_id, frame.attempt), {})
-        stored: list[tuple[str, str, int]] | str
-        if all(o.output_id in granted for o in frame.outputs):
-            # This connection granted them: no need to read them back before checking the store.
-            stored = [(o.output_id, *granted[o.output_id]) for o in frame.outputs]
+        known = self.known_slots(frame.task_id, frame.attempt)
+        self.conn.granted.pop((frame.task_id, frame.attempt), None)
+        stored: list[Slot] | str
+        if known is not None:
+            # Every slot was granted on this connection: none is read back from the database.
+            stored = matching(known, specs)
         else:
             async with self.db.unit() as uow:
-                rows = await TaskExecution(uow, self.settings).declared_outputs(
+                stored = await TaskExecution(uow, self.settings).declared_outputs(
                     self.me, frame.task_id, frame.attempt, specs
                 )
-            stored = (
-                rows
-                if isinstance(rows, str)
-                else [(row.output_id, row.object_key, row.file_size) for row in rows]
-            )
         problem = stored if isinstance(stored, str) else await self.missing_output(stored)
         now = self.clock.now()
         async with self.db.unit() as uow:
@@ -331,6 +333,7 @@ class FrameHandler:
                     specs,
                     now,
                     values=bounded_values(frame.values),
+                    known=known,
                 )
                 problem = done if isinstance(done, str) else None
             if problem is not None:
@@ -352,15 +355,15 @@ class FrameHandler:
             self.conn.agent_id,
         )
 
-    async def missing_output(self, stored: list[tuple[str, str, int]]) -> str | None:
+    async def missing_output(self, stored: list[Slot]) -> str | None:
         """What is wrong with the uploaded outputs, checked outside any session (network I/O
         on S3), or None when each is in the store with its declared size."""
-        for output_id, key, size in stored:
-            info = await self.storage.head(key)
-            if info is None or info.size != size:
+        for slot in stored:
+            info = await self.storage.head(slot.object_key)
+            if info is None or info.size != slot.file_size:
                 return (
-                    f"output {output_id!r} is missing from the store or has the "
-                    f"wrong size ({info.size if info else 'none'} != {size})"
+                    f"output {slot.output_id!r} is missing from the store or has the "
+                    f"wrong size ({info.size if info else 'none'} != {slot.file_size})"
                 )
         return None
 
@@ -382,18 +385,16 @@ async def apply_progress(
     )
 
 
-async def grant(
-    ex: TaskExecution, me: AgentRef, frame: OutputUrlRequest, clock: Clock
-) -> tuple[str, int]:
-    """An output slot for the frame's attempt: (object key, size)."""
-    row = await ex.grant_output(
-        me,
+async def grant(ex: TaskExecution, handler: FrameHandler, frame: OutputUrlRequest) -> Slot:
+    """An output slot for the frame's attempt."""
+    return await ex.grant_output(
+        handler.me,
         frame.task_id,
         frame.attempt,
         frame.output_id,
         frame.file_name,
         frame.content_type,
         frame.file_size,
-        clock.now(),
+        handler.clock.now(),
+        known=handler.known_slots(frame.task_id, frame.attempt),
     )
-    return row.object_key, row.file_size

@@ -13,9 +13,11 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.gateway.previews import PreviewStore
+from runyard.tasks.execution import Slot
 from runyard_protocol import CloseReason, TaskCancel, dump_frame
 
 log = logging.getLogger("runyard.gateway")
+KNOWN_ATTEMPTS = 1024
 
 
 @dataclass(eq=False)
@@ -36,10 +38,20 @@ class Connection:
     cancels_sent: set[tuple[str, int]] = field(default_factory=set)
     last_progress_store: dict[str, float] = field(default_factory=dict)
     last_preview_event: dict[str, float] = field(default_factory=dict)
-    #: Output slots granted on this connection, per (task, attempt): output id -> (key, size).
-    granted: dict[tuple[str, int], dict[str, tuple[str, int]]] = field(default_factory=dict)
+    #: Every output slot of the attempts assigned on this connection, per (task, attempt), in
+    #: the order granted; an attempt absent here (assigned before a reconnect, or forgotten) has
+    #: its slots read from the database instead.
+    granted: dict[tuple[str, int], dict[str, Slot]] = field(default_factory=dict)
     #: When the last frame of any kind arrived (the reaper's liveness for agents of this process).
     last_seen: datetime | None = None
+
+    def assigned(self, task_id: str, attempt: int) -> None:
+        """An attempt was assigned on this connection: it has no slot yet, and every slot it
+        gets is granted here. The oldest are forgotten beyond ``KNOWN_ATTEMPTS`` (attempts that
+        ended without an outcome on this connection: reaped, or cancelled)."""
+        self.granted[(task_id, attempt)] = {}
+        while len(self.granted) > KNOWN_ATTEMPTS:
+            del self.granted[next(iter(self.granted))]
 
 
 class Gateway:

@@ -102,6 +102,7 @@ class Dispatcher(BackgroundLoop):
             log.info(
                 "assigned task=%s attempt=%d agent=%s", frame.task_id, frame.attempt, conn.agent_id
             )
+            conn.assigned(frame.task_id, frame.attempt)
             await self.gateway.send(conn, frame)
 
     async def _assign(

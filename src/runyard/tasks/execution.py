@@ -4,6 +4,7 @@ for the frame does."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,21 @@ class StaleAttempt(Exception):
 class AgentRef:
     team_id: str
     agent_id: str
+
+
+@dataclass(frozen=True)
+class Slot:
+    """An output slot as granted to an attempt: what its upload and its completion need."""
+
+    output_id: str
+    file_name: str
+    content_type: str
+    file_size: int
+    object_key: str
+
+    @classmethod
+    def of(cls, row: TaskOutput) -> Slot:
+        return cls(row.output_id, row.file_name, row.content_type, row.file_size, row.object_key)
 
 
 class TaskExecution:
@@ -100,14 +116,21 @@ class TaskExecution:
         content_type: str,
         file_size: int,
         now: datetime,
-    ) -> TaskOutput:
+        *,
+        known: Sequence[Slot] | None = None,
+    ) -> Slot:
+        """A slot for ``output_id`` (the same one when asked again). ``known``: every slot this
+        attempt has so far, when the caller knows them all (then they are not read back)."""
         task = await self.fenced(agent, task_id, attempt)
-        existing = await self.repo.outputs(task.id, attempt)
-        for row in existing:
-            if row.output_id == output_id:
-                row.file_size, row.content_type = file_size, content_type
-                return row
-        index = len(existing)
+        if known is not None and all(slot.output_id != output_id for slot in known):
+            index = len(known)
+        else:
+            existing = await self.repo.outputs(task.id, attempt)
+            for old in existing:
+                if old.output_id == output_id:
+                    old.file_size, old.content_type = file_size, content_type
+                    return Slot.of(old)
+            index = len(existing)
         name = safe_file_name(file_name)
         row = TaskOutput(
             task_id=task.id,
@@ -123,14 +146,14 @@ class TaskExecution:
         )
         self.repo.add(row)
         await self.repo.flush()
-        return row
+        return Slot.of(row)
 
     async def declared_outputs(
         self, agent: AgentRef, task_id: str, attempt: int, outputs: list[dict[str, Any]]
-    ) -> list[TaskOutput] | str:
-        """The granted rows matching the outputs an agent reports, or an error message."""
+    ) -> list[Slot] | str:
+        """The granted slots matching the outputs an agent reports, or an error message."""
         task = await self.fenced(agent, task_id, attempt)
-        return matching(await self.repo.outputs(task.id, attempt), outputs)
+        return matching([Slot.of(r) for r in await self.repo.outputs(task.id, attempt)], outputs)
 
     async def complete(
         self,
@@ -141,28 +164,28 @@ class TaskExecution:
         now: datetime,
         *,
         values: dict[str, Any] | None = None,
+        known: Sequence[Slot] | None = None,
     ) -> Task | str:
         """Complete with the reported output files, in their order, and the non-file
         ``values`` (text…); an error message (and nothing changed) when the files do not match
-        the outputs granted to this attempt."""
+        the outputs granted to this attempt. ``known`` as for ``grant_output``."""
         task = await self.fenced(agent, task_id, attempt)
-        rows = matching(await self.repo.outputs(task.id, attempt), outputs)
-        if isinstance(rows, str):
-            return rows
+        if known is None:
+            known = [Slot.of(r) for r in await self.repo.outputs(task.id, attempt)]
+        slots = matching(list(known), outputs)
+        if isinstance(slots, str):
+            return slots
         if task.task_status is TaskStatus.QUEUED:
             # A completion implies the ack (it may have been lost with an old connection).
             lifecycle.move(self.uow, task, TaskStatus.RUNNING, now)
-        expires = self.settings.retention.outputs
-        for position, row in enumerate(rows):
-            row.output_status = "final"
-            row.position = position
-        body = TaskOutputBody.of(rows, values).model_dump(exclude_defaults=True)
+        body = TaskOutputBody.of(slots, values).model_dump(exclude_defaults=True)
         body.setdefault("outputs", [])
         task.output_values = dict(values) if values else None
-        if not lifecycle.complete(self.uow, task, now, body, expires):
+        if not lifecycle.complete(self.uow, task, now, body, self.settings.retention.outputs):
             raise StaleAttempt(task_id)  # unreachable while fenced: held tasks may complete
-        for row in rows:
-            row.expires_at = task.outputs_expire_at
+        await self.repo.finalise_outputs(
+            task.id, attempt, [s.output_id for s in slots], task.outputs_expire_at
+        )
         return task
 
     async def fail(
@@ -217,8 +240,8 @@ class TaskExecution:
             lifecycle.move(self.uow, task, TaskStatus.PENDING, now)
 
 
-def matching(granted: list[TaskOutput], outputs: list[dict[str, Any]]) -> list[TaskOutput] | str:
-    """The granted rows for the outputs an agent reports, in its order, or what is wrong."""
+def matching(granted: list[Slot], outputs: list[dict[str, Any]]) -> list[Slot] | str:
+    """The granted slots for the outputs an agent reports, in its order, or what is wrong."""
     by_id = {o.output_id: o for o in granted}
     rows = []
     for spec in outputs:

@@ -149,7 +149,9 @@ def fuzz(
         except Unsatisfiable:
             continue  # nothing of this operation can be made invalid (GET /healthz)
         except Exception as exc:  # collect every operation's failure, then report them all
-            failures.append(f"{operation.label}: {str(exc)[:1500]}")
+            nested = getattr(exc, "exceptions", ())  # Hypothesis wraps what each call raised
+            detail = " | ".join(str(e)[:1500] for e in (exc, *nested))
+            failures.append(f"{operation.label}: {detail}")
     print(f"schemathesis {mode.value}: {cases} cases over {operations} operations")
     return failures
 

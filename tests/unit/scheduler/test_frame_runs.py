@@ -4,6 +4,9 @@ commit, and a stale frame in it makes every frame of the run answer as if handle
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -15,6 +18,7 @@ from runyard.tasks.states import TaskStatus
 from runyard_protocol import (
     AgentFrame,
     Heartbeat,
+    OutputSpec,
     OutputUrlRequest,
     TaskAck,
     TaskComplete,
@@ -32,6 +36,12 @@ def request(task_id: str, attempt: int = 1, output_id: str = "result") -> Output
         file_name="out.txt",
         content_type="text/plain",
         file_size=5,
+    )
+
+
+def spec(output_id: str) -> OutputSpec:
+    return OutputSpec(
+        output_id=output_id, file_name="out.txt", content_type="text/plain", file_size=5
     )
 
 
@@ -100,7 +110,8 @@ async def test_a_run_is_applied_with_one_commit_and_answered_after_it(world: Wor
     sock = world.sockets["a1"]
     [grant] = sock.frames("task.output_url")
     assert grant["request_id"] == "r-result-1" and grant["upload_url"]
-    assert handler.conn.granted[(task_id, 1)] == {"result": (slots[0].object_key, 5)}
+    [known] = handler.conn.granted[(task_id, 1)].values()
+    assert (known.object_key, known.file_size) == (slots[0].object_key, 5)
 
 
 async def test_a_stale_frame_in_a_run_makes_each_answer_alone(world: World) -> None:
@@ -124,3 +135,119 @@ async def test_a_stale_frame_in_a_run_makes_each_answer_alone(world: World) -> N
     async with world.db.session() as session:
         slots = list(await session.scalars(select(TaskOutput).where(TaskOutput.task_id == task_id)))
     assert [(s.attempt, s.output_id) for s in slots] == [(1, "result")]
+
+
+class OutputReads:
+    """Counts the statements that read task_outputs rows."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM task_outputs" in statement:
+            self.count += 1
+
+
+async def reported(world: World, task_id: str) -> list[str]:
+    """The output ids of the task's ``completed`` event, in its order."""
+    async with world.db.session() as session:
+        done = await session.scalar(
+            select(TaskEvent).where(TaskEvent.task_id == task_id, TaskEvent.event == "completed")
+        )
+    assert done is not None
+    return [o["output_id"] for o in done.data["task_output"]["outputs"]]
+
+
+async def put_output(world: World, object_key: str, body: bytes) -> None:
+    storage = world.dispatcher.storage
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield body
+
+    await storage.receive_object(object_key, len(body), chunks())  # type: ignore[attr-defined]
+
+
+async def test_slots_granted_on_the_assigning_connection_are_not_read_back(world: World) -> None:
+    task_id = await world.assigned()
+    handler = handler_for(world)
+    reads = OutputReads()
+    event.listen(world.db.engine.sync_engine, "before_cursor_execute", reads)
+    try:
+        await handle_run(handler, [TaskAck(task_id=task_id, attempt=1), request(task_id)])
+        await handler.handle(request(task_id, output_id="extra"))
+        keys = [s.object_key for s in handler.conn.granted[(task_id, 1)].values()]
+        for key in keys:
+            await put_output(world, key, b"hello")
+        # reported in the other order: positions follow the report
+        await handler.handle(
+            TaskComplete(
+                task_id=task_id,
+                attempt=1,
+                outputs=[spec("extra"), spec("result")],
+            )
+        )
+    finally:
+        event.remove(world.db.engine.sync_engine, "before_cursor_execute", reads)
+    assert reads.count == 0
+    task = await world.get(task_id)
+    assert task.task_status is TaskStatus.COMPLETED
+    assert await reported(world, task_id) == ["extra", "result"]
+    async with world.db.session() as session:
+        where = TaskOutput.task_id == task_id
+        rows = list(await session.scalars(select(TaskOutput).where(where).order_by("position")))
+    assert [(r.output_id, r.output_status) for r in rows] == [
+        ("extra", "final"),
+        ("result", "final"),
+    ]
+    assert all(r.expires_at == task.outputs_expire_at for r in rows)
+    assert sorted(r.object_key for r in rows) == sorted(keys)
+    assert keys[0].endswith("/0-out.txt") and keys[1].endswith("/1-out.txt")  # grant order
+    assert (task_id, 1) not in handler.conn.granted
+
+
+async def test_after_a_reconnect_the_slots_are_read_from_the_database(world: World) -> None:
+    task_id = await world.assigned()
+    before = handler_for(world)
+    await handle_run(before, [TaskAck(task_id=task_id, attempt=1), request(task_id)])
+    [first] = before.conn.granted[(task_id, 1)].values()
+    # the same agent connects again: the new connection knows nothing of the attempt
+    sock = FakeSocket()
+    world.sockets["a1"] = sock
+    world.gateway.add(replace(before.conn, websocket=sock, granted={}))
+    after = handler_for(world)
+    assert (task_id, 1) not in after.conn.granted
+    reads = OutputReads()
+    event.listen(world.db.engine.sync_engine, "before_cursor_execute", reads)
+    try:
+        await after.handle(request(task_id))  # asked again: the same slot
+        await after.handle(request(task_id, output_id="extra"))
+    finally:
+        event.remove(world.db.engine.sync_engine, "before_cursor_execute", reads)
+    assert reads.count == 2
+    grants = world.sockets["a1"].frames("task.output_url")
+    assert len(grants) == 2
+    await put_output(world, first.object_key, b"hello")
+    async with world.db.session() as session:
+        extra = await session.scalar(select(TaskOutput).where(TaskOutput.output_id == "extra"))
+    assert extra is not None and extra.position == 1 and extra.object_key != first.object_key
+    await put_output(world, extra.object_key, b"hello")
+    await after.handle(
+        TaskComplete(
+            task_id=task_id,
+            attempt=1,
+            outputs=[spec("result"), spec("extra")],
+        )
+    )
+    task = await world.get(task_id)
+    assert task.task_status is TaskStatus.COMPLETED
+    assert await reported(world, task_id) == ["result", "extra"]
+
+
+async def test_a_completion_naming_an_ungranted_output_fails_the_task(world: World) -> None:
+    task_id = await world.assigned()
+    handler = handler_for(world)
+    await handle_run(handler, [TaskAck(task_id=task_id, attempt=1), request(task_id)])
+    await handler.handle(TaskComplete(task_id=task_id, attempt=1, outputs=[spec("other")]))
+    task = await world.get(task_id)
+    assert (task.task_status, task.task_error_code) == (TaskStatus.FAILED, "output_missing")
+    assert "'other' was never granted" in task.task_error
