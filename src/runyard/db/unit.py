@@ -11,7 +11,9 @@ Services and repositories never commit; they record what must happen *after* the
   unless the transaction is durable;
 - ``before_commit(hook)``: writes that must join this very transaction but need a query first
   (the webhook outbox rows of a task that just ended), run just before the commit;
-- ``wake_webhooks()``: the webhook delivery worker of this process is woken after the commit.
+- ``wake_webhooks()``: the webhook delivery worker of this process is woken after the commit;
+- ``memo``: what the transaction has read and may read again (the webhook outbox's lookup of a
+  team's webhooks, once per unit however many of its tasks end), emptied when it ends.
 
 A ``RunyardError`` raised with ``commit_first=True`` commits what was done, then refuses.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,6 +69,7 @@ class UnitOfWork:
         self._hooks: list[AfterCommit] = []
         self._before: list[AfterCommit] = []
         self._webhooks = False
+        self.memo: dict[tuple[str, ...], Any] = {}
 
     def task_changed(self, task_id: str, *, wake: bool = False) -> None:
         self._changed.add(task_id)
@@ -94,6 +97,7 @@ class UnitOfWork:
             for hook in before:
                 await hook()
         await self.session.commit()
+        self.memo.clear()
         changed, wake, hooks = self._changed, self._wake, self._hooks
         self._changed, self._wake, self._hooks = set(), False, []
         if changed or wake:
@@ -110,4 +114,5 @@ class UnitOfWork:
     async def rollback(self) -> None:
         self._changed, self._wake, self._hooks = set(), False, []
         self._before, self._webhooks = [], False
+        self.memo.clear()
         await self.session.rollback()

@@ -3,8 +3,8 @@ its team subscribed to the event, in the same transaction (``tasks/lifecycle.py`
 ``record``). A crash after the commit cannot lose the event; a rollback writes neither.
 
 The rows are added by a ``before_commit`` hook of the unit of work (they need a query of the
-team's webhooks, and the transitions themselves are synchronous); after the commit the
-delivery worker of this process is woken, so the first attempt goes out at once."""
+team's webhooks, made once per unit, and the transitions themselves are synchronous); after the
+commit the delivery worker of this process is woken, so the first attempt goes out at once."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any, Literal
 from runyard.clock import iso_z
 from runyard.db.base import new_id
 from runyard.db.unit import UnitOfWork
-from runyard.models import Task, WebhookDelivery
+from runyard.models import Task, Webhook, WebhookDelivery
 from runyard.webhooks.repository import WebhookRepository
 
 EventType = Literal["task.completed", "task.failed", "task.cancelled"]
@@ -34,6 +34,16 @@ def payload_of(
     }
 
 
+async def enabled_webhooks(uow: UnitOfWork, team_id: str) -> list[Webhook]:
+    """The team's enabled webhooks, looked up once per unit of work (a reaper pass or a batch
+    that ends many of the team's tasks asks once)."""
+    key = ("webhooks.enabled", team_id)
+    if key not in uow.memo:
+        uow.memo[key] = await WebhookRepository(uow.session).enabled(team_id)
+    hooks: list[Webhook] = uow.memo[key]
+    return hooks
+
+
 def record(
     uow: UnitOfWork,
     task: Task,
@@ -46,7 +56,7 @@ def record(
     team_id, task_id = task.team_id, task.id
 
     async def add_rows() -> None:
-        hooks = await WebhookRepository(uow.session).subscribed(team_id, event_type)
+        hooks = [h for h in await enabled_webhooks(uow, team_id) if event_type in h.webhook_events]
         for hook in hooks:
             uow.session.add(
                 WebhookDelivery(

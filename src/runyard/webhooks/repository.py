@@ -27,14 +27,14 @@ class WebhookRepository(Repository):
         )
         return list(rows), int(total or 0)
 
-    async def subscribed(self, team_id: str, event_type: str) -> list[Webhook]:
-        """The team's enabled webhooks that listen to ``event_type`` (a team has few)."""
+    async def enabled(self, team_id: str) -> list[Webhook]:
+        """The team's enabled webhooks (a team has few)."""
         rows = await self.session.scalars(
             select(Webhook)
             .where(Webhook.team_id == team_id, Webhook.is_enabled.is_(True))
             .order_by(Webhook.id)
         )
-        return [h for h in rows if event_type in h.webhook_events]
+        return list(rows)
 
     async def delete(self, hook: Webhook) -> None:
         await self.session.delete(hook)
