@@ -145,22 +145,30 @@ def test_multipart_upload_resumes_after_a_failed_part(page: Page, dev: Dev, tmp_
     expect(page.locator(".output")).to_contain_text(f"{size / 1024 / 1024:.1f} MB")
 
 
-def test_event_stream_resumes_after_a_drop(page: Page, dev: Dev) -> None:
-    """The first event stream ends after one event while the task still runs; the page
-    reconnects with Last-Event-ID and follows the task to its end."""
+def import_sleep(dev: Dev, slug: str, *, seconds: float, **settings: int) -> str:
+    """Import a workflow running the built-in sleep (``seconds`` by default); its id."""
     r = httpx.post(
         dev.api + "/workflows/import",
         headers=dev.session_headers(),
         json={
-            "workflow_slug": "nap-resume",
+            "workflow_slug": slug,
             "tool_type": "python",
             "required_labels": ["cpu"],
             "workflow_json": {"entrypoint": "runyard_agent.builtins.sleep:run"},
-            "parameters": [{"key": "seconds", "type": "number", "default": 2, "min": 0}],
+            "parameters": [{"key": "seconds", "type": "number", "default": seconds, "min": 0}],
+            **settings,
         },
         timeout=10,
     )
     assert r.status_code == 201, r.text
+    workflow_id: str = r.json()["id"]
+    return workflow_id
+
+
+def test_event_stream_resumes_after_a_drop(page: Page, dev: Dev) -> None:
+    """The first event stream ends after one event while the task still runs; the page
+    reconnects with Last-Event-ID and follows the task to its end."""
+    workflow_id = import_sleep(dev, "nap-resume", seconds=2)
     sent: list[dict[str, str]] = []
 
     def events(route: Route) -> None:
@@ -176,7 +184,7 @@ def test_event_stream_resumes_after_a_drop(page: Page, dev: Dev) -> None:
         route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)
 
     page.route(re.compile(r"/api/v1/r/tasks/[^/]+/events"), events)
-    sign_in(page, dev, f"/#/workflows/{r.json()['id']}")
+    sign_in(page, dev, f"/#/workflows/{workflow_id}")
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.locator(".badge", has_text="completed")).to_be_visible(timeout=30_000)
     assert len(sent) >= 2
@@ -187,22 +195,8 @@ def test_event_stream_resumes_after_a_drop(page: Page, dev: Dev) -> None:
 
 
 def test_a_failed_task_shows_its_error(page: Page, dev: Dev) -> None:
-    r = httpx.post(
-        dev.api + "/workflows/import",
-        headers=dev.session_headers(),
-        json={
-            "workflow_slug": "too-slow",
-            "tool_type": "python",
-            "required_labels": ["cpu"],
-            "task_timeout": 1,
-            "max_retries": 0,
-            "workflow_json": {"entrypoint": "runyard_agent.builtins.sleep:run"},
-            "parameters": [{"key": "seconds", "type": "number", "default": 30, "min": 0}],
-        },
-        timeout=10,
-    )
-    assert r.status_code == 201, r.text
-    sign_in(page, dev, f"/#/workflows/{r.json()['id']}")
+    workflow_id = import_sleep(dev, "too-slow", seconds=30, task_timeout=1, max_retries=0)
+    sign_in(page, dev, f"/#/workflows/{workflow_id}")
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.locator(".badge", has_text="failed")).to_be_visible(timeout=20_000)
     expect(page.get_by_role("alert")).to_contain_text("timed_out")

@@ -24,6 +24,7 @@ from runyard_protocol import (
     TaskComplete,
     TaskProgress,
 )
+from tests.support.statements import counting_reads
 from tests.unit.scheduler.conftest import FakeSocket, World
 
 
@@ -137,17 +138,6 @@ async def test_a_stale_frame_in_a_run_makes_each_answer_alone(world: World) -> N
     assert [(s.attempt, s.output_id) for s in slots] == [(1, "result")]
 
 
-class OutputReads:
-    """Counts the statements that read task_outputs rows."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM task_outputs" in statement:
-            self.count += 1
-
-
 async def reported(world: World, task_id: str) -> list[str]:
     """The output ids of the task's ``completed`` event, in its order."""
     async with world.db.session() as session:
@@ -170,9 +160,7 @@ async def put_output(world: World, object_key: str, body: bytes) -> None:
 async def test_slots_granted_on_the_assigning_connection_are_not_read_back(world: World) -> None:
     task_id = await world.assigned()
     handler = handler_for(world)
-    reads = OutputReads()
-    event.listen(world.db.engine.sync_engine, "before_cursor_execute", reads)
-    try:
+    with counting_reads(world.db.engine, "task_outputs") as reads:
         await handle_run(handler, [TaskAck(task_id=task_id, attempt=1), request(task_id)])
         await handler.handle(request(task_id, output_id="extra"))
         keys = [s.object_key for s in handler.conn.granted[(task_id, 1)].values()]
@@ -186,8 +174,6 @@ async def test_slots_granted_on_the_assigning_connection_are_not_read_back(world
                 outputs=[spec("extra"), spec("result")],
             )
         )
-    finally:
-        event.remove(world.db.engine.sync_engine, "before_cursor_execute", reads)
     assert reads.count == 0
     task = await world.get(task_id)
     assert task.task_status is TaskStatus.COMPLETED
@@ -216,13 +202,9 @@ async def test_after_a_reconnect_the_slots_are_read_from_the_database(world: Wor
     world.gateway.add(replace(before.conn, websocket=sock, granted={}))
     after = handler_for(world)
     assert (task_id, 1) not in after.conn.granted
-    reads = OutputReads()
-    event.listen(world.db.engine.sync_engine, "before_cursor_execute", reads)
-    try:
+    with counting_reads(world.db.engine, "task_outputs") as reads:
         await after.handle(request(task_id))  # asked again: the same slot
         await after.handle(request(task_id, output_id="extra"))
-    finally:
-        event.remove(world.db.engine.sync_engine, "before_cursor_execute", reads)
     assert reads.count == 2
     grants = world.sockets["a1"].frames("task.output_url")
     assert len(grants) == 2

@@ -4,20 +4,12 @@ single query of the webhooks."""
 
 from __future__ import annotations
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from runyard.models import Task, Webhook, WebhookDelivery
 from runyard.tasks import lifecycle
+from tests.support.statements import counting_reads
 from tests.unit.scheduler.conftest import World
-
-
-class WebhookReads:
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM webhooks" in statement:
-            self.count += 1
 
 
 async def test_one_lookup_per_unit_however_many_tasks_end(world: World) -> None:
@@ -33,16 +25,12 @@ async def test_one_lookup_per_unit_however_many_tasks_end(world: World) -> None:
                     webhook_secret="whsec_x",
                 )
             )
-    reads = WebhookReads()
-    event.listen(world.db.engine.sync_engine, "before_cursor_execute", reads)
-    try:
+    with counting_reads(world.db.engine, "webhooks") as reads:
         async with world.db.unit() as uow:
             for task_id in task_ids:
                 task = await uow.session.get(Task, task_id)
                 assert task is not None
                 lifecycle.fail(uow, task, world.clock.now(), "task_failed", "gone")
-    finally:
-        event.remove(world.db.engine.sync_engine, "before_cursor_execute", reads)
     assert reads.count == 1
     async with world.db.session() as session:
         rows = list(await session.scalars(select(WebhookDelivery)))
