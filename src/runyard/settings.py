@@ -296,7 +296,7 @@ class Settings(BaseSettings):
     previous_secret_keys: list[str] = Field(
         default_factory=list,
         description="Retired secret keys (JSON list) still accepted for session tokens "
-        "during a rotation.",
+        "and embedded-store URLs during a rotation.",
     )
     storage: Literal["local", "s3"] = Field(default="local", description="Object store backend.")
     data_dir: Path = Field(default=Path("./runyard-data"), description="Local state directory.")
@@ -338,7 +338,8 @@ class Settings(BaseSettings):
 
     @property
     def token_secrets(self) -> tuple[str, ...]:
-        """Secrets that verify session tokens: the current one first, then retired ones."""
+        """Secrets that verify session tokens and embedded-store URLs: the current one first,
+        then retired ones."""
         return (self.secret_key, *(k for k in self.previous_secret_keys if k))
 
     @property

@@ -80,5 +80,6 @@ def build_storage(settings: Settings) -> Storage:
         settings.local_store_root,
         public_url=settings.public_url,
         secret_key=secret,
+        previous_secret_keys=settings.token_secrets[1:],
         free_space_floor=settings.local_store.free_space_floor,
     )

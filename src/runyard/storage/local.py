@@ -74,13 +74,14 @@ class LocalStorage:
         *,
         public_url: str,
         secret_key: str,
+        previous_secret_keys: tuple[str, ...] = (),
         free_space_floor: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.root = Path(root).absolute()
         self.public_url = public_url.rstrip("/")
         self.free_space_floor = free_space_floor
-        self.signer = UrlSigner(secret_key, clock=clock)
+        self.signer = UrlSigner(secret_key, previous=previous_secret_keys, clock=clock)
         self._tmp = self.root / TMP_DIR
         self._staging = self.root / STAGING_DIR
 

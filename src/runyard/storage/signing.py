@@ -5,7 +5,8 @@ signatures: the signature covers the method, the key, every query parameter (exp
 and the values of the headers named in ``X-Runyard-SignedHeaders``. The client never sees those
 header values in the URL; it has to send them, which is how ``If-None-Match: *`` and the exact
 ``Content-Length`` become mandatory. The key is derived from ``RUNYARD_SECRET_KEY`` under its own
-label, so a URL signature can never double as a session token or the other way round.
+label, so a URL signature can never double as a session token or the other way round. URLs
+signed with a retired key (``RUNYARD_PREVIOUS_SECRET_KEYS``) keep verifying during a rotation.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ _MAX_SIGNED_HEADERS = 16
 _EXPIRY = re.compile(r"[0-9]{1,12}")
 
 
+def _derive(secret_key: str) -> bytes:
+    return hmac.digest(secret_key.encode(), _KEY_LABEL, "sha256")
+
+
 class SignatureError(Exception):
     """A URL or request failed verification; ``code`` is the stable error code to answer with."""
 
@@ -42,10 +47,18 @@ class SignatureError(Exception):
 class UrlSigner:
     """Signs and verifies URL query strings; the clock is injectable so tests need not sleep."""
 
-    def __init__(self, secret_key: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        previous: tuple[str, ...] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if not secret_key:
             raise ValueError("the embedded store needs a non-empty secret key to sign URLs")
-        self._key = hmac.digest(secret_key.encode(), _KEY_LABEL, "sha256")
+        self._key = _derive(secret_key)
+        # Retired keys verify URLs they signed before the rotation; nothing is signed with them.
+        self._retired = tuple(_derive(k) for k in previous if k and k != secret_key)
         self.clock = clock
 
     def sign(
@@ -104,8 +117,12 @@ class UrlSigner:
                 )
             signed[name] = value.strip()
         unsigned = {k: v for k, v in query.items() if k != SIGNATURE}
-        expected = self._signature(method, key, unsigned, signed)
-        if not hmac.compare_digest(expected.encode(), signature.encode()):
+        if not any(
+            hmac.compare_digest(
+                self._signature(method, key, unsigned, signed, secret).encode(), signature.encode()
+            )
+            for secret in (self._key, *self._retired)
+        ):
             raise SignatureError(
                 "signature_mismatch",
                 "The signature does not match the request: send the URL unchanged with every "
@@ -115,12 +132,17 @@ class UrlSigner:
             raise SignatureError("url_expired", "This URL has expired: request a new one.")
 
     def _signature(
-        self, method: str, key: str, query: Mapping[str, str], headers: Mapping[str, str]
+        self,
+        method: str,
+        key: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        secret: bytes | None = None,
     ) -> str:
         # JSON gives an unambiguous encoding of the parts without a hand-made escaping scheme.
         message = json.dumps(
             [method.upper(), key, sorted(query.items()), sorted(headers.items())],
             separators=(",", ":"),
         ).encode()
-        digest = hmac.digest(self._key, message, "sha256")
+        digest = hmac.digest(secret or self._key, message, "sha256")
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
@@ -89,3 +90,45 @@ def test_signed_query_parameters_cannot_be_altered() -> None:
 def test_an_empty_secret_is_refused() -> None:
     with pytest.raises(ValueError):
         UrlSigner("")
+
+
+def test_urls_signed_before_a_rotation_verify_with_the_retired_key() -> None:
+    old, new = "o" * 40, "n" * 40
+    query = query_of(signer(secret=old).sign("PUT", "inputs/a", expires_in=60, headers=HEADERS))
+    sent = {"content-length": "42", "if-none-match": "*"}
+    rotated = UrlSigner(new, previous=(old,), clock=lambda: NOW)
+
+    rotated.verify("PUT", "inputs/a", query, sent)
+    # new URLs are signed with the new key only
+    fresh = query_of(rotated.sign("PUT", "inputs/a", expires_in=60, headers=HEADERS))
+    with pytest.raises(SignatureError) as refused:
+        signer(secret=old).verify("PUT", "inputs/a", fresh, sent)
+    assert refused.value.code == "signature_mismatch"
+    # once the old key is dropped, its URLs are refused
+    with pytest.raises(SignatureError):
+        UrlSigner(new, clock=lambda: NOW).verify("PUT", "inputs/a", query, sent)
+    # a retired key does not make tampering pass, nor lengthen an expired URL
+    with pytest.raises(SignatureError):
+        rotated.verify("PUT", "inputs/b", query, sent)
+    with pytest.raises(SignatureError) as late:
+        UrlSigner(new, previous=(old,), clock=lambda: NOW + 61).verify(
+            "PUT", "inputs/a", query, sent
+        )
+    assert late.value.code == "url_expired"
+
+
+def test_the_server_store_accepts_urls_of_the_key_it_rotated_from(tmp_path: Path) -> None:
+    from runyard.settings import Settings
+    from runyard.storage import build_storage
+    from runyard.storage.local import LocalStorage
+
+    old, new = "o" * 40, "n" * 40
+    before = build_storage(Settings(environment="test", secret_key=old, data_dir=tmp_path))
+    after = build_storage(
+        Settings(environment="test", secret_key=new, previous_secret_keys=[old], data_dir=tmp_path)
+    )
+    assert isinstance(before, LocalStorage) and isinstance(after, LocalStorage)
+    url = before.presign_put("inputs/t/u/a.bin", 42, expires_in=60).url
+    query = query_of(url.split("?", 1)[1])
+    sent = {"content-length": "42", "if-none-match": "*"}
+    after.signer.verify("PUT", "inputs/t/u/a.bin", query, sent)
