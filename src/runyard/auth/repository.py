@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from runyard.db.repository import Repository
 from runyard.models import ApiKey, Membership, RefreshToken, Team, User
+
+# Every API request looks its key up: the statement is built once (cache key computed once).
+_KEY_BY_HASH = select(ApiKey).where(ApiKey.key_hash == bindparam("key_hash"))
 
 
 class AuthRepository(Repository):
@@ -30,7 +33,7 @@ class AuthRepository(Repository):
         return await self.session.get(Membership, (team_id, user_id))
 
     async def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
-        return await self.session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+        return await self.session.scalar(_KEY_BY_HASH, {"key_hash": key_hash})
 
     async def key_usable(self, key_id: str, now: datetime) -> bool:
         """Whether an API key is still accepted (not revoked, not expired)."""

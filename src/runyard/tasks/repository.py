@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import Integer, Table, bindparam, delete, func, select, tuple_, update
 
 from runyard.db.repository import Repository
 from runyard.models import Agent, IdempotencyKey, Task, TaskEvent, TaskOutput, WorkflowVersion
@@ -63,6 +63,18 @@ class HeldAttempt:
     task_status: TaskStatus
 
 
+# The statements of the hot paths are built once: a statement object computes its cache key
+# (a walk of its whole tree) on every execution unless it is reused with bound parameters.
+_BY_ID = select(Task).where(Task.id == bindparam("task_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+_ACTIVE_COUNT = select(func.count()).select_from(
+    select(Task.id)
+    .where(Task.team_id == bindparam("team_id"), Task.task_status.in_(ACTIVE))
+    .limit(bindparam("up_to", type_=Integer))
+    .subquery()
+)
+
+
 class TaskQueue(Repository):
     # -- single tasks ------------------------------------------------------------------------
     async def get(self, team_id: str, task_id: str) -> Task | None:
@@ -70,10 +82,9 @@ class TaskQueue(Repository):
         return task if task is not None and task.team_id == team_id else None
 
     async def get_any(self, task_id: str, *, for_update: bool = False) -> Task | None:
-        stmt = select(Task).where(Task.id == task_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return await self.session.scalar(stmt)
+        return await self.session.scalar(
+            _BY_ID_LOCKED if for_update else _BY_ID, {"task_id": task_id}
+        )
 
     async def is_finished(self, task_id: str) -> bool:
         """Terminal (or gone): no further event will be written for it."""
@@ -111,13 +122,7 @@ class TaskQueue(Repository):
     async def active_count(self, team_id: str, up_to: int) -> int:
         """The team's unfinished tasks, counted no further than ``up_to`` (a quota check reads
         at most that many index entries, however long the queue)."""
-        some = (
-            select(Task.id)
-            .where(Task.team_id == team_id, Task.task_status.in_(ACTIVE))
-            .limit(up_to)
-            .subquery()
-        )
-        n = await self.session.scalar(select(func.count()).select_from(some))
+        n = await self.session.scalar(_ACTIVE_COUNT, {"team_id": team_id, "up_to": up_to})
         return int(n or 0)
 
     async def oldest_schedulable(self) -> datetime | None:

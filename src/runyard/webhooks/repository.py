@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select
 
 from runyard.db.repository import Repository
 from runyard.models import Webhook, WebhookDelivery
+
+# Asked by every unit of work that ends a task: built once.
+_ENABLED = (
+    select(Webhook)
+    .where(Webhook.team_id == bindparam("team_id"), Webhook.is_enabled.is_(True))
+    .order_by(Webhook.id)
+)
 
 
 class WebhookRepository(Repository):
@@ -29,12 +36,7 @@ class WebhookRepository(Repository):
 
     async def enabled(self, team_id: str) -> list[Webhook]:
         """The team's enabled webhooks (a team has few)."""
-        rows = await self.session.scalars(
-            select(Webhook)
-            .where(Webhook.team_id == team_id, Webhook.is_enabled.is_(True))
-            .order_by(Webhook.id)
-        )
-        return list(rows)
+        return list(await self.session.scalars(_ENABLED, {"team_id": team_id}))
 
     async def delete(self, hook: Webhook) -> None:
         await self.session.delete(hook)

@@ -1,9 +1,32 @@
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, select
+from sqlalchemy.orm import QueryableAttribute
 
 from runyard.db.repository import Repository
 from runyard.models import Workflow, WorkflowVersion
+
+
+def _live_with_version(
+    version: ColumnElement[int] | QueryableAttribute[int],
+) -> Select[Workflow, WorkflowVersion]:
+    return (
+        select(Workflow, WorkflowVersion)
+        .join(
+            WorkflowVersion,
+            (WorkflowVersion.workflow_id == Workflow.id) & (WorkflowVersion.version == version),
+        )
+        .where(
+            Workflow.team_id == bindparam("team_id"),
+            Workflow.workflow_slug == bindparam("slug"),
+            Workflow.deleted_at.is_(None),
+        )
+    )
+
+
+# Built once (the run path's lookup): a reused statement computes its cache key once.
+_CURRENT = _live_with_version(Workflow.version)
+_AT_VERSION = _live_with_version(bindparam("version", type_=Integer))
 
 
 class WorkflowRepository(Repository):
@@ -26,22 +49,12 @@ class WorkflowRepository(Repository):
     ) -> tuple[Workflow, WorkflowVersion] | None:
         """A live workflow and one of its versions (its current one when ``version`` is None),
         in one statement: the run path's lookup."""
-        wanted = Workflow.version if version is None else version
-        row = (
-            await self.session.execute(
-                select(Workflow, WorkflowVersion)
-                .join(
-                    WorkflowVersion,
-                    (WorkflowVersion.workflow_id == Workflow.id)
-                    & (WorkflowVersion.version == wanted),
-                )
-                .where(
-                    Workflow.team_id == team_id,
-                    Workflow.workflow_slug == slug,
-                    Workflow.deleted_at.is_(None),
-                )
-            )
-        ).first()
+        params: dict[str, object] = {"team_id": team_id, "slug": slug}
+        if version is None:
+            stmt = _CURRENT
+        else:
+            stmt, params["version"] = _AT_VERSION, version
+        row = (await self.session.execute(stmt, params)).first()
         return None if row is None else (row[0], row[1])
 
     async def version(self, workflow_id: str, version: int) -> WorkflowVersion | None:
