@@ -50,6 +50,7 @@ class TaskExecution:
         self.repo = TaskQueue(uow.session)
         self.settings = settings
         self._locked: dict[str, Task] = {}
+        self._granted: dict[tuple[str, int], list[Slot]] = {}  # slots added in this unit
 
     async def fenced(self, agent: AgentRef, task_id: str, attempt: int) -> Task:
         """The task, locked for this unit of work, if this is its agent's current attempt."""
@@ -120,10 +121,13 @@ class TaskExecution:
         known: Sequence[Slot] | None = None,
     ) -> Slot:
         """A slot for ``output_id`` (the same one when asked again). ``known``: every slot this
-        attempt has so far, when the caller knows them all (then they are not read back)."""
+        attempt had before this unit of work, when the caller knows them all (then they are not
+        read back; those added in this unit are counted too)."""
         task = await self.fenced(agent, task_id, attempt)
-        if known is not None and all(slot.output_id != output_id for slot in known):
-            index = len(known)
+        added = self._granted.setdefault((task_id, attempt), [])
+        slots = None if known is None else [*known, *added]
+        if slots is not None and all(slot.output_id != output_id for slot in slots):
+            index = len(slots)
         else:
             existing = await self.repo.outputs(task.id, attempt)
             for old in existing:
@@ -144,9 +148,10 @@ class TaskExecution:
             output_status="granted",
             created_at=now,
         )
-        self.repo.add(row)
-        await self.repo.flush()
-        return Slot.of(row)
+        self.repo.add(row)  # written with the unit's other changes, at its commit
+        slot = Slot.of(row)
+        added.append(slot)
+        return slot
 
     async def declared_outputs(
         self, agent: AgentRef, task_id: str, attempt: int, outputs: list[dict[str, Any]]

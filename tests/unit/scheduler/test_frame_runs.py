@@ -233,3 +233,29 @@ async def test_a_completion_naming_an_ungranted_output_fails_the_task(world: Wor
     task = await world.get(task_id)
     assert (task.task_status, task.task_error_code) == (TaskStatus.FAILED, "output_missing")
     assert "'other' was never granted" in task.task_error
+
+
+async def test_several_requests_in_one_run_get_distinct_slots(world: World) -> None:
+    """Two outputs with the same file name and a repeated request, queued together: each
+    output its own position and key, the repeat the same slot, one commit."""
+    task_id = await world.assigned()
+    handler = handler_for(world)
+    await handle_run(
+        handler,
+        [
+            TaskAck(task_id=task_id, attempt=1),
+            request(task_id, output_id="a"),
+            request(task_id, output_id="b"),
+            request(task_id, output_id="a"),
+        ],
+    )
+    grants = world.sockets["a1"].frames("task.output_url")
+    assert len(grants) == 3
+    known = handler.conn.granted[(task_id, 1)]
+    assert list(known) == ["a", "b"]
+    assert known["a"].object_key.endswith("/0-out.txt")
+    assert known["b"].object_key.endswith("/1-out.txt")
+    assert grants[0]["upload_url"].split("?")[0] == grants[2]["upload_url"].split("?")[0]
+    async with world.db.session() as session:
+        rows = list(await session.scalars(select(TaskOutput).where(TaskOutput.task_id == task_id)))
+    assert sorted((r.output_id, r.position) for r in rows) == [("a", 0), ("b", 1)]
