@@ -4,6 +4,7 @@ since its reset is global. If it cannot start, the tests that need it fail."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,9 +18,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free to listen on, chosen below the kernel's ephemeral range (32768 and up): a
+    port the kernel handed out could be taken by any outgoing connection (to PostgreSQL, the
+    S3 server…) between this check and the server's bind."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def start_s3_server() -> tuple[str, int]:

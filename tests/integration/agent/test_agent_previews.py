@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from runyard_protocol import (
     TaskPreview,
     TaskProgress,
 )
+from tests.support.s3 import free_port
 
 # EmptyImage -> ImageBlur (4 progress steps, each followed by a preview frame) -> SaveImage.
 GRAPH = {
@@ -39,18 +39,12 @@ GRAPH = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def start_standin(tmp_path: Path) -> Iterator[Callable[..., str]]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start(*flags: str) -> str:
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "runyard_testing.comfyui_standin", "--port", str(port)]
             + ["--data-dir", str(tmp_path / f"standin-{port}"), *flags],

@@ -4,20 +4,40 @@ open stream with a reconnect frame, and a stream opened while stopping ends with
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+import pytest
 
 from runyard.events.stream import RECONNECT
+from runyard.models import TaskEvent
+from runyard.tasks.repository import TaskQueue
 from tests.integration.api.test_tasks import new_task
 from tests.support.app import Harness, Team
 
 
 async def test_shutdown_ends_open_streams_with_a_reconnect_frame(
-    harness: Harness, team_a: Team
+    harness: Harness, team_a: Team, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     task_id = await new_task(harness, team_a)
     url = f"/api/v1/r/tasks/{task_id}/events"
     headers = team_a.auth("integration")
+    reads = 0
+    read_events = TaskQueue.events_after
+
+    async def counted(self: TaskQueue, *args: Any, **kwargs: Any) -> list[TaskEvent]:
+        nonlocal reads
+        reads += 1
+        return await read_events(self, *args, **kwargs)
+
+    monkeypatch.setattr(TaskQueue, "events_after", counted)
     following = asyncio.create_task(harness.client.get(url, headers=headers))
-    await asyncio.sleep(0.5)
+    # The stream reads the log again right after sending what it found: a second read means
+    # the history went out (a fixed sleep raced a loaded machine).
+    for _ in range(200):
+        if reads >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert reads >= 2
     assert not following.done()  # a pending task's stream stays open
     await harness.app.state.services.begin_shutdown()
     body = (await asyncio.wait_for(following, 10)).text

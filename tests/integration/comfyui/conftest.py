@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -14,12 +13,7 @@ import pytest
 from comfyui_helpers import Standin
 
 from runyard_agent.runtimes.comfyui import ComfyUIRuntime
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.s3 import free_port as free_port_below_ephemeral
 
 
 @pytest.fixture
@@ -27,7 +21,7 @@ def start_standin(tmp_path: Path) -> Iterator[Callable[..., Standin]]:
     started: list[Standin] = []
 
     def start(*flags: str) -> Standin:
-        port = _free_port()
+        port = free_port_below_ephemeral()
         data_dir = tmp_path / f"standin-{port}"
         log = (tmp_path / f"standin-{port}.log").open("wb")
         process = subprocess.Popen(
@@ -90,4 +84,4 @@ def standin_command(port: int, data_dir: Path, *flags: str) -> str:
 
 @pytest.fixture
 def free_port() -> int:
-    return _free_port()
+    return free_port_below_ephemeral()

@@ -15,6 +15,7 @@ from runyard_agent.runtimes.base import TaskCancelledError
 from runyard_agent.runtimes.comfyui import ComfyUIRuntime
 from runyard_agent.runtimes.comfyui.supervisor import ComfyUISupervisor
 from tests.integration.comfyui.conftest import standin_command
+from tests.support.s3 import free_port as pick_port
 
 PHOTO = png_bytes((40, 90, 160))
 
@@ -97,18 +98,17 @@ async def test_an_interrupt_that_does_not_land_restarts_comfyui(
 
 
 def _two_free_ports() -> int:
+    """A free port whose next one is free too (below the ephemeral range, see pick_port)."""
     import socket
 
     for _ in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = int(first.getsockname()[1])
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
+        port = pick_port()
+        with socket.socket() as second:
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
     raise RuntimeError("no two consecutive free ports")
 
 
