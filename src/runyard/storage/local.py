@@ -38,6 +38,7 @@ from runyard.storage.base import (
     check_key,
     safe_content_type,
 )
+from runyard.storage.bodies import exactly, read_exactly
 from runyard.storage.diskio import append_file, discarded_on_error, unlink_quietly, write_chunks
 from runyard.storage.signing import UrlSigner
 
@@ -51,10 +52,6 @@ _PART_FILE = re.compile(r"([0-9]{1,5})\.part")
 
 class InsufficientSpace(StorageError):
     """Accepting the bytes would leave less free disk than the configured floor."""
-
-
-class BodyLengthMismatch(StorageError):
-    """The body did not have the signed length; nothing was kept."""
 
 
 def etag_of(st: os.stat_result) -> str:
@@ -150,18 +147,13 @@ class LocalStorage:
         """Stream ``chunks`` into a durable temp file of exactly ``length`` bytes; its path."""
         file, tmp = await anyio.to_thread.run_sync(self._reserve, length)
         with discarded_on_error(file, tmp):
-            received, batch, batched = 0, list[bytes](), 0
-            async for chunk in chunks:
-                received += len(chunk)
-                if received > length:
-                    raise BodyLengthMismatch(f"the body is longer than the signed {length} bytes")
+            batch, batched = list[bytes](), 0
+            async for chunk in exactly(length, chunks):
                 batch.append(chunk)
                 batched += len(chunk)
                 if batched >= _WRITE_BATCH:
                     await anyio.to_thread.run_sync(write_chunks, file, batch, False)
                     batch, batched = [], 0
-            if received != length:
-                raise BodyLengthMismatch(f"received {received} of the signed {length} bytes")
             await anyio.to_thread.run_sync(write_chunks, file, batch, True)
         return tmp
 
@@ -191,7 +183,7 @@ class LocalStorage:
         final = self.path_of(key)
         if length <= _WRITE_BATCH:
             # Small (most outputs and inputs): read it whole, then one thread hop does it all.
-            body = await _read_exactly(length, chunks)
+            body = await read_exactly(length, chunks)
             st = await anyio.to_thread.run_sync(self._store_small, body, final)
             return ObjectInfo(size=st.st_size, etag=etag_of(st))
         # Refuse before the body is sent; the link below is what decides a race.
@@ -399,17 +391,3 @@ def _checked_parts(
             raise InvalidParts(f"part {part.part_number} is smaller than 5 MiB and not the last")
         sources.append((part.part_number, st.st_size))
     return sources
-
-
-async def _read_exactly(length: int, chunks: AsyncIterable[bytes]) -> bytes:
-    """The whole body, which must be exactly the signed ``length`` bytes."""
-    parts: list[bytes] = []
-    received = 0
-    async for chunk in chunks:
-        received += len(chunk)
-        if received > length:
-            raise BodyLengthMismatch(f"the body is longer than the signed {length} bytes")
-        parts.append(chunk)
-    if received != length:
-        raise BodyLengthMismatch(f"received {received} of the signed {length} bytes")
-    return b"".join(parts)
