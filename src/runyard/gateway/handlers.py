@@ -310,12 +310,11 @@ class FrameHandler:
 
     async def complete(self, frame: TaskComplete) -> None:
         specs = [o.model_dump() for o in frame.outputs]
-        known = self.known_slots(frame.task_id, frame.attempt)
-        self.conn.granted.pop((frame.task_id, frame.attempt), None)
+        slots = self.conn.granted.pop((frame.task_id, frame.attempt), None)
         stored: list[Slot] | str
-        if known is not None:
+        if slots is not None:
             # Every slot was granted on this connection: none is read back from the database.
-            stored = matching(known, specs)
+            stored = matching(list(slots.values()), specs)
         else:
             async with self.db.unit() as uow:
                 stored = await TaskExecution(uow, self.settings).declared_outputs(
@@ -325,7 +324,8 @@ class FrameHandler:
         now = self.clock.now()
         async with self.db.unit() as uow:
             ex = TaskExecution(uow, self.settings)
-            if problem is None:
+            if not isinstance(stored, str) and problem is None:
+                # The slots checked above are the ones completed: not read a second time.
                 done = await ex.complete(
                     self.me,
                     frame.task_id,
@@ -333,7 +333,7 @@ class FrameHandler:
                     specs,
                     now,
                     values=bounded_values(frame.values),
-                    known=known,
+                    known=stored,
                 )
                 problem = done if isinstance(done, str) else None
             if problem is not None:

@@ -76,7 +76,7 @@ class UrlSigner:
         signed = {name.lower(): value.strip() for name, value in (headers or {}).items()}
         if signed:
             query[SIGNED_HEADERS] = ";".join(sorted(signed))
-        signature = self._signature(method, key, query, signed)
+        signature = self._signature(method, key, query, signed, self._key)
         # Expiry and signature are URL-safe already; quote() costs microseconds on a hot path.
         encoded = [
             f"{name}={value if name == EXPIRES else quote(value, safe='')}"
@@ -137,12 +137,12 @@ class UrlSigner:
         key: str,
         query: Mapping[str, str],
         headers: Mapping[str, str],
-        secret: bytes | None = None,
+        secret: bytes,
     ) -> str:
         # JSON gives an unambiguous encoding of the parts without a hand-made escaping scheme.
         message = json.dumps(
             [method.upper(), key, sorted(query.items()), sorted(headers.items())],
             separators=(",", ":"),
         ).encode()
-        digest = hmac.digest(secret or self._key, message, "sha256")
+        digest = hmac.digest(secret, message, "sha256")
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

@@ -173,7 +173,8 @@ class TaskExecution:
     ) -> Task | str:
         """Complete with the reported output files, in their order, and the non-file
         ``values`` (text…); an error message (and nothing changed) when the files do not match
-        the outputs granted to this attempt. ``known`` as for ``grant_output``."""
+        the outputs granted to this attempt. ``known``: the attempt's slots as the caller has
+        them already (at least the reported ones); read from the database when None."""
         task = await self.fenced(agent, task_id, attempt)
         if known is None:
             known = [Slot.of(r) for r in await self.repo.outputs(task.id, attempt)]
