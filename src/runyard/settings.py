@@ -70,6 +70,13 @@ class LocalStoreSettings(BaseSettings):
     free_space_floor: int = Field(
         default=512 * MIB, description="Refuse PUTs (507) that would leave less free disk."
     )
+    inline_output_max: int = Field(
+        default=64 * 1024,
+        ge=0,
+        le=64 * 1024,
+        description="Agents send outputs up to this size inside their completion instead of "
+        "PUTting each through a URL (fewer round trips per task); 0 turns it off.",
+    )
 
 
 class LimitSettings(BaseSettings):

@@ -253,6 +253,7 @@ class Agent:
         if not isinstance(welcome, ServerWelcome):
             raise _ProtocolViolation(f"expected server.welcome.v1, got {welcome.type}")
         self._heartbeat_interval = max(0.05, welcome.heartbeat_interval)
+        self.link.inline_output_max = welcome.inline_output_max
         self._abandon(welcome.drop_tasks)
         self._set_state(ConnectionState.DRAINING if self._draining else ConnectionState.READY)
         self._backoff.reset()

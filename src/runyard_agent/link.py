@@ -48,6 +48,8 @@ class Link:
         self._pending: dict[str, asyncio.Future[BaseModel]] = {}
         # An older server refused task.preview.v1 (protocol_error): none on this connection.
         self.previews_refused = False
+        # What the current server's welcome offered: outputs up to this size go inline.
+        self.inline_output_max = 0
 
     @property
     def connected(self) -> bool:

@@ -11,6 +11,7 @@ Transient failures (connection errors, 5xx) are retried a few times with a short
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -23,6 +24,7 @@ from pydantic import BaseModel
 
 from runyard_agent.runtimes.base import ProducedOutput, TaskFailedError
 from runyard_protocol import (
+    MAX_INLINE_TOTAL,
     AssignedInput,
     InputUrlGrant,
     InputUrlRequest,
@@ -63,6 +65,9 @@ class RequestFailedError(Exception):
 
 class ServerLink(Protocol):
     """The agent's side of the socket, as tasks see it (implemented by ``Agent``)."""
+
+    # The largest output the server takes inline in ``TaskComplete`` (0: none).
+    inline_output_max: int
 
     async def send(self, frame: BaseModel) -> None:
         """Send a frame; task outcomes are kept and re-sent after a reconnect."""
@@ -250,18 +255,35 @@ async def upload_outputs(
     produced: list[ProducedOutput],
     log: logging.LoggerAdapter[logging.Logger],
 ) -> list[OutputSpec]:
-    """Upload each output through its own signed URL, in order; the specs for ``TaskComplete``."""
+    """Upload each output through its own signed URL, in order; the specs for ``TaskComplete``.
+    Small outputs go inline in the specs instead when the server offers it (no URL, no PUT)."""
     specs: list[OutputSpec] = []
+    inline_left = MAX_INLINE_TOTAL
     for output in produced:
         size = output.path.stat().st_size  # a stat costs less than the hop to a thread
         name = safe_name(output.file_name or output.path.name, "output")
+        content_type = output.content_type or "application/octet-stream"
+        if size <= min(link.inline_output_max, inline_left):
+            data = output.path.read_bytes()  # at most 64 KiB: cheaper than a thread hop
+            if len(data) == size:
+                inline_left -= size
+                specs.append(
+                    OutputSpec(
+                        output_id=output.output_id,
+                        file_name=name,
+                        content_type=content_type,
+                        file_size=size,
+                        data=base64.b64encode(data).decode(),
+                    )
+                )
+                continue
         request = OutputUrlRequest(
             request_id=uuid.uuid4().hex,
             task_id=assign.task_id,
             attempt=assign.attempt,
             output_id=output.output_id,
             file_name=name,
-            content_type=output.content_type or "application/octet-stream",
+            content_type=content_type,
             file_size=size,
         )
         try:

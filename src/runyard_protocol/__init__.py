@@ -6,6 +6,8 @@ version so a server can speak to agents one version behind. See ``docs/agent-pro
 
 from runyard_protocol.closing import CloseReason, close_reason_for
 from runyard_protocol.frames import (
+    MAX_INLINE_OUTPUT,
+    MAX_INLINE_TOTAL,
     MAX_PREVIEW_BYTES,
     MAX_VALUES_BYTES,
     OUTCOMES,
@@ -62,6 +64,8 @@ __all__ = [
     "OutcomeAck",
     "OutcomeKind",
     "OutputSpec",
+    "MAX_INLINE_OUTPUT",
+    "MAX_INLINE_TOTAL",
     "MAX_PREVIEW_BYTES",
     "MAX_VALUES_BYTES",
     "PREVIEW_TYPES",

@@ -112,11 +112,22 @@ class InputUrlRequest(_Frame):
     attempt: int
 
 
+# Small outputs may travel inside ``task.complete.v1`` (``OutputSpec.data``) instead of through
+# an upload URL, when the server's welcome offers it (``inline_output_max`` > 0: its store is the
+# embedded one, which receives the bytes itself anyway). At most this many bytes per output, and
+# MAX_INLINE_TOTAL per completion; larger outputs are uploaded through URLs as before.
+MAX_INLINE_OUTPUT = 64 * 1024
+MAX_INLINE_TOTAL = 256 * 1024
+
+
 class OutputSpec(_Frame):
     output_id: str
     file_name: str
     content_type: str
     file_size: int
+    # Base64 of the output's bytes, when sent inline (no upload URL was asked for). Optional
+    # within version 2: sent only to a server whose welcome offered it.
+    data: str | None = Field(default=None, max_length=(MAX_INLINE_OUTPUT + 2) // 3 * 4)
 
 
 MAX_VALUES_BYTES = 64 * 1024
@@ -205,6 +216,9 @@ class ServerWelcome(_Frame):
     heartbeat_interval: float
     protocol_version: int = PROTOCOL_VERSION
     drop_tasks: list[RunningTask] = Field(default_factory=list)
+    # The largest output (bytes) this server takes inline in task.complete.v1; 0: none (an S3
+    # store, or a server that predates it: upload every output through its URL).
+    inline_output_max: int = Field(default=0, ge=0, le=MAX_INLINE_OUTPUT)
 
 
 class HeartbeatAck(_Frame):

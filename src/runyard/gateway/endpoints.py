@@ -145,6 +145,9 @@ async def agent_gateway(websocket: WebSocket) -> None:
             agent_id=hello.agent_id,
             heartbeat_interval=settings.scheduler.heartbeat_interval,
             drop_tasks=drop,
+            inline_output_max=(
+                settings.local_store.inline_output_max if settings.storage == "local" else 0
+            ),
         ),
     )
     handler = FrameHandler(services.db, settings, services.storage, clock, gateway, conn)

@@ -12,9 +12,11 @@ from runyard.agents.health import effective_health, healthy_runtimes
 from runyard.agents.service import AgentService
 from runyard.clock import Clock
 from runyard.db.engine import Database
+from runyard.gateway.outputs import InlineOutputs, discard, missing_output, store_inline
 from runyard.gateway.previews import Preview, decode_preview
 from runyard.gateway.reconcile import already_applied, stale_reports
 from runyard.gateway.registry import Connection, Gateway
+from runyard.metrics.registry import observe_inline_upload
 from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import Settings
 from runyard.storage.base import Storage
@@ -309,42 +311,61 @@ class FrameHandler:
         )
 
     async def complete(self, frame: TaskComplete) -> None:
-        specs = [o.model_dump() for o in frame.outputs]
-        slots = self.conn.granted.pop((frame.task_id, frame.attempt), None)
-        stored: list[Slot] | str
-        if slots is not None:
-            # Every slot was granted on this connection: none is read back from the database.
-            stored = matching(list(slots.values()), specs)
+        specs = [o.model_dump(exclude={"data"}) for o in frame.outputs]
+        sent = [o for o in frame.outputs if o.data is not None]
+        granted = self.conn.granted.pop((frame.task_id, frame.attempt), None)
+        if granted is not None:
+            known = list(granted.values())  # all granted on this connection: none read back
         else:
             async with self.db.unit() as uow:
-                stored = await TaskExecution(uow, self.settings).declared_outputs(
-                    self.me, frame.task_id, frame.attempt, specs
+                known = await TaskExecution(uow, self.settings).slots(
+                    self.me, frame.task_id, frame.attempt
                 )
-        problem = stored if isinstance(stored, str) else await self.missing_output(stored)
+        uploaded = matching(
+            known, [o.model_dump(exclude={"data"}) for o in frame.outputs if o.data is None]
+        )
+        problem = (
+            uploaded if isinstance(uploaded, str) else await missing_output(self.storage, uploaded)
+        )
+        inline = InlineOutputs()
+        if problem is None:
+            inline = await store_inline(
+                self.storage, self.me, frame.task_id, frame.attempt, sent, known
+            )
+            problem = inline.problem
         now = self.clock.now()
-        async with self.db.unit() as uow:
-            ex = TaskExecution(uow, self.settings)
-            if not isinstance(stored, str) and problem is None:
-                # The slots checked above are the ones completed: not read a second time.
-                done = await ex.complete(
-                    self.me,
-                    frame.task_id,
-                    frame.attempt,
-                    specs,
-                    now,
-                    values=bounded_values(frame.values),
-                    known=stored,
-                )
-                problem = done if isinstance(done, str) else None
-            if problem is not None:
-                await ex.fail(
-                    self.me,
-                    frame.task_id,
-                    frame.attempt,
-                    "output_missing",
-                    "The agent reported completion but " + problem + ".",
-                    now,
-                )
+        try:
+            async with self.db.unit() as uow:
+                ex = TaskExecution(uow, self.settings)
+                if problem is None and not isinstance(uploaded, str):
+                    # The slots checked above are the ones completed: not read a second time.
+                    done = await ex.complete(
+                        self.me,
+                        frame.task_id,
+                        frame.attempt,
+                        specs,
+                        now,
+                        values=bounded_values(frame.values),
+                        known=uploaded,
+                        inline=inline.slots,
+                    )
+                    problem = done if isinstance(done, str) else None
+                if problem is not None:
+                    await ex.fail(
+                        self.me,
+                        frame.task_id,
+                        frame.attempt,
+                        "output_missing",
+                        "The agent reported completion but " + problem + ".",
+                        now,
+                    )
+            if sent:
+                observe_inline_upload(uow.session, "refused" if problem else "ok", len(sent))
+        except StaleAttempt:
+            await discard(self.storage, inline.written)
+            raise
+        if problem is not None:
+            await discard(self.storage, inline.written)
         self.conn.last_progress_store.pop(frame.task_id, None)
         self.ended(frame.task_id)
         log.info(
@@ -354,18 +375,6 @@ class FrameHandler:
             frame.attempt,
             self.conn.agent_id,
         )
-
-    async def missing_output(self, stored: list[Slot]) -> str | None:
-        """What is wrong with the uploaded outputs, checked outside any session (network I/O
-        on S3), or None when each is in the store with its declared size."""
-        for slot in stored:
-            info = await self.storage.head(slot.object_key)
-            if info is None or info.size != slot.file_size:
-                return (
-                    f"output {slot.output_id!r} is missing from the store or has the "
-                    f"wrong size ({info.size if info else 'none'} != {slot.file_size})"
-                )
-        return None
 
 
 async def apply_progress(

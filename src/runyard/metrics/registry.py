@@ -88,7 +88,8 @@ class Metrics:
         )
         self.uploads = Counter(
             "runyard_uploads",
-            "Signed PUTs to the embedded store (objects and parts) by result.",
+            "Objects received by the embedded store by result: signed PUTs (objects and parts) "
+            "and outputs agents sent inline in their completion.",
             ["result"],
             registry=r,
         )
@@ -148,6 +149,13 @@ class Metrics:
             )
         if hub is not None:
             self.event_streams.set(hub.subscriber_count())
+
+
+def observe_inline_upload(session: AsyncSession | Session, result: str, count: int) -> None:
+    """Outputs an agent sent inline were stored (``ok``) or refused (``refused``)."""
+    metrics: Any = session.info.get(SESSION_KEY)
+    if metrics is not None:
+        metrics.uploads.labels(result).inc(count)
 
 
 def observe_move(session: AsyncSession | Session, task: Task, target: str, now: datetime) -> None:

@@ -202,6 +202,22 @@ class LocalStorage:
             write_chunks(file, [body], True)
         return self._publish(tmp, final)
 
+    async def put_small(self, key: str, body: bytes) -> bool:
+        """Store a small object the server holds already (an agent's inline output); False when
+        these same bytes are there already (a resent completion), ``ObjectExists`` for others."""
+        final = self.path_of(key)
+
+        def store() -> bool:
+            try:
+                self._store_small(body, final)
+            except ObjectExists:
+                if final.is_file() and final.read_bytes() == body:
+                    return False
+                raise
+            return True
+
+        return await anyio.to_thread.run_sync(store)
+
     async def receive_part(
         self,
         key: str,

@@ -153,12 +153,10 @@ class TaskExecution:
         added.append(slot)
         return slot
 
-    async def declared_outputs(
-        self, agent: AgentRef, task_id: str, attempt: int, outputs: list[dict[str, Any]]
-    ) -> list[Slot] | str:
-        """The granted slots matching the outputs an agent reports, or an error message."""
+    async def slots(self, agent: AgentRef, task_id: str, attempt: int) -> list[Slot]:
+        """Every output slot granted to the attempt, read from the database."""
         task = await self.fenced(agent, task_id, attempt)
-        return matching([Slot.of(r) for r in await self.repo.outputs(task.id, attempt)], outputs)
+        return [Slot.of(r) for r in await self.repo.outputs(task.id, attempt)]
 
     async def complete(
         self,
@@ -170,15 +168,18 @@ class TaskExecution:
         *,
         values: dict[str, Any] | None = None,
         known: Sequence[Slot] | None = None,
+        inline: Sequence[Slot] = (),
     ) -> Task | str:
         """Complete with the reported output files, in their order, and the non-file
         ``values`` (text…); an error message (and nothing changed) when the files do not match
         the outputs granted to this attempt. ``known``: the attempt's slots as the caller has
-        them already (at least the reported ones); read from the database when None."""
+        them already (at least the reported ones); read from the database when None.
+        ``inline``: outputs the agent sent inside its completion, already in the store under
+        their keys; they become results without an upload slot."""
         task = await self.fenced(agent, task_id, attempt)
         if known is None:
             known = [Slot.of(r) for r in await self.repo.outputs(task.id, attempt)]
-        slots = matching(list(known), outputs)
+        slots = matching([*known, *inline], outputs)
         if isinstance(slots, str):
             return slots
         if task.task_status is TaskStatus.QUEUED:
@@ -189,9 +190,28 @@ class TaskExecution:
         task.output_values = dict(values) if values else None
         if not lifecycle.complete(self.uow, task, now, body, self.settings.retention.outputs):
             raise StaleAttempt(task_id)  # unreachable while fenced: held tasks may complete
-        await self.repo.finalise_outputs(
-            task.id, attempt, [s.output_id for s in slots], task.outputs_expire_at
-        )
+        sent = {slot.output_id for slot in inline}
+        uploaded: list[tuple[int, str]] = []
+        for position, slot in enumerate(slots):
+            if slot.output_id not in sent:
+                uploaded.append((position, slot.output_id))
+                continue
+            self.repo.add(
+                TaskOutput(
+                    task_id=task.id,
+                    attempt=attempt,
+                    position=position,
+                    output_id=slot.output_id,
+                    file_name=slot.file_name,
+                    content_type=slot.content_type,
+                    file_size=slot.file_size,
+                    object_key=slot.object_key,
+                    output_status="final",
+                    created_at=now,
+                    expires_at=task.outputs_expire_at,
+                )
+            )
+        await self.repo.finalise_outputs(task.id, attempt, uploaded, task.outputs_expire_at)
         return task
 
     async def fail(

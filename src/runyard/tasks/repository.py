@@ -270,10 +270,15 @@ class TaskQueue(Repository):
         return list(rows)
 
     async def finalise_outputs(
-        self, task_id: str, attempt: int, output_ids: list[str], expires_at: datetime | None
+        self,
+        task_id: str,
+        attempt: int,
+        positions: list[tuple[int, str]],
+        expires_at: datetime | None,
     ) -> None:
-        """The completed attempt's outputs become results, in the order given (one statement,
-        run once per output, without loading the rows)."""
+        """The completed attempt's uploaded outputs become results at their positions in the
+        result, (position, output_id) (one statement, run once per output, without loading
+        the rows)."""
         table = cast(Table, TaskOutput.__table__)
         stmt = (
             update(table)
@@ -284,10 +289,8 @@ class TaskQueue(Repository):
             )
             .values(output_status="final", position=bindparam("pos"), expires_at=expires_at)
         )
-        if output_ids:
-            await self.session.execute(
-                stmt, [{"oid": oid, "pos": i} for i, oid in enumerate(output_ids)]
-            )
+        if positions:
+            await self.session.execute(stmt, [{"oid": oid, "pos": i} for i, oid in positions])
 
     async def events_after(self, task_id: str, after_seq: int, limit: int = 500) -> list[TaskEvent]:
         rows = await self.session.scalars(

@@ -142,6 +142,7 @@ class FakeServer:
         self.ack_outcomes = True  # protocol 2: the server acknowledges each outcome
         self.refuse_previews = False  # answer task.preview.v1 as a server without it would
         self.refuse_http: int | None = None
+        self.inline_output_max = 0  # what the welcome offers (0: every output through a URL)
 
     async def start(self) -> None:
         self.server = await serve(self._handle, "127.0.0.1", 0, process_request=self._auth)
@@ -183,6 +184,7 @@ class FakeServer:
                 agent_id=frame.agent_id,
                 heartbeat_interval=self.heartbeat_interval,
                 drop_tasks=self.welcome_drop,
+                inline_output_max=self.inline_output_max,
             )
             await ws.send(dump_frame(welcome))
         elif isinstance(frame, TaskPreview) and self.refuse_previews:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 from pathlib import Path
 
@@ -111,6 +112,32 @@ async def test_outputs_are_reported_in_order_with_their_names(
         ("file", "notes.txt", "text/plain", 6 * 999)
     ]
     assert store.objects[server.outputs[("task-1", "file")]] == b"hello\n" * 999
+
+
+@pytest.mark.parametrize("offered", [0, 6 * 999, 6 * 999 - 1])
+async def test_outputs_within_the_offered_size_go_inline(
+    server, store, start_agent, make_assign, offered
+):
+    """With the welcome's ``inline_output_max``, an output of at most that size travels in the
+    completion (no URL asked, no PUT); a larger one, or none offered, is uploaded."""
+    server.inline_output_max = offered
+    await start_agent()
+    body = b"hello\n" * 999
+    await server.assign(make_assign(ECHO, inputs={"input_file": ("notes.txt", "text/plain", body)}))
+    complete = await server.wait_for(TaskComplete)
+    (output,) = complete.outputs
+    assert (output.output_id, output.file_name, output.file_size) == (
+        "file",
+        "notes.txt",
+        len(body),
+    )
+    if offered >= len(body):
+        assert base64.b64decode(output.data or "") == body
+        assert server.of_type(OutputUrlRequest) == []
+        assert [m for m, _, _ in store.requests if m == "PUT"] == []
+    else:
+        assert output.data is None
+        assert store.objects[server.outputs[("task-1", "file")]] == body
 
 
 async def test_an_expired_input_url_is_renewed(server, store, start_agent, make_assign):
