@@ -155,5 +155,18 @@ class Database:
             finally:
                 track(None)
 
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[Any]:
+        """PostgreSQL's driver connection (``asyncpg``) from the pool, in no transaction: for
+        statements that are their own transaction (``tasks/direct.py``). A connection that
+        failed is dropped from the pool, as SQLAlchemy drops its own."""
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            try:
+                yield raw.driver_connection
+            except BaseException:
+                await conn.invalidate()
+                raise
+
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -12,15 +12,15 @@ from runyard.agents.health import effective_health, healthy_runtimes
 from runyard.agents.service import AgentService
 from runyard.clock import Clock
 from runyard.db.engine import Database
-from runyard.gateway.outputs import InlineOutputs, discard, missing_output, store_inline
+from runyard.gateway.completion import complete
 from runyard.gateway.previews import Preview, decode_preview
 from runyard.gateway.reconcile import already_applied, stale_reports
 from runyard.gateway.registry import Connection, Gateway
-from runyard.metrics.registry import observe_inline_upload
 from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import Settings
 from runyard.storage.base import Storage
-from runyard.tasks.execution import AgentRef, Slot, StaleAttempt, TaskExecution, matching
+from runyard.tasks.direct import DirectTransitions
+from runyard.tasks.execution import AgentRef, Slot, StaleAttempt, TaskExecution
 from runyard.tasks.repository import TaskQueue
 from runyard_protocol import (
     MAX_PREVIEW_BYTES,
@@ -44,7 +44,6 @@ from runyard_protocol import (
     TaskPreview,
     TaskProgress,
     TaskRelease,
-    bounded_values,
     outcome_kind,
 )
 
@@ -68,6 +67,8 @@ class FrameHandler:
         self.gateway = gateway
         self.conn = conn
         self.me = AgentRef(conn.team_id, conn.agent_id)
+        # One-statement ack and completion on PostgreSQL; the general path otherwise.
+        self.direct = DirectTransitions(db, settings.retention.outputs) if db.is_postgres else None
 
     async def reply(self, frame: Any) -> None:
         await self.gateway.send(self.conn, frame)
@@ -177,6 +178,18 @@ class FrameHandler:
         self, frame: TaskAck | TaskFail | TaskCancelled | TaskRelease, what: str
     ) -> None:
         now = self.conn.last_seen or self.clock.now()
+        if (
+            what == "ack"
+            and self.direct is not None
+            and await self.direct.ack(self.me, frame.task_id, frame.attempt, now)
+        ):
+            log.info(
+                "ack task=%s attempt=%d agent=%s",
+                frame.task_id,
+                frame.attempt,
+                self.me.agent_id,
+            )
+            return
         async with self.db.unit() as uow:
             ex = TaskExecution(uow, self.settings)
             if what == "ack":
@@ -311,70 +324,7 @@ class FrameHandler:
         )
 
     async def complete(self, frame: TaskComplete) -> None:
-        specs = [o.model_dump(exclude={"data"}) for o in frame.outputs]
-        sent = [o for o in frame.outputs if o.data is not None]
-        granted = self.conn.granted.pop((frame.task_id, frame.attempt), None)
-        if granted is not None:
-            known = list(granted.values())  # all granted on this connection: none read back
-        else:
-            async with self.db.unit() as uow:
-                known = await TaskExecution(uow, self.settings).slots(
-                    self.me, frame.task_id, frame.attempt
-                )
-        uploaded = matching(
-            known, [o.model_dump(exclude={"data"}) for o in frame.outputs if o.data is None]
-        )
-        problem = (
-            uploaded if isinstance(uploaded, str) else await missing_output(self.storage, uploaded)
-        )
-        inline = InlineOutputs()
-        if problem is None:
-            inline = await store_inline(
-                self.storage, self.me, frame.task_id, frame.attempt, sent, known
-            )
-            problem = inline.problem
-        now = self.clock.now()
-        try:
-            async with self.db.unit() as uow:
-                ex = TaskExecution(uow, self.settings)
-                if problem is None and not isinstance(uploaded, str):
-                    # The slots checked above are the ones completed: not read a second time.
-                    done = await ex.complete(
-                        self.me,
-                        frame.task_id,
-                        frame.attempt,
-                        specs,
-                        now,
-                        values=bounded_values(frame.values),
-                        known=uploaded,
-                        inline=inline.slots,
-                    )
-                    problem = done if isinstance(done, str) else None
-                if problem is not None:
-                    await ex.fail(
-                        self.me,
-                        frame.task_id,
-                        frame.attempt,
-                        "output_missing",
-                        "The agent reported completion but " + problem + ".",
-                        now,
-                    )
-            if sent:
-                observe_inline_upload(uow.session, "refused" if problem else "ok", len(sent))
-        except StaleAttempt:
-            await discard(self.storage, inline.written)
-            raise
-        if problem is not None:
-            await discard(self.storage, inline.written)
-        self.conn.last_progress_store.pop(frame.task_id, None)
-        self.ended(frame.task_id)
-        log.info(
-            "%s task=%s attempt=%d agent=%s",
-            "failed (outputs)" if problem else "completed",
-            frame.task_id,
-            frame.attempt,
-            self.conn.agent_id,
-        )
+        await complete(self, frame)
 
 
 async def apply_progress(

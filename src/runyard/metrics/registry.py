@@ -151,10 +151,22 @@ class Metrics:
             self.event_streams.set(hub.subscriber_count())
 
 
-def observe_inline_upload(session: AsyncSession | Session, result: str, count: int) -> None:
+def _bound(db: Database) -> Any:
+    return db.sessionmaker.kw.get("info", {}).get(SESSION_KEY)
+
+
+def observe_start(db: Database, assigned_at: datetime | None, now: datetime) -> None:
+    """An attempt started (a transition made outside the ORM, ``tasks/direct.py``)."""
+    metrics = _bound(db)
+    took = _seconds(now, assigned_at)
+    if metrics is not None and took is not None:
+        metrics.assign_to_start.observe(took)
+
+
+def observe_inline_upload(db: Database, result: str, count: int) -> None:
     """Outputs an agent sent inline were stored (``ok``) or refused (``refused``)."""
-    metrics: Any = session.info.get(SESSION_KEY)
-    if metrics is not None:
+    metrics = _bound(db)
+    if metrics is not None and count:
         metrics.uploads.labels(result).inc(count)
 
 
