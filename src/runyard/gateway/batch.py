@@ -7,6 +7,9 @@ head of the lane shares one transaction and one commit; a progress report follow
 in the same run is superseded by it. The replies (output URL grants) go out after the commit, in
 order. If any frame of the run is stale, nothing of the run is kept and its frames are handled
 one by one, so each gets exactly the answer it would have had alone.
+
+On PostgreSQL a run without output-URL requests is applied frame by frame instead: each ack and
+progress report is one statement there (``tasks/direct.py``), cheaper than a unit for the run.
 """
 
 from __future__ import annotations
@@ -27,10 +30,16 @@ def can_join(frame: AgentFrame) -> bool:
 
 
 async def handle_run(handler: FrameHandler, frames: list[AgentFrame]) -> None:
-    if len(frames) == 1:
-        await handler.handle(frames[0])
-        return
     last_report = max((i for i, f in enumerate(frames) if isinstance(f, TaskProgress)), default=-1)
+    if len(frames) == 1 or (
+        handler.direct is not None and not any(isinstance(f, OutputUrlRequest) for f in frames)
+    ):
+        # One statement per frame on PostgreSQL (tasks/direct.py) costs less than a unit of
+        # work for the run; a superseded progress report is still not stored.
+        for i, frame in enumerate(frames):
+            if not isinstance(frame, TaskProgress) or i == last_report:
+                await handler.handle(frame)
+        return
     granted: list[tuple[OutputUrlRequest, Slot]] = []
     acked: list[TaskAck] = []
     try:

@@ -240,6 +240,18 @@ class FrameHandler:
     async def progress(self, frame: TaskProgress) -> None:
         if not self.progress_to_store(frame):
             return
+        if self.direct is not None and await self.direct.progress(
+            self.me,
+            frame.task_id,
+            frame.attempt,
+            self.clock.now(),
+            value=frame.progress,
+            step_current=frame.step_current,
+            step_total=frame.step_total,
+            current_node=frame.current_node,
+            message=frame.message,
+        ):
+            return
         async with self.db.unit() as uow:
             await apply_progress(TaskExecution(uow, self.settings), self.me, frame, self.clock)
 

@@ -1,5 +1,6 @@
-"""The two transitions every task makes, each in one statement on PostgreSQL: its agent's
-acknowledgement (queued → running) and its completion (running → completed, with its outputs).
+"""The transitions every task makes, each in one statement on PostgreSQL: its agent's
+acknowledgement (queued → running), its stored progress reports, and its completion (running →
+completed, with its outputs).
 
 The general path (``TaskExecution`` in a unit of work: begin, lock and load the row, change it,
 append the event, write the outbox, commit) takes five to seven round trips through the ORM, and
@@ -39,6 +40,18 @@ WITH t AS (
     SELECT id, event_seq, 'status', $6::json, $5 FROM t
 )
 SELECT assigned_at FROM t
+"""
+
+_PROGRESS = """
+WITH t AS (
+    UPDATE tasks SET progress = $6, event_seq = event_seq + 1
+    WHERE id = $1 AND team_id = $2 AND agent_id = $3 AND attempt = $4 AND task_status = 'running'
+    RETURNING id, event_seq
+), e AS (
+    INSERT INTO task_events (task_id, seq, event, data, created_at)
+    SELECT id, event_seq, 'progress', $7::json, $5 FROM t
+)
+SELECT event_seq FROM t
 """
 
 _COMPLETE = """
@@ -91,6 +104,44 @@ class DirectTransitions:
         if row is None:
             return False
         observe_start(self.db, row["assigned_at"], now)
+        self.db.wakeups.tasks_changed({task_id}, False)
+        return True
+
+    async def progress(
+        self,
+        agent: AgentRef,
+        task_id: str,
+        attempt: int,
+        now: datetime,
+        *,
+        value: float,
+        step_current: int | None,
+        step_total: int | None,
+        current_node: str | None,
+        message: str | None,
+    ) -> bool:
+        """A stored progress report of a running attempt; False when nothing changed."""
+        value = max(0.0, min(1.0, value))
+        data = {
+            "progress": value,
+            "step_current": step_current,
+            "step_total": step_total,
+            "current_node": current_node,
+            "message": message,
+        }
+        async with self.db.driver() as pg:
+            row = await pg.fetchrow(
+                _PROGRESS,
+                task_id,
+                agent.team_id,
+                agent.agent_id,
+                attempt,
+                now,
+                value,
+                _payload(task_id, data, now),
+            )
+        if row is None:
+            return False
         self.db.wakeups.tasks_changed({task_id}, False)
         return True
 

@@ -1,7 +1,8 @@
-"""The one-statement ack and completion on PostgreSQL (``tasks/direct.py``) write exactly what
-the general path (``TaskExecution`` in a unit of work) writes: the task row, its events, its
-output rows and the result users read; and they change nothing, answering False, whenever the
-general path must decide (another attempt, agent or team, another state, a team with webhooks)."""
+"""The one-statement ack, progress report and completion on PostgreSQL (``tasks/direct.py``)
+write exactly what the general path (``TaskExecution`` in a unit of work) writes: the task row,
+its events, its output rows and the result users read; and they change nothing, answering
+False, whenever the general path must decide (another attempt, agent or team, another state, a
+team with webhooks)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,18 @@ async def test_direct_ack_and_completion_write_what_the_general_path_writes(
     assert await direct.ack(ref, fast, 1, now)
     assert await snapshot(h, team_a, general) == await snapshot(h, team_a, fast)
 
+    report: dict[str, Any] = {
+        "value": 1.5,  # clamped to 1.0 by both
+        "step_current": 3,
+        "step_total": 4,
+        "current_node": "KSampler",
+        "message": "sampling",
+    }
+    async with h.app.state.services.db.unit() as uow:
+        await TaskExecution(uow, h.settings).progress(ref, general, 1, now, store=True, **report)
+    assert await direct.progress(ref, fast, 1, now, **report)
+    assert await snapshot(h, team_a, general) == await snapshot(h, team_a, fast)
+
     for task_id in (general, fast):
         uploaded = await granted(h, ref, task_id, now)
         small = inline_slot(ref, task_id)
@@ -123,7 +136,7 @@ async def test_direct_ack_and_completion_write_what_the_general_path_writes(
             )
     a, b = await snapshot(h, team_a, general), await snapshot(h, team_a, fast)
     assert a == b
-    assert a["task"]["task_status"].value == "completed" and len(a["events"]) == 4
+    assert a["task"]["task_status"].value == "completed" and len(a["events"]) == 5
     assert [o[1] for o in a["outputs"]] == ["small", "uploaded"]
 
     # Done: neither may apply again (the general path answers the duplicate).
@@ -148,8 +161,17 @@ async def test_direct_transitions_leave_every_other_case_to_the_general_path(
         (AgentRef(ref.team_id, "another-agent"), 1),
         (AgentRef(team_b.id, ref.agent_id), 1),
     ]
+    report: dict[str, Any] = {
+        "value": 0.5,
+        "step_current": None,
+        "step_total": None,
+        "current_node": None,
+        "message": None,
+    }
     for who, attempt in others:
         assert not await direct.ack(who, task_id, attempt, now)
+    # A report implying the ack (still queued) is the general path's.
+    assert not await direct.progress(ref, task_id, 1, now, **report)
     # A completion implying its ack (the task is still queued) is the general path's.
     nothing: dict[str, Any] = {
         "body": {"outputs": []},
@@ -163,6 +185,7 @@ async def test_direct_transitions_leave_every_other_case_to_the_general_path(
     assert await direct.ack(ref, task_id, 1, now)
     running = await snapshot(h, team_a, task_id)
     for who, attempt in others:
+        assert not await direct.progress(who, task_id, attempt, now, **report)
         assert not await direct.complete(who, task_id, attempt, now, **nothing)
     # A team with an enabled webhook: the general path writes the outbox rows.
     async with db.unit() as uow:
