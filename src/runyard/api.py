@@ -21,19 +21,21 @@ from runyard.workflows.endpoints import runtime as runtime_workflows_router
 
 
 def mount_routers(app: FastAPI) -> None:
+    # Routes are matched in order: the hot ones (runs, presigns, tasks and their event streams,
+    # the agents' socket, the embedded store) first, the management API after.
     api = APIRouter(prefix="/api/v1")
+    api.include_router(runtime_workflows_router)
+    api.include_router(files_router)
+    api.include_router(tasks_router)
+    api.include_router(events_router)
+    api.include_router(gateway_router)
+    api.include_router(uploads_router)
     api.include_router(auth_router)
     api.include_router(teams_router)
     api.include_router(credentials_router)
     api.include_router(workflows_router)
-    api.include_router(runtime_workflows_router)
-    api.include_router(tasks_router)
-    api.include_router(events_router)
     api.include_router(agents_router)
-    api.include_router(gateway_router)
-    api.include_router(uploads_router)
-    api.include_router(files_router)
     api.include_router(webhooks_router)
     api.include_router(pairing_router)
-    app.include_router(api)
     app.include_router(storage_router)
+    app.include_router(api)

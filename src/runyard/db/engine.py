@@ -168,5 +168,15 @@ class Database:
                 await conn.invalidate()
                 raise
 
+    @staticmethod
+    async def driver_of(session: AsyncSession) -> Any:
+        """The driver connection (``asyncpg``) of ``session``'s transaction, begun if it was
+        not yet (SQLAlchemy begins it with the first statement)."""
+        conn = await session.connection()
+        raw = await conn.get_raw_connection()
+        if getattr(raw.dbapi_connection, "_transaction", None) is None:
+            await conn.exec_driver_sql("SELECT 1")
+        return raw.driver_connection
+
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -1,6 +1,7 @@
-"""The transitions every task makes, each in one statement on PostgreSQL: its agent's
-acknowledgement (queued → running), its stored progress reports, and its completion (running →
-completed, with its outputs).
+"""The transitions every task makes, each in one statement on PostgreSQL: its creation (with
+the team's queue cap checked in the same statement), its agent's acknowledgement (queued →
+running), its stored progress reports, and its completion (running → completed, with its
+outputs).
 
 The general path (``TaskExecution`` in a unit of work: begin, lock and load the row, change it,
 append the event, write the outbox, commit) takes five to seven round trips through the ORM, and
@@ -27,7 +28,28 @@ from runyard.clock import iso_z
 from runyard.db.base import new_id
 from runyard.db.engine import Database
 from runyard.metrics.registry import observe_start
+from runyard.models import Task
 from runyard.tasks.execution import AgentRef, Slot
+
+_CREATE = """
+WITH n AS (
+    SELECT count(*) AS active FROM (
+        SELECT 1 FROM tasks WHERE team_id = $2
+            AND task_status IN ('pending', 'waiting', 'queued', 'running') LIMIT $11
+    ) AS unfinished
+), t AS (
+    INSERT INTO tasks (id, team_id, workflow_id, workflow_slug, workflow_version, task_status,
+        progress, parameters, required_labels, task_timeout, max_retries, task_error,
+        retry_count, attempt, created_at, event_seq)
+    SELECT $1, $2, $3, $4, $5, 'pending', 0.0, $6::json, $7::json, $8, $9, '', 0, 0, $10, 1
+    FROM n WHERE n.active < $11
+    RETURNING id
+), e AS (
+    INSERT INTO task_events (task_id, seq, event, data, created_at)
+    SELECT id, 1, 'status', $12::json, $10 FROM t
+)
+SELECT count(*) AS created FROM t
+"""
 
 _ACK = """
 WITH t AS (
@@ -85,6 +107,27 @@ SELECT event_seq FROM t
 def _payload(task_id: str, data: dict[str, Any], now: datetime) -> str:
     """The event's data as ``lifecycle.append_event`` writes it."""
     return json.dumps({"task_id": task_id, **data, "timestamp": iso_z(now)})
+
+
+async def create(pg: Any, task: Task, cap: int) -> bool:
+    """Insert a new pending ``task`` and its first event in the caller's transaction (``pg``,
+    its driver connection), unless the team has ``cap`` unfinished tasks already: False."""
+    row = await pg.fetchrow(
+        _CREATE,
+        task.id,
+        task.team_id,
+        task.workflow_id,
+        task.workflow_slug,
+        task.workflow_version,
+        json.dumps(task.parameters),
+        json.dumps(task.required_labels),
+        task.task_timeout,
+        task.max_retries,
+        task.created_at,
+        cap,
+        _payload(task.id, {"task_status": "pending"}, task.created_at),
+    )
+    return bool(row["created"])
 
 
 class DirectTransitions:

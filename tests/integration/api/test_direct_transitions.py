@@ -85,6 +85,29 @@ SPECS = [{"output_id": "small", "file_size": 3}, {"output_id": "uploaded", "file
 VALUES = {"4.text.0": "a caption"}
 
 
+async def test_a_direct_submit_writes_what_the_general_path_writes(
+    harness: Harness, team_a: Team
+) -> None:
+    """A run with an Idempotency-Key takes the general path (the key's row joins the unit);
+    without one, the task and its first event are one statement."""
+    h = harness
+    key = await h.upload(team_a, b"\x89PNG\r\n\x1a\n" + b"1" * 64)
+    ids = []
+    for extra in ({"Idempotency-Key": "general-1"}, {}):
+        r = await h.client.post(
+            "/api/v1/r/workflows/slug/img2img/run",
+            headers={**team_a.auth("integration"), **extra},
+            json={"parameters": {"input_image": key}},
+        )
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["task_id"])
+    general, fast = [await snapshot(h, team_a, task_id) for task_id in ids]
+    assert general == fast
+    assert fast["events"] == [(1, "status", {"task_status": "pending"})]
+    listed = await h.client.get("/api/v1/r/tasks", headers=team_a.auth())
+    assert {t["id"] for t in listed.json()["task_list"]} >= set(ids)
+
+
 async def test_direct_ack_and_completion_write_what_the_general_path_writes(
     harness: Harness, team_a: Team
 ) -> None:
