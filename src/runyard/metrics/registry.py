@@ -155,6 +155,14 @@ def _bound(db: Database) -> Any:
     return db.sessionmaker.kw.get("info", {}).get(SESSION_KEY)
 
 
+def observe_assign(db: Database, created_at: datetime | None, now: datetime) -> None:
+    """A task was assigned (a transition made outside the ORM, ``scheduler/direct.py``)."""
+    metrics = _bound(db)
+    waited = _seconds(now, created_at)
+    if metrics is not None and waited is not None:
+        metrics.submit_to_assign.observe(waited)
+
+
 def observe_start(db: Database, assigned_at: datetime | None, now: datetime) -> None:
     """An attempt started (a transition made outside the ORM, ``tasks/direct.py``)."""
     metrics = _bound(db)

@@ -23,6 +23,7 @@ from runyard.db.unit import UnitOfWork
 from runyard.gateway.registry import Connection, Gateway
 from runyard.models import Task, WorkflowVersion
 from runyard.scheduler.assignments import InputExpired, build_assign, load_inputs
+from runyard.scheduler.direct import DirectPass
 from runyard.settings import Settings
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
@@ -36,6 +37,7 @@ CLAIM_BATCH = 100  # tasks a pass looks at, at most, per team
 CLAIM_PAGE = 8  # tasks claimed at least per page
 JUDGE_BATCH = 500
 HANDED_OFF = 10_000  # task ids remembered as already handed to the other processes
+VERSIONS_KEPT = 256
 
 
 class Dispatcher(BackgroundLoop):
@@ -58,6 +60,15 @@ class Dispatcher(BackgroundLoop):
         self.hand_off: Callable[[], None] | None = None
         self._handed_off: OrderedDict[str, None] = OrderedDict()
         self._left_for_others = False
+        # Workflow versions never change once imported: kept per process (LRU).
+        self._versions: OrderedDict[tuple[str, int], WorkflowVersion] = OrderedDict()
+        # On PostgreSQL, passes that only assign go through the driver (scheduler/direct.py).
+        self.direct = (
+            DirectPass(db, settings, storage, self._version, self._pick, CLAIM_BATCH, CLAIM_PAGE)
+            if db.is_postgres
+            else None
+        )
+        self._general_next = False
 
     async def run_once(self) -> object:
         return await self.dispatch_once()
@@ -71,6 +82,17 @@ class Dispatcher(BackgroundLoop):
         judge = self._last_judged is None or (now - self._last_judged).total_seconds() >= (
             self.settings.scheduler.poll_interval
         )
+        if self.direct is not None and conns and not judge and not self._general_next:
+            claimed = await self.direct.run(conns, now)
+            self._leave(claimed.left)
+            if claimed.needs_general:  # a task only the general pass can settle
+                self._general_next = True
+                self.wake()
+            await self._send(claimed.sends)
+            if self._left_for_others:
+                await self._hand_off()
+            return len(claimed.sends)
+        self._general_next = False
         async with self.db.unit() as uow:
             if conns:
                 sends = await self._assign(uow, conns)
@@ -133,7 +155,7 @@ class Dispatcher(BackgroundLoop):
                 for task in claimed:
                     ref = (task.workflow_id, task.workflow_version)
                     if ref not in versions:
-                        versions[ref] = await queue.version_of(task)
+                        versions[ref] = self._versions.get(ref) or await queue.version_of(task)
                     conn = self._pick(task, versions[ref], agents, free)
                     if conn is None:
                         continue
@@ -149,6 +171,21 @@ class Dispatcher(BackgroundLoop):
                     break
                 after = (claimed[-1].created_at, claimed[-1].id)
         return sends
+
+    async def _version(self, task: Task) -> WorkflowVersion | None:
+        """The task's workflow version, from the per-process cache or the database."""
+        ref = (task.workflow_id, task.workflow_version)
+        version = self._versions.get(ref)
+        if version is None:
+            async with self.db.session() as session:
+                version = await TaskQueue(session).version_of(task)
+            if version is None:
+                return None
+            self._versions[ref] = version
+            while len(self._versions) > VERSIONS_KEPT:
+                self._versions.popitem(last=False)
+        self._versions.move_to_end(ref)
+        return version
 
     @staticmethod
     def _pick(

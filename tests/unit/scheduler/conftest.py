@@ -1,5 +1,5 @@
-"""The scheduler's rules driven in milliseconds: the real ``TaskQueue`` over SQLite in memory,
-a fake clock, and fake WebSockets that record the frames the gateway sends."""
+"""The scheduler's rules driven in milliseconds: the real ``TaskQueue`` over SQLite and over
+PostgreSQL, a fake clock, and fake WebSockets that record the frames the gateway sends."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from starlette.websockets import WebSocketState
 
 from runyard.agents.capabilities import ComfyUICapabilities
-from runyard.db.base import Base, new_id
+from runyard.db.base import new_id
 from runyard.db.engine import Database
 from runyard.gateway.registry import Connection, Gateway
 from runyard.models import Agent, ApiKey, Task, Team, Workflow, WorkflowVersion
@@ -176,13 +176,13 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(tmp_path: Path, db_url: str) -> AsyncIterator[World]:
+    """On SQLite and on PostgreSQL (``db_url``, migrated and empty): on PostgreSQL, passes that
+    only assign go through the driver (``scheduler/direct.py``), judging through the ORM."""
     settings = Settings(environment="test", secret_key="x" * 48, data_dir=tmp_path)
-    settings.db = DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}")
+    settings.db = DatabaseSettings(url=db_url)
     clock = FakeClock()
     db = Database(settings.db)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
     async with db.unit() as uow:
         uow.session.add(Team(id="team-1", display_name="t"))
         await uow.session.flush()
