@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 from urllib.parse import quote
 
 
@@ -96,17 +96,6 @@ def safe_content_type(content_type: str) -> str:
 def attachment_disposition(file_name: str) -> str:
     """``Content-Disposition`` forcing a download: a stored file never renders as a page."""
     return "attachment; filename*=UTF-8''" + quote(file_name, safe="")
-
-
-@runtime_checkable
-class SmallObjects(Protocol):
-    """A store the server may write small objects to itself (the embedded store only: with S3
-    the server never carries file bytes)."""
-
-    async def put_small(self, key: str, body: bytes) -> bool:
-        """Store ``body`` at ``key``: True when written, False when the same bytes were there;
-        ``ObjectExists`` when other bytes are."""
-        ...
 
 
 class Storage(Protocol):
