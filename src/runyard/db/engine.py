@@ -11,13 +11,14 @@ import contextlib
 import functools
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 from sqlalchemy import event, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -111,6 +112,25 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
     )
 
 
+@contextlib.contextmanager
+def unreachable_as_operational() -> Iterator[None]:
+    """The driver's errors of a lost or refused connection as SQLAlchemy's ``OperationalError``,
+    which the app answers 503 ``database_unavailable`` and the gateway treats like any failed
+    unit (statements sent through the driver directly bypass SQLAlchemy's own translation)."""
+    import asyncpg
+
+    try:
+        yield
+    except (
+        asyncpg.PostgresConnectionError,
+        asyncpg.exceptions.OperatorInterventionError,
+        asyncpg.InterfaceError,
+        ConnectionError,
+        TimeoutError,
+    ) as exc:
+        raise OperationalError("a statement sent through the driver", None, exc) from exc
+
+
 class Database:
     """The engine plus a session factory; built once by the services container."""
 
@@ -163,7 +183,8 @@ class Database:
         async with self.engine.connect() as conn:
             raw = await conn.get_raw_connection()
             try:
-                yield raw.driver_connection
+                with unreachable_as_operational():
+                    yield raw.driver_connection
             except BaseException:
                 await conn.invalidate()
                 raise

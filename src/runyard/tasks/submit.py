@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from runyard.agents.capabilities import check_comfyui_agents
 from runyard.clock import Clock
 from runyard.db.base import new_id
-from runyard.db.engine import Database
+from runyard.db.engine import Database, unreachable_as_operational
 from runyard.db.unit import UnitOfWork
 from runyard.errors import Conflict, Unprocessable
 from runyard.files.naming import accepts
@@ -196,7 +196,9 @@ class RunService:
         )
         if direct:
             # One statement on PostgreSQL: the cap, the task and its first event.
-            if not await create(await Database.driver_of(self.uow.session), task, cap):
+            with unreachable_as_operational():
+                created = await create(await Database.driver_of(self.uow.session), task, cap)
+            if not created:
                 raise _queue_full(cap)
             self.uow.task_changed(task.id, wake=True)
             return Submitted(task.id, False)

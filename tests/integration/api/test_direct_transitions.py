@@ -222,3 +222,26 @@ async def test_direct_transitions_leave_every_other_case_to_the_general_path(
         )
     assert not await direct.complete(ref, task_id, 1, now, **nothing)
     assert await snapshot(h, team_a, task_id) == running
+
+
+async def test_a_lost_connection_under_a_direct_statement_answers_503(
+    harness: Harness, team_a: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statements sent through the driver bypass SQLAlchemy's error translation: a lost
+    connection must still answer 503 ``database_unavailable``, never a 500."""
+    import asyncpg
+
+    key = await harness.upload(team_a, b"\x89PNG\r\n\x1a\n" + b"1" * 64)
+
+    async def lost(*_args: object, **_kw: object) -> None:
+        raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+
+    monkeypatch.setattr(asyncpg.Connection, "fetchrow", lost)
+    r = await harness.client.post(
+        "/api/v1/r/workflows/slug/img2img/run",
+        headers=team_a.auth("integration"),
+        json={"parameters": {"input_image": key}},
+    )
+    assert r.status_code == 503, r.text
+    assert r.json()["error_code"] == "database_unavailable"
+    assert r.headers["Retry-After"] == "5"
