@@ -21,6 +21,7 @@ from runyard.settings import Settings
 from runyard.storage.base import Storage
 from runyard.tasks.direct import DirectTransitions
 from runyard.tasks.execution import AgentRef, Slot, StaleAttempt, TaskExecution
+from runyard.tasks.lifecycle import Report
 from runyard.tasks.repository import TaskQueue
 from runyard_protocol import (
     MAX_PREVIEW_BYTES,
@@ -241,15 +242,7 @@ class FrameHandler:
         if not self.progress_to_store(frame):
             return
         if self.direct is not None and await self.direct.progress(
-            self.me,
-            frame.task_id,
-            frame.attempt,
-            self.clock.now(),
-            value=frame.progress,
-            step_current=frame.step_current,
-            step_total=frame.step_total,
-            current_node=frame.current_node,
-            message=frame.message,
+            self.me, frame.task_id, frame.attempt, self.clock.now(), report_of(frame)
         ):
             return
         async with self.db.unit() as uow:
@@ -339,21 +332,16 @@ class FrameHandler:
         await complete(self, frame)
 
 
+def report_of(frame: TaskProgress) -> Report:
+    return Report(
+        frame.progress, frame.step_current, frame.step_total, frame.current_node, frame.message
+    )
+
+
 async def apply_progress(
     ex: TaskExecution, me: AgentRef, frame: TaskProgress, clock: Clock
 ) -> None:
-    await ex.progress(
-        me,
-        frame.task_id,
-        frame.attempt,
-        clock.now(),
-        store=True,
-        value=frame.progress,
-        step_current=frame.step_current,
-        step_total=frame.step_total,
-        current_node=frame.current_node,
-        message=frame.message,
-    )
+    await ex.progress(me, frame.task_id, frame.attempt, clock.now(), report_of(frame), store=True)
 
 
 async def grant(ex: TaskExecution, handler: FrameHandler, frame: OutputUrlRequest) -> Slot:

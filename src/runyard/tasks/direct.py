@@ -30,6 +30,7 @@ from runyard.db.engine import Database
 from runyard.metrics.registry import observe_start
 from runyard.models import Task
 from runyard.tasks.execution import AgentRef, Slot
+from runyard.tasks.lifecycle import Report
 
 _CREATE = """
 WITH n AS (
@@ -151,27 +152,9 @@ class DirectTransitions:
         return True
 
     async def progress(
-        self,
-        agent: AgentRef,
-        task_id: str,
-        attempt: int,
-        now: datetime,
-        *,
-        value: float,
-        step_current: int | None,
-        step_total: int | None,
-        current_node: str | None,
-        message: str | None,
+        self, agent: AgentRef, task_id: str, attempt: int, now: datetime, report: Report
     ) -> bool:
         """A stored progress report of a running attempt; False when nothing changed."""
-        value = max(0.0, min(1.0, value))
-        data = {
-            "progress": value,
-            "step_current": step_current,
-            "step_total": step_total,
-            "current_node": current_node,
-            "message": message,
-        }
         async with self.db.driver() as pg:
             row = await pg.fetchrow(
                 _PROGRESS,
@@ -180,8 +163,8 @@ class DirectTransitions:
                 agent.agent_id,
                 attempt,
                 now,
-                value,
-                _payload(task_id, data, now),
+                report.clamped,
+                _payload(task_id, report.event_data(), now),
             )
         if row is None:
             return False

@@ -80,28 +80,14 @@ class TaskExecution:
         task_id: str,
         attempt: int,
         now: datetime,
+        report: lifecycle.Report,
         *,
         store: bool,
-        value: float,
-        step_current: int | None,
-        step_total: int | None,
-        current_node: str | None,
-        message: str | None,
     ) -> None:
         task = await self.fenced(agent, task_id, attempt)
         if task.task_status is TaskStatus.QUEUED:
             lifecycle.move(self.uow, task, TaskStatus.RUNNING, now)
-        lifecycle.progress(
-            self.uow,
-            task,
-            now,
-            value=value,
-            step_current=step_current,
-            step_total=step_total,
-            current_node=current_node,
-            message=message,
-            store=store,
-        )
+        lifecycle.progress(self.uow, task, now, report, store=store)
 
     def preview_event(self, task: Task, now: datetime, content_type: str, node: str | None) -> None:
         """Announce a new live preview (the task is fenced by the caller)."""

@@ -6,6 +6,7 @@ in the same transaction (``webhooks.outbox``)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,33 +63,34 @@ def created(uow: UnitOfWork, task: Task, now: datetime) -> None:
     uow.task_changed(task.id, wake=True)
 
 
-def progress(
-    uow: UnitOfWork,
-    task: Task,
-    now: datetime,
-    *,
-    value: float,
-    step_current: int | None,
-    step_total: int | None,
-    current_node: str | None,
-    message: str | None,
-    store: bool,
-) -> None:
-    task.progress = max(0.0, min(1.0, value))
+@dataclass(frozen=True)
+class Report:
+    """A progress report as an agent sends it; ``event_data`` is what the event stores."""
+
+    value: float
+    step_current: int | None = None
+    step_total: int | None = None
+    current_node: str | None = None
+    message: str | None = None
+
+    @property
+    def clamped(self) -> float:
+        return max(0.0, min(1.0, self.value))
+
+    def event_data(self) -> dict[str, Any]:
+        return {
+            "progress": self.clamped,
+            "step_current": self.step_current,
+            "step_total": self.step_total,
+            "current_node": self.current_node,
+            "message": self.message,
+        }
+
+
+def progress(uow: UnitOfWork, task: Task, now: datetime, report: Report, *, store: bool) -> None:
+    task.progress = report.clamped
     if store:
-        append_event(
-            uow,
-            task,
-            "progress",
-            {
-                "progress": task.progress,
-                "step_current": step_current,
-                "step_total": step_total,
-                "current_node": current_node,
-                "message": message,
-            },
-            now,
-        )
+        append_event(uow, task, "progress", report.event_data(), now)
         uow.task_changed(task.id)
 
 

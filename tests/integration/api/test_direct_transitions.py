@@ -16,6 +16,7 @@ from runyard.files.naming import output_key
 from runyard.models import Task, TaskEvent, TaskOutput, Webhook
 from runyard.tasks.direct import DirectTransitions
 from runyard.tasks.execution import AgentRef, Slot, TaskExecution, matching
+from runyard.tasks.lifecycle import Report
 from runyard.tasks.schemas import TaskOutputBody
 from tests.integration.api.test_tasks import new_task
 from tests.support import tasks as drive
@@ -122,16 +123,10 @@ async def test_direct_ack_and_completion_write_what_the_general_path_writes(
     assert await direct.ack(ref, fast, 1, now)
     assert await snapshot(h, team_a, general) == await snapshot(h, team_a, fast)
 
-    report: dict[str, Any] = {
-        "value": 1.5,  # clamped to 1.0 by both
-        "step_current": 3,
-        "step_total": 4,
-        "current_node": "KSampler",
-        "message": "sampling",
-    }
+    report = Report(1.5, 3, 4, "KSampler", "sampling")  # 1.5: clamped to 1.0 by both
     async with h.app.state.services.db.unit() as uow:
-        await TaskExecution(uow, h.settings).progress(ref, general, 1, now, store=True, **report)
-    assert await direct.progress(ref, fast, 1, now, **report)
+        await TaskExecution(uow, h.settings).progress(ref, general, 1, now, report, store=True)
+    assert await direct.progress(ref, fast, 1, now, report)
     assert await snapshot(h, team_a, general) == await snapshot(h, team_a, fast)
 
     for task_id in (general, fast):
@@ -184,17 +179,11 @@ async def test_direct_transitions_leave_every_other_case_to_the_general_path(
         (AgentRef(ref.team_id, "another-agent"), 1),
         (AgentRef(team_b.id, ref.agent_id), 1),
     ]
-    report: dict[str, Any] = {
-        "value": 0.5,
-        "step_current": None,
-        "step_total": None,
-        "current_node": None,
-        "message": None,
-    }
+    report = Report(0.5)
     for who, attempt in others:
         assert not await direct.ack(who, task_id, attempt, now)
     # A report implying the ack (still queued) is the general path's.
-    assert not await direct.progress(ref, task_id, 1, now, **report)
+    assert not await direct.progress(ref, task_id, 1, now, report)
     # A completion implying its ack (the task is still queued) is the general path's.
     nothing: dict[str, Any] = {
         "body": {"outputs": []},
@@ -208,7 +197,7 @@ async def test_direct_transitions_leave_every_other_case_to_the_general_path(
     assert await direct.ack(ref, task_id, 1, now)
     running = await snapshot(h, team_a, task_id)
     for who, attempt in others:
-        assert not await direct.progress(who, task_id, attempt, now, **report)
+        assert not await direct.progress(who, task_id, attempt, now, report)
         assert not await direct.complete(who, task_id, attempt, now, **nothing)
     # A team with an enabled webhook: the general path writes the outbox rows.
     async with db.unit() as uow:

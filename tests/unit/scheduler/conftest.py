@@ -64,9 +64,17 @@ class World:
     team_id: str = "team-1"
     sockets: dict[str, FakeSocket] = field(default_factory=dict)
 
-    async def workflow(self, *, labels: list[str] | None = None, retries: int = 1) -> str:
+    async def workflow(
+        self,
+        *,
+        labels: list[str] | None = None,
+        retries: int = 1,
+        parameters: list[dict[str, Any]] | None = None,
+    ) -> str:
         async with self.db.unit() as uow:
-            wf = Workflow(team_id=self.team_id, workflow_slug=f"wf-{retries}-{labels}")
+            wf = Workflow(
+                team_id=self.team_id, workflow_slug=f"wf-{retries}-{labels}-{len(parameters or [])}"
+            )
             uow.session.add(wf)
             await uow.session.flush()
             uow.session.add(
@@ -76,7 +84,7 @@ class World:
                     display_name="wf",
                     tool_type="python",
                     workflow_json={},
-                    parameters=[],
+                    parameters=parameters or [],
                     required_labels=labels or [],
                     task_timeout=60,
                     max_retries=retries,

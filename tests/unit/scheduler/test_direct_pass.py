@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from runyard.models import StoredFile, Task, TaskEvent, Workflow, WorkflowVersion
+from runyard.models import StoredFile, Task, TaskEvent
 from runyard.tasks.states import TaskStatus as S
 from tests.unit.scheduler.conftest import World
 
@@ -60,23 +60,8 @@ async def test_an_input_that_expired_is_left_to_the_general_pass_which_fails_it(
     world: World,
 ) -> None:
     await judged(world)
+    with_input = await world.workflow(parameters=[{"key": "image", "type": "file"}])
     async with world.db.unit() as uow:
-        wf = Workflow(team_id=world.team_id, workflow_slug="with-input")
-        uow.session.add(wf)
-        await uow.session.flush()
-        uow.session.add(
-            WorkflowVersion(
-                workflow_id=wf.id,
-                version=1,
-                display_name="with input",
-                tool_type="python",
-                workflow_json={},
-                parameters=[{"key": "image", "type": "file"}],
-                required_labels=[],
-                task_timeout=60,
-                max_retries=1,
-            )
-        )
         uow.session.add(
             StoredFile(
                 team_id=world.team_id,
@@ -88,7 +73,7 @@ async def test_an_input_that_expired_is_left_to_the_general_pass_which_fails_it(
                 expires_at=world.clock.now() - timedelta(seconds=1),
             )
         )
-    expired = await world.task(wf.id)
+    expired = await world.task(with_input)
     async with world.db.unit() as uow:
         task = await uow.session.get(Task, expired)
         assert task is not None
