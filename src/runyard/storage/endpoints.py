@@ -25,7 +25,8 @@ from runyard.errors import (
 )
 from runyard.storage.base import ObjectExists, UploadNotFound, check_key
 from runyard.storage.bodies import BodyLengthMismatch
-from runyard.storage.local import InsufficientSpace, LocalStorage, etag_of
+from runyard.storage.local import InsufficientSpace, LocalStorage
+from runyard.storage.parts import etag_of
 from runyard.storage.signing import EXPIRES, SIGNATURE, SIGNED_HEADERS, SignatureError
 
 router = APIRouter(tags=["storage"])

@@ -5,12 +5,12 @@ Objects live at ``<root>/<key>``. Bytes are spooled to ``<root>/.tmp/`` and publ
 PUTs gets ``ObjectExists``, and nothing half-written is ever visible under a key. Multipart uploads
 stage their parts in ``<root>/.multipart/<upload_id>/``. Every blocking file operation runs in a
 worker thread so a slow disk never stalls the event loop. The HTTP side (signature checks, status
-codes) is in ``endpoints.py``; this module only knows files.
+codes) is in ``endpoints.py``; the part files and the rules of a multipart completion are in
+``parts.py``; this module only knows files.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import secrets
@@ -40,24 +40,21 @@ from runyard.storage.base import (
 )
 from runyard.storage.bodies import exactly, read_exactly
 from runyard.storage.diskio import append_file, discarded_on_error, unlink_quietly, write_chunks
+from runyard.storage.parts import (
+    MAX_PART_NUMBER,
+    checked_parts,
+    etag_of,
+    staged_parts,
+)
 from runyard.storage.signing import UrlSigner
 
-MIN_PART_SIZE = 5 * 1024 * 1024  # what S3 enforces for every part but the last
-MAX_PART_NUMBER = 10_000
 _WRITE_BATCH = 1024 * 1024  # one thread hop per MiB, not per 64 KiB socket chunk
 TMP_DIR, STAGING_DIR = ".tmp", ".multipart"  # check_key refuses keys starting with either
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
-_PART_FILE = re.compile(r"([0-9]{1,5})\.part")
 
 
 class InsufficientSpace(StorageError):
     """Accepting the bytes would leave less free disk than the configured floor."""
-
-
-def etag_of(st: os.stat_result) -> str:
-    """An ETag from the file's identity: stable for the object, new for every re-upload."""
-    raw = f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}".encode()
-    return '"' + hashlib.blake2b(raw, digest_size=16).hexdigest() + '"'
 
 
 class LocalStorage:
@@ -325,17 +322,9 @@ class LocalStorage:
         await anyio.to_thread.run_sync(create)
         return upload_id
 
-    def _parts(self, directory: Path) -> dict[int, os.stat_result]:
-        parts = {}
-        for entry in os.scandir(directory):
-            match = _PART_FILE.fullmatch(entry.name)
-            if match:
-                parts[int(match.group(1))] = entry.stat()
-        return parts
-
     async def list_parts(self, key: str, backend_upload_id: str) -> list[PartInfo]:
         def list_() -> list[PartInfo]:
-            parts = self._parts(self._upload_dir(key, backend_upload_id))
+            parts = staged_parts(self._upload_dir(key, backend_upload_id))
             return [PartInfo(n, st.st_size, etag_of(st)) for n, st in sorted(parts.items())]
 
         return await anyio.to_thread.run_sync(list_)
@@ -347,7 +336,7 @@ class LocalStorage:
 
         def complete() -> ObjectInfo:
             directory = self._upload_dir(key, backend_upload_id)
-            sources = _checked_parts(self._parts(directory), parts)
+            sources = checked_parts(staged_parts(directory), parts)
             total = sum(size for _, size in sources)
             file, tmp = self._reserve(total)
             with discarded_on_error(file, tmp):
@@ -385,25 +374,3 @@ class LocalStorage:
 
     async def close(self) -> None:
         return None
-
-
-def _checked_parts(
-    staged: dict[int, os.stat_result], parts: list[CompletedPart]
-) -> list[tuple[int, int]]:
-    """(part number, size) of the listed parts, refusing what S3's CompleteMultipartUpload does."""
-    if not parts:
-        raise InvalidParts("list at least one part")
-    numbers = [p.part_number for p in parts]
-    if numbers != sorted(set(numbers)):
-        raise InvalidParts("list the parts in ascending order of part number, each once")
-    sources = []
-    for index, part in enumerate(parts):
-        st = staged.get(part.part_number)
-        if st is None:
-            raise InvalidParts(f"part {part.part_number} was not uploaded")
-        if etag_of(st).strip('"') != part.etag.strip('"'):
-            raise InvalidParts(f"part {part.part_number} has a different ETag (uploaded again?)")
-        if index < len(parts) - 1 and st.st_size < MIN_PART_SIZE:
-            raise InvalidParts(f"part {part.part_number} is smaller than 5 MiB and not the last")
-        sources.append((part.part_number, st.st_size))
-    return sources
