@@ -12,7 +12,6 @@ interval.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +27,7 @@ from runyard.scheduler.assignments import (
     file_parameters,
     signed_inputs,
 )
+from runyard.scheduler.claims import After, Assigned, Pick, Version, assign_team
 from runyard.settings import Settings
 from runyard.storage.base import Storage
 from runyard_protocol import AssignedInput, TaskAssign
@@ -73,23 +73,18 @@ SELECT id, event_seq, 'status', data::json, $5 FROM t
 """
 
 
-def _json(value: Any) -> Any:
-    """A JSON column as the driver hands it: decoded already on SQLAlchemy's connections (it
-    registers a codec), text on a bare one."""
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def _task(row: Any) -> Task:
     """A claimed row as a transient ``Task`` (never added to a session): what the choice of an
-    agent and the assignment frame read."""
+    agent and the assignment frame read. JSON columns arrive decoded: SQLAlchemy registers a
+    codec on its connections, which ``Database.driver`` hands out."""
     return Task(
         id=row["id"],
         team_id=row["team_id"],
         workflow_id=row["workflow_id"],
         workflow_slug=row["workflow_slug"],
         workflow_version=row["workflow_version"],
-        parameters=_json(row["parameters"]),
-        required_labels=_json(row["required_labels"]),
+        parameters=row["parameters"],
+        required_labels=row["required_labels"],
         task_timeout=row["task_timeout"],
         attempt=row["attempt"],
         created_at=row["created_at"],
@@ -106,17 +101,13 @@ class Claimed:
     needs_general: bool
 
 
-Versions = Callable[[Task], Awaitable[WorkflowVersion | None]]  # the task's, cached
-Pick = Callable[[Task, WorkflowVersion | None, list[Connection], dict[int, int]], Connection | None]
-
-
 class DirectPass:
     def __init__(
         self,
         db: Database,
         settings: Settings,
         storage: Storage,
-        versions: Versions,
+        versions: Version,
         pick: Pick,
         claim_batch: int,
         claim_page: int,
@@ -137,24 +128,24 @@ class DirectPass:
                 for r in await pg.fetch(_HELD, list({c.agent_id for c in conns}))
             }
             free = {id(c): c.capacity - held.get((c.team_id, c.agent_id), 0) for c in conns}
-            chosen: list[tuple[Task, Connection, TaskAssign]] = []
+            chosen: list[Assigned] = []
             for team_id in {c.team_id for c in conns}:
                 agents = [c for c in conns if c.team_id == team_id and free[id(c)] > 0]
-                await self._team(pg, now, team_id, agents, free, chosen, result)
+                chosen += await self._team(pg, now, team_id, agents, free, result)
             if chosen:
                 await pg.execute(
                     _QUEUE,
-                    [t.id for t, _, _ in chosen],
-                    [c.agent_id for _, c, _ in chosen],
-                    [t.attempt for t, _, _ in chosen],
-                    [_event(t.id, now) for t, _, _ in chosen],
+                    [t.id for _, _, t in chosen],
+                    [c.agent_id for c, _, _ in chosen],
+                    [t.attempt for _, _, t in chosen],
+                    [_event(t.id, now) for _, _, t in chosen],
                     now,
                 )
-        for task, conn, frame in chosen:
+        for conn, frame, task in chosen:
             observe_assign(self.db, task.created_at, now)
             result.sends.append((conn, frame))
         if chosen:
-            self.db.wakeups.tasks_changed({t.id for t, _, _ in chosen}, False)
+            self.db.wakeups.tasks_changed({t.id for _, _, t in chosen}, False)
         return result
 
     async def _team(
@@ -164,39 +155,34 @@ class DirectPass:
         team_id: str,
         agents: list[Connection],
         free: dict[int, int],
-        chosen: list[tuple[Task, Connection, TaskAssign]],
         result: Claimed,
-    ) -> None:
-        """The general pass's page loop (``Dispatcher._assign``) for one team."""
-        page = min(self.claim_batch, max(self.claim_page, 2 * sum(free[id(c)] for c in agents)))
-        after: tuple[datetime, str] | None = None
-        seen = 0
-        while agents and seen < self.claim_batch:
+    ) -> list[Assigned]:
+        """The shared page loop (``claims.py``) for one team, through the driver."""
+
+        async def claim(page: int, after: After) -> list[Task]:
             if after is None:
-                rows = await pg.fetch(_CLAIM, team_id, page)
-            else:
-                rows = await pg.fetch(_CLAIM_AFTER, team_id, page, *after)
-            claimed = [_task(r) for r in rows]
-            seen += len(claimed)
-            taken: set[str] = set()
-            for task in claimed:
-                version = await self.versions(task)
-                conn = self.pick(task, version, agents, free)
-                if conn is None:
-                    continue
-                taken.add(task.id)
-                frame = await self._assign(pg, task, version, conn, now)
-                if frame is None:
-                    result.needs_general = True
-                    continue
-                free[id(conn)] -= 1
-                chosen.append((task, conn, frame))
-                if not any(free[id(c)] > 0 for c in agents):
-                    break
-            result.left += [t.id for t in claimed if t.id not in taken]
-            if len(claimed) < page or not any(free[id(c)] > 0 for c in agents):
-                break
-            after = (claimed[-1].created_at, claimed[-1].id)
+                return [_task(r) for r in await pg.fetch(_CLAIM, team_id, page)]
+            return [_task(r) for r in await pg.fetch(_CLAIM_AFTER, team_id, page, *after)]
+
+        async def assign(
+            task: Task, version: WorkflowVersion | None, conn: Connection
+        ) -> TaskAssign | None:
+            frame = await self._assign(pg, task, version, conn, now)
+            result.needs_general = result.needs_general or frame is None
+            return frame
+
+        assigned, left = await assign_team(
+            agents,
+            free,
+            claim=claim,
+            version=self.versions,
+            pick=self.pick,
+            assign=assign,
+            batch=self.claim_batch,
+            page_min=self.claim_page,
+        )
+        result.left += left
+        return assigned
 
     async def _assign(
         self, pg: Any, task: Task, version: WorkflowVersion | None, conn: Connection, now: datetime

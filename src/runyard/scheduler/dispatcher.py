@@ -23,6 +23,7 @@ from runyard.db.unit import UnitOfWork
 from runyard.gateway.registry import Connection, Gateway
 from runyard.models import Task, WorkflowVersion
 from runyard.scheduler.assignments import InputExpired, build_assign, load_inputs
+from runyard.scheduler.claims import After, assign_team
 from runyard.scheduler.direct import DirectPass
 from runyard.settings import Settings
 from runyard.storage.base import Storage
@@ -64,7 +65,15 @@ class Dispatcher(BackgroundLoop):
         self._versions: OrderedDict[tuple[str, int], WorkflowVersion] = OrderedDict()
         # On PostgreSQL, passes that only assign go through the driver (scheduler/direct.py).
         self.direct = (
-            DirectPass(db, settings, storage, self._version, self._pick, CLAIM_BATCH, CLAIM_PAGE)
+            DirectPass(
+                db,
+                settings,
+                storage,
+                lambda task: self._version(task, None),
+                self._pick,
+                CLAIM_BATCH,
+                CLAIM_PAGE,
+            )
             if db.is_postgres
             else None
         )
@@ -140,45 +149,42 @@ class Dispatcher(BackgroundLoop):
             for c in mine:
                 free[id(c)] = c.capacity - counts.get(c.agent_id, 0)
         sends: list[tuple[Connection, TaskAssign]] = []
-        versions: dict[tuple[str, int], WorkflowVersion | None] = {}
+
+        async def assign(
+            task: Task, version: WorkflowVersion | None, conn: Connection
+        ) -> TaskAssign | None:
+            return await self._assign_one(uow, task, version, conn, now)
+
         for team_id in teams:
-            agents = [c for c in conns if c.team_id == team_id and free[id(c)] > 0]
-            # Claim (lock and load) only a few more tasks than there are free slots, page after
-            # page while slots remain and the tasks seen cannot use them, up to CLAIM_BATCH.
-            page = min(CLAIM_BATCH, max(CLAIM_PAGE, 2 * sum(free[id(c)] for c in agents)))
-            after: tuple[datetime, str] | None = None
-            seen = 0
-            while agents and seen < CLAIM_BATCH:
-                claimed = await queue.claim_schedulable(team_id, page, after=after)
-                seen += len(claimed)
-                taken: set[str] = set()
-                for task in claimed:
-                    ref = (task.workflow_id, task.workflow_version)
-                    if ref not in versions:
-                        versions[ref] = self._versions.get(ref) or await queue.version_of(task)
-                    conn = self._pick(task, versions[ref], agents, free)
-                    if conn is None:
-                        continue
-                    taken.add(task.id)
-                    frame = await self._assign_one(uow, task, versions[ref], conn, now)
-                    if frame is not None:
-                        free[id(conn)] -= 1
-                        sends.append((conn, frame))
-                    if not any(free[id(c)] > 0 for c in agents):
-                        break
-                self._leave([t.id for t in claimed if t.id not in taken])
-                if len(claimed) < page or not any(free[id(c)] > 0 for c in agents):
-                    break
-                after = (claimed[-1].created_at, claimed[-1].id)
+
+            async def claim(page: int, after: After, team_id: str = team_id) -> list[Task]:
+                return await queue.claim_schedulable(team_id, page, after=after)
+
+            assigned, left = await assign_team(
+                [c for c in conns if c.team_id == team_id and free[id(c)] > 0],
+                free,
+                claim=claim,
+                version=lambda task: self._version(task, queue),
+                pick=self._pick,
+                assign=assign,
+                batch=CLAIM_BATCH,
+                page_min=CLAIM_PAGE,
+            )
+            sends += [(conn, frame) for conn, frame, _ in assigned]
+            self._leave(left)
         return sends
 
-    async def _version(self, task: Task) -> WorkflowVersion | None:
-        """The task's workflow version, from the per-process cache or the database."""
+    async def _version(self, task: Task, queue: TaskQueue | None) -> WorkflowVersion | None:
+        """The task's workflow version, from the per-process cache, else read through ``queue``
+        (the pass's unit of work) or a session of its own."""
         ref = (task.workflow_id, task.workflow_version)
         version = self._versions.get(ref)
         if version is None:
-            async with self.db.session() as session:
-                version = await TaskQueue(session).version_of(task)
+            if queue is not None:
+                version = await queue.version_of(task)
+            else:
+                async with self.db.session() as session:
+                    version = await TaskQueue(session).version_of(task)
             if version is None:
                 return None
             self._versions[ref] = version
