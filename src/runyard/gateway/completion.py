@@ -36,7 +36,7 @@ async def complete(handler: FrameHandler, frame: TaskComplete) -> None:
                 handler.me, frame.task_id, frame.attempt
             )
     uploaded = matching(
-        known, [o.model_dump(exclude={"data"}) for o in frame.outputs if o.data is None]
+        known, [s for s, o in zip(specs, frame.outputs, strict=True) if o.data is None]
     )
     problem = (
         uploaded if isinstance(uploaded, str) else await missing_output(handler.storage, uploaded)

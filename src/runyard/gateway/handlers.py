@@ -68,7 +68,7 @@ class FrameHandler:
         self.gateway = gateway
         self.conn = conn
         self.me = AgentRef(conn.team_id, conn.agent_id)
-        # One-statement ack and completion on PostgreSQL; the general path otherwise.
+        # One-statement ack, progress and completion on PostgreSQL; the general path otherwise.
         self.direct = DirectTransitions(db, settings.retention.outputs) if db.is_postgres else None
 
     async def reply(self, frame: Any) -> None:

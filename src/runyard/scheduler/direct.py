@@ -30,11 +30,12 @@ from runyard.scheduler.assignments import (
 from runyard.scheduler.claims import After, Assigned, Pick, Version, assign_team
 from runyard.settings import Settings
 from runyard.storage.base import Storage
+from runyard.tasks.states import HELD, SCHEDULABLE, sql_list
 from runyard_protocol import AssignedInput, TaskAssign
 
-_HELD = """
+_HELD = f"""
 SELECT team_id, agent_id, count(*) AS held FROM tasks
-WHERE agent_id = ANY($1::text[]) AND task_status IN ('queued', 'running')
+WHERE agent_id = ANY($1::text[]) AND task_status IN ({sql_list(HELD)})
 GROUP BY team_id, agent_id
 """
 
@@ -44,12 +45,12 @@ _COLUMNS = (
 )
 _CLAIM = f"""
 SELECT {_COLUMNS} FROM tasks
-WHERE team_id = $1 AND task_status IN ('pending', 'waiting')
+WHERE team_id = $1 AND task_status IN ({sql_list(SCHEDULABLE)})
 ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
 """
 _CLAIM_AFTER = f"""
 SELECT {_COLUMNS} FROM tasks
-WHERE team_id = $1 AND task_status IN ('pending', 'waiting') AND (created_at, id) > ($3, $4)
+WHERE team_id = $1 AND task_status IN ({sql_list(SCHEDULABLE)}) AND (created_at, id) > ($3, $4)
 ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
 """
 

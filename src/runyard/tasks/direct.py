@@ -31,12 +31,13 @@ from runyard.metrics.registry import observe_start
 from runyard.models import Task
 from runyard.tasks.execution import AgentRef, Slot
 from runyard.tasks.lifecycle import Report
+from runyard.tasks.states import ACTIVE, sql_list
 
-_CREATE = """
+_CREATE = f"""
 WITH n AS (
     SELECT count(*) AS active FROM (
         SELECT 1 FROM tasks WHERE team_id = $2
-            AND task_status IN ('pending', 'waiting', 'queued', 'running') LIMIT $11
+            AND task_status IN ({sql_list(ACTIVE)}) LIMIT $11
     ) AS unfinished
 ), t AS (
     INSERT INTO tasks (id, team_id, workflow_id, workflow_slug, workflow_version, task_status,

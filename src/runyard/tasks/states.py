@@ -35,3 +35,9 @@ ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
 
 def can_move(current: TaskStatus, target: TaskStatus) -> bool:
     return target in ALLOWED[current]
+
+
+def sql_list(statuses: frozenset[TaskStatus]) -> str:
+    """``statuses`` as the list of an SQL ``IN (…)`` (for the statements written by hand in
+    ``tasks/direct.py`` and ``scheduler/direct.py``, so they follow these sets)."""
+    return ", ".join(f"'{s.value}'" for s in sorted(statuses))
