@@ -20,6 +20,7 @@ from botocore.config import Config
 from runyard.bootstrap import Provisioned, provision
 from runyard.db.engine import Database
 from runyard.settings import DatabaseSettings, Settings
+from runyard_protocol import TaskAck
 from tests.support.databases import (
     create_pg_database,
     drop_pg_database,
@@ -27,6 +28,7 @@ from tests.support.databases import (
     sqlite_copy,
     truncate_pg,
 )
+from tests.support.fake_agent import FakeAgent
 from tests.support.processes import Proc, python_cmd, wait_http
 from tests.support.s3 import free_port, reset_s3, start_s3_server, stop_s3_server
 
@@ -193,6 +195,16 @@ class Stack:
         )
         assert r.status_code == 202, r.text
         return str(r.json()["task_id"])
+
+
+async def acked_sleep(stack: Stack, agent: FakeAgent) -> str:
+    """Run the built-in ``sleep`` (0 s), expect ``agent`` to be assigned it, and acknowledge it
+    as a protocol-following agent would: the task id."""
+    task_id = await asyncio.to_thread(stack.run, "sleep", {"seconds": 0})
+    assign = await agent.expect("task.assign", timeout=20)
+    assert assign["task_id"] == task_id
+    await agent.send(TaskAck(task_id=task_id, attempt=1))
+    return task_id
 
 
 def _provision(db_url: str, settings: Settings) -> tuple[Provisioned, Provisioned]:

@@ -15,10 +15,9 @@ from runyard_protocol import (
     MAX_INLINE_OUTPUT,
     OutputSpec,
     RunningTask,
-    TaskAck,
     TaskComplete,
 )
-from tests.acceptance.conftest import Stack
+from tests.acceptance.conftest import Stack, acked_sleep
 from tests.support.fake_agent import FakeAgent, kind
 
 
@@ -45,11 +44,7 @@ async def test_inline_outputs_become_results_and_bad_ones_leave_nothing(stack: S
     welcome = await agent.connect()
 
     async def take() -> str:
-        task_id = await asyncio.to_thread(stack.run, "sleep", {"seconds": 0})
-        assign = await agent.expect("task.assign", timeout=20)
-        assert assign["task_id"] == task_id
-        await agent.send(TaskAck(task_id=task_id, attempt=1))
-        return task_id
+        return await acked_sleep(stack, agent)
 
     async def outcome(task_id: str) -> dict[str, object]:
         ack = await agent.expect("task.outcome.ack", timeout=20)

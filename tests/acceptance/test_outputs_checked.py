@@ -8,8 +8,8 @@ import asyncio
 
 import httpx
 
-from runyard_protocol import OutputSpec, RunningTask, TaskAck, TaskComplete
-from tests.acceptance.conftest import Stack
+from runyard_protocol import OutputSpec, RunningTask, TaskComplete
+from tests.acceptance.conftest import Stack, acked_sleep
 from tests.support.fake_agent import FakeAgent
 
 
@@ -31,11 +31,7 @@ async def test_completions_are_checked_against_grants_and_the_store(stack: Stack
     body = b"0123456789"
 
     async def take() -> str:
-        task_id = await asyncio.to_thread(stack.run, "sleep", {"seconds": 0})
-        assign = await agent.expect("task.assign", timeout=20)
-        assert assign["task_id"] == task_id
-        await agent.send(TaskAck(task_id=task_id, attempt=1))
-        return task_id
+        return await acked_sleep(stack, agent)
 
     try:
         never_granted = await take()
