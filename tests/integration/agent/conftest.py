@@ -50,6 +50,11 @@ AGENT_KEY = "ak-test-key-0123456789"
 F = TypeVar("F", bound=BaseModel)
 
 
+ECHO = "runyard_agent.builtins.echo:run"
+IMG2IMG = "runyard_agent.builtins.img2img:run"
+SLEEP = "runyard_agent.builtins.sleep:run"
+
+
 class FileStore:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
