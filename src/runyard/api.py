@@ -13,6 +13,7 @@ from runyard.gateway.endpoints import router as gateway_router
 from runyard.pairing.endpoints import router as pairing_router
 from runyard.storage.endpoints import router as storage_router
 from runyard.tasks.endpoints import router as tasks_router
+from runyard.tasks.run_endpoints import runs as runs_router
 from runyard.teams.endpoints import router as teams_router
 from runyard.uploads.endpoints import router as uploads_router
 from runyard.webhooks.endpoints import router as webhooks_router
@@ -28,6 +29,7 @@ def mount_routers(app: FastAPI) -> None:
     # "/api/v1" router holding them all cost ~15% of a run's CPU.
     app.include_router(storage_router)
     for router in (
+        runs_router,
         runtime_workflows_router,
         files_router,
         tasks_router,

@@ -22,9 +22,12 @@ from runyard.gateway.registry import Gateway
 from runyard.ratelimit import RateLimiter, build_rate_limiter
 from runyard.retention.sweeper import Sweeper
 from runyard.scheduler import Dispatcher, Reaper
+from runyard.scheduler.direct import DirectPass
 from runyard.settings import Settings
 from runyard.storage import build_storage
 from runyard.storage.base import Storage
+from runyard.tasks.pg_transitions import PostgresTransitions
+from runyard.tasks.transitions import TaskTransitions
 from runyard.webhooks.delivery import WebhookWorker
 from runyard_protocol import CloseReason
 
@@ -70,6 +73,17 @@ class TaskWakeups:
         self._wake_here(task_ids, wake_dispatcher)
 
 
+def choose_transitions(db: Database, settings: Settings) -> TaskTransitions:
+    """The one place the database decides how transitions are written: one statement per
+    transition on PostgreSQL (each deciding its own fallback), the ORM otherwise."""
+    return PostgresTransitions(db, settings) if db.is_postgres else TaskTransitions(db, settings)
+
+
+def fast_pass(db: Database) -> type[DirectPass] | None:
+    """Dispatcher passes that only assign go through the driver on PostgreSQL."""
+    return DirectPass if db.is_postgres else None
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -84,6 +98,7 @@ class Services:
     webhooks: WebhookWorker
     usage: DailyUsage
     rate_limiter: RateLimiter
+    transitions: TaskTransitions
     listener: Listener | None = None
     ready: bool = False
     running: list[BackgroundLoop] = field(default_factory=list)
@@ -95,7 +110,8 @@ class Services:
         db = Database(settings.db, wakeups)
         store = storage if storage is not None else build_storage(settings)
         gateway = Gateway()
-        dispatcher = Dispatcher(db, settings, store, clock, gateway)
+        transitions = choose_transitions(db, settings)
+        dispatcher = Dispatcher(db, settings, store, clock, gateway, fast_pass=fast_pass(db))
         wakeups.dispatcher = dispatcher
         webhooks = WebhookWorker(db, settings.webhook, clock)
         wakeups.webhooks = webhooks
@@ -115,6 +131,7 @@ class Services:
             webhooks=webhooks,
             usage=DailyUsage(),
             rate_limiter=build_rate_limiter(settings, db),
+            transitions=transitions,
             listener=wakeups.listener,
         )
 

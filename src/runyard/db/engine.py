@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy import event, make_url
@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from runyard.db.driver import DriverConnection
+from runyard.db.observer import NoObserver, TransitionObserver
 from runyard.db.unit import NoWakeups, UnitOfWork, Wakeups, track
 from runyard.settings import DatabaseSettings
 
@@ -137,6 +139,8 @@ class Database:
     def __init__(self, settings: DatabaseSettings, wakeups: Wakeups | None = None) -> None:
         self.engine = make_engine(settings)
         self.wakeups: Wakeups = wakeups or NoWakeups()
+        #: Transitions are observed here (the app's metrics, when installed).
+        self.observer: TransitionObserver = NoObserver()
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.is_sqlite = settings.url.startswith("sqlite")
         self.is_postgres = self.engine.dialect.name == "postgresql"
@@ -160,7 +164,7 @@ class Database:
         rolled back on error, except a ``RunyardError(commit_first=True)``: committed, then
         re-raised."""
         async with self.sessionmaker() as session:
-            uow = UnitOfWork(session, self.wakeups)
+            uow = UnitOfWork(session, self.wakeups, self.observer)
             track(session)
             try:
                 yield uow
@@ -176,7 +180,7 @@ class Database:
                 track(None)
 
     @asynccontextmanager
-    async def driver(self) -> AsyncIterator[Any]:
+    async def driver(self) -> AsyncIterator[DriverConnection]:
         """PostgreSQL's driver connection (``asyncpg``) from the pool, in no transaction: for
         statements that are their own transaction (``tasks/direct.py``). A connection that
         failed is dropped from the pool, as SQLAlchemy drops its own."""
@@ -184,20 +188,21 @@ class Database:
             raw = await conn.get_raw_connection()
             try:
                 with unreachable_as_operational():
-                    yield raw.driver_connection
+                    yield cast(DriverConnection, raw.driver_connection)
             except BaseException:
                 await conn.invalidate()
                 raise
 
     @staticmethod
-    async def driver_of(session: AsyncSession) -> Any:
+    async def driver_of(session: AsyncSession) -> DriverConnection:
         """The driver connection (``asyncpg``) of ``session``'s transaction, begun if it was
-        not yet (SQLAlchemy begins it with the first statement)."""
+        not yet (SQLAlchemy begins the driver's transaction with its first statement)."""
         conn = await session.connection()
         raw = await conn.get_raw_connection()
-        if getattr(raw.dbapi_connection, "_transaction", None) is None:
+        driver = cast(DriverConnection, raw.driver_connection)
+        if not driver.is_in_transaction():
             await conn.exec_driver_sql("SELECT 1")
-        return raw.driver_connection
+        return driver
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from runyard.db.observer import NoObserver, TransitionObserver
+
 log = logging.getLogger("runyard.db")
 AfterCommit = Callable[[], Awaitable[None]]
 _active: ContextVar[AsyncSession | None] = ContextVar("runyard_active_session", default=None)
@@ -61,9 +63,15 @@ class NoWakeups:
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession, wakeups: Wakeups) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        wakeups: Wakeups,
+        observer: TransitionObserver | None = None,
+    ) -> None:
         self.session = session
         self._wakeups = wakeups
+        self.observer: TransitionObserver = observer or NoObserver()
         self._changed: set[str] = set()
         self._wake = False
         self._hooks: list[AfterCommit] = []

@@ -8,8 +8,9 @@ in the same run is superseded by it. The replies (output URL grants) go out afte
 order. If any frame of the run is stale, nothing of the run is kept and its frames are handled
 one by one, so each gets exactly the answer it would have had alone.
 
-On PostgreSQL a run without output-URL requests is applied frame by frame instead: each ack and
-progress report is one statement there (``tasks/direct.py``), cheaper than a unit for the run.
+Whether a run shares one unit is the transition seam's choice (``TaskTransitions.joins_runs``):
+where each ack and progress report is one statement (PostgreSQL), a run without output-URL
+requests is applied frame by frame instead.
 """
 
 from __future__ import annotations
@@ -31,11 +32,9 @@ def can_join(frame: AgentFrame) -> bool:
 
 async def handle_run(handler: FrameHandler, frames: list[AgentFrame]) -> None:
     last_report = max((i for i, f in enumerate(frames) if isinstance(f, TaskProgress)), default=-1)
-    if len(frames) == 1 or (
-        handler.direct is not None and not any(isinstance(f, OutputUrlRequest) for f in frames)
-    ):
-        # One statement per frame on PostgreSQL (tasks/direct.py) costs less than a unit of
-        # work for the run; a superseded progress report is still not stored.
+    grants = sum(isinstance(f, OutputUrlRequest) for f in frames)
+    if not handler.transitions.joins_runs(len(frames), grants):
+        # Frame by frame; a superseded progress report is still not stored.
         for i, frame in enumerate(frames):
             if not isinstance(frame, TaskProgress) or i == last_report:
                 await handler.handle(frame)

@@ -150,7 +150,9 @@ async def agent_gateway(websocket: WebSocket) -> None:
             ),
         ),
     )
-    handler = FrameHandler(services.db, settings, services.storage, clock, gateway, conn)
+    handler = FrameHandler(
+        services.db, settings, services.storage, clock, gateway, conn, services.transitions
+    )
 
     async def on_failure(_exc: BaseException) -> None:
         await gateway.close(conn, CloseReason.SERVER_ERROR)

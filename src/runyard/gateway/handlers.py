@@ -12,17 +12,17 @@ from runyard.agents.health import effective_health, healthy_runtimes
 from runyard.agents.service import AgentService
 from runyard.clock import Clock
 from runyard.db.engine import Database
-from runyard.gateway.completion import complete
+from runyard.gateway.completion import CompletionContext, complete
 from runyard.gateway.previews import Preview, decode_preview
 from runyard.gateway.reconcile import already_applied, stale_reports
 from runyard.gateway.registry import Connection, Gateway
 from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import Settings
 from runyard.storage.base import Storage
-from runyard.tasks.direct import DirectTransitions
 from runyard.tasks.execution import AgentRef, Slot, StaleAttempt, TaskExecution
 from runyard.tasks.lifecycle import Report
 from runyard.tasks.repository import TaskQueue
+from runyard.tasks.transitions import TaskTransitions
 from runyard_protocol import (
     MAX_PREVIEW_BYTES,
     OUTCOMES,
@@ -60,6 +60,7 @@ class FrameHandler:
         clock: Clock,
         gateway: Gateway,
         conn: Connection,
+        transitions: TaskTransitions,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -68,8 +69,7 @@ class FrameHandler:
         self.gateway = gateway
         self.conn = conn
         self.me = AgentRef(conn.team_id, conn.agent_id)
-        # One-statement ack, progress and completion on PostgreSQL; the general path otherwise.
-        self.direct = DirectTransitions(db, settings.retention.outputs) if db.is_postgres else None
+        self.transitions = transitions
 
     async def reply(self, frame: Any) -> None:
         await self.gateway.send(self.conn, frame)
@@ -179,44 +179,24 @@ class FrameHandler:
         self, frame: TaskAck | TaskFail | TaskCancelled | TaskRelease, what: str
     ) -> None:
         now = self.conn.last_seen or self.clock.now()
-        if (
-            what == "ack"
-            and self.direct is not None
-            and await self.direct.ack(self.me, frame.task_id, frame.attempt, now)
-        ):
-            log.info(
-                "ack task=%s attempt=%d agent=%s",
+        t, me = self.transitions, self.me
+        if isinstance(frame, TaskAck):
+            await t.ack(me, frame.task_id, frame.attempt, now)
+        elif isinstance(frame, TaskFail):
+            await t.fail(
+                me, frame.task_id, frame.attempt, frame.error_code, frame.error_message, now
+            )
+        elif isinstance(frame, TaskCancelled):
+            await t.cancelled(
+                me,
                 frame.task_id,
                 frame.attempt,
-                self.me.agent_id,
+                now,
+                by_runtime=frame.stopped_by == "runtime",
+                message=frame.message,
             )
-            return
-        async with self.db.unit() as uow:
-            ex = TaskExecution(uow, self.settings)
-            if what == "ack":
-                await ex.ack(self.me, frame.task_id, frame.attempt, now)
-            elif what == "fail":
-                assert isinstance(frame, TaskFail)
-                await ex.fail(
-                    self.me,
-                    frame.task_id,
-                    frame.attempt,
-                    frame.error_code,
-                    frame.error_message,
-                    now,
-                )
-            elif what == "cancelled":
-                assert isinstance(frame, TaskCancelled)
-                await ex.cancelled(
-                    self.me,
-                    frame.task_id,
-                    frame.attempt,
-                    now,
-                    by_runtime=frame.stopped_by == "runtime",
-                    message=frame.message,
-                )
-            else:
-                await ex.release(self.me, frame.task_id, frame.attempt, now)
+        else:
+            await t.release(me, frame.task_id, frame.attempt, now)
         if what != "ack":
             self.conn.granted.pop((frame.task_id, frame.attempt), None)
             self.ended(frame.task_id)
@@ -239,14 +219,10 @@ class FrameHandler:
         return True
 
     async def progress(self, frame: TaskProgress) -> None:
-        if not self.progress_to_store(frame):
-            return
-        if self.direct is not None and await self.direct.progress(
-            self.me, frame.task_id, frame.attempt, self.clock.now(), report_of(frame)
-        ):
-            return
-        async with self.db.unit() as uow:
-            await apply_progress(TaskExecution(uow, self.settings), self.me, frame, self.clock)
+        if self.progress_to_store(frame):
+            await self.transitions.progress(
+                self.me, frame.task_id, frame.attempt, self.clock.now(), report_of(frame)
+            )
 
     async def preview(self, frame: TaskPreview) -> None:
         """Keep the latest preview (fenced like progress) and announce it on the task's event
@@ -329,7 +305,20 @@ class FrameHandler:
         )
 
     async def complete(self, frame: TaskComplete) -> None:
-        await complete(self, frame)
+        granted = self.conn.granted.pop((frame.task_id, frame.attempt), None)
+        ctx = CompletionContext(
+            self.db, self.settings, self.storage, self.clock, self.transitions, self.me
+        )
+        problem = await complete(ctx, frame, None if granted is None else list(granted.values()))
+        self.conn.last_progress_store.pop(frame.task_id, None)
+        self.ended(frame.task_id)
+        log.info(
+            "%s task=%s attempt=%d agent=%s",
+            "failed (outputs)" if problem else "completed",
+            frame.task_id,
+            frame.attempt,
+            self.conn.agent_id,
+        )
 
 
 def report_of(frame: TaskProgress) -> Report:

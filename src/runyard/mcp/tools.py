@@ -125,7 +125,7 @@ async def run_workflow_by_slug(caller: Caller, args: Args) -> dict[str, Any]:
     async with services.db.unit() as uow:
         wf, v = await WorkflowService(uow.session, services.clock).get_by_ref(caller.team, slug)
         submitted = await RunService(
-            uow, services.settings, services.storage, services.clock
+            uow, services.settings, services.storage, services.clock, services.transitions
         ).submit(
             caller.team,
             wf,

@@ -3,11 +3,11 @@
 
 ``Metrics`` (``registry.py``) owns a ``CollectorRegistry`` built per app in ``install_metrics``;
 nothing is registered at import. Counters and histograms are fed by cheap hooks (the HTTP
-middleware, ``lifecycle.move``); gauges about the queue are read from the database, the
-gateway and the event hub when Prometheus scrapes (``refresh``).
+middleware, the database's transition observer); gauges about the queue are read from the
+database, the gateway and the event hub when Prometheus scrapes (``refresh``).
 """
 
 from runyard.metrics.endpoints import install_metrics
-from runyard.metrics.registry import Metrics, observe_move
+from runyard.metrics.registry import Metrics
 
-__all__ = ["Metrics", "install_metrics", "observe_move"]
+__all__ = ["Metrics", "install_metrics"]

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from runyard.errors import NotFound, Unauthenticated
 from runyard.metrics.registry import Metrics
 
-if TYPE_CHECKING:  # services imports the task lifecycle, which imports the metrics hook
+if TYPE_CHECKING:
     from runyard.services import Services
 
 router = APIRouter(tags=["operations"], include_in_schema=False)
@@ -90,10 +90,10 @@ def route_template(scope: Scope) -> str:
 
 
 def install_metrics(app: FastAPI, services: Services) -> Metrics:
-    """Build this app's registry, bind it to the app's database (``lifecycle.move`` finds it
-    through the session), add its middleware and its route."""
+    """Build this app's registry, make it the observer of the app's transitions, add its
+    middleware and its route."""
     registry = Metrics()
-    registry.bind(services.db)
+    services.db.observer = registry
     app.state.metrics = registry
     app.add_middleware(MetricsMiddleware, metrics=registry)
     app.include_router(router)

@@ -2,7 +2,8 @@
 so two apps in one process, as in tests, do not collide).
 
 Fed three ways:
-- ``observe_move`` (called by ``lifecycle.move``): submit → assign and assign → start histograms;
+- as the database's ``TransitionObserver`` (``db/observer.py``), which both implementations of
+  ``tasks.transitions`` call: submit → assign and assign → start histograms, inline outputs;
 - ``MetricsMiddleware`` (``endpoints.py``): HTTP latency by route template, presigns and uploads
   by result;
 - ``refresh`` just before each scrape: tasks by state, the oldest schedulable task's wait (from
@@ -12,7 +13,7 @@ Fed three ways:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -20,19 +21,14 @@ from runyard.tasks.repository import TaskQueue
 from runyard.tasks.states import ACTIVE, TERMINAL
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-    from sqlalchemy.orm import Session
-
     from runyard.db.engine import Database
     from runyard.events.hub import EventHub
     from runyard.gateway.registry import Gateway
-    from runyard.models import Task
 
 # Dispatch happens in milliseconds when an agent is free, and in minutes when none is.
 QUEUE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
                  300, 900, 3600)  # fmt: skip
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
-SESSION_KEY = "runyard.metrics"
 
 
 def _seconds(later: datetime, earlier: datetime | None) -> float | None:
@@ -104,19 +100,19 @@ class Metrics:
         self.presigns.labels("ok")
         self.uploads.labels("ok")
 
-    def bind(self, db: Database) -> None:
-        """Make this registry reachable from every session of ``db`` (``observe_move``)."""
-        db.sessionmaker.configure(info={SESSION_KEY: self})
+    def task_queued(self, created_at: datetime | None, now: datetime) -> None:
+        waited = _seconds(now, created_at)
+        if waited is not None:
+            self.submit_to_assign.observe(waited)
 
-    def task_moved(self, task: Task, target: str, now: datetime) -> None:
-        if target == "queued":
-            waited = _seconds(now, task.created_at)
-            if waited is not None:
-                self.submit_to_assign.observe(waited)
-        elif target == "running":
-            took = _seconds(now, task.assigned_at)
-            if took is not None:
-                self.assign_to_start.observe(took)
+    def task_started(self, assigned_at: datetime | None, now: datetime) -> None:
+        took = _seconds(now, assigned_at)
+        if took is not None:
+            self.assign_to_start.observe(took)
+
+    def inline_outputs(self, result: str, count: int) -> None:
+        if count:
+            self.uploads.labels(result).inc(count)
 
     def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
         self.http.labels(method, route, f"{status // 100}xx").observe(seconds)
@@ -149,37 +145,3 @@ class Metrics:
             )
         if hub is not None:
             self.event_streams.set(hub.subscriber_count())
-
-
-def _bound(db: Database) -> Any:
-    return db.sessionmaker.kw.get("info", {}).get(SESSION_KEY)
-
-
-def observe_assign(db: Database, created_at: datetime | None, now: datetime) -> None:
-    """A task was assigned (a transition made outside the ORM, ``scheduler/direct.py``)."""
-    metrics = _bound(db)
-    waited = _seconds(now, created_at)
-    if metrics is not None and waited is not None:
-        metrics.submit_to_assign.observe(waited)
-
-
-def observe_start(db: Database, assigned_at: datetime | None, now: datetime) -> None:
-    """An attempt started (a transition made outside the ORM, ``tasks/direct.py``)."""
-    metrics = _bound(db)
-    took = _seconds(now, assigned_at)
-    if metrics is not None and took is not None:
-        metrics.assign_to_start.observe(took)
-
-
-def observe_inline_upload(db: Database, result: str, count: int) -> None:
-    """Outputs an agent sent inline were stored (``ok``) or refused (``refused``)."""
-    metrics = _bound(db)
-    if metrics is not None and count:
-        metrics.uploads.labels(result).inc(count)
-
-
-def observe_move(session: AsyncSession | Session, task: Task, target: str, now: datetime) -> None:
-    """The hook ``lifecycle.move`` calls: a no-op unless the app bound a ``Metrics``."""
-    metrics: Any = session.info.get(SESSION_KEY)
-    if metrics is not None:
-        metrics.task_moved(task, target, now)

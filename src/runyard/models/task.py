@@ -3,13 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from runyard.db.base import Base, UTCDateTime, new_id, utcnow
-from runyard.tasks.states import TaskStatus
+from runyard.tasks.states import SCHEDULABLE, TaskStatus, rank_at, requirement_key, sql_list
 
 
 class TaskStatusType(TypeDecorator[TaskStatus]):
@@ -26,6 +27,20 @@ class TaskStatusType(TypeDecorator[TaskStatus]):
         return None if value is None else TaskStatus(value)
 
 
+def _requirement_key(context: DefaultExecutionContext) -> str:
+    params: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return requirement_key(params.get("tool_type") or "python", params["required_labels"] or [])
+
+
+def _rank_at(context: DefaultExecutionContext) -> datetime:
+    params: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return rank_at(params["created_at"], params.get("priority") or 0)
+
+
+#: Where the dispatcher claims from: a team's schedulable tasks per queue, in rank order.
+SCHEDULABLE_WHERE = text(f"task_status IN ({sql_list(SCHEDULABLE)})")
+
+
 class Task(Base):
     """One run of one workflow version. ``attempt`` fences frames of earlier assignments."""
 
@@ -35,6 +50,15 @@ class Task(Base):
         Index("ix_tasks_status_created", "task_status", "created_at"),
         Index("ix_tasks_agent", "team_id", "agent_id"),
         Index("ix_tasks_team_status", "team_id", "task_status"),
+        Index(
+            "ix_tasks_schedulable",
+            "team_id",
+            "requirement_key",
+            "rank_at",
+            "id",
+            postgresql_where=SCHEDULABLE_WHERE,
+            sqlite_where=SCHEDULABLE_WHERE,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -63,3 +87,9 @@ class Task(Base):
     # task_output.values.
     output_values: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    #: -10 (last) … 10 (first); see ``tasks.states.rank_at`` for how it ages.
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    tool_type: Mapped[str] = mapped_column(String(16), default="python")
+    #: The queue the task waits in (``tasks.states.requirement_key``) and its rank there.
+    requirement_key: Mapped[str] = mapped_column(String(400), default=_requirement_key)
+    rank_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_rank_at)

@@ -42,4 +42,6 @@ class WorkflowVersion(Base):
     required_labels: Mapped[list[str]] = mapped_column(JSON)
     task_timeout: Mapped[int] = mapped_column(Integer)
     max_retries: Mapped[int] = mapped_column(Integer)
+    #: The priority of its runs when a run names none (-10 … 10).
+    priority: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

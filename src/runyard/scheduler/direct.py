@@ -19,7 +19,6 @@ from typing import Any
 from runyard.clock import iso_z
 from runyard.db.engine import Database
 from runyard.gateway.registry import Connection
-from runyard.metrics.registry import observe_assign
 from runyard.models import StoredFile, Task, WorkflowVersion
 from runyard.scheduler.assignments import (
     InputExpired,
@@ -41,17 +40,30 @@ GROUP BY team_id, agent_id
 
 _COLUMNS = (
     "id, team_id, workflow_id, workflow_slug, workflow_version, parameters, required_labels, "
-    "task_timeout, attempt, created_at"
+    "task_timeout, attempt, created_at, rank_at"
 )
 _CLAIM = f"""
 SELECT {_COLUMNS} FROM tasks
-WHERE team_id = $1 AND task_status IN ({sql_list(SCHEDULABLE)})
-ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+WHERE team_id = $1 AND requirement_key = $3 AND task_status IN ({sql_list(SCHEDULABLE)})
+ORDER BY rank_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
 """
 _CLAIM_AFTER = f"""
 SELECT {_COLUMNS} FROM tasks
-WHERE team_id = $1 AND task_status IN ({sql_list(SCHEDULABLE)}) AND (created_at, id) > ($3, $4)
-ORDER BY created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+WHERE team_id = $1 AND requirement_key = $3 AND task_status IN ({sql_list(SCHEDULABLE)})
+    AND (rank_at, id) > ($4, $5)
+ORDER BY rank_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+"""
+_KEYS = f"""
+WITH RECURSIVE q(k) AS (
+    SELECT (SELECT min(requirement_key) FROM tasks
+            WHERE team_id = $1 AND task_status IN ({sql_list(SCHEDULABLE)}))
+    UNION ALL
+    SELECT (SELECT min(requirement_key) FROM tasks
+            WHERE team_id = $1 AND task_status IN ({sql_list(SCHEDULABLE)})
+              AND requirement_key > q.k)
+    FROM q WHERE q.k IS NOT NULL
+)
+SELECT k FROM q WHERE k IS NOT NULL
 """
 
 _FILES = """
@@ -89,6 +101,7 @@ def _task(row: Any) -> Task:
         task_timeout=row["task_timeout"],
         attempt=row["attempt"],
         created_at=row["created_at"],
+        rank_at=row["rank_at"],
     )
 
 
@@ -143,7 +156,7 @@ class DirectPass:
                     now,
                 )
         for conn, frame, task in chosen:
-            observe_assign(self.db, task.created_at, now)
+            self.db.observer.task_queued(task.created_at, now)
             result.sends.append((conn, frame))
         if chosen:
             self.db.wakeups.tasks_changed({t.id for _, _, t in chosen}, False)
@@ -160,10 +173,13 @@ class DirectPass:
     ) -> list[Assigned]:
         """The shared page loop (``claims.py``) for one team, through the driver."""
 
-        async def claim(page: int, after: After) -> list[Task]:
+        async def keys() -> list[str]:
+            return [r["k"] for r in await pg.fetch(_KEYS, team_id)]
+
+        async def claim(key: str, page: int, after: After) -> list[Task]:
             if after is None:
-                return [_task(r) for r in await pg.fetch(_CLAIM, team_id, page)]
-            return [_task(r) for r in await pg.fetch(_CLAIM_AFTER, team_id, page, *after)]
+                return [_task(r) for r in await pg.fetch(_CLAIM, team_id, page, key)]
+            return [_task(r) for r in await pg.fetch(_CLAIM_AFTER, team_id, page, key, *after)]
 
         async def assign(
             task: Task, version: WorkflowVersion | None, conn: Connection
@@ -175,6 +191,7 @@ class DirectPass:
         assigned, left = await assign_team(
             agents,
             free,
+            keys=keys,
             claim=claim,
             version=self.versions,
             pick=self.pick,

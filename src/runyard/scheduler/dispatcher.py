@@ -45,7 +45,14 @@ class Dispatcher(BackgroundLoop):
     name = "dispatcher"
 
     def __init__(
-        self, db: Database, settings: Settings, storage: Storage, clock: Clock, gateway: Gateway
+        self,
+        db: Database,
+        settings: Settings,
+        storage: Storage,
+        clock: Clock,
+        gateway: Gateway,
+        *,
+        fast_pass: type[DirectPass] | None = None,
     ) -> None:
         super().__init__(settings.scheduler.poll_interval)
         self.db = db
@@ -63,9 +70,10 @@ class Dispatcher(BackgroundLoop):
         self._left_for_others = False
         # Workflow versions never change once imported: kept per process (LRU).
         self._versions: OrderedDict[tuple[str, int], WorkflowVersion] = OrderedDict()
-        # On PostgreSQL, passes that only assign go through the driver (scheduler/direct.py).
+        # Passes that only assign, through the driver where the services chose one
+        # (PostgreSQL: scheduler/direct.py); the general pass otherwise and for the rest.
         self.direct = (
-            DirectPass(
+            fast_pass(
                 db,
                 settings,
                 storage,
@@ -74,7 +82,7 @@ class Dispatcher(BackgroundLoop):
                 CLAIM_BATCH,
                 CLAIM_PAGE,
             )
-            if db.is_postgres
+            if fast_pass is not None
             else None
         )
         self._general_next = False
@@ -157,12 +165,18 @@ class Dispatcher(BackgroundLoop):
 
         for team_id in teams:
 
-            async def claim(page: int, after: After, team_id: str = team_id) -> list[Task]:
-                return await queue.claim_schedulable(team_id, page, after=after)
+            async def claim(
+                key: str, page: int, after: After, team_id: str = team_id
+            ) -> list[Task]:
+                return await queue.claim_schedulable(team_id, key, page, after=after)
+
+            async def keys(team_id: str = team_id) -> list[str]:
+                return await queue.schedulable_keys(team_id)
 
             assigned, left = await assign_team(
                 [c for c in conns if c.team_id == team_id and free[id(c)] > 0],
                 free,
+                keys=keys,
                 claim=claim,
                 version=lambda task: self._version(task, queue),
                 pick=self._pick,

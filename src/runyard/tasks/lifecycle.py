@@ -12,7 +12,6 @@ from typing import Any
 
 from runyard.clock import iso_z
 from runyard.db.unit import UnitOfWork
-from runyard.metrics.registry import observe_move
 from runyard.models import Task, TaskEvent
 from runyard.tasks.states import TERMINAL, TaskStatus, can_move
 from runyard.webhooks import outbox
@@ -21,18 +20,28 @@ log = logging.getLogger("runyard.tasks")
 S = TaskStatus
 
 
+def event_payload(task_id: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """What every event of the log stores (contract section 5): the one definition, used by
+    both implementations of ``tasks.transitions``."""
+    return {"task_id": task_id, **data, "timestamp": iso_z(now)}
+
+
+def status_data(status: TaskStatus) -> dict[str, Any]:
+    return {"task_status": status.value}
+
+
 def append_event(
     uow: UnitOfWork, task: Task, event: str, data: dict[str, Any], now: datetime
 ) -> None:
     task.event_seq += 1
-    payload = {"task_id": task.id, **data, "timestamp": iso_z(now)}
+    payload = event_payload(task.id, data, now)
     uow.session.add(
         TaskEvent(task_id=task.id, seq=task.event_seq, event=event, data=payload, created_at=now)
     )
 
 
 def _status_event(uow: UnitOfWork, task: Task, now: datetime) -> None:
-    append_event(uow, task, "status", {"task_status": task.task_status.value}, now)
+    append_event(uow, task, "status", status_data(task.task_status), now)
 
 
 def move(
@@ -52,7 +61,10 @@ def move(
         task.agent_id = None
         task.assigned_at = None
         task.progress = 0.0
-    observe_move(uow.session, task, target, now)
+    if target is S.QUEUED:
+        uow.observer.task_queued(task.created_at, now)
+    elif target is S.RUNNING:
+        uow.observer.task_started(task.assigned_at, now)
     _status_event(uow, task, now)
     uow.task_changed(task.id, wake=wake or target is S.PENDING)
     return True

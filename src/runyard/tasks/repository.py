@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import Integer, Table, bindparam, delete, func, select, text, tuple_, update
 
 from runyard.db.repository import Repository
 from runyard.models import Agent, IdempotencyKey, Task, TaskEvent, TaskOutput, WorkflowVersion
-from runyard.tasks.states import ACTIVE, HELD, SCHEDULABLE, TERMINAL, TaskStatus
+from runyard.tasks.states import ACTIVE, HELD, SCHEDULABLE, TERMINAL, TaskStatus, sql_list
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,22 @@ _ACTIVE_COUNT = select(func.count()).select_from(
     .where(Task.team_id == bindparam("team_id"), Task.task_status.in_(ACTIVE))
     .limit(bindparam("up_to", type_=Integer))
     .subquery()
+)
+
+#: Distinct queues of a team's schedulable tasks, by skipping from one key to the next.
+_QUEUES = text(
+    f"""
+WITH RECURSIVE q(k) AS (
+    SELECT (SELECT min(requirement_key) FROM tasks
+            WHERE team_id = :team_id AND task_status IN ({sql_list(SCHEDULABLE)}))
+    UNION ALL
+    SELECT (SELECT min(requirement_key) FROM tasks
+            WHERE team_id = :team_id AND task_status IN ({sql_list(SCHEDULABLE)})
+              AND requirement_key > q.k)
+    FROM q WHERE q.k IS NOT NULL
+)
+SELECT k FROM q WHERE k IS NOT NULL
+"""
 )
 
 
@@ -147,18 +163,29 @@ class TaskQueue(Repository):
         return {TaskStatus(s): int(n) for s, n in rows.tuples()}
 
     # -- the dispatcher ----------------------------------------------------------------------
+    async def schedulable_keys(self, team_id: str) -> list[str]:
+        """The queues (``requirement_key``) in which the team has schedulable tasks: a loose
+        scan of ``ix_tasks_schedulable``, one index probe per queue however long each is."""
+        rows = await self.session.execute(_QUEUES, {"team_id": team_id})
+        return [str(k) for (k,) in rows.tuples()]
+
     async def claim_schedulable(
-        self, team_id: str, limit: int, *, after: tuple[datetime, str] | None = None
+        self, team_id: str, key: str, limit: int, *, after: tuple[datetime, str] | None = None
     ) -> list[Task]:
-        """The team's oldest schedulable tasks (created after ``after``, a (created_at, id) of
-        the previous page), locked; rows another process holds are skipped."""
-        where: list[Any] = [Task.team_id == team_id, Task.task_status.in_(SCHEDULABLE)]
+        """The first schedulable tasks of one of the team's queues in rank order (after
+        ``after``, the (rank_at, id) of the previous page), locked; rows another process holds
+        are skipped."""
+        where: list[Any] = [
+            Task.team_id == team_id,
+            Task.requirement_key == key,
+            Task.task_status.in_(SCHEDULABLE),
+        ]
         if after is not None:
-            where.append(tuple_(Task.created_at, Task.id) > tuple_(*after))
+            where.append(tuple_(Task.rank_at, Task.id) > tuple_(*after))
         rows = await self.session.scalars(
             select(Task)
             .where(*where)
-            .order_by(Task.created_at, Task.id)
+            .order_by(Task.rank_at, Task.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )

@@ -51,6 +51,7 @@ class TaskRead(BaseModel):
     task_error: str
     task_error_code: str | None
     retry_count: int
+    priority: int = 0
     agent_id: str | None
     created_at: datetime
     started_at: datetime | None

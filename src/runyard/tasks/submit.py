@@ -1,8 +1,8 @@
 """Submitting a run: resolve the workflow, validate every parameter (files included), apply
-the Idempotency-Key, create the task. The request's unit of work commits; a file not yet seen
-in the store is checked with a HEAD after the reads are committed, so no database connection is
-held across that network call. A concurrent request with the same key that wins the insert is
-replayed."""
+the Idempotency-Key, create the task (through ``TaskTransitions.create``). The request's unit
+of work commits; a file not yet seen in the store is checked with a HEAD after the reads are
+committed, so no database connection is held across that network call. A concurrent request
+with the same key that wins the insert is replayed."""
 
 from __future__ import annotations
 
@@ -12,23 +12,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from runyard.agents.capabilities import check_comfyui_agents
 from runyard.clock import Clock
 from runyard.db.base import new_id
-from runyard.db.engine import Database, unreachable_as_operational
 from runyard.db.unit import UnitOfWork
 from runyard.errors import Conflict, Unprocessable
 from runyard.files.naming import accepts
 from runyard.files.repository import FileRepository
-from runyard.models import IdempotencyKey, StoredFile, Task, Workflow, WorkflowVersion
+from runyard.models import StoredFile, Task, Workflow, WorkflowVersion
 from runyard.settings import Settings
 from runyard.storage.base import Storage
-from runyard.tasks import lifecycle
-from runyard.tasks.direct import create
 from runyard.tasks.repository import TaskQueue
-from runyard.tasks.states import TaskStatus
+from runyard.tasks.states import TaskStatus, rank_at, requirement_key
+from runyard.tasks.transitions import Idempotency, TaskTransitions
 from runyard.workflows.parameters import ParamError, resolve_parameters
 from runyard.workflows.requirements import graph_requirements
 from runyard.workflows.schemas import ParameterDef
@@ -51,8 +47,16 @@ def request_hash(workflow_ref: str, body: dict[str, Any]) -> str:
 
 
 class RunService:
-    def __init__(self, uow: UnitOfWork, settings: Settings, storage: Storage, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        settings: Settings,
+        storage: Storage,
+        clock: Clock,
+        transitions: TaskTransitions,
+    ) -> None:
         self.uow = uow
+        self.transitions = transitions
         self.repo = TaskQueue(uow.session)
         self.files = FileRepository(uow.session)
         self.settings = settings
@@ -171,11 +175,9 @@ class RunService:
         if version.tool_type == "comfyui":
             needs = graph_requirements(version.workflow_json, version.parameters, resolved)
             await check_comfyui_agents(self.uow.session, team_id, version.required_labels, needs)
-        cap = self.settings.limits.queued_tasks_per_team
-        direct = not idempotency_key and self.uow.session.get_bind().dialect.name == "postgresql"
-        if not direct and await self.repo.active_count(team_id, up_to=cap) >= cap:
-            raise _queue_full(cap)
         now = self.clock.now()
+        priority = body.get("priority")
+        priority = version.priority if priority is None else int(priority)
         task = Task(
             id=new_id(),
             team_id=team_id,
@@ -193,42 +195,22 @@ class RunService:
             attempt=0,
             created_at=now,
             event_seq=0,
+            priority=priority,
+            tool_type=version.tool_type,
+            requirement_key=requirement_key(version.tool_type, version.required_labels),
+            rank_at=rank_at(now, priority),
         )
-        if direct:
-            # One statement on PostgreSQL: the cap, the task and its first event.
-            with unreachable_as_operational():
-                created = await create(await Database.driver_of(self.uow.session), task, cap)
-            if not created:
-                raise _queue_full(cap)
-            self.uow.task_changed(task.id, wake=True)
+        key = Idempotency(idempotency_key, digest) if idempotency_key else None
+        cap = self.settings.limits.queued_tasks_per_team
+        if await self.transitions.create(self.uow, task, cap=cap, idempotency=key):
             return Submitted(task.id, False)
-        self.repo.add(task)
-        lifecycle.created(self.uow, task, now)
-        if idempotency_key:
-            self.repo.add(
-                IdempotencyKey(
-                    team_id=team_id,
-                    key=idempotency_key,
-                    request_hash=digest,
-                    task_id=task.id,
-                    created_at=now,
-                )
+        # A concurrent request with the same key inserted first: answer with its task.
+        assert idempotency_key is not None
+        replayed = await self.replay(team_id, idempotency_key, digest)
+        if replayed is None:
+            raise Conflict(
+                "A concurrent request with this Idempotency-Key is still being processed; "
+                "retry it.",
+                code="idempotency_key_reused",
             )
-            try:
-                await self.repo.flush()
-            except IntegrityError:
-                # A concurrent request with the same key inserted first: answer with its task.
-                await self.uow.rollback()
-                replayed = await self.replay(team_id, idempotency_key, digest)
-                if replayed is None:
-                    raise
-                return replayed
-        return Submitted(task.id, False)
-
-
-def _queue_full(cap: int) -> Conflict:
-    return Conflict(
-        f"The team has {cap} unfinished tasks, the most it may queue; wait for some to "
-        "finish or cancel them.",
-        code="queue_full",
-    )
+        return replayed

@@ -73,6 +73,12 @@ class WorkflowDefinition(BaseModel):
     required_labels: list[str] = Field(default_factory=list)
     task_timeout: int = Field(default=600, ge=1, le=7 * 86_400)
     max_retries: int = Field(default=2, ge=0, le=20)
+    priority: int = Field(
+        default=0,
+        ge=-10,
+        le=10,
+        description="The priority of its runs when a run names none: -10 (last) to 10 (first).",
+    )
     workflow_status: Literal["active", "disabled"] = "active"
 
     @model_validator(mode="after")
@@ -127,6 +133,7 @@ class WorkflowUpdate(BaseModel):
     required_labels: list[str] | None = None
     task_timeout: int | None = Field(default=None, ge=1, le=7 * 86_400)
     max_retries: int | None = Field(default=None, ge=0, le=20)
+    priority: int | None = Field(default=None, ge=-10, le=10)
     workflow_status: Literal["active", "disabled"] | None = None
 
 
@@ -142,6 +149,7 @@ class WorkflowRead(BaseModel):
     required_labels: list[str]
     task_timeout: int
     max_retries: int
+    priority: int = 0
     workflow_status: str
     created_at: datetime
     updated_at: datetime
@@ -157,6 +165,14 @@ class WorkflowList(BaseModel):
 
 class RunRequest(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
+    priority: int | None = Field(
+        default=None,
+        ge=-10,
+        le=10,
+        description="-10 (last) to 10 (first); default: the workflow's priority, else 0. "
+        "A task of priority p is ranked as if submitted p minutes earlier, so a task is never "
+        "overtaken by one submitted more than 20 minutes after it.",
+    )
 
 
 class RunAccepted(BaseModel):

@@ -38,6 +38,7 @@ def to_read(wf: Workflow, v: WorkflowVersion, *, with_json: bool) -> WorkflowRea
         required_labels=v.required_labels,
         task_timeout=v.task_timeout,
         max_retries=v.max_retries,
+        priority=v.priority,
         workflow_status=wf.workflow_status,
         created_at=wf.created_at,
         updated_at=v.created_at,
@@ -94,6 +95,7 @@ class WorkflowService:
             required_labels=sorted(set(d.required_labels)),
             task_timeout=d.task_timeout,
             max_retries=d.max_retries,
+            priority=d.priority,
             created_at=self.clock.now(),
         )
 
@@ -148,6 +150,7 @@ class WorkflowService:
             "required_labels": current.required_labels,
             "task_timeout": current.task_timeout,
             "max_retries": current.max_retries,
+            "priority": current.priority,
             "workflow_status": wf.workflow_status,
         }
         changes = patch.model_dump(exclude_unset=True)

@@ -19,6 +19,7 @@ from runyard.db.engine import Database
 from runyard.gateway.registry import Connection, Gateway
 from runyard.models import Agent, ApiKey, Task, Team, Workflow, WorkflowVersion
 from runyard.scheduler import Dispatcher, Reaper
+from runyard.services import fast_pass
 from runyard.settings import DatabaseSettings, Settings
 from runyard.storage.local import LocalStorage
 from runyard.tasks.states import TaskStatus
@@ -92,7 +93,9 @@ class World:
             )
             return wf.id
 
-    async def task(self, workflow_id: str, *, labels: list[str] | None = None) -> str:
+    async def task(
+        self, workflow_id: str, *, labels: list[str] | None = None, priority: int = 0
+    ) -> str:
         async with self.db.unit() as uow:
             wf = await uow.session.get(Workflow, workflow_id)
             version = await uow.session.get(WorkflowVersion, (workflow_id, 1))
@@ -109,6 +112,8 @@ class World:
                 task_timeout=version.task_timeout,
                 max_retries=version.max_retries,
                 created_at=self.clock.now(),
+                tool_type=version.tool_type,
+                priority=priority,
             )
             uow.session.add(task)
             self.clock.advance(0.001)  # creation order is dispatch order
@@ -211,7 +216,7 @@ async def world(tmp_path: Path, db_url: str) -> AsyncIterator[World]:
         clock=clock,
         settings=settings,
         gateway=gateway,
-        dispatcher=Dispatcher(db, settings, storage, clock, gateway),
+        dispatcher=Dispatcher(db, settings, storage, clock, gateway, fast_pass=fast_pass(db)),
         reaper=Reaper(db, settings, clock, gateway),
     )
     try:

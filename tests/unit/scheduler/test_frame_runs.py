@@ -14,6 +14,7 @@ from runyard.gateway.batch import can_join, handle_run
 from runyard.gateway.handlers import FrameHandler
 from runyard.gateway.lanes import FrameLanes
 from runyard.models import TaskEvent, TaskOutput
+from runyard.services import choose_transitions
 from runyard.tasks.states import TaskStatus
 from runyard_protocol import (
     AgentFrame,
@@ -49,7 +50,10 @@ def spec(output_id: str) -> OutputSpec:
 def handler_for(world: World, agent_id: str = "a1") -> FrameHandler:
     [conn] = [c for c in world.gateway.all_connections() if c.agent_id == agent_id]
     storage = world.dispatcher.storage
-    return FrameHandler(world.db, world.settings, storage, world.clock, world.gateway, conn)
+    transitions = choose_transitions(world.db, world.settings)
+    return FrameHandler(
+        world.db, world.settings, storage, world.clock, world.gateway, conn, transitions
+    )
 
 
 async def test_the_lane_hands_over_the_joinable_frames_at_its_head() -> None:

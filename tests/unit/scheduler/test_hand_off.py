@@ -14,17 +14,37 @@ async def test_a_task_left_for_other_processes_is_handed_off_once(world: World) 
         calls += 1
 
     world.dispatcher.hand_off = hand_off
-    await world.connect("cpu-agent", labels={"cpu"})
-    gpu_task = await world.task(await world.workflow(labels=["gpu"]))
+    await world.connect("cpu-agent", labels={"cpu"}, capacity=1)
+    cpu = await world.workflow(labels=["cpu"])
+    first, second = await world.task(cpu), await world.task(cpu)
 
-    assert await world.dispatcher.dispatch_once() == 0
-    assert calls == 1  # claimed, not assignable here: the others are told
-    assert await world.dispatcher.dispatch_once() == 0
-    assert calls == 1  # once per task: not bounced between processes
-
-    await world.task(await world.workflow(labels=["cpu"], retries=2))
+    assert await world.dispatcher.dispatch_once() == 1
+    assert calls == 1  # the second was claimed with the page but not assigned: others are told
+    assert (await world.get(first)).task_status.value == "queued"
+    assert (await world.get(second)).task_status.value == "pending"
+    world.sockets["cpu-agent"].sent.clear()
+    await world.connect("cpu-2", labels={"cpu"}, capacity=1)
     assert await world.dispatcher.dispatch_once() == 1
     assert calls == 1  # everything claimed was assigned or already handed off
+
+
+async def test_a_queue_no_agent_here_serves_is_not_claimed(world: World) -> None:
+    """A task none of this process's agents could take is not even locked (so another
+    process's agents take it on the wake-up every submission sends): nothing to hand off."""
+    calls = 0
+
+    def hand_off() -> None:
+        nonlocal calls
+        calls += 1
+
+    world.dispatcher.hand_off = hand_off
+    await world.connect("cpu-agent", labels={"cpu"})
+    gpu_task = await world.task(await world.workflow(labels=["gpu"]))
+    assert await world.dispatcher.dispatch_once() == 0
+    assert calls == 0
+    await world.task(await world.workflow(labels=["cpu"], retries=2))
+    assert await world.dispatcher.dispatch_once() == 1
+    assert calls == 0
     assert (await world.get(gpu_task)).task_status.value in ("pending", "waiting")
 
 

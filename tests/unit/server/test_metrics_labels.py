@@ -54,16 +54,13 @@ def test_two_apps_have_separate_registries() -> None:
 
 def test_transitions_feed_the_histograms_naive_or_aware() -> None:
     from datetime import UTC, datetime, timedelta
-    from types import SimpleNamespace
 
     m = Metrics()
     now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     naive_created = (now - timedelta(seconds=2)).replace(tzinfo=None)  # as SQLite returns it
-    task: Any = SimpleNamespace(created_at=naive_created, assigned_at=None)
-    m.task_moved(task, "queued", now)
-    task.assigned_at = now
-    m.task_moved(task, "running", now + timedelta(milliseconds=5))
-    m.task_moved(task, "pending", now)  # not observed
+    m.task_queued(naive_created, now)
+    m.task_started(now, now + timedelta(milliseconds=5))
+    m.task_started(None, now)  # never assigned: not observed
     get = m.registry.get_sample_value
     assert get("runyard_task_submit_to_assign_seconds_sum") == 2.0
     assert get("runyard_task_assign_to_start_seconds_count") == 1
