@@ -44,6 +44,17 @@ wrk.method = "POST"
 wrk.body = '{"parameters": {"seconds": 0}}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer KEY"
+local keyed = KEYED
+local sent = 0
+math.randomseed(os.time())
+local prefix = "bench-" .. tostring(math.random(1, 1000000000)) .. "-"
+request = function()
+  if keyed then
+    sent = sent + 1
+    wrk.headers["Idempotency-Key"] = prefix .. tostring(sent)
+  end
+  return wrk.format()
+end
 local done = 0
 local bad = 0
 function response(status, headers, body)
@@ -65,7 +76,8 @@ class Latency:
 @dataclass
 class StackResult:
     db: str
-    tasks_per_s: float = 0.0
+    tasks_per_s: float = 0.0  # every run with an Idempotency-Key (as the SDK submits)
+    tasks_per_s_keyless: float = 0.0
     tasks: int = 0
     failed: int = 0
     server_rss_idle: float = 0.0
@@ -137,11 +149,13 @@ async def dispatch_latency(
     return Latency(statistics.median(samples) * 1000, pct(samples, 0.99) * 1000, len(samples))
 
 
-def submit_with_wrk(url: str, key: str, n: int, work: Path) -> subprocess.Popen[bytes]:
+def submit_with_wrk(url: str, key: str, n: int, work: Path, keyed: bool) -> subprocess.Popen[bytes]:
     """wrk stops sending after n responses (its thread stops) but waits out -d: the caller
-    terminates it once the tasks are in the database."""
+    terminates it once the tasks are in the database. ``keyed``: an Idempotency-Key on every
+    run, as the SDK, the CLI and MCP send."""
     script = work / "submit.lua"
-    script.write_text(SUBMIT_LUA.replace("KEY", key).replace("LIMIT", str(n)))
+    lua = SUBMIT_LUA.replace("KEYED", "true" if keyed else "false")
+    script.write_text(lua.replace("KEY", key).replace("LIMIT", str(n)))
     target = url + "/api/v1/r/workflows/slug/sleep/run"
     return subprocess.Popen(
         ["wrk", "-t1", "-c20", "-d600s", "-s", str(script), target],
@@ -151,14 +165,14 @@ def submit_with_wrk(url: str, key: str, n: int, work: Path) -> subprocess.Popen[
 
 
 async def throughput(
-    url: str, keys: Keys, db_url: str, n: int, work: Path
+    url: str, keys: Keys, db_url: str, n: int, work: Path, keyed: bool = True
 ) -> tuple[float, int, int]:
     """Tasks/s from the first submit to the last completion; (rate, tasks, failed)."""
     counter = Counter(db_url)
     try:
         before, _, _ = await counter.counts()
         started = time.perf_counter()
-        wrk = submit_with_wrk(url, keys.integration_key, n, work)
+        wrk = submit_with_wrk(url, keys.integration_key, n, work, keyed)
         deadline = started + max(120.0, n / 5)
         total = completed = failed = 0
         try:
@@ -217,6 +231,9 @@ def run_stack(db_url: str, label: str, n_tasks: int, n_latency: int, cross: bool
         say(f"{label}: throughput, {n_tasks} tasks")
         rate, total, failed = asyncio.run(throughput(url, keys, db_url, n_tasks, work))
         result.tasks_per_s, result.tasks, result.failed = rate, total, failed
+        say(f"{label}: throughput without Idempotency-Key, {n_tasks} tasks")
+        rate, _, failed = asyncio.run(throughput(url, keys, db_url, n_tasks, work, keyed=False))
+        result.tasks_per_s_keyless, result.failed = rate, result.failed + failed
         result.server_rss_after = rss_mib(server.pid)
     finally:
         for proc in reversed(procs):

@@ -104,6 +104,7 @@ class AsyncClient:
         parameters: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         progress: RunProgress | None = None,
+        priority: int | None = None,
     ) -> AsyncTask:
         """Submit a task. ``workflow`` is a slug, ``slug@version`` or a workflow id; a parameter
         given as a ``pathlib.Path`` (or ``"@path"`` for a file parameter) is uploaded first.
@@ -116,7 +117,7 @@ class AsyncClient:
             report = bind_progress(progress, key)
             plan.parameters[key] = await self.upload(path, progress=report)
         task_id, replayed = await self._executor.execute(
-            run_call(workflow, plan.parameters, idempotency_key)
+            run_call(workflow, plan.parameters, idempotency_key, priority)
         )
         return AsyncTask(self._executor, task_id, replayed=replayed)
 

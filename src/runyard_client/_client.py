@@ -109,20 +109,23 @@ class Client:
         parameters: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         progress: RunProgress | None = None,
+        priority: int | None = None,
     ) -> Task:
         """Submit a task. ``workflow`` is a slug, ``slug@version`` or a workflow id; a parameter
         given as a ``pathlib.Path`` (or ``"@path"`` for a file parameter) is uploaded first.
 
         The request carries ``idempotency_key`` as its ``Idempotency-Key``, or a fresh UUID: a
         retry after a dropped connection returns the same task instead of creating another.
-        Pass your own key to make the submit repeat-safe across calls (or processes)."""
+        Pass your own key to make the submit repeat-safe across calls (or processes).
+        ``priority`` (-10 last … 10 first; default the workflow's) orders the team's queue; a
+        task of priority p is ranked as if submitted p minutes earlier."""
         plan = RunPlan.of(parameters)
         files = plan.workflow_files(self.workflows.resolve(workflow)) if plan.at_strings else None
         for key, path in plan.uploads(files).items():
             report = bind_progress(progress, key)
             plan.parameters[key] = self.upload(path, progress=report)
         task_id, replayed = self._executor.execute(
-            run_call(workflow, plan.parameters, idempotency_key)
+            run_call(workflow, plan.parameters, idempotency_key, priority)
         )
         return Task(self._executor, task_id, replayed=replayed)
 

@@ -65,6 +65,7 @@ class TaskInfo(Model):
     task_error: str = ""
     task_error_code: str | None = None
     retry_count: int = 0
+    priority: int = 0
     agent_id: str | None = None
     created_at: datetime | None = None
     started_at: datetime | None = None

@@ -114,7 +114,7 @@ def workflow_route(ref: str) -> str:
 
 
 def run_call(
-    ref: str, parameters: dict[str, Any], idempotency_key: str | None
+    ref: str, parameters: dict[str, Any], idempotency_key: str | None, priority: int | None = None
 ) -> Call[tuple[str, bool]]:
     """``(task_id, replayed)``. Every run carries an ``Idempotency-Key`` (a fresh UUID unless
     the caller gives one), built once here so the executor's retries reuse it: a request whose
@@ -130,7 +130,9 @@ def run_call(
         "POST",
         workflow_route(ref) + "/run",
         parse,
-        json={"parameters": parameters},
+        json={"parameters": parameters}
+        if priority is None
+        else {"parameters": parameters, "priority": priority},
         headers=headers,
     )
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from runyard.models import Task
+from runyard.states import TaskStatus
 from runyard.tasks import lifecycle
 from runyard.tasks.execution import AgentRef, TaskExecution
-from runyard.tasks.states import TaskStatus
 from tests.support.app import Harness
 
 

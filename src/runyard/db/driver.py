@@ -3,12 +3,14 @@ nothing more, so mypy checks those calls and no ``Any`` spreads from them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 
 class Record(Protocol):
-    def __getitem__(self, key: str | int) -> Any: ...
+    def __getitem__(self, key: str) -> Any: ...
+
+    def keys(self) -> Iterable[str]: ...
 
 
 class Transaction(Protocol):

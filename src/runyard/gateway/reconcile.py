@@ -9,10 +9,10 @@ import logging
 from runyard.clock import Clock
 from runyard.db.unit import UnitOfWork
 from runyard.models import Task
+from runyard.states import HELD, SCHEDULABLE, TERMINAL, TaskStatus
 from runyard.tasks import lifecycle
 from runyard.tasks.execution import AgentRef
 from runyard.tasks.repository import TaskQueue
-from runyard.tasks.states import HELD, SCHEDULABLE, TERMINAL, TaskStatus
 from runyard_protocol import OutcomeKind, RunningTask
 
 log = logging.getLogger("runyard.gateway")

@@ -104,6 +104,12 @@ def run_tool(workflows: list[tuple[str, str, list[dict[str, Any]]]]) -> types.To
                 "maxLength": 255,
                 "description": "Same key + same parameters = the same task, never a second run.",
             },
+            "priority": {
+                "type": "integer",
+                "minimum": -10,
+                "maximum": 10,
+                "description": "-10 (last) to 10 (first); default: the workflow's priority.",
+            },
         },
         "required": ["workflow_slug"],
         "additionalProperties": False,

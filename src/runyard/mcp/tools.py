@@ -27,8 +27,8 @@ from runyard.mcp.schemas import (
 )
 from runyard.models import Workflow, WorkflowVersion
 from runyard.services import Services
+from runyard.states import TERMINAL
 from runyard.tasks.service import TaskService, to_read
-from runyard.tasks.states import TERMINAL
 from runyard.tasks.submit import RunService
 from runyard.workflows.service import WorkflowService
 from runyard.workflows.service import to_read as workflow_read
@@ -120,6 +120,9 @@ async def run_workflow_by_slug(caller: Caller, args: Args) -> dict[str, Any]:
     if not isinstance(parameters, dict):
         raise Unprocessable("`parameters` must be an object.", code="invalid_request")
     key = _text(args, "idempotency_key", False)
+    body: dict[str, Any] = {"parameters": parameters}
+    if args.get("priority") is not None:
+        body["priority"] = _int(args, "priority", 0, -10, 10)
     services = caller.services
     await services.rate_limiter.submit_run(caller.address, caller.principal.rate_key)
     async with services.db.unit() as uow:
@@ -130,7 +133,7 @@ async def run_workflow_by_slug(caller: Caller, args: Args) -> dict[str, Any]:
             caller.team,
             wf,
             v,
-            {"parameters": parameters},
+            body,
             workflow_ref=f"{wf.id}@{v.version}",
             idempotency_key=key,
         )

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from runyard.states import ACTIVE, TERMINAL
 from runyard.tasks.repository import TaskQueue
-from runyard.tasks.states import ACTIVE, TERMINAL
 
 if TYPE_CHECKING:
     from runyard.db.engine import Database

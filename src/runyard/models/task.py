@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from runyard.db.base import Base, UTCDateTime, new_id, utcnow
-from runyard.tasks.states import SCHEDULABLE, TaskStatus, rank_at, requirement_key, sql_list
+from runyard.states import SCHEDULABLE, TaskStatus, rank_at, requirement_key, sql_list
 
 
 class TaskStatusType(TypeDecorator[TaskStatus]):
@@ -87,9 +87,9 @@ class Task(Base):
     # task_output.values.
     output_values: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
-    #: -10 (last) … 10 (first); see ``tasks.states.rank_at`` for how it ages.
+    #: -10 (last) … 10 (first); see ``runyard.states.rank_at`` for how it ages.
     priority: Mapped[int] = mapped_column(Integer, default=0)
     tool_type: Mapped[str] = mapped_column(String(16), default="python")
-    #: The queue the task waits in (``tasks.states.requirement_key``) and its rank there.
+    #: The queue the task waits in (``runyard.states.requirement_key``) and its rank there.
     requirement_key: Mapped[str] = mapped_column(String(400), default=_requirement_key)
     rank_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_rank_at)

@@ -28,6 +28,15 @@ def file_parameters(version: WorkflowVersion, task: Task) -> dict[str, str]:
     }
 
 
+def check_unexpired(files: dict[str, StoredFile], params: dict[str, str], now: datetime) -> None:
+    """Raise ``InputExpired`` naming the first file input that is gone or expired (the one
+    rule both dispatcher passes and the input-URL renewal apply)."""
+    for key, file_key in params.items():
+        f = files.get(file_key)
+        if f is None or f.file_status == "expired" or f.expires_at <= now:
+            raise InputExpired(key)
+
+
 def signed_inputs(
     files: dict[str, StoredFile], params: dict[str, str], storage: Storage, ttl: int
 ) -> list[AssignedInput]:
@@ -59,10 +68,7 @@ async def load_inputs(
 ) -> list[AssignedInput]:
     params = file_parameters(version, task)
     files = await FileRepository(session).by_keys(task.team_id, list(params.values()))
-    for key, file_key in params.items():
-        f = files.get(file_key)
-        if f is None or f.file_status == "expired" or f.expires_at <= now:
-            raise InputExpired(key)
+    check_unexpired(files, params, now)
     return signed_inputs(files, params, storage, settings.limits.agent_url_ttl)
 
 

@@ -3,7 +3,7 @@ direct one (PostgreSQL's driver, ``direct.py``).
 
 A team's schedulable tasks wait in queues, one per ``requirement_key`` (tool type and required
 labels). A pass claims only from the queues some free agent can serve, a page from each in rank
-order (priority with aging, then age: ``tasks.states.rank_at``), offers the merged page to the
+order (priority with aging, then age: ``runyard.states.rank_at``), offers the merged page to the
 agents able to take each task, and goes on page after page while slots remain and the tasks seen
 cannot use them, up to ``batch`` tasks. So tasks that no connected agent can take (a label
 nobody has, a ComfyUI graph while the GPU box is off) never hide the ones an agent can: they are
@@ -17,7 +17,7 @@ from datetime import datetime
 
 from runyard.gateway.registry import Connection
 from runyard.models import Task, WorkflowVersion
-from runyard.tasks.states import parse_requirement_key
+from runyard.states import parse_requirement_key
 from runyard_protocol import TaskAssign
 
 After = tuple[datetime, str] | None  # (rank_at, id) of the last task of the previous page

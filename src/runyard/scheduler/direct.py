@@ -14,22 +14,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from runyard.clock import iso_z
+from runyard.db.driver import DriverConnection, Record
 from runyard.db.engine import Database
 from runyard.gateway.registry import Connection
 from runyard.models import StoredFile, Task, WorkflowVersion
 from runyard.scheduler.assignments import (
     InputExpired,
     build_assign,
+    check_unexpired,
     file_parameters,
     signed_inputs,
 )
 from runyard.scheduler.claims import After, Assigned, Pick, Version, assign_team
 from runyard.settings import Settings
+from runyard.states import HELD, SCHEDULABLE, TaskStatus, sql_list
 from runyard.storage.base import Storage
-from runyard.tasks.states import HELD, SCHEDULABLE, sql_list
+from runyard.tasks.lifecycle import event_payload, status_data
 from runyard_protocol import AssignedInput, TaskAssign
 
 _HELD = f"""
@@ -71,13 +72,13 @@ SELECT file_key, file_name, content_type, file_size, file_status, expires_at FRO
 WHERE team_id = $1 AND file_key = ANY($2::text[])
 """
 
-_QUEUE = """
+_QUEUE = f"""
 WITH a AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[])
         AS a(id, agent_id, attempt, data)
 ), t AS (
-    UPDATE tasks SET task_status = 'queued', agent_id = a.agent_id, attempt = a.attempt,
-        assigned_at = $5, event_seq = tasks.event_seq + 1
+    UPDATE tasks SET task_status = '{TaskStatus.QUEUED}', agent_id = a.agent_id,
+        attempt = a.attempt, assigned_at = $5, event_seq = tasks.event_seq + 1
     FROM a WHERE tasks.id = a.id
     RETURNING tasks.id, tasks.event_seq, a.data
 )
@@ -86,7 +87,7 @@ SELECT id, event_seq, 'status', data::json, $5 FROM t
 """
 
 
-def _task(row: Any) -> Task:
+def _task(row: Record) -> Task:
     """A claimed row as a transient ``Task`` (never added to a session): what the choice of an
     agent and the assignment frame read. JSON columns arrive decoded: SQLAlchemy registers a
     codec on its connections, which ``Database.driver`` hands out."""
@@ -164,7 +165,7 @@ class DirectPass:
 
     async def _team(
         self,
-        pg: Any,
+        pg: DriverConnection,
         now: datetime,
         team_id: str,
         agents: list[Connection],
@@ -203,7 +204,12 @@ class DirectPass:
         return assigned
 
     async def _assign(
-        self, pg: Any, task: Task, version: WorkflowVersion | None, conn: Connection, now: datetime
+        self,
+        pg: DriverConnection,
+        task: Task,
+        version: WorkflowVersion | None,
+        conn: Connection,
+        now: datetime,
     ) -> TaskAssign | None:
         """The frame for ``task`` on ``conn``, or None when only the general pass can decide."""
         if version is None:
@@ -217,19 +223,16 @@ class DirectPass:
         return build_assign(task, version, inputs)
 
     async def _inputs(
-        self, pg: Any, task: Task, version: WorkflowVersion, now: datetime
+        self, pg: DriverConnection, task: Task, version: WorkflowVersion, now: datetime
     ) -> list[AssignedInput]:
         params = file_parameters(version, task)
         if not params:
             return []
         rows = await pg.fetch(_FILES, task.team_id, list(params.values()))
         files = {r["file_key"]: StoredFile(**dict(r)) for r in rows}
-        for key, file_key in params.items():
-            f = files.get(file_key)
-            if f is None or f.file_status == "expired" or f.expires_at <= now:
-                raise InputExpired(key)
+        check_unexpired(files, params, now)
         return signed_inputs(files, params, self.storage, self.settings.limits.agent_url_ttl)
 
 
 def _event(task_id: str, now: datetime) -> str:
-    return json.dumps({"task_id": task_id, "task_status": "queued", "timestamp": iso_z(now)})
+    return json.dumps(event_payload(task_id, status_data(TaskStatus.QUEUED), now))

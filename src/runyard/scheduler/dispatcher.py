@@ -26,10 +26,10 @@ from runyard.scheduler.assignments import InputExpired, build_assign, load_input
 from runyard.scheduler.claims import After, assign_team
 from runyard.scheduler.direct import DirectPass
 from runyard.settings import Settings
+from runyard.states import TaskStatus
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
 from runyard.tasks.repository import TaskQueue
-from runyard.tasks.states import TaskStatus
 from runyard.workflows.requirements import Requirements, graph_requirements
 from runyard_protocol import TaskAssign
 

@@ -23,9 +23,9 @@ from runyard.db.engine import Database
 from runyard.db.unit import UnitOfWork
 from runyard.gateway.registry import Connection, Gateway
 from runyard.settings import SchedulerSettings, Settings
+from runyard.states import TaskStatus
 from runyard.tasks import lifecycle
 from runyard.tasks.repository import TaskQueue, TimerRow
-from runyard.tasks.states import TaskStatus
 from runyard_protocol import CloseReason
 
 log = logging.getLogger("runyard.reaper")

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable
 
-from runyard.deps import services_of
 from runyard.errors import (
     BadRequest,
     ErrorBody,
@@ -23,7 +22,7 @@ from runyard.errors import (
     NotFound,
     RunyardError,
 )
-from runyard.storage.base import ObjectExists, UploadNotFound, check_key
+from runyard.storage.base import ObjectExists, Storage, UploadNotFound, check_key
 from runyard.storage.bodies import BodyLengthMismatch
 from runyard.storage.local import InsufficientSpace, LocalStorage
 from runyard.storage.parts import etag_of
@@ -55,7 +54,7 @@ class _Download(FileResponse):
 
 
 def _store(request: Request) -> LocalStorage:
-    store = services_of(request).storage
+    store: Storage = request.app.state.services.storage  # no deps: storage sits below it
     if not isinstance(store, LocalStorage):
         raise NotFound("This server does not use the embedded object store.", code="not_found")
     return store

@@ -17,10 +17,10 @@ from runyard.deps import (
 )
 from runyard.errors import NotFound
 from runyard.pagination import PageDep
+from runyard.states import TaskStatus
 from runyard.tasks.repository import TaskFilter
 from runyard.tasks.schemas import CancelResult, TaskList, TaskRead, TaskResult
 from runyard.tasks.service import TaskService, to_read
-from runyard.tasks.states import TaskStatus
 
 router = APIRouter(prefix="/r/tasks", tags=["runtime"])
 

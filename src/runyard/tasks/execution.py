@@ -13,10 +13,10 @@ from runyard.db.unit import UnitOfWork
 from runyard.files.naming import output_key, safe_file_name
 from runyard.models import Task, TaskOutput
 from runyard.settings import Settings
+from runyard.states import HELD, TaskStatus
 from runyard.tasks import lifecycle
 from runyard.tasks.repository import TaskQueue
 from runyard.tasks.schemas import TaskOutputBody
-from runyard.tasks.states import HELD, TaskStatus
 
 
 class StaleAttempt(Exception):

@@ -13,7 +13,7 @@ from typing import Any
 from runyard.clock import iso_z
 from runyard.db.unit import UnitOfWork
 from runyard.models import Task, TaskEvent
-from runyard.tasks.states import TERMINAL, TaskStatus, can_move
+from runyard.states import TERMINAL, TaskStatus, can_move
 from runyard.webhooks import outbox
 
 log = logging.getLogger("runyard.tasks")

@@ -4,7 +4,7 @@ the rows it returns, no decisions.
 
 Each is an ``UPDATE … RETURNING`` (or ``INSERT``) fenced by the same conditions the general path
 checks (team, agent, attempt, state), feeding the event (and output, and idempotency) rows in
-data-modifying CTEs. Status and event names come from ``tasks.states`` and ``TaskEvent`` kinds
+data-modifying CTEs. Status and event names come from ``runyard.states`` and ``TaskEvent`` kinds
 defined once; the event payload from ``lifecycle.event_payload``; a new task's column values
 from the ``Task`` the caller built, so no default is written twice.
 """
@@ -19,21 +19,25 @@ from typing import Any
 from runyard.db.base import new_id
 from runyard.db.driver import DriverConnection
 from runyard.models import Task
+from runyard.states import ACTIVE, TaskStatus, sql_list
 from runyard.tasks.execution import AgentRef, Slot
 from runyard.tasks.lifecycle import event_payload
-from runyard.tasks.states import ACTIVE, TaskStatus, sql_list
 
 S = TaskStatus
 
 _CREATE = f"""
 WITH n AS (
-    SELECT count(*) AS active FROM (
-        SELECT 1 FROM tasks WHERE team_id = $2
-            AND task_status IN ({sql_list(ACTIVE)}) LIMIT $11
-    ) AS unfinished
+    SELECT CASE WHEN $11::int IS NULL THEN NULL ELSE (
+        SELECT count(*) FROM (
+            SELECT 1 FROM tasks WHERE team_id = $2
+                AND task_status IN ({sql_list(ACTIVE)}) LIMIT $11
+        ) AS unfinished
+    ) END AS active
+), room AS (
+    SELECT 1 FROM n WHERE n.active IS NULL OR n.active < $11
 ), k AS (
     INSERT INTO idempotency_keys (team_id, key, request_hash, task_id, created_at)
-    SELECT $2, $22::text, $23::text, $1, $10 FROM n WHERE n.active < $11 AND $22::text IS NOT NULL
+    SELECT $2, $22::text, $23::text, $1, $10 FROM room WHERE $22::text IS NOT NULL
     ON CONFLICT DO NOTHING
     RETURNING task_id
 ), t AS (
@@ -43,13 +47,13 @@ WITH n AS (
         rank_at)
     SELECT $1, $2, $3, $4, $5, $13, $14, $6::json, $7::json, $8, $9, $15, $16, $17, $10, 1,
         $18, $19, $20, $21
-    FROM n WHERE n.active < $11 AND ($22::text IS NULL OR EXISTS (SELECT 1 FROM k))
+    FROM room WHERE $22::text IS NULL OR EXISTS (SELECT 1 FROM k)
     RETURNING id
 ), e AS (
     INSERT INTO task_events (task_id, seq, event, data, created_at)
     SELECT id, 1, 'status', $12::json, $10 FROM t
 )
-SELECT (SELECT count(*) FROM t) AS created, (SELECT n.active < $11 FROM n) AS room
+SELECT (SELECT count(*) FROM t) AS created, (SELECT n.active FROM n) AS active
 """
 
 _ACK = f"""
@@ -112,11 +116,11 @@ def payload(task_id: str, data: dict[str, Any], now: datetime) -> str:
 
 
 async def create(
-    pg: DriverConnection, task: Task, cap: int, key: str | None, digest: str | None
-) -> tuple[bool, bool]:
+    pg: DriverConnection, task: Task, cap: int | None, key: str | None, digest: str | None
+) -> tuple[bool, int | None]:
     """Insert a new ``task``, its first event and (with ``key``) its idempotency row in the
-    caller's transaction, unless the team has ``cap`` unfinished tasks already or ``key`` is
-    taken. (created, room): not created with room means the key was taken."""
+    caller's transaction, unless the team has ``cap`` unfinished tasks already (counted only
+    when a cap is given) or ``key`` is taken. (created, the count, up to ``cap``)."""
     row = await pg.fetchrow(
         _CREATE,
         task.id,
@@ -144,7 +148,8 @@ async def create(
         digest,
     )
     assert row is not None
-    return bool(row["created"]), bool(row["room"])
+    active = row["active"]
+    return bool(row["created"]), None if active is None else int(active)
 
 
 async def ack(

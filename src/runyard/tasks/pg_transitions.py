@@ -20,22 +20,24 @@ from runyard.tasks.transitions import Completion, Idempotency, TaskTransitions, 
 
 
 class PostgresTransitions(TaskTransitions):
-    async def create(
-        self, uow: UnitOfWork, task: Task, *, cap: int, idempotency: Idempotency | None
-    ) -> bool:
-        # One statement inside the request's transaction: the cap, the key, the task and its
-        # first event.
+    async def create(self, uow: UnitOfWork, task: Task, *, idempotency: Idempotency | None) -> bool:
+        # One statement inside the request's transaction: the cap (when it must be counted),
+        # the key, the task and its first event.
+        count = self.cap.must_count(task.team_id)
         with unreachable_as_operational():
-            created, room = await pg_statements.create(
+            created, active = await pg_statements.create(
                 await Database.driver_of(uow.session),
                 task,
-                cap,
+                self.cap.cap if count else None,
                 idempotency.key if idempotency else None,
                 idempotency.digest if idempotency else None,
             )
-        if not room:
-            raise queue_full(cap)
+        if active is not None:
+            self.cap.counted(task.team_id, active)
+            if active >= self.cap.cap:
+                raise queue_full(self.cap.cap)
         if created:
+            self.cap.admitted(task.team_id)
             uow.task_changed(task.id, wake=True)
         return created
 

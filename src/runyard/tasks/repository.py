@@ -17,7 +17,7 @@ from sqlalchemy import Integer, Table, bindparam, delete, func, select, text, tu
 
 from runyard.db.repository import Repository
 from runyard.models import Agent, IdempotencyKey, Task, TaskEvent, TaskOutput, WorkflowVersion
-from runyard.tasks.states import ACTIVE, HELD, SCHEDULABLE, TERMINAL, TaskStatus, sql_list
+from runyard.states import ACTIVE, HELD, SCHEDULABLE, TERMINAL, TaskStatus, sql_list
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from runyard.pagination import PageMeta
-from runyard.tasks.states import TaskStatus
+from runyard.states import TaskStatus
 
 
 class OutputRead(BaseModel):

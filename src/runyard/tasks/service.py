@@ -3,17 +3,33 @@ after the commit."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from runyard.clock import Clock, iso_z
 from runyard.db.unit import UnitOfWork
 from runyard.errors import Gone, NotFound
-from runyard.gateway.registry import Gateway
 from runyard.models import Task
 from runyard.settings import Settings
+from runyard.states import TaskStatus
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
 from runyard.tasks.repository import TaskFilter, TaskQueue
 from runyard.tasks.schemas import TaskOutputBody, TaskRead, TaskResult
-from runyard.tasks.states import TaskStatus
+
+
+class CancelSender(Protocol):
+    """What a cancel needs of the gateway (which imports ``tasks``, not the reverse)."""
+
+    async def send_cancel(
+        self,
+        team_id: str,
+        agent_id: str,
+        task_id: str,
+        attempt: int,
+        reason: str,
+        *,
+        once: bool = False,
+    ) -> None: ...
 
 
 def to_read(task: Task) -> TaskRead:
@@ -39,7 +55,7 @@ class TaskService:
             raise NotFound(f"No task {task_id!r} in this team.", code="task_not_found")
         return task
 
-    async def cancel(self, team_id: str, task_id: str, gateway: Gateway) -> Task:
+    async def cancel(self, team_id: str, task_id: str, gateway: CancelSender) -> Task:
         """Unassigned work is cancelled at once; running work is flagged and its agent told
         after the commit; it becomes ``cancelled`` when the agent confirms or after the grace
         period (an agent on another server process hears of it from that process's reaper)."""

@@ -21,9 +21,9 @@ from runyard.files.naming import accepts
 from runyard.files.repository import FileRepository
 from runyard.models import StoredFile, Task, Workflow, WorkflowVersion
 from runyard.settings import Settings
+from runyard.states import TaskStatus, rank_at, requirement_key
 from runyard.storage.base import Storage
 from runyard.tasks.repository import TaskQueue
-from runyard.tasks.states import TaskStatus, rank_at, requirement_key
 from runyard.tasks.transitions import Idempotency, TaskTransitions
 from runyard.workflows.parameters import ParamError, resolve_parameters
 from runyard.workflows.requirements import graph_requirements
@@ -201,8 +201,7 @@ class RunService:
             rank_at=rank_at(now, priority),
         )
         key = Idempotency(idempotency_key, digest) if idempotency_key else None
-        cap = self.settings.limits.queued_tasks_per_team
-        if await self.transitions.create(self.uow, task, cap=cap, idempotency=key):
+        if await self.transitions.create(self.uow, task, idempotency=key):
             return Submitted(task.id, False)
         # A concurrent request with the same key inserted first: answer with its task.
         assert idempotency_key is not None

@@ -25,6 +25,7 @@ from runyard.models import IdempotencyKey, Task
 from runyard.settings import Settings
 from runyard.tasks import lifecycle
 from runyard.tasks.execution import AgentRef, Slot, StaleAttempt, TaskExecution
+from runyard.tasks.quota import QueueCap
 from runyard.tasks.repository import TaskQueue
 
 
@@ -62,16 +63,22 @@ class TaskTransitions:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        limits = settings.limits
+        self.cap = QueueCap(lambda: limits.queued_tasks_per_team)
 
     # -- creation (inside the request's unit of work) -----------------------------------------
-    async def create(
-        self, uow: UnitOfWork, task: Task, *, cap: int, idempotency: Idempotency | None
-    ) -> bool:
-        """Add the pending ``task`` with its first event (and its idempotency row). False when
-        a concurrent request took the key first (nothing added: the caller replays it)."""
+    async def create(self, uow: UnitOfWork, task: Task, *, idempotency: Idempotency | None) -> bool:
+        """Add the pending ``task`` with its first event (and its idempotency row), within the
+        team's queue cap (``quota.py``). False when a concurrent request took the key first
+        (nothing added: the caller replays it)."""
         repo = TaskQueue(uow.session)
-        if await repo.active_count(task.team_id, up_to=cap) >= cap:
-            raise queue_full(cap)
+        cap = self.cap.cap
+        if self.cap.must_count(task.team_id):
+            active = await repo.active_count(task.team_id, up_to=cap)
+            self.cap.counted(task.team_id, active)
+            if active >= cap:
+                raise queue_full(cap)
+        self.cap.admitted(task.team_id)
         repo.add(task)
         lifecycle.created(uow, task, task.created_at)
         if idempotency is None:

@@ -55,11 +55,15 @@ def _check_files(parameters: dict[str, Any]) -> None:
 
 
 def submit(
-    client: Client, workflow: str, parameters: dict[str, Any], idempotency_key: str | None
+    client: Client,
+    workflow: str,
+    parameters: dict[str, Any],
+    idempotency_key: str | None,
+    priority: int | None = None,
 ) -> Task:
     """Run, with one transfer bar per uploaded file."""
     if not any(isinstance(v, str) and v.startswith("@") for v in parameters.values()):
-        return client.run(workflow, parameters, idempotency_key)
+        return client.run(workflow, parameters, idempotency_key, priority=priority)
     bars_by_key: dict[str, TaskID] = {}
     with transfer_bars() as bars:
 
@@ -68,7 +72,7 @@ def submit(
                 bars_by_key[key] = bars.add_task(f"{key}", total=total)
             bars.update(bars_by_key[key], completed=sent, total=total)
 
-        return client.run(workflow, parameters, idempotency_key, progress=report)
+        return client.run(workflow, parameters, idempotency_key, progress=report, priority=priority)
 
 
 def follow(task: Task, timeout: float | None, quiet: bool) -> TaskInfo:
@@ -128,6 +132,16 @@ def run(
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Give up waiting after this many seconds.")
     ] = None,
+    priority: Annotated[
+        int | None,
+        typer.Option(
+            "--priority",
+            min=-10,
+            max=10,
+            help="-10 (last) to 10 (first); default: the workflow's. A task of priority p is "
+            "ranked as if submitted p minutes earlier.",
+        ),
+    ] = None,
     server: ServerOpt = None,
     api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
@@ -136,7 +150,7 @@ def run(
     parameters = parse_parameters(param or [])
     _check_files(parameters)
     with connect(ctx, server, api_key) as client:
-        task = submit(client, workflow, parameters, idempotency_key)
+        task = submit(client, workflow, parameters, idempotency_key, priority)
         if not (wait or download):
             if as_json:
                 print_json({"task_id": task.id, "replayed": task.replayed})

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from runyard.models import Task
+from runyard.states import TaskStatus
 from runyard.tasks import lifecycle
-from runyard.tasks.states import TaskStatus
 from tests.support import tasks as drive
 from tests.support.app import Harness, Team
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runyard.tasks.states import TaskStatus
+from runyard.states import TaskStatus
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "operating.md"
 

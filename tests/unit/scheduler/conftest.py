@@ -21,8 +21,8 @@ from runyard.models import Agent, ApiKey, Task, Team, Workflow, WorkflowVersion
 from runyard.scheduler import Dispatcher, Reaper
 from runyard.services import fast_pass
 from runyard.settings import DatabaseSettings, Settings
+from runyard.states import TaskStatus
 from runyard.storage.local import LocalStorage
-from runyard.tasks.states import TaskStatus
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from runyard.models import StoredFile, Task, TaskEvent
-from runyard.tasks.states import TaskStatus as S
+from runyard.states import TaskStatus as S
 from tests.unit.scheduler.conftest import World
 
 

@@ -15,7 +15,7 @@ from runyard.gateway.handlers import FrameHandler
 from runyard.gateway.lanes import FrameLanes
 from runyard.models import TaskEvent, TaskOutput
 from runyard.services import choose_transitions
-from runyard.tasks.states import TaskStatus
+from runyard.states import TaskStatus
 from runyard_protocol import (
     AgentFrame,
     Heartbeat,

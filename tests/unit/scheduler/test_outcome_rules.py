@@ -5,8 +5,8 @@ recognised, and an agent heard from lately is never judged lost."""
 from __future__ import annotations
 
 from runyard.gateway.reconcile import already_applied, reconcile_on_hello
+from runyard.states import TaskStatus
 from runyard.tasks.execution import AgentRef, StaleAttempt, TaskExecution
-from runyard.tasks.states import TaskStatus
 from runyard_protocol import RunningTask
 from tests.unit.scheduler.conftest import World
 

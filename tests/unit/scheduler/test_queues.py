@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import bindparam, text
 
 from runyard.db.base import UTCDateTime
-from runyard.tasks.states import PRIORITY_MAX, PRIORITY_MIN, PRIORITY_STEP, TaskStatus
+from runyard.states import PRIORITY_MAX, PRIORITY_MIN, PRIORITY_STEP, TaskStatus
 from tests.unit.scheduler.conftest import T0, World
 
 S = TaskStatus

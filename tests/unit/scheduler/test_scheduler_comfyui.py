@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from runyard.models import WorkflowVersion
-from runyard.tasks.states import TaskStatus as S
+from runyard.states import TaskStatus as S
 from tests.unit.scheduler.conftest import World
 
 GRAPH = {

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from runyard.states import TaskStatus
 from runyard.tasks.execution import AgentRef, TaskExecution
 from runyard.tasks.repository import TaskQueue
-from runyard.tasks.states import TaskStatus
 from tests.unit.scheduler.conftest import World
 
 S = TaskStatus

@@ -74,6 +74,7 @@ function Field({ p, value, onChange, progress, problem }) {
 export function RunForm({ ctx, workflow, target }) {
   const params = workflow.parameters;
   const [values, setValues] = useState(() => initial(params));
+  const [priority, setPriority] = useState(String(workflow.priority || 0));
   const [progress, setProgress] = useState({});
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -99,7 +100,7 @@ export function RunForm({ ctx, workflow, target }) {
           parameters[p.key] = p.type === "number" ? Number(value) : value;
         }
       }
-      const created = await ctx.api.post(target, { parameters });
+      const created = await ctx.api.post(target, { parameters, priority: Number(priority) });
       navigate("/tasks/" + created.task_id);
     } catch (err) {
       setError(err);
@@ -113,6 +114,13 @@ export function RunForm({ ctx, workflow, target }) {
         problem=${problems[p.key]}
         onChange=${(v) => setValues((old) => ({ ...old, [p.key]: v }))} />`,
     )}
+    <div class="field">
+      <label for="run-priority">Priority</label>
+      <input id="run-priority" type="number" min="-10" max="10" step="1" value=${priority}
+        onInput=${(e) => setPriority(e.target.value)} aria-describedby="run-priority-help" />
+      <p class="help" id="run-priority-help">-10 (last) to 10 (first). A task of priority p is
+        queued as if submitted p minutes earlier.</p>
+    </div>
     <${ErrorBox} error=${error} />
     <button type="submit" class="primary" disabled=${busy}>${busy ? "Starting…" : "Run"}</button>
   </form>`;

@@ -104,6 +104,7 @@ export function TaskPage({ ctx, id }) {
       <dt>Workflow</dt><dd><a href=${"#/workflows/" + task.workflow_id}>${task.workflow_slug}</a> v${task.workflow_version}</dd>
       <dt>Agent</dt><dd>${task.agent_id || "—"}</dd>
       <dt>Retries</dt><dd>${task.retry_count}</dd>
+      <dt>Priority</dt><dd>${task.priority ?? 0}</dd>
       <dt>Created</dt><dd>${when(task.created_at)}</dd>
       <dt>Started</dt><dd>${when(task.started_at)}</dd>
       <dt>Finished</dt><dd>${when(task.completed_at)}</dd>

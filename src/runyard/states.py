@@ -1,4 +1,5 @@
-"""The task state machine of contract section 3, typed. Terminal states never change."""
+"""The task state machine of contract section 3, typed, and what a task needs and its rank in
+the queue. Below `models` and every domain: a leaf module. Terminal states never change."""
 
 from __future__ import annotations
 
