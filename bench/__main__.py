@@ -81,6 +81,19 @@ def queue_rows(n_tasks: int, n_latency: int, pg: bool) -> list[Row]:
                     lat.p99_ms <= p99_goal,
                 )
             )
+        same, backlog = pgr.latency_same, pgr.latency_backlog
+        if same is not None and backlog is not None:
+            growth = backlog.p99_ms / same.p99_ms
+            rows.append(
+                Row(
+                    "P3",
+                    "growth: dispatch p99 with 10k tasks no agent can take ahead vs none",
+                    f"{backlog.p99_ms:.1f} vs {same.p99_ms:.1f} ms = {growth:.2f}x",
+                    "<= 1.5x",
+                    1.5 / growth,
+                    growth <= 1.5,
+                )
+            )
         rows.append(
             Row(
                 "P3",

@@ -85,6 +85,7 @@ class StackResult:
     server_rss_after: float = 0.0
     latency_same: Latency | None = None
     latency_cross: Latency | None = None
+    latency_backlog: Latency | None = None  # same process, 10k tasks no agent can take ahead
     notes: list[str] = field(default_factory=list)
 
 
@@ -147,6 +148,42 @@ async def dispatch_latency(
     finally:
         await agent.close()
     return Latency(statistics.median(samples) * 1000, pct(samples, 0.99) * 1000, len(samples))
+
+
+BACKLOG = 10_000
+
+
+async def add_backlog(db_url: str, team_id: str, n: int) -> None:
+    """``n`` waiting tasks for a label no agent has, older than anything submitted next."""
+    pg = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        wf = await pg.fetchval("SELECT id FROM workflows WHERE team_id = $1 LIMIT 1", team_id)
+        await pg.execute(
+            """
+            INSERT INTO tasks (id, team_id, workflow_id, workflow_slug, workflow_version,
+                task_status, progress, parameters, required_labels, task_timeout, max_retries,
+                task_error, retry_count, attempt, created_at, event_seq, priority, tool_type,
+                requirement_key, rank_at)
+            SELECT 'backlog-' || i, $1, $2, 'backlog', 1, 'waiting', 0.0, '{}', '["nolabel"]',
+                60, 0, '', 0, 0, now() - interval '1 hour', 1, 0, 'python', 'python|nolabel',
+                now() - interval '1 hour'
+            FROM generate_series(1, $3) AS i
+            """,
+            team_id,
+            wf,
+            n,
+        )
+        await pg.execute("ANALYZE tasks")
+    finally:
+        await pg.close()
+
+
+async def drop_backlog(db_url: str) -> None:
+    pg = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await pg.execute("DELETE FROM tasks WHERE id LIKE 'backlog-%'")
+    finally:
+        await pg.close()
 
 
 def submit_with_wrk(url: str, key: str, n: int, work: Path, keyed: bool) -> subprocess.Popen[bytes]:
@@ -218,6 +255,14 @@ def run_stack(db_url: str, label: str, n_tasks: int, n_latency: int, cross: bool
             dispatch_latency(url, url, keys, n_latency, f"bench-{label}-same")
         )
         if cross:
+            say(f"{label}: dispatch latency with {BACKLOG} tasks no agent can take ahead")
+            asyncio.run(add_backlog(db_url, keys.team_id, BACKLOG))
+            try:
+                result.latency_backlog = asyncio.run(
+                    dispatch_latency(url, url, keys, n_latency, f"bench-{label}-backlog")
+                )
+            finally:
+                asyncio.run(drop_backlog(db_url))
             port_b = free_port()
             url_b = f"http://127.0.0.1:{port_b}"
             env_b = server_env(db_url, work / "data", port_b)
