@@ -166,7 +166,7 @@ class ComfyUIRuntime:
                 submitted = await asyncio.shield(submit)
                 session.prompt_id = submitted.prompt_id
                 if submitted.node_errors:
-                    await self._partial(submitted, submit, partial_ok, ctx)
+                    await self._partial(submitted, submit, partial_ok, ctx, session)
                 files = await session.outputs()
             finally:
                 await session.close()
@@ -237,12 +237,19 @@ class ComfyUIRuntime:
         submit: asyncio.Task[Submitted],
         partial_ok: bool,
         ctx: TaskContext,
+        session: PromptSession,
     ) -> None:
         """ComfyUI accepted the prompt but will skip the outputs that failed validation: never a
-        silent partial result. Fail (and stop the rest) unless the workflow allows it."""
+        silent partial result. Fail (and stop the rest) unless the workflow allows it. The outputs
+        that ran meanwhile (on an idle ComfyUI, often all of them) are removed with the task's
+        other files."""
         message = render_skipped_outputs(submitted.node_errors)
         if not partial_ok:
             await self._abort(submit)
+            if self.files is not None:
+                leftovers = await session.leftovers(self.interrupt_grace)
+                remove = self.files.remove_outputs
+                ctx.cleanup.append(lambda: remove(leftovers))
             raise TaskFailedError(message, VALIDATION_FAILED)
         log.warning("task %s: %s", ctx.task_id, message)
         ctx.report(ProgressReport(0.0, message=message[:1000]))
