@@ -173,3 +173,37 @@ async def test_a_prompt_deleted_from_comfyuis_queue_ends_the_task_cancelled(
     assert prompt_id in str(caught.value)
     assert not ctx.cancelled  # nobody asked Runyard to cancel it
     assert all(r.progress == 0 for r in recorder.reports)
+
+
+async def test_a_delete_that_comes_after_comfyui_took_the_prompt_still_cleans_up(
+    slow_standin: Standin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seen on the real server: the prompt waits when the agent looks, ComfyUI takes and runs it
+    # before the agent's delete arrives (a no-op then), and it is gone from the queue when the
+    # agent looks again. It ran: its files must still be removed.
+    other = {
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0},
+        },
+        "2": {"class_type": "PreviewImage", "inputs": {"images": ["1", 0]}},
+    }
+    httpx.post(slow_standin.url + "/prompt", json={"prompt": other}).raise_for_status()
+    deleting = ComfyUIClient.delete_pending
+
+    async def too_late(self: ComfyUIClient, prompt_id: str) -> None:
+        await _until(lambda: prompt_id in slow_standin.history(), "the prompt ran")
+        await deleting(self, prompt_id)
+
+    monkeypatch.setattr(ComfyUIClient, "delete_pending", too_late)
+    runtime = ComfyUIRuntime(slow_standin.url, http_timeout=10, files_dir=slow_standin.data_dir)
+    try:
+        ctx, _ = make_ctx(tmp_path)
+        with pytest.raises(TaskFailedError) as caught:
+            await runtime.run(workflow(partial_graph()), ctx)
+        assert caught.value.code == "comfyui_validation_failed"
+        assert _files(slow_standin.data_dir / "output") == ["partial/ok_00001_.png"]
+        _finish(ctx)
+        assert _files(slow_standin.data_dir / "output") == []
+    finally:
+        await runtime.close()
