@@ -254,6 +254,9 @@ class PromptSession:
             self.ctx.report(report)
 
     async def _after_success(self) -> list[OutputFile]:
+        if self._quiet:
+            # Only the files to remove are wanted: `executed` named each one already.
+            return collect_outputs(self.graph_order, *self._executed)
         # execution_success can arrive a moment before ComfyUI writes the history entry.
         entry = await self.client.history_entry(self.prompt_id)
         for _ in range(20):
