@@ -2,8 +2,8 @@
 
 Start it as ``python -m runyard_testing.comfyui_standin --port N [--fail-health]
 [--node-delay SECONDS] [--extra-messages] [--data-dir DIR]`` (``DIR`` holds ``input/``,
-``output/``, ``temp/`` and ``models/<folder>/``, so tests can look at its files). It is a
-protocol peer for tests of the agent's ``comfyui`` runtime, written from
+``output/``, ``temp/``, ``models/<folder>/`` and ``custom_nodes/``, so tests can look at its
+files). It is a protocol peer for tests of the agent's ``comfyui`` runtime, written from
 ``/work/shared/notes/comfyui-protocol.md``; it runs model-free nodes with Pillow and is no
 substitute for the real server.
 
@@ -29,7 +29,9 @@ What each part reproduces (observed behaviour from the note):
   files under ``models/<folder>``. Images are float32 as in ComfyUI, so SaveImage truncates
   exactly as the real numpy path does (an inversion is one lower in ~62 % of values).
 - ``GET /object_info`` (``/object_info/{class}``): inputs as ``[type, {default, min, max,
-  step…}]``; ``GET /models`` (folder names), ``GET /models/{folder}`` (file names, 404 unknown).
+  step…}]``; ``GET /models`` (folder names, with the non-model ``configs`` and ``custom_nodes``
+  as on the real server), ``GET /models/{folder}`` (file names, 404 unknown; ``custom_nodes``
+  lists every file under ``DIR/custom_nodes``, where an ``example_node.py.example`` is seeded).
 - Validation bodies: full ``input_config``; ``received_value`` only where ComfyUI sends it (not
   for ``custom_validation_failed``); ``prompt_outputs_failed_validation`` with empty details.
 - Execution: one worker, one prompt at a time (a second prompt stays pending); events only to the
@@ -56,7 +58,10 @@ What each part reproduces (observed behaviour from the note):
   message type (``crystools.monitor``) during ImageBlur.
 - ``--preview-size N`` makes ImageBlur act like a sampler with ``--preview-method`` on: after
   each ``progress`` message a binary frame (event 1 PREVIEW_IMAGE, format 1 JPEG) with an
-  N x N JPEG of its input emerging from noise (N = 800 gives previews over 256 KiB).
+  N x N picture of its input emerging from noise, scaled as ComfyUI scales every preview to fit
+  ``--max-preview-size`` (ComfyUI's ``--preview-size``, default 512; up or down, aspect kept):
+  N = 48 arrives as a 512 x 512 JPEG; N = 800 with ``--max-preview-size 1024`` gives previews
+  over 256 KiB.
   ``--preview-every-node`` (a test aid, not ComfyUI) also sends one noise preview as each node
   starts, so any graph shows previews.
 

@@ -25,7 +25,14 @@ def main(argv: list[str] | None = None) -> None:
         "--preview-size",
         type=int,
         default=0,
-        help="sampler-like nodes (ImageBlur) send SIZE x SIZE JPEG live previews (0: none)",
+        help="sampler-like nodes (ImageBlur) send live previews of a SIZE x SIZE picture, scaled "
+        "to fit --max-preview-size (0: none)",
+    )
+    parser.add_argument(
+        "--max-preview-size",
+        type=int,
+        default=512,
+        help="ComfyUI's own --preview-size: every preview is scaled to fit SIZE x SIZE",
     )
     parser.add_argument(
         "--preview-every-node",
@@ -41,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
             extra_messages=args.extra_messages,
             preview_size=args.preview_size,
             preview_every_node=args.preview_every_node,
+            max_preview_size=args.max_preview_size,
         )
         uvicorn.run(
             create_app(options),

@@ -39,6 +39,7 @@ class StandinOptions:
     extra_messages: bool = False
     preview_size: int = 0
     preview_every_node: bool = False
+    max_preview_size: int = 512  # ComfyUI's --preview-size: every preview fits this square
 
 
 class SocketHub:
@@ -109,7 +110,13 @@ def create_app(options: StandinOptions) -> Starlette:
     for folder in (folders.input, folders.output, folders.temp):
         folder.mkdir(parents=True, exist_ok=True)
     for name in MODEL_FOLDERS:
-        (folders.models / name).mkdir(parents=True, exist_ok=True)
+        if name != "custom_nodes":
+            (folders.models / name).mkdir(parents=True, exist_ok=True)
+    # A fresh ComfyUI checkout ships an example custom node; /models/custom_nodes lists it.
+    folders.custom_nodes.mkdir(parents=True, exist_ok=True)
+    example = folders.custom_nodes / "example_node.py.example"
+    if not example.exists():
+        example.write_text("# an example custom node (the stand-in runs none)\n")
     hub = SocketHub()
     engine = Engine(
         folders,
@@ -118,6 +125,7 @@ def create_app(options: StandinOptions) -> Starlette:
         extra_messages=options.extra_messages,
         preview_size=options.preview_size,
         preview_every_node=options.preview_every_node,
+        max_preview_size=options.max_preview_size,
     )
 
     async def system_stats(request: Request) -> Response:

@@ -119,6 +119,7 @@ class Engine:
         extra_messages: bool = False,
         preview_size: int = 0,
         preview_every_node: bool = False,
+        max_preview_size: int = 512,
     ) -> None:
         self.folders = folders
         self.hub = hub
@@ -126,6 +127,7 @@ class Engine:
         self.extra_messages = extra_messages
         self.preview_size = preview_size  # 0: no sampler previews (ComfyUI's default)
         self.preview_every_node = preview_every_node  # a test aid: one preview as each node starts
+        self.max_preview_size = max_preview_size  # every preview is scaled to fit this square
         self.pending: list[QueueItem] = []
         self.running: QueueItem | None = None
         self.history: dict[str, dict[str, Any]] = {}
@@ -334,7 +336,7 @@ class Engine:
         run.emit("executing", {"node": node_id, "display_node": node_id, "prompt_id": pid})
         if self.preview_every_node and run.item.client_id and spec.class_type != _WS_SAVE:
             noise = FloatImage.filled(1, 1, (128, 128, 128))
-            frame = preview_frame(noise, self.preview_size or 64, 0.5)
+            frame = preview_frame(noise, self.preview_size or 64, 0.5, self.max_preview_size)
             self.hub.send_bytes_threadsafe(run.item.client_id, frame)
         # As in ComfyUI, the check before a node runs reports the interrupt at that node.
         self._check_interrupt()
@@ -364,7 +366,8 @@ class Engine:
         def preview(image: FloatImage, step: int, total: int) -> None:
             if self.preview_size > 0 and run.item.client_id:
                 # Like a sampler, never the finished picture: that is the node's output.
-                frame = preview_frame(image, self.preview_size, step / (total + 1))
+                done = step / (total + 1)
+                frame = preview_frame(image, self.preview_size, done, self.max_preview_size)
                 self.hub.send_bytes_threadsafe(run.item.client_id, frame)
 
         try:

@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 # uint8 → float32 in 0..1, as LoadImage computes it.
 _TO_FLOAT = array("f", [v / 255.0 for v in range(256)])
@@ -58,12 +58,16 @@ def invert(image: FloatImage) -> FloatImage:
     return image.map(lambda x: 1.0 - x)
 
 
-def preview_frame(image: FloatImage, size: int, done: float) -> bytes:
+def preview_frame(image: FloatImage, size: int, done: float, max_size: int) -> bytes:
     """A binary preview frame as ComfyUI sends a sampler's latent preview: event type 1
     (PREVIEW_IMAGE) and format 1 (JPEG), big-endian uint32 each, then the JPEG. The picture is
-    the image at ``size`` x ``size`` emerging from noise as ``done`` goes from 0 to 1."""
+    the image at ``size`` x ``size`` emerging from noise as ``done`` goes from 0 to 1, then
+    scaled (up or down, bilinear, aspect kept) to fit ``max_size`` x ``max_size`` as ComfyUI
+    scales every preview (its ``--preview-size``, 512 by default): a 64x64 preview arrives as a
+    512x512 JPEG."""
     noise = Image.frombytes("RGB", (size, size), os.urandom(size * size * 3))
     picture = Image.blend(noise, image.to_pil().resize((size, size)), max(0.0, min(1.0, done)))
+    picture = ImageOps.contain(picture, (max_size, max_size), Image.Resampling.BILINEAR)
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=95)
     return (1).to_bytes(4, "big") + (1).to_bytes(4, "big") + buffer.getvalue()

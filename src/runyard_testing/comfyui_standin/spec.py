@@ -15,12 +15,15 @@ from typing import Any
 from runyard_testing.comfyui_standin.images import FloatImage
 
 # The folders ComfyUI's /models lists; the stand-in scans ``models/<folder>`` under its data dir.
+# Like the real server it also lists two folders that hold no models: ``configs`` (model config
+# YAMLs) and ``custom_nodes`` (the custom nodes' source, ``<data dir>/custom_nodes``, every file).
 MODEL_FOLDERS = (
     "checkpoints",
     "clip",
     "clip_vision",
     "configs",
     "controlnet",
+    "custom_nodes",
     "diffusion_models",
     "embeddings",
     "loras",
@@ -41,18 +44,23 @@ class Folders:
     temp: Path
     models: Path
 
+    @property
+    def custom_nodes(self) -> Path:
+        return self.models.parent / "custom_nodes"
+
     def for_type(self, kind: str) -> Path | None:
         return {"input": self.input, "output": self.output, "temp": self.temp}.get(kind)
 
     def model_files(self, folder: str) -> list[str]:
         """``models/<folder>`` files as ComfyUI lists them: relative paths, sorted."""
-        base = self.models / folder
+        base = self.custom_nodes if folder == "custom_nodes" else self.models / folder
         if not base.is_dir():
             return []
+        every_file = folder in ("configs", "custom_nodes")
         return sorted(
             p.relative_to(base).as_posix()
             for p in base.rglob("*")
-            if p.is_file() and (folder == "configs" or p.suffix.lower() in MODEL_SUFFIXES)
+            if p.is_file() and (every_file or p.suffix.lower() in MODEL_SUFFIXES)
         )
 
     def input_files(self) -> list[str]:

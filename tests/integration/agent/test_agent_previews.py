@@ -91,14 +91,17 @@ async def test_previews_arrive_throttled_as_jpeg(server, start_agent, start_stan
     for preview in previews:
         assert (preview.attempt, preview.content_type, preview.node) == (1, "image/jpeg", "2")
         image = Image.open(io.BytesIO(base64.b64decode(preview.data)))
-        assert (image.format, image.size) == ("JPEG", (48, 48))
+        assert (image.format, image.size) == ("JPEG", (512, 512))  # scaled to fit 512 x 512
     kinds = [type(f) for f in server.frames if getattr(f, "task_id", None) == "task-1"]
     assert kinds.index(TaskPreview) < kinds.index(TaskComplete)
     assert server.of_type(TaskProgress, task_id="task-1")[-1].progress == 1.0
 
 
 async def test_previews_over_the_bound_are_skipped(server, start_agent, start_standin):
-    url = start_standin("--node-delay", "0.4", "--preview-size", "800")  # JPEGs > 256 KiB
+    # ComfyUI started with --preview-size 1024 sends an 800 x 800 preview as is: JPEGs > 256 KiB.
+    url = start_standin(
+        "--node-delay", "0.4", "--preview-size", "800", "--max-preview-size", "1024"
+    )
     await start_agent(comfyui_url=url, labels=["comfyui"], comfyui_preview_interval=0.05)
     await server.assign(comfy_assign())
     await server.wait_for(TaskComplete, timeout=30)

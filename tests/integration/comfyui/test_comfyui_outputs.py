@@ -84,8 +84,15 @@ async def test_health_reports_node_classes_and_models_for_preflight(
         info = (await runtime.health()).system_info
         assert {"SaveImage", "PreviewAny", "CheckpointLoaderSimple"} <= set(info["node_classes"])
         assert info["models"]["checkpoints"] == ["sd15.safetensors"]
+        # ComfyUI's /models also lists folders that hold no models: custom nodes' source files
+        # and model config YAMLs are not reported as models.
+        (standin.data_dir / "custom_nodes" / "pack").mkdir()
+        (standin.data_dir / "custom_nodes" / "pack" / "__init__.py").write_text("")
+        (standin.data_dir / "models" / "configs" / "v1.yaml").write_text("")
+        assert not {"custom_nodes", "configs"} & set(info["models"])
         (standin.data_dir / "models" / "loras" / "new.safetensors").write_bytes(b"w")
         info = (await runtime.health()).system_info  # refreshed (interval 0)
         assert info["models"]["loras"] == ["new.safetensors"]
+        assert not {"custom_nodes", "configs"} & set(info["models"])
     finally:
         await runtime.close()

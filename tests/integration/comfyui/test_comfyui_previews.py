@@ -40,7 +40,8 @@ async def test_sampler_previews_reach_ctx_preview_and_outputs_stay_apart(
     for preview in seen:
         assert (preview.content_type, preview.node) == ("image/jpeg", "2")
         with Image.open(io.BytesIO(preview.data)) as image:
-            assert (image.format, image.size) == ("JPEG", (40, 40))
+            # A 40 x 40 preview, scaled as ComfyUI scales every preview to fit 512 x 512.
+            assert (image.format, image.size) == ("JPEG", (512, 512))
     assert [o.output_id for o in outputs] == ["3.images.0", "3.images.1"]
     for output in outputs:
         with Image.open(output.path) as image:

@@ -131,6 +131,9 @@ def test_object_info_and_models_list_what_the_server_has(standin: Standin) -> No
     ]
     assert "checkpoints" in standin.get("/models")
     assert standin.get("/models/loras") == ["sub/style.safetensors"]
+    # As on the real server, /models also lists two folders that hold no models.
+    assert {"configs", "custom_nodes"} <= set(standin.get("/models"))
+    assert standin.get("/models/custom_nodes") == ["example_node.py.example"]
     missing = httpx.post(
         standin.url + "/prompt",
         json={

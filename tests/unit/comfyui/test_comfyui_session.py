@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,6 +38,8 @@ class FakeSocket:
         self.closed = False
 
     async def recv(self) -> str | bytes:
+        if not self.frames:
+            await asyncio.sleep(3600)  # a quiet ComfyUI: the session's own timeout ends the wait
         frame = self.frames.pop(0)
         if isinstance(frame, Exception):
             raise frame
@@ -64,7 +67,7 @@ class FakeClient:
         return self.history.pop(0) if len(self.history) > 1 else self.history[0]
 
     async def queue_position(self, prompt_id: str) -> str | None:
-        return self.queue.pop(0)
+        return self.queue.pop(0) if self.queue else "running"
 
     async def connect(self, client_id: str) -> FakeSocket:
         assert client_id == "client-1"
@@ -224,3 +227,43 @@ async def test_comfyui_unreachable_for_too_long_is_lost(tmp_path: Path) -> None:
         await session.outputs()
     assert caught.value.code == "comfyui_connection_lost"
     assert "connection refused" in str(caught.value)
+
+
+async def test_a_quiet_prompt_in_neither_queue_nor_history_was_removed_in_comfyui(
+    tmp_path: Path,
+) -> None:
+    # ComfyUI sends nothing when a waiting prompt is deleted from its queue. A check that gets
+    # no answer changes nothing; the next one finds the prompt gone.
+    class Flaky(FakeClient):
+        failed = False
+
+        async def queue_position(self, prompt_id: str) -> str | None:
+            if not self.failed:
+                self.failed = True
+                raise OSError("connection refused")
+            return await super().queue_position(prompt_id)
+
+    session, reports = _session(Flaky([None], ["pending", None]), FakeSocket([]), tmp_path)
+    with pytest.raises(TaskCancelledError) as caught:
+        await session.outputs()
+    assert str(caught.value).startswith("the prompt was removed in ComfyUI: prompt prompt-1")
+    assert reports == []
+
+
+async def test_a_quiet_prompt_that_finished_unseen_is_read_from_history(tmp_path: Path) -> None:
+    client = FakeClient([_done({"9": {"images": [IMAGE]}})], ["running", None])
+    session, _ = _session(client, FakeSocket([msg("executing", node="1")]), tmp_path)
+    assert [f.output_id for f in await session.outputs()] == ["9.images.0"]
+
+
+async def test_leftovers_of_a_stopped_prompt_are_the_files_it_saved(tmp_path: Path) -> None:
+    socket = FakeSocket(
+        [
+            msg("executing", node="9"),
+            msg("executed", node="9", output={"images": [IMAGE]}),
+            msg("execution_interrupted", node_id="9", node_type="SaveImage"),
+        ]
+    )
+    session, reports = _session(FakeClient([None]), socket, tmp_path)
+    assert [f.filename for f in await session.leftovers(5.0)] == ["out_00001_.png"]
+    assert reports == []  # the task has failed already: no progress from the stopped prompt

@@ -33,6 +33,9 @@ TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
     InvalidHandshake,
     InvalidURI,
 )
+# Folders ComfyUI's ``GET /models`` lists that hold no models: the custom nodes' source files and
+# model config YAMLs. Reporting them would make ``custom_nodes/pack/__init__.py`` a "model".
+NOT_MODEL_FOLDERS = frozenset({"custom_nodes", "configs"})
 # Transport errors plus error statuses: what a best-effort call (cancel, health) tolerates.
 HTTP_ERRORS: tuple[type[Exception], ...] = (*TRANSPORT_ERRORS, httpx.HTTPError)
 
@@ -189,12 +192,15 @@ class ComfyUIClient:
         return sorted(str(name) for name in body)
 
     async def model_files(self) -> dict[str, list[str]]:
-        """``{folder: [file, …]}`` from ``GET /models`` and ``GET /models/<folder>``."""
+        """``{folder: [file, …]}`` from ``GET /models`` and ``GET /models/<folder>``, model
+        folders only (not ``NOT_MODEL_FOLDERS``)."""
         response = await self.http.get("/models")
         response.raise_for_status()
         folders = response.json()
         found: dict[str, list[str]] = {}
         for folder in folders if isinstance(folders, list) else []:
+            if folder in NOT_MODEL_FOLDERS:
+                continue
             listing = await self.http.get(f"/models/{folder}")
             if listing.status_code == 200 and isinstance(names := listing.json(), list):
                 found[str(folder)] = sorted(str(n) for n in names)

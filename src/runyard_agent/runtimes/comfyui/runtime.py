@@ -166,7 +166,7 @@ class ComfyUIRuntime:
                 submitted = await asyncio.shield(submit)
                 session.prompt_id = submitted.prompt_id
                 if submitted.node_errors:
-                    await self._partial(submitted, submit, partial_ok, ctx)
+                    await self._partial(submitted, submit, partial_ok, ctx, session)
                 files = await session.outputs()
             finally:
                 await session.close()
@@ -237,21 +237,29 @@ class ComfyUIRuntime:
         submit: asyncio.Task[Submitted],
         partial_ok: bool,
         ctx: TaskContext,
+        session: PromptSession,
     ) -> None:
         """ComfyUI accepted the prompt but will skip the outputs that failed validation: never a
-        silent partial result. Fail (and stop the rest) unless the workflow allows it."""
+        silent partial result. Fail (and stop the rest) unless the workflow allows it. The outputs
+        that ran meanwhile (on an idle ComfyUI, often all of them) are removed with the task's
+        other files."""
         message = render_skipped_outputs(submitted.node_errors)
         if not partial_ok:
-            await self._abort(submit)
+            if await self._abort(submit) and self.files is not None:
+                leftovers = await session.leftovers(self.interrupt_grace)
+                remove = self.files.remove_outputs
+                ctx.cleanup.append(lambda: remove(leftovers))
             raise TaskFailedError(message, VALIDATION_FAILED)
         log.warning("task %s: %s", ctx.task_id, message)
         ctx.report(ProgressReport(0.0, message=message[:1000]))
         ctx.values["skipped_outputs"] = message
 
-    async def _abort(self, submit: asyncio.Task[Submitted] | None) -> None:
-        """Interrupt our prompt if it runs, delete it if it waits; best effort."""
+    async def _abort(self, submit: asyncio.Task[Submitted] | None) -> bool:
+        """Interrupt our prompt if it runs, delete it if it waits; best effort. False when
+        nothing of it ran (ComfyUI refused it, or it was deleted while it waited)."""
         if submit is None:
-            return  # nothing reached ComfyUI
+            return False  # nothing reached ComfyUI
+        deleted = False
         try:
             async with asyncio.timeout(self._client.timeout):
                 prompt_id = (await asyncio.shield(submit)).prompt_id
@@ -259,15 +267,21 @@ class ComfyUIRuntime:
                     position = await self._client.queue_position(prompt_id)
                     if position == "running":
                         await self._client.interrupt(prompt_id)
-                        return
+                        return True
                     if position is None:
-                        return
+                        # Finished already, or gone by our delete; a delete that came after
+                        # ComfyUI took the prompt did nothing, and the prompt is in its history.
+                        if not deleted:
+                            return True
+                        return await self._client.history_entry(prompt_id) is not None
                     await self._client.delete_pending(prompt_id)
+                    deleted = True
                     # Re-check: it may have started between the two calls.
         except TaskFailedError:
-            pass  # ComfyUI refused the prompt: nothing runs
+            return False  # ComfyUI refused the prompt: nothing runs
         except Exception as exc:  # best effort: the task is reported cancelled regardless
             log.warning("could not stop the ComfyUI prompt: %s", exc)
+        return True
 
     async def health(self) -> Health:
         sup = self.supervisor

@@ -5,11 +5,17 @@ SaveImageWebsocket's images or live previews (handed to ``ctx.preview`` when it 
 socket drops, the session asks ``/history`` and ``/queue`` what became of the prompt and
 reconnects with the same client id. It gives up (``comfyui_connection_lost``) when ComfyUI stays
 unreachable for ``reconnect_wait`` seconds or no longer knows the prompt.
+
+ComfyUI sends nothing when a waiting prompt is deleted from its queue (``POST /queue
+{"delete": [...]}``, the queue panel's ✕): after ``poll_interval`` seconds without a message about
+the prompt the session asks ``/queue`` and ``/history``, and a prompt in neither was removed in
+ComfyUI; the run ends cancelled, as an interrupt from ComfyUI does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Mapping
@@ -42,6 +48,9 @@ from runyard_agent.runtimes.comfyui.graph import (
 from runyard_agent.runtimes.comfyui.progress import ProgressTracker
 
 log = logging.getLogger(__name__)
+
+# What a best-effort look at ComfyUI's queue or history may run into.
+_CHECK_ERRORS: tuple[type[Exception], ...] = (*HTTP_ERRORS, ValueError, TaskFailedError)
 
 # Binary frame image formats (ComfyUI's server.py, send_image: 1 JPEG, 2 PNG).
 _PREVIEW_FORMATS = {1: "image/jpeg", 2: "image/png"}
@@ -76,6 +85,8 @@ class PromptSession:
         self._last_report: ProgressReport | None = None
         self._ws: ClientConnection | None = None
         self._lost_since: float | None = None
+        self._heard: float | None = None  # loop time of the last message about the prompt
+        self._quiet = False  # following a prompt we stopped: no progress, no previews
 
     async def open(self) -> None:
         """Connect before submitting: events for a prompt go only to its client's socket."""
@@ -87,16 +98,37 @@ class PromptSession:
             ) from exc
 
     async def close(self) -> None:
-        if self._ws is not None:
-            await self._ws.close()
-            self._ws = None
+        """Close the socket, reading what ComfyUI still sends meanwhile. The client stops reading
+        from the network once 16 messages lie unread (a prompt stopped early leaves more), and
+        would then never see ComfyUI's answer to the close: 10 s lost to the close timeout."""
+        ws, self._ws = self._ws, None
+        if ws is None:
+            return
+
+        async def drain() -> None:
+            with contextlib.suppress(ConnectionClosed):
+                while True:
+                    await ws.recv()
+
+        drainer = asyncio.create_task(drain())
+        try:
+            await ws.close()
+        finally:
+            drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await drainer
 
     async def outputs(self) -> list[OutputFile]:
         """Follow the prompt to its end; the files it produced, in graph order."""
+        loop = asyncio.get_running_loop()
+        self._heard = loop.time()
         while True:
             assert self._ws is not None
             try:
-                raw = await self._ws.recv()
+                async with asyncio.timeout(self.poll_interval):
+                    raw = await self._ws.recv()  # cancelling recv loses no message
+            except TimeoutError:
+                raw = None
             except ConnectionClosed as exc:
                 log.warning("ComfyUI socket closed while prompt %s ran: %s", self.prompt_id, exc)
                 finished = await self._recover()
@@ -104,17 +136,64 @@ class PromptSession:
                     return finished
                 continue
             self._lost_since = None
+            message = _decode(raw) if isinstance(raw, str) else None
             if isinstance(raw, bytes):
                 self._binary(raw)
-                continue
-            message = _decode(raw)
-            if message is None:
-                continue
-            kind, data = message
-            if str(data.get("prompt_id") or "") != self.prompt_id:
-                continue
-            if self._handle(kind, data):
-                return await self._after_success()
+            elif message is not None and str(message[1].get("prompt_id") or "") == self.prompt_id:
+                self._heard = loop.time()
+                if self._handle(*message):
+                    return await self._after_success()
+            if loop.time() - self._heard >= self.poll_interval:
+                self._heard = loop.time()
+                finished = await self._still_queued()
+                if finished is not None:
+                    return finished
+
+    async def _still_queued(self) -> list[OutputFile] | None:
+        """ComfyUI said nothing about the prompt for a while: is it still queued or running?
+        The outputs if it finished unseen; cancelled if ComfyUI no longer has it (deleted from
+        its queue: ComfyUI sends nothing then). An unanswered check changes nothing."""
+        try:
+            if await self.client.queue_position(self.prompt_id) is not None:
+                return None
+            # Queue checked before history: a prompt that finished in between is there now.
+            entry = await self.client.history_entry(self.prompt_id)
+        except _CHECK_ERRORS as exc:
+            log.warning("could not check ComfyUI's queue for prompt %s: %s", self.prompt_id, exc)
+            return None
+        if entry is not None:
+            return self._from_history(entry)
+        log.warning("prompt %s was removed from ComfyUI's queue", self.prompt_id)
+        raise TaskCancelledError(
+            f"the prompt was removed in ComfyUI: prompt {self.prompt_id} left ComfyUI's queue "
+            "without running (deleted from the queue, e.g. in ComfyUI's queue panel)"
+        )
+
+    async def leftovers(self, limit: float) -> list[OutputFile]:
+        """After the prompt was stopped early: follow it to its end (``limit`` seconds at most)
+        and return the files it saved anyway, so that they can be removed. Best effort."""
+        self._quiet = True
+        try:
+            async with asyncio.timeout(limit):
+                return await self.outputs()
+        except TaskCancelledError as exc:
+            log.debug("stopped prompt %s ended: %s", self.prompt_id, exc)
+        except _CHECK_ERRORS as exc:
+            log.debug("stopped prompt %s ended: %s", self.prompt_id, exc)
+        except TimeoutError:
+            log.warning(
+                "prompt %s still ran %gs after it was stopped; files it saves later stay in "
+                "ComfyUI's folders",
+                self.prompt_id,
+                limit,
+            )
+        history: Any = None
+        with contextlib.suppress(*_CHECK_ERRORS):
+            entry = await self.client.history_entry(self.prompt_id)
+            history = entry.get("outputs") if entry else None
+        return collect_outputs(
+            self.graph_order, *self._executed, history if isinstance(history, Mapping) else {}
+        )
 
     def _handle(self, kind: str, data: Mapping[str, Any]) -> bool:
         """Apply one message; True when the prompt finished successfully."""
@@ -164,15 +243,20 @@ class PromptSession:
             return
         if self.classes.get(self._current) == "SaveImageWebsocket":
             self.sent_images.append((self._current, image_format, raw[8:]))
-        elif self.ctx.preview is not None and image_format in _PREVIEW_FORMATS:
-            self.ctx.preview(PreviewImage(_PREVIEW_FORMATS[image_format], raw[8:], self._current))
+        elif self.ctx.preview is not None and not self._quiet:
+            content_type = _PREVIEW_FORMATS.get(image_format)
+            if content_type is not None:
+                self.ctx.preview(PreviewImage(content_type, raw[8:], self._current))
 
     def _report(self, report: ProgressReport) -> None:
-        if report != self._last_report:
+        if report != self._last_report and not self._quiet:
             self._last_report = report
             self.ctx.report(report)
 
     async def _after_success(self) -> list[OutputFile]:
+        if self._quiet:
+            # Only the files to remove are wanted: `executed` named each one already.
+            return collect_outputs(self.graph_order, *self._executed)
         # execution_success can arrive a moment before ComfyUI writes the history entry.
         entry = await self.client.history_entry(self.prompt_id)
         for _ in range(20):
