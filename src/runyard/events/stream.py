@@ -34,11 +34,18 @@ def format_event(seq: int, event: str, data: object) -> str:
 
 
 async def still_allowed(db: Database, principal: Principal, clock: Clock) -> bool:
+    """The stream's credential still works, and its user is still in the team (a removed
+    member's streams end)."""
     async with db.session() as session:
+        repo = AuthRepository(session)
         if principal.key_id is not None:
-            return await AuthRepository(session).key_usable(principal.key_id, clock.now())
-        if principal.session_id is not None:
-            return await AuthRepository(session).family_active(principal.session_id)
+            if not await repo.key_usable(principal.key_id, clock.now()):
+                return False
+        elif principal.session_id is not None:
+            if not await repo.family_active(principal.session_id):
+                return False
+        if principal.user_id is not None and principal.team_id is not None:
+            return await repo.membership(principal.team_id, principal.user_id) is not None
     return True
 
 
