@@ -41,9 +41,10 @@ async def still_allowed(db: Database, principal: Principal, clock: Clock) -> boo
         if principal.key_id is not None:
             if not await repo.key_usable(principal.key_id, clock.now()):
                 return False
-        elif principal.session_id is not None:
-            if not await repo.family_active(principal.session_id):
-                return False
+        elif principal.session_id is not None and not await repo.family_active(
+            principal.session_id
+        ):
+            return False
         if principal.user_id is not None and principal.team_id is not None:
             return await repo.membership(principal.team_id, principal.user_id) is not None
     return True

@@ -27,7 +27,7 @@ def team_objects(
     once the longest upload URL handed out before ``now`` has expired) and its unfinished
     multipart uploads ``(key, backend upload id)``."""
     limits = settings.limits
-    longest = max(limits.upload_url_ttl, limits.agent_url_ttl, limits.download_url_ttl)
+    longest = max(limits.upload_url_ttl, limits.agent_url_ttl)
     final = now + timedelta(seconds=longest)
     rows = [
         ObjectDeletion(object_key=f"{area}/{team_id}/", created_at=now, final_after=final)

@@ -3,7 +3,6 @@ an account, tokens work once and expire, and every refusal of the issue's list."
 
 from __future__ import annotations
 
-
 from runyard.teams.service import TeamService
 from tests.support.app import Harness, Team
 
