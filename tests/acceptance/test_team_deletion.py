@@ -99,3 +99,39 @@ async def test_a_deleted_team_leaves_nothing_running_usable_or_stored(stack: Sta
     assert other_key in stored_keys(stack, f"inputs/{other.team_id}/")
     r = httpx.get(f"{stack.base}/tasks", headers=stack.headers(other.integration_key))
     assert r.status_code == 200
+
+
+def test_a_removed_members_event_stream_ends_at_once(stack: Stack) -> None:
+    import time
+
+    owner = stack.session_headers()
+    team = stack.team.team_id
+    invited = httpx.post(
+        f"{stack.url}/api/v1/teams/{team}/invitations",
+        headers=owner,
+        json={"email_address": "watcher@example.com", "role": "viewer"},
+    ).json()
+    joined = httpx.post(
+        f"{stack.url}/api/v1/invitations/accept",
+        json={"token": invited["accept_url"].split("token=")[1], "password": "watch-password"},
+    ).json()
+    watcher = {"Authorization": f"Bearer {joined['access_token']}"}
+    me = httpx.get(f"{stack.url}/api/v1/users/me", headers=watcher).json()
+    task_id = stack.run("sleep", {"seconds": 1})  # no agent: the task waits, the stream stays
+    with httpx.stream(
+        "GET",
+        f"{stack.base}/tasks/{task_id}/events",
+        headers=watcher,
+        timeout=httpx.Timeout(30, read=30),
+    ) as r:
+        assert r.status_code == 200
+        lines = r.iter_lines()
+        assert next(lines).startswith("retry:")
+        removed = httpx.delete(f"{stack.url}/api/v1/teams/{team}/members/{me['id']}", headers=owner)
+        assert removed.status_code == 204
+        started = time.monotonic()
+        rest = list(lines)  # ends when the server closes the stream
+        assert time.monotonic() - started < 10
+    assert any("not_a_member" in line for line in rest)
+    again = httpx.get(f"{stack.base}/tasks/{task_id}", headers={**watcher, "X-Team-ID": team})
+    assert again.status_code == 403 and again.json()["error_code"] == "not_a_member"
