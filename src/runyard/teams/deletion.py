@@ -19,9 +19,9 @@ from runyard.gateway.registry import Gateway
 from runyard.retention.deletions import ObjectRemover, team_objects
 from runyard.retention.repository import RetentionRepository
 from runyard.settings import Settings
+from runyard.states import ACTIVE
 from runyard.tasks.repository import TaskFilter, TaskQueue
 from runyard.tasks.service import TaskService
-from runyard.tasks.states import ACTIVE
 from runyard.teams.repository import TeamRepository
 from runyard.teams.service import TeamService, owner_only
 
