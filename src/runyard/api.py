@@ -10,10 +10,12 @@ from runyard.credentials.endpoints import router as credentials_router
 from runyard.events.endpoints import router as events_router
 from runyard.files.endpoints import router as files_router
 from runyard.gateway.endpoints import router as gateway_router
+from runyard.invitations.endpoints import router as invitations_router
 from runyard.pairing.endpoints import router as pairing_router
 from runyard.storage.endpoints import router as storage_router
 from runyard.tasks.endpoints import router as tasks_router
 from runyard.tasks.run_endpoints import runs as runs_router
+from runyard.teams.account import router as account_router
 from runyard.teams.endpoints import router as teams_router
 from runyard.uploads.endpoints import router as uploads_router
 from runyard.webhooks.endpoints import router as webhooks_router
@@ -38,6 +40,8 @@ def mount_routers(app: FastAPI) -> None:
         uploads_router,
         auth_router,
         teams_router,
+        invitations_router,
+        account_router,
         credentials_router,
         workflows_router,
         agents_router,

@@ -19,6 +19,7 @@ from runyard.db.notify import Listener
 from runyard.events.hub import EventHub
 from runyard.files.quota import DailyUsage
 from runyard.gateway.registry import Gateway
+from runyard.invitations.mail import Mailer
 from runyard.ratelimit import RateLimiter, build_rate_limiter
 from runyard.retention.sweeper import Sweeper
 from runyard.scheduler import Dispatcher, Reaper
@@ -99,6 +100,7 @@ class Services:
     usage: DailyUsage
     rate_limiter: RateLimiter
     transitions: TaskTransitions
+    mailer: Mailer
     listener: Listener | None = None
     ready: bool = False
     running: list[BackgroundLoop] = field(default_factory=list)
@@ -132,6 +134,7 @@ class Services:
             usage=DailyUsage(),
             rate_limiter=build_rate_limiter(settings, db),
             transitions=transitions,
+            mailer=Mailer(settings.smtp),
             listener=wakeups.listener,
         )
 
@@ -166,5 +169,6 @@ class Services:
         if self.webhooks not in self.running:
             await self.webhooks.sender.close()
         self.running = []
+        await self.mailer.drain()
         await self.storage.close()
         await self.db.dispose()

@@ -153,6 +153,9 @@ class RateLimitSettings(BaseSettings):
     pair_confirm: Rate = Field(
         default="30/minute", description="Pairing confirms and denials per user (code guesses)."
     )
+    invitation_accept_per_address: Rate = Field(
+        default="20/minute", description="Invitation accepts and signups per address."
+    )
 
 
 class RetentionSettings(BaseSettings):
@@ -193,6 +196,32 @@ class AuthSettings(BaseSettings):
     key_recheck_interval: float = Field(
         default=5.0, description="How often open WebSocket/SSE connections recheck their key (s)."
     )
+    registration: Literal["invite_only", "open", "closed"] = Field(
+        default="invite_only",
+        description="Who may create an account: invite_only (by accepting an invitation), open "
+        "(also POST /auth/signup) or closed (only `runyard admin create-user`).",
+    )
+    invitation_ttl: int = Field(
+        default=7 * 86_400, ge=60, description="Seconds an invitation's link stays valid."
+    )
+
+
+class SmtpSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_SMTP_", extra="ignore")
+
+    host: str = Field(
+        default="", description="SMTP server that emails invitations; empty = no email sent."
+    )
+    port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (upgrade the connection), tls (implicit TLS, usually port 465) "
+        "or none (plain; only for a relay on a trusted network).",
+    )
+    username: str = Field(default="", description="SMTP login; empty = no authentication.")
+    password: str = Field(default="", description="SMTP password.")
+    sender: str = Field(default="runyard@localhost", description="From address of the emails sent.")
+    timeout: float = Field(default=10.0, gt=0, description="Seconds one SMTP exchange may take.")
 
 
 class PairingSettings(BaseSettings):
@@ -322,6 +351,7 @@ class Settings(BaseSettings):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -26,6 +26,7 @@ from runyard_client._resources import (
     run_call,
 )
 from runyard_client._tasks import AsyncTask
+from runyard_client._teams import Account, Teams
 from runyard_client._transport import AsyncExecutor
 from runyard_client._uploads import RunProgress, UploadProgress, bind_progress, upload_async
 
@@ -73,6 +74,8 @@ class AsyncClient:
         self.agents = Agents(self._executor)
         self.credentials = Credentials(self._executor)
         self.auth = Auth(self._executor)
+        self.teams = Teams(self._executor)
+        self.account = Account(self._executor)
         self.files = Files(self._executor)
 
     @property
@@ -82,6 +85,11 @@ class AsyncClient:
     @property
     def api_key(self) -> str | None:
         return self._executor.core.api_key
+
+    @property
+    def team_id(self) -> str | None:
+        """The team sent as ``X-Team-ID`` (the argument, else the saved profile's)."""
+        return self._executor.core.team_id
 
     def __repr__(self) -> str:
         return f"<AsyncClient {self.server_url}>"

@@ -251,3 +251,44 @@ def to_json(value: Any) -> str:
     elif isinstance(value, list):
         value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
     return json.dumps(value, indent=2, default=str)
+
+
+class Member(Model):
+    user_id: str
+    email_address: str
+    display_name: str = ""
+    role: str
+    created_at: datetime | None = None
+
+
+class TeamInfo(Model):
+    id: str
+    display_name: str = ""
+    created_at: datetime | None = None
+
+
+class CreatedInvitation(Model):
+    """A new invitation; ``accept_url`` carries its one-time token, shown only once."""
+
+    id: str
+    email_address: str
+    role: str
+    accept_url: str
+    expires_at: datetime | None = None
+    emailed: bool = False
+
+
+class Invitation(Model):
+    id: str
+    email_address: str
+    role: str
+    invited_by: str | None = None
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+class AcceptedInvitation(TokenPair):
+    """A new session (like login's) in the team just joined."""
+
+    team_id: str
+    role: str

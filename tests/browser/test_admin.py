@@ -74,21 +74,21 @@ def test_members_and_team_switch(page: Page, dev: Dev) -> None:
     sign_in(page, dev)
     page.get_by_role("link", name="Members").click()
     page.get_by_label("Email address").fill(email)
-    page.get_by_label("Role", exact=True).select_option("member")
-    page.get_by_role("button", name="Add").click()
-    role = page.get_by_label(f"Role of {email}")
-    expect(role).to_have_value("member")
-    role.select_option("viewer")
-    expect(role).to_have_value("viewer")
-    shot(page, dev, "admin-03-members")
+    page.get_by_label("Role", exact=True).select_option("viewer")
+    page.get_by_role("button", name="Invite").click()
+    link = page.locator("#invite-link").inner_text()
+    expect(page.get_by_role("row", name=re.compile(email))).to_be_visible()  # pending
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in to Runyard")).to_be_visible()
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    switch = page.get_by_label("Team")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    page.goto(link)  # signed in: one button, as this user
+    page.get_by_role("button", name="Join the team").click()
+    switch = page.get_by_label("Team", exact=True)
     expect(switch.locator("option")).to_have_count(2)
-    switch.select_option(dev.creds["team_id"])
+    expect(switch).to_have_value(dev.creds["team_id"])  # the team just joined
     expect(page.get_by_role("link", name="Image to image")).to_be_visible()
     expect(page.get_by_role("link", name="Import a workflow")).to_have_count(0)  # a viewer
     expect(page.get_by_role("link", name="Members")).to_have_count(0)
@@ -97,9 +97,14 @@ def test_members_and_team_switch(page: Page, dev: Dev) -> None:
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in to Runyard")).to_be_visible()
     sign_in(page, dev, "/#/members")
+    role = page.get_by_label(f"Role of {email}")
+    expect(role).to_have_value("viewer")
+    role.select_option("member")
+    expect(role).to_have_value("member")
+    shot(page, dev, "admin-03-members")
     page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name=f"Remove {email}").click()
-    expect(page.get_by_text(email)).to_have_count(0)
+    expect(page.get_by_role("cell", name=email)).to_have_count(0)
 
 
 def test_pair_page_posts_the_code(page: Page, dev: Dev) -> None:

@@ -8,6 +8,7 @@ from runyard.auth.schemas import (
     DeviceKeyCreated,
     LoginRequest,
     RefreshRequest,
+    SignupRequest,
     Success,
     TokenPair,
 )
@@ -21,8 +22,9 @@ from runyard.deps import (
     SettingsDep,
     UnitDep,
 )
-from runyard.errors import Unauthenticated
+from runyard.errors import Forbidden, Unauthenticated
 from runyard.ratelimit import client_address
+from runyard.teams.service import TeamService
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -55,6 +57,38 @@ async def login(
         await uow.rollback()  # hand the connection back before counting (SQLite has one)
         await limiter.login_failed(address, body.email_address)
         raise
+
+
+@router.post(
+    "/signup",
+    response_model=TokenPair,
+    status_code=201,
+    operation_id="auth_signup",
+    responses=public_errors(403, 409, 429),
+)
+async def signup(
+    body: SignupRequest,
+    request: Request,
+    uow: UnitDep,
+    services: ServicesDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> TokenPair:
+    """Create an account and sign in, when the server's registration is `open`
+    (`RUNYARD_AUTH_REGISTRATION`; otherwise 403 `registration_closed`: join by accepting an
+    invitation). The new account belongs to no team: create one with POST /teams. Limited per
+    address (429 with `Retry-After`)."""
+    if settings.auth.registration != "open":
+        raise Forbidden(
+            "Sign-up is not open on this server: accept an invitation from a team's admin "
+            f"(registration is {settings.auth.registration!r}).",
+            code="registration_closed",
+        )
+    await services.rate_limiter.account_created_or_joined(client_address(request.client))
+    user = await TeamService(uow.session).create_user(
+        body.email_address, body.password, body.display_name.strip()
+    )
+    return AuthService(uow.session, settings, clock).issue_session(user.id)
 
 
 @router.post(

@@ -49,6 +49,7 @@ class Policy(enum.Enum):
     MANAGE_READ = "manage_read"  # /workflows reads
     MANAGE_WRITE = "manage_write"  # /workflows writes
     ADMIN = "admin"  # /credentials, members
+    MEMBERSHIP = "membership"  # POST /teams/{id}/leave: any member, with a session
     ACCOUNT = "account"  # POST /teams, /auth/logout
     DEVICE_KEYS = "device_keys"  # POST /auth/device-keys (team-scoped)
     USERS_ME = "users_me"
@@ -65,6 +66,7 @@ _MIN_ROLE: dict[Policy, str | None] = {
     Policy.MANAGE_READ: "viewer",
     Policy.MANAGE_WRITE: "member",
     Policy.ADMIN: "admin",
+    Policy.MEMBERSHIP: "viewer",
     Policy.ACCOUNT: None,
     Policy.DEVICE_KEYS: "viewer",
     Policy.USERS_ME: None,
@@ -78,6 +80,7 @@ MATRIX: dict[Policy, dict[CallerKind, bool | int]] = {
     Policy.MANAGE_READ: {"session": True, "integration": 403, "device": True, "agent": 403},
     Policy.MANAGE_WRITE: {"session": True, "integration": 403, "device": True, "agent": 403},
     Policy.ADMIN: {"session": True, "integration": 403, "device": 403, "agent": 403},
+    Policy.MEMBERSHIP: {"session": True, "integration": 403, "device": 403, "agent": 403},
     Policy.ACCOUNT: {"session": True, "integration": 403, "device": 403, "agent": 403},
     Policy.DEVICE_KEYS: {"session": True, "integration": 403, "device": 403, "agent": 403},
     Policy.USERS_ME: {"session": True, "integration": 403, "device": True, "agent": 403},

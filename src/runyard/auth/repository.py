@@ -61,6 +61,17 @@ class AuthRepository(Repository):
             .values(revoked_at=now)
         )
 
+    async def revoke_user_sessions(
+        self, user_id: str, now: datetime, *, keep_family: str | None = None
+    ) -> None:
+        """End every login of a user (but ``keep_family``'s)."""
+        query = update(RefreshToken).where(
+            RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)
+        )
+        if keep_family is not None:
+            query = query.where(RefreshToken.family_id != keep_family)
+        await self.session.execute(query.values(revoked_at=now))
+
     async def family_active(self, family_id: str, *, user_id: str | None = None) -> bool:
         """Whether a login (token family) is not revoked; of ``user_id`` when given."""
         query = select(RefreshToken.id).where(

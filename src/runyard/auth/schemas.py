@@ -32,3 +32,9 @@ class DeviceKeyCreated(BaseModel):
 
 class Success(BaseModel):
     is_success: bool = True
+
+
+class SignupRequest(BaseModel):
+    email_address: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+    display_name: str = Field(default="", max_length=200)

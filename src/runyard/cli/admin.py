@@ -41,6 +41,34 @@ def create_user(
     asyncio.run(run())
 
 
+@app.command("reset-password")
+@exits_cleanly
+def reset_password(
+    email: str = typer.Option(..., help="Email address of the user."),
+    password: str = typer.Option(
+        ..., prompt=True, hide_input=True, confirmation_prompt=True, help="At least 8 characters."
+    ),
+) -> None:
+    """Set a user's password (a forgotten one); every login of the user ends."""
+    from runyard.clock import SystemClock
+    from runyard.db.engine import Database
+    from runyard.settings import DatabaseSettings
+    from runyard.teams.service import TeamService
+
+    async def run() -> None:
+        db = Database(DatabaseSettings())
+        try:
+            async with db.unit() as uow:
+                user = await TeamService(uow.session).reset_password(
+                    email, password, SystemClock().now()
+                )
+            typer.echo(f"password set for user {user.id} {user.email_address}; sessions ended")
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
 @app.command("create-key")
 @exits_cleanly
 def create_key(

@@ -33,13 +33,22 @@ def format_event(seq: int, event: str, data: object) -> str:
     return f"id: {seq}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-async def still_allowed(db: Database, principal: Principal, clock: Clock) -> bool:
+async def refusal(db: Database, principal: Principal, clock: Clock) -> str | None:
+    """Why the stream must end now (its credential no longer works, or its user left the
+    team: a removed member's streams end), else None."""
     async with db.session() as session:
+        repo = AuthRepository(session)
         if principal.key_id is not None:
-            return await AuthRepository(session).key_usable(principal.key_id, clock.now())
-        if principal.session_id is not None:
-            return await AuthRepository(session).family_active(principal.session_id)
-    return True
+            if not await repo.key_usable(principal.key_id, clock.now()):
+                return "credential_revoked"
+        elif principal.session_id is not None and not await repo.family_active(
+            principal.session_id
+        ):
+            return "credential_revoked"
+        user, team = principal.user_id, principal.team_id
+        if user is not None and team is not None and not await repo.membership(team, user):
+            return "not_a_member"
+    return None
 
 
 async def event_stream(
@@ -80,8 +89,9 @@ async def event_stream(
             now = time.monotonic()
             if now - last_auth >= settings.auth.key_recheck_interval:
                 last_auth = now
-                if not await still_allowed(db, principal, clock):
-                    yield 'event: error\ndata: {"error_code":"credential_revoked"}\n\n'
+                reason = await refusal(db, principal, clock)
+                if reason is not None:
+                    yield f'event: error\ndata: {{"error_code":"{reason}"}}\n\n'
                     return
             if now - last_sent >= settings.events.keepalive:
                 yield ": keep-alive\n\n"

@@ -5,8 +5,10 @@ from runyard.models.api_key import ApiKey
 from runyard.models.device_pairing import DevicePairing
 from runyard.models.file import StoredFile
 from runyard.models.idempotency import IdempotencyKey
+from runyard.models.invitation import TeamInvitation
 from runyard.models.membership import Membership
 from runyard.models.multipart_upload import MultipartUpload
+from runyard.models.object_deletion import ObjectDeletion
 from runyard.models.rate_limit_counter import RateLimitCounter
 from runyard.models.refresh_token import RefreshToken
 from runyard.models.task import Task
@@ -25,6 +27,7 @@ __all__ = [
     "IdempotencyKey",
     "Membership",
     "MultipartUpload",
+    "ObjectDeletion",
     "RateLimitCounter",
     "RefreshToken",
     "StoredFile",
@@ -32,6 +35,7 @@ __all__ = [
     "TaskEvent",
     "TaskOutput",
     "Team",
+    "TeamInvitation",
     "User",
     "Webhook",
     "WebhookDelivery",

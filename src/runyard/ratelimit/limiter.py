@@ -42,6 +42,7 @@ class RateLimiter:
         self.pair_start = parse(rates.pair_start_per_address)
         self.pair_poll = parse(rates.pair_poll_per_address)
         self.pair_confirm = parse(rates.pair_confirm)
+        self.accept = parse(rates.invitation_accept_per_address)
 
     async def before_login(self, address: str, account: str) -> None:
         """Every attempt counts against its address; failed ones of this address and account
@@ -79,6 +80,12 @@ class RateLimiter:
         """Confirms and denials per signed-in user, so user codes cannot be guessed in bulk."""
         if self.enabled:
             await self._hit(self.shared, self.pair_confirm, "pair-confirm", _digest(user_id))
+
+    async def account_created_or_joined(self, address: str) -> None:
+        """Invitation accepts and signups are unauthenticated or guess tokens: counted per
+        address, shared by every process."""
+        if self.enabled:
+            await self._hit(self.shared, self.accept, "invitation-accept", _digest(address))
 
     async def presign_file(self, address: str, credential: str) -> None:
         if self.enabled:

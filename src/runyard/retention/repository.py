@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 
 from runyard.db.repository import Repository
-from runyard.models import MultipartUpload, RefreshToken, StoredFile
+from runyard.models import MultipartUpload, ObjectDeletion, RefreshToken, StoredFile
 
 BATCH = 500
 
@@ -50,3 +50,29 @@ class RetentionRepository(Repository):
             .where(MultipartUpload.id.in_(ids), MultipartUpload.upload_status == "open")
             .values(upload_status="expired")
         )
+
+    async def open_uploads_of_team(self, team_id: str) -> list[MultipartUpload]:
+        return list(
+            await self.session.scalars(
+                select(MultipartUpload).where(
+                    MultipartUpload.team_id == team_id, MultipartUpload.upload_status == "open"
+                )
+            )
+        )
+
+    async def due_deletions(self, limit: int) -> list[ObjectDeletion]:
+        return list(
+            await self.session.scalars(
+                select(ObjectDeletion).order_by(ObjectDeletion.created_at).limit(limit)
+            )
+        )
+
+    async def finish_deletions(self, done: list[str], retried: list[str]) -> None:
+        if done:
+            await self.session.execute(delete(ObjectDeletion).where(ObjectDeletion.id.in_(done)))
+        if retried:
+            await self.session.execute(
+                update(ObjectDeletion)
+                .where(ObjectDeletion.id.in_(retried))
+                .values(attempts=ObjectDeletion.attempts + 1)
+            )

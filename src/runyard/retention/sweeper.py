@@ -8,6 +8,7 @@ from datetime import timedelta
 from runyard.background import BackgroundLoop
 from runyard.clock import Clock
 from runyard.db.engine import Database
+from runyard.retention.deletions import ObjectRemover
 from runyard.retention.repository import BATCH, RetentionRepository
 from runyard.settings import Settings
 from runyard.storage.base import Storage, StorageError, UploadNotFound
@@ -26,6 +27,7 @@ class Sweeper(BackgroundLoop):
         self.settings = settings
         self.storage = storage
         self.clock = clock
+        self.remover = ObjectRemover(db, storage, clock)
 
     async def run_once(self) -> object:
         return await self.sweep_once()
@@ -35,7 +37,7 @@ class Sweeper(BackgroundLoop):
         r = self.settings.retention
         local = self.storage.backend == "local"
         to_delete: list[str] = []
-        counts = {"files": 0, "outputs": 0, "strays": 0, "uploads": 0}
+        counts = {"files": 0, "outputs": 0, "strays": 0, "uploads": 0, "removed": 0}
         async with self.db.unit() as uow:
             repo = RetentionRepository(uow.session)
             queue = TaskQueue(uow.session)
@@ -80,6 +82,7 @@ class Sweeper(BackgroundLoop):
             async with self.db.unit() as uow:
                 await RetentionRepository(uow.session).mark_uploads_expired(aborted)
         counts["uploads"] = len(aborted)
+        counts["removed"] = await self.remover.run()
         if any(counts.values()):
             log.info("retention sweep: %s", counts)
         return counts

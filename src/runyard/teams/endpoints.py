@@ -4,18 +4,33 @@ from fastapi import APIRouter, Response
 
 from runyard.api_docs import errors
 from runyard.auth.repository import AuthRepository
-from runyard.deps import AccountCaller, MeCaller, SessionDep, TeamPathAdmin
+from runyard.auth.schemas import Success
+from runyard.deps import (
+    AccountCaller,
+    MeCaller,
+    ServicesDep,
+    SessionDep,
+    TeamPathAdmin,
+    TeamPathMember,
+    UnitDep,
+)
 from runyard.errors import NotFound
+from runyard.invitations.endpoints import invite
+from runyard.invitations.schemas import InvitationCreate, InvitationCreated
 from runyard.models import Membership, User
 from runyard.pagination import PageDep
+from runyard.teams.deletion import delete_team
 from runyard.teams.schemas import (
-    MemberAdd,
     MemberList,
     MemberRead,
     MemberUpdate,
     TeamCreate,
     TeamCreated,
+    TeamDelete,
     TeamOfUser,
+    TeamRead,
+    TeamTransfer,
+    TeamUpdate,
     UserRead,
 )
 from runyard.teams.service import TeamService
@@ -86,17 +101,22 @@ async def list_members(
 
 @router.post(
     "/teams/{team_id}/members",
-    response_model=MemberRead,
+    response_model=InvitationCreated,
     status_code=201,
     operation_id="team_members_add",
     responses=errors(404, 409),
+    deprecated=True,
 )
 async def add_member(
-    team_id: str, body: MemberAdd, principal: TeamPathAdmin, session: SessionDep
-) -> MemberRead:
-    """Add an existing user to the team with a role."""
-    m, u = await TeamService(session).add_member(team_id, body.email_address, body.role)
-    return _member(m, u)
+    team_id: str,
+    body: InvitationCreate,
+    principal: TeamPathAdmin,
+    services: ServicesDep,
+    uow: UnitDep,
+) -> InvitationCreated:
+    """Invite an email address (same as POST /teams/{team_id}/invitations): nobody joins a
+    team without accepting, and the answer never says whether the address has an account."""
+    return await invite(services, uow, team_id, principal, body)
 
 
 @router.put(
@@ -127,4 +147,74 @@ async def remove_member(
 ) -> Response:
     """Remove a member (not the owner)."""
     await TeamService(session).remove_member(team_id, user_id)
+    return Response(status_code=204)
+
+
+@router.put(
+    "/teams/{team_id}",
+    response_model=TeamRead,
+    operation_id="teams_update",
+    responses=errors(404),
+)
+async def update_team(
+    team_id: str, body: TeamUpdate, principal: TeamPathAdmin, session: SessionDep
+) -> TeamRead:
+    """Rename the team (admins and the owner)."""
+    team = await TeamService(session).rename(team_id, body.display_name)
+    return TeamRead(id=team.id, display_name=team.display_name, created_at=team.created_at)
+
+
+@router.post(
+    "/teams/{team_id}/transfer-ownership",
+    response_model=Success,
+    operation_id="teams_transfer_ownership",
+    responses=errors(404, 409),
+)
+async def transfer_ownership(
+    team_id: str, body: TeamTransfer, principal: TeamPathAdmin, session: SessionDep
+) -> Success:
+    """Make another member the owner (owner only); you become an admin."""
+    assert principal.user_id
+    await TeamService(session).transfer(team_id, principal.user_id, principal.role, body.user_id)
+    return Success()
+
+
+@router.post(
+    "/teams/{team_id}/leave",
+    response_model=Success,
+    operation_id="teams_leave",
+    responses=errors(409),
+)
+async def leave_team(team_id: str, principal: TeamPathMember, session: SessionDep) -> Success:
+    """Leave the team (any member but the owner, who must transfer ownership first: 409)."""
+    assert principal.user_id
+    await TeamService(session).leave(team_id, principal.user_id)
+    return Success()
+
+
+@router.delete(
+    "/teams/{team_id}",
+    status_code=204,
+    operation_id="teams_delete",
+    responses=errors(404),
+)
+async def remove_team(
+    team_id: str, body: TeamDelete, principal: TeamPathAdmin, services: ServicesDep, uow: UnitDep
+) -> Response:
+    """Delete the team and everything in it (owner only; type the team's name in `team_name`).
+
+    Unfinished tasks are cancelled (their agents told), its keys stop working and its agents
+    are disconnected, its members lose access, its webhooks send nothing more, and its
+    workflows, files and outputs are removed with their stored objects (after the commit; the
+    retention sweeper retries whatever the store refused)."""
+    await delete_team(
+        uow,
+        services.settings,
+        services.clock,
+        services.gateway,
+        services.sweeper.remover,
+        team_id=team_id,
+        role=principal.role,
+        typed_name=body.team_name,
+    )
     return Response(status_code=204)

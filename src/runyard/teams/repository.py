@@ -36,3 +36,10 @@ class TeamRepository(Repository):
         await self.session.execute(
             delete(Membership).where(Membership.team_id == team_id, Membership.user_id == user_id)
         )
+
+    async def delete_team(self, team_id: str) -> None:
+        """Delete the team's row; the foreign keys cascade to everything it owns."""
+        await self.session.execute(
+            delete(Team).where(Team.id == team_id).execution_options(synchronize_session=False)
+        )
+        self.session.expunge_all()  # the rows just loaded are gone with the team

@@ -18,6 +18,35 @@ class TeamCreated(BaseModel):
     id: str
 
 
+class TeamUpdate(BaseModel):
+    display_name: str = Field(min_length=1, max_length=200)
+
+
+class TeamRead(BaseModel):
+    id: str
+    display_name: str
+    created_at: datetime
+
+
+class TeamTransfer(BaseModel):
+    user_id: str = Field(min_length=1, max_length=36, description="The member to make owner.")
+
+
+class TeamDelete(BaseModel):
+    team_name: str = Field(
+        min_length=1, max_length=200, description="The team's name, typed back to confirm."
+    )
+
+
+class UserUpdate(BaseModel):
+    display_name: str = Field(min_length=0, max_length=200)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
 class TeamOfUser(BaseModel):
     id: str
     display_name: str
@@ -30,11 +59,6 @@ class UserRead(BaseModel):
     display_name: str
     created_at: datetime
     teams: list[TeamOfUser]
-
-
-class MemberAdd(BaseModel):
-    email_address: str = Field(min_length=3, max_length=320)
-    role: AssignableRole = "member"
 
 
 class MemberUpdate(BaseModel):

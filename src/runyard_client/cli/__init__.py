@@ -1,14 +1,24 @@
 """The client half of the ``runyard`` command: one module per noun, all built on the SDK.
 
 ``register(app)`` adds ``login``, ``logout``, ``upload``, ``run`` and the ``tasks``,
-``workflows``, ``credentials`` and ``agents`` groups to the ``runyard`` typer app.
+``workflows``, ``credentials``, ``agents``, ``teams`` and ``account`` groups to the
+``runyard`` typer app.
 """
 
 from __future__ import annotations
 
 import typer
 
-from runyard_client.cli import agents, credentials, login, run, tasks, upload, workflows
+from runyard_client.cli import (
+    agents,
+    credentials,
+    login,
+    run,
+    tasks,
+    teams,
+    upload,
+    workflows,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +30,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(workflows.app, name="workflows")
     app.add_typer(credentials.app, name="credentials")
     app.add_typer(agents.app, name="agents")
+    app.add_typer(teams.app, name="teams")
+    app.add_typer(teams.account, name="account")
 
 
 __all__ = ["register"]

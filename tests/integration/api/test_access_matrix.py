@@ -110,10 +110,13 @@ def requests_for(row: str, team: Team) -> list[tuple[str, str, dict[str, object]
         "admin": [
             ("GET", "/api/v1/credentials", None),
             ("GET", f"/api/v1/teams/{team.id}/members", None),
+            ("GET", f"/api/v1/teams/{team.id}/invitations", None),
+            ("PUT", f"/api/v1/teams/{team.id}", {"display_name": team.p.team_id[:8]}),
         ],
         "account": [
             ("POST", "/api/v1/teams", {"display_name": "x"}),
             ("POST", "/api/v1/auth/device-keys", {"device_name": "laptop"}),
+            ("PUT", "/api/v1/users/me", {"display_name": "x"}),
         ],
         "users_me": [("GET", "/api/v1/users/me", None)],
     }[row]

@@ -103,16 +103,18 @@ async def test_members_add_change_remove(harness: Harness, team_a: Team, team_b:
     added = await harness.client.post(
         base, headers=team_a.auth(), json={"email_address": "bob@example.com", "role": "viewer"}
     )
+    # POST …/members invites: nobody joins without accepting
     assert added.status_code == 201 and added.json()["role"] == "viewer"
-    dup = await harness.client.post(
-        base, headers=team_a.auth(), json={"email_address": "bob@example.com", "role": "viewer"}
+    token = added.json()["accept_url"].split("token=")[1]
+    joined = await harness.client.post(
+        "/api/v1/invitations/accept",
+        json={"token": token, "password": "password-beta"},  # bob owns team B
     )
-    assert dup.status_code == 409
-    unknown = await harness.client.post(
-        base, headers=team_a.auth(), json={"email_address": "nobody@example.com"}
+    assert joined.status_code == 200, joined.text
+    listed = await harness.client.get(base, headers=team_a.auth())
+    bob = next(
+        m["user_id"] for m in listed.json()["members"] if m["email_address"] == "bob@example.com"
     )
-    assert unknown.status_code == 404
-    bob = added.json()["user_id"]
     changed = await harness.client.put(
         f"{base}/{bob}", headers=team_a.auth(), json={"role": "admin"}
     )

@@ -59,3 +59,50 @@ def test_serve_refuses_placeholder_secrets(env: dict[str, str], secret: str) -> 
     )
     assert result.exit_code == 2
     assert "RUNYARD_SECRET_KEY" in result.output and "Traceback" not in result.output
+
+
+def test_admin_reset_password(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    made = runner.invoke(
+        app,
+        ["admin", "create-user", "--email", "u@example.com", "--password", "first-pass"],
+        env=env,
+    )
+    assert made.exit_code == 0, made.output
+    reset = runner.invoke(
+        app,
+        ["admin", "reset-password", "--email", "U@example.com"],
+        input="second-pass\nsecond-pass\n",
+        env=env,
+    )
+    assert reset.exit_code == 0 and "sessions ended" in reset.output, reset.output
+    weak = runner.invoke(
+        app, ["admin", "reset-password", "--email", "u@example.com", "--password", "short"], env=env
+    )
+    assert weak.exit_code == 1 and "weak_password" in weak.output
+    unknown = runner.invoke(
+        app,
+        ["admin", "reset-password", "--email", "x@example.com", "--password", "long-enough"],
+        env=env,
+    )
+    assert unknown.exit_code == 1 and "user_not_found" in unknown.output
+
+    async def check() -> bool:
+        from runyard.auth.security import verify_password
+        from runyard.db.engine import Database
+        from runyard.settings import DatabaseSettings
+        from runyard.teams.repository import TeamRepository
+
+        db = Database(DatabaseSettings(url=env["RUNYARD_DB_URL"]))
+        try:
+            async with db.session() as session:
+                user = await TeamRepository(session).user_by_email("u@example.com")
+                assert user is not None
+                return verify_password(user.password_hash, "second-pass")
+        finally:
+            await db.dispose()
+
+    import asyncio
+
+    assert asyncio.run(check())

@@ -12,6 +12,9 @@ import { AgentsPage } from "./pages/agents.js";
 import { CredentialsPage } from "./pages/credentials.js";
 import { MembersPage } from "./pages/members.js";
 import { PairPage } from "./pages/pair.js";
+import { NoTeamPage, TeamPage } from "./pages/team.js";
+import { AccountPage } from "./pages/account.js";
+import { AcceptPage } from "./pages/accept.js";
 
 const NAV = [
   ["workflows", "Workflows", "viewer"],
@@ -19,6 +22,7 @@ const NAV = [
   ["agents", "Agents", "viewer"],
   ["credentials", "Credentials", "admin"],
   ["members", "Members", "admin"],
+  ["team", "Team", "viewer"],
 ];
 
 function needsAdmin() {
@@ -30,6 +34,9 @@ function needsAdmin() {
 function pageFor(route, ctx) {
   const [first, second] = route.parts;
   const props = { ctx, params: route.params };
+  if (!ctx.team && !["account", "accept", "pair"].includes(first)) {
+    return html`<${NoTeamPage} ...${props} />`;
+  }
   switch (first) {
     case undefined:
     case "workflows":
@@ -49,6 +56,12 @@ function pageFor(route, ctx) {
       return html`<${MembersPage} ...${props} />`;
     case "pair":
       return html`<${PairPage} ...${props} />`;
+    case "team":
+      return html`<${TeamPage} ...${props} />`;
+    case "account":
+      return html`<${AccountPage} ...${props} />`;
+    case "accept":
+      return html`<${AcceptPage} api=${ctx.api} me=${ctx.me} params=${route.params} />`;
     default:
       return html`<p>No such page. <a href="#/workflows">Go to the workflows</a>.</p>`;
   }
@@ -81,6 +94,9 @@ export function App({ api }) {
     );
   }, [signedIn]);
 
+  if (!signedIn && route.parts[0] === "accept") {
+    return html`<${AcceptPage} api=${api} me=${null} params=${route.params} />`;
+  }
   if (!signedIn) return html`<${Login} api=${api} />`;
   if (error) return html`<main id="main" class="narrow"><${ErrorBox} error=${error} />
     <button type="button" onClick=${() => api.logout()}>Sign out</button></main>`;
@@ -114,7 +130,7 @@ export function App({ api }) {
         <select id="team-switch" value=${team} onChange=${switchTeam}>
           ${me.teams.map((t) => html`<option value=${t.id}>${t.display_name} (${t.role})</option>`)}
         </select>
-        <span class="email">${me.email_address}</span>
+        <a class="email" href="#/account" aria-label="Your account">${me.email_address}</a>
         <button type="button" onClick=${signOut}>Sign out</button>
       </div>
     </header>

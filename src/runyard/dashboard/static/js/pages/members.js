@@ -1,14 +1,13 @@
-// Members of the current team (admins): invite an existing user, change roles, remove.
+// Members of the current team (admins): invitations, change roles, remove.
 import { html, useState } from "../../vendor/preact-htm.js";
 import { query } from "../api.js";
 import { ErrorBox, Page, Pager, useLoad, when } from "../ui.js";
+import { Invitations } from "./invitations.js";
 
 const ASSIGNABLE = ["admin", "member", "viewer"];
 
 export function MembersPage({ ctx }) {
   const [page, setPage] = useState(1);
-  const [email, setEmail] = useState("");
-  const [role, setRole] = useState("member");
   const [actionError, setActionError] = useState(null);
   const base = `/teams/${encodeURIComponent(ctx.team)}/members`;
   const [data, error, reload] = useLoad(
@@ -24,33 +23,16 @@ export function MembersPage({ ctx }) {
       setActionError(err);
     }
   };
-  const invite = (e) => {
-    e.preventDefault();
-    act(async () => {
-      await ctx.api.post(base, { email_address: email.trim(), role });
-      setEmail("");
-    });
-  };
   const remove = (m) => {
     if (!window.confirm(`Remove ${m.email_address} from this team?`)) return;
     act(() => ctx.api.del(`${base}/${encodeURIComponent(m.user_id)}`));
   };
   return html`<${Page} title="Members">
-    <form class="card inline-form" onSubmit=${invite} aria-labelledby="invite-title">
-      <h2 id="invite-title">Add a member</h2>
-      <p class="muted">The person needs a Runyard account already.</p>
-      <div class="field"><label for="invite-email">Email address</label>
-        <input id="invite-email" type="email" required value=${email} onInput=${(e) => setEmail(e.target.value)} /></div>
-      <div class="field"><label for="invite-role">Role</label>
-        <select id="invite-role" value=${role} onChange=${(e) => setRole(e.target.value)}>
-          ${ASSIGNABLE.map((r) => html`<option value=${r}>${r}</option>`)}
-        </select></div>
-      <button type="submit" class="primary">Add</button>
-    </form>
+    <${Invitations} ctx=${ctx} />
     <${ErrorBox} error=${error || actionError} />
     ${data
       ? html`<div class="table-wrap"><table>
-          <caption class="sr-only">Members</caption>
+          <caption>Members</caption>
           <thead><tr><th scope="col">Member</th><th scope="col">Role</th><th scope="col">Since</th>
             <th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
           <tbody>
