@@ -89,7 +89,9 @@ class LimitSettings(BaseSettings):
     download_url_ttl: int = Field(default=3600, description="Seconds a download URL stays valid.")
     agent_url_ttl: int = Field(default=900, description="Seconds an agent's input URL is valid.")
     queued_tasks_per_team: int = Field(
-        default=10_000, description="Unfinished tasks a team may have before runs answer 409."
+        default=10_000,
+        description="Unfinished tasks a team may have before runs answer 409 "
+        '(see "The queue cap").',
     )
     open_uploads_per_team: int = Field(default=100, description="Unfinished multipart uploads.")
     bytes_presigned_per_day: int = Field(
