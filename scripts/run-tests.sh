@@ -24,7 +24,16 @@ if [ "$#" -eq 0 ] || [ "${RUNYARD_FAULTS:-}" = "1" ]; then
     run_faults=1
 fi
 
-.venv/bin/python -m pytest tests --ignore=tests/faults -n 2 --dist loadgroup \
+# Paths among the arguments replace the default `tests` (so `scripts/run-tests.sh
+# tests/unit/scheduler` runs only that folder); options alone narrow the whole suite.
+targets=(tests)
+for arg in "$@"; do
+    if [ -e "${arg%%::*}" ]; then
+        targets=()
+        break
+    fi
+done
+.venv/bin/python -m pytest "${targets[@]}" --ignore=tests/faults -n 2 --dist loadgroup \
     -p no:cacheprovider "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
