@@ -44,6 +44,13 @@ class Connection:
     granted: dict[tuple[str, int], dict[str, Slot]] = field(default_factory=dict)
     #: When the last frame of any kind arrived (the reaper's liveness for agents of this process).
     last_seen: datetime | None = None
+    #: The attempts the agent reported running in its hello and the server let it keep.
+    kept: set[tuple[str, int]] = field(default_factory=set)
+
+    def holds(self, task_id: str, attempt: int) -> bool:
+        """Whether the attempt was assigned on (or kept by) this connection: frames of other
+        attempts are stray (``gateway/intake.py``)."""
+        return (task_id, attempt) in self.granted or (task_id, attempt) in self.kept
 
     def assigned(self, task_id: str, attempt: int) -> None:
         """An attempt was assigned on this connection: it has no slot yet, and every slot it
