@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 
@@ -27,6 +28,22 @@ def ensure_port_free(host: str, port: int) -> None:
             ) from None
 
 
+class QuietDenials(logging.Filter):
+    """uvicorn's sans-I/O WebSocket protocol logs "ASGI callable returned without completing
+    handshake." at ERROR after a denial it sent correctly (the gateway's 401/403/429 answers),
+    one per refused connection. The gateway always accepts, closes or denies, so the line only
+    ever follows a denial: dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "ASGI callable returned without completing handshake."
+
+
+def quiet_denials() -> None:
+    log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, QuietDenials) for f in log.filters):
+        log.addFilter(QuietDenials())
+
+
 def build_server(
     app: FastAPI,
     host: str,
@@ -39,6 +56,7 @@ def build_server(
     from ``forwarded_allow_ips`` (RUNYARD_HTTP_FORWARDED_ALLOW_IPS); with none, never (uvicorn
     alone would trust them from 127.0.0.1, so a local client could pick its address)."""
     services: Services = app.state.services
+    quiet_denials()
 
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:

@@ -196,5 +196,6 @@ async def agent_gateway(websocket: WebSocket) -> None:
 
 
 async def _close(websocket: WebSocket, reason: CloseReason) -> None:
-    with contextlib.suppress(RuntimeError):
+    # A client that left before its hello cannot be told why: nothing to log (issue 32).
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.close(code=reason.code, reason=reason.description[:120])
