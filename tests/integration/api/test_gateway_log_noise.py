@@ -33,9 +33,11 @@ def test_clients_that_go_away_leave_no_traceback(
                 ws_url, additional_headers={"Authorization": f"Bearer {team.agent_key}"}
             ) as ws:
                 ws.close()
-            with pytest.raises(InvalidStatus):  # refused: a bad key
-                with wsc.connect(ws_url, additional_headers={"Authorization": "Bearer ak-nope"}):
-                    pass
+            with (  # refused: a bad key
+                pytest.raises(InvalidStatus),
+                wsc.connect(ws_url, additional_headers={"Authorization": "Bearer ak-nope"}),
+            ):
+                pass
         time.sleep(0.5)  # the server notices the closes
     noisy = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert noisy == [], [(r.name, r.levelname, r.getMessage()) for r in noisy]
