@@ -4,7 +4,8 @@ from fastapi import APIRouter, Response
 
 from runyard.api_docs import errors
 from runyard.auth.repository import AuthRepository
-from runyard.deps import AccountCaller, MeCaller, SessionDep, TeamPathAdmin
+from runyard.credentials.service import CredentialService
+from runyard.deps import AccountCaller, ClockDep, MeCaller, SessionDep, TeamPathAdmin
 from runyard.errors import NotFound
 from runyard.models import Membership, User
 from runyard.pagination import PageDep
@@ -123,8 +124,11 @@ async def update_member(
     responses=errors(404, 409),
 )
 async def remove_member(
-    team_id: str, user_id: str, principal: TeamPathAdmin, session: SessionDep
+    team_id: str, user_id: str, principal: TeamPathAdmin, session: SessionDep, clock: ClockDep
 ) -> Response:
-    """Remove a member (not the owner)."""
+    """Remove a member (not the owner). The device keys they paired in this team, and the
+    companion agent keys paired with them, are revoked (their agents disconnect within
+    `RUNYARD_AUTH_KEY_RECHECK_INTERVAL`)."""
     await TeamService(session).remove_member(team_id, user_id)
+    await CredentialService(session, clock).revoke_member_keys(team_id, user_id)
     return Response(status_code=204)
