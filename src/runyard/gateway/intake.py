@@ -23,8 +23,6 @@ import asyncio
 import logging
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
 
 from runyard.gateway.lanes import FrameLanes
 from runyard.gateway.registry import Connection, Gateway
@@ -40,7 +38,6 @@ from runyard_protocol import (
 )
 
 log = logging.getLogger("runyard.gateway")
-_counters = FixedWindowRateLimiter(MemoryStorage())  # per connection id, in this process
 
 
 class Intake:
@@ -66,7 +63,7 @@ class Intake:
             self._lanes.submit(frame)
             return True
         self.strays += 1
-        if not _counters.hit(self._stray_rate, "stray", self._conn.connection_id):
+        if not await self._gateway.strays.hit(self._stray_rate, "stray", self._conn.connection_id):
             log.warning(
                 "agent=%s sent %d frames for tasks it does not hold; closing",
                 self._conn.agent_id,

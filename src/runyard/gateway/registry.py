@@ -8,6 +8,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import FixedWindowRateLimiter
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketState
 
@@ -66,6 +68,8 @@ class Gateway:
         self._by_agent: dict[tuple[str, str], Connection] = {}
         self.accepting = True
         self.previews = PreviewStore()  # the latest live preview of tasks run by our agents
+        # Stray frames per connection id (gateway/intake.py), in this process's memory.
+        self.strays = FixedWindowRateLimiter(MemoryStorage())
 
     def add(self, conn: Connection) -> Connection | None:
         """Register; returns the connection it replaces (same agent connected again)."""
