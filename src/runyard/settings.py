@@ -188,6 +188,30 @@ class SchedulerSettings(BaseSettings):
     shutdown_grace: float = Field(default=5.0, description="Server drain bound on SIGTERM (s).")
 
 
+class GatewaySettings(BaseSettings):
+    """What one agent connection may cost the server (docs/operating.md, "Security")."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_GATEWAY_", extra="ignore")
+
+    frame_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Frames of one agent connection handled at once (each may hold a database "
+        "connection); keep it below RUNYARD_DB_POOL_SIZE.",
+    )
+    frame_backlog: int = Field(
+        default=1000,
+        ge=1,
+        description="Frames of one agent connection waiting to be handled before the server "
+        "stops reading from it (backpressure).",
+    )
+    stray_frames: Rate = Field(
+        default="600/minute",
+        description="Frames one agent connection may send for tasks it does not hold; beyond, "
+        "the connection is closed with 4005 (too_many_frames).",
+    )
+
+
 class AuthSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNYARD_AUTH_", extra="ignore")
 
@@ -270,6 +294,12 @@ class HttpSettings(BaseSettings):
     )
     max_url_bytes: int = Field(default=16 * 1024, ge=1024, description="Longest URL (bytes).")
     max_query_params: int = Field(default=100, ge=8, description="Most query parameters.")
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description="Proxies (JSON list of addresses or networks) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are trusted for the client's address (per-address rate limits); "
+        'empty = trust none. ["*"] trusts every peer: only behind a proxy that overwrites them.',
+    )
 
 
 DEFAULT_RETRY_SCHEDULE = [0.0, 10.0, 60.0, 300.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0]
@@ -346,6 +376,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     pairing: PairingSettings = Field(default_factory=PairingSettings)
     events: EventSettings = Field(default_factory=EventSettings)

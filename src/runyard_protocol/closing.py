@@ -17,6 +17,7 @@ class CloseReason(enum.Enum):
     REPLACED = (4002, True, "another connection with the same agent_id took over")
     PROTOCOL_ERROR = (4003, True, "malformed or unexpected frame")
     SERVER_ERROR = (4004, True, "the server could not handle a frame (database down?); reconnect")
+    TOO_MANY_FRAMES = (4005, True, "too many frames for tasks this connection does not hold")
     INVALID_KEY = (4010, False, "the agent key is invalid, expired or revoked")
     AGENT_ID_TAKEN = (4011, False, "agent_id is registered to another agent key")
     UNSUPPORTED_PROTOCOL = (4012, False, "protocol version not supported by this server")

@@ -31,7 +31,14 @@ def provision_team(settings: Settings, email: str = "live@example.com") -> Provi
 
 @contextmanager
 def live_server(app: Any, port: int, settings: Settings) -> Iterator[str]:
-    server: Any = build_server(app, "127.0.0.1", port, 1.0, settings.http.max_header_bytes)
+    server: Any = build_server(
+        app,
+        "127.0.0.1",
+        port,
+        1.0,
+        settings.http.max_header_bytes,
+        settings.http.forwarded_allow_ips,
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

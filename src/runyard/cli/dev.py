@@ -110,6 +110,7 @@ def dev(
         port,
         settings.scheduler.shutdown_grace,
         settings.http.max_header_bytes,
+        settings.http.forwarded_allow_ips,
     )
     asyncio.run(_run(server, settings, creds, creds_path, data_dir, agent))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 
@@ -27,10 +28,35 @@ def ensure_port_free(host: str, port: int) -> None:
             ) from None
 
 
+class QuietDenials(logging.Filter):
+    """uvicorn's sans-I/O WebSocket protocol logs "ASGI callable returned without completing
+    handshake." at ERROR after a denial it sent correctly (the gateway's 401/403/429 answers),
+    one per refused connection. The gateway always accepts, closes or denies, so the line only
+    ever follows a denial: dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "ASGI callable returned without completing handshake."
+
+
+def quiet_denials() -> None:
+    log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, QuietDenials) for f in log.filters):
+        log.addFilter(QuietDenials())
+
+
 def build_server(
-    app: FastAPI, host: str, port: int, grace: float, max_header_bytes: int = 64 * 1024
+    app: FastAPI,
+    host: str,
+    port: int,
+    grace: float,
+    max_header_bytes: int = 64 * 1024,
+    forwarded_allow_ips: list[str] | None = None,
 ) -> uvicorn.Server:
+    """The uvicorn server of ``runyard serve``/``dev``. X-Forwarded-For/-Proto are trusted only
+    from ``forwarded_allow_ips`` (RUNYARD_HTTP_FORWARDED_ALLOW_IPS); with none, never (uvicorn
+    alone would trust them from 127.0.0.1, so a local client could pick its address)."""
     services: Services = app.state.services
+    quiet_denials()
 
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -47,7 +73,8 @@ def build_server(
         http=HTTP_PROTOCOL,  # uvicorn's, refusing in our JSON shape
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=list(forwarded_allow_ips or []) or None,
         timeout_graceful_shutdown=max(1, int(grace)),
         ws_ping_interval=20,
         ws_ping_timeout=20,
@@ -84,5 +111,6 @@ def serve(
         port,
         settings.scheduler.shutdown_grace,
         settings.http.max_header_bytes,
+        settings.http.forwarded_allow_ips,
     )
     asyncio.run(server.serve())

@@ -29,3 +29,16 @@ class CredentialRepository(Repository):
             select(ApiKey).where(ApiKey.companion_of == key_id, ApiKey.revoked_at.is_(None))
         )
         return list(rows)
+
+    async def live_device_keys(self, team_id: str, user_id: str) -> list[ApiKey]:
+        """The unrevoked device keys a user holds in a team (minted by their own pairings or
+        device logins)."""
+        rows = await self.session.scalars(
+            select(ApiKey).where(
+                ApiKey.team_id == team_id,
+                ApiKey.user_id == user_id,
+                ApiKey.kind == "device",
+                ApiKey.revoked_at.is_(None),
+            )
+        )
+        return list(rows)

@@ -58,3 +58,15 @@ class CredentialService:
             if each.revoked_at is None:
                 each.revoked_at = now
         return revoked
+
+    async def revoke_member_keys(self, team_id: str, user_id: str) -> list[ApiKey]:
+        """A member leaves the team: revoke the keys they created for themselves there (device
+        keys and the companion agent keys paired with them). Team keys an admin created
+        (integration and standalone agent keys) belong to the team and stay."""
+        now = self.clock.now()
+        revoked: list[ApiKey] = []
+        for device in await self.repo.live_device_keys(team_id, user_id):
+            revoked += [device, *await self.repo.live_companions(device.id)]
+        for each in revoked:
+            each.revoked_at = now
+        return revoked

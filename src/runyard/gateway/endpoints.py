@@ -21,6 +21,7 @@ from runyard.db.base import new_id
 from runyard.errors import RunyardError
 from runyard.gateway.batch import can_join, handle_run
 from runyard.gateway.handlers import FrameHandler
+from runyard.gateway.intake import Intake
 from runyard.gateway.lanes import FrameLanes
 from runyard.gateway.reconcile import reconcile_on_hello
 from runyard.gateway.registry import Connection
@@ -129,6 +130,8 @@ async def agent_gateway(websocket: WebSocket) -> None:
         healthy=healthy,
         runtimes=runtimes,
         comfyui=ComfyUICapabilities.of(hello.system_info),
+        kept={(r.task_id, r.attempt) for r in hello.running_tasks}
+        - {(d.task_id, d.attempt) for d in drop},
     )
     replaced = gateway.add(conn)
     if replaced is not None:
@@ -157,7 +160,14 @@ async def agent_gateway(websocket: WebSocket) -> None:
     async def on_failure(_exc: BaseException) -> None:
         await gateway.close(conn, CloseReason.SERVER_ERROR)
 
-    lanes = FrameLanes(functools.partial(handle_run, handler), on_failure, can_join)
+    lanes = FrameLanes(
+        functools.partial(handle_run, handler),
+        on_failure,
+        can_join,
+        concurrency=settings.gateway.frame_concurrency,
+        backlog=settings.gateway.frame_backlog,
+    )
+    intake = Intake(settings.gateway, gateway, conn, lanes)
     try:
         while True:
             raw = await websocket.receive_text()
@@ -172,7 +182,9 @@ async def agent_gateway(websocket: WebSocket) -> None:
                     ),
                 )
                 continue
-            lanes.submit(frame)
+            if not await intake.take(frame):
+                await gateway.close(conn, CloseReason.TOO_MANY_FRAMES)
+                break
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -184,5 +196,6 @@ async def agent_gateway(websocket: WebSocket) -> None:
 
 
 async def _close(websocket: WebSocket, reason: CloseReason) -> None:
-    with contextlib.suppress(RuntimeError):
+    # A client that left before its hello cannot be told why: nothing to log (issue 32).
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.close(code=reason.code, reason=reason.description[:120])

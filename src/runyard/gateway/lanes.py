@@ -7,6 +7,11 @@ different tasks, and heartbeats, are handled concurrently. A heartbeat therefore
 behind a slow output-URL grant or completion of another task, and the agent's liveness is
 stamped when a frame *arrives* (``Connection.last_seen``), not when its handler finishes.
 
+The work is bounded (``RUNYARD_GATEWAY_*``): at most ``concurrency`` runs are handled at once
+(each may hold a database connection, so one connection cannot take the pool from the API), and
+once ``backlog`` frames wait, ``room()`` blocks the connection's reader: the agent's sends then
+wait on TCP instead of piling up in the server's memory.
+
 A handler that fails unexpectedly (the database went away) closes the connection with a
 retryable code: the agent reconnects and resends what was not acknowledged.
 """
@@ -35,14 +40,34 @@ def lane_of(frame: AgentFrame) -> str:
 
 
 class FrameLanes:
-    def __init__(self, handle: HandleRun, on_failure: OnFailure, can_join: CanJoin) -> None:
+    def __init__(
+        self,
+        handle: HandleRun,
+        on_failure: OnFailure,
+        can_join: CanJoin,
+        *,
+        concurrency: int = 4,
+        backlog: int = 1000,
+    ) -> None:
         self._handle = handle
         self._can_join = can_join
         self._on_failure = on_failure
         self._queues: dict[str, deque[AgentFrame]] = {}
         self._workers: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._backlog = backlog
+        self._waiting = 0  # frames submitted and not yet handled
+        self._room = asyncio.Event()
+        self._room.set()
+
+    async def room(self) -> None:
+        """Return once fewer than ``backlog`` frames wait (at once, usually)."""
+        while self._waiting >= self._backlog:
+            self._room.clear()
+            await self._room.wait()
 
     def submit(self, frame: AgentFrame) -> None:
+        self._waiting += 1
         lane = lane_of(frame)
         queue = self._queues.get(lane)
         if queue is not None:
@@ -56,21 +81,30 @@ class FrameLanes:
     async def _drain(self, lane: str, queue: deque[AgentFrame]) -> None:
         try:
             while queue:
-                run = self._run_at_head(queue)
-                try:
-                    await self._handle(run)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.exception("frame %s failed; closing the connection", run[0].type)
-                    await self._on_failure(exc)
-                    return
+                async with self._slots:
+                    run = self._run_at_head(queue)
+                    try:
+                        await self._handle(run)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:
+                        log.exception("frame %s failed; closing the connection", run[0].type)
+                        await self._on_failure(exc)
+                        return
                 for _ in run:
                     queue.popleft()
+                self._handled(len(run))
         finally:
             # No await between the last check of ``queue`` and here: a frame submitted meanwhile
             # is impossible, so nothing is stranded.
             self._queues.pop(lane, None)
+            self._handled(len(queue))
+            queue.clear()
+
+    def _handled(self, count: int) -> None:
+        self._waiting -= count
+        if self._waiting < self._backlog:
+            self._room.set()
 
     def _run_at_head(self, queue: deque[AgentFrame]) -> list[AgentFrame]:
         """The first frame, with the frames after it that may share its unit of work."""

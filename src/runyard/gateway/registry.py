@@ -8,6 +8,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import FixedWindowRateLimiter
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketState
 
@@ -44,6 +46,13 @@ class Connection:
     granted: dict[tuple[str, int], dict[str, Slot]] = field(default_factory=dict)
     #: When the last frame of any kind arrived (the reaper's liveness for agents of this process).
     last_seen: datetime | None = None
+    #: The attempts the agent reported running in its hello and the server let it keep.
+    kept: set[tuple[str, int]] = field(default_factory=set)
+
+    def holds(self, task_id: str, attempt: int) -> bool:
+        """Whether the attempt was assigned on (or kept by) this connection: frames of other
+        attempts are stray (``gateway/intake.py``)."""
+        return (task_id, attempt) in self.granted or (task_id, attempt) in self.kept
 
     def assigned(self, task_id: str, attempt: int) -> None:
         """An attempt was assigned on this connection: it has no slot yet, and every slot it
@@ -59,6 +68,8 @@ class Gateway:
         self._by_agent: dict[tuple[str, str], Connection] = {}
         self.accepting = True
         self.previews = PreviewStore()  # the latest live preview of tasks run by our agents
+        # Stray frames per connection id (gateway/intake.py), in this process's memory.
+        self.strays = FixedWindowRateLimiter(MemoryStorage())
 
     def add(self, conn: Connection) -> Connection | None:
         """Register; returns the connection it replaces (same agent connected again)."""

@@ -23,7 +23,7 @@ from mcp.server import Server, ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from runyard import __version__
 from runyard.auth.authenticate import authenticate
@@ -36,12 +36,64 @@ from runyard.services import Services
 log = logging.getLogger("runyard.mcp")
 CALLER = "runyard_mcp_caller"
 MAX_BODY = 1024 * 1024  # tool arguments are small; files go through presign_upload
+MAX_MESSAGE = 500  # characters of an error message: what a caller sent is never echoed whole
+MALFORMED = (
+    'The body is not a valid MCP JSON-RPC 2.0 message (jsonrpc "2.0", an id that is a '
+    "string or integer, a method and its params): see the MCP specification."
+)
 INSTRUCTIONS = (
     "Runyard runs parameterised workflows on the team's own agents. list_workflows (or the "
     "run_workflow_by_slug description) shows each workflow's parameters; upload file inputs "
     "with presign_upload (then PUT the bytes), run with run_workflow_by_slug, follow with "
     "wait_task, and read outputs with get_task_result."
 )
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def _plain_errors(send: Send) -> Send:
+    """``send`` with the SDK's answers to malformed bodies rewritten: it puts the validator's
+    report (internals, and the caller's input at any length) in the JSON-RPC error's message."""
+    start: Message | None = None
+    chunks: list[bytes] = []
+
+    async def wrapped(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+            return
+        if message["type"] != "http.response.body" or start is None:
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = _rewritten(b"".join(chunks))
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return wrapped
+
+
+def _rewritten(body: bytes) -> bytes:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return body
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+        return body
+    message: str = error["message"]
+    if "validation error" in message.lower() or "parse error" in message.lower():
+        error["message"] = MALFORMED
+    else:
+        error["message"] = _bounded(message)
+    error.pop("data", None)
+    return json.dumps(answer, ensure_ascii=False).encode()
 
 
 def _result(body: dict[str, Any], *, error: bool = False) -> types.CallToolResult:
@@ -129,7 +181,7 @@ class McpServer:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["principal"] = principal
         state[CALLER] = Caller(principal, self.services, client_address(request.client))
-        await self.manager.handle_request(scope, receive, send)
+        await self.manager.handle_request(scope, receive, _plain_errors(send))
 
     async def _list_tools(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
@@ -142,15 +194,18 @@ class McpServer:
         tool = TOOLS.get(params.name)
         if tool is None:
             return _result(
-                {"error_code": "not_found", "error_message": f"No tool {params.name!r}."},
+                {"error_code": "not_found", "error_message": f"No tool {params.name[:100]!r}."},
                 error=True,
             )
         try:
             return _result(await tool(_caller(ctx), dict(params.arguments or {})))
         except RunyardError as exc:
-            body: dict[str, Any] = {"error_code": exc.code, "error_message": exc.message}
+            body: dict[str, Any] = {"error_code": exc.code, "error_message": _bounded(exc.message)}
             if exc.errors is not None:
-                body["errors"] = exc.errors
+                body["errors"] = [
+                    {k: _bounded(v) if isinstance(v, str) else v for k, v in e.items()}
+                    for e in exc.errors[:100]
+                ]
             return _result(body, error=True)
         except Exception:
             log.exception("MCP tool %s failed", params.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -47,12 +48,20 @@ class Caller:
         return self.principal.team
 
 
+MAX_TEXT = 255  # ids, slugs and idempotency keys are far shorter; longer is never echoed
+
+
 def _text(args: Args, name: str, required: bool = True) -> str | None:
     value = args.get(name)
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
         raise BadRequest(f"`{name}` must be a non-empty string.", code="invalid_request")
+    if len(value) > MAX_TEXT:
+        raise BadRequest(
+            f"`{name}` is longer than {MAX_TEXT} characters: no such id exists.",
+            code="invalid_request",
+        )
     return value.strip()
 
 
@@ -159,10 +168,16 @@ async def wait_task(caller: Caller, args: Args) -> dict[str, Any]:
     task_id = _text(args, "task_id")
     assert task_id is not None
     timeout = args.get("timeout_seconds", 30)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
-        raise BadRequest("`timeout_seconds` must be a number of seconds (0 or more).")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or (isinstance(timeout, float) and math.isnan(timeout))
+        or timeout < 0
+    ):
+        # NaN passed every comparison and waited past the cap (issue 32).
+        raise BadRequest(f"`timeout_seconds` must be a number of seconds from 0 to {MAX_WAIT:g}.")
     hub, poll = caller.services.events, caller.services.settings.events.poll_interval
-    deadline = time.monotonic() + min(float(timeout), MAX_WAIT)
+    deadline = time.monotonic() + float(min(timeout, MAX_WAIT))  # no float() of a huge int
     wake = hub.subscribe(task_id)
     try:
         while True:

@@ -30,6 +30,38 @@ from runyard.storage.signing import EXPIRES, SIGNATURE, SIGNED_HEADERS, Signatur
 
 router = APIRouter(tags=["storage"])
 
+#: Types served as themselves from the server's origin: none can run there. Everything else
+#: (JavaScript, HTML, SVG, XML, CSS, WebAssembly…) is served as application/octet-stream: under
+#: ``nosniff`` a browser refuses to run it as a script or style, even from a page of this origin
+#: whose policy allows ``script-src 'self'`` (the dashboard's). The file name is kept.
+_INERT_PREFIXES = ("image/", "audio/", "video/", "font/", "model/")
+_INERT_TYPES = {
+    "application/octet-stream",
+    "application/json",
+    "application/pdf",
+    "application/zip",
+    "application/gzip",
+    "application/x-tar",
+    "application/x-7z-compressed",
+    "application/x-ndjson",
+    "application/safetensors",
+    "text/plain",
+    "text/csv",
+    "text/tab-separated-values",
+}
+
+
+def served_content_type(declared: str | None) -> str:
+    """The type a download from the embedded store is served with (see ``_INERT_TYPES``)."""
+    if not declared:
+        return "application/octet-stream"
+    essence = declared.split(";", 1)[0].strip().lower()
+    inert = essence in _INERT_TYPES or (
+        essence.startswith(_INERT_PREFIXES) and not essence.endswith(("+xml", "/svg"))
+    )
+    return declared if inert else "application/octet-stream"
+
+
 _DOWNLOAD_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "sandbox; default-src 'none'",
@@ -182,7 +214,7 @@ async def _download(request: Request, key: str) -> Response:
     return _Download(
         store.path_of(key),
         stat_result=st,
-        media_type=query.get("response-content-type") or "application/octet-stream",
+        media_type=served_content_type(query.get("response-content-type")),
         headers={**_DOWNLOAD_HEADERS, "Content-Disposition": disposition, "ETag": etag_of(st)},
     )
 

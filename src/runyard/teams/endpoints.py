@@ -5,8 +5,10 @@ from fastapi import APIRouter, Response
 from runyard.api_docs import errors
 from runyard.auth.repository import AuthRepository
 from runyard.auth.schemas import Success
+from runyard.credentials.service import CredentialService
 from runyard.deps import (
     AccountCaller,
+    ClockDep,
     MeCaller,
     ServicesDep,
     SessionDep,
@@ -143,10 +145,13 @@ async def update_member(
     responses=errors(404, 409),
 )
 async def remove_member(
-    team_id: str, user_id: str, principal: TeamPathAdmin, session: SessionDep
+    team_id: str, user_id: str, principal: TeamPathAdmin, session: SessionDep, clock: ClockDep
 ) -> Response:
-    """Remove a member (not the owner)."""
+    """Remove a member (not the owner). The device keys they paired in this team, and the
+    companion agent keys paired with them, are revoked (their agents disconnect within
+    `RUNYARD_AUTH_KEY_RECHECK_INTERVAL`)."""
     await TeamService(session).remove_member(team_id, user_id)
+    await CredentialService(session, clock).revoke_member_keys(team_id, user_id)
     return Response(status_code=204)
 
 
@@ -185,10 +190,15 @@ async def transfer_ownership(
     operation_id="teams_leave",
     responses=errors(409),
 )
-async def leave_team(team_id: str, principal: TeamPathMember, session: SessionDep) -> Success:
-    """Leave the team (any member but the owner, who must transfer ownership first: 409)."""
+async def leave_team(
+    team_id: str, principal: TeamPathMember, session: SessionDep, clock: ClockDep
+) -> Success:
+    """Leave the team (any member but the owner, who must transfer ownership first: 409).
+    The device keys you paired in this team and their companion agent keys are revoked, as
+    when an admin removes you."""
     assert principal.user_id
     await TeamService(session).leave(team_id, principal.user_id)
+    await CredentialService(session, clock).revoke_member_keys(team_id, principal.user_id)
     return Success()
 
 

@@ -30,13 +30,25 @@ class AddressRefused(Exception):
     """The URL or one of the addresses its host resolves to is not allowed."""
 
 
+#: IPv6 forms that carry an IPv4 address a translator or the host may turn into a connection to
+#: it (Python 3.11's ``is_global`` calls them global): IPv4-compatible (deprecated), SIIT
+#: (IPv4-translated) and NAT64's well-known and local-use prefixes. Refused whatever they carry:
+#: a NAT64 gateway turns 64:ff9b::a9fe:a9fe into 169.254.169.254.
+TRANSLATED = tuple(
+    ipaddress.IPv6Network(n) for n in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48")
+)
+
+
 def is_public(address: IPAddress) -> bool:
     """Only globally routable unicast addresses: no private, loopback, link-local, shared
-    (100.64/10), reserved, multicast or unspecified ones, also when wrapped in IPv6."""
+    (100.64/10), reserved, multicast or unspecified ones, also when wrapped in IPv6, and no
+    IPv6 form an IPv4 address is translated from."""
     if isinstance(address, ipaddress.IPv6Address):
         mapped = address.ipv4_mapped or address.sixtofour
         if mapped is not None:
             return is_public(mapped)
+        if any(address in network for network in TRANSLATED):
+            return False
     return address.is_global and not address.is_multicast
 
 
@@ -65,8 +77,11 @@ class AddressPolicy:
     def check_address(self, host: str, address: str) -> IPAddress:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
         if not self.settings.allow_private and not is_public(ip):
+            # Which address a name resolves to is not the caller's business: only that it is
+            # not allowed (a registration must not become a DNS oracle for internal names).
             raise AddressRefused(
-                f"{host} resolves to {ip}, a private, loopback, link-local or reserved address"
+                f"{host} is not an allowed webhook target: only public addresses may be reached "
+                "(private, loopback, link-local, reserved and translated ones are refused)"
             )
         return ip
 

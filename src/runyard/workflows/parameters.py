@@ -42,9 +42,11 @@ def check_value(p: ParameterDef, value: Any) -> ParamError | None:
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or not math.isfinite(value)
+            or (isinstance(value, float) and not math.isfinite(value))
         ):
             return err("wrong_type", f"{p.key} must be a number.")
+        if isinstance(value, int) and not _fits_a_float(value):
+            return err("out_of_range", f"{p.key} must be within ±1.7e308.")
         if p.integer and float(value) != int(value):
             return err("not_integer", f"{p.key} must be a whole number.")
         if p.min is not None and value < p.min:
@@ -62,6 +64,16 @@ def check_value(p: ParameterDef, value: Any) -> ParamError | None:
     elif p.type == "file" and (not isinstance(value, str) or not value.strip()):
         return err("wrong_type", f"{p.key} must be a file_key from /r/files/presign.")
     return None
+
+
+def _fits_a_float(value: int) -> bool:
+    """JSON allows integers of any length; comparing one beyond a float's range with the
+    bounds (or storing it) raises OverflowError."""
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def normalise(p: ParameterDef, value: Any) -> Any:

@@ -77,6 +77,8 @@ async def test_every_bad_parameter_is_named(harness: Harness, team_a: Team, team
         ({"input_image": text}, "input_image", "file_type_not_accepted"),
         ({"input_image": 42}, "input_image", "wrong_type"),
         ({"input_image": "inputs/nope/x.png", "strength": "high"}, "strength", "wrong_type"),
+        # More digits than any float holds: a 422 naming it, never a 500 (issue 32, item 6).
+        ({"input_image": "inputs/nope/x.png", "strength": 10**400}, "strength", "out_of_range"),
     ]
     for params, param, code in cases:
         status, body, _ = await run(harness, team_a, "img2img", params)

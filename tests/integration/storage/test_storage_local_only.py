@@ -53,7 +53,8 @@ def test_downloads_are_sandboxed_attachments(local_storage: LocalStorage) -> Non
     assert got.headers["x-content-type-options"] == "nosniff"
     assert got.headers["content-security-policy"] == "sandbox; default-src 'none'"
     assert got.headers["content-disposition"] == "attachment; filename*=UTF-8''page.html"
-    assert got.headers["content-type"].startswith("text/html")
+    # Not served as itself from the server's origin (issue 32): no script or page runs there.
+    assert got.headers["content-type"] == "application/octet-stream"
     assert got.headers["accept-ranges"] == "bytes"
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-length"] == "21"

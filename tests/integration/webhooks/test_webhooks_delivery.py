@@ -339,7 +339,7 @@ async def test_a_name_resolving_to_a_private_address_is_refused_at_connect_time(
         assert rx.received == []  # never connected
     (log,) = await deliveries(harness, team_a, created["id"])
     assert log["last_status_code"] is None and log["delivery_status"] == "pending"
-    assert log["last_error"].startswith("refused: localhost resolves to")
+    assert log["last_error"].startswith("refused: localhost is not an allowed webhook target")
 
 
 async def test_the_worker_is_woken_by_the_commit_that_ends_the_task(

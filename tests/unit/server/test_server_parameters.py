@@ -35,6 +35,8 @@ def test_defaults_filled_and_whole_floats_accepted() -> None:
         ({"image": "k", "steps": 0}, "steps", "out_of_range"),
         ({"image": "k", "steps": True}, "steps", "wrong_type"),
         ({"image": "k", "strength": float("nan")}, "strength", "wrong_type"),
+        ({"image": "k", "strength": 10**400}, "strength", "out_of_range"),
+        ({"image": "k", "steps": -(10**400)}, "steps", "out_of_range"),
         ({"image": "k", "title": "toolong"}, "title", "too_long"),
         ({"image": "k", "hd": "yes"}, "hd", "wrong_type"),
         ({"image": "k", "prompt": "c"}, "prompt", "not_in_options"),

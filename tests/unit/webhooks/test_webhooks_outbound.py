@@ -28,6 +28,12 @@ REFUSED = [
     "::ffff:127.0.0.1",
     "::ffff:10.0.0.1",
     "2002:7f00:1::",  # 6to4 of 127.0.0.1
+    "::127.0.0.1",  # IPv4-compatible (issue 32)
+    "::ffff:0:7f00:1",  # SIIT
+    "64:ff9b::7f00:1",  # NAT64, well-known prefix
+    "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata address
+    "64:ff9b::808:808",  # NAT64 of a public address: refused as a form
+    "64:ff9b:1::a00:7",  # NAT64, local-use prefix
 ]
 ALLOWED = ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"]
 
