@@ -1,7 +1,9 @@
 """The SSE generator: replay from ``Last-Event-ID``, then live events, keep-alives, and the end
-after the terminal event. It opens a short session per read; it never holds one while waiting.
+after the terminal event. It reads nothing itself: the process's ``EventFeed`` hands it the
+events of its task (one read serves every stream of a task); it holds no session while waiting,
+and opens one only to recheck its credential every ``auth.key_recheck_interval``.
 
-When the server process stops (``EventHub.close``), an open stream ends with ``RECONNECT``: a
+When the server process stops (``EventFeed.close``), an open stream ends with ``RECONNECT``: a
 ``reconnect`` event with a ``retry:`` hint and no ``id`` (so the client's ``Last-Event-ID``
 stays on the last real event), then a properly terminated body. The client reconnects, through
 the load balancer, to a process that is not stopping and misses nothing."""
@@ -18,9 +20,8 @@ from runyard.auth.principal import Principal
 from runyard.auth.repository import AuthRepository
 from runyard.clock import Clock
 from runyard.db.engine import Database
-from runyard.events.hub import EventHub
+from runyard.events.feed import EventFeed
 from runyard.settings import Settings
-from runyard.tasks.repository import TaskQueue
 
 TERMINAL_EVENTS = {"completed", "failed", "cancelled"}
 RECONNECT_AFTER_MS = 1000
@@ -44,41 +45,36 @@ async def still_allowed(db: Database, principal: Principal, clock: Clock) -> boo
 
 async def event_stream(
     db: Database,
-    hub: EventHub,
+    feed: EventFeed,
     settings: Settings,
     clock: Clock,
     principal: Principal,
     task_id: str,
     after: int,
 ) -> AsyncIterator[str]:
-    wake = hub.subscribe(task_id)
+    sub = feed.subscribe(task_id, after)
     last_sent = time.monotonic()
     last_auth = time.monotonic()
     try:
         yield "retry: 2000\n\n"
         while True:
-            if hub.closing:
+            if feed.closing:
                 yield RECONNECT
                 return
-            wake.clear()
-            async with db.session() as session:
-                repo = TaskQueue(session)
-                # Status first: once it reads terminal, the terminal event (same commit) is
-                # visible to the read that follows.
-                finished = await repo.is_finished(task_id)
-                events = await repo.events_after(task_id, after)
+            sub.woken.clear()
+            events = sub.take()
             for e in events:
-                after = e.seq
                 yield format_event(e.seq, e.event, e.data)
                 last_sent = time.monotonic()
                 if e.event in TERMINAL_EVENTS:
                     return
             if events:
                 continue
-            if finished:
+            if sub.finished:
                 return  # finished but its history was pruned by retention: nothing will come
             now = time.monotonic()
-            if now - last_auth >= settings.auth.key_recheck_interval:
+            recheck = settings.auth.key_recheck_interval
+            if now - last_auth >= recheck:
                 last_auth = now
                 if not await still_allowed(db, principal, clock):
                     yield 'event: error\ndata: {"error_code":"credential_revoked"}\n\n'
@@ -86,11 +82,14 @@ async def event_stream(
             if now - last_sent >= settings.events.keepalive:
                 yield ": keep-alive\n\n"
                 last_sent = now
-            timeout = min(
-                settings.events.poll_interval,
-                max(0.05, settings.events.keepalive - (now - last_sent)),
+            timeout = max(
+                0.05,
+                min(
+                    settings.events.keepalive - (now - last_sent),
+                    recheck - (now - last_auth),
+                ),
             )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout)
+                await asyncio.wait_for(sub.woken.wait(), timeout)
     finally:
-        hub.unsubscribe(task_id, wake)
+        feed.unsubscribe(sub)

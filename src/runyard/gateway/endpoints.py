@@ -103,6 +103,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
     me = AgentRef(principal.team, hello.agent_id)
     runtimes = set(hello.runtimes)
     healthy = effective_health(hello.healthy, set(hello.labels), runtimes)
+    now = clock.now()
     try:
         async with services.db.unit() as uow:
             await AgentService(uow).register(
@@ -110,7 +111,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
                 principal.key_id,
                 hello,
                 connection_id,
-                clock.now(),
+                now,
                 healthy=healthy,
             )
             drop = await reconcile_on_hello(uow, me, hello.running_tasks, clock)
@@ -129,6 +130,8 @@ async def agent_gateway(websocket: WebSocket) -> None:
         healthy=healthy,
         runtimes=runtimes,
         comfyui=ComfyUICapabilities.of(hello.system_info),
+        system_info=dict(hello.system_info),
+        heartbeat_written=now,
     )
     replaced = gateway.add(conn)
     if replaced is not None:

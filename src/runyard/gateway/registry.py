@@ -7,6 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketState
@@ -14,7 +15,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.gateway.previews import PreviewStore
 from runyard.tasks.execution import Slot
-from runyard_protocol import CloseReason, TaskCancel, dump_frame
+from runyard_protocol import CloseReason, RunningTask, TaskCancel, dump_frame
 
 log = logging.getLogger("runyard.gateway")
 KNOWN_ATTEMPTS = 1024
@@ -44,6 +45,13 @@ class Connection:
     granted: dict[tuple[str, int], dict[str, Slot]] = field(default_factory=dict)
     #: When the last frame of any kind arrived (the reaper's liveness for agents of this process).
     last_seen: datetime | None = None
+    #: The ``last_heartbeat`` last written to the database (``gateway/liveness.py``).
+    heartbeat_written: datetime | None = None
+    #: The ``system_info`` last written (a heartbeat that changes it is written at once).
+    system_info: dict[str, Any] | None = None
+    #: The tasks the last heartbeat reported, all assigned on this connection: checked against
+    #: the database by the liveness writer, in one read for every connection.
+    reported: list[RunningTask] = field(default_factory=list)
 
     def assigned(self, task_id: str, attempt: int) -> None:
         """An attempt was assigned on this connection: it has no slot yet, and every slot it

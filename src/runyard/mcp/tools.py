@@ -155,13 +155,14 @@ async def get_task(caller: Caller, args: Args) -> dict[str, Any]:
 
 async def wait_task(caller: Caller, args: Args) -> dict[str, Any]:
     """Woken by the event hub on every committed change of the task; also reads it every
-    ``events.poll_interval`` for changes committed by another server process."""
+    ``events.safety_poll`` (``events.poll_interval`` while changes of other server processes
+    cannot be heard)."""
     task_id = _text(args, "task_id")
     assert task_id is not None
     timeout = args.get("timeout_seconds", 30)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
         raise BadRequest("`timeout_seconds` must be a number of seconds (0 or more).")
-    hub, poll = caller.services.events, caller.services.settings.events.poll_interval
+    hub, poll = caller.services.events, caller.services.feed.poll_interval
     deadline = time.monotonic() + min(float(timeout), MAX_WAIT)
     wake = hub.subscribe(task_id)
     try:
