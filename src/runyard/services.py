@@ -117,7 +117,7 @@ class Services:
         events = EventHub()
         wakeups = TaskWakeups(events)
         db = Database(settings.db, wakeups)
-        feed = EventFeed(db, settings.events)
+        feed = EventFeed(db, settings, clock)
         wakeups.feed = feed
         store = storage if storage is not None else build_storage(settings)
         gateway = Gateway()

@@ -25,9 +25,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from runyard.clock import Clock
 from runyard.db.engine import Database
+from runyard.events.credentials import CredentialChecks
 from runyard.events.repository import EventLog, EventRow
-from runyard.settings import EventSettings
+from runyard.settings import Settings
 from runyard.tasks.states import TERMINAL
 
 log = logging.getLogger("runyard.events")
@@ -49,9 +51,10 @@ class Subscription:
 
 
 class EventFeed:
-    def __init__(self, db: Database, settings: EventSettings) -> None:
+    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
         self.db = db
-        self.settings = settings
+        self.settings = settings.events
+        self.credentials = CredentialChecks(db, clock, settings.auth.key_recheck_interval / 2)
         #: Whether changes of other processes wake this one (set by the services container:
         #: on PostgreSQL, while the LISTEN connection is up; always with SQLite).
         self.fed: Callable[[], bool] = lambda: True

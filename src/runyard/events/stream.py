@@ -1,7 +1,7 @@
 """The SSE generator: replay from ``Last-Event-ID``, then live events, keep-alives, and the end
 after the terminal event. It reads nothing itself: the process's ``EventFeed`` hands it the
 events of its task (one read serves every stream of a task); it holds no session while waiting,
-and opens one only to recheck its credential every ``auth.key_recheck_interval``.
+and its credential is rechecked through ``events.credentials`` (one read per credential).
 
 When the server process stops (``EventFeed.close``), an open stream ends with ``RECONNECT``: a
 ``reconnect`` event with a ``retry:`` hint and no ``id`` (so the client's ``Last-Event-ID``
@@ -17,9 +17,6 @@ import time
 from collections.abc import AsyncIterator
 
 from runyard.auth.principal import Principal
-from runyard.auth.repository import AuthRepository
-from runyard.clock import Clock
-from runyard.db.engine import Database
 from runyard.events.feed import EventFeed
 from runyard.settings import Settings
 
@@ -34,20 +31,9 @@ def format_event(seq: int, event: str, data: object) -> str:
     return f"id: {seq}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-async def still_allowed(db: Database, principal: Principal, clock: Clock) -> bool:
-    async with db.session() as session:
-        if principal.key_id is not None:
-            return await AuthRepository(session).key_usable(principal.key_id, clock.now())
-        if principal.session_id is not None:
-            return await AuthRepository(session).family_active(principal.session_id)
-    return True
-
-
 async def event_stream(
-    db: Database,
     feed: EventFeed,
     settings: Settings,
-    clock: Clock,
     principal: Principal,
     task_id: str,
     after: int,
@@ -73,10 +59,10 @@ async def event_stream(
             if sub.finished:
                 return  # finished but its history was pruned by retention: nothing will come
             now = time.monotonic()
-            recheck = settings.auth.key_recheck_interval
+            recheck = settings.auth.key_recheck_interval / 2  # shared reads: see credentials.py
             if now - last_auth >= recheck:
                 last_auth = now
-                if not await still_allowed(db, principal, clock):
+                if not await feed.credentials.allowed(principal):
                     yield 'event: error\ndata: {"error_code":"credential_revoked"}\n\n'
                     return
             if now - last_sent >= settings.events.keepalive:

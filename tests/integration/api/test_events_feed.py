@@ -10,9 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from runyard.auth.principal import Principal
 from runyard.db.engine import Database
 from runyard.events import feed as feed_module
+from runyard.models import ApiKey
 from runyard.tasks import lifecycle
 from runyard.tasks.repository import TaskQueue
 from tests.integration.api.test_tasks import cancel, new_task
@@ -115,3 +118,23 @@ async def test_a_change_committed_by_another_process_reaches_open_streams(
         await cancel(a, team, task_id)  # committed by the other process
         bodies = [r.text for r in await asyncio.wait_for(asyncio.gather(*streams), 20)]
         assert all("event: cancelled" in body for body in bodies)
+
+
+async def test_the_streams_of_one_key_share_its_recheck(harness: Harness, team_a: Team) -> None:
+    checks = harness.app.state.services.feed.credentials
+    async with harness.app.state.services.db.session() as session:
+        key = await session.scalar(
+            select(ApiKey).where(ApiKey.team_id == team_a.id, ApiKey.kind == "integration")
+        )
+    assert key is not None
+    principal = Principal(kind="integration", team_id=team_a.id, key_id=key.id)
+    before = checks.reads
+    answers = await asyncio.gather(*(checks.allowed(principal) for _ in range(STREAMS)))
+    assert all(answers)
+    assert checks.reads - before == 1  # fifty streams, one read
+    async with harness.app.state.services.db.unit() as uow:
+        revoked = await uow.session.get(ApiKey, key.id)
+        assert revoked is not None
+        revoked.revoked_at = harness.clock.now()
+    checks.fresh_for = 0  # the shared answer is old: the next recheck reads again
+    assert not await checks.allowed(principal)
