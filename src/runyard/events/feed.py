@@ -30,7 +30,7 @@ from runyard.db.engine import Database
 from runyard.events.credentials import CredentialChecks
 from runyard.events.repository import EventLog, EventRow
 from runyard.settings import Settings
-from runyard.tasks.states import TERMINAL
+from runyard.states import TERMINAL
 
 log = logging.getLogger("runyard.events")
 CHUNK = 200  # tasks per read

@@ -10,7 +10,7 @@ from sqlalchemy import and_, or_, select
 
 from runyard.db.repository import Repository
 from runyard.models import Task, TaskEvent
-from runyard.tasks.states import TaskStatus
+from runyard.states import TaskStatus
 
 
 class EventRow(NamedTuple):

@@ -18,7 +18,7 @@ database by the writer, for every connection in one read, and a stale one is dro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.agents.health import effective_health, healthy_runtimes
@@ -30,13 +30,22 @@ from runyard.db.engine import Database
 from runyard.gateway.reconcile import stale_reports
 from runyard.gateway.registry import Connection, Gateway
 from runyard.settings import Settings
+from runyard.states import HELD
 from runyard.tasks.execution import AgentRef
 from runyard.tasks.repository import HeldAttempt, TaskQueue
-from runyard.tasks.states import HELD
 from runyard_protocol import Heartbeat, HeartbeatAck, RunningTask
 
-if TYPE_CHECKING:
-    from runyard.gateway.handlers import FrameHandler
+
+class Handler(Protocol):
+    """What a heartbeat needs of the connection's frame handler (``gateway/handlers.py``)."""
+
+    db: Database
+    clock: Clock
+    gateway: Gateway
+    conn: Connection
+    me: AgentRef
+
+    async def reply(self, frame: Any) -> None: ...
 
 
 def write_interval(settings: Settings) -> float:
@@ -44,7 +53,7 @@ def write_interval(settings: Settings) -> float:
     return min(s.liveness_interval, s.heartbeat_interval * s.heartbeat_misses / 4)
 
 
-async def heartbeat(handler: FrameHandler, frame: Heartbeat) -> None:
+async def heartbeat(handler: Handler, frame: Heartbeat) -> None:
     conn, gateway = handler.conn, handler.gateway
     if gateway.get(conn.team_id, conn.agent_id) is not conn:
         return  # replaced by a newer connection, or judged lost: it gets no answer
