@@ -9,7 +9,10 @@ Sizes (environment; the defaults keep a run under ~10 minutes on 2 cores):
 - ``BENCH_P1_SECONDS`` (5): P1, seconds per ``wrk`` run;
 - ``BENCH_P2_BYTES`` (1073741824): P2, size of the signed PUT;
 - ``BENCH_P5_TASKS`` (30): P5, seed flows one at a time;
-- ``BENCH_ONLY`` (all): a subset, e.g. ``P1,P2`` (P3, P4 and P6 share one stack).
+- ``BENCH_G_STREAMS`` (500), ``BENCH_G_AGENTS`` (300), ``BENCH_G_TASKS`` (100000): the G rows
+  (bench/growth.py, ~2 minutes);
+- ``BENCH_ONLY`` (all): a subset, e.g. ``P1,P2`` (P3, P4 and P6 share one stack; ``G`` the
+  growth rows).
 
 Progress goes to stderr; the table to stdout. PostgreSQL at 127.0.0.1:5432 (trust, user
 ``postgres``) and Redis at 127.0.0.1:6379 are needed; ``scripts/ensure-bench-tools.sh`` checks.
@@ -228,7 +231,12 @@ def main() -> None:
 
         say("P5 seed flow")
         rows += p5_rows()
-    order = {k: i for i, k in enumerate(["P1", "P2", "P3", "P4", "P5", "P6", "P3/P4"])}
+    if want("G") and pg:
+        from bench.growth import g_rows
+
+        say("G growth rows")
+        rows += g_rows()
+    order = {k: i for i, k in enumerate(["P1", "P2", "P3", "P4", "P5", "P6", "P3/P4", "G2"])}
     rows.sort(key=lambda r: order.get(r.id, 99))
     uname = platform.uname()
     print(

@@ -16,8 +16,10 @@ from runyard.background import BackgroundLoop
 from runyard.clock import Clock
 from runyard.db.engine import Database
 from runyard.db.notify import Listener
+from runyard.events.feed import EventFeed
 from runyard.events.hub import EventHub
 from runyard.files.quota import DailyUsage
+from runyard.gateway.liveness import LivenessWriter
 from runyard.gateway.registry import Gateway
 from runyard.invitations.mail import Mailer
 from runyard.ratelimit import RateLimiter, build_rate_limiter
@@ -41,6 +43,7 @@ class TaskWakeups:
 
     def __init__(self, events: EventHub) -> None:
         self.events = events
+        self.feed: EventFeed | None = None
         self.dispatcher: Dispatcher | None = None
         self.webhooks: WebhookWorker | None = None
         self.listener: Listener | None = None
@@ -58,6 +61,8 @@ class TaskWakeups:
     def _wake_here(self, task_ids: set[str], wake_dispatcher: bool) -> None:
         if task_ids:
             self.events.publish(task_ids)
+            if self.feed is not None:
+                self.feed.changed(task_ids)
         if wake_dispatcher and self.dispatcher is not None:
             self.dispatcher.wake()
 
@@ -70,6 +75,8 @@ class TaskWakeups:
         """A change committed by any server process (PostgreSQL LISTEN/NOTIFY)."""
         if task_ids is None:
             self.events.publish_all()
+            if self.feed is not None:
+                self.feed.changed(None)
             task_ids = set()
         self._wake_here(task_ids, wake_dispatcher)
 
@@ -93,8 +100,10 @@ class Services:
     storage: Storage
     gateway: Gateway
     events: EventHub
+    feed: EventFeed
     dispatcher: Dispatcher
     reaper: Reaper
+    liveness: LivenessWriter
     sweeper: Sweeper
     webhooks: WebhookWorker
     usage: DailyUsage
@@ -110,6 +119,8 @@ class Services:
         events = EventHub()
         wakeups = TaskWakeups(events)
         db = Database(settings.db, wakeups)
+        feed = EventFeed(db, settings, clock)
+        wakeups.feed = feed
         store = storage if storage is not None else build_storage(settings)
         gateway = Gateway()
         transitions = choose_transitions(db, settings)
@@ -118,7 +129,8 @@ class Services:
         webhooks = WebhookWorker(db, settings.webhook, clock)
         wakeups.webhooks = webhooks
         if db.is_postgres:
-            wakeups.listener = Listener(settings.db.url, wakeups.notified)
+            listener = wakeups.listener = Listener(settings.db.url, wakeups.notified)
+            feed.fed = listener.connected.is_set
             dispatcher.hand_off = wakeups.wake_others
         return cls(
             settings=settings,
@@ -127,8 +139,10 @@ class Services:
             storage=store,
             gateway=gateway,
             events=events,
+            feed=feed,
             dispatcher=dispatcher,
             reaper=Reaper(db, settings, clock, gateway),
+            liveness=LivenessWriter(db, settings, clock, gateway),
             sweeper=Sweeper(db, settings, store, clock),
             webhooks=webhooks,
             usage=DailyUsage(),
@@ -140,7 +154,13 @@ class Services:
 
     async def start(self, *, background: bool) -> None:
         if background:
-            self.running = [self.dispatcher, self.reaper, self.sweeper, self.webhooks]
+            self.running = [
+                self.dispatcher,
+                self.reaper,
+                self.liveness,
+                self.sweeper,
+                self.webhooks,
+            ]
             for loop in self.running:
                 loop.start()
             if self.listener is not None:
@@ -158,10 +178,12 @@ class Services:
         lifespan ends."""
         self.ready = False
         self.events.close()
+        self.feed.close()
         await self.gateway.close_all(CloseReason.SERVER_SHUTDOWN)
 
     async def stop(self) -> None:
         await self.begin_shutdown()
+        await self.feed.stop()
         if self.listener is not None:
             await self.listener.stop()
         for loop in self.running:

@@ -176,6 +176,12 @@ class SchedulerSettings(BaseSettings):
 
     heartbeat_interval: float = Field(default=5.0, description="Agent heartbeat period (s).")
     heartbeat_misses: int = Field(default=3, description="Missed heartbeats before 'lost'.")
+    liveness_interval: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds between the batched writes of connected agents' last heartbeat "
+        "(at most a quarter of heartbeat_interval × heartbeat_misses is used).",
+    )
     ack_timeout: float = Field(default=10.0, description="Seconds to ack an assignment.")
     cancel_grace: float = Field(default=10.0, description="Seconds an agent has to confirm cancel.")
     reap_interval: float = Field(default=1.0, description="Seconds between timeout checks.")
@@ -268,7 +274,17 @@ class EventSettings(BaseSettings):
     progress_interval: float = Field(
         default=0.25, description="Min seconds between stored progress (and preview) events."
     )
-    poll_interval: float = Field(default=0.5, description="SSE fallback poll of the event log (s).")
+    poll_interval: float = Field(
+        default=0.5,
+        description="Poll of the event log for open SSE streams while other server processes' "
+        "changes cannot be heard (PostgreSQL, LISTEN connection down) (s).",
+    )
+    safety_poll: float = Field(
+        default=5.0,
+        gt=0,
+        description="Otherwise, seconds between reads of the event log for open SSE streams "
+        "that nothing woke (covers a lost notification).",
+    )
 
 
 class MetricsSettings(BaseSettings):

@@ -22,6 +22,10 @@ class PageMeta(Model):
     current_page: int
     per_page: int
     total_count: int
+    #: Task lists: False when ``total_count`` is a lower bound (more than 1,000 matched).
+    total_exact: bool = True
+    #: Task lists: pass as ``cursor`` for the next page (None on the last page).
+    next_cursor: str | None = None
 
 
 class Page(Model, Generic[T]):

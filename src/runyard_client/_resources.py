@@ -231,13 +231,20 @@ class Workflows(Resource[X]):
 class Tasks(Resource[X]):
     @endpoint
     def list(
-        self, *, task_status: str | None = None, current_page: int = 1, per_page: int = 20
+        self,
+        *,
+        task_status: str | None = None,
+        current_page: int = 1,
+        per_page: int = 20,
+        cursor: str | None = None,
     ) -> Call[Page[TaskInfo]]:
+        """One page of the team's tasks, newest first; for deep pages pass the previous page's
+        ``page_meta.next_cursor`` as ``cursor`` (same cost at any depth)."""
         return Call(
             "GET",
             api("/r/tasks"),
             page_of("task_list", TaskInfo),
-            params=paging(current_page, per_page, task_status=task_status),
+            params=paging(current_page, per_page, task_status=task_status, cursor=cursor),
         )
 
     @endpoint

@@ -93,6 +93,11 @@ class FakeAgent:
                 self.heartbeats_sent += 1
                 await asyncio.sleep(self.interval)
 
+    def stop_heartbeats(self) -> None:
+        """Stop the automatic heartbeats (a test then sends its own)."""
+        for task in self._tasks[1:]:
+            task.cancel()
+
     async def send(self, frame: BaseModel) -> None:
         assert self._ws is not None
         await self._ws.send(dump_frame(frame))

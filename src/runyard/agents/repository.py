@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import bindparam, case, func, select, update
+
+from runyard.db.base import UTCDateTime
 from runyard.db.repository import Repository
 from runyard.models import Agent
 
@@ -36,3 +40,18 @@ class AgentRepository(Repository):
         if team_id is not None:
             stmt = stmt.where(Agent.team_id == team_id)
         return list(await self.session.scalars(stmt))
+
+    async def record_heartbeats(self, seen: dict[str, datetime]) -> None:
+        """One statement: each connection's agent row gets its last heartbeat (fenced by the
+        connection id, so a replaced or lost connection writes nothing)."""
+        when = case({cid: literal_at(at) for cid, at in seen.items()}, value=Agent.connection_id)
+        await self.session.execute(
+            update(Agent)
+            .where(Agent.connection_id.in_(list(seen)))
+            .values(last_heartbeat=when)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def literal_at(at: datetime) -> Any:
+    return bindparam(None, at, type_=UTCDateTime())

@@ -70,7 +70,7 @@ async def task_events(
         start = parse_event_id(last_event_id)
     # The unit of work ends when this returns: no connection is held for the life of a stream.
     await TaskService(uow, settings, clock).get(principal.team, task_id)
-    stream = event_stream(services.db, services.events, settings, clock, principal, task_id, start)
+    stream = event_stream(services.feed, settings, principal, task_id, start)
     return StreamingResponse(
         stream,
         media_type="text/event-stream",

@@ -104,6 +104,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
     me = AgentRef(principal.team, hello.agent_id)
     runtimes = set(hello.runtimes)
     healthy = effective_health(hello.healthy, set(hello.labels), runtimes)
+    now = clock.now()
     try:
         async with services.db.unit() as uow:
             await AgentService(uow).register(
@@ -111,7 +112,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
                 principal.key_id,
                 hello,
                 connection_id,
-                clock.now(),
+                now,
                 healthy=healthy,
             )
             drop = await reconcile_on_hello(uow, me, hello.running_tasks, clock)
@@ -132,6 +133,8 @@ async def agent_gateway(websocket: WebSocket) -> None:
         comfyui=ComfyUICapabilities.of(hello.system_info),
         kept={(r.task_id, r.attempt) for r in hello.running_tasks}
         - {(d.task_id, d.attempt) for d in drop},
+        system_info=dict(hello.system_info),
+        heartbeat_written=now,
     )
     replaced = gateway.add(conn)
     if replaced is not None:

@@ -7,14 +7,12 @@ import logging
 import time
 from typing import Any, Literal
 
-from runyard.agents.capabilities import ComfyUICapabilities
-from runyard.agents.health import effective_health, healthy_runtimes
-from runyard.agents.service import AgentService
 from runyard.clock import Clock
 from runyard.db.engine import Database
+from runyard.gateway import liveness
 from runyard.gateway.completion import CompletionContext, complete
 from runyard.gateway.previews import Preview, decode_preview
-from runyard.gateway.reconcile import already_applied, stale_reports
+from runyard.gateway.reconcile import already_applied
 from runyard.gateway.registry import Connection, Gateway
 from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import Settings
@@ -30,7 +28,6 @@ from runyard_protocol import (
     AssignedInput,
     ErrorFrame,
     Heartbeat,
-    HeartbeatAck,
     InputUrlGrant,
     InputUrlRequest,
     Outcome,
@@ -117,27 +114,7 @@ class FrameHandler:
                 await self.reply(TaskCancel(task_id=task_id, attempt=attempt, reason="dropped"))
 
     async def heartbeat(self, frame: Heartbeat) -> None:
-        now = self.conn.last_seen or self.clock.now()
-        runtimes = healthy_runtimes(frame.system_info, self.conn.runtimes)
-        healthy = effective_health(frame.healthy, self.conn.labels, runtimes)
-        async with self.db.unit() as uow:
-            agent = await AgentService(uow).heartbeat(
-                self.conn.team_id,
-                self.conn.agent_id,
-                self.conn.connection_id,
-                now,
-                healthy=healthy,
-                draining=frame.draining,
-                system_info=frame.system_info,
-            )
-            drop = await stale_reports(TaskQueue(uow.session), self.me, frame.running_tasks)
-        if agent is None:
-            return
-        self.conn.healthy, self.conn.draining = healthy, frame.draining
-        self.conn.runtimes = runtimes
-        # A report without them (ComfyUI down for a moment) keeps the last known ones.
-        self.conn.comfyui = ComfyUICapabilities.of(frame.system_info) or self.conn.comfyui
-        await self.reply(HeartbeatAck(drop_tasks=drop))
+        await liveness.heartbeat(self, frame)
 
     async def outcome(self, frame: Outcome) -> None:
         """Apply an outcome once and acknowledge it, also when it is a resend: the agent keeps

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import FixedWindowRateLimiter
@@ -16,7 +17,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.gateway.previews import PreviewStore
 from runyard.tasks.execution import Slot
-from runyard_protocol import CloseReason, TaskCancel, dump_frame
+from runyard_protocol import CloseReason, RunningTask, TaskCancel, dump_frame
 
 log = logging.getLogger("runyard.gateway")
 KNOWN_ATTEMPTS = 1024
@@ -46,6 +47,13 @@ class Connection:
     granted: dict[tuple[str, int], dict[str, Slot]] = field(default_factory=dict)
     #: When the last frame of any kind arrived (the reaper's liveness for agents of this process).
     last_seen: datetime | None = None
+    #: The ``last_heartbeat`` last written to the database (``gateway/liveness.py``).
+    heartbeat_written: datetime | None = None
+    #: The ``system_info`` last written (a heartbeat that changes it is written at once).
+    system_info: dict[str, Any] | None = None
+    #: The tasks the last heartbeat reported, all assigned on this connection: checked against
+    #: the database by the liveness writer, in one read for every connection.
+    reported: list[RunningTask] = field(default_factory=list)
     #: The attempts the agent reported running in its hello and the server let it keep.
     kept: set[tuple[str, int]] = field(default_factory=set)
 

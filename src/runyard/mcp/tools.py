@@ -164,7 +164,8 @@ async def get_task(caller: Caller, args: Args) -> dict[str, Any]:
 
 async def wait_task(caller: Caller, args: Args) -> dict[str, Any]:
     """Woken by the event hub on every committed change of the task; also reads it every
-    ``events.poll_interval`` for changes committed by another server process."""
+    ``events.safety_poll`` (``events.poll_interval`` while changes of other server processes
+    cannot be heard)."""
     task_id = _text(args, "task_id")
     assert task_id is not None
     timeout = args.get("timeout_seconds", 30)
@@ -176,7 +177,7 @@ async def wait_task(caller: Caller, args: Args) -> dict[str, Any]:
     ):
         # NaN passed every comparison and waited past the cap (issue 32).
         raise BadRequest(f"`timeout_seconds` must be a number of seconds from 0 to {MAX_WAIT:g}.")
-    hub, poll = caller.services.events, caller.services.settings.events.poll_interval
+    hub, poll = caller.services.events, caller.services.feed.poll_interval
     deadline = time.monotonic() + float(min(timeout, MAX_WAIT))  # no float() of a huge int
     wake = hub.subscribe(task_id)
     try:

@@ -22,7 +22,7 @@ from runyard.tasks.repository import TaskQueue
 
 if TYPE_CHECKING:
     from runyard.db.engine import Database
-    from runyard.events.hub import EventHub
+    from runyard.events.feed import EventFeed
     from runyard.gateway.registry import Gateway
 
 # Dispatch happens in milliseconds when an agent is free, and in minutes when none is.
@@ -123,7 +123,7 @@ class Metrics:
             self.uploads.labels(result).inc()
 
     async def refresh(
-        self, db: Database, gateway: Gateway | None, hub: EventHub | None, now: datetime
+        self, db: Database, gateway: Gateway | None, feed: EventFeed | None, now: datetime
     ) -> None:
         async with db.session() as session:
             repo = TaskQueue(session)
@@ -143,5 +143,5 @@ class Metrics:
                     if c.healthy and not c.draining
                 )
             )
-        if hub is not None:
-            self.event_streams.set(hub.subscriber_count())
+        if feed is not None:
+            self.event_streams.set(feed.subscriber_count())

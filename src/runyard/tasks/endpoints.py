@@ -43,10 +43,21 @@ async def list_tasks(
     workflow_slug: Annotated[str | None, Query(max_length=100)] = None,
     created_after: Annotated[datetime | None, Query()] = None,
     created_before: Annotated[datetime | None, Query()] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=512,
+            description="`page_meta.next_cursor` of the previous page: continue after it "
+            "(keyset paging, constant cost at any depth; `current_page` is then not used).",
+        ),
+    ] = None,
 ) -> TaskList:
     """The team's tasks, newest first, optionally filtered by `task_status`, by workflow
     (`workflow_id` or `workflow_slug`) and by creation time (`created_after` inclusive,
-    `created_before` exclusive; ISO 8601, a time without an offset is UTC)."""
+    `created_before` exclusive; ISO 8601, a time without an offset is UTC).
+
+    `page_meta.total_count` is exact up to 1,000 matching tasks (`total_exact`); past that it
+    reads 1001. For deep pages follow `page_meta.next_cursor` with `cursor`."""
     wanted = TaskFilter(
         task_status=task_status,
         workflow_id=workflow_id,
@@ -54,10 +65,7 @@ async def list_tasks(
         created_after=_utc(created_after),
         created_before=_utc(created_before),
     )
-    tasks, total = await TaskService(uow, settings, clock).page(
-        principal.team, wanted, page.offset, page.per_page
-    )
-    return TaskList(task_list=tasks, page_meta=page.meta(total))
+    return await TaskService(uow, settings, clock).page(principal.team, wanted, page, cursor)
 
 
 @router.get("/{task_id}", response_model=TaskRead, operation_id="tasks_get", responses=errors(404))

@@ -111,30 +111,6 @@ class TaskQueue(Repository):
         return await self.session.get(WorkflowVersion, (task.workflow_id, task.workflow_version))
 
     # -- listing and quotas ------------------------------------------------------------------
-    async def page(
-        self, team_id: str, wanted: TaskFilter, offset: int, limit: int
-    ) -> tuple[list[Task], int]:
-        where: list[Any] = [Task.team_id == team_id]
-        if wanted.task_status:
-            where.append(Task.task_status == wanted.task_status)
-        if wanted.workflow_id:
-            where.append(Task.workflow_id == wanted.workflow_id)
-        if wanted.workflow_slug:
-            where.append(Task.workflow_slug == wanted.workflow_slug)
-        if wanted.created_after is not None:
-            where.append(Task.created_at >= wanted.created_after)
-        if wanted.created_before is not None:
-            where.append(Task.created_at < wanted.created_before)
-        total = await self.session.scalar(select(func.count()).select_from(Task).where(*where))
-        rows = await self.session.scalars(
-            select(Task)
-            .where(*where)
-            .order_by(Task.created_at.desc(), Task.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
-        return list(rows), int(total or 0)
-
     async def active_count(self, team_id: str, up_to: int) -> int:
         """The team's unfinished tasks, counted no further than ``up_to`` (a quota check reads
         at most that many index entries, however long the queue)."""

@@ -58,9 +58,20 @@ class TaskRead(BaseModel):
     completed_at: datetime | None
 
 
+class TaskPageMeta(PageMeta):
+    total_exact: bool = Field(
+        description="False when more than 1,000 tasks match: `total_count` is then 1001, a "
+        "lower bound (the count stops there so a list costs the same at any history length)."
+    )
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the page after this one at the cost of the first "
+        "(null on the last page)."
+    )
+
+
 class TaskList(BaseModel):
     task_list: list[TaskRead]
-    page_meta: PageMeta
+    page_meta: TaskPageMeta
 
 
 class TaskResult(BaseModel):

@@ -9,12 +9,14 @@ from runyard.clock import Clock, iso_z
 from runyard.db.unit import UnitOfWork
 from runyard.errors import Gone, NotFound
 from runyard.models import Task
+from runyard.pagination import Page
 from runyard.settings import Settings
 from runyard.states import TaskStatus
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
+from runyard.tasks.listing import Cursor, TaskListing
 from runyard.tasks.repository import TaskFilter, TaskQueue
-from runyard.tasks.schemas import TaskOutputBody, TaskRead, TaskResult
+from runyard.tasks.schemas import TaskList, TaskOutputBody, TaskPageMeta, TaskRead, TaskResult
 
 
 class CancelSender(Protocol):
@@ -44,10 +46,18 @@ class TaskService:
         self.clock = clock
 
     async def page(
-        self, team_id: str, wanted: TaskFilter, offset: int, per_page: int
-    ) -> tuple[list[TaskRead], int]:
-        tasks, total = await self.queue.page(team_id, wanted, offset, per_page)
-        return [to_read(t) for t in tasks], total
+        self, team_id: str, wanted: TaskFilter, page: Page, cursor: str | None
+    ) -> TaskList:
+        after = Cursor.decode(cursor) if cursor else None
+        found = await TaskListing(self.uow.session).page(
+            team_id, wanted, page.offset, page.per_page, after
+        )
+        meta = TaskPageMeta(
+            **page.meta(found.total).model_dump(),
+            total_exact=found.exact,
+            next_cursor=found.next_cursor,
+        )
+        return TaskList(task_list=[to_read(t) for t in found.tasks], page_meta=meta)
 
     async def get(self, team_id: str, task_id: str) -> Task:
         task = await self.queue.get(team_id, task_id)

@@ -20,7 +20,8 @@ from runyard.retention.deletions import ObjectRemover, team_objects
 from runyard.retention.repository import RetentionRepository
 from runyard.settings import Settings
 from runyard.states import ACTIVE
-from runyard.tasks.repository import TaskFilter, TaskQueue
+from runyard.tasks.listing import Cursor, TaskListing
+from runyard.tasks.repository import TaskFilter
 from runyard.tasks.service import TaskService
 from runyard.teams.repository import TeamRepository
 from runyard.teams.service import TeamService, owner_only
@@ -72,15 +73,15 @@ async def delete_team(
 async def _cancel_tasks(
     uow: UnitOfWork, settings: Settings, clock: Clock, gateway: Gateway, team_id: str
 ) -> None:
-    queue, service = TaskQueue(uow.session), TaskService(uow, settings, clock)
+    listing, service = TaskListing(uow.session), TaskService(uow, settings, clock)
     ids: list[str] = []
     for status in sorted(ACTIVE):
-        offset = 0
+        after: Cursor | None = None
         while True:
-            tasks, total = await queue.page(team_id, TaskFilter(task_status=status), offset, PAGE)
-            ids += [t.id for t in tasks]
-            offset += PAGE
-            if offset >= total:
+            page = await listing.page(team_id, TaskFilter(task_status=status), 0, PAGE, after)
+            ids += [t.id for t in page.tasks]
+            if page.next_cursor is None:
                 break
+            after = Cursor.decode(page.next_cursor)
     for task_id in ids:
         await service.cancel(team_id, task_id, gateway)

@@ -157,6 +157,8 @@ def print_table(
 
 def page_footer(meta: Any) -> str:
     pages = max(1, -(-meta.total_count // meta.per_page))
+    if getattr(meta, "total_exact", True) is False:  # a task list counts no further than 1,000
+        return f"page {meta.current_page} of {pages}+ (more than {meta.total_count - 1})"
     return f"page {meta.current_page} of {pages} ({meta.total_count} in all)"
 
 

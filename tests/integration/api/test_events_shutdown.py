@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
+from runyard.events.repository import EventLog, EventRow
 from runyard.events.stream import RECONNECT
-from runyard.models import TaskEvent
-from runyard.tasks.repository import TaskQueue
 from tests.integration.api.test_tasks import new_task
 from tests.support.app import Harness, Team
 
@@ -22,17 +21,18 @@ async def test_shutdown_ends_open_streams_with_a_reconnect_frame(
     url = f"/api/v1/r/tasks/{task_id}/events"
     headers = team_a.auth("integration")
     reads = 0
-    read_events = TaskQueue.events_after
+    read_events = EventLog.after
 
-    async def counted(self: TaskQueue, *args: Any, **kwargs: Any) -> list[TaskEvent]:
+    async def counted(self: EventLog, *args: Any, **kwargs: Any) -> list[EventRow]:
         nonlocal reads
         reads += 1
         return await read_events(self, *args, **kwargs)
 
-    monkeypatch.setattr(TaskQueue, "events_after", counted)
+    monkeypatch.setattr(EventLog, "after", counted)
+    harness.settings.events.safety_poll = 0.05  # the feed reads again soon after the history
     following = asyncio.create_task(harness.client.get(url, headers=headers))
-    # The stream reads the log again right after sending what it found: a second read means
-    # the history went out (a fixed sleep raced a loaded machine).
+    # A second read of the log means the first one's history was handed to the stream (a fixed
+    # sleep raced a loaded machine).
     for _ in range(200):
         if reads >= 2:
             break

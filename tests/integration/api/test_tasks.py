@@ -149,7 +149,13 @@ async def test_list_filter_and_paging(harness: Harness, team_a: Team) -> None:
         await harness.client.get("/api/v1/r/tasks?per_page=2&current_page=1", headers=team_a.auth())
     ).json()
     assert [t["id"] for t in page["task_list"]] == [ids[2], ids[1]]  # newest first
-    assert page["page_meta"] == {"current_page": 1, "per_page": 2, "total_count": 3}
+    meta = page["page_meta"]
+    assert {k: meta[k] for k in ("current_page", "per_page", "total_count")} == {
+        "current_page": 1,
+        "per_page": 2,
+        "total_count": 3,
+    }
+    assert meta["total_exact"] is True and meta["next_cursor"]  # a third task follows
     filtered = (
         await harness.client.get("/api/v1/r/tasks?task_status=cancelled", headers=team_a.auth())
     ).json()

@@ -100,7 +100,8 @@ async def test_removing_a_member_ends_their_access_to_the_team_at_once(
     assert removed.status_code == 204
     session = await c.get("/api/v1/r/tasks", headers=member)
     assert session.status_code == 403 and session.json()["error_code"] == "not_a_member"
-    assert (await c.get("/api/v1/r/tasks", headers=device)).status_code == 403
+    # The device key they made in this team is revoked with the membership (issue 32).
+    assert (await c.get("/api/v1/r/tasks", headers=device)).status_code == 401
 
 
 async def test_account_name_and_password(harness: Harness, team_a: Team) -> None:

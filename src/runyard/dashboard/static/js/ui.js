@@ -75,13 +75,15 @@ export function useLoad(load, deps) {
 export function Pager({ meta, onPage }) {
   if (!meta) return null;
   const pages = Math.max(1, Math.ceil(meta.total_count / meta.per_page));
-  if (pages <= 1) return null;
+  // A task list past 1,000 matches counts no further (total_exact false): there may be more.
+  const more = meta.total_exact === false;
+  if (pages <= 1 && !more) return null;
   return html`<nav class="pager" aria-label="Pages">
     <button type="button" disabled=${meta.current_page <= 1} onClick=${() => onPage(meta.current_page - 1)}>
       Previous
     </button>
-    <span>Page ${meta.current_page} of ${pages}</span>
-    <button type="button" disabled=${meta.current_page >= pages} onClick=${() => onPage(meta.current_page + 1)}>
+    <span>Page ${meta.current_page} of ${pages}${more ? "+" : ""}</span>
+    <button type="button" disabled=${!more && meta.current_page >= pages} onClick=${() => onPage(meta.current_page + 1)}>
       Next
     </button>
   </nav>`;
