@@ -27,6 +27,7 @@ ErrorCode = Literal[
     "outputs_expired",
     "input_expired",
     "size_mismatch",
+    "checksum_mismatch",
     "team_required",
     "not_a_member",
     "credential_kind_not_allowed",

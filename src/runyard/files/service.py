@@ -15,7 +15,7 @@ from runyard.files.repository import FileRepository
 from runyard.files.schemas import PresignRequest, PresignResponse
 from runyard.models import StoredFile
 from runyard.settings import Settings
-from runyard.storage.base import Storage
+from runyard.storage.base import Storage, StorageError
 
 
 class FileService:
@@ -27,6 +27,7 @@ class FileService:
         clock: Clock,
         usage: DailyUsage | None = None,
     ) -> None:
+        self.session = session
         self.repo = FileRepository(session)
         self.settings = settings
         self.storage = storage
@@ -78,6 +79,26 @@ class FileService:
         if self.usage is not None:
             self.usage.add(team_id, file_size)
 
+    async def held(self, team_id: str, sha256: str, file_size: int) -> StoredFile | None:
+        """An unexpired file of the team with these bytes, seen in the store (one upload, not
+        two); a pending one found in the store is marked uploaded."""
+        rows = await self.repo.by_content(team_id, sha256, file_size, self.clock.now())
+        for row in rows:
+            if row.file_status == "uploaded":
+                return row
+        if rows:
+            # The PUT went straight to the store: ask it, with no connection checked out.
+            await self.session.commit()
+        for row in rows:
+            try:
+                info = await self.storage.head(row.file_key)
+            except StorageError:
+                return None  # the store is unwell: upload again rather than fail the presign
+            if info is not None and info.size == file_size:
+                row.file_status = "uploaded"  # the signed sha256 made the store refuse others
+                return row
+        return None
+
     async def presign(self, team_id: str, body: PresignRequest) -> PresignResponse:
         limits = self.settings.limits
         ct = self.check_declared(
@@ -87,6 +108,14 @@ class FileService:
             limits.single_upload_max,
             multipart=False,
         )
+        if body.sha256 is not None:
+            existing = await self.held(team_id, body.sha256, body.file_size)
+            if existing is not None:
+                return PresignResponse(
+                    file_key=existing.file_key,
+                    expires_at=iso_z(existing.expires_at),
+                    already_uploaded=True,
+                )
         await self.check_daily_quota(team_id, body.file_size)
         now = self.clock.now()
         upload_id = new_id()
@@ -101,14 +130,18 @@ class FileService:
                 file_size=body.file_size,
                 file_status="pending",
                 source="presign",
+                sha256=body.sha256,
                 created_at=now,
                 expires_at=now + timedelta(seconds=self.settings.retention.inputs),
             )
         )
-        signed = self.storage.presign_put(key, body.file_size, expires_in=limits.upload_url_ttl)
+        signed = self.storage.presign_put(
+            key, body.file_size, expires_in=limits.upload_url_ttl, sha256=body.sha256
+        )
         return PresignResponse(
             file_key=key,
             upload_url=signed.url,
             upload_headers=dict(signed.headers),
             expires_at=iso_z(now + timedelta(seconds=limits.upload_url_ttl)),
+            already_uploaded=False if body.sha256 is not None else None,
         )

@@ -102,6 +102,7 @@ class UploadService:
             file_size=body.file_size,
             part_size=part_size,
             part_count=part_count,
+            sha256=body.sha256,
             upload_status="open",
             created_at=now,
             expires_at=now + timedelta(seconds=self.settings.retention.multipart),
@@ -253,6 +254,7 @@ class UploadService:
                 file_size=upload.file_size,
                 file_status="uploaded",
                 source="multipart",
+                sha256=upload.sha256,
                 created_at=now,
                 expires_at=now + timedelta(seconds=self.settings.retention.inputs),
             )
