@@ -81,6 +81,7 @@ class TaskOutput(Model):
     file_name: str
     content_type: str = "application/octet-stream"
     file_size: int = 0
+    sha256: str | None = None  # hex; downloads are checked against it
 
 
 class TaskOutputBody(Model):
