@@ -28,6 +28,11 @@ ErrorCode = Literal[
     "input_expired",
     "size_mismatch",
     "checksum_mismatch",
+    # the model library (not in the contract)
+    "model_not_found",
+    "model_exists",
+    "invalid_model_path",
+    "invalid_model_type",
     "team_required",
     "not_a_member",
     "credential_kind_not_allowed",

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from runyard.clock import Clock, iso_z
 from runyard.db.base import new_id
 from runyard.errors import TooLarge, TooManyRequests, Unprocessable
-from runyard.files.naming import input_key, normalise_content_type, safe_file_name
+from runyard.files.naming import input_key, model_key, normalise_content_type, safe_file_name
 from runyard.files.quota import DailyUsage
 from runyard.files.repository import FileRepository
 from runyard.files.schemas import PresignRequest, PresignResponse
@@ -79,10 +79,15 @@ class FileService:
         if self.usage is not None:
             self.usage.add(team_id, file_size)
 
-    async def held(self, team_id: str, sha256: str, file_size: int) -> StoredFile | None:
+    async def held(
+        self, team_id: str, sha256: str, file_size: int, *, models_only: bool = False
+    ) -> StoredFile | None:
         """An unexpired file of the team with these bytes, seen in the store (one upload, not
-        two); a pending one found in the store is marked uploaded."""
+        two); a pending one found in the store is marked uploaded. ``models_only``: only model
+        library uploads (an input's key expires with the bucket's lifecycle)."""
         rows = await self.repo.by_content(team_id, sha256, file_size, self.clock.now())
+        if models_only:
+            rows = [row for row in rows if row.file_key.startswith("models/")]
         for row in rows:
             if row.file_status == "uploaded":
                 return row
@@ -99,7 +104,10 @@ class FileService:
                 return row
         return None
 
-    async def presign(self, team_id: str, body: PresignRequest) -> PresignResponse:
+    async def presign(
+        self, team_id: str, body: PresignRequest, *, source: str = "presign"
+    ) -> PresignResponse:
+        """``source="model"``: a model library upload (``models/`` key, see ``model_key``)."""
         limits = self.settings.limits
         ct = self.check_declared(
             body.file_name,
@@ -109,7 +117,9 @@ class FileService:
             multipart=False,
         )
         if body.sha256 is not None:
-            existing = await self.held(team_id, body.sha256, body.file_size)
+            existing = await self.held(
+                team_id, body.sha256, body.file_size, models_only=source == "model"
+            )
             if existing is not None:
                 return PresignResponse(
                     file_key=existing.file_key,
@@ -119,7 +129,7 @@ class FileService:
         await self.check_daily_quota(team_id, body.file_size)
         now = self.clock.now()
         upload_id = new_id()
-        key = input_key(team_id, upload_id, body.file_name)
+        key = (model_key if source == "model" else input_key)(team_id, upload_id, body.file_name)
         self.repo.add(
             StoredFile(
                 id=upload_id,
@@ -129,7 +139,7 @@ class FileService:
                 content_type=ct,
                 file_size=body.file_size,
                 file_status="pending",
-                source="presign",
+                source=source,
                 sha256=body.sha256,
                 created_at=now,
                 expires_at=now + timedelta(seconds=self.settings.retention.inputs),
