@@ -216,6 +216,20 @@ class PresignedUpload(Model):
     expires_at: str | None = None
 
 
+class LibraryModel(Model):
+    """A model file of the team's library (``client.models``)."""
+
+    id: str
+    display_name: str
+    model_type: str
+    model_path: str
+    file_size: int
+    sha256: str
+    model_status: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
 class MultipartUpload(Model):
     upload_id: str
     file_key: str
