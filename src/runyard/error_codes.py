@@ -33,6 +33,7 @@ ErrorCode = Literal[
     "model_exists",
     "invalid_model_path",
     "invalid_model_type",
+    "library_model_missing",
     "team_required",
     "not_a_member",
     "credential_kind_not_allowed",

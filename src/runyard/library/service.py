@@ -161,3 +161,27 @@ class ModelService:
                 file.expires_at = self.clock.now() + timedelta(
                     seconds=self.settings.retention.inputs
                 )
+
+
+async def check_required_models(
+    uow: UnitOfWork, team_id: str, named: list[tuple[str, str]]
+) -> None:
+    """422 ``library_model_missing`` naming each ``(model_type, model_path)`` a run needs that
+    is not an active model of the team's library."""
+    if not named:
+        return
+    repo = ModelRepository(uow.session)
+    missing = []
+    for model_type, model_path in named:
+        row = await repo.at_path(team_id, model_type, model_path)
+        if row is None or row.model_status != "active":
+            state = "disabled" if row is not None else "not in the team's model library"
+            missing.append(f"{model_type}/{model_path} ({state})")
+    if missing:
+        raise Unprocessable(
+            "This workflow needs library models the team cannot use: "
+            + ", ".join(missing)
+            + ". Upload them with `runyard models upload FILE --type TYPE --path PATH` "
+            "(or POST /api/v1/models), or enable them.",
+            code="library_model_missing",
+        )
