@@ -1,7 +1,7 @@
 """sha256 of input files, multipart uploads and task outputs
 
-Revision ID: 0006_file_sha256
-Revises: 0005_device_pairings
+Revision ID: 0007_file_sha256
+Revises: 0006_task_queues
 Create Date: 2026-12-07 04:50:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_file_sha256"
-down_revision: str | None = "0005_device_pairings"
+revision: str = "0007_file_sha256"
+down_revision: str | None = "0006_task_queues"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
