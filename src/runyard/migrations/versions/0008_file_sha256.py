@@ -1,7 +1,7 @@
 """sha256 of input files, multipart uploads and task outputs
 
-Revision ID: 0007_file_sha256
-Revises: 0006_task_queues
+Revision ID: 0008_file_sha256
+Revises: 0007_invitations
 Create Date: 2026-12-07 04:50:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_file_sha256"
-down_revision: str | None = "0006_task_queues"
+revision: str = "0008_file_sha256"
+down_revision: str | None = "0007_invitations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

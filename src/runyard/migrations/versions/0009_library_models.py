@@ -1,7 +1,7 @@
 """the team's model library
 
-Revision ID: 0008_library_models
-Revises: 0007_file_sha256
+Revision ID: 0009_library_models
+Revises: 0008_file_sha256
 Create Date: 2026-12-07 05:10:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import runyard.db.base
 
-revision: str = "0008_library_models"
-down_revision: str | None = "0007_file_sha256"
+revision: str = "0009_library_models"
+down_revision: str | None = "0008_file_sha256"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
