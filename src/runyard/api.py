@@ -11,6 +11,8 @@ from runyard.events.endpoints import router as events_router
 from runyard.files.endpoints import router as files_router
 from runyard.gateway.endpoints import router as gateway_router
 from runyard.invitations.endpoints import router as invitations_router
+from runyard.library.endpoints import router as models_router
+from runyard.library.uploads import router as model_uploads_router
 from runyard.pairing.endpoints import router as pairing_router
 from runyard.storage.endpoints import router as storage_router
 from runyard.tasks.endpoints import router as tasks_router
@@ -47,5 +49,7 @@ def mount_routers(app: FastAPI) -> None:
         agents_router,
         webhooks_router,
         pairing_router,
+        model_uploads_router,
+        models_router,
     ):
         app.include_router(router, prefix="/api/v1")

@@ -27,6 +27,13 @@ ErrorCode = Literal[
     "outputs_expired",
     "input_expired",
     "size_mismatch",
+    "checksum_mismatch",
+    # the model library (not in the contract)
+    "model_not_found",
+    "model_exists",
+    "invalid_model_path",
+    "invalid_model_type",
+    "library_model_missing",
     "team_required",
     "not_a_member",
     "credential_kind_not_allowed",

@@ -84,6 +84,9 @@ class LimitSettings(BaseSettings):
 
     single_upload_max: int = Field(default=524_288_000, description="Largest presigned PUT.")
     multipart_max: int = Field(default=50 * 1024 * MIB, description="Largest multipart upload.")
+    model_max: int = Field(
+        default=50 * 1024 * MIB, description="Largest model file in the team's model library."
+    )
     part_size: int = Field(default=100 * MIB, ge=5 * MIB, description="Multipart part size.")
     upload_url_ttl: int = Field(default=900, description="Seconds an upload URL stays valid.")
     download_url_ttl: int = Field(default=3600, description="Seconds a download URL stays valid.")

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel
 
 from runyard_agent.runtimes.base import ProducedOutput, TaskFailedError
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
 from runyard_protocol import (
     MAX_INLINE_TOTAL,
     AssignedInput,
@@ -148,8 +152,9 @@ async def upload_file(
     *,
     retries: int = 2,
     retry_delay: float = 0.5,
-) -> None:
-    """PUT ``path`` to ``url`` streaming, with exactly the granted ``headers``.
+) -> str:
+    """PUT ``path`` to ``url`` streaming, with exactly the granted ``headers``; the hex sha256
+    of the bytes sent (hashed while they are read, in the same thread hop).
 
     ``Content-Length`` is added only when the grant lacks it, because object stores refuse
     chunked PUTs. A 412 on a retry means an earlier attempt did land, so it counts as success.
@@ -160,24 +165,42 @@ async def upload_file(
         send_headers["Content-Length"] = str(size)
     whole = path.read_bytes() if size <= SMALL_FILE else None
     for attempt in range(retries + 1):
+        digest = hashlib.sha256()
         try:
-            body = whole if whole is not None else _file_chunks(path)
+            if whole is not None:
+                digest.update(whole)
+                body: bytes | AsyncIterator[bytes] = whole
+            else:
+                body = _file_chunks(path, digest)
             response = await client.put(url, content=body, headers=send_headers)
         except httpx.TransportError as exc:
             if attempt == retries:
                 raise TransferError(f"upload to {redact_url(url)} failed: {exc!r}") from exc
         else:
             if response.status_code == 412 and attempt > 0:
-                return
+                return await asyncio.to_thread(file_sha256, path)
             if response.status_code < 500 or attempt == retries:
                 _raise_for_status(response, "PUT", url)
-                return
+                return digest.hexdigest()
         await asyncio.sleep(retry_delay * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file (blocking: run it in a thread)."""
     with path.open("rb") as source:
-        while chunk := await asyncio.to_thread(source.read, CHUNK_SIZE):
+        return hashlib.file_digest(source, "sha256").hexdigest()
+
+
+def _read_hashed(source: BinaryIO, digest: _Hash) -> bytes:
+    chunk = source.read(CHUNK_SIZE)
+    digest.update(chunk)
+    return chunk
+
+
+async def _file_chunks(path: Path, digest: _Hash) -> AsyncIterator[bytes]:
+    with path.open("rb") as source:
+        while chunk := await asyncio.to_thread(_read_hashed, source, digest):
             yield chunk
 
 
@@ -274,6 +297,7 @@ async def upload_outputs(
                         content_type=content_type,
                         file_size=size,
                         data=base64.b64encode(data).decode(),
+                        sha256=hashlib.sha256(data).hexdigest(),
                     )
                 )
                 continue
@@ -289,12 +313,12 @@ async def upload_outputs(
         try:
             try:
                 url, headers = await _upload_grant(link, request)
-                await upload_file(http, url, output.path, headers)
+                sha256 = await upload_file(http, url, output.path, headers)
             except UrlRefusedError:
                 log.info("output %s: upload URL refused; asking for a new one", output.output_id)
                 retry = request.model_copy(update={"request_id": uuid.uuid4().hex})
                 url, headers = await _upload_grant(link, retry)
-                await upload_file(http, url, output.path, headers)
+                sha256 = await upload_file(http, url, output.path, headers)
         except (TransferError, RequestFailedError) as exc:
             raise TaskFailedError(
                 f"could not upload output {output.output_id!r}: {exc}", "output_upload_failed"
@@ -305,6 +329,7 @@ async def upload_outputs(
                 file_name=name,
                 content_type=request.content_type,
                 file_size=size,
+                sha256=sha256,
             )
         )
     return specs

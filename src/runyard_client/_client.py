@@ -15,6 +15,8 @@ from runyard_client._base import (
     make_core,
     user_agent,
 )
+from runyard_client._library import Models, file_sha256, register_call
+from runyard_client._models import LibraryModel
 from runyard_client._resources import (
     Agents,
     Auth,
@@ -28,7 +30,13 @@ from runyard_client._resources import (
 from runyard_client._tasks import Task
 from runyard_client._teams import Account, Teams
 from runyard_client._transport import SyncExecutor
-from runyard_client._uploads import RunProgress, UploadProgress, bind_progress, upload_sync
+from runyard_client._uploads import (
+    RunProgress,
+    UploadProgress,
+    bind_progress,
+    model_route,
+    upload_sync,
+)
 
 
 class Client:
@@ -82,6 +90,7 @@ class Client:
         self.teams = Teams(self._executor)
         self.account = Account(self._executor)
         self.files = Files(self._executor)
+        self.models = Models(self._executor)
 
     @property
     def server_url(self) -> str:
@@ -110,6 +119,27 @@ class Client:
         """Upload a local file (streamed; multipart above the single-upload limit) and return
         its ``file_key``, the value to pass for a ``file`` parameter."""
         return upload_sync(self._executor, path, content_type, progress, resume_upload_id)
+
+    def upload_model(
+        self,
+        path: str | Path,
+        model_type: str,
+        model_path: str | None = None,
+        display_name: str | None = None,
+        progress: UploadProgress | None = None,
+        *,
+        resume_upload_id: str | None = None,
+    ) -> LibraryModel:
+        """Add a local file to the team's model library at ``models/<model_type>/<model_path>``
+        (``model_path`` defaults to the file's name): its sha256 is computed here, bytes the team
+        holds already are not sent again, files above the single-upload limit go in parts (resume
+        a stopped one with ``resume_upload_id``), then the model is registered."""
+        sha256 = file_sha256(path)
+        route = model_route(sha256)
+        file_key = upload_sync(self._executor, path, None, progress, resume_upload_id, route)
+        name = Path(path).name
+        call = register_call(file_key, sha256, model_type, model_path or name, display_name or name)
+        return self._executor.execute(call)
 
     def run(
         self,

@@ -5,6 +5,7 @@
     RunyardError
     ├── TransportError            the server could not be reached (after retries) or timed out
     ├── UploadError               a PUT to a presigned URL (or a multipart upload) failed
+    ├── ChecksumMismatch          a download does not have its output's sha256 (not kept)
     ├── TaskFailed                wait(raise_on_failure=True) saw `failed` or `cancelled`
     ├── WaitTimeout               wait(timeout=...) ran out (also a builtin TimeoutError)
     └── APIError                  the server answered with an error body
@@ -39,6 +40,10 @@ class RunyardError(Exception):
 
 class TransportError(RunyardError):
     """The request never got an answer: connection refused, DNS, TLS or a timeout."""
+
+
+class ChecksumMismatch(RunyardError):
+    """A downloaded file does not have the sha256 the server reports for it; it was not kept."""
 
 
 class UploadError(RunyardError):

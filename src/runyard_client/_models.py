@@ -85,6 +85,7 @@ class TaskOutput(Model):
     file_name: str
     content_type: str = "application/octet-stream"
     file_size: int = 0
+    sha256: str | None = None  # hex; downloads are checked against it
 
 
 class TaskOutputBody(Model):
@@ -217,6 +218,20 @@ class PresignedUpload(Model):
     upload_url: str
     upload_headers: dict[str, str]
     expires_at: str | None = None
+
+
+class LibraryModel(Model):
+    """A model file of the team's library (``client.models``)."""
+
+    id: str
+    display_name: str
+    model_type: str
+    model_path: str
+    file_size: int
+    sha256: str
+    model_status: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class MultipartUpload(Model):

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import re
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import httpx
 
 from runyard_client._base import Call, api
-from runyard_client._errors import RunyardError, TaskFailed, TransportError
+from runyard_client._errors import ChecksumMismatch, RunyardError, TaskFailed, TransportError
 from runyard_client._models import CancelResult, TaskInfo, TaskResult
 from runyard_client._resources import Resource, endpoint, model, seg
 from runyard_client._sse import Deadline, Follower, ProgressCallback, SSEDecoder, stream_mode
 from runyard_client._transport import AsyncExecutor, SyncExecutor
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
 
 X = TypeVar("X")
 SSE_READ_TIMEOUT = 60.0  # the server sends a keep-alive every 15 s
@@ -90,9 +94,17 @@ def safe_name(name: str, fallback: str) -> str:
     return name or fallback
 
 
-def download_plan(result: TaskResult, directory: Path) -> list[tuple[str, Path, int]]:
-    """``(url, target, size)`` per output, in output order; refuses unfinished tasks and never
-    lets two outputs (or a server-chosen name) write outside ``directory`` or over each other."""
+class Planned(NamedTuple):
+    url: str
+    target: Path
+    size: int
+    sha256: str | None
+
+
+def download_plan(result: TaskResult, directory: Path) -> list[Planned]:
+    """``(url, target, size, sha256)`` per output, in output order; refuses unfinished tasks and
+    never lets two outputs (or a server-chosen name) write outside ``directory`` or over each
+    other."""
     if result.task_status in FAILED:
         raise TaskFailed(result)
     if result.task_status != "completed" or result.task_output is None:
@@ -101,7 +113,7 @@ def download_plan(result: TaskResult, directory: Path) -> list[tuple[str, Path, 
             "complete before downloading"
         )
     urls = result.download_urls or {}
-    plan: list[tuple[str, Path, int]] = []
+    plan: list[Planned] = []
     taken: set[str] = set()
     for index, output in enumerate(result.task_output.outputs):
         url = urls.get(output.output_id)
@@ -114,7 +126,7 @@ def download_plan(result: TaskResult, directory: Path) -> list[tuple[str, Path, 
             n += 1
             name = f"{stem}-{n}{dot}{ext}"
         taken.add(name)
-        plan.append((url, directory / name, output.file_size))
+        plan.append(Planned(url, directory / name, output.file_size, output.sha256))
     return plan
 
 
@@ -123,9 +135,21 @@ def download_call(url: str) -> Call[Any]:
     return Call("GET", url, lambda r: r, authenticated=False)
 
 
-def _check_size(target: Path, written: int, expected: int) -> None:
+def _check(planned: Planned, written: int, digest: _Hash) -> None:
+    """The download has the output's size and, when the server reports one, its sha256."""
+    target, expected = planned.target, planned.size
     if expected and written != expected:
         raise TransportError(f"download of {target.name} stopped at {written} of {expected} bytes")
+    if planned.sha256 and digest.hexdigest() != planned.sha256:
+        raise ChecksumMismatch(
+            f"download of {target.name} has sha256 {digest.hexdigest()}, not the output's "
+            f"{planned.sha256}; it was not kept: download it again"
+        )
+
+
+def _write_hashed(fh: IO[bytes], digest: _Hash, chunk: bytes) -> None:
+    fh.write(chunk)
+    digest.update(chunk)
 
 
 class Task(TaskHandle[SyncExecutor]):
@@ -175,8 +199,10 @@ class Task(TaskHandle[SyncExecutor]):
         target_dir = Path(directory)
         target_dir.mkdir(parents=True, exist_ok=True)
         paths: list[Path] = []
-        for url, target, size in download_plan(self.result(), target_dir):
+        for planned in download_plan(self.result(), target_dir):
+            url, target = planned.url, planned.target
             part = target.with_name(target.name + ".part")
+            digest = hashlib.sha256()
             try:
                 with self._executor.stream(download_call(url)) as response:
                     self._executor.core.finish(Call("GET", url, lambda r: None), response)
@@ -184,8 +210,9 @@ class Task(TaskHandle[SyncExecutor]):
                     with part.open("wb") as fh:
                         for chunk in response.iter_bytes():
                             fh.write(chunk)
+                            digest.update(chunk)
                             written += len(chunk)
-                _check_size(target, written, size)
+                _check(planned, written, digest)
                 part.replace(target)
             except httpx.TransportError as exc:
                 raise TransportError(f"download of {target.name} failed: {exc}") from exc
@@ -240,8 +267,10 @@ class AsyncTask(TaskHandle[AsyncExecutor]):
         target_dir = Path(directory)
         target_dir.mkdir(parents=True, exist_ok=True)
         paths: list[Path] = []
-        for url, target, size in download_plan(await self.result(), target_dir):
+        for planned in download_plan(await self.result(), target_dir):
+            url, target = planned.url, planned.target
             part = target.with_name(target.name + ".part")
+            digest = hashlib.sha256()
             try:
                 async with self._executor.stream(download_call(url)) as response:
                     self._executor.core.finish(Call("GET", url, lambda r: None), response)
@@ -249,11 +278,11 @@ class AsyncTask(TaskHandle[AsyncExecutor]):
                     fh = await asyncio.to_thread(part.open, "wb")
                     try:
                         async for chunk in response.aiter_bytes():
-                            await asyncio.to_thread(fh.write, chunk)
+                            await asyncio.to_thread(_write_hashed, fh, digest, chunk)
                             written += len(chunk)
                     finally:
                         fh.close()
-                _check_size(target, written, size)
+                _check(planned, written, digest)
                 part.replace(target)
             except httpx.TransportError as exc:
                 raise TransportError(f"download of {target.name} failed: {exc}") from exc

@@ -24,7 +24,12 @@ import httpx
 from runyard_client._base import Call, ClientCore, FileSlice, api, store_error
 from runyard_client._config import key_kind
 from runyard_client._errors import FileTooLarge, RunyardError, TransportError, UploadError
-from runyard_client._models import MultipartStatus, MultipartUpload, PresignedPart
+from runyard_client._models import (
+    MultipartStatus,
+    MultipartUpload,
+    PresignedPart,
+    PresignedUpload,
+)
 from runyard_client._resources import model, presign_call, seg
 from runyard_client._transport import AsyncExecutor, SyncExecutor
 
@@ -36,6 +41,28 @@ RunProgress = Callable[[str, int, int], None]
 
 PRESIGN_BATCH = 32
 PART_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a file goes: the seed's inputs (``/r/files/presign``, ``/uploads/multipart``), or
+    the model library (``/models/presign``, ``/models/multipart``, a sha256 always sent, and
+    multipart open to ``dk-`` keys too)."""
+
+    presign: str = "/r/files/presign"
+    multipart: str = "/uploads/multipart"
+    sha256: str | None = None
+
+    @property
+    def for_models(self) -> bool:
+        return self.multipart.startswith("/models/")
+
+
+INPUTS = Route()
+
+
+def model_route(sha256: str) -> Route:
+    return Route("/models/presign", "/models/multipart", sha256)
 
 
 @dataclass(frozen=True)
@@ -77,10 +104,12 @@ class Tracker:
             self.callback(sent, self.total)
 
 
-def use_multipart(core: ClientCore, src: Source, resume_upload_id: str | None) -> bool:
+def use_multipart(
+    core: ClientCore, src: Source, resume_upload_id: str | None, route: Route = INPUTS
+) -> bool:
     if resume_upload_id is None and src.size <= core.single_upload_limit:
         return False
-    if key_kind(core.api_key) != "session":
+    if not route.for_models and key_kind(core.api_key) != "session":
         raise FileTooLarge(
             f"{src.file_name} is {src.size} bytes, over the single-upload limit of "
             f"{core.single_upload_limit} bytes. Larger files need multipart upload, which the "
@@ -108,33 +137,52 @@ def put_call(
     )
 
 
-def initiate_call(src: Source) -> Call[MultipartUpload]:
-    return Call(
-        "POST",
-        api("/uploads/multipart/initiate"),
-        model(MultipartUpload),
-        json={"file_name": src.file_name, "file_size": src.size, "content_type": src.content_type},
-    )
+def initiate_call(src: Source, route: Route = INPUTS) -> Call[MultipartUpload]:
+    body: dict[str, Any] = {"file_name": src.file_name, "file_size": src.size}
+    if route.sha256 is not None:
+        body["sha256"] = route.sha256
+    if not route.for_models:
+        body["content_type"] = src.content_type
+    return Call("POST", api(f"{route.multipart}/initiate"), model(MultipartUpload), json=body)
 
 
-def presign_parts_call(mp: MultipartUpload, numbers: list[int]) -> Call[list[PresignedPart]]:
+def single_call(src: Source, route: Route) -> Call[PresignedUpload | str]:
+    """The single presigned PUT of ``route``; with a sha256 the server may answer that these
+    bytes are stored already: then the existing ``file_key`` (a ``str``)."""
+    if not route.for_models:
+        call = presign_call(src.file_name, src.size, src.content_type)
+        return Call(call.method, call.url, call.parse, json=call.json)
+
+    def parse(response: httpx.Response) -> PresignedUpload | str:
+        body = response.json()
+        if body.get("already_uploaded"):
+            return str(body["file_key"])
+        return PresignedUpload.model_validate(body)
+
+    json = {"file_name": src.file_name, "file_size": src.size, "sha256": route.sha256}
+    return Call("POST", api(route.presign), parse, json=json)
+
+
+def presign_parts_call(
+    mp: MultipartUpload, numbers: list[int], route: Route = INPUTS
+) -> Call[list[PresignedPart]]:
     def parse(response: httpx.Response) -> list[PresignedPart]:
         return [PresignedPart.model_validate(p) for p in response.json()["parts"]]
 
     return Call(
         "POST",
-        api("/uploads/multipart/presign-parts"),
+        api(f"{route.multipart}/presign-parts"),
         parse,
         retry=True,
         json={"upload_id": mp.upload_id, "file_key": mp.file_key, "part_numbers": numbers},
     )
 
 
-def complete_call(mp: MultipartUpload, etags: dict[int, str]) -> Call[str]:
+def complete_call(mp: MultipartUpload, etags: dict[int, str], route: Route = INPUTS) -> Call[str]:
     parts = [{"part_number": n, "etag": etags[n]} for n in sorted(etags)]
     return Call(
         "POST",
-        api("/uploads/multipart/complete"),
+        api(f"{route.multipart}/complete"),
         lambda r: str(r.json()["file_key"]),
         json={"upload_id": mp.upload_id, "file_key": mp.file_key, "parts": parts},
     )
@@ -149,8 +197,8 @@ def abort_call(upload_id: str, file_key: str) -> Call[Any]:
     )
 
 
-def status_call(upload_id: str) -> Call[MultipartStatus]:
-    return Call("GET", api(f"/uploads/multipart/{seg(upload_id)}"), model(MultipartStatus))
+def status_call(upload_id: str, route: Route = INPUTS) -> Call[MultipartStatus]:
+    return Call("GET", api(f"{route.multipart}/{seg(upload_id)}"), model(MultipartStatus))
 
 
 def part_range(mp: MultipartUpload, size: int, number: int) -> tuple[int, int]:
@@ -225,38 +273,47 @@ def upload_sync(
     content_type: str | None,
     progress: UploadProgress | None,
     resume_upload_id: str | None,
+    route: Route = INPUTS,
 ) -> str:
     src = describe(path, content_type)
     tracker = Tracker(src.size, progress)
-    if not use_multipart(x.core, src, resume_upload_id):
-        presigned = x.execute(presign_call(src.file_name, src.size, src.content_type))
+    if not use_multipart(x.core, src, resume_upload_id, route):
+        presigned = x.execute(single_call(src, route))
+        if isinstance(presigned, str):
+            tracker.add(src.size)  # stored already: nothing to send
+            return presigned
         body = FileSlice(src.path, 0, src.size, tracker.add)
         x.execute(
             put_call(presigned.upload_url, presigned.upload_headers, body, x.core, retry=False)
         )
         return presigned.file_key
     if resume_upload_id:
-        mp, done = resumed(x.execute(status_call(resume_upload_id)), src)
+        mp, done = resumed(x.execute(status_call(resume_upload_id, route)), src)
     else:
-        mp, done = x.execute(initiate_call(src)), {}
+        mp, done = x.execute(initiate_call(src, route)), {}
     check_layout(mp, src.size)
     tracker.add(sum(part_range(mp, src.size, n)[1] for n in done))
     todo = [n for n in range(1, mp.part_count + 1) if n not in done]
     try:
         with ThreadPoolExecutor(x.core.part_concurrency, "runyard-upload") as pool:
             for batch in _batches(todo):
-                parts = x.execute(presign_parts_call(mp, batch))
-                jobs = [pool.submit(_put_part_sync, x, mp, src, p, tracker) for p in parts]
+                parts = x.execute(presign_parts_call(mp, batch, route))
+                jobs = [pool.submit(_put_part_sync, x, mp, src, p, tracker, route) for p in parts]
                 for job in jobs:
                     number, etag = job.result()
                     done[number] = etag
-        return x.execute(complete_call(mp, done))
+        return x.execute(complete_call(mp, done, route))
     except RunyardError as exc:
         raise failed(mp, exc) from exc
 
 
 def _put_part_sync(
-    x: SyncExecutor, mp: MultipartUpload, src: Source, part: PresignedPart, tracker: Tracker
+    x: SyncExecutor,
+    mp: MultipartUpload,
+    src: Source,
+    part: PresignedPart,
+    tracker: Tracker,
+    route: Route = INPUTS,
 ) -> tuple[int, str]:
     offset, length = part_range(mp, src.size, part.part_number)
     body = FileSlice(src.path, offset, length, tracker.add)
@@ -271,7 +328,7 @@ def _put_part_sync(
                 raise
             x.sleep(x.core.retry_backoff * (2**attempt))
             if represign:
-                part = x.execute(presign_parts_call(mp, [part.part_number]))[0]
+                part = x.execute(presign_parts_call(mp, [part.part_number], route))[0]
     raise AssertionError("unreachable")
 
 
@@ -284,37 +341,41 @@ async def upload_async(
     content_type: str | None,
     progress: UploadProgress | None,
     resume_upload_id: str | None,
+    route: Route = INPUTS,
 ) -> str:
     src = await asyncio.to_thread(describe, path, content_type)
     tracker = Tracker(src.size, progress)
-    if not use_multipart(x.core, src, resume_upload_id):
-        presigned = await x.execute(presign_call(src.file_name, src.size, src.content_type))
+    if not use_multipart(x.core, src, resume_upload_id, route):
+        presigned = await x.execute(single_call(src, route))
+        if isinstance(presigned, str):
+            tracker.add(src.size)
+            return presigned
         body = FileSlice(src.path, 0, src.size, tracker.add)
         await x.execute(
             put_call(presigned.upload_url, presigned.upload_headers, body, x.core, retry=False)
         )
         return presigned.file_key
     if resume_upload_id:
-        mp, done = resumed(await x.execute(status_call(resume_upload_id)), src)
+        mp, done = resumed(await x.execute(status_call(resume_upload_id, route)), src)
     else:
-        mp, done = await x.execute(initiate_call(src)), {}
+        mp, done = await x.execute(initiate_call(src, route)), {}
     check_layout(mp, src.size)
     tracker.add(sum(part_range(mp, src.size, n)[1] for n in done))
     todo = [n for n in range(1, mp.part_count + 1) if n not in done]
     limit = asyncio.Semaphore(x.core.part_concurrency)
     try:
         for batch in _batches(todo):
-            parts = await x.execute(presign_parts_call(mp, batch))
+            parts = await x.execute(presign_parts_call(mp, batch, route))
             # Let every part of the batch finish (as the thread pool does) before failing.
             results = await asyncio.gather(
-                *(_put_part_async(x, mp, src, p, tracker, limit) for p in parts),
+                *(_put_part_async(x, mp, src, p, tracker, limit, route) for p in parts),
                 return_exceptions=True,
             )
             for item in results:
                 if isinstance(item, BaseException):
                     raise item
                 done[item[0]] = item[1]
-        return await x.execute(complete_call(mp, done))
+        return await x.execute(complete_call(mp, done, route))
     except RunyardError as exc:
         raise failed(mp, exc) from exc
 
@@ -326,6 +387,7 @@ async def _put_part_async(
     part: PresignedPart,
     tracker: Tracker,
     limit: asyncio.Semaphore,
+    route: Route = INPUTS,
 ) -> tuple[int, str]:
     offset, length = part_range(mp, src.size, part.part_number)
     body = FileSlice(src.path, offset, length, tracker.add)
@@ -341,5 +403,5 @@ async def _put_part_async(
                     raise
                 await x.sleep(x.core.retry_backoff * (2**attempt))
                 if represign:
-                    part = (await x.execute(presign_parts_call(mp, [part.part_number])))[0]
+                    part = (await x.execute(presign_parts_call(mp, [part.part_number], route)))[0]
     raise AssertionError("unreachable")

@@ -128,6 +128,9 @@ class OutputSpec(_Frame):
     # Base64 of the output's bytes, when sent inline (no upload URL was asked for). Optional
     # within version 2: sent only to a server whose welcome offered it.
     data: str | None = Field(default=None, max_length=(MAX_INLINE_OUTPUT + 2) // 3 * 4)
+    # Hex sha256 of the output's bytes (the agent hashes while uploading). Optional within
+    # version 2: older agents send none; the server checks it against inline data.
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
 MAX_VALUES_BYTES = 64 * 1024

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 from pathlib import Path
 
@@ -25,6 +26,12 @@ def test_sync_client_journey(dev_server: tuple[dict[str, str], Path]) -> None:
         result = task.result()
         assert result.download_url
         files = task.download(tmp / "out")
+        # every output carries the sha256 the agent hashed while uploading; download checks it
+        assert result.task_output is not None
+        assert (
+            result.task_output.outputs[0].sha256
+            == hashlib.sha256(files[0].read_bytes()).hexdigest()
+        )
         image = Image.open(io.BytesIO(files[0].read_bytes()))
         assert image.format == "PNG" and files[0].read_bytes() != original
         assert image.convert("RGB").getpixel((0, 0))[0] == image.convert("RGB").getpixel((0, 0))[1]

@@ -14,6 +14,7 @@ router = APIRouter(prefix="/r/files", tags=["files"])
 @router.post(
     "/presign",
     response_model=PresignResponse,
+    response_model_exclude_none=True,
     operation_id="files_presign",
     responses=errors(413, 429),
 )
@@ -33,6 +34,11 @@ async def presign(
     without them is refused with 403, and a second PUT to the same key answers 412. Inputs are kept
     1 day. Above the single-upload limit (524,288,000 bytes by default) this answers 413: use the
     multipart endpoints.
+
+    With an optional `sha256`, the upload is signed with `x-amz-checksum-sha256` too (send it
+    like the other headers) and the store refuses other bytes; when the team already holds an
+    unexpired file with that sha256 and size, the answer is `already_uploaded: true` with that
+    file's `file_key` and no `upload_url`: there is nothing to upload.
     """
     await services.rate_limiter.presign_file(client_address(request.client), principal.rate_key)
     service = FileService(session, settings, storage, clock, services.usage)

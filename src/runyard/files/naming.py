@@ -37,6 +37,12 @@ def input_key(team_id: str, upload_id: str, file_name: str) -> str:
     return f"inputs/{team_id}/{upload_id}/{safe_file_name(file_name)}"
 
 
+def model_key(team_id: str, upload_id: str, file_name: str) -> str:
+    """A model library upload: kept while a model names it (never under ``inputs/``, which the
+    bucket's lifecycle empties after a day)."""
+    return f"models/{team_id}/{upload_id}/{safe_file_name(file_name)}"
+
+
 def output_key(team_id: str, task_id: str, attempt: int, index: int, file_name: str) -> str:
     return f"outputs/{team_id}/{task_id}/{attempt}/{index}-{safe_file_name(file_name)}"
 

@@ -17,6 +17,23 @@ class FileRepository(Repository):
         )
         return {f.file_key: f for f in rows}
 
+    async def by_content(
+        self, team_id: str, sha256: str, file_size: int, now: datetime
+    ) -> list[StoredFile]:
+        """The team's unexpired files declared with this sha256 and size, newest first."""
+        rows = await self.session.scalars(
+            select(StoredFile)
+            .where(
+                StoredFile.team_id == team_id,
+                StoredFile.sha256 == sha256,
+                StoredFile.file_size == file_size,
+                StoredFile.expires_at > now,
+            )
+            .order_by(StoredFile.created_at.desc())
+            .limit(5)
+        )
+        return list(rows)
+
     async def bytes_since(self, team_id: str, since: datetime) -> int:
         """Bytes the team declared for upload since ``since``: every file record, plus multipart
         uploads that did not become files (a completed one is counted through its file)."""

@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from runyard.clock import Clock, iso_z
 from runyard.db.base import new_id
 from runyard.errors import TooLarge, TooManyRequests, Unprocessable
-from runyard.files.naming import input_key, normalise_content_type, safe_file_name
+from runyard.files.naming import input_key, model_key, normalise_content_type, safe_file_name
 from runyard.files.quota import DailyUsage
 from runyard.files.repository import FileRepository
 from runyard.files.schemas import PresignRequest, PresignResponse
 from runyard.models import StoredFile
 from runyard.settings import Settings
-from runyard.storage.base import Storage
+from runyard.storage.base import Storage, StorageError
 
 
 class FileService:
@@ -27,6 +27,7 @@ class FileService:
         clock: Clock,
         usage: DailyUsage | None = None,
     ) -> None:
+        self.session = session
         self.repo = FileRepository(session)
         self.settings = settings
         self.storage = storage
@@ -78,7 +79,35 @@ class FileService:
         if self.usage is not None:
             self.usage.add(team_id, file_size)
 
-    async def presign(self, team_id: str, body: PresignRequest) -> PresignResponse:
+    async def held(
+        self, team_id: str, sha256: str, file_size: int, *, models_only: bool = False
+    ) -> StoredFile | None:
+        """An unexpired file of the team with these bytes, seen in the store (one upload, not
+        two); a pending one found in the store is marked uploaded. ``models_only``: only model
+        library uploads (an input's key expires with the bucket's lifecycle)."""
+        rows = await self.repo.by_content(team_id, sha256, file_size, self.clock.now())
+        if models_only:
+            rows = [row for row in rows if row.file_key.startswith("models/")]
+        for row in rows:
+            if row.file_status == "uploaded":
+                return row
+        if rows:
+            # The PUT went straight to the store: ask it, with no connection checked out.
+            await self.session.commit()
+        for row in rows:
+            try:
+                info = await self.storage.head(row.file_key)
+            except StorageError:
+                return None  # the store is unwell: upload again rather than fail the presign
+            if info is not None and info.size == file_size:
+                row.file_status = "uploaded"  # the signed sha256 made the store refuse others
+                return row
+        return None
+
+    async def presign(
+        self, team_id: str, body: PresignRequest, *, source: str = "presign"
+    ) -> PresignResponse:
+        """``source="model"``: a model library upload (``models/`` key, see ``model_key``)."""
         limits = self.settings.limits
         ct = self.check_declared(
             body.file_name,
@@ -87,10 +116,20 @@ class FileService:
             limits.single_upload_max,
             multipart=False,
         )
+        if body.sha256 is not None:
+            existing = await self.held(
+                team_id, body.sha256, body.file_size, models_only=source == "model"
+            )
+            if existing is not None:
+                return PresignResponse(
+                    file_key=existing.file_key,
+                    expires_at=iso_z(existing.expires_at),
+                    already_uploaded=True,
+                )
         await self.check_daily_quota(team_id, body.file_size)
         now = self.clock.now()
         upload_id = new_id()
-        key = input_key(team_id, upload_id, body.file_name)
+        key = (model_key if source == "model" else input_key)(team_id, upload_id, body.file_name)
         self.repo.add(
             StoredFile(
                 id=upload_id,
@@ -100,15 +139,19 @@ class FileService:
                 content_type=ct,
                 file_size=body.file_size,
                 file_status="pending",
-                source="presign",
+                source=source,
+                sha256=body.sha256,
                 created_at=now,
                 expires_at=now + timedelta(seconds=self.settings.retention.inputs),
             )
         )
-        signed = self.storage.presign_put(key, body.file_size, expires_in=limits.upload_url_ttl)
+        signed = self.storage.presign_put(
+            key, body.file_size, expires_in=limits.upload_url_ttl, sha256=body.sha256
+        )
         return PresignResponse(
             file_key=key,
             upload_url=signed.url,
             upload_headers=dict(signed.headers),
             expires_at=iso_z(now + timedelta(seconds=limits.upload_url_ttl)),
+            already_uploaded=False if body.sha256 is not None else None,
         )

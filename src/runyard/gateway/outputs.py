@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -59,10 +60,13 @@ def decoded(
         if spec.output_id in taken:
             return [], f"output {spec.output_id!r} is reported twice"
         taken.add(spec.output_id)
+        digest = hashlib.sha256(body).hexdigest()
+        if spec.sha256 is not None and spec.sha256 != digest:
+            return [], f"inline output {spec.output_id!r} does not have the sha256 it reports"
         name = safe_file_name(spec.file_name)
         index = len(known) + len(pairs)
         key = output_key(me.team_id, task_id, attempt, index, name)
-        pairs.append((Slot(spec.output_id, name, spec.content_type, len(body), key), body))
+        pairs.append((Slot(spec.output_id, name, spec.content_type, len(body), key, digest), body))
     return pairs, None
 
 

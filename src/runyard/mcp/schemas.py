@@ -221,6 +221,17 @@ def static_tools() -> list[types.Tool]:
             [],
         ),
         _tool(
+            "list_models",
+            "The team's model library (what its agents sync into ComfyUI's models/ folder): "
+            "model_type, model_path, size, sha256, status (active or disabled).",
+            {
+                **PAGING,
+                "model_status": {"type": "string", "enum": ["active", "disabled"]},
+                "model_type": {"type": "string", "maxLength": 50},
+            },
+            [],
+        ),
+        _tool(
             "presign_upload",
             "Describe a file to upload; answers file_key, upload_url and upload_headers. PUT the "
             "bytes to upload_url with every header of upload_headers, then pass file_key as the "

@@ -19,6 +19,8 @@ from runyard.auth.principal import Principal
 from runyard.errors import BadRequest, Unprocessable
 from runyard.files.schemas import PresignRequest
 from runyard.files.service import FileService
+from runyard.library.repository import ModelRepository
+from runyard.library.schemas import ModelRead
 from runyard.mcp.schemas import (
     LISTED_WORKFLOWS,
     MAX_WAIT,
@@ -231,6 +233,28 @@ async def list_agents(caller: Caller, args: Args) -> dict[str, Any]:
         }
 
 
+async def list_models(caller: Caller, args: Args) -> dict[str, Any]:
+    offset, per_page = _page(args)
+    status = _text(args, "model_status", required=False)
+    if status not in (None, "active", "disabled"):
+        raise BadRequest("`model_status` must be active or disabled.", code="invalid_request")
+    async with caller.services.db.unit() as uow:
+        rows, total = await ModelRepository(uow.session).page(
+            caller.team, offset, per_page, status, _text(args, "model_type", required=False)
+        )
+        return {
+            "model_list": [
+                ModelRead.model_validate(r, from_attributes=True).model_dump(mode="json")
+                for r in rows
+            ],
+            "page_meta": {
+                "current_page": offset // per_page + 1,
+                "per_page": per_page,
+                "total_count": total,
+            },
+        }
+
+
 async def presign_upload(caller: Caller, args: Args) -> dict[str, Any]:
     try:
         body = PresignRequest.model_validate(args)
@@ -257,5 +281,6 @@ TOOLS: dict[str, Callable[[Caller, Args], Awaitable[dict[str, Any]]]] = {
     "get_task_result": get_task_result,
     "cancel_task": cancel_task,
     "list_agents": list_agents,
+    "list_models": list_models,
     "presign_upload": presign_upload,
 }

@@ -6,6 +6,7 @@ from runyard.models.device_pairing import DevicePairing
 from runyard.models.file import StoredFile
 from runyard.models.idempotency import IdempotencyKey
 from runyard.models.invitation import TeamInvitation
+from runyard.models.library_model import LibraryModel
 from runyard.models.membership import Membership
 from runyard.models.multipart_upload import MultipartUpload
 from runyard.models.object_deletion import ObjectDeletion
@@ -25,6 +26,7 @@ __all__ = [
     "ApiKey",
     "DevicePairing",
     "IdempotencyKey",
+    "LibraryModel",
     "Membership",
     "MultipartUpload",
     "ObjectDeletion",

@@ -25,6 +25,9 @@ class TaskOutput(Base):
     content_type: Mapped[str] = mapped_column(String(255))
     file_size: Mapped[int] = mapped_column(BigInteger)
     object_key: Mapped[str] = mapped_column(String(1024))
+    # Hex sha256 of the bytes, as the agent hashed them while uploading (computed by the server
+    # for inline outputs); None for outputs of agents that do not report it.
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
     output_status: Mapped[str] = mapped_column(String(16), default="granted")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -46,7 +46,8 @@ class Sweeper(BackgroundLoop):
             for f in await repo.expired_files(now):
                 f.file_status = "expired"
                 counts["files"] += 1
-                if local:
+                # S3's lifecycle empties inputs/; model uploads nobody registered are ours to drop
+                if local or f.file_key.startswith("models/"):
                     to_delete.append(f.file_key)
             outputs = await queue.expired_outputs(now, BATCH)
             await queue.mark_outputs([o.id for o in outputs], "expired")

@@ -9,6 +9,7 @@ an existing object is never replaced (412), and a wrong or missing signed header
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -46,6 +47,10 @@ class StorageError(Exception):
     """A storage operation failed (network, permissions); callers map it to an API error."""
 
 
+class ChecksumMismatch(StorageError):
+    """The bytes received do not have the signed sha256; nothing was kept."""
+
+
 class ObjectExists(StorageError):
     """The target key already holds an object; nothing was overwritten."""
 
@@ -68,6 +73,24 @@ _CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*
 
 _BAD_KEY_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 _BAD_SEGMENTS = frozenset(("", ".", ".."))
+
+
+CHECKSUM_HEADER = "x-amz-checksum-sha256"
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def checksum_header(sha256_hex: str) -> str:
+    """The value of ``x-amz-checksum-sha256`` (base64 of the digest) for a hex sha256."""
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+
+
+def hex_of_checksum(value: str) -> str | None:
+    """The hex sha256 an ``x-amz-checksum-sha256`` value names, or None when it is malformed."""
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except ValueError:
+        return None
+    return raw.hex() if len(raw) == 32 else None
 
 
 def check_key(key: str) -> None:
@@ -103,8 +126,11 @@ class Storage(Protocol):
 
     backend: str  # "s3" | "local"
 
-    def presign_put(self, key: str, content_length: int, *, expires_in: int) -> PresignedRequest:
-        """A PUT URL whose signature covers Content-Length and ``If-None-Match: *``.
+    def presign_put(
+        self, key: str, content_length: int, *, expires_in: int, sha256: str | None = None
+    ) -> PresignedRequest:
+        """A PUT URL whose signature covers Content-Length and ``If-None-Match: *``, and with
+        ``sha256`` (hex) also ``x-amz-checksum-sha256``: the store then refuses other bytes.
 
         Content-Type is deliberately not signed: the seed's curl and ``requests`` send none.
         """
@@ -116,6 +142,10 @@ class Storage(Protocol):
 
     async def head(self, key: str) -> ObjectInfo | None:
         """Size (and ETag) of the object at ``key``, or None when there is none."""
+        ...
+
+    async def sha256(self, key: str) -> str | None:
+        """The hex sha256 of the object at ``key`` (reads it whole), or None when there is none."""
         ...
 
     async def delete(self, key: str) -> None:

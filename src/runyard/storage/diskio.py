@@ -8,7 +8,7 @@ import errno
 import os
 import shutil
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Protocol
 
 from runyard.storage.base import StorageError
 
@@ -28,9 +28,18 @@ def discarded_on_error(file: IO[bytes], tmp: str) -> Iterator[None]:
     file.close()
 
 
-def write_chunks(file: IO[bytes], chunks: list[bytes], sync: bool) -> None:
+class Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+
+def write_chunks(
+    file: IO[bytes], chunks: list[bytes], sync: bool, digest: Digest | None = None
+) -> None:
+    """Write ``chunks`` (hashing them into ``digest`` on the way, in the same thread)."""
     for chunk in chunks:
         file.write(chunk)
+        if digest is not None:
+            digest.update(chunk)
     if sync:
         file.flush()
         os.fdatasync(file.fileno())  # a 200 means the bytes survive a crash, as on S3

@@ -22,7 +22,15 @@ from runyard.errors import (
     NotFound,
     RunyardError,
 )
-from runyard.storage.base import ObjectExists, Storage, UploadNotFound, check_key
+from runyard.storage.base import (
+    CHECKSUM_HEADER,
+    ChecksumMismatch,
+    ObjectExists,
+    Storage,
+    UploadNotFound,
+    check_key,
+    hex_of_checksum,
+)
 from runyard.storage.bodies import BodyLengthMismatch
 from runyard.storage.local import InsufficientSpace, LocalStorage
 from runyard.storage.parts import etag_of
@@ -71,7 +79,8 @@ _DOWNLOAD_HEADERS = {
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
-        400: "Malformed key, part number or Range header.",
+        400: "Malformed key, part number or Range header; a body whose sha256 is not the "
+        "signed `x-amz-checksum-sha256` (`checksum_mismatch`, nothing kept).",
         403: "Missing or different signed header, wrong length, expired or tampered URL.",
         404: "No such object or multipart upload (or the server does not use the embedded store).",
         412: "An object already exists at this key; nothing was overwritten.",
@@ -149,6 +158,13 @@ async def put_object(
     if "content-length" not in signed or (not is_part and "if-none-match" not in signed):
         raise Forbidden("This URL does not authorise an upload.", code="signature_mismatch")
     length = int(request.headers["content-length"])  # signed, so present and what we issued
+    sha256 = None
+    if CHECKSUM_HEADER in signed:  # signed, so present and what we issued
+        sha256 = hex_of_checksum(request.headers[CHECKSUM_HEADER])
+        if sha256 is None:
+            raise BadRequest(
+                f"{CHECKSUM_HEADER} must be the base64 of a sha256 digest.", code="invalid_request"
+            )
     try:
         if is_part:
             number = query.get("partNumber", "")
@@ -158,7 +174,7 @@ async def put_object(
                 key, query["uploadId"], int(number), length, request.stream()
             )
         else:
-            info = await store.receive_object(key, length, request.stream())
+            info = await store.receive_object(key, length, request.stream(), sha256)
     except ObjectExists:
         raise RunyardError(
             "An object already exists at this key; it is never overwritten. Request a new upload.",
@@ -175,6 +191,12 @@ async def put_object(
             "The server's disk is too full to accept this file; retry later or ask the operator "
             "to free space.",
             code="insufficient_storage",
+        ) from None
+    except ChecksumMismatch:
+        raise BadRequest(
+            "The body's sha256 is not the one this URL was signed for; nothing was kept. "
+            "Upload the file you described, or presign again with its real sha256.",
+            code="checksum_mismatch",
         ) from None
     except BodyLengthMismatch as exc:
         raise Forbidden(

@@ -11,6 +11,7 @@ codes) is in ``endpoints.py``; the part files and the rules of a multipart compl
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -26,6 +27,8 @@ from urllib.parse import quote
 import anyio.to_thread
 
 from runyard.storage.base import (
+    CHECKSUM_HEADER,
+    ChecksumMismatch,
     CompletedPart,
     InvalidParts,
     ObjectExists,
@@ -36,6 +39,7 @@ from runyard.storage.base import (
     UploadNotFound,
     attachment_disposition,
     check_key,
+    checksum_header,
     safe_content_type,
 )
 from runyard.storage.bodies import exactly, read_exactly
@@ -83,9 +87,13 @@ class LocalStorage:
     def _url(self, key: str, query: str) -> str:
         return f"{self.public_url}/storage/{quote(key, safe='/~')}?{query}"
 
-    def presign_put(self, key: str, content_length: int, *, expires_in: int) -> PresignedRequest:
+    def presign_put(
+        self, key: str, content_length: int, *, expires_in: int, sha256: str | None = None
+    ) -> PresignedRequest:
         check_key(key)
         headers = {"Content-Length": str(content_length), "If-None-Match": "*"}
+        if sha256 is not None:  # the same header as S3's, so one client serves both stores
+            headers[CHECKSUM_HEADER] = checksum_header(sha256)
         query = self.signer.sign("PUT", key, expires_in=expires_in, headers=headers)
         return PresignedRequest(self._url(key, query), headers)
 
@@ -140,18 +148,24 @@ class LocalStorage:
         fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix="put-")
         return os.fdopen(fd, "wb"), tmp
 
-    async def _spool(self, length: int, chunks: AsyncIterable[bytes]) -> str:
-        """Stream ``chunks`` into a durable temp file of exactly ``length`` bytes; its path."""
+    async def _spool(
+        self, length: int, chunks: AsyncIterable[bytes], sha256: str | None = None
+    ) -> str:
+        """Stream ``chunks`` into a durable temp file of exactly ``length`` bytes; its path.
+        With ``sha256`` (hex) the bytes are hashed while written and a mismatch keeps nothing."""
         file, tmp = await anyio.to_thread.run_sync(self._reserve, length)
+        digest = hashlib.sha256() if sha256 is not None else None
         with discarded_on_error(file, tmp):
             batch, batched = list[bytes](), 0
             async for chunk in exactly(length, chunks):
                 batch.append(chunk)
                 batched += len(chunk)
                 if batched >= _WRITE_BATCH:
-                    await anyio.to_thread.run_sync(write_chunks, file, batch, False)
+                    await anyio.to_thread.run_sync(write_chunks, file, batch, False, digest)
                     batch, batched = [], 0
-            await anyio.to_thread.run_sync(write_chunks, file, batch, True)
+            await anyio.to_thread.run_sync(write_chunks, file, batch, True, digest)
+            if digest is not None and digest.hexdigest() != sha256:
+                raise ChecksumMismatch("the body's sha256 is not the signed one")
         return tmp
 
     def _publish(self, tmp: str, final: Path) -> os.stat_result:
@@ -174,19 +188,22 @@ class LocalStorage:
             unlink_quietly(tmp)
 
     async def receive_object(
-        self, key: str, length: int, chunks: AsyncIterable[bytes]
+        self, key: str, length: int, chunks: AsyncIterable[bytes], sha256: str | None = None
     ) -> ObjectInfo:
-        """Store a new object from a streamed body, never replacing one (``ObjectExists``)."""
+        """Store a new object from a streamed body, never replacing one (``ObjectExists``);
+        with ``sha256`` (hex) other bytes are refused (``ChecksumMismatch``), nothing kept."""
         final = self.path_of(key)
         if length <= _WRITE_BATCH:
             # Small (most outputs and inputs): read it whole, then one thread hop does it all.
             body = await read_exactly(length, chunks)
+            if sha256 is not None and hashlib.sha256(body).hexdigest() != sha256:
+                raise ChecksumMismatch("the body's sha256 is not the signed one")
             st = await anyio.to_thread.run_sync(self._store_small, body, final)
             return ObjectInfo(size=st.st_size, etag=etag_of(st))
         # Refuse before the body is sent; the link below is what decides a race.
         if await anyio.to_thread.run_sync(final.exists):
             raise ObjectExists(f"an object already exists at {final.name!r}")
-        tmp = await self._spool(length, chunks)
+        tmp = await self._spool(length, chunks, sha256)
         st = await anyio.to_thread.run_sync(self._publish, tmp, final)
         return ObjectInfo(size=st.st_size, etag=etag_of(st))
 
@@ -258,6 +275,18 @@ class LocalStorage:
     async def head(self, key: str) -> ObjectInfo | None:
         st = await self.stat_object(key)
         return None if st is None else ObjectInfo(st.st_size, etag_of(st))
+
+    async def sha256(self, key: str) -> str | None:
+        path = self.path_of(key)
+
+        def digest() -> str | None:
+            try:
+                with open(path, "rb") as source:
+                    return hashlib.file_digest(source, "sha256").hexdigest()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return None
+
+        return await anyio.to_thread.run_sync(digest)
 
     # deleting ------------------------------------------------------------------------------
     def _prune(self, directory: Path) -> None:

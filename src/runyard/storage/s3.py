@@ -10,6 +10,7 @@ waits on the network.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import time
@@ -25,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from runyard.settings import S3Settings
 from runyard.storage.base import (
+    CHECKSUM_HEADER,
     CompletedPart,
     InvalidParts,
     ObjectExists,
@@ -35,6 +37,7 @@ from runyard.storage.base import (
     UploadNotFound,
     attachment_disposition,
     check_key,
+    checksum_header,
     safe_content_type,
 )
 
@@ -206,8 +209,12 @@ class S3Storage:
             headers=headers,
         )
 
-    def presign_put(self, key: str, content_length: int, *, expires_in: int) -> PresignedRequest:
+    def presign_put(
+        self, key: str, content_length: int, *, expires_in: int, sha256: str | None = None
+    ) -> PresignedRequest:
         headers = {"Content-Length": str(content_length), "If-None-Match": "*"}
+        if sha256 is not None:
+            headers[CHECKSUM_HEADER] = checksum_header(sha256)
         return PresignedRequest(self._presign("PUT", key, expires_in, headers=headers), headers)
 
     def presign_get(self, key: str, *, expires_in: int, file_name: str, content_type: str) -> str:
@@ -248,6 +255,24 @@ class S3Storage:
                 return None
             raise StorageError(f"S3 head_object failed: {exc}") from exc
         return ObjectInfo(size=int(response["ContentLength"]), etag=response.get("ETag"))
+
+    def _sha256(self, key: str) -> str:
+        response = self.client.get_object(Bucket=self.bucket, Key=key)
+        digest = hashlib.sha256()
+        with contextlib.closing(response["Body"]) as body:
+            for chunk in body.iter_chunks(1024 * 1024):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    async def sha256(self, key: str) -> str | None:
+        try:
+            return await anyio.to_thread.run_sync(self._sha256, key)
+        except ClientError as exc:
+            if _http_status(exc) == 404 or _error_code(exc) == "NoSuchKey":
+                return None
+            raise StorageError(f"S3 get_object failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 get_object failed: {exc}") from exc
 
     async def delete(self, key: str) -> None:
         try:

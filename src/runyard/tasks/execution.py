@@ -5,7 +5,7 @@ for the frame does."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -38,10 +38,18 @@ class Slot:
     content_type: str
     file_size: int
     object_key: str
+    sha256: str | None = None  # as reported with the completion (or hashed, when inline)
 
     @classmethod
     def of(cls, row: TaskOutput) -> Slot:
-        return cls(row.output_id, row.file_name, row.content_type, row.file_size, row.object_key)
+        return cls(
+            row.output_id,
+            row.file_name,
+            row.content_type,
+            row.file_size,
+            row.object_key,
+            row.sha256,
+        )
 
 
 class TaskExecution:
@@ -177,10 +185,10 @@ class TaskExecution:
         if not lifecycle.complete(self.uow, task, now, body, self.settings.retention.outputs):
             raise StaleAttempt(task_id)  # unreachable while fenced: held tasks may complete
         sent = {slot.output_id for slot in inline}
-        uploaded: list[tuple[int, str]] = []
+        uploaded: list[tuple[int, str, str | None]] = []
         for position, slot in enumerate(slots):
             if slot.output_id not in sent:
-                uploaded.append((position, slot.output_id))
+                uploaded.append((position, slot.output_id, slot.sha256))
                 continue
             self.repo.add(
                 TaskOutput(
@@ -192,6 +200,7 @@ class TaskExecution:
                     content_type=slot.content_type,
                     file_size=slot.file_size,
                     object_key=slot.object_key,
+                    sha256=slot.sha256,
                     output_status="final",
                     created_at=now,
                     expires_at=task.outputs_expire_at,
@@ -253,7 +262,8 @@ class TaskExecution:
 
 
 def matching(granted: list[Slot], outputs: list[dict[str, Any]]) -> list[Slot] | str:
-    """The granted slots for the outputs an agent reports, in its order, or what is wrong."""
+    """The granted slots for the outputs an agent reports, in its order, each with the sha256
+    the agent reports for it (kept when it reports none), or what is wrong."""
     by_id = {o.output_id: o for o in granted}
     rows = []
     for spec in outputs:
@@ -262,5 +272,8 @@ def matching(granted: list[Slot], outputs: list[dict[str, Any]]) -> list[Slot] |
             return f"output {spec['output_id']!r} was never granted an upload URL"
         if row.file_size != spec["file_size"]:
             return f"output {spec['output_id']!r} size differs from its upload URL"
-        rows.append(row)
+        reported = spec.get("sha256")
+        if reported and row.sha256 and reported != row.sha256:
+            return f"output {spec['output_id']!r} sha256 differs from its bytes"
+        rows.append(replace(row, sha256=reported) if reported else row)
     return rows

@@ -96,15 +96,16 @@ WITH t AS (
     SELECT id, event_seq, '{S.COMPLETED}', $8::json, $5 FROM t
 ), sent AS (
     INSERT INTO task_outputs (id, task_id, attempt, position, output_id, file_name,
-        content_type, file_size, object_key, output_status, created_at, expires_at)
+        content_type, file_size, object_key, output_status, created_at, expires_at, sha256)
     SELECT u.row_id, t.id, $4, u.pos, u.output_id, u.file_name, u.content_type, u.file_size,
-        u.object_key, 'final', $5, $6
+        u.object_key, 'final', $5, $6, u.sha256
     FROM t, unnest($9::text[], $10::int[], $11::text[], $12::text[], $13::text[],
-        $14::bigint[], $15::text[])
-        AS u(row_id, pos, output_id, file_name, content_type, file_size, object_key)
+        $14::bigint[], $15::text[], $18::text[])
+        AS u(row_id, pos, output_id, file_name, content_type, file_size, object_key, sha256)
 ), uploaded AS (
-    UPDATE task_outputs o SET output_status = 'final', position = u.pos, expires_at = $6
-    FROM t, unnest($16::text[], $17::int[]) AS u(output_id, pos)
+    UPDATE task_outputs o SET output_status = 'final', position = u.pos, expires_at = $6,
+        sha256 = u.sha256
+    FROM t, unnest($16::text[], $17::int[], $19::text[]) AS u(output_id, pos, sha256)
     WHERE o.task_id = t.id AND o.attempt = $4 AND o.output_id = u.output_id
 )
 SELECT event_seq FROM t
@@ -225,5 +226,7 @@ async def complete(
         [s.object_key for _, s in added],
         [s.output_id for _, s in kept],
         [i for i, _ in kept],
+        [s.sha256 for _, s in added],  # $18, $19: the outputs' sha256 (issue 27)
+        [s.sha256 for _, s in kept],
     )
     return row is not None

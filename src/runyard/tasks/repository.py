@@ -276,12 +276,12 @@ class TaskQueue(Repository):
         self,
         task_id: str,
         attempt: int,
-        positions: list[tuple[int, str]],
+        positions: list[tuple[int, str, str | None]],
         expires_at: datetime | None,
     ) -> None:
         """The completed attempt's uploaded outputs become results at their positions in the
-        result, (position, output_id) (one statement, run once per output, without loading
-        the rows)."""
+        result, (position, output_id, sha256) (one statement, run once per output, without
+        loading the rows)."""
         table = cast(Table, TaskOutput.__table__)
         stmt = (
             update(table)
@@ -290,10 +290,17 @@ class TaskQueue(Repository):
                 table.c.attempt == attempt,
                 table.c.output_id == bindparam("oid"),
             )
-            .values(output_status="final", position=bindparam("pos"), expires_at=expires_at)
+            .values(
+                output_status="final",
+                position=bindparam("pos"),
+                sha256=bindparam("sha"),
+                expires_at=expires_at,
+            )
         )
         if positions:
-            await self.session.execute(stmt, [{"oid": oid, "pos": i} for i, oid in positions])
+            await self.session.execute(
+                stmt, [{"oid": oid, "pos": i, "sha": sha} for i, oid, sha in positions]
+            )
 
     async def events_after(self, task_id: str, after_seq: int, limit: int = 500) -> list[TaskEvent]:
         rows = await self.session.scalars(

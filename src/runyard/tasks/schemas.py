@@ -15,6 +15,11 @@ class OutputRead(BaseModel):
     file_name: str
     content_type: str
     file_size: int
+    sha256: str | None = Field(
+        default=None,
+        description="Hex sha256 of the output's bytes (absent from agents that do not report "
+        "it); the SDK and CLI check downloads against it.",
+    )
 
 
 class TaskOutputBody(BaseModel):

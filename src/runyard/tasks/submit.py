@@ -19,12 +19,14 @@ from runyard.db.unit import UnitOfWork
 from runyard.errors import Conflict, Unprocessable
 from runyard.files.naming import accepts
 from runyard.files.repository import FileRepository
+from runyard.library.service import check_required_models
 from runyard.models import StoredFile, Task, Workflow, WorkflowVersion
 from runyard.settings import Settings
 from runyard.states import TaskStatus, rank_at, requirement_key
 from runyard.storage.base import Storage
 from runyard.tasks.repository import TaskQueue
 from runyard.tasks.transitions import Idempotency, TaskTransitions
+from runyard.workflows.comfyui import required_library_models
 from runyard.workflows.parameters import ParamError, resolve_parameters
 from runyard.workflows.requirements import graph_requirements
 from runyard.workflows.schemas import ParameterDef
@@ -175,6 +177,8 @@ class RunService:
         if version.tool_type == "comfyui":
             needs = graph_requirements(version.workflow_json, version.parameters, resolved)
             await check_comfyui_agents(self.uow.session, team_id, version.required_labels, needs)
+            library = required_library_models(version.workflow_json)
+            await check_required_models(self.uow, team_id, library)  # issue 27
         now = self.clock.now()
         priority = body.get("priority")
         priority = version.priority if priority is None else int(priority)

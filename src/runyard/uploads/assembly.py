@@ -4,7 +4,7 @@ this with no database connection checked out, then records the outcome under the
 
 from __future__ import annotations
 
-from runyard.errors import Conflict, Gone, RunyardError, Unprocessable
+from runyard.errors import BadRequest, Conflict, Gone, RunyardError, Unprocessable
 from runyard.models import MultipartUpload
 from runyard.storage.base import (
     CompletedPart,
@@ -127,11 +127,25 @@ class Assembly:
         )
 
     async def check_assembled(self, upload: MultipartUpload) -> None:
+        """The assembled object has the declared size (and sha256, read back whole when one was
+        declared: S3 cannot sign a whole-object sha256 into presigned parts); else it is
+        deleted and the upload refused."""
         try:
             info = await self.storage.head(upload.file_key)
             if info is None or info.size != upload.file_size:
                 await self.storage.delete(upload.file_key)
                 got = "no object" if info is None else f"{info.size} bytes"
                 raise self.size_mismatch(upload, f"the store holds {got}")
+            if upload.sha256 is not None:
+                digest = await self.storage.sha256(upload.file_key)
+                if digest != upload.sha256:
+                    await self.storage.delete(upload.file_key)
+                    raise BadRequest(
+                        f"The assembled file's sha256 is {digest}, not the declared "
+                        f"{upload.sha256}; nothing was kept. Start a new upload of the file "
+                        "you described.",
+                        code="checksum_mismatch",
+                        commit_first=True,
+                    )
         except StorageError as exc:
             raise storage_failed(exc) from exc

@@ -3,7 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt, field_validator
+
+from runyard.files.schemas import SHA256_PATTERN, plain_sha256
 
 UploadStatus = Literal["open", "completed", "aborted", "expired"]
 MAX_PARTS = 10_000  # S3's limit; initiate grows the part size to stay under it
@@ -17,6 +19,14 @@ class MultipartInitiate(BaseModel):
     content_type: str = Field(
         default="application/octet-stream", max_length=255, examples=["image/tiff"]
     )
+    sha256: str | None = Field(
+        default=None,
+        pattern=SHA256_PATTERN,
+        description="Optional sha256 of the whole file (64 hex digits): complete reads the "
+        "assembled object back and refuses other bytes (400 `checksum_mismatch`, nothing kept).",
+    )
+
+    _plain = field_validator("sha256")(plain_sha256)
 
 
 class MultipartInitiated(BaseModel):

@@ -25,7 +25,7 @@ from runyard.errors import (
     TooManyRequests,
     Unprocessable,
 )
-from runyard.files.naming import input_key, safe_file_name
+from runyard.files.naming import input_key, model_key, safe_file_name
 from runyard.files.repository import FileRepository
 from runyard.files.service import FileService
 from runyard.models import MultipartUpload, StoredFile
@@ -54,7 +54,17 @@ from runyard.uploads.schemas import (
 
 
 class UploadService:
-    def __init__(self, uow: UnitOfWork, settings: Settings, storage: Storage, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        settings: Settings,
+        storage: Storage,
+        clock: Clock,
+        *,
+        for_models: bool = False,
+    ) -> None:
+        """``for_models``: uploads of the model library (``models/`` keys, the model limit)."""
+        self.for_models = for_models
         self.uow = uow
         self.repo = UploadRepository(uow.session)
         self.files = FileRepository(uow.session)
@@ -72,7 +82,7 @@ class UploadService:
             body.file_name,
             body.file_size,
             body.content_type,
-            limits.multipart_max,
+            limits.model_max if self.for_models else limits.multipart_max,
             multipart=True,
         )
         now = self.clock.now()
@@ -85,7 +95,7 @@ class UploadService:
         await self._check_quota(team_id, body.file_size)
         part_size, part_count = plan_parts(body.file_size, limits.part_size)
         upload_id = new_id()
-        key = input_key(team_id, upload_id, body.file_name)
+        key = (model_key if self.for_models else input_key)(team_id, upload_id, body.file_name)
         await self._release()
         try:
             backend_id = await self.storage.create_multipart(key, content_type)
@@ -102,6 +112,7 @@ class UploadService:
             file_size=body.file_size,
             part_size=part_size,
             part_count=part_count,
+            sha256=body.sha256,
             upload_status="open",
             created_at=now,
             expires_at=now + timedelta(seconds=self.settings.retention.multipart),
@@ -252,7 +263,8 @@ class UploadService:
                 content_type=upload.content_type,
                 file_size=upload.file_size,
                 file_status="uploaded",
-                source="multipart",
+                source="model" if upload.file_key.startswith("models/") else "multipart",
+                sha256=upload.sha256,
                 created_at=now,
                 expires_at=now + timedelta(seconds=self.settings.retention.inputs),
             )

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from runyard.library.paths import model_path_problem, model_type_problem
+
 # Keys a wrapper may hold next to "graph"; anything else is a mistake worth naming at import.
-WRAPPER_OPTIONS = frozenset({"allow_partial_outputs", "models"})
+WRAPPER_OPTIONS = frozenset({"allow_partial_outputs", "models", "required_models"})
 _MODEL_KEYS = frozenset({"folder", "file_name", "sha256", "url"})
 
 UI_FORMAT_PROBLEM = (
@@ -47,7 +49,39 @@ def wrapper_problem(workflow_json: dict[str, Any]) -> str | None:
     flag = workflow_json.get("allow_partial_outputs")
     if flag is not None and not isinstance(flag, bool):
         return "workflow_json.allow_partial_outputs must be true or false"
-    return _models_problem(workflow_json.get("models"))
+    return _models_problem(workflow_json.get("models")) or _library_problem(
+        workflow_json.get("required_models")
+    )
+
+
+def required_library_models(workflow_json: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(model_type, model_path)`` of the team's library models a wrapped workflow names in
+    ``required_models`` (checked at import; each must be an active library model at run)."""
+    if not isinstance(workflow_json.get("graph"), dict):
+        return []
+    named = workflow_json.get("required_models") or []
+    return [
+        (str(m["model_type"]), str(m["model_path"]))
+        for m in named
+        if isinstance(m, dict) and "model_type" in m and "model_path" in m
+    ]
+
+
+def _library_problem(named: Any) -> str | None:
+    if named is None:
+        return None
+    if not isinstance(named, list):
+        return "workflow_json.required_models must be a list of {model_type, model_path}"
+    for index, model in enumerate(named):
+        where = f"workflow_json.required_models[{index}]"
+        if not isinstance(model, dict) or set(model) != {"model_type", "model_path"}:
+            return f"{where} must have exactly model_type and model_path"
+        if not all(isinstance(model[k], str) for k in model):
+            return f"{where}: model_type and model_path must be strings"
+        problem = model_type_problem(model["model_type"]) or model_path_problem(model["model_path"])
+        if problem is not None:
+            return f"{where}: {problem}"
+    return None
 
 
 def declared_models(workflow_json: dict[str, Any]) -> list[dict[str, str]]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runyard.workflows.comfyui import comfyui_graph, declared_models
+from runyard.workflows.comfyui import comfyui_graph, declared_models, required_library_models
 
 # Loader inputs that name a file of a model folder, whatever the node class.
 MODEL_INPUTS: dict[str, str] = {
@@ -86,5 +86,5 @@ def graph_requirements(
     fetchable = frozenset(
         (str(m.get("folder")), str(m.get("file_name")))
         for m in declared_models(dict(workflow_json))
-    )
+    ) | frozenset(required_library_models(dict(workflow_json)))  # synced from the library
     return Requirements(frozenset(classes), frozenset(models), fetchable)

@@ -126,9 +126,16 @@ def result(
     urls = body.download_urls or {}
     print_table(
         "Outputs",
-        ["output", "file", "type", "bytes", "url"],
+        ["output", "file", "type", "bytes", "sha256", "url"],
         (
-            (o.output_id, o.file_name, o.content_type, o.file_size, urls.get(o.output_id))
+            (
+                o.output_id,
+                o.file_name,
+                o.content_type,
+                o.file_size,
+                o.sha256 or "",
+                urls.get(o.output_id),
+            )
             for o in outputs
         ),
     )

@@ -5,6 +5,7 @@ renewed, refusals reported with their codes."""
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import pytest
 
@@ -29,6 +30,8 @@ async def test_outputs_are_reported_in_order_with_their_names(
         ("file", "notes.txt", "text/plain", 6 * 999)
     ]
     assert store.objects[server.outputs[("task-1", "file")]] == b"hello\n" * 999
+    # hashed while uploading: the sha256 of the bytes the store received
+    assert complete.outputs[0].sha256 == hashlib.sha256(b"hello\n" * 999).hexdigest()
 
 
 @pytest.mark.parametrize("offered", [0, 6 * 999, 6 * 999 - 1])
@@ -48,6 +51,7 @@ async def test_outputs_within_the_offered_size_go_inline(
         "notes.txt",
         len(body),
     )
+    assert output.sha256 == hashlib.sha256(body).hexdigest()  # inline or uploaded
     if offered >= len(body):
         assert base64.b64decode(output.data or "") == body
         assert server.of_type(OutputUrlRequest) == []

@@ -104,9 +104,13 @@ def requests_for(row: str, team: Team) -> list[tuple[str, str, dict[str, object]
             ("GET", "/api/v1/r/tasks", None),
             ("GET", "/api/v1/r/workflows", None),
             ("GET", "/api/v1/r/agents", None),
+            ("GET", "/api/v1/models", None),
         ],
         "manage_read": [("GET", "/api/v1/workflows", None)],
-        "manage_write": [("POST", "/api/v1/workflows/import", WORKFLOW)],
+        "manage_write": [
+            ("POST", "/api/v1/workflows/import", WORKFLOW),
+            ("POST", "/api/v1/models/presign", {"file_size": 3, "sha256": "ab" * 32}),
+        ],
         "admin": [
             ("GET", "/api/v1/credentials", None),
             ("GET", f"/api/v1/teams/{team.id}/members", None),

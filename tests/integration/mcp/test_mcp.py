@@ -18,6 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from runyard.app import create_app
 from runyard.bootstrap import Provisioned
+from runyard_client import Client
 from tests.support.app import make_settings
 from tests.support.live import live_server, live_settings, provision_team
 from tests.support.processes import Proc, python_cmd, wait_until
@@ -93,6 +94,7 @@ async def test_an_ai_client_uploads_runs_waits_and_reads_the_result(stack: Stack
             "get_task_result",
             "cancel_task",
             "list_agents",
+            "list_models",
             "presign_upload",
         }
         run_tool = tools["run_workflow_by_slug"]
@@ -171,6 +173,27 @@ async def test_an_ai_client_uploads_runs_waits_and_reads_the_result(stack: Stack
         assert failed and body["error_code"] == "invalid_parameters"  # their key is unknown here
         _, agents = await call(other, "list_agents")
         assert agents["agent_list"] == []
+        _, models = await call(other, "list_models")
+        assert models["model_list"] == []  # never another team's models
+
+
+async def test_list_models_shows_the_teams_library(stack: Stack) -> None:
+    lora = stack.work / "style.safetensors"
+    lora.write_bytes(b"lora bytes" * 100)
+    with Client(stack.url, stack.team.device_key, use_profile=False) as client:
+        added = client.upload_model(lora, "loras", "style/v1.safetensors")
+    async with mcp_session(stack.mcp, stack.team.integration_key) as session:
+        failed, listed = await call(session, "list_models", model_status="active")
+        assert not failed, listed
+        (row,) = listed["model_list"]
+        assert (row["id"], row["model_path"], row["sha256"]) == (
+            added.id,
+            "style/v1.safetensors",
+            added.sha256,
+        )
+        assert listed["page_meta"]["total_count"] == 1
+        failed, bad = await call(session, "list_models", model_status="gone")
+        assert failed and bad["error_code"] == "invalid_request"
 
 
 @pytest.mark.parametrize("kind", ["session", "device", "agent", "none", "wrong"])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from runyard_client import RunyardError, TaskFailed, TransportError
+from runyard_client import ChecksumMismatch, RunyardError, TaskFailed, TransportError
 from tests.unit.client.client_mocks import ChunkStream, make_async_client, make_client
 
 STORE = "http://store.test/outputs"
@@ -112,3 +113,32 @@ async def test_async_download(tmp_path: Path) -> None:
         paths = await client.task("t-1").download(tmp_path)
     assert [p.read_bytes() for p in paths] == [b"abcdef", b"ghij", b"xyz"]
     assert len(seen) == 3
+
+
+def with_sha256(first: bytes) -> dict[str, Any]:
+    """The default result with the first output's sha256 given as that of ``first``."""
+    body = result()
+    body["task_output"]["outputs"][0]["sha256"] = hashlib.sha256(first).hexdigest()
+    return body
+
+
+def test_a_download_with_the_reported_sha256_is_kept(tmp_path: Path) -> None:
+    with make_client(store([], with_sha256(b"abcdef"))) as client:
+        paths = client.task("t-1").download(tmp_path)
+    assert paths[0].read_bytes() == b"abcdef"
+
+
+def test_a_download_with_another_sha256_is_refused_and_not_kept(tmp_path: Path) -> None:
+    with (
+        make_client(store([], with_sha256(b"abcdeX"))) as client,
+        pytest.raises(ChecksumMismatch, match="out.png"),
+    ):
+        client.task("t-1").download(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_async_download_checks_the_sha256(tmp_path: Path) -> None:
+    async with make_async_client(store([], with_sha256(b"abcdeX"))) as client:
+        with pytest.raises(ChecksumMismatch):
+            await client.task("t-1").download(tmp_path)
+    assert list(tmp_path.iterdir()) == []

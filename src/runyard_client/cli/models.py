@@ -1,0 +1,148 @@
+"""``runyard models upload|list|disable|enable|rm``: the team's model library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runyard_client.cli._common import (
+    ApiKeyOpt,
+    JsonOpt,
+    PageOpt,
+    PerPageOpt,
+    ServerOpt,
+    connect,
+    handles_errors,
+    out,
+    page_footer,
+    print_json,
+    print_table,
+)
+from runyard_client.cli.upload import transfer_bars
+
+app = typer.Typer(help="The team's model library, synced to its agents.", no_args_is_help=True)
+
+ModelArg = Annotated[str, typer.Argument(help="The model's id (see `runyard models list`).")]
+
+
+@app.command("upload")
+@handles_errors
+def upload(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    model_type: Annotated[
+        str, typer.Option("--type", help="ComfyUI models subfolder: checkpoints, loras, vae…")
+    ],
+    model_path: Annotated[
+        str | None,
+        typer.Option("--path", help="Path under models/<type>/ (default: the file's name)."),
+    ] = None,
+    display_name: Annotated[
+        str | None, typer.Option("--name", help="Display name (default: the file's name).")
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", help="Finish an interrupted multipart upload (its upload_id)."),
+    ] = None,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Upload a model file (sha256 computed here; bytes the team holds already are not sent
+    again; large files in parts, resumable) and register it."""
+    with connect(ctx, server, api_key) as client, transfer_bars() as bars:
+        bar = bars.add_task(file.name, total=file.stat().st_size)
+        row = client.upload_model(
+            file,
+            model_type,
+            model_path,
+            display_name,
+            lambda sent, total: bars.update(bar, completed=sent, total=total),
+            resume_upload_id=resume,
+        )
+    if as_json:
+        print_json(row)
+    else:
+        out.print(f"{row.id} {row.model_type}/{row.model_path} sha256:{row.sha256}")
+
+
+@app.command("list")
+@handles_errors
+def list_models(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only `active` or `disabled` models.")
+    ] = None,
+    page: PageOpt = 1,
+    per_page: PerPageOpt = 20,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The team's models by type and path."""
+    with connect(ctx, server, api_key) as client:
+        result = client.models.list(current_page=page, per_page=per_page, model_status=status)
+    if as_json:
+        print_json(result)
+        return
+    print_table(
+        "Models",
+        ["id", "type", "path", "name", "bytes", "status", "sha256"],
+        (
+            (
+                m.id,
+                m.model_type,
+                m.model_path,
+                m.display_name,
+                m.file_size,
+                m.model_status,
+                m.sha256[:12],
+            )
+            for m in result.items
+        ),
+        page_footer(result.page_meta),
+    )
+
+
+@app.command("disable")
+@handles_errors
+def disable(
+    ctx: typer.Context,
+    model_id: ModelArg,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Take a model out of the agents' sync set."""
+    with connect(ctx, server, api_key) as client:
+        row = client.models.disable(model_id)
+    out.print(f"{row.id} disabled")
+
+
+@app.command("enable")
+@handles_errors
+def enable(
+    ctx: typer.Context,
+    model_id: ModelArg,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Put a disabled model back in the agents' sync set."""
+    with connect(ctx, server, api_key) as client:
+        row = client.models.enable(model_id)
+    out.print(f"{row.id} active")
+
+
+@app.command("rm")
+@handles_errors
+def remove(
+    ctx: typer.Context,
+    model_id: ModelArg,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Delete a model from the library."""
+    with connect(ctx, server, api_key) as client:
+        client.models.delete(model_id)
+    out.print(f"{model_id} deleted")
