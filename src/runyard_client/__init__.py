@@ -61,6 +61,7 @@ from runyard_client._models import (
     Workflow,
 )
 from runyard_client._tasks import AsyncTask, Task
+from runyard_client._webhooks import CreatedWebhook, Webhook, WebhookDelivery, WebhookTest
 
 __all__ = [
     "APIError",
@@ -75,6 +76,7 @@ __all__ = [
     "ConflictError",
     "CreatedCredential",
     "CreatedInvitation",
+    "CreatedWebhook",
     "Credential",
     "FileTooLarge",
     "GoneError",
@@ -106,6 +108,9 @@ __all__ = [
     "UploadError",
     "User",
     "WaitTimeout",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookTest",
     "Workflow",
     "delete_profile",
     "load_profile",

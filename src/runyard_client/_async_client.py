@@ -29,6 +29,7 @@ from runyard_client._tasks import AsyncTask
 from runyard_client._teams import Account, Teams
 from runyard_client._transport import AsyncExecutor
 from runyard_client._uploads import RunProgress, UploadProgress, bind_progress, upload_async
+from runyard_client._webhooks import Webhooks
 
 
 class AsyncClient:
@@ -73,6 +74,7 @@ class AsyncClient:
         self.tasks = Tasks(self._executor)
         self.agents = Agents(self._executor)
         self.credentials = Credentials(self._executor)
+        self.webhooks = Webhooks(self._executor)
         self.auth = Auth(self._executor)
         self.teams = Teams(self._executor)
         self.account = Account(self._executor)

@@ -29,6 +29,7 @@ from runyard_client._tasks import Task
 from runyard_client._teams import Account, Teams
 from runyard_client._transport import SyncExecutor
 from runyard_client._uploads import RunProgress, UploadProgress, bind_progress, upload_sync
+from runyard_client._webhooks import Webhooks
 
 
 class Client:
@@ -78,6 +79,7 @@ class Client:
         self.tasks = Tasks(self._executor)
         self.agents = Agents(self._executor)
         self.credentials = Credentials(self._executor)
+        self.webhooks = Webhooks(self._executor)
         self.auth = Auth(self._executor)
         self.teams = Teams(self._executor)
         self.account = Account(self._executor)

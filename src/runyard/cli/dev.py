@@ -94,6 +94,12 @@ def dev(
     )
     if "RUNYARD_DB_URL" not in os.environ:
         settings.db = DatabaseSettings(url=f"sqlite+aiosqlite:///{data_dir / 'runyard.db'}")
+    # On one's own machine a webhook receiver is http://127.0.0.1:…: allowed in dev unless
+    # the environment says otherwise (`serve` keeps https and public addresses only).
+    if "RUNYARD_WEBHOOK_ALLOW_HTTP" not in os.environ:
+        settings.webhook.allow_http = True
+    if "RUNYARD_WEBHOOK_ALLOW_PRIVATE" not in os.environ:
+        settings.webhook.allow_private = True
     configure_logging(settings.log_level)
     upgrade(settings.db.url)
     creds_path = data_dir / "credentials.json"

@@ -66,6 +66,8 @@ class AddressPolicy:
         except ValueError as exc:
             raise AddressRefused(f"not a valid URL: {exc}") from None
         schemes = ("https", "http") if self.settings.allow_http else ("https",)
+        if parts.scheme not in schemes and self.settings.allow_http:
+            raise AddressRefused("webhook URLs must start with https:// or http://")
         if parts.scheme not in schemes:
             raise AddressRefused(
                 "webhook URLs must start with https:// (a server operator may allow http:// "
