@@ -24,11 +24,18 @@ from runyard_client._resources import (
     Tasks,
     Workflows,
     run_call,
+    validate_call,
 )
 from runyard_client._tasks import AsyncTask
 from runyard_client._teams import Account, Teams
 from runyard_client._transport import AsyncExecutor
-from runyard_client._uploads import RunProgress, UploadProgress, bind_progress, upload_async
+from runyard_client._uploads import (
+    RunProgress,
+    UploadProgress,
+    bind_progress,
+    declared_files,
+    upload_async,
+)
 from runyard_client._webhooks import Webhooks
 
 
@@ -123,7 +130,11 @@ class AsyncClient:
         files = None
         if plan.at_strings:
             files = plan.workflow_files(await self.workflows.resolve(workflow))
-        for key, path in plan.uploads(files).items():
+        uploads = plan.uploads(files)
+        if uploads:  # checked before any byte moves
+            checked = {**plan.parameters, **declared_files(uploads)}
+            await self._executor.execute(validate_call(workflow, checked))
+        for key, path in uploads.items():
             report = bind_progress(progress, key)
             plan.parameters[key] = await self.upload(path, progress=report)
         task_id, replayed = await self._executor.execute(

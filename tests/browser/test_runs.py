@@ -66,7 +66,7 @@ def test_seed_flow_upload_run_watch_download(page: Page, dev: Dev, tmp_path: Pat
         assert out.size == (64, 48)
 
     page.get_by_role("link", name="Tasks").click()
-    expect(page.get_by_role("cell", name="img2img v1")).to_be_visible()
+    expect(page.get_by_role("cell", name="img2img v1").first).to_be_visible()
 
 
 def test_import_yaml_then_cancel_running_task(page: Page, dev: Dev, tmp_path: Path) -> None:

@@ -107,9 +107,11 @@ def describe(exc: BaseException) -> str:
             if x
         )
         text = f"{exc.error_message} ({detail})"
-        if exc.errors:
+        # Each parameter's error once: the server's message may already list them.
+        unsaid = [e for e in exc.errors or [] if str(e.get("error_message")) not in text]
+        if unsaid:
             text += ": " + "; ".join(
-                f"{e.get('parameter')}: {e.get('error_message')}" for e in exc.errors
+                f"{e.get('parameter')}: {e.get('error_message')}" for e in unsaid
             )
         if isinstance(exc, AuthenticationError):
             text += "; check --api-key/RUNYARD_API_KEY or run `runyard login`"

@@ -1,5 +1,6 @@
 // The run form, generated from a workflow's parameter definitions. File inputs are uploaded
 // from the browser straight to the store (progress bar per file), then the run is submitted.
+// The parameters are checked first (POST …/validate, files declared by name, size and type).
 import { html, useState } from "../../vendor/preact-htm.js";
 import { uploadFile } from "../upload.js";
 import { ErrorBox, bytes } from "../ui.js";
@@ -87,18 +88,29 @@ export function RunForm({ ctx, workflow, target }) {
     setError(null);
     try {
       const parameters = {};
+      const files = [];
       for (const p of params) {
         const value = values[p.key];
         if (p.type === "file") {
           if (!value) continue;
-          parameters[p.key] = await uploadFile(ctx.api, value, (sent, total) =>
-            setProgress((old) => ({ ...old, [p.key]: { sent, total } })),
-          );
+          files.push([p.key, value]);
+          parameters[p.key] = {
+            file_name: value.name,
+            file_size: value.size,
+            content_type: value.type || "application/octet-stream",
+          };
         } else if (p.type === "boolean") {
           parameters[p.key] = value;
         } else if (value !== "" && value !== null) {
           parameters[p.key] = p.type === "number" ? Number(value) : value;
         }
+      }
+      // Checked before any byte moves: a bad value is refused before the files upload.
+      if (files.length) await ctx.api.post(target.replace(/\/run$/, "/validate"), { parameters });
+      for (const [key, file] of files) {
+        parameters[key] = await uploadFile(ctx.api, file, (sent, total) =>
+          setProgress((old) => ({ ...old, [key]: { sent, total } })),
+        );
       }
       const created = await ctx.api.post(target, { parameters, priority: Number(priority) });
       navigate("/tasks/" + created.task_id);
