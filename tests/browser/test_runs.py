@@ -90,8 +90,15 @@ def test_import_yaml_then_cancel_running_task(page: Page, dev: Dev, tmp_path: Pa
     expect(page.locator(".badge", has_text="running")).to_be_visible(timeout=20_000)
     expect(page.locator(".messages li").first).to_contain_text("slept")
     shot(page, dev, "runs-04-running")
+    # Cancelling asks first: dismissed, nothing happens; accepted, the task is cancelled.
+    page.once("dialog", lambda d: d.dismiss())
+    page.get_by_role("button", name="Cancel task").click()
+    expect(page.locator(".badge", has_text="running")).to_be_visible()
+    dialogs: list[str] = []
+    page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
     page.get_by_role("button", name="Cancel task").click()
     expect(page.locator(".badge", has_text="cancelled")).to_be_visible(timeout=20_000)
+    assert dialogs and "Cancel this task" in dialogs[0]
     shot(page, dev, "runs-05-cancelled")
 
     page.get_by_role("link", name="Tasks").click()

@@ -8,6 +8,7 @@ import { LivePreview } from "./preview.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const MAX_MESSAGES = 200;
+const WAITING = new Set(["pending", "waiting"]);
 
 function useLive(ctx, id, initial) {
   const [live, setLive] = useState({ connection: "idle", status: null, progress: null, node: null,
@@ -51,6 +52,13 @@ export function TaskPage({ ctx, id }) {
   useEffect(() => {
     if (live.ended && task && !TERMINAL.has(task.task_status)) reload();
   }, [live.ended]);
+  // While no agent has it, the reason is read again (it changes as agents come and go).
+  const waiting = task && WAITING.has(live.status || task.task_status);
+  useEffect(() => {
+    if (!waiting) return undefined;
+    const timer = setInterval(reload, 3000);
+    return () => clearInterval(timer);
+  }, [waiting, reload]);
 
   if (error) return html`<${Page} title="Task"><${ErrorBox} error=${error} /><//>`;
   if (!task) return html`<p role="status">Loading…</p>`;
@@ -59,6 +67,7 @@ export function TaskPage({ ctx, id }) {
   const progress = TERMINAL.has(status) && status === "completed" ? 1 : live.progress ?? task.progress;
   const failure = live.error || (task.task_error ? { message: task.task_error, code: task.task_error_code } : null);
   const cancel = async () => {
+    if (!window.confirm(`Cancel this task (${task.workflow_slug})? Its work so far is lost.`)) return;
     setCancelling(true);
     setCancelError(null);
     try {
@@ -95,6 +104,13 @@ export function TaskPage({ ctx, id }) {
         : null}
     </div>
     ${live.streamError ? html`<${ErrorBox} error=${live.streamError} />` : null}
+    ${WAITING.has(status) && task.waiting_reason
+      ? html`<div class="card waiting-reason" role="status" id="waiting-reason">
+          <strong>Why it waits:</strong> ${task.waiting_reason.message}
+          ${" "}<code>${task.waiting_reason.code}</code>
+          ${" "}<a href="#/agents">See the agents</a>
+        </div>`
+      : null}
     ${status === "failed" && failure
       ? html`<div class="error" role="alert"><strong>Failed${live.node ? html` at node <code>${live.node}</code>` : ""}:</strong>
           ${" " + failure.message} ${failure.code ? html`<code>${failure.code}</code>` : null}</div>`

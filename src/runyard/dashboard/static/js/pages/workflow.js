@@ -2,6 +2,7 @@
 import { html, useState } from "../../vendor/preact-htm.js";
 import { ErrorBox, Page, atLeast, useLoad, when } from "../ui.js";
 import { RunForm } from "./runform.js";
+import { AgentsWarning } from "./labels.js";
 
 function ParameterTable({ params }) {
   if (!params.length) return html`<p>No parameters.</p>`;
@@ -102,6 +103,7 @@ export function WorkflowPage({ ctx, id }) {
       ? html`<p>Viewers cannot start runs.</p>`
       : !enabled
         ? html`<p>This workflow is disabled: enable it to run it.</p>`
-        : html`<${RunForm} key=${shown.version} ctx=${ctx} workflow=${shown} target=${target} />`}
+        : html`<${AgentsWarning} ctx=${ctx} labels=${shown.required_labels} toolType=${shown.tool_type} />
+          <${RunForm} key=${shown.version} ctx=${ctx} workflow=${shown} target=${target} />`}
   <//>`;
 }
