@@ -82,8 +82,9 @@ def test_import_yaml_then_cancel_running_task(page: Page, dev: Dev, tmp_path: Pa
     expect(page.get_by_role("heading", name="Nap")).to_be_visible()
     page.get_by_role("button", name="Disable").click()
     expect(page.get_by_text("This workflow is disabled")).to_be_visible()
-    page.get_by_role("button", name="Enable").click()  # each change is a new version
-    expect(page.get_by_label("Version")).to_have_value("3")
+    page.get_by_role("button", name="Enable").click()  # no new version for either
+    expect(page.get_by_role("button", name="Disable")).to_be_visible()
+    expect(page.get_by_label("Version")).to_have_value("1")
 
     page.get_by_label(re.compile("^Seconds")).fill("120")
     page.get_by_role("button", name="Run", exact=True).click()

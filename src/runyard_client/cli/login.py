@@ -68,7 +68,7 @@ def login(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Log in and save a device key for the next commands."""
+    """Log in: save a device key and the login's session for every next command."""
     server = server.rstrip("/")
     name = device_name or f"runyard CLI on {platform.node() or 'this machine'}"
     if with_agent_key and not device:
@@ -138,8 +138,7 @@ def logout(
         typer.Option("--server", help="Forget only this server's login (default: every one)."),
     ] = None,
 ) -> None:
-    """End the saved logins' sessions and forget their keys (an admin can revoke a device key
-    in the team's credentials)."""
+    """End the saved logins' sessions and forget their keys."""
     path = profile_path()
     for profile in load_profiles(path):
         if server is None or same_server(server, profile.server_url):
