@@ -5,6 +5,7 @@ import { followTask } from "../sse.js";
 import { ErrorBox, Page, StatusBadge, atLeast, useLoad, when } from "../ui.js";
 import { Outputs } from "./outputs.js";
 import { LivePreview } from "./preview.js";
+import { href } from "../router.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const MAX_MESSAGES = 200;
@@ -79,10 +80,13 @@ export function TaskPage({ ctx, id }) {
     setCancelling(false);
   };
   const canCancel = atLeast(ctx.role, "member") && !TERMINAL.has(status);
-  const actions = canCancel
-    ? html`<button type="button" class="danger" disabled=${cancelling} onClick=${cancel}>
-        ${cancelling ? "Cancelling…" : "Cancel task"}</button>`
-    : null;
+  const again = href("/workflows/" + task.workflow_id, { version: task.workflow_version, rerun: task.id });
+  const actions = html`
+    ${atLeast(ctx.role, "member") ? html`<a class="button" href=${again}>Run again</a>` : null}
+    ${canCancel
+      ? html`<button type="button" class="danger" disabled=${cancelling} onClick=${cancel}>
+          ${cancelling ? "Cancelling…" : "Cancel task"}</button>`
+      : null}`;
   return html`<${Page} title=${"Task " + task.workflow_slug} actions=${actions}>
     <${ErrorBox} error=${cancelError} />
     <div class="live" aria-live="polite">
@@ -125,14 +129,19 @@ export function TaskPage({ ctx, id }) {
       <dt>Started</dt><dd>${when(task.started_at)}</dd>
       <dt>Finished</dt><dd>${when(task.completed_at)}</dd>
     </dl>
-    <h2>Parameters</h2>
-    <pre class="json">${JSON.stringify(task.parameters, null, 2)}</pre>
+    <h2>Inputs</h2>
+    <dl class="facts inputs">
+      ${Object.entries(task.parameters).map(([key, value]) => html`<dt><code>${key}</code></dt>
+        <dd>${typeof value === "string" && value.startsWith("inputs/")
+          ? html`file <strong>${value.split("/").pop()}</strong> <span class="muted">(${value})</span>`
+          : typeof value === "string" ? value : JSON.stringify(value)}</dd>`)}
+    </dl>
+    ${status === "completed" ? html`<${Outputs} ctx=${ctx} id=${id} />` : null}
     ${live.messages.length
       ? html`<h2>Messages</h2>
-          <ol class="messages">
+          <ol class="messages" tabindex="0" aria-label="Messages (the latest ${MAX_MESSAGES})">
             ${live.messages.map((m) => html`<li><time>${when(m.at)}</time> ${m.node ? html`<code>${m.node}</code> ` : null}${m.text}</li>`)}
           </ol>`
       : null}
-    ${status === "completed" ? html`<${Outputs} ctx=${ctx} id=${id} />` : null}
   <//>`;
 }
