@@ -181,15 +181,16 @@ class TaskQueue(Repository):
         return list(rows)
 
     async def ahead_of(self, task: Task) -> int:
-        """How many of the team's schedulable tasks the dispatcher takes before ``task`` (its
-        order: oldest first), for a waiting task's queue position."""
+        """How many schedulable tasks of ``task``'s queue the dispatcher takes before it (the
+        order of ``claim_schedulable``: rank, then id), for a waiting task's queue position."""
         count = await self.session.scalar(
             select(func.count())
             .select_from(Task)
             .where(
                 Task.team_id == task.team_id,
+                Task.requirement_key == task.requirement_key,
                 Task.task_status.in_(SCHEDULABLE),
-                tuple_(Task.created_at, Task.id) < tuple_(task.created_at, task.id),
+                tuple_(Task.rank_at, Task.id) < tuple_(task.rank_at, task.id),
             )
         )
         return int(count or 0)

@@ -39,7 +39,8 @@ class WaitingReason(BaseModel):
     code: WaitingCode
     message: str = Field(description="Readable, with what to do.")
     queue_position: int | None = Field(
-        default=None, description="1 = the next of the team's waiting tasks to be assigned."
+        default=None,
+        description="1 = the next task of its queue (same labels and runtime) to be assigned.",
     )
     agent_ids: list[str] = Field(default_factory=list, description="The agents concerned.")
 
@@ -123,7 +124,7 @@ def explain(
         return WaitingReason(
             code="agents_busy",
             message=f"All agents with the labels {labels} are busy ({used} of {capacity} slots "
-            f"in use); this task is number {position + 1} in the team's queue.",
+            f"in use); this task is number {position + 1} in their queue.",
             queue_position=position + 1,
             agent_ids=[a.agent_id for a in open_],
         )

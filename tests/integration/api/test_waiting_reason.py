@@ -90,3 +90,43 @@ async def test_the_comfyui_example_says_why_it_waits(harness: Harness, team_a: T
 async def _other_team_auth(h: Harness) -> dict[str, str]:
     team = await h.team("gamma", "carol@example.com")
     return team.auth("integration")
+
+
+async def test_busy_agents_give_the_place_in_the_queue(harness: Harness, team_a: Team) -> None:
+    from runyard.models import Task
+    from runyard.tasks.states import TaskStatus
+
+    await set_agent(
+        harness,
+        team_a,
+        labels=["cpu"],
+        runtimes=["python"],
+        connected=True,
+        healthy=True,
+        capacity=1,
+        system_info={},
+    )
+    ids = []
+    for _ in range(3):
+        ids.append(await _echo_task(harness, team_a))
+    async with harness.app.state.services.db.unit() as uow:
+        held = await uow.session.get(Task, ids[0])
+        assert held is not None
+        held.task_status, held.agent_id = TaskStatus.RUNNING, "local-agent"
+    second = await reason_of(harness, team_a, ids[1])
+    third = await reason_of(harness, team_a, ids[2])
+    assert second is not None and second["code"] == "agents_busy"
+    assert second["queue_position"] == 1 and "1 of 1 slots" in second["message"]
+    assert third is not None and third["queue_position"] == 2
+    assert await reason_of(harness, team_a, ids[0]) is None  # running: no reason
+
+
+async def _echo_task(h: Harness, team: Team) -> str:
+    key = await h.upload(team, b"hello")
+    r = await h.client.post(
+        "/api/v1/r/workflows/slug/echo/run",
+        headers=team.auth("integration"),
+        json={"parameters": {"input_file": key}},
+    )
+    assert r.status_code == 202, r.text
+    return str(r.json()["task_id"])
