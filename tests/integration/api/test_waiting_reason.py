@@ -94,7 +94,7 @@ async def _other_team_auth(h: Harness) -> dict[str, str]:
 
 async def test_busy_agents_give_the_place_in_the_queue(harness: Harness, team_a: Team) -> None:
     from runyard.models import Task
-    from runyard.tasks.states import TaskStatus
+    from runyard.states import TaskStatus
 
     await set_agent(
         harness,
