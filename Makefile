@@ -27,8 +27,10 @@ bench-tools:
 	scripts/ensure-bench-tools.sh
 
 ## Start the server, SQLite, the embedded store and a local agent (data in ./runyard-data).
+## `make dev PORT=8001` for another port.
+PORT ?= 8000
 dev: $(STAMP)
-	$(BIN)/runyard dev --data-dir runyard-data
+	$(BIN)/runyard dev --data-dir runyard-data --port $(PORT)
 
 ## The S3 test server lives in its own virtualenv (it pins its own botocore).
 s3-venv:

@@ -17,6 +17,7 @@ from runyard.pairing.endpoints import router as pairing_router
 from runyard.storage.endpoints import router as storage_router
 from runyard.tasks.endpoints import router as tasks_router
 from runyard.tasks.run_endpoints import runs as runs_router
+from runyard.tasks.validate_endpoints import checks as run_checks_router
 from runyard.teams.account import router as account_router
 from runyard.teams.endpoints import router as teams_router
 from runyard.uploads.endpoints import router as uploads_router
@@ -35,6 +36,7 @@ def mount_routers(app: FastAPI) -> None:
     for router in (
         runs_router,
         runtime_workflows_router,
+        run_checks_router,
         files_router,
         tasks_router,
         events_router,

@@ -356,9 +356,13 @@ class WebhookSettings(BaseSettings):
     )
     allow_private: bool = Field(
         default=False,
-        description="Allow webhook URLs that resolve to private, loopback or link-local addresses.",
+        description="Allow webhook URLs that resolve to private, loopback or link-local "
+        "addresses (`runyard dev`: `true` unless set).",
     )
-    allow_http: bool = Field(default=False, description="Allow http:// webhook URLs.")
+    allow_http: bool = Field(
+        default=False,
+        description="Allow http:// webhook URLs (`runyard dev`: `true` unless set).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> WebhookSettings:

@@ -63,6 +63,7 @@ from runyard_client._models import (
     Workflow,
 )
 from runyard_client._tasks import AsyncTask, Task
+from runyard_client._webhooks import CreatedWebhook, Webhook, WebhookDelivery, WebhookTest
 
 __all__ = [
     "APIError",
@@ -78,6 +79,7 @@ __all__ = [
     "ConflictError",
     "CreatedCredential",
     "CreatedInvitation",
+    "CreatedWebhook",
     "Credential",
     "FileTooLarge",
     "GoneError",
@@ -110,6 +112,9 @@ __all__ = [
     "UploadError",
     "User",
     "WaitTimeout",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookTest",
     "Workflow",
     "delete_profile",
     "load_profile",

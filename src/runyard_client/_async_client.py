@@ -27,6 +27,7 @@ from runyard_client._resources import (
     Tasks,
     Workflows,
     run_call,
+    validate_call,
 )
 from runyard_client._tasks import AsyncTask
 from runyard_client._teams import Account, Teams
@@ -35,9 +36,11 @@ from runyard_client._uploads import (
     RunProgress,
     UploadProgress,
     bind_progress,
+    declared_files,
     model_route,
     upload_async,
 )
+from runyard_client._webhooks import Webhooks
 
 
 class AsyncClient:
@@ -82,6 +85,7 @@ class AsyncClient:
         self.tasks = Tasks(self._executor)
         self.agents = Agents(self._executor)
         self.credentials = Credentials(self._executor)
+        self.webhooks = Webhooks(self._executor)
         self.auth = Auth(self._executor)
         self.teams = Teams(self._executor)
         self.account = Account(self._executor)
@@ -152,7 +156,11 @@ class AsyncClient:
         files = None
         if plan.at_strings:
             files = plan.workflow_files(await self.workflows.resolve(workflow))
-        for key, path in plan.uploads(files).items():
+        uploads = plan.uploads(files)
+        if uploads:  # checked before any byte moves
+            checked = {**plan.parameters, **declared_files(uploads)}
+            await self._executor.execute(validate_call(workflow, checked))
+        for key, path in uploads.items():
             report = bind_progress(progress, key)
             plan.parameters[key] = await self.upload(path, progress=report)
         task_id, replayed = await self._executor.execute(

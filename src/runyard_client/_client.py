@@ -26,6 +26,7 @@ from runyard_client._resources import (
     Tasks,
     Workflows,
     run_call,
+    validate_call,
 )
 from runyard_client._tasks import Task
 from runyard_client._teams import Account, Teams
@@ -34,9 +35,11 @@ from runyard_client._uploads import (
     RunProgress,
     UploadProgress,
     bind_progress,
+    declared_files,
     model_route,
     upload_sync,
 )
+from runyard_client._webhooks import Webhooks
 
 
 class Client:
@@ -86,6 +89,7 @@ class Client:
         self.tasks = Tasks(self._executor)
         self.agents = Agents(self._executor)
         self.credentials = Credentials(self._executor)
+        self.webhooks = Webhooks(self._executor)
         self.auth = Auth(self._executor)
         self.teams = Teams(self._executor)
         self.account = Account(self._executor)
@@ -159,7 +163,11 @@ class Client:
         task of priority p is ranked as if submitted p minutes earlier."""
         plan = RunPlan.of(parameters)
         files = plan.workflow_files(self.workflows.resolve(workflow)) if plan.at_strings else None
-        for key, path in plan.uploads(files).items():
+        uploads = plan.uploads(files)
+        if uploads:  # checked before any byte moves
+            checked = {**plan.parameters, **declared_files(uploads)}
+            self._executor.execute(validate_call(workflow, checked))
+        for key, path in uploads.items():
             report = bind_progress(progress, key)
             plan.parameters[key] = self.upload(path, progress=report)
         task_id, replayed = self._executor.execute(

@@ -74,6 +74,9 @@ class TaskInfo(Model):
     created_at: datetime | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    #: Why a pending or waiting task has no agent yet (``code``, ``message``,
+    #: ``queue_position``, ``agent_ids``); ``None`` otherwise and in lists.
+    waiting_reason: dict[str, Any] | None = None
 
     @property
     def is_terminal(self) -> bool:

@@ -137,6 +137,23 @@ def run_call(
     )
 
 
+def validate_call(ref: str, parameters: dict[str, Any]) -> Call[dict[str, Any]]:
+    """``POST …/validate``: the run checked with nothing uploaded; a file parameter may be a
+    dict ``{"file_name", "file_size", "content_type"}`` (a file still on this machine).
+    Returns what the run would get; a refusal raises as the run would (``InvalidParameters``)."""
+
+    def parse(response: httpx.Response) -> dict[str, Any]:
+        return dict(response.json()["parameters"])
+
+    return Call(
+        "POST",
+        workflow_route(ref) + "/validate",
+        parse,
+        json={"parameters": parameters},
+        retry=True,
+    )
+
+
 @dataclass
 class RunPlan:
     """Which parameters are local files to upload before the run: any ``pathlib`` path, and a
@@ -213,6 +230,11 @@ class Workflows(Resource[X]):
     def resolve(self, ref: str) -> Call[Workflow]:
         """A workflow by id (UUID), slug or ``slug@version``."""
         return Call("GET", workflow_route(ref), model(Workflow))
+
+    @endpoint
+    def validate(self, ref: str, parameters: dict[str, Any]) -> Call[dict[str, Any]]:
+        """Check a run before uploading (see ``validate_call``)."""
+        return validate_call(ref, parameters)
 
     @endpoint
     def import_(self, definition: dict[str, Any]) -> Call[Workflow]:

@@ -83,6 +83,20 @@ def describe(path: str | Path, content_type: str | None) -> Source:
     )
 
 
+def declared_files(uploads: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Each local file as ``POST …/validate`` takes it: name, size and type, as the upload
+    will declare them to the presign."""
+    declared = {}
+    for key, path in uploads.items():
+        src = describe(path, None)
+        declared[key] = {
+            "file_name": src.file_name,
+            "file_size": src.size,
+            "content_type": src.content_type,
+        }
+    return declared
+
+
 def bind_progress(progress: RunProgress | None, key: str) -> UploadProgress | None:
     if progress is None:
         return None

@@ -66,7 +66,7 @@ def test_seed_flow_upload_run_watch_download(page: Page, dev: Dev, tmp_path: Pat
         assert out.size == (64, 48)
 
     page.get_by_role("link", name="Tasks").click()
-    expect(page.get_by_role("cell", name="img2img v1")).to_be_visible()
+    expect(page.get_by_role("cell", name="img2img v1").first).to_be_visible()
 
 
 def test_import_yaml_then_cancel_running_task(page: Page, dev: Dev, tmp_path: Path) -> None:
@@ -82,16 +82,24 @@ def test_import_yaml_then_cancel_running_task(page: Page, dev: Dev, tmp_path: Pa
     expect(page.get_by_role("heading", name="Nap")).to_be_visible()
     page.get_by_role("button", name="Disable").click()
     expect(page.get_by_text("This workflow is disabled")).to_be_visible()
-    page.get_by_role("button", name="Enable").click()  # each change is a new version
-    expect(page.get_by_label("Version")).to_have_value("3")
+    page.get_by_role("button", name="Enable").click()  # no new version for either
+    expect(page.get_by_role("button", name="Disable")).to_be_visible()
+    expect(page.get_by_label("Version")).to_have_value("1")
 
     page.get_by_label(re.compile("^Seconds")).fill("120")
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.locator(".badge", has_text="running")).to_be_visible(timeout=20_000)
     expect(page.locator(".messages li").first).to_contain_text("slept")
     shot(page, dev, "runs-04-running")
+    # Cancelling asks first: dismissed, nothing happens; accepted, the task is cancelled.
+    page.once("dialog", lambda d: d.dismiss())
+    page.get_by_role("button", name="Cancel task").click()
+    expect(page.locator(".badge", has_text="running")).to_be_visible()
+    dialogs: list[str] = []
+    page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
     page.get_by_role("button", name="Cancel task").click()
     expect(page.locator(".badge", has_text="cancelled")).to_be_visible(timeout=20_000)
+    assert dialogs and "Cancel this task" in dialogs[0]
     shot(page, dev, "runs-05-cancelled")
 
     page.get_by_role("link", name="Tasks").click()

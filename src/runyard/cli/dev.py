@@ -72,6 +72,18 @@ def dev(
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(8000, help="Port to listen on."),
     agent: bool = typer.Option(True, help="Start the local agent (labels cpu, capacity 2)."),
+    comfyui_url: str | None = typer.Option(
+        None,
+        "--comfyui-url",
+        help="Attach this ComfyUI (e.g. http://127.0.0.1:8188) to the local agent, which then "
+        "also has the label comfyui (examples/comfyui-invert.yaml runs on it).",
+    ),
+    comfyui_command: str | None = typer.Option(
+        None,
+        "--comfyui-command",
+        help='Also start and supervise ComfyUI with this command (e.g. "python main.py --port '
+        "{port}\"; {port} is --comfyui-url's, default http://127.0.0.1:8188).",
+    ),
 ) -> None:
     """Start everything on one machine: server, SQLite, embedded store, a local agent."""
     from runyard.app import create_app
@@ -94,6 +106,12 @@ def dev(
     )
     if "RUNYARD_DB_URL" not in os.environ:
         settings.db = DatabaseSettings(url=f"sqlite+aiosqlite:///{data_dir / 'runyard.db'}")
+    # On one's own machine a webhook receiver is http://127.0.0.1:…: allowed in dev unless
+    # the environment says otherwise (`serve` keeps https and public addresses only).
+    if "RUNYARD_WEBHOOK_ALLOW_HTTP" not in os.environ:
+        settings.webhook.allow_http = True
+    if "RUNYARD_WEBHOOK_ALLOW_PRIVATE" not in os.environ:
+        settings.webhook.allow_private = True
     configure_logging(settings.log_level)
     upgrade(settings.db.url)
     creds_path = data_dir / "credentials.json"
@@ -112,7 +130,11 @@ def dev(
         settings.http.max_header_bytes,
         settings.http.forwarded_allow_ips,
     )
-    asyncio.run(_run(server, settings, creds, creds_path, data_dir, agent))
+    comfyui: list[str] = []
+    if comfyui_url or comfyui_command:
+        comfyui = ["--comfyui-url", comfyui_url or "http://127.0.0.1:8188"]
+        comfyui += ["--comfyui-command", comfyui_command] if comfyui_command else []
+    asyncio.run(_run(server, settings, creds, creds_path, data_dir, agent, comfyui))
 
 
 def _die_with_parent() -> None:
@@ -135,6 +157,7 @@ async def _run(
     creds_path: Path,
     data_dir: Path,
     with_agent: bool,
+    comfyui: list[str],
 ) -> None:
     from rich.console import Console
 
@@ -165,11 +188,12 @@ async def _run(
             "--agent-id",
             "local-agent",
             "--labels",
-            "cpu",
+            "cpu,comfyui" if comfyui else "cpu",
             "--capacity",
             "2",
             "--work-dir",
             str(work),
+            *comfyui,
             env=env,
             preexec_fn=_die_with_parent,
         )

@@ -9,6 +9,7 @@ code fails loudly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.util import find_spec
 
 import typer
@@ -42,11 +43,39 @@ def _mount() -> None:
         app.add_typer(db.app, name="db")
         app.add_typer(admin.app, name="admin")
         app.add_typer(storage_app, name="storage", help="Set up and check the object store.")
+    else:
+        mount_missing(app, ("serve", "dev", "db", "admin", "storage"), "server")
     if _has(AGENT_EXTRA):
         from runyard_agent.cli import agent
 
         app.command("agent")(agent)
+    else:
+        mount_missing(app, ("agent",), "agent")
     register(app)
+
+
+def mount_missing(target: typer.Typer, names: tuple[str, ...], extra: str) -> None:
+    """Commands of an extra that is not installed: each says how to install it (exit 2),
+    instead of typer's bare "No such command"."""
+    for name in names:
+        target.command(
+            name,
+            help=f"(needs pip install 'runyard[{extra}]')",
+            context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+            add_help_option=False,
+        )(_missing(name, extra))
+
+
+def _missing(command: str, extra: str) -> Callable[[typer.Context], None]:
+    def missing(ctx: typer.Context) -> None:
+        typer.echo(
+            f"error: `runyard {command}` needs the {extra} extra, which is not installed: "
+            f"pip install 'runyard[{extra}]'",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+    return missing
 
 
 _mount()

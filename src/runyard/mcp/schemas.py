@@ -88,8 +88,11 @@ def describe_parameter(p: ParameterDef) -> str:
     return " ".join([bits[0], *(f"[{b}]" for b in bits[1:])])
 
 
-def run_tool(workflows: list[tuple[str, str, list[dict[str, Any]]]]) -> types.Tool:
-    """``run_workflow_by_slug`` for a team's (slug, description, parameters) list."""
+def run_tool(
+    workflows: list[tuple[str, str, list[dict[str, Any]]]], idle: list[str] | None = None
+) -> types.Tool:
+    """``run_workflow_by_slug`` for a team's (slug, description, parameters) list: the ones a
+    connected agent can run; ``idle``, the slugs of the others (named, not described)."""
     lines, branches = [], []
     for slug, description, params in workflows[:LISTED_WORKFLOWS]:
         defs = [ParameterDef.model_validate(d) for d in params]
@@ -136,8 +139,13 @@ def run_tool(workflows: list[tuple[str, str, list[dict[str, Any]]]]) -> types.To
     text = (
         "Submit a task to one of the team's workflows; answers its task_id (follow it with "
         f"wait_task). Upload file inputs first with presign_upload. {DATA_NOTE} Workflows:\n"
-        + ("\n".join(lines) or "(this team has no workflows yet)")
+        + ("\n".join(lines) or "(no workflow a connected agent can run)")
     )
+    if idle:
+        text += (
+            "\nNo connected agent has the labels of these (a run would wait for one): "
+            + ", ".join(idle[:LISTED_WORKFLOWS])
+        )
     return types.Tool(name="run_workflow_by_slug", description=text, input_schema=schema)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import mcp_types as types
 from pydantic import ValidationError
 
+from runyard.agents.repository import AgentRepository
 from runyard.agents.service import AgentService
 from runyard.auth.principal import Principal
 from runyard.errors import BadRequest, Unprocessable
@@ -90,8 +91,14 @@ async def list_tools(caller: Caller) -> list[types.Tool]:
         rows, _ = await WorkflowService(uow.session, caller.services.clock).page(
             caller.team, 0, LISTED_WORKFLOWS
         )
-        workflows = [(wf.workflow_slug, v.description, list(v.parameters)) for wf, v in rows]
-    return [*static_tools(), run_tool(workflows)]
+        agents = await AgentRepository(uow.session).connected(caller.team)
+    label_sets = [set(a.labels or []) for a in agents if a.healthy]
+    runnable = [
+        (wf, v) for wf, v in rows if any(set(v.required_labels) <= have for have in label_sets)
+    ]
+    workflows = [(wf.workflow_slug, v.description, list(v.parameters)) for wf, v in runnable]
+    idle = [wf.workflow_slug for wf, v in rows if (wf, v) not in runnable]
+    return [*static_tools(), run_tool(workflows, idle)]
 
 
 async def list_workflows(caller: Caller, args: Args) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from runyard.states import TaskStatus
 from runyard.tasks.repository import TaskFilter
 from runyard.tasks.schemas import CancelResult, TaskList, TaskRead, TaskResult
 from runyard.tasks.service import TaskService, to_read
+from runyard.tasks.waiting import waiting_reason
 
 router = APIRouter(prefix="/r/tasks", tags=["runtime"])
 
@@ -76,8 +77,12 @@ async def get_task(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> TaskRead:
-    """One task: status, progress, resolved parameters, error, retries, agent, timestamps."""
-    return to_read(await TaskService(uow, settings, clock).get(principal.team, task_id))
+    """One task: status, progress, resolved parameters, error, retries, agent, timestamps,
+    and while it is pending or waiting, `waiting_reason`: why no agent runs it yet."""
+    task = await TaskService(uow, settings, clock).get(principal.team, task_id)
+    read = to_read(task)
+    read.waiting_reason = await waiting_reason(uow, task)
+    return read
 
 
 @router.get(

@@ -180,6 +180,21 @@ class TaskQueue(Repository):
         )
         return list(rows)
 
+    async def ahead_of(self, task: Task) -> int:
+        """How many schedulable tasks of ``task``'s queue the dispatcher takes before it (the
+        order of ``claim_schedulable``: rank, then id), for a waiting task's queue position."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Task)
+            .where(
+                Task.team_id == task.team_id,
+                Task.requirement_key == task.requirement_key,
+                Task.task_status.in_(SCHEDULABLE),
+                tuple_(Task.rank_at, Task.id) < tuple_(task.rank_at, task.id),
+            )
+        )
+        return int(count or 0)
+
     async def held_counts(self, team_id: str, agent_ids: Iterable[str]) -> dict[str, int]:
         """How many tasks each agent holds (queued or running): its used capacity."""
         ids = list(agent_ids)

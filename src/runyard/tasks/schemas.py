@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_seri
 
 from runyard.pagination import PageMeta
 from runyard.states import TaskStatus
+from runyard.tasks.waiting import WaitingReason
 
 
 class OutputRead(BaseModel):
@@ -61,6 +62,11 @@ class TaskRead(BaseModel):
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
+    waiting_reason: WaitingReason | None = Field(
+        default=None,
+        description="`GET /r/tasks/{id}` of a pending or waiting task: why no agent runs it "
+        "yet and what to do (null otherwise, and in lists).",
+    )
 
 
 class TaskPageMeta(PageMeta):

@@ -143,6 +143,43 @@ class RunService:
             f.file_status = "uploaded"
         return errors
 
+    async def checked_parameters(
+        self,
+        team_id: str,
+        wf: Workflow,
+        version: WorkflowVersion,
+        given: dict[str, Any] | None,
+        declared: dict[str, ParamError | None] | None = None,
+    ) -> dict[str, Any]:
+        """The parameters a run would get (defaults filled in), or the run's refusal: 409
+        ``workflow_disabled``, 422 ``invalid_parameters``, the ComfyUI agents' check.
+        ``declared``: file parameters described but not uploaded yet (``tasks/validation.py``),
+        each with its own error or None; their values in ``given`` are not file keys."""
+        if wf.workflow_status != "active":
+            raise Conflict(
+                f"Workflow {wf.workflow_slug!r} is disabled; enable it to run it.",
+                code="workflow_disabled",
+            )
+        declared = declared or {}
+        defs = [ParameterDef.model_validate(p) for p in version.parameters]
+        resolved, errors = resolve_parameters(defs, given or {})
+        uploaded = {k: v for k, v in resolved.items() if k not in declared}
+        errors += [e for e in declared.values() if e is not None]
+        errors += await self._check_files(team_id, defs, uploaded)
+        if errors:
+            raise Unprocessable(
+                "Some parameters are invalid: "
+                + " ".join(e.error_message.rstrip(".") + "." for e in errors),
+                code="invalid_parameters",
+                errors=[e.as_dict() for e in errors],
+            )
+        if version.tool_type == "comfyui":
+            needs = graph_requirements(version.workflow_json, version.parameters, resolved)
+            await check_comfyui_agents(self.uow.session, team_id, version.required_labels, needs)
+            library = required_library_models(version.workflow_json)
+            await check_required_models(self.uow, team_id, library)
+        return resolved
+
     async def submit(
         self,
         team_id: str,
@@ -158,27 +195,7 @@ class RunService:
             replayed = await self.replay(team_id, idempotency_key, digest)
             if replayed is not None:
                 return replayed
-        if wf.workflow_status != "active":
-            raise Conflict(
-                f"Workflow {wf.workflow_slug!r} is disabled; enable it to run it.",
-                code="workflow_disabled",
-            )
-        defs = [ParameterDef.model_validate(p) for p in version.parameters]
-        given = body.get("parameters") or {}
-        resolved, errors = resolve_parameters(defs, given)
-        errors += await self._check_files(team_id, defs, resolved)
-        if errors:
-            raise Unprocessable(
-                "Some parameters are invalid: "
-                + " ".join(e.error_message.rstrip(".") + "." for e in errors),
-                code="invalid_parameters",
-                errors=[e.as_dict() for e in errors],
-            )
-        if version.tool_type == "comfyui":
-            needs = graph_requirements(version.workflow_json, version.parameters, resolved)
-            await check_comfyui_agents(self.uow.session, team_id, version.required_labels, needs)
-            library = required_library_models(version.workflow_json)
-            await check_required_models(self.uow, team_id, library)  # issue 27
+        resolved = await self.checked_parameters(team_id, wf, version, body.get("parameters"))
         now = self.clock.now()
         priority = body.get("priority")
         priority = version.priority if priority is None else int(priority)

@@ -5,9 +5,11 @@ from datetime import timedelta
 from fastapi import APIRouter, Response
 
 from runyard.api_docs import errors
-from runyard.deps import ClockDep, SettingsDep, TeamAdmin, UnitDep
+from runyard.db.base import new_id
+from runyard.deps import ClockDep, ServicesDep, SettingsDep, TeamAdmin, UnitDep
 from runyard.models import Webhook, WebhookDelivery
 from runyard.pagination import PageDep
+from runyard.webhooks.delivery import Attempt
 from runyard.webhooks.schemas import (
     DeliveryList,
     DeliveryRead,
@@ -16,6 +18,7 @@ from runyard.webhooks.schemas import (
     WebhookList,
     WebhookRead,
     WebhookSecret,
+    WebhookTestResult,
     WebhookUpdate,
 )
 from runyard.webhooks.service import WebhookService
@@ -163,3 +166,36 @@ async def redeliver(
     """Send the event again now, as a new delivery with the same `webhook-id` and body."""
     row = await WebhookService(uow, clock, settings.webhook).redeliver(principal.team, delivery_id)
     return _delivery(row, settings.webhook.retry_schedule[0])
+
+
+@router.post(
+    "/{webhook_id}/test",
+    response_model=WebhookTestResult,
+    operation_id="webhooks_test",
+    responses=errors(404),
+)
+async def test_webhook(
+    webhook_id: str,
+    principal: TeamAdmin,
+    uow: UnitDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    services: ServicesDep,
+) -> WebhookTestResult:
+    """Send a signed `webhook.test` event to the webhook now (also when it is disabled) and
+    answer what the receiver said: the quickest check of a URL, a secret and a verifier. The
+    test is not kept in the delivery log and is not retried."""
+    hook, payload = await WebhookService(uow, clock, settings.webhook).test_attempt(
+        principal.team, webhook_id
+    )
+    event_id = "msg_" + new_id().replace("-", "")
+    attempt = Attempt("test", 1, event_id, hook.webhook_url, hook.webhook_secret, payload)
+    outcome = await services.webhooks.sender.send(attempt)
+    return WebhookTestResult(
+        delivered=outcome.succeeded,
+        event_id=event_id,
+        status_code=outcome.status_code,
+        latency_ms=outcome.latency_ms,
+        error=outcome.error,
+        payload=payload,
+    )

@@ -66,8 +66,13 @@ class AddressPolicy:
         except ValueError as exc:
             raise AddressRefused(f"not a valid URL: {exc}") from None
         schemes = ("https", "http") if self.settings.allow_http else ("https",)
+        if parts.scheme not in schemes and self.settings.allow_http:
+            raise AddressRefused("webhook URLs must start with https:// or http://")
         if parts.scheme not in schemes:
-            raise AddressRefused("webhook URLs must start with https://")
+            raise AddressRefused(
+                "webhook URLs must start with https:// (a server operator may allow http:// "
+                "with RUNYARD_WEBHOOK_ALLOW_HTTP=true, e.g. for a receiver in development)"
+            )
         if not parts.hostname:
             raise AddressRefused("the URL has no host")
         if parts.username or parts.password:
@@ -81,7 +86,9 @@ class AddressPolicy:
             # not allowed (a registration must not become a DNS oracle for internal names).
             raise AddressRefused(
                 f"{host} is not an allowed webhook target: only public addresses may be reached "
-                "(private, loopback, link-local, reserved and translated ones are refused)"
+                "(private, loopback, link-local, reserved and translated ones are refused; a "
+                "server operator may allow them with RUNYARD_WEBHOOK_ALLOW_PRIVATE=true, e.g. "
+                "for a receiver on this machine or your own network)"
             )
         return ip
 

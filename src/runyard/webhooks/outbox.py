@@ -28,8 +28,13 @@ def payload_of(
         "event_type": event_type,
         "task_id": task.id,
         "task_status": task.task_status.value,
+        "workflow_slug": task.workflow_slug,
+        "workflow_version": task.workflow_version,
         "task_output": task_output,
         "task_error": task.task_error or "",
+        # task_error repeated under the names the API's error bodies use.
+        "error_code": task.task_error_code,
+        "error_message": task.task_error or "",
         "timestamp": iso_z(now),
     }
 

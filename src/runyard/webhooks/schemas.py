@@ -90,3 +90,15 @@ class DeliveryRead(BaseModel):
 class DeliveryList(BaseModel):
     deliveries: list[DeliveryRead]
     page_meta: PageMeta
+
+
+class WebhookTestResult(BaseModel):
+    """What one test attempt gave. It is sent at once, signed like any delivery, and not kept
+    in the delivery log (it belongs to no task)."""
+
+    delivered: bool = Field(description="The receiver answered 2xx.")
+    event_id: str = Field(description="The `webhook-id` header of the test event.")
+    status_code: int | None = Field(description="The receiver's status code (null: no answer).")
+    latency_ms: int
+    error: str = Field(description='Why it failed ("" when delivered).')
+    payload: dict[str, Any] = Field(description="The body that was sent.")

@@ -8,8 +8,9 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from runyard.clock import Clock
+from runyard.clock import Clock, iso_z
 from runyard.db.base import new_id
 from runyard.db.unit import UnitOfWork
 from runyard.errors import Conflict, NotFound, Unprocessable
@@ -22,6 +23,7 @@ from runyard.webhooks.schemas import WebhookCreate, WebhookUpdate
 from runyard.webhooks.signing import new_secret
 
 log = logging.getLogger("runyard.webhooks")
+TEST_EVENT = "webhook.test"
 
 
 class WebhookService:
@@ -99,6 +101,18 @@ class WebhookService:
         hook.webhook_secret = new_secret()
         hook.updated_at = self.clock.now()
         return hook, hook.webhook_secret
+
+    async def test_attempt(self, team_id: str, webhook_id: str) -> tuple[Webhook, dict[str, Any]]:
+        """The webhook and a test event for it; the caller sends it once the reads are
+        committed (no connection is held while the receiver answers)."""
+        hook = await self.get(team_id, webhook_id)
+        payload = {
+            "event_type": TEST_EVENT,
+            "webhook_id": hook.id,
+            "timestamp": iso_z(self.clock.now()),
+        }
+        await self.uow.commit()
+        return hook, payload
 
     async def delivery_page(
         self, team_id: str, webhook_id: str, offset: int, limit: int

@@ -95,7 +95,8 @@ async def update_workflow(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> WorkflowRead:
-    """Change any field; every change creates a new version (older ones stay runnable)."""
+    """Change any field; every change of the definition creates a new version (older ones
+    stay runnable). `workflow_status` alone (disable or enable) changes no version."""
     service = WorkflowService(session, clock, WorkflowBounds.of(settings.limits))
     wf, v = await service.update(principal.team, workflow_id, body)
     return to_read(wf, v, with_json=True)

@@ -175,5 +175,11 @@ class RunRequest(BaseModel):
     )
 
 
+class RunValidated(BaseModel):
+    parameters: dict[str, Any] = Field(
+        description="What the run would get: defaults filled in, declared files as declared."
+    )
+
+
 class RunAccepted(BaseModel):
     task_id: str

@@ -154,6 +154,12 @@ class WorkflowService:
             "workflow_status": wf.workflow_status,
         }
         changes = patch.model_dump(exclude_unset=True)
+        if set(changes) <= {"workflow_status"}:
+            # Disabling or enabling changes no definition: the current version stays.
+            if "workflow_status" in changes and changes["workflow_status"] != wf.workflow_status:
+                wf.workflow_status = changes["workflow_status"]
+                wf.updated_at = self.clock.now()
+            return wf, current
         merged.update(changes)
         try:
             definition = WorkflowDefinition.model_validate(merged)

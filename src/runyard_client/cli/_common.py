@@ -71,8 +71,13 @@ def transport_of(ctx: typer.Context) -> httpx.BaseTransport | None:
 def connect(ctx: typer.Context, server: str | None, api_key: str | None) -> Client:
     client = Client(server, api_key, transport=transport_of(ctx))
     if client.api_key is None:
+        where = client.server_url
         client.close()
-        raise fail("no credential: pass --api-key, set RUNYARD_API_KEY or run `runyard login`", 3)
+        raise fail(
+            f"no credential for {where}: run `runyard login --server {where}`, or pass "
+            "--api-key (or set RUNYARD_API_KEY)",
+            3,
+        )
     return client
 
 
@@ -102,12 +107,19 @@ def describe(exc: BaseException) -> str:
             if x
         )
         text = f"{exc.error_message} ({detail})"
-        if exc.errors:
+        # Each parameter's error once: the server's message may already list them.
+        unsaid = [e for e in exc.errors or [] if str(e.get("error_message")) not in text]
+        if unsaid:
             text += ": " + "; ".join(
-                f"{e.get('parameter')}: {e.get('error_message')}" for e in exc.errors
+                f"{e.get('parameter')}: {e.get('error_message')}" for e in unsaid
             )
         if isinstance(exc, AuthenticationError):
             text += "; check --api-key/RUNYARD_API_KEY or run `runyard login`"
+        elif exc.error_code == "credential_kind_not_allowed":
+            text += (
+                "; without --api-key the CLI uses the session `runyard login` saved "
+                "(log in with your email and password)"
+            )
         return text
     return str(exc) or type(exc).__name__
 

@@ -1,8 +1,8 @@
 """``runyard credentials create|list|revoke``: the team's keys.
 
-The server allows these to team admins with a *session token* only (contract section 2): a
-``dk-`` device key from ``runyard login`` is refused with 403, so pass ``--api-key`` with an
-access token from ``POST /api/v1/auth/login``.
+The server allows these to team admins with a *session token* only (contract section 2): with no
+``--api-key`` the command mints a short session from the login ``runyard login`` saved
+(``cli/_session.py``); a key passed with ``--api-key`` must be a session token.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from runyard_client.cli._common import (
     PageOpt,
     PerPageOpt,
     ServerOpt,
-    connect,
     handles_errors,
     out,
     page_footer,
@@ -25,9 +24,11 @@ from runyard_client.cli._common import (
     print_table,
     short_time,
 )
+from runyard_client.cli._session import connect_session
 
 app = typer.Typer(
-    help="Create, list and revoke the team's keys (admins; session token).", no_args_is_help=True
+    help="Create, list and revoke the team's keys (admins; uses the session of `runyard login`).",
+    no_args_is_help=True,
 )
 
 
@@ -48,7 +49,7 @@ def create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a key; its secret is printed once."""
-    with connect(ctx, server, api_key) as client:
+    with connect_session(ctx, server, api_key) as client:
         created = client.credentials.create(kind, name, expires_in_days)
     if as_json:
         print_json(created)
@@ -68,7 +69,7 @@ def list_credentials(
     as_json: JsonOpt = False,
 ) -> None:
     """The team's keys, newest first (never the secrets)."""
-    with connect(ctx, server, api_key) as client:
+    with connect_session(ctx, server, api_key) as client:
         result = client.credentials.list(current_page=page, per_page=per_page)
     if as_json:
         print_json(result)
@@ -102,7 +103,7 @@ def revoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke a key (refused from its next request on)."""
-    with connect(ctx, server, api_key) as client:
+    with connect_session(ctx, server, api_key) as client:
         client.credentials.revoke(credential_id)
     if as_json:
         print_json({"id": credential_id, "revoked": True})

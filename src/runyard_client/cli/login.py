@@ -1,8 +1,10 @@
 """``runyard login`` and ``runyard logout``: a device key saved in the profile.
 
 Login exchanges email and password for a session (``POST /auth/login``), mints a ``dk-`` device
-key with it (``POST /auth/device-keys``), ends the session (the key is all the CLI keeps) and
-saves ``{server_url, api_key, team_id}`` to the profile, readable by its owner only (0600).
+key with it (``POST /auth/device-keys``) and saves ``{server_url, api_key, team_id,
+refresh_token}`` to the profile, readable by its owner only (0600): the device key serves the
+runtime and workflow commands, the session's refresh token the commands only a user session may
+call (``credentials``, ``webhooks``: ``cli/_session.py``). ``runyard logout`` ends that session.
 ``runyard login --device`` gets the key by pairing instead (``cli/pairing.py``): a signed-in
 user confirms a short code in the dashboard, and no password is typed here.
 """
@@ -16,7 +18,15 @@ from typing import Annotated
 import typer
 
 from runyard_client._client import Client
-from runyard_client._config import DEFAULT_URL, Profile, delete_profile, profile_path, save_profile
+from runyard_client._config import (
+    DEFAULT_URL,
+    Profile,
+    delete_profile,
+    load_profiles,
+    profile_path,
+    same_server,
+    save_profile,
+)
 from runyard_client._errors import RunyardError
 from runyard_client.cli._common import JsonOpt, handles_errors, out, print_json, transport_of
 from runyard_client.cli.pairing import pair_device
@@ -58,7 +68,7 @@ def login(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Log in and save a device key for the next commands."""
+    """Log in: save a device key and the login's session for every next command."""
     server = server.rstrip("/")
     name = device_name or f"runyard CLI on {platform.node() or 'this machine'}"
     if with_agent_key and not device:
@@ -73,6 +83,7 @@ def login(
     password = password or typer.prompt("Password", hide_input=True)
     with Client(server, None, use_profile=False, transport=transport_of(ctx)) as client:
         tokens = client.auth.login(email, password)
+        kept = False
         try:
             if team_id is None:
                 teams = client.auth.me(access_token=tokens.access_token).teams
@@ -85,10 +96,13 @@ def login(
             key = client.auth.create_device_key(
                 name, access_token=tokens.access_token, team_id=team_id
             )
-        finally:  # the session was only needed to mint the device key
-            with contextlib.suppress(RunyardError):
-                client.auth.logout(access_token=tokens.access_token)
-    _saved(Profile(server, key.raw_key, team_id, email), as_json)
+            kept = True
+        finally:  # a login that saved nothing is ended
+            if not kept:
+                with contextlib.suppress(RunyardError):
+                    client.auth.logout(access_token=tokens.access_token)
+    profile = Profile(server, key.raw_key, team_id, email, refresh_token=tokens.refresh_token)
+    _saved(profile, as_json)
 
 
 def _saved(profile: Profile, as_json: bool) -> None:
@@ -117,10 +131,32 @@ def _saved(profile: Profile, as_json: bool) -> None:
 
 
 @handles_errors
-def logout() -> None:
-    """Forget the saved key (an admin can revoke it in the team's credentials)."""
+def logout(
+    ctx: typer.Context,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="Forget only this server's login (default: every one)."),
+    ] = None,
+) -> None:
+    """End the saved logins' sessions and forget their keys."""
     path = profile_path()
-    if delete_profile(path):
-        out.print(f"Removed {path}")
+    for profile in load_profiles(path):
+        if server is None or same_server(server, profile.server_url):
+            _end_session(ctx, profile)
+    if delete_profile(path, server):
+        out.print(f"Logged out; removed {'the login for ' + server if server else path}")
     else:
-        out.print("Not logged in.")
+        out.print("Not logged in" + (f" to {server}." if server else "."))
+
+
+def _end_session(ctx: typer.Context, profile: Profile) -> None:
+    """Best effort: a server that is down or a login already ended is not an error here."""
+    if profile.refresh_token is None:
+        return
+    url = profile.server_url
+    with (
+        contextlib.suppress(RunyardError),
+        Client(url, None, use_profile=False, transport=transport_of(ctx)) as client,
+    ):
+        tokens = client.auth.refresh(profile.refresh_token)
+        client.auth.logout(access_token=tokens.access_token)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from runyard_client.cli._common import (
     ApiKeyOpt,
@@ -82,8 +83,12 @@ def show(
     if as_json:
         print_json(info)
         return
-    for name, value in info.model_dump(mode="json").items():
-        out.print(f"[bold]{name}[/bold]: {value}", soft_wrap=True)
+    body = info.model_dump(mode="json")
+    reason = body.pop("waiting_reason", None)
+    for name, value in body.items():
+        out.print(f"[bold]{name}[/bold]: {escape(str(value))}", soft_wrap=True)
+    if reason:
+        out.print(f"[bold yellow]waiting because[/bold yellow]: {escape(reason['message'])}")
 
 
 @app.command("cancel")

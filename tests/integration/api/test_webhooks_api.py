@@ -236,8 +236,13 @@ async def test_private_or_non_https_urls_are_refused_at_registration(
         json={"webhook_url": url, "webhook_events": ["task.completed"]},
     )
     refused = error_body(r, 422, "webhook_url_not_allowed")
+    message = refused["error_message"]
     if "localhost" in url:  # what a name resolves to is not told
-        assert "127.0.0.1" not in refused["error_message"] and "::1" not in refused["error_message"]
+        assert "127.0.0.1" not in message and "::1" not in message
+    if url.startswith("http://"):  # says which setting lifts the refusal
+        assert "RUNYARD_WEBHOOK_ALLOW_HTTP=true" in message
+    elif "@" not in url and not url.startswith("ftp"):
+        assert "RUNYARD_WEBHOOK_ALLOW_PRIVATE=true" in message
     hook_id = (await create(harness, team_a))["id"]
     put = await harness.client.put(
         f"/api/v1/webhooks/{hook_id}", headers=team_a.auth(), json={"webhook_url": url}

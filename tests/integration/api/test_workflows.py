@@ -56,7 +56,9 @@ async def test_import_versions_and_reads(harness: Harness, team_a: Team) -> None
     updated = await c.put(
         f"/api/v1/workflows/{wf['id']}", headers=team_a.auth(), json={"workflow_status": "disabled"}
     )
-    assert updated.status_code == 200 and updated.json()["version"] == 3
+    # Disabling changes no definition: no new version.
+    assert updated.status_code == 200 and updated.json()["version"] == 2
+    assert updated.json()["workflow_status"] == "disabled"
     # runtime reads: workflow_json only for session callers
     sk = await c.get("/api/v1/r/workflows/slug/invert", headers=team_a.auth("integration"))
     assert sk.status_code == 200 and "workflow_json" not in sk.json()
@@ -192,3 +194,23 @@ async def test_wrapped_graph_with_options_is_accepted_and_bindings_checked_insid
         "/api/v1/workflows/import", headers=team_a.auth(), json=comfy(workflow_json=bad)
     )
     assert r.status_code == 422 and "allow_partial_outputs" in r.json()["error_message"]
+
+
+async def test_disable_and_enable_make_no_version(harness: Harness, team_a: Team) -> None:
+    c = harness.client
+    wf = (await c.post("/api/v1/workflows/import", headers=team_a.auth(), json=comfy())).json()
+    path = f"/api/v1/workflows/{wf['id']}"
+    for status in ("disabled", "active", "active"):
+        r = await c.put(path, headers=team_a.auth(), json={"workflow_status": status})
+        assert r.status_code == 200 and r.json()["version"] == 1, r.text
+        assert r.json()["workflow_status"] == status
+    run = await c.post(
+        "/api/v1/r/workflows/slug/invert/validate", headers=team_a.auth("integration"), json={}
+    )
+    assert run.status_code != 409  # enabled again
+    changed = await c.put(path, headers=team_a.auth(), json={"description": "new words"})
+    assert changed.json()["version"] == 2
+    both = await c.put(
+        path, headers=team_a.auth(), json={"workflow_status": "disabled", "description": "x"}
+    )
+    assert both.json()["version"] == 3 and both.json()["workflow_status"] == "disabled"

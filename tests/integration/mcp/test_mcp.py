@@ -97,10 +97,18 @@ async def test_an_ai_client_uploads_runs_waits_and_reads_the_result(stack: Stack
             "list_models",
             "presign_upload",
         }
+        # No agent connected yet: the workflows are named as waiting for one, not described.
+        idle = tools["run_workflow_by_slug"]
+        assert "No connected agent has the labels of these" in (idle.description or "")
+        assert "input_image" not in (idle.description or "")
+        assert "allOf" not in idle.input_schema
+        with stack.agent():
+            tools = {t.name: t for t in (await session.list_tools()).tools}
         run_tool = tools["run_workflow_by_slug"]
         assert "img2img" in (run_tool.description or "") and "input_image" in (
             run_tool.description or ""
         )
+        assert "No connected agent" not in (run_tool.description or "")
         branches = {
             b["if"]["properties"]["workflow_slug"]["const"]: b
             for b in run_tool.input_schema["allOf"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runyard.models import Agent
 from tests.support.app import Harness, Team
 
 HEADERS = {"Accept": "application/json, text/event-stream"}
@@ -50,6 +51,12 @@ async def test_the_run_tool_lists_only_the_teams_workflows(
         },
     )
     assert imported.status_code == 201, imported.text
+    for team in (team_a, team_b):  # the run tool describes what a connected agent can run
+        async with harness.app.state.services.db.unit() as uow:
+            uow.session.add(
+                Agent(team_id=team.id, agent_id="a", api_key_id="k", labels=["cpu"],
+                      connected=True, healthy=True)
+            )  # fmt: skip
 
     async def run_tool(team: Team) -> dict[str, Any]:
         r = await rpc(harness, team.p.integration_key, "tools/list", {})

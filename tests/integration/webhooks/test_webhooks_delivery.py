@@ -83,10 +83,16 @@ async def test_a_completed_task_is_delivered_signed_and_logged(
         "event_type",
         "task_id",
         "task_status",
+        "workflow_slug",
+        "workflow_version",
         "task_output",
         "task_error",
+        "error_code",
+        "error_message",
         "timestamp",
     }
+    assert event["workflow_slug"] == "img2img" and event["workflow_version"] == 1
+    assert event["error_code"] is None and event["error_message"] == ""
     assert event["event_type"] == "task.completed" and event["task_id"] == task_id
     assert event["task_status"] == "completed" and event["task_error"] == ""
     assert [o["output_id"] for o in event["task_output"]["outputs"]] == ["image"]
@@ -125,6 +131,7 @@ async def test_failed_and_cancelled_events_and_subscriptions(
     event = json.loads(got.body)
     assert event["event_type"] == "task.failed" and event["task_id"] == failing
     assert event["task_error"] == "took too long" and event["task_output"] is None
+    assert event["error_code"] == "timed_out" and event["error_message"] == "took too long"
     assert verify_both(failed_only["webhook_secret"], got.headers, got.body)
 
 

@@ -151,3 +151,18 @@ def test_run_sends_an_idempotency_key_and_retries_a_lost_answer_with_it(
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["task_id"] == "t-1"
     assert len(keys) == 2 and keys[0] == keys[1] and keys[0], keys
+
+
+def test_describe_says_each_parameter_error_once() -> None:
+    exc = InvalidParameters(
+        "Some parameters are invalid: strength must be at most 1.",
+        status_code=422,
+        error_code="invalid_parameters",
+        errors=[
+            {"parameter": "strength", "error_message": "strength must be at most 1."},
+            {"parameter": "prompt", "error_message": "prompt must be one of: a, b."},
+        ],
+    )
+    text = describe(exc)
+    assert text.count("strength must be at most 1") == 1
+    assert text.count("prompt must be one of") == 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runyard_client import Profile, load_profile, save_profile
-from runyard_client._config import key_kind, profile_path, resolve
+from runyard_client._config import delete_profile, key_kind, profile_path, resolve, same_server
 
 
 def env(tmp_path: Path, **values: str) -> dict[str, str]:
@@ -84,3 +84,38 @@ def test_a_broken_profile_says_so(tmp_path: Path) -> None:
 )
 def test_key_kind(key: str | None, kind: str) -> None:
     assert key_kind(key) == kind
+
+
+def test_one_profile_per_server_the_last_login_first(tmp_path: Path) -> None:
+    path = profile_path(env(tmp_path))
+    save_profile(Profile("http://a:1", "dk-a", "ta", refresh_token="rt-a"), path)
+    save_profile(Profile("http://b:2", "dk-b", "tb"), path)
+    assert load_profile(path) == Profile("http://b:2", "dk-b", "tb")
+    assert load_profile(path, "http://a:1/") == Profile(
+        "http://a:1", "dk-a", "ta", None, None, "rt-a"
+    )
+    save_profile(Profile("http://a:1", "dk-a2", "ta"), path, current=False)  # replaces a's
+    assert load_profile(path) == Profile("http://b:2", "dk-b", "tb")
+    assert load_profile(path, "http://a:1") == Profile("http://a:1", "dk-a2", "ta")
+    assert resolve("http://a:1", env=env(tmp_path)).api_key == "dk-a2"
+    assert delete_profile(path, "http://b:2") and load_profile(path, "http://b:2") is None
+    assert load_profile(path) == Profile("http://a:1", "dk-a2", "ta")
+
+
+def test_a_key_alone_goes_to_the_saved_server(tmp_path: Path) -> None:
+    save_profile(Profile("http://profile:1", "dk-p", "team-p"), profile_path(env(tmp_path)))
+    given = resolve(api_key="sk-other", env=env(tmp_path))
+    assert (given.server_url, given.api_key) == ("http://profile:1", "sk-other")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("http://127.0.0.1:8000", "http://localhost:8000/", True),
+        ("HTTP://Example.com", "http://example.com:80", True),
+        ("https://example.com", "https://example.com:443/", True),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8001", False),
+    ],
+)
+def test_the_same_server_written_either_way(a: str, b: str, same: bool) -> None:
+    assert same_server(a, b) is same

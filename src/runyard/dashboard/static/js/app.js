@@ -11,6 +11,7 @@ import { TaskPage } from "./pages/task.js";
 import { AgentsPage } from "./pages/agents.js";
 import { CredentialsPage } from "./pages/credentials.js";
 import { MembersPage } from "./pages/members.js";
+import { WebhooksPage } from "./pages/webhooks.js";
 import { PairPage } from "./pages/pair.js";
 import { NoTeamPage, TeamPage } from "./pages/team.js";
 import { AccountPage } from "./pages/account.js";
@@ -23,6 +24,7 @@ const NAV = [
   ["credentials", "Credentials", "admin"],
   ["members", "Members", "admin"],
   ["team", "Team", "viewer"],
+  ["webhooks", "Webhooks", "admin"],
 ];
 
 function needsAdmin() {
@@ -54,6 +56,9 @@ function pageFor(route, ctx) {
     case "members":
       if (!atLeast(ctx.role, "admin")) return needsAdmin();
       return html`<${MembersPage} ...${props} />`;
+    case "webhooks":
+      if (!atLeast(ctx.role, "admin")) return needsAdmin();
+      return html`<${WebhooksPage} ...${props} />`;
     case "pair":
       return html`<${PairPage} ...${props} />`;
     case "team":

@@ -1,6 +1,7 @@
 // Import a workflow from a file: the management format (JSON or YAML, as `runyard workflows
 // import` takes it), or a ComfyUI API-format export, then a step that picks the parameters.
 import { html, useState } from "../../vendor/preact-htm.js";
+import { AgentsWarning } from "./labels.js";
 import { load as loadYaml } from "../../vendor/js-yaml.js";
 import { ErrorBox, Page } from "../ui.js";
 import { navigate } from "../router.js";
@@ -79,6 +80,7 @@ export function ImportPage({ ctx }) {
             <dt>Parameters</dt><dd>${(doc.parameters || []).map((p) => p.key).join(", ") || "none"}</dd>
             <dt>Required labels</dt><dd>${(doc.required_labels || []).join(", ") || "none"}</dd>
           </dl>
+          <${AgentsWarning} ctx=${ctx} labels=${doc.required_labels} toolType=${doc.tool_type} />
           <button type="button" class="primary" disabled=${busy} onClick=${() => submit(doc)}>Import</button>
         </div>`
       : null}

@@ -1,13 +1,23 @@
 // The run form, generated from a workflow's parameter definitions. File inputs are uploaded
 // from the browser straight to the store (progress bar per file), then the run is submitted.
+// The parameters are checked first (POST …/validate, files declared by name, size and type).
 import { html, useState } from "../../vendor/preact-htm.js";
 import { uploadFile } from "../upload.js";
 import { ErrorBox, bytes } from "../ui.js";
 import { navigate } from "../router.js";
 
-function initial(params) {
+// A re-run starts from the earlier task's parameters; its files are reused by file_key (until
+// they expire) unless another file is chosen.
+function initial(params, prefill) {
   const values = {};
   for (const p of params) {
+    const earlier = prefill ? prefill[p.key] : undefined;
+    if (earlier !== undefined && earlier !== null) {
+      if (p.type === "file") values[p.key] = { fileKey: String(earlier) };
+      else if (p.type === "boolean") values[p.key] = Boolean(earlier);
+      else values[p.key] = String(earlier);
+      continue;
+    }
     if (p.type === "boolean") values[p.key] = Boolean(p.default);
     else if (p.type === "file") values[p.key] = null;
     else if (p.default !== null && p.default !== undefined) values[p.key] = String(p.default);
@@ -39,8 +49,12 @@ function Field({ p, value, onChange, progress, problem }) {
       min=${p.min ?? null} max=${p.max ?? null} step=${p.integer ? "1" : "any"}
       onInput=${(e) => onChange(e.target.value)} />`;
   } else if (p.type === "file") {
-    input = html`<input type="file" ...${common} accept=${(p.accept || []).join(",") || null}
+    input = html`<input type="file" ...${common} required=${p.required && !(value && value.fileKey)}
+      accept=${(p.accept || []).join(",") || null}
       onChange=${(e) => onChange(e.target.files[0] || null)} />
+      ${value && value.fileKey
+        ? html`<p class="muted reused">Reusing <code>${value.fileKey.split("/").pop()}</code> from the earlier task (choose a file to replace it).</p>`
+        : null}
       ${progress
         ? html`<div class="progress">
             <progress max=${progress.total || 1} value=${progress.sent}
@@ -71,9 +85,9 @@ function Field({ p, value, onChange, progress, problem }) {
   </div>`;
 }
 
-export function RunForm({ ctx, workflow, target }) {
+export function RunForm({ ctx, workflow, target, prefill }) {
   const params = workflow.parameters;
-  const [values, setValues] = useState(() => initial(params));
+  const [values, setValues] = useState(() => initial(params, prefill));
   const [priority, setPriority] = useState(String(workflow.priority || 0));
   const [progress, setProgress] = useState({});
   const [error, setError] = useState(null);
@@ -87,18 +101,33 @@ export function RunForm({ ctx, workflow, target }) {
     setError(null);
     try {
       const parameters = {};
+      const files = [];
       for (const p of params) {
         const value = values[p.key];
         if (p.type === "file") {
           if (!value) continue;
-          parameters[p.key] = await uploadFile(ctx.api, value, (sent, total) =>
-            setProgress((old) => ({ ...old, [p.key]: { sent, total } })),
-          );
+          if (value.fileKey) {
+            parameters[p.key] = value.fileKey; // already uploaded: checked by key
+            continue;
+          }
+          files.push([p.key, value]);
+          parameters[p.key] = {
+            file_name: value.name,
+            file_size: value.size,
+            content_type: value.type || "application/octet-stream",
+          };
         } else if (p.type === "boolean") {
           parameters[p.key] = value;
         } else if (value !== "" && value !== null) {
           parameters[p.key] = p.type === "number" ? Number(value) : value;
         }
+      }
+      // Checked before any byte moves: a bad value is refused before the files upload.
+      if (files.length) await ctx.api.post(target.replace(/\/run$/, "/validate"), { parameters });
+      for (const [key, file] of files) {
+        parameters[key] = await uploadFile(ctx.api, file, (sent, total) =>
+          setProgress((old) => ({ ...old, [key]: { sent, total } })),
+        );
       }
       const created = await ctx.api.post(target, { parameters, priority: Number(priority) });
       navigate("/tasks/" + created.task_id);

@@ -5,9 +5,11 @@ import { followTask } from "../sse.js";
 import { ErrorBox, Page, StatusBadge, atLeast, useLoad, when } from "../ui.js";
 import { Outputs } from "./outputs.js";
 import { LivePreview } from "./preview.js";
+import { href } from "../router.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const MAX_MESSAGES = 200;
+const WAITING = new Set(["pending", "waiting"]);
 
 function useLive(ctx, id, initial) {
   const [live, setLive] = useState({ connection: "idle", status: null, progress: null, node: null,
@@ -51,6 +53,13 @@ export function TaskPage({ ctx, id }) {
   useEffect(() => {
     if (live.ended && task && !TERMINAL.has(task.task_status)) reload();
   }, [live.ended]);
+  // While no agent has it, the reason is read again (it changes as agents come and go).
+  const waiting = task && WAITING.has(live.status || task.task_status);
+  useEffect(() => {
+    if (!waiting) return undefined;
+    const timer = setInterval(reload, 3000);
+    return () => clearInterval(timer);
+  }, [waiting, reload]);
 
   if (error) return html`<${Page} title="Task"><${ErrorBox} error=${error} /><//>`;
   if (!task) return html`<p role="status">Loading…</p>`;
@@ -59,6 +68,7 @@ export function TaskPage({ ctx, id }) {
   const progress = TERMINAL.has(status) && status === "completed" ? 1 : live.progress ?? task.progress;
   const failure = live.error || (task.task_error ? { message: task.task_error, code: task.task_error_code } : null);
   const cancel = async () => {
+    if (!window.confirm(`Cancel this task (${task.workflow_slug})? Its work so far is lost.`)) return;
     setCancelling(true);
     setCancelError(null);
     try {
@@ -70,10 +80,13 @@ export function TaskPage({ ctx, id }) {
     setCancelling(false);
   };
   const canCancel = atLeast(ctx.role, "member") && !TERMINAL.has(status);
-  const actions = canCancel
-    ? html`<button type="button" class="danger" disabled=${cancelling} onClick=${cancel}>
-        ${cancelling ? "Cancelling…" : "Cancel task"}</button>`
-    : null;
+  const again = href("/workflows/" + task.workflow_id, { version: task.workflow_version, rerun: task.id });
+  const actions = html`
+    ${atLeast(ctx.role, "member") ? html`<a class="button" href=${again}>Run again</a>` : null}
+    ${canCancel
+      ? html`<button type="button" class="danger" disabled=${cancelling} onClick=${cancel}>
+          ${cancelling ? "Cancelling…" : "Cancel task"}</button>`
+      : null}`;
   return html`<${Page} title=${"Task " + task.workflow_slug} actions=${actions}>
     <${ErrorBox} error=${cancelError} />
     <div class="live" aria-live="polite">
@@ -95,6 +108,13 @@ export function TaskPage({ ctx, id }) {
         : null}
     </div>
     ${live.streamError ? html`<${ErrorBox} error=${live.streamError} />` : null}
+    ${WAITING.has(status) && task.waiting_reason
+      ? html`<div class="card waiting-reason" role="status" id="waiting-reason">
+          <strong>Why it waits:</strong> ${task.waiting_reason.message}
+          ${" "}<code>${task.waiting_reason.code}</code>
+          ${" "}<a href="#/agents">See the agents</a>
+        </div>`
+      : null}
     ${status === "failed" && failure
       ? html`<div class="error" role="alert"><strong>Failed${live.node ? html` at node <code>${live.node}</code>` : ""}:</strong>
           ${" " + failure.message} ${failure.code ? html`<code>${failure.code}</code>` : null}</div>`
@@ -109,14 +129,19 @@ export function TaskPage({ ctx, id }) {
       <dt>Started</dt><dd>${when(task.started_at)}</dd>
       <dt>Finished</dt><dd>${when(task.completed_at)}</dd>
     </dl>
-    <h2>Parameters</h2>
-    <pre class="json">${JSON.stringify(task.parameters, null, 2)}</pre>
+    <h2>Inputs</h2>
+    <dl class="facts inputs">
+      ${Object.entries(task.parameters).map(([key, value]) => html`<dt><code>${key}</code></dt>
+        <dd>${typeof value === "string" && value.startsWith("inputs/")
+          ? html`file <strong>${value.split("/").pop()}</strong> <span class="muted">(${value})</span>`
+          : typeof value === "string" ? value : JSON.stringify(value)}</dd>`)}
+    </dl>
+    ${status === "completed" ? html`<${Outputs} ctx=${ctx} id=${id} />` : null}
     ${live.messages.length
       ? html`<h2>Messages</h2>
-          <ol class="messages">
+          <ol class="messages" tabindex="0" aria-label="Messages (the latest ${MAX_MESSAGES})">
             ${live.messages.map((m) => html`<li><time>${when(m.at)}</time> ${m.node ? html`<code>${m.node}</code> ` : null}${m.text}</li>`)}
           </ol>`
       : null}
-    ${status === "completed" ? html`<${Outputs} ctx=${ctx} id=${id} />` : null}
   <//>`;
 }

@@ -45,7 +45,17 @@ export function TasksPage({ ctx, params }) {
     const clean = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== "" && v !== null));
     navigate("/tasks", clean);
   };
+  const find = (e) => {
+    e.preventDefault();
+    const wanted = new FormData(e.target).get("task_id").trim();
+    if (wanted) navigate("/tasks/" + encodeURIComponent(wanted));
+  };
   return html`<${Page} title="Tasks">
+    <form class="filters" role="search" aria-label="Find a task" onSubmit=${find}>
+      <div class="field"><label for="find-task">Task id</label>
+        <input id="find-task" name="task_id" placeholder="0193…" autocomplete="off" /></div>
+      <button type="submit">Open</button>
+    </form>
     <form class="filters" aria-label="Filter tasks" onSubmit=${(e) => e.preventDefault()}>
       <div class="field"><label for="f-status">Status</label>
         <select id="f-status" value=${filters.task_status} onChange=${(e) => set("task_status", e.target.value)}>

@@ -2,6 +2,8 @@
 import { html, useState } from "../../vendor/preact-htm.js";
 import { ErrorBox, Page, atLeast, useLoad, when } from "../ui.js";
 import { RunForm } from "./runform.js";
+import { AgentsWarning } from "./labels.js";
+import { Snippets } from "./snippets.js";
 
 function ParameterTable({ params }) {
   if (!params.length) return html`<p>No parameters.</p>`;
@@ -35,8 +37,13 @@ function limitsOf(p) {
   return out.join("; ") || "—";
 }
 
-export function WorkflowPage({ ctx, id }) {
-  const [version, setVersion] = useState(null);
+export function WorkflowPage({ ctx, id, params }) {
+  const rerun = params && params.get("rerun");
+  const [version, setVersion] = useState(() => (params && Number(params.get("version"))) || null);
+  const [again] = useLoad(
+    () => (rerun ? ctx.api.get(`/r/tasks/${encodeURIComponent(rerun)}`) : Promise.resolve(null)),
+    [rerun],
+  );
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState(null);
   const [latest, error, reload] = useLoad(() => ctx.api.get(`/workflows/${encodeURIComponent(id)}`), [id]);
@@ -102,6 +109,10 @@ export function WorkflowPage({ ctx, id }) {
       ? html`<p>Viewers cannot start runs.</p>`
       : !enabled
         ? html`<p>This workflow is disabled: enable it to run it.</p>`
-        : html`<${RunForm} key=${shown.version} ctx=${ctx} workflow=${shown} target=${target} />`}
+        : html`<${AgentsWarning} ctx=${ctx} labels=${shown.required_labels} toolType=${shown.tool_type} />
+          ${again ? html`<p class="notice" id="rerun-note">Prefilled from task <code>${again.id}</code>.</p>` : null}
+          <${RunForm} key=${shown.version + (again ? again.id : "")} ctx=${ctx} workflow=${shown}
+            target=${target} prefill=${again ? again.parameters : null} />`}
+    <${Snippets} workflow=${shown} />
   <//>`;
 }
