@@ -130,3 +130,44 @@ async def _echo_task(h: Harness, team: Team) -> str:
     )
     assert r.status_code == 202, r.text
     return str(r.json()["task_id"])
+
+
+async def test_the_event_stream_says_why_a_task_waits(harness: Harness, team_a: Team) -> None:
+    """A ``waiting`` status event that is the newest the stream has carries the reason."""
+    import asyncio
+    import json
+
+    from runyard.models import Task
+    from runyard.states import TaskStatus
+    from runyard.tasks import lifecycle
+    from tests.integration.api.test_tasks import cancel, new_task
+
+    task_id = await new_task(harness, team_a)  # img2img wants label "cpu": no such agent here
+    async with harness.app.state.services.db.unit() as uow:
+        task = await uow.session.get(Task, task_id)
+        assert task is not None
+        lifecycle.move(uow, task, TaskStatus.WAITING, harness.clock.now())
+    url = f"/api/v1/r/tasks/{task_id}/events"
+    stream = asyncio.create_task(harness.client.get(url, headers=team_a.auth("integration")))
+    for _ in range(500):
+        if harness.app.state.services.feed.cursors(task_id):
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # the history is handed over before the cancel
+    await cancel(harness, team_a, task_id)
+    body = (await asyncio.wait_for(stream, 20)).text
+    events = [
+        json.loads(line[len("data: ") :])
+        for line in body.splitlines()
+        if line.startswith("data: {") and '"task_status"' in line
+    ]
+    pending, waiting = events[0], events[1]
+    assert pending["task_status"] == "pending" and "waiting_reason" not in pending
+    assert waiting["task_status"] == "waiting"
+    assert (
+        waiting["waiting_reason"]["code"]
+        == (
+            await reason_of(harness, team_a, task_id) or {"code": waiting["waiting_reason"]["code"]}
+        )["code"]
+    )
+    assert "cpu" in waiting["waiting_reason"]["message"]
