@@ -46,14 +46,19 @@ def test_a_colleague_joins_through_the_invitation_link(
         expect(other.get_by_role("link", name="Members")).to_have_count(0)
         shot(other, dev, "teams-03-joined")
         assert "iv-" not in other.evaluate("JSON.stringify(sessionStorage)")
-        # the link worked once
-        again = colleague.new_page()
-        again.goto(link)  # a new tab: signed out
+    finally:
+        colleague.close()
+    # The link worked once. A new tab of the same browser would share the colleague's session
+    # (issue 31), so the second try comes from another browser, signed out.
+    stranger = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        again = stranger.new_page()
+        again.goto(link)
         again.get_by_label("Password (at least 8 characters)").fill("colleague-password")
         again.get_by_role("button", name="Create account and join").click()
         expect(again.get_by_role("alert")).to_contain_text("invitation_not_found")
     finally:
-        colleague.close()
+        stranger.close()
     page.reload()
     expect(page.get_by_label(f"Role of {email}")).to_have_value("member")
     expect(page.get_by_role("caption", name="Pending invitations")).to_have_count(0)

@@ -20,6 +20,8 @@ class OutputRead(BaseModel):
         default=None,
         description="Hex sha256 of the output's bytes (absent from agents that do not report "
         "it); the SDK and CLI check downloads against it.",
+        # One shape everywhere (result, completed event, webhook): no key when unknown.
+        exclude_if=lambda value: value is None,
     )
 
 

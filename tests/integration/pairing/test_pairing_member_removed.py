@@ -44,16 +44,34 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+async def invite_and_join(h: Harness, team: Team, member: Team, role: str) -> str:
+    """``member``'s user joins ``team`` with ``role`` by accepting an invitation (issue 30:
+    nobody is added without consent); their user id."""
+    invited = await h.client.post(
+        f"/api/v1/teams/{team.id}/invitations",
+        headers=team.auth(),
+        json={"email_address": member.p.email_address, "role": role},
+    )
+    assert invited.status_code == 201, invited.text
+    token = invited.json()["accept_url"].split("#/accept?token=")[1]
+    accepted = await h.client.post(
+        "/api/v1/invitations/accept", headers=member.auth("session"), json={"token": token}
+    )
+    assert accepted.status_code in (200, 201), accepted.text
+    listed = await h.client.get(f"/api/v1/teams/{team.id}/members", headers=team.auth())
+    [user_id] = [
+        m["user_id"]
+        for m in listed.json()["members"]
+        if m["email_address"] == member.p.email_address
+    ]
+    return str(user_id)
+
+
 async def test_removing_a_member_revokes_their_device_and_companion_keys(
     harness: Harness, team_a: Team, team_b: Team
 ) -> None:
     h, members = harness, f"/api/v1/teams/{team_a.id}/members"
-    bob = team_b.p.email_address
-    added = await h.client.post(
-        members, headers=team_a.auth(), json={"email_address": bob, "role": "admin"}
-    )
-    assert added.status_code == 201, added.text
-    bob_id = added.json()["user_id"]
+    bob_id = await invite_and_join(h, team_a, team_b, "admin")
     device_key, agent_key = await pair(h, team_b, team_a.id)
     own_device, _ = await pair(h, team_b, team_b.id)  # bob's keys in his own team
     assert (
@@ -81,10 +99,7 @@ async def test_removing_a_member_revokes_their_device_and_companion_keys(
         await h.client.get("/api/v1/r/workflows", headers=bearer(own_device))
     ).status_code == 200
 
-    again = await h.client.post(
-        members, headers=team_a.auth(), json={"email_address": bob, "role": "admin"}
-    )
-    assert again.status_code == 201
+    assert await invite_and_join(h, team_a, team_b, "admin") == bob_id
     still = await h.client.get("/api/v1/r/workflows", headers=bearer(device_key))
     assert still.status_code == 401, still.text  # re-adding does not revive it
     assert agent_key.startswith("ak-")
