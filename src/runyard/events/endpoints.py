@@ -11,7 +11,6 @@ from runyard.deps import ClockDep, RuntimeReader, ServicesDep, SettingsDep, Unit
 from runyard.errors import BadRequest
 from runyard.events.stream import event_stream
 from runyard.tasks.service import TaskService
-from runyard.tasks.waiting import reason_of
 
 router = APIRouter(prefix="/r/tasks", tags=["runtime"])
 
@@ -71,12 +70,7 @@ async def task_events(
         start = parse_event_id(last_event_id)
     # The unit of work ends when this returns: no connection is held for the life of a stream.
     await TaskService(uow, settings, clock).get(principal.team, task_id)
-    db = services.db
-
-    async def explain(waiting_task: str) -> dict[str, Any] | None:
-        return await reason_of(db, waiting_task)
-
-    stream = event_stream(services.feed, settings, principal, task_id, start, explain)
+    stream = event_stream(services.feed, settings, principal, task_id, start)
     return StreamingResponse(
         stream,
         media_type="text/event-stream",

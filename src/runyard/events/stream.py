@@ -14,8 +14,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 from runyard.auth.principal import Principal
 from runyard.events.feed import EventFeed
@@ -38,10 +37,7 @@ async def event_stream(
     principal: Principal,
     task_id: str,
     after: int,
-    explain: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None,
 ) -> AsyncIterator[str]:
-    """``explain``: the task's ``waiting_reason`` now, added to a ``waiting`` status event
-    when it is the newest the stream has (so a client sees why its task waits)."""
     sub = feed.subscribe(task_id, after)
     last_sent = time.monotonic()
     last_auth = time.monotonic()
@@ -54,17 +50,7 @@ async def event_stream(
             sub.woken.clear()
             events = sub.take()
             for e in events:
-                data = e.data
-                if (
-                    explain is not None
-                    and e is events[-1]
-                    and e.event == "status"
-                    and data.get("task_status") == "waiting"
-                ):
-                    why = await explain(task_id)
-                    if why is not None:
-                        data = {**data, "waiting_reason": why}
-                yield format_event(e.seq, e.event, data)
+                yield format_event(e.seq, e.event, e.data)
                 last_sent = time.monotonic()
                 if e.event in TERMINAL_EVENTS:
                     return

@@ -8,14 +8,13 @@ everybody busy (with the task's place in the queue)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from runyard.agents.capabilities import ComfyUICapabilities, refusal
 from runyard.agents.health import healthy_runtimes
 from runyard.agents.repository import AgentRepository
-from runyard.db.engine import Database
 from runyard.db.unit import UnitOfWork
 from runyard.models import Agent, Task
 from runyard.states import SCHEDULABLE
@@ -156,12 +155,3 @@ async def waiting_reason(uow: UnitOfWork, task: Task) -> WaitingReason | None:
             needs, [(a.agent_id, ComfyUICapabilities.of(a.system_info)) for a in usable]
         )
     return explain(task, agents, held, tool_type, missing, await queue.ahead_of(task))
-
-
-async def reason_of(db: Database, task_id: str) -> dict[str, Any] | None:
-    """``waiting_reason`` of a task now, as the event stream adds it to a ``waiting`` status
-    event (one short unit of work; None once the task is no longer pending or waiting)."""
-    async with db.unit() as uow:
-        task = await TaskQueue(uow.session).get_any(task_id)
-        reason = None if task is None else await waiting_reason(uow, task)
-    return None if reason is None else reason.model_dump()
