@@ -174,11 +174,13 @@ async def grow(dsn: str, team_id: str, total: int) -> None:
         await conn.execute(
             """INSERT INTO tasks (id, team_id, workflow_id, workflow_slug, workflow_version,
                    task_status, progress, parameters, required_labels, task_timeout,
-                   max_retries, task_error, retry_count, attempt, created_at, event_seq)
+                   max_retries, task_error, retry_count, attempt, created_at, event_seq,
+                   priority, tool_type, requirement_key, rank_at)
                SELECT gen_random_uuid()::text, team_id, workflow_id, workflow_slug,
                    workflow_version, 'completed', 1.0, parameters, required_labels,
                    task_timeout, max_retries, '', 0, 1,
-                   created_at - g * interval '1 millisecond', 0
+                   created_at - g * interval '1 millisecond', 0, priority, tool_type,
+                   requirement_key, created_at - g * interval '1 millisecond'
                FROM (SELECT * FROM tasks WHERE team_id = $1 LIMIT 1) t,
                    generate_series(1, $2) g""",
             team_id,
