@@ -31,6 +31,7 @@ from runyard.settings import Settings
 from runyard.states import HELD, SCHEDULABLE, TaskStatus, sql_list
 from runyard.storage.base import Storage
 from runyard.tasks.lifecycle import event_payload, status_data
+from runyard.tasks.repository import queues_sql
 from runyard_protocol import AssignedInput, TaskAssign
 
 _HELD = f"""
@@ -54,18 +55,7 @@ WHERE team_id = $1 AND requirement_key = $3 AND task_status IN ({sql_list(SCHEDU
     AND (rank_at, id) > ($4, $5)
 ORDER BY rank_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
 """
-_KEYS = f"""
-WITH RECURSIVE q(k) AS (
-    SELECT (SELECT min(requirement_key) FROM tasks
-            WHERE team_id = $1 AND task_status IN ({sql_list(SCHEDULABLE)}))
-    UNION ALL
-    SELECT (SELECT min(requirement_key) FROM tasks
-            WHERE team_id = $1 AND task_status IN ({sql_list(SCHEDULABLE)})
-              AND requirement_key > q.k)
-    FROM q WHERE q.k IS NOT NULL
-)
-SELECT k FROM q WHERE k IS NOT NULL
-"""
+_KEYS = queues_sql("$1")
 
 _FILES = """
 SELECT file_key, file_name, content_type, file_size, file_status, expires_at FROM files

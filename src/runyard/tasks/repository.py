@@ -74,21 +74,24 @@ _ACTIVE_COUNT = select(func.count()).select_from(
     .subquery()
 )
 
-#: Distinct queues of a team's schedulable tasks, by skipping from one key to the next.
-_QUEUES = text(
-    f"""
+
+def queues_sql(team: str) -> str:
+    """The distinct queues of a team's schedulable tasks, skipping from one key to the next (a
+    loose scan of ``ix_tasks_schedulable``); ``team`` is the parameter's placeholder (``:name``
+    for SQLAlchemy, ``$1`` for the driver)."""
+    where = f"team_id = {team} AND task_status IN ({sql_list(SCHEDULABLE)})"
+    return f"""
 WITH RECURSIVE q(k) AS (
-    SELECT (SELECT min(requirement_key) FROM tasks
-            WHERE team_id = :team_id AND task_status IN ({sql_list(SCHEDULABLE)}))
+    SELECT (SELECT min(requirement_key) FROM tasks WHERE {where})
     UNION ALL
-    SELECT (SELECT min(requirement_key) FROM tasks
-            WHERE team_id = :team_id AND task_status IN ({sql_list(SCHEDULABLE)})
-              AND requirement_key > q.k)
+    SELECT (SELECT min(requirement_key) FROM tasks WHERE {where} AND requirement_key > q.k)
     FROM q WHERE q.k IS NOT NULL
 )
 SELECT k FROM q WHERE k IS NOT NULL
 """
-)
+
+
+_QUEUES = text(queues_sql(":team_id"))
 
 
 class TaskQueue(Repository):
