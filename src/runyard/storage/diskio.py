@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Protocol
 
 from runyard.storage.base import StorageError
@@ -67,3 +69,13 @@ def append_file(target: IO[bytes], source: IO[bytes], size: int) -> None:
 def unlink_quietly(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def file_sha256(path: Path) -> str | None:
+    """The hex sha256 of a stored file, or None when there is none (blocking: call it off the
+    event loop)."""
+    try:
+        with open(path, "rb") as source:
+            return hashlib.file_digest(source, "sha256").hexdigest()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None

@@ -43,13 +43,14 @@ from runyard.storage.base import (
     safe_content_type,
 )
 from runyard.storage.bodies import exactly, read_exactly
-from runyard.storage.diskio import append_file, discarded_on_error, unlink_quietly, write_chunks
-from runyard.storage.parts import (
-    MAX_PART_NUMBER,
-    checked_parts,
-    etag_of,
-    staged_parts,
+from runyard.storage.diskio import (
+    append_file,
+    discarded_on_error,
+    file_sha256,
+    unlink_quietly,
+    write_chunks,
 )
+from runyard.storage.parts import MAX_PART_NUMBER, checked_parts, etag_of, staged_parts
 from runyard.storage.signing import UrlSigner
 
 _WRITE_BATCH = 1024 * 1024  # one thread hop per MiB, not per 64 KiB socket chunk
@@ -278,15 +279,7 @@ class LocalStorage:
 
     async def sha256(self, key: str) -> str | None:
         path = self.path_of(key)
-
-        def digest() -> str | None:
-            try:
-                with open(path, "rb") as source:
-                    return hashlib.file_digest(source, "sha256").hexdigest()
-            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-                return None
-
-        return await anyio.to_thread.run_sync(digest)
+        return await anyio.to_thread.run_sync(lambda: file_sha256(path))
 
     # deleting ------------------------------------------------------------------------------
     def _prune(self, directory: Path) -> None:
