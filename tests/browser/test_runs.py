@@ -214,7 +214,10 @@ def test_a_failed_task_shows_its_error(page: Page, dev: Dev) -> None:
     page.get_by_label("Created after").fill("2999-01-01T00:00")
     expect(page.get_by_text("No tasks match.")).to_be_visible()
     page.get_by_role("button", name="Clear filters").click()
+    expect(page.get_by_label("Created after")).to_have_value("")
+    expect(page.get_by_label("Workflow")).to_have_value("")
     page.get_by_label("Workflow").select_option("too-slow")
+    expect(page.locator("tbody tr")).to_have_count(1)
     page.locator("tbody a").first.click()
     # a finished task's page replays its event log: the messages are there again
     expect(page.locator(".messages li").first).to_contain_text("slept")

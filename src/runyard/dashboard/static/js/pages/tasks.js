@@ -3,7 +3,7 @@
 import { html, useEffect } from "../../vendor/preact-htm.js";
 import { query } from "../api.js";
 import { ErrorBox, Page, Pager, StatusBadge, shortId, useLoad, when } from "../ui.js";
-import { navigate } from "../router.js";
+import { navigate, parseRoute } from "../router.js";
 
 const STATUSES = ["pending", "waiting", "queued", "running", "completed", "failed", "cancelled"];
 const FILTERS = ["task_status", "workflow_slug", "created_after", "created_before", "current_page"];
@@ -40,8 +40,12 @@ export function TasksPage({ ctx, params }) {
     return () => clearInterval(timer);
   }, [reload]);
 
+  // The filters are read from the URL when the change happens, not from this render: a change
+  // made right after "Clear filters" (before the page re-renders) must not bring old ones back.
   const set = (name, value) => {
-    const next = { ...filters, [name]: value, current_page: name === "current_page" ? value : "" };
+    const now = (parseRoute(window.location.hash) || { params: new URLSearchParams() }).params;
+    const current = Object.fromEntries(FILTERS.map((f) => [f, now.get(f) || ""]));
+    const next = { ...current, [name]: value, current_page: name === "current_page" ? value : "" };
     const clean = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== "" && v !== null));
     navigate("/tasks", clean);
   };
