@@ -6,7 +6,10 @@ a small one measured in this run, against one ``runyard serve`` on PostgreSQL.
   cancel request to its ``cancelled`` event on its stream (p99);
 - G3: server CPU per heartbeat with 300 fake agents (the real protocol, tests/support) beating
   every second;
-- G4: ``GET /r/tasks`` page 1 p50 with 100k tasks in the team vs 1k.
+- G4: ``GET /r/tasks`` page 1 p50 with 100k tasks in the team vs 1k (G4s: filtered by a status
+  few tasks have);
+- G5: ``POST …/run`` p50 (with an Idempotency-Key, as the SDK sends) with 100k tasks in the team
+  vs 1k.
 
 Sizes: ``BENCH_G_STREAMS`` (500), ``BENCH_G_AGENTS`` (300), ``BENCH_G_TASKS`` (100000),
 ``BENCH_G_SECONDS`` (8, per CPU window). About two minutes in all."""
@@ -38,6 +41,7 @@ from bench.common import (
 )
 
 PG_GROWTH_DB = "runyard_bench_growth"
+FILTERED = "/api/v1/r/tasks?task_status=pending"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -155,13 +159,29 @@ async def heartbeat_rows(url: str, keys: Keys, pid: int, n: int, seconds: float)
         await asyncio.gather(*(a.close() for a in agents), return_exceptions=True)
 
 
-async def list_p50(url: str, keys: Keys, runs: int = 60) -> float:
+async def list_p50(url: str, keys: Keys, path: str = "/api/v1/r/tasks", runs: int = 60) -> float:
     headers = {"Authorization": f"Bearer {keys.integration_key}"}
     async with httpx.AsyncClient(base_url=url, headers=headers) as client:
         times = []
         for _ in range(runs):
             start = time.monotonic()
-            (await client.get("/api/v1/r/tasks")).raise_for_status()
+            (await client.get(path)).raise_for_status()
+            times.append((time.monotonic() - start) * 1000)
+    return pct(times[5:], 0.5)
+
+
+async def run_p50(url: str, keys: Keys, runs: int = 60) -> float:
+    headers = {"Authorization": f"Bearer {keys.integration_key}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers) as client:
+        times = []
+        for _ in range(runs):
+            start = time.monotonic()
+            r = await client.post(
+                "/api/v1/r/workflows/slug/noop-bench/run",
+                json={"parameters": {}},
+                headers={"Idempotency-Key": os.urandom(12).hex()},
+            )
+            r.raise_for_status()
             times.append((time.monotonic() - start) * 1000)
     return pct(times[5:], 0.5)
 
@@ -222,19 +242,28 @@ def g_rows() -> list[Row]:
         say(f"G4: list at 1k and {big} tasks")
         asyncio.run(grow(dsn, keys.team_id, 1000))
         small = asyncio.run(list_p50(url, keys))
+        small_filtered = asyncio.run(list_p50(url, keys, FILTERED))
+        small_run = asyncio.run(run_p50(url, keys))
         asyncio.run(grow(dsn, keys.team_id, big))
         large = asyncio.run(list_p50(url, keys))
-        ratio = large / small
-        rows.append(
-            Row(
-                "G4",
-                f"GET /r/tasks page 1 p50, {big // 1000}k tasks vs 1k",
-                f"{large:.1f} vs {small:.1f} ms = {ratio:.2f}x",
-                "<= 1.5x",
-                1.5 / ratio,
-                ratio <= 1.5,
+        large_filtered = asyncio.run(list_p50(url, keys, FILTERED))
+        large_run = asyncio.run(run_p50(url, keys))
+        for name, what, big_ms, small_ms in (
+            ("G4", "GET /r/tasks page 1 p50", large, small),
+            ("G4s", "GET /r/tasks?task_status=pending p50", large_filtered, small_filtered),
+            ("G5", "POST .../run p50 (Idempotency-Key)", large_run, small_run),
+        ):
+            ratio = big_ms / small_ms
+            rows.append(
+                Row(
+                    name,
+                    f"{what}, {big // 1000}k tasks vs 1k",
+                    f"{big_ms:.1f} vs {small_ms:.1f} ms = {ratio:.2f}x",
+                    "<= 1.5x",
+                    1.5 / ratio,
+                    ratio <= 1.5,
+                )
             )
-        )
     finally:
         if server is not None:
             server.stop()
