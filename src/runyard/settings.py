@@ -244,6 +244,12 @@ class EventSettings(BaseSettings):
         description="Otherwise, seconds between reads of the event log for open SSE streams "
         "that nothing woke (covers a lost notification).",
     )
+    waiting_recheck: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds between re-reads of a pending or waiting task's waiting_reason for "
+        "its open SSE streams (also re-read on each of its status events).",
+    )
 
 
 class MetricsSettings(BaseSettings):

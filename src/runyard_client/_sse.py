@@ -9,13 +9,16 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
 from runyard_client._errors import AuthenticationError, WaitTimeout, error_from_response
 from runyard_client._models import TERMINAL_STATUSES, TaskEvent, TaskInfo
 
-KNOWN_EVENTS = frozenset({"status", "progress", "completed", "failed", "cancelled"})
+KNOWN_EVENTS = frozenset(
+    {"status", "progress", "completed", "failed", "cancelled", "waiting_reason"}
+)
 ProgressCallback = Callable[[TaskEvent], None]
 
 
@@ -105,6 +108,7 @@ class Follower:
         self.status: str | None = None
         self.progress: float | None = None
         self.done = False
+        self.reason: dict[str, Any] | None = None
         self.failures = 0
         self.poll_delay = POLL_MIN
 
@@ -142,6 +146,11 @@ class Follower:
         stamp = {"task_id": info.id, "task_status": info.task_status}
         if moved and not terminal:
             self._deliver(TaskEvent(event="status", data=stamp))
+        if info.waiting_reason and info.waiting_reason != self.reason:
+            self.reason = info.waiting_reason
+            self._deliver(
+                TaskEvent(event="waiting_reason", data={"task_id": info.id, **info.waiting_reason})
+            )
         if info.progress != self.progress and (self.progress is not None or info.progress > 0):
             moved = True
             self._deliver(

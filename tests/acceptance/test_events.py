@@ -30,7 +30,8 @@ def read_events(
         assert r.headers["content-type"].startswith("text/event-stream")
         for line in r.iter_lines():
             if line == "":
-                if "event" in current:
+                # events with an id are the stored log; id-less ones (waiting_reason) are not
+                if "event" in current and "id" in current:
                     events.append(
                         (int(current["id"]), current["event"], json.loads(current["data"]))
                     )

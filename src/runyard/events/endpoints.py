@@ -11,6 +11,7 @@ from runyard.deps import ClockDep, RuntimeReader, ServicesDep, SettingsDep, Unit
 from runyard.errors import BadRequest
 from runyard.events.stream import event_stream
 from runyard.tasks.service import TaskService
+from runyard.tasks.waiting import WaitingReasons
 
 router = APIRouter(prefix="/r/tasks", tags=["runtime"])
 
@@ -34,7 +35,9 @@ def parse_event_id(raw: str) -> int:
 _SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-Sent Events: `status`, `progress`, `preview`, `completed`, "
-        "`failed`, `cancelled`; the stream ends after the terminal event.",
+        "`failed`, `cancelled`; the stream ends after the terminal event. While the task is "
+        "pending or waiting, `waiting_reason` events (no `id`: computed, never replayed) say "
+        "why, as `GET /r/tasks/{task_id}`'s `waiting_reason` does, each time it changes.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
 }
@@ -70,7 +73,14 @@ async def task_events(
         start = parse_event_id(last_event_id)
     # The unit of work ends when this returns: no connection is held for the life of a stream.
     await TaskService(uow, settings, clock).get(principal.team, task_id)
-    stream = event_stream(services.feed, settings, principal, task_id, start)
+    reasons = WaitingReasons(services.db)
+    team = principal.team
+
+    async def reason() -> dict[str, Any] | None:
+        found = await reasons.of(team, task_id)
+        return None if found is None else {"task_id": task_id, **found.model_dump(mode="json")}
+
+    stream = event_stream(services.feed, settings, principal, task_id, start, reason)
     return StreamingResponse(
         stream,
         media_type="text/event-stream",

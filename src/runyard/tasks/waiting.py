@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from runyard.agents.capabilities import ComfyUICapabilities, refusal
 from runyard.agents.health import healthy_runtimes
 from runyard.agents.repository import AgentRepository
+from runyard.db.engine import Database
 from runyard.db.unit import UnitOfWork
 from runyard.models import Agent, Task
 from runyard.states import SCHEDULABLE
@@ -135,6 +136,21 @@ def explain(
         queue_position=position + 1,
         agent_ids=[a.agent_id for a in open_],
     )
+
+
+class WaitingReasons:
+    """The reason of one task, read in a unit of its own (for event streams, which hold no
+    session while they wait)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def of(self, team_id: str, task_id: str) -> WaitingReason | None:
+        async with self.db.unit() as uow:
+            task = await uow.session.get(Task, task_id)
+            if task is None or task.team_id != team_id:
+                return None
+            return await waiting_reason(uow, task)
 
 
 async def waiting_reason(uow: UnitOfWork, task: Task) -> WaitingReason | None:

@@ -130,3 +130,59 @@ async def _echo_task(h: Harness, team: Team) -> str:
     )
     assert r.status_code == 202, r.text
     return str(r.json()["task_id"])
+
+
+def _sse(body: str) -> list[dict[str, str]]:
+    """The events of a whole SSE body, each as its fields."""
+    events = []
+    for block in body.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if line and ": " in line)
+        if "event" in fields:
+            events.append(fields)
+    return events
+
+
+async def test_the_event_stream_says_why_and_says_it_again_when_it_changes(
+    harness: Harness, team_a: Team
+) -> None:
+    import asyncio
+    import json
+
+    harness.settings.events.waiting_recheck = 0.05
+    task_id = await _echo_task(harness, team_a)
+    url = f"/api/v1/r/tasks/{task_id}/events"
+    stream = asyncio.create_task(harness.client.get(url, headers=team_a.auth("integration")))
+    feed = harness.app.state.services.feed
+    for _ in range(500):  # the stream subscribed and read the reason (bounded wait)
+        if feed.cursors(task_id) and min(feed.cursors(task_id)) > 0:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)
+    down = "the python runtime cannot start: disk full"
+    await set_agent(
+        harness,
+        team_a,
+        labels=["cpu"],
+        runtimes=["python"],
+        connected=True,
+        healthy=False,
+        system_info={"runtimes": {"python": {"healthy": False, "detail": down}}},
+    )
+    assert (await reason_of(harness, team_a, task_id) or {})["code"] == "agents_unhealthy"
+    await asyncio.sleep(0.3)  # six rechecks
+    r = await harness.client.post(f"/api/v1/r/tasks/{task_id}/cancel", headers=team_a.auth())
+    assert r.status_code == 200, r.text
+    events = _sse((await asyncio.wait_for(stream, 20)).text)
+
+    reasons = [e for e in events if e["event"] == "waiting_reason"]
+    codes = [json.loads(e["data"])["code"] for e in reasons]
+    assert codes == ["no_agent_with_labels", "agents_unhealthy"]  # sent when it changed, once
+    assert all("id" not in e for e in reasons)  # computed, not stored
+    assert down in json.loads(reasons[-1]["data"])["message"]
+    assert json.loads(reasons[0]["data"])["task_id"] == task_id
+    assert events[-1]["event"] == "cancelled"
+    stored = [e for e in events if "id" in e]
+    assert [int(e["id"]) for e in stored] == list(range(1, len(stored) + 1))
+    # A replay of the finished task is its stored log only.
+    replay = _sse((await harness.client.get(url, headers=team_a.auth("integration"))).text)
+    assert replay == stored

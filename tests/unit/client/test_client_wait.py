@@ -105,6 +105,26 @@ def test_wait_follows_sse_to_the_terminal_event() -> None:
     assert server.last_ids == [None]
 
 
+def test_waiting_reasons_reach_the_callback_and_leave_the_last_event_id_alone() -> None:
+    data = '{"task_id":"t-1","code":"agents_busy","message":"2 of 2 slots busy"}'
+    reason = f"event: waiting_reason\ndata: {data}\n\n".encode()
+    server = EventServer(
+        stream([*sse(status(1, "waiting")), reason], fail=True),
+        stream(sse(status(2, "running"), status(3, "completed"))),
+    )
+    got: list[TaskEvent] = []
+    with make_client(server) as client:
+        client.task("t-1").wait(on_progress=got.append)
+    assert [(e.id, e.event) for e in got] == [
+        (1, "status"),
+        (None, "waiting_reason"),
+        (2, "status"),
+        (3, "completed"),
+    ]
+    assert got[1].message == "2 of 2 slots busy" and got[1].task_status is None
+    assert server.last_ids == [None, "1"]  # resumed after the last stored event
+
+
 def test_reconnects_with_last_event_id_and_skips_replayed_events() -> None:
     server = EventServer(
         stream(sse(status(1, "running"), progress(2, 0.25)), fail=True),
