@@ -30,9 +30,10 @@ from runyard_client._errors import (
     TransportError,
     WaitTimeout,
 )
-from runyard_client._models import to_json
+from runyard_client._models import Page, to_json
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -165,6 +166,21 @@ def print_table(
     out.print(table)
     if footer:
         out.print(footer, style="dim")
+
+
+def print_page(
+    result: Page[T],
+    as_json: bool,
+    title: str,
+    columns: Sequence[str],
+    row: Callable[[T], Sequence[Any]],
+) -> None:
+    """Every ``list`` command's output: the page as JSON (``--json``), else a table of
+    ``row(item)`` under ``columns`` with the page's place in the whole list below it."""
+    if as_json:
+        print_json(result)
+        return
+    print_table(title, columns, (row(item) for item in result.items), page_footer(result.page_meta))
 
 
 def page_footer(meta: Any) -> str:

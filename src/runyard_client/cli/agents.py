@@ -12,9 +12,7 @@ from runyard_client.cli._common import (
     ServerOpt,
     connect,
     handles_errors,
-    page_footer,
-    print_json,
-    print_table,
+    print_page,
     short_time,
 )
 
@@ -34,22 +32,17 @@ def list_agents(
     """Agents with their labels, status, load and last heartbeat."""
     with connect(ctx, server, api_key) as client:
         result = client.agents.list(current_page=page, per_page=per_page)
-    if as_json:
-        print_json(result)
-        return
-    print_table(
+    print_page(
+        result,
+        as_json,
         "Agents",
         ["agent", "status", "labels", "running", "capacity", "heartbeat"],
-        (
-            (
-                a.agent_id,
-                a.agent_status,
-                ",".join(a.agent_labels),
-                a.running_tasks,
-                a.capacity,
-                short_time(a.last_heartbeat),
-            )
-            for a in result.items
+        lambda a: (
+            a.agent_id,
+            a.agent_status,
+            ",".join(a.agent_labels),
+            a.running_tasks,
+            a.capacity,
+            short_time(a.last_heartbeat),
         ),
-        page_footer(result.page_meta),
     )

@@ -19,9 +19,8 @@ from runyard_client.cli._common import (
     ServerOpt,
     handles_errors,
     out,
-    page_footer,
     print_json,
-    print_table,
+    print_page,
     short_time,
 )
 from runyard_client.cli._session import connect_session
@@ -71,25 +70,20 @@ def list_credentials(
     """The team's keys, newest first (never the secrets)."""
     with connect_session(ctx, server, api_key) as client:
         result = client.credentials.list(current_page=page, per_page=per_page)
-    if as_json:
-        print_json(result)
-        return
-    print_table(
+    print_page(
+        result,
+        as_json,
         "Credentials",
         ["id", "kind", "name", "prefix", "created", "last used", "revoked"],
-        (
-            (
-                c.id,
-                c.kind,
-                c.display_name,
-                c.key_prefix,
-                short_time(c.created_at),
-                short_time(c.last_used_at),
-                short_time(c.revoked_at),
-            )
-            for c in result.items
+        lambda c: (
+            c.id,
+            c.kind,
+            c.display_name,
+            c.key_prefix,
+            short_time(c.created_at),
+            short_time(c.last_used_at),
+            short_time(c.revoked_at),
         ),
-        page_footer(result.page_meta),
     )
 
 

@@ -16,9 +16,8 @@ from runyard_client.cli._common import (
     connect,
     handles_errors,
     out,
-    page_footer,
     print_json,
-    print_table,
+    print_page,
 )
 from runyard_client.cli.upload import transfer_bars
 
@@ -84,25 +83,20 @@ def list_models(
     """The team's models by type and path."""
     with connect(ctx, server, api_key) as client:
         result = client.models.list(current_page=page, per_page=per_page, model_status=status)
-    if as_json:
-        print_json(result)
-        return
-    print_table(
+    print_page(
+        result,
+        as_json,
         "Models",
         ["id", "type", "path", "name", "bytes", "status", "sha256"],
-        (
-            (
-                m.id,
-                m.model_type,
-                m.model_path,
-                m.display_name,
-                m.file_size,
-                m.model_status,
-                m.sha256[:12],
-            )
-            for m in result.items
+        lambda m: (
+            m.id,
+            m.model_type,
+            m.model_path,
+            m.display_name,
+            m.file_size,
+            m.model_status,
+            m.sha256[:12],
         ),
-        page_footer(result.page_meta),
     )
 
 

@@ -17,8 +17,8 @@ from runyard_client.cli._common import (
     connect,
     handles_errors,
     out,
-    page_footer,
     print_json,
+    print_page,
     print_table,
     short_time,
 )
@@ -47,24 +47,19 @@ def list_tasks(
     """The team's tasks, newest first."""
     with connect(ctx, server, api_key) as client:
         result = client.tasks.list(task_status=status, current_page=page, per_page=per_page)
-    if as_json:
-        print_json(result)
-        return
-    print_table(
+    print_page(
+        result,
+        as_json,
         "Tasks",
         ["id", "workflow", "status", "progress", "created", "error"],
-        (
-            (
-                t.id,
-                f"{t.workflow_slug}@{t.workflow_version}",
-                t.task_status,
-                f"{t.progress:.0%}",
-                short_time(t.created_at),
-                t.task_error_code or t.task_error,
-            )
-            for t in result.items
+        lambda t: (
+            t.id,
+            f"{t.workflow_slug}@{t.workflow_version}",
+            t.task_status,
+            f"{t.progress:.0%}",
+            short_time(t.created_at),
+            t.task_error_code or t.task_error,
         ),
-        page_footer(result.page_meta),
     )
 
 

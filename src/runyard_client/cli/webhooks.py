@@ -21,6 +21,7 @@ from runyard_client.cli._common import (
     out,
     page_footer,
     print_json,
+    print_page,
     print_table,
     short_time,
 )
@@ -73,24 +74,19 @@ def list_webhooks(
     """The team's webhooks, newest first (never their secrets)."""
     with connect_session(ctx, server, api_key) as client:
         result = client.webhooks.list(current_page=page, per_page=per_page)
-    if as_json:
-        print_json(result)
-        return
-    print_table(
+    print_page(
+        result,
+        as_json,
         "Webhooks",
         ["id", "name", "url", "events", "enabled", "failures"],
-        (
-            (
-                h.id,
-                h.display_name,
-                h.webhook_url,
-                ", ".join(h.webhook_events),
-                "yes" if h.is_enabled else f"no ({h.disabled_reason})",
-                h.consecutive_failures,
-            )
-            for h in result.items
+        lambda h: (
+            h.id,
+            h.display_name,
+            h.webhook_url,
+            ", ".join(h.webhook_events),
+            "yes" if h.is_enabled else f"no ({h.disabled_reason})",
+            h.consecutive_failures,
         ),
-        page_footer(result.page_meta),
     )
 
 

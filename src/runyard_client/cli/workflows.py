@@ -18,8 +18,8 @@ from runyard_client.cli._common import (
     connect,
     handles_errors,
     out,
-    page_footer,
     print_json,
+    print_page,
     print_table,
 )
 
@@ -39,24 +39,19 @@ def list_workflows(
     """The team's workflows (latest versions)."""
     with connect(ctx, server, api_key) as client:
         result = client.workflows.list(current_page=page, per_page=per_page)
-    if as_json:
-        print_json(result)
-        return
-    print_table(
+    print_page(
+        result,
+        as_json,
         "Workflows",
         ["slug", "version", "type", "status", "labels", "parameters"],
-        (
-            (
-                w.workflow_slug,
-                w.version,
-                w.tool_type,
-                w.workflow_status,
-                ",".join(w.required_labels),
-                ", ".join(str(p.get("key")) for p in w.parameters),
-            )
-            for w in result.items
+        lambda w: (
+            w.workflow_slug,
+            w.version,
+            w.tool_type,
+            w.workflow_status,
+            ",".join(w.required_labels),
+            ", ".join(str(p.get("key")) for p in w.parameters),
         ),
-        page_footer(result.page_meta),
     )
 
 
