@@ -66,7 +66,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = services
-    install_metrics(app, services)
+    install_metrics(app, services.db)
     install_edge(app, settings)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -7,7 +8,8 @@ from sqlalchemy import bindparam, case, func, select, update
 
 from runyard.db.base import UTCDateTime
 from runyard.db.repository import Repository
-from runyard.models import Agent
+from runyard.models import Agent, Task
+from runyard.states import HELD
 
 
 class AgentRepository(Repository):
@@ -51,6 +53,18 @@ class AgentRepository(Repository):
             .values(last_heartbeat=when)
             .execution_options(synchronize_session=False)
         )
+
+    async def held_counts(self, team_id: str, agent_ids: Iterable[str]) -> dict[str, int]:
+        """How many tasks each agent holds (queued or running): its used capacity."""
+        ids = list(agent_ids)
+        if not ids:
+            return {}
+        rows = await self.session.execute(
+            select(Task.agent_id, func.count())
+            .where(Task.team_id == team_id, Task.agent_id.in_(ids), Task.task_status.in_(HELD))
+            .group_by(Task.agent_id)
+        )
+        return {str(a): int(n) for a, n in rows.tuples()}
 
 
 def literal_at(at: datetime) -> Any:

@@ -10,7 +10,6 @@ from runyard.auth.repository import AuthRepository
 from runyard.db.base import new_id
 from runyard.db.unit import UnitOfWork
 from runyard.models import Agent
-from runyard.tasks.repository import TaskQueue
 from runyard_protocol import AgentHello
 
 
@@ -43,11 +42,10 @@ class AgentService:
     def __init__(self, uow: UnitOfWork) -> None:
         self.uow = uow
         self.repo = AgentRepository(uow.session)
-        self.queue = TaskQueue(uow.session)
 
     async def page(self, team_id: str, offset: int, limit: int) -> tuple[list[AgentRead], int]:
         agents, total = await self.repo.page(team_id, offset, limit)
-        counts = await self.queue.held_counts(team_id, [a.agent_id for a in agents])
+        counts = await self.repo.held_counts(team_id, [a.agent_id for a in agents])
         return [to_read(a, counts.get(a.agent_id, 0)) for a in agents], total
 
     async def register(

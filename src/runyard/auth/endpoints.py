@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from runyard.api_docs import errors, public_errors
+from runyard.auth.access import AccountCaller, DeviceKeyCaller
 from runyard.auth.schemas import (
     DeviceKeyCreate,
     DeviceKeyCreated,
@@ -13,18 +14,10 @@ from runyard.auth.schemas import (
     TokenPair,
 )
 from runyard.auth.service import AuthService
-from runyard.deps import (
-    AccountCaller,
-    ClockDep,
-    DeviceKeyCaller,
-    ServicesDep,
-    SessionDep,
-    SettingsDep,
-    UnitDep,
-)
+from runyard.auth.users import create_user
 from runyard.errors import Forbidden, Unauthenticated
+from runyard.providers import ClockDep, RateLimiterDep, SessionDep, SettingsDep, UnitDep
 from runyard.ratelimit import client_address
-from runyard.teams.service import TeamService
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -39,7 +32,7 @@ async def login(
     body: LoginRequest,
     request: Request,
     uow: UnitDep,
-    services: ServicesDep,
+    limiter: RateLimiterDep,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> TokenPair:
@@ -47,7 +40,7 @@ async def login(
 
     Failed attempts are limited per address and account (429 with `Retry-After`), so guesses
     from one place never lock the account's owner out elsewhere."""
-    limiter, address = services.rate_limiter, client_address(request.client)
+    address = client_address(request.client)
     await limiter.before_login(address, body.email_address)
     try:
         return await AuthService(uow.session, settings, clock).login(
@@ -70,7 +63,7 @@ async def signup(
     body: SignupRequest,
     request: Request,
     uow: UnitDep,
-    services: ServicesDep,
+    limiter: RateLimiterDep,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> TokenPair:
@@ -84,9 +77,9 @@ async def signup(
             f"(registration is {settings.auth.registration!r}).",
             code="registration_closed",
         )
-    await services.rate_limiter.account_created_or_joined(client_address(request.client))
-    user = await TeamService(uow.session).create_user(
-        body.email_address, body.password, body.display_name.strip()
+    await limiter.account_created_or_joined(client_address(request.client))
+    user = await create_user(
+        uow.session, body.email_address, body.password, body.display_name.strip()
     )
     return AuthService(uow.session, settings, clock).issue_session(user.id)
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
 
 from runyard.api_docs import errors
 from runyard.credentials.schemas import (
@@ -10,8 +12,10 @@ from runyard.credentials.schemas import (
     CredentialRead,
 )
 from runyard.credentials.service import CredentialService
-from runyard.deps import ClockDep, GatewayDep, SessionDep, TeamAdmin, UnitDep
+from runyard.deps import ClockDep, SessionDep, TeamAdmin, UnitDep
+from runyard.gateway.registry import Gateway
 from runyard.pagination import PageDep
+from runyard.providers import provider
 
 router = APIRouter(prefix="/credentials", tags=["credentials"])
 
@@ -64,7 +68,7 @@ async def revoke_credential(
     credential_id: str,
     principal: TeamAdmin,
     uow: UnitDep,
-    gateway: GatewayDep,
+    gateway: Annotated[Gateway, Depends(provider("gateway", Gateway))],
     clock: ClockDep,
 ) -> Response:
     """Revoke a key: refused from the next request on; its open connections close within 10 s.

@@ -3,13 +3,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 
 from runyard.api_docs import errors
-from runyard.deps import ClockDep, RuntimeReader, ServicesDep, SettingsDep, UnitDep
+from runyard.deps import ClockDep, DatabaseDep, RuntimeReader, SettingsDep, UnitDep
 from runyard.errors import BadRequest
+from runyard.events.feed import EventFeed
 from runyard.events.stream import event_stream
+from runyard.providers import provider
 from runyard.tasks.service import TaskService
 from runyard.tasks.waiting import WaitingReasons
 
@@ -53,7 +55,8 @@ async def task_events(
     task_id: str,
     principal: RuntimeReader,
     uow: UnitDep,
-    services: ServicesDep,
+    db: DatabaseDep,
+    feed: Annotated[EventFeed, Depends(provider("feed", EventFeed))],
     settings: SettingsDep,
     clock: ClockDep,
     last_event_id: Annotated[
@@ -73,14 +76,14 @@ async def task_events(
         start = parse_event_id(last_event_id)
     # The unit of work ends when this returns: no connection is held for the life of a stream.
     await TaskService(uow, settings, clock).get(principal.team, task_id)
-    reasons = WaitingReasons(services.db)
+    reasons = WaitingReasons(db)
     team = principal.team
 
     async def reason() -> dict[str, Any] | None:
         found = await reasons.of(team, task_id)
         return None if found is None else {"task_id": task_id, **found.model_dump(mode="json")}
 
-    stream = event_stream(services.feed, settings, principal, task_id, start, reason)
+    stream = event_stream(feed, settings, principal, task_id, start, reason)
     return StreamingResponse(
         stream,
         media_type="text/event-stream",

@@ -3,7 +3,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from runyard.api_docs import errors
-from runyard.deps import ClockDep, RuntimeWriter, ServicesDep, SessionDep, SettingsDep, StorageDep
+from runyard.deps import (
+    ClockDep,
+    RateLimiterDep,
+    RuntimeWriter,
+    SessionDep,
+    SettingsDep,
+    StorageDep,
+)
+from runyard.files.quota import UsageDep
 from runyard.files.schemas import PresignRequest, PresignResponse
 from runyard.files.service import FileService
 from runyard.ratelimit import client_address
@@ -22,7 +30,8 @@ async def presign(
     body: PresignRequest,
     request: Request,
     principal: RuntimeWriter,
-    services: ServicesDep,
+    limiter: RateLimiterDep,
+    usage: UsageDep,
     session: SessionDep,
     settings: SettingsDep,
     storage: StorageDep,
@@ -40,7 +49,7 @@ async def presign(
     unexpired file with that sha256 and size, the answer is `already_uploaded: true` with that
     file's `file_key` and no `upload_url`: there is nothing to upload.
     """
-    await services.rate_limiter.presign_file(client_address(request.client), principal.rate_key)
-    service = FileService(session, settings, storage, clock, services.usage)
+    await limiter.presign_file(client_address(request.client), principal.rate_key)
+    service = FileService(session, settings, storage, clock, usage)
     result = await service.presign(principal.team, body)
     return result

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends
+
+from runyard.providers import provider
 
 
 class DailyUsage:
@@ -26,3 +31,6 @@ class DailyUsage:
         cached = self._cache.get(team_id)
         if cached is not None:
             self._cache[team_id] = (cached[0], cached[1] + size)
+
+
+UsageDep = Annotated[DailyUsage, Depends(provider("usage", DailyUsage))]

@@ -12,22 +12,27 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.agents.health import effective_health
 from runyard.agents.service import AgentIdTaken, AgentService
 from runyard.auth.authenticate import authenticate
 from runyard.auth.principal import Policy
+from runyard.clock import Clock
 from runyard.db.base import new_id
+from runyard.db.engine import Database
 from runyard.errors import RunyardError
 from runyard.gateway.batch import can_join, handle_run
 from runyard.gateway.handlers import FrameHandler
 from runyard.gateway.intake import Intake
 from runyard.gateway.lanes import FrameLanes
 from runyard.gateway.reconcile import reconcile_on_hello
-from runyard.gateway.registry import Connection
-from runyard.ratelimit import client_address
-from runyard.services import Services
+from runyard.gateway.registry import Connection, Gateway
+from runyard.providers import provided
+from runyard.ratelimit import RateLimiter, client_address
+from runyard.settings import Settings
+from runyard.storage.base import Storage
 from runyard.tasks.execution import AgentRef
+from runyard.tasks.transitions import TaskTransitions
+from runyard.workflows.preflight import ComfyUICapabilities
 from runyard_protocol import (
     PROTOCOL_VERSION,
     AgentHello,
@@ -65,13 +70,15 @@ async def _deny(
 @router.websocket("/agent/ws")
 async def agent_gateway(websocket: WebSocket) -> None:
     """The agent gateway (WebSocket). `Authorization: Bearer ak-…`; see docs/agent-protocol.md."""
-    services: Services = websocket.app.state.services
-    gateway, settings, clock = services.gateway, services.settings, services.clock
+    gateway = provided(websocket, "gateway", Gateway)
+    settings = provided(websocket, "settings", Settings)
+    clock = provided(websocket, "clock", Clock)  # type: ignore[type-abstract]
+    db = provided(websocket, "db", Database)
     try:
-        await services.rate_limiter.agent_connect(
+        await provided(websocket, "rate_limiter", RateLimiter).agent_connect(
             client_address(websocket.client), websocket.headers.get("authorization", "")
         )
-        async with services.db.unit() as uow:
+        async with db.unit() as uow:
             principal = await authenticate(
                 uow.session,
                 authorization=websocket.headers.get("authorization"),
@@ -106,7 +113,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
     healthy = effective_health(hello.healthy, set(hello.labels), runtimes)
     now = clock.now()
     try:
-        async with services.db.unit() as uow:
+        async with db.unit() as uow:
             await AgentService(uow).register(
                 principal.team,
                 principal.key_id,
@@ -156,9 +163,9 @@ async def agent_gateway(websocket: WebSocket) -> None:
             ),
         ),
     )
-    handler = FrameHandler(
-        services.db, settings, services.storage, clock, gateway, conn, services.transitions
-    )
+    storage = provided(websocket, "storage", Storage)  # type: ignore[type-abstract]
+    transitions = provided(websocket, "transitions", TaskTransitions)
+    handler = FrameHandler(db, settings, storage, clock, gateway, conn, transitions)
 
     async def on_failure(_exc: BaseException) -> None:
         await gateway.close(conn, CloseReason.SERVER_ERROR)
@@ -193,7 +200,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
     finally:
         await lanes.close(settings.scheduler.shutdown_grace)
         if gateway.remove(conn):
-            async with services.db.unit() as uow:
+            async with db.unit() as uow:
                 await AgentService(uow).disconnected(conn.team_id, conn.agent_id, connection_id)
         log.info("agent disconnected agent=%s", hello.agent_id)
 

@@ -11,14 +11,14 @@ from runyard.clock import Clock
 from runyard.db.engine import Database
 from runyard.gateway import liveness
 from runyard.gateway.completion import CompletionContext, complete
-from runyard.gateway.previews import Preview, decode_preview
 from runyard.gateway.reconcile import already_applied
 from runyard.gateway.registry import Connection, Gateway
-from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import Settings
 from runyard.storage.base import Storage
+from runyard.tasks.assignments import InputExpired, load_inputs
 from runyard.tasks.execution import AgentRef, Slot, StaleAttempt, TaskExecution
 from runyard.tasks.lifecycle import Report
+from runyard.tasks.previews import Preview, decode_preview
 from runyard.tasks.repository import TaskQueue
 from runyard.tasks.transitions import TaskTransitions
 from runyard_protocol import (

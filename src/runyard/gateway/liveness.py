@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.agents.health import effective_health, healthy_runtimes
 from runyard.agents.repository import AgentRepository
 from runyard.agents.service import AgentService
@@ -33,6 +32,7 @@ from runyard.settings import Settings
 from runyard.states import HELD
 from runyard.tasks.execution import AgentRef
 from runyard.tasks.repository import HeldAttempt, TaskQueue
+from runyard.workflows.preflight import ComfyUICapabilities
 from runyard_protocol import Heartbeat, HeartbeatAck, RunningTask
 
 

@@ -14,9 +14,9 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketState
 
-from runyard.agents.capabilities import ComfyUICapabilities
-from runyard.gateway.previews import PreviewStore
 from runyard.tasks.execution import Slot
+from runyard.tasks.previews import PreviewStore
+from runyard.workflows.preflight import ComfyUICapabilities
 from runyard_protocol import CloseReason, RunningTask, TaskCancel, dump_frame
 
 log = logging.getLogger("runyard.gateway")

@@ -16,6 +16,7 @@ from runyard.auth.principal import ROLE_RANK
 from runyard.auth.repository import AuthRepository
 from runyard.auth.security import sha256_hex, verify_password
 from runyard.auth.service import AuthService
+from runyard.auth.users import normalise_email
 from runyard.clock import Clock
 from runyard.db.base import new_id
 from runyard.errors import Conflict, Forbidden, Gone, NotFound, Unauthenticated, Unprocessable
@@ -23,7 +24,7 @@ from runyard.invitations.repository import InvitationRepository
 from runyard.invitations.schemas import InvitationAccepted
 from runyard.models import Membership, TeamInvitation, User
 from runyard.settings import Settings
-from runyard.teams.service import TeamService, normalise_email
+from runyard.teams.service import TeamService
 
 TOKEN_PREFIX = "iv-"
 

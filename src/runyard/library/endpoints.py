@@ -11,12 +11,13 @@ from runyard.api_docs import errors
 from runyard.deps import (
     ClockDep,
     ManageWriter,
+    RateLimiterDep,
     RuntimeReader,
-    ServicesDep,
     SettingsDep,
     StorageDep,
     UnitDep,
 )
+from runyard.files.quota import UsageDep
 from runyard.files.schemas import PresignResponse
 from runyard.library.schemas import (
     ModelCreate,
@@ -49,7 +50,8 @@ async def presign_model(
     body: ModelPresign,
     request: Request,
     principal: ManageWriter,
-    services: ServicesDep,
+    limiter: RateLimiterDep,
+    usage: UsageDep,
     uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
@@ -62,8 +64,8 @@ async def presign_model(
     yet), the answer is `already_uploaded: true` with that `file_key`: register it, nothing to
     upload. Above the single-upload limit this answers 413: use `/models/multipart/…`.
     """
-    await services.rate_limiter.presign_file(client_address(request.client), principal.rate_key)
-    service = ModelService(uow, settings, storage, clock, services.usage)
+    await limiter.presign_file(client_address(request.client), principal.rate_key)
+    service = ModelService(uow, settings, storage, clock, usage)
     return await service.presign(principal.team, body)
 
 

@@ -9,26 +9,26 @@ from __future__ import annotations
 
 import hmac
 import time
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runyard.db.engine import Database
 from runyard.errors import NotFound, Unauthenticated
+from runyard.events.feed import EventFeed
+from runyard.gateway.registry import Gateway
 from runyard.metrics.registry import Metrics
-
-if TYPE_CHECKING:
-    from runyard.services import Services
+from runyard.providers import provided
+from runyard.settings import Settings
 
 router = APIRouter(tags=["operations"], include_in_schema=False)
 
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    services: Services = request.app.state.services
-    token = services.settings.metrics.token
+    token = provided(request, "settings", Settings).metrics.token
     if not token:
         raise NotFound()
     sent = request.headers.get("authorization", "")
@@ -40,7 +40,9 @@ async def metrics(request: Request) -> Response:
             headers={"WWW-Authenticate": "Bearer"},
         )
     registry: Metrics = request.app.state.metrics
-    await registry.refresh(services.db, services.gateway, services.feed, services.clock.now())
+    db, gateway = provided(request, "db", Database), provided(request, "gateway", Gateway)
+    feed, clock = provided(request, "feed", EventFeed), request.app.state.services.clock
+    await registry.refresh(db, gateway, feed, clock.now())
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -89,11 +91,11 @@ def route_template(scope: Scope) -> str:
     return path
 
 
-def install_metrics(app: FastAPI, services: Services) -> Metrics:
-    """Build this app's registry, make it the observer of the app's transitions, add its
-    middleware and its route."""
+def install_metrics(app: FastAPI, db: Database) -> Metrics:
+    """Build this app's registry, make it the observer of the app's transitions (``db``'s), add
+    its middleware and its route."""
     registry = Metrics()
-    services.db.observer = registry
+    db.observer = registry
     app.state.metrics = registry
     app.add_middleware(MetricsMiddleware, metrics=registry)
     app.include_router(router)

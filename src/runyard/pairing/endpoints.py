@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from runyard.api_docs import errors, public_errors
-from runyard.deps import ClockDep, DeviceKeyCaller, ServicesDep, SettingsDep, UnitDep
+from runyard.deps import ClockDep, DeviceKeyCaller, RateLimiterDep, SettingsDep, UnitDep
 from runyard.pairing.schemas import (
     PairConfirm,
     PairDecided,
@@ -33,14 +33,14 @@ async def start_pairing(
     body: PairStart,
     request: Request,
     uow: UnitDep,
-    services: ServicesDep,
+    limiter: RateLimiterDep,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> PairStarted:
     """Start pairing a device (RFC 8628-like). Show `user_code` and `verification_uri` to the
     user, who confirms it in the dashboard while the device polls `/desktop/pair/poll` with
     `device_code` every `interval` seconds."""
-    await services.rate_limiter.pairing_started(client_address(request.client))
+    await limiter.pairing_started(client_address(request.client))
     started = await PairingService(uow.session, settings, clock).start(
         body.device_name, body.with_agent_key
     )
@@ -66,7 +66,7 @@ async def poll_pairing(
     body: PairPoll,
     request: Request,
     uow: UnitDep,
-    services: ServicesDep,
+    limiter: RateLimiterDep,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> PairPolled:
@@ -74,7 +74,7 @@ async def poll_pairing(
     "device_key", "agent_key", "team_id"}`. Refusals (400): `slow_down` (polled sooner than
     `interval`; the interval grows by 5 s), `expired_token` (expired, or the keys were already
     delivered), `access_denied` (the user denied it), `invalid_grant` (unknown code)."""
-    await services.rate_limiter.pairing_polled(client_address(request.client))
+    await limiter.pairing_polled(client_address(request.client))
     polled = await PairingService(uow.session, settings, clock).poll(body.device_code)
     if polled.status == "pending":
         return PairPolled(status="pending")
@@ -86,24 +86,24 @@ async def poll_pairing(
     )
 
 
-async def _count(principal: DeviceKeyCaller, uow: UnitDep, services: ServicesDep) -> None:
+async def _count(principal: DeviceKeyCaller, uow: UnitDep, limiter: RateLimiterDep) -> None:
     """Lookups and decisions count against the user's pairing-confirm limit."""
     assert principal.user_id is not None
     await uow.commit()  # the shared limiter's counter takes the connection (SQLite has one)
-    await services.rate_limiter.pairing_confirmed(principal.user_id)
+    await limiter.pairing_confirmed(principal.user_id)
 
 
 async def _decide(
     body: PairConfirm,
     principal: DeviceKeyCaller,
     uow: UnitDep,
-    services: ServicesDep,
+    limiter: RateLimiterDep,
     settings: SettingsDep,
     clock: ClockDep,
     *,
     approve: bool,
 ) -> PairDecided:
-    await _count(principal, uow, services)
+    await _count(principal, uow, limiter)
     pairing = await PairingService(uow.session, settings, clock).decide(
         principal, body.user_code, approve=approve
     )
@@ -120,13 +120,13 @@ async def lookup_pairing(
     body: PairConfirm,
     principal: DeviceKeyCaller,
     uow: UnitDep,
-    services: ServicesDep,
+    limiter: RateLimiterDep,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> PairPending:
     """What the dashboard shows before a confirm: the device's name, whether it also asks for
     an agent key, and when the code expires (session tokens only; counted with confirms)."""
-    await _count(principal, uow, services)
+    await _count(principal, uow, limiter)
     pairing = await PairingService(uow.session, settings, clock).lookup(body.user_code)
     return PairPending.model_validate(pairing, from_attributes=True)
 
@@ -141,7 +141,7 @@ async def confirm_pairing(
     body: PairConfirm,
     principal: DeviceKeyCaller,
     uow: UnitDep,
-    services: ServicesDep,
+    limiter: RateLimiterDep,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> PairDecided:
@@ -149,7 +149,7 @@ async def confirm_pairing(
     from `X-Team-ID`). The device's next poll collects a `dk-` key bound to you and this team,
     plus a companion `ak-` key if the device asked for one (that needs admin+). Revoking the
     `dk-` revokes its companion."""
-    return await _decide(body, principal, uow, services, settings, clock, approve=True)
+    return await _decide(body, principal, uow, limiter, settings, clock, approve=True)
 
 
 @router.post(
@@ -162,10 +162,10 @@ async def deny_pairing(
     body: PairConfirm,
     principal: DeviceKeyCaller,
     uow: UnitDep,
-    services: ServicesDep,
+    limiter: RateLimiterDep,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> PairDecided:
     """Deny the pending pairing with this user code; the device's next poll answers
     `access_denied`."""
-    return await _decide(body, principal, uow, services, settings, clock, approve=False)
+    return await _decide(body, principal, uow, limiter, settings, clock, approve=False)

@@ -19,17 +19,17 @@ from runyard.db.driver import DriverConnection, Record
 from runyard.db.engine import Database
 from runyard.gateway.registry import Connection
 from runyard.models import StoredFile, Task, WorkflowVersion
-from runyard.scheduler.assignments import (
+from runyard.scheduler.claims import After, Assigned, Pick, Version, assign_team
+from runyard.settings import Settings
+from runyard.states import HELD, SCHEDULABLE, TaskStatus, sql_list
+from runyard.storage.base import Storage
+from runyard.tasks.assignments import (
     InputExpired,
     build_assign,
     check_unexpired,
     file_parameters,
     signed_inputs,
 )
-from runyard.scheduler.claims import After, Assigned, Pick, Version, assign_team
-from runyard.settings import Settings
-from runyard.states import HELD, SCHEDULABLE, TaskStatus, sql_list
-from runyard.storage.base import Storage
 from runyard.tasks.lifecycle import event_payload, status_data
 from runyard.tasks.repository import queues_sql
 from runyard_protocol import AssignedInput, TaskAssign

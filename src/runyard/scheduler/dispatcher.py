@@ -13,7 +13,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.agents.health import healthy_runtimes
 from runyard.agents.repository import AgentRepository
 from runyard.background import BackgroundLoop
@@ -22,14 +21,15 @@ from runyard.db.engine import Database
 from runyard.db.unit import UnitOfWork
 from runyard.gateway.registry import Connection, Gateway
 from runyard.models import Task, WorkflowVersion
-from runyard.scheduler.assignments import InputExpired, build_assign, load_inputs
 from runyard.scheduler.claims import After, assign_team
 from runyard.scheduler.direct import DirectPass
 from runyard.settings import Settings
 from runyard.states import TaskStatus
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
+from runyard.tasks.assignments import InputExpired, build_assign, load_inputs
 from runyard.tasks.repository import TaskQueue
+from runyard.workflows.preflight import ComfyUICapabilities
 from runyard.workflows.requirements import Requirements, graph_requirements
 from runyard_protocol import TaskAssign
 
@@ -153,7 +153,9 @@ class Dispatcher(BackgroundLoop):
         teams = {c.team_id for c in conns}
         for team_id in teams:
             mine = [c for c in conns if c.team_id == team_id]
-            counts = await queue.held_counts(team_id, [c.agent_id for c in mine])
+            counts = await AgentRepository(queue.session).held_counts(
+                team_id, [c.agent_id for c in mine]
+            )
             for c in mine:
                 free[id(c)] = c.capacity - counts.get(c.agent_id, 0)
         sends: list[tuple[Connection, TaskAssign]] = []

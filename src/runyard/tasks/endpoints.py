@@ -3,12 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from runyard.api_docs import errors
 from runyard.deps import (
     ClockDep,
-    GatewayDep,
     RuntimeReader,
     RuntimeWriter,
     SettingsDep,
@@ -17,13 +16,15 @@ from runyard.deps import (
 )
 from runyard.errors import NotFound
 from runyard.pagination import PageDep
+from runyard.providers import provider
 from runyard.states import TaskStatus
 from runyard.tasks.repository import TaskFilter
 from runyard.tasks.schemas import CancelResult, TaskList, TaskRead, TaskResult
-from runyard.tasks.service import TaskService, to_read
+from runyard.tasks.service import LiveAgents, TaskService, to_read
 from runyard.tasks.waiting import waiting_reason
 
 router = APIRouter(prefix="/r/tasks", tags=["runtime"])
+GatewayDep = Annotated[LiveAgents, Depends(provider("gateway", LiveAgents))]
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -198,18 +198,6 @@ class TaskQueue(Repository):
         )
         return int(count or 0)
 
-    async def held_counts(self, team_id: str, agent_ids: Iterable[str]) -> dict[str, int]:
-        """How many tasks each agent holds (queued or running): its used capacity."""
-        ids = list(agent_ids)
-        if not ids:
-            return {}
-        rows = await self.session.execute(
-            select(Task.agent_id, func.count())
-            .where(Task.team_id == team_id, Task.agent_id.in_(ids), Task.task_status.in_(HELD))
-            .group_by(Task.agent_id)
-        )
-        return {str(a): int(n) for a, n in rows.tuples()}
-
     # -- agents holding tasks ----------------------------------------------------------------
     async def held_by(self, team_id: str, agent_id: str, *, lock: bool = False) -> list[Task]:
         stmt = select(Task).where(

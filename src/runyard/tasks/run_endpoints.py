@@ -1,6 +1,6 @@
 """Runs: ``POST /r/workflows/{workflow_id}/run`` and ``/r/workflows/slug/{workflow_slug}/run``.
 The workflow is resolved by the workflows service; the task is made by ``tasks.submit``
-through the transition seam (``services.transitions``)."""
+through the transition seam (the container's ``transitions``)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from runyard.api_docs import errors
 from runyard.auth.principal import Principal
 from runyard.clock import Clock
 from runyard.db.unit import UnitOfWork
-from runyard.deps import ClockDep, RuntimeWriter, SettingsDep, StorageDep, UnitDep, services_of
-from runyard.ratelimit import client_address
+from runyard.deps import ClockDep, RuntimeWriter, SettingsDep, StorageDep, UnitDep
+from runyard.providers import provided
+from runyard.ratelimit import RateLimiter, client_address
 from runyard.settings import Settings
 from runyard.storage.base import Storage
 from runyard.tasks.submit import RunService
+from runyard.tasks.transitions import TaskTransitions
 from runyard.workflows.schemas import RunAccepted, RunRequest
 from runyard.workflows.service import WorkflowService
 
@@ -42,11 +44,12 @@ async def _run(
     request: Request,
 ) -> JSONResponse:
     team = principal.team
-    services = services_of(request)
-    await services.rate_limiter.submit_run(client_address(request.client), principal.rate_key)
+    limiter = provided(request, "rate_limiter", RateLimiter)
+    await limiter.submit_run(client_address(request.client), principal.rate_key)
+    transitions = provided(request, "transitions", TaskTransitions)
     workflows = WorkflowService(uow.session, clock)
     wf, v = await (workflows.get_by_ref(team, ref) if by_slug else workflows.get(team, ref))
-    submitted = await RunService(uow, settings, storage, clock, services.transitions).submit(
+    submitted = await RunService(uow, settings, storage, clock, transitions).submit(
         team,
         wf,
         v,

@@ -15,6 +15,7 @@ from runyard.states import TaskStatus
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
 from runyard.tasks.listing import Cursor, TaskListing
+from runyard.tasks.previews import PreviewStore
 from runyard.tasks.repository import TaskFilter, TaskQueue
 from runyard.tasks.schemas import TaskList, TaskOutputBody, TaskPageMeta, TaskRead, TaskResult
 
@@ -32,6 +33,13 @@ class CancelSender(Protocol):
         *,
         once: bool = False,
     ) -> None: ...
+
+
+class LiveAgents(CancelSender, Protocol):
+    """What the task routes need of this process's agent connections: cancels and the live
+    previews they sent."""
+
+    previews: PreviewStore
 
 
 def to_read(task: Task) -> TaskRead:

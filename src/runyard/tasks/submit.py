@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from runyard.agents.capabilities import check_comfyui_agents
 from runyard.clock import Clock
 from runyard.db.base import new_id
 from runyard.db.unit import UnitOfWork
@@ -28,6 +27,7 @@ from runyard.tasks.repository import TaskQueue
 from runyard.tasks.transitions import Idempotency, TaskTransitions
 from runyard.workflows.comfyui import required_library_models
 from runyard.workflows.parameters import ParamError, resolve_parameters
+from runyard.workflows.preflight import check_comfyui_agents
 from runyard.workflows.requirements import graph_requirements
 from runyard.workflows.schemas import ParameterDef
 

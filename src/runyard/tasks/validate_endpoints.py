@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 
 from runyard.api_docs import errors
 from runyard.auth.principal import Principal
+from runyard.clock import Clock
 from runyard.db.unit import UnitOfWork
-from runyard.deps import RuntimeWriter, ServicesDep, UnitDep
-from runyard.services import Services
+from runyard.deps import ClockDep, RuntimeWriter, SettingsDep, StorageDep, UnitDep
+from runyard.providers import provided
+from runyard.settings import Settings
+from runyard.storage.base import Storage
 from runyard.tasks.submit import RunService
+from runyard.tasks.transitions import TaskTransitions
 from runyard.tasks.validation import validate_run
 from runyard.workflows.schemas import RunRequest, RunValidated
 from runyard.workflows.service import WorkflowService
@@ -29,17 +33,18 @@ may be *declared* as `{"file_name", "file_size", "content_type"}` instead of a `
 async def _validate(
     principal: Principal,
     uow: UnitOfWork,
-    services: Services,
+    request: Request,
+    needs: tuple[Settings, Storage, Clock],
     body: RunRequest,
     ref: str,
     by_slug: bool,
 ) -> RunValidated:
     team = principal.team
-    workflows = WorkflowService(uow.session, services.clock)
+    settings, storage, clock = needs
+    transitions = provided(request, "transitions", TaskTransitions)
+    workflows = WorkflowService(uow.session, clock)
     wf, v = await (workflows.get_by_ref(team, ref) if by_slug else workflows.get(team, ref))
-    service = RunService(
-        uow, services.settings, services.storage, services.clock, services.transitions
-    )
+    service = RunService(uow, settings, storage, clock, transitions)
     return RunValidated(parameters=await validate_run(service, team, wf, v, body.parameters))
 
 
@@ -54,10 +59,14 @@ async def validate_by_id(
     workflow_id: str,
     principal: RuntimeWriter,
     uow: UnitDep,
-    services: ServicesDep,
+    request: Request,
+    settings: SettingsDep,
+    storage: StorageDep,
+    clock: ClockDep,
     body: Annotated[RunRequest, Body()],
 ) -> RunValidated:
-    return await _validate(principal, uow, services, body, workflow_id, False)
+    needs = (settings, storage, clock)
+    return await _validate(principal, uow, request, needs, body, workflow_id, False)
 
 
 @checks.post(
@@ -71,7 +80,11 @@ async def validate_by_slug(
     workflow_slug: str,
     principal: RuntimeWriter,
     uow: UnitDep,
-    services: ServicesDep,
+    request: Request,
+    settings: SettingsDep,
+    storage: StorageDep,
+    clock: ClockDep,
     body: Annotated[RunRequest, Body()],
 ) -> RunValidated:
-    return await _validate(principal, uow, services, body, workflow_slug, True)
+    needs = (settings, storage, clock)
+    return await _validate(principal, uow, request, needs, body, workflow_slug, True)

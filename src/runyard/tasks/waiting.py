@@ -12,7 +12,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from runyard.agents.capabilities import ComfyUICapabilities, refusal
 from runyard.agents.health import healthy_runtimes
 from runyard.agents.repository import AgentRepository
 from runyard.db.engine import Database
@@ -20,6 +19,7 @@ from runyard.db.unit import UnitOfWork
 from runyard.models import Agent, Task
 from runyard.states import SCHEDULABLE
 from runyard.tasks.repository import TaskQueue
+from runyard.workflows.preflight import ComfyUICapabilities, refusal
 from runyard.workflows.repository import WorkflowRepository
 from runyard.workflows.requirements import graph_requirements
 
@@ -160,7 +160,7 @@ async def waiting_reason(uow: UnitOfWork, task: Task) -> WaitingReason | None:
     session = uow.session
     agents = await AgentRepository(session).with_labels(task.team_id, list(task.required_labels))
     queue = TaskQueue(session)
-    held = await queue.held_counts(task.team_id, [a.agent_id for a in agents])
+    held = await AgentRepository(session).held_counts(task.team_id, [a.agent_id for a in agents])
     version = await WorkflowRepository(session).version(task.workflow_id, task.workflow_version)
     tool_type = version.tool_type if version is not None else "python"
     missing = None

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
 
 from runyard.api_docs import errors
 from runyard.auth.repository import AuthRepository
@@ -10,17 +12,18 @@ from runyard.deps import (
     AccountCaller,
     ClockDep,
     MeCaller,
-    ServicesDep,
     SessionDep,
+    SettingsDep,
     TeamPathAdmin,
     TeamPathMember,
     UnitDep,
 )
 from runyard.errors import NotFound
-from runyard.invitations.endpoints import invite
-from runyard.invitations.schemas import InvitationCreate, InvitationCreated
+from runyard.gateway.registry import Gateway
 from runyard.models import Membership, User
 from runyard.pagination import PageDep
+from runyard.providers import provider
+from runyard.retention.sweeper import Sweeper
 from runyard.teams.deletion import delete_team
 from runyard.teams.schemas import (
     MemberList,
@@ -99,26 +102,6 @@ async def list_members(
     """Members of the team (admins and the owner)."""
     rows, total = await TeamService(session).members(team_id, page.offset, page.per_page)
     return MemberList(members=[_member(m, u) for m, u in rows], page_meta=page.meta(total))
-
-
-@router.post(
-    "/teams/{team_id}/members",
-    response_model=InvitationCreated,
-    status_code=201,
-    operation_id="team_members_add",
-    responses=errors(404, 409),
-    deprecated=True,
-)
-async def add_member(
-    team_id: str,
-    body: InvitationCreate,
-    principal: TeamPathAdmin,
-    services: ServicesDep,
-    uow: UnitDep,
-) -> InvitationCreated:
-    """Invite an email address (same as POST /teams/{team_id}/invitations): nobody joins a
-    team without accepting, and the answer never says whether the address has an account."""
-    return await invite(services, uow, team_id, principal, body)
 
 
 @router.put(
@@ -209,7 +192,14 @@ async def leave_team(
     responses=errors(404),
 )
 async def remove_team(
-    team_id: str, body: TeamDelete, principal: TeamPathAdmin, services: ServicesDep, uow: UnitDep
+    team_id: str,
+    body: TeamDelete,
+    principal: TeamPathAdmin,
+    uow: UnitDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    gateway: Annotated[Gateway, Depends(provider("gateway", Gateway))],
+    sweeper: Annotated[Sweeper, Depends(provider("sweeper", Sweeper))],
 ) -> Response:
     """Delete the team and everything in it (owner only; type the team's name in `team_name`).
 
@@ -219,10 +209,10 @@ async def remove_team(
     retention sweeper retries whatever the store refused)."""
     await delete_team(
         uow,
-        services.settings,
-        services.clock,
-        services.gateway,
-        services.sweeper.remover,
+        settings,
+        clock,
+        gateway,
+        sweeper.remover,
         team_id=team_id,
         role=principal.role,
         typed_name=body.team_name,

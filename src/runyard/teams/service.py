@@ -11,23 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from runyard.auth.repository import AuthRepository
 from runyard.auth.security import hash_password, verify_password
+from runyard.auth.users import check_password, create_user, normalise_email
 from runyard.db.base import new_id
-from runyard.errors import Conflict, Forbidden, NotFound, Unprocessable
+from runyard.errors import Conflict, Forbidden, NotFound
 from runyard.models import Membership, Team, User
 from runyard.teams.repository import TeamRepository
-
-
-def normalise_email(email: str) -> str:
-    email = email.strip().lower()
-    local, at, domain = email.partition("@")
-    if not at or not local or not domain or any(c.isspace() for c in email):
-        raise Unprocessable("email_address must be an email address.", code="invalid_email")
-    return email
-
-
-def check_password(password: str) -> None:
-    if len(password) < 8:
-        raise Unprocessable("The password needs at least 8 characters.", code="weak_password")
 
 
 def owner_only(role: str | None) -> None:
@@ -48,19 +36,7 @@ class TeamService:
         return await self.repo.members(team_id, offset, limit)
 
     async def create_user(self, email: str, password: str, display_name: str = "") -> User:
-        email = normalise_email(email)
-        check_password(password)
-        if await self.repo.user_by_email(email) is not None:
-            raise Conflict(f"A user with the email {email} exists.", code="user_exists")
-        user = User(
-            id=new_id(),
-            email_address=email,
-            display_name=display_name,
-            password_hash=hash_password(password),
-        )
-        self.repo.add(user)
-        await self.repo.flush()
-        return user
+        return await create_user(self.repo.session, email, password, display_name)
 
     async def create_team(self, owner_id: str, display_name: str) -> Team:
         team = Team(id=new_id(), display_name=display_name)

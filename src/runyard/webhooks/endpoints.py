@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
 from runyard.api_docs import errors
 from runyard.db.base import new_id
-from runyard.deps import ClockDep, ServicesDep, SettingsDep, TeamAdmin, UnitDep
+from runyard.deps import ClockDep, SettingsDep, TeamAdmin, UnitDep
 from runyard.models import Webhook, WebhookDelivery
 from runyard.pagination import PageDep
-from runyard.webhooks.delivery import Attempt
+from runyard.providers import provider
+from runyard.webhooks.delivery import Attempt, WebhookWorker
 from runyard.webhooks.schemas import (
     DeliveryList,
     DeliveryRead,
@@ -180,7 +182,7 @@ async def test_webhook(
     uow: UnitDep,
     clock: ClockDep,
     settings: SettingsDep,
-    services: ServicesDep,
+    worker: Annotated[WebhookWorker, Depends(provider("webhooks", WebhookWorker))],
 ) -> WebhookTestResult:
     """Send a signed `webhook.test` event to the webhook now (also when it is disabled) and
     answer what the receiver said: the quickest check of a URL, a secret and a verifier. The
@@ -190,7 +192,7 @@ async def test_webhook(
     )
     event_id = "msg_" + new_id().replace("-", "")
     attempt = Attempt("test", 1, event_id, hook.webhook_url, hook.webhook_secret, payload)
-    outcome = await services.webhooks.sender.send(attempt)
+    outcome = await worker.sender.send(attempt)
     return WebhookTestResult(
         delivered=outcome.succeeded,
         event_id=event_id,

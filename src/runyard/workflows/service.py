@@ -9,13 +9,13 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from runyard.agents.capabilities import check_comfyui_agents
 from runyard.clock import Clock
 from runyard.db.base import new_id
 from runyard.errors import NotFound, Unprocessable
 from runyard.models import Workflow, WorkflowVersion
 from runyard.workflows.bounds import WorkflowBounds, check_bounds
 from runyard.workflows.parameters import check_defaults
+from runyard.workflows.preflight import check_comfyui_agents
 from runyard.workflows.repository import WorkflowRepository
 from runyard.workflows.requirements import graph_requirements
 from runyard.workflows.schemas import WorkflowDefinition, WorkflowRead, WorkflowUpdate

@@ -13,10 +13,10 @@ from uploads_helpers import MIB, Uploader, payload, s3_settings, stored_bytes, u
 
 from runyard.models import StoredFile, Task, TaskOutput, WorkflowVersion
 from runyard.retention.sweeper import Sweeper
-from runyard.scheduler.assignments import InputExpired, load_inputs
 from runyard.settings import RetentionSettings
 from runyard.storage.lifecycle import check_bucket, lifecycle_rules, setup_bucket
 from runyard.storage.s3 import S3Storage
+from runyard.tasks.assignments import InputExpired, load_inputs
 from tests.support.app import Harness
 from tests.support.s3 import reset_s3
 from tests.support.tasks import complete

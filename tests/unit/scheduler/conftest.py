@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from starlette.websockets import WebSocketState
 
-from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.db.base import new_id
 from runyard.db.engine import Database
 from runyard.gateway.registry import Connection, Gateway
@@ -23,6 +22,7 @@ from runyard.services import fast_pass
 from runyard.settings import DatabaseSettings, Settings
 from runyard.states import TaskStatus
 from runyard.storage.local import LocalStorage
+from runyard.workflows.preflight import ComfyUICapabilities
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runyard.agents.capabilities import ComfyUICapabilities, refusal
+from runyard.workflows.preflight import ComfyUICapabilities, refusal
 from runyard.workflows.requirements import graph_requirements
 
 GRAPH = {

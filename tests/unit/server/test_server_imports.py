@@ -69,6 +69,24 @@ def test_no_import_cycle_between_modules() -> None:
     assert _cycles(_imports()) == []
 
 
+def package_of(module: str) -> str:
+    """``runyard.tasks.submit`` → ``runyard.tasks``; top-level modules are their own."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_no_import_cycle_between_packages() -> None:
+    packages: dict[str, set[str]] = {}
+    for module, targets in _imports().items():
+        mine = package_of(module)
+        packages.setdefault(mine, set())
+        for target in targets:
+            theirs = package_of(target)
+            packages.setdefault(theirs, set())
+            if theirs != mine:
+                packages[mine].add(theirs)
+    assert _cycles(packages) == []
+
+
 def test_the_cycle_finder_finds_one() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from runyard.gateway.previews import Preview, PreviewStore, decode_preview
+from runyard.tasks.previews import Preview, PreviewStore, decode_preview
 from runyard_protocol import MAX_PREVIEW_BYTES
 
 

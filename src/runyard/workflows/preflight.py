@@ -1,4 +1,6 @@
-"""What an agent's ComfyUI offers, as the agent reports it in ``system_info``.
+"""Pre-flight: whether the team's agents can run a workflow's graph, from what each agent's
+ComfyUI offers as the agent reports it in ``system_info`` (used at import, at submit, by the
+dispatcher's choice of agent and by the waiting reason).
 
 The agent's ComfyUI runtime reports ``runtimes.comfyui.node_classes`` (``/object_info``) and
 ``runtimes.comfyui.models`` (``{folder: [file, …]}`` from ``/models/<folder>``). An agent that
