@@ -3,7 +3,9 @@
 The agent's ComfyUI runtime reports ``runtimes.comfyui.node_classes`` (``/object_info``) and
 ``runtimes.comfyui.models`` (``{folder: [file, …]}`` from ``/models/<folder>``). An agent that
 never reported them is *unknown*: it is neither refused nor preferred (older agents, or a
-ComfyUI that was down).
+ComfyUI that was down). An agent that syncs the team's model library also reports what it placed
+(``library_sync.models``, same shape): until a library model a task names is there, the
+dispatcher passes that agent by (it is still syncing), though pre-flight does not refuse the run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from runyard.workflows.requirements import FOLDER_ALIASES, Requirements
 class ComfyUICapabilities:
     node_classes: frozenset[str]
     models: Mapping[str, frozenset[str]]
+    # Library models the agent's sync placed; None: the agent does not sync the library.
+    library: Mapping[str, frozenset[str]] | None = None
 
     @classmethod
     def of(cls, system_info: Mapping[str, Any] | None) -> ComfyUICapabilities | None:
@@ -30,34 +34,52 @@ class ComfyUICapabilities:
         comfy = runtimes.get("comfyui") if isinstance(runtimes, Mapping) else None
         if not isinstance(comfy, Mapping) or not isinstance(comfy.get("node_classes"), list):
             return None
-        models = comfy.get("models") if isinstance(comfy.get("models"), Mapping) else {}
-        assert isinstance(models, Mapping)
+        sync = (system_info or {}).get("library_sync")
+        placed = sync.get("models") if isinstance(sync, Mapping) else None
         return cls(
             frozenset(str(c) for c in comfy["node_classes"]),
-            {
-                str(folder): frozenset(str(n) for n in names)
-                for folder, names in models.items()
-                if isinstance(names, list)
-            },
+            _folders(comfy.get("models")),
+            _folders(placed) if isinstance(sync, Mapping) else None,
         )
 
     def has_model(self, folder: str, name: str) -> bool:
-        return any(name in self.models.get(f, ()) for f in FOLDER_ALIASES.get(folder, (folder,)))
+        return any(
+            name in self.models.get(f, ()) or name in (self.library or {}).get(f, ())
+            for f in FOLDER_ALIASES.get(folder, (folder,))
+        )
 
-    def missing(self, needs: Requirements) -> list[str]:
-        """What of ``needs`` this ComfyUI lacks, readable: ``node class X``, ``model f/n``."""
+    def missing(self, needs: Requirements, *, dispatching: bool = False) -> list[str]:
+        """What of ``needs`` this ComfyUI lacks, readable: ``node class X``, ``model f/n``.
+        ``dispatching``: library models count too when the agent syncs the library (it gets
+        the task once it holds them)."""
         lacks = [f"node class {c}" for c in sorted(needs.node_classes - self.node_classes)]
         lacks += [
             f"model {folder}/{name}"
             for folder, name in sorted(needs.models - needs.fetchable)
             if not self.has_model(folder, name)
         ]
+        if dispatching and self.library is not None:
+            lacks += [
+                f"library model {folder}/{name} (syncing)"
+                for folder, name in sorted(needs.library)
+                if not self.has_model(folder, name)
+            ]
         return lacks
 
     def holds(self, needs: Requirements) -> int:
         """How many of the needed models are already here (for preferring agents)."""
         wanted = needs.models | needs.fetchable
         return sum(1 for folder, name in wanted if self.has_model(folder, name))
+
+
+def _folders(value: object) -> dict[str, frozenset[str]]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {
+        str(folder): frozenset(str(n) for n in names)
+        for folder, names in value.items()
+        if isinstance(names, list)
+    }
 
 
 def refusal(

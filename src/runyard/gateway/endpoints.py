@@ -131,6 +131,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
         healthy=healthy,
         runtimes=runtimes,
         comfyui=ComfyUICapabilities.of(hello.system_info),
+        library_sync=isinstance(hello.system_info.get("library_sync"), dict),
         kept={(r.task_id, r.attempt) for r in hello.running_tasks}
         - {(d.task_id, d.attempt) for d in drop},
         system_info=dict(hello.system_info),
@@ -156,6 +157,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
             ),
         ),
     )
+    await services.library.send_to(conn)
     handler = FrameHandler(
         services.db, settings, services.storage, clock, gateway, conn, services.transitions
     )

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from runyard.api_docs import errors
+from runyard.db.unit import UnitOfWork
 from runyard.deps import (
     ClockDep,
     ManageWriter,
@@ -30,12 +31,22 @@ from runyard.library.service import ModelService
 from runyard.models import LibraryModel
 from runyard.pagination import PageDep
 from runyard.ratelimit import client_address
+from runyard.services import Services
 
 router = APIRouter(prefix="/models", tags=["models"])
 
 
 def _read(row: LibraryModel) -> ModelRead:
     return ModelRead.model_validate(row, from_attributes=True)
+
+
+def _sync_after_commit(uow: UnitOfWork, services: Services, team_id: str) -> None:
+    """Once the change is durable, the team's agents (on every server process) get the set."""
+
+    async def push() -> None:
+        services.library.changed(team_id)
+
+    uow.after_commit(push)
 
 
 @router.post(
@@ -77,6 +88,7 @@ async def presign_model(
 async def create_model(
     body: ModelCreate,
     principal: ManageWriter,
+    services: ServicesDep,
     uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
@@ -88,6 +100,7 @@ async def create_model(
     model answers 409 `model_exists`; a path with `..`, a leading `/` or `\\` answers 422
     `invalid_model_path`. The file is kept as long as a model names it."""
     row = await ModelService(uow, settings, storage, clock).register(principal.team, body)
+    _sync_after_commit(uow, services, principal.team)
     await uow.commit()
     return _read(row)
 
@@ -135,6 +148,7 @@ async def update_model(
     model_id: str,
     body: ModelUpdate,
     principal: ManageWriter,
+    services: ServicesDep,
     uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
@@ -144,6 +158,7 @@ async def update_model(
     (`disabled` takes it out of the agents' sync set). Its bytes never change."""
     service = ModelService(uow, settings, storage, clock)
     row = await service.update(principal.team, model_id, body)
+    _sync_after_commit(uow, services, principal.team)
     await uow.commit()
     return _read(row)
 
@@ -152,6 +167,7 @@ async def update_model(
 async def delete_model(
     model_id: str,
     principal: ManageWriter,
+    services: ServicesDep,
     uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
@@ -160,5 +176,6 @@ async def delete_model(
     """Remove a model from the library (and from the agents' sync set). Its file is dropped
     after a day unless another model names the same bytes."""
     await ModelService(uow, settings, storage, clock).delete(principal.team, model_id)
+    _sync_after_commit(uow, services, principal.team)
     await uow.commit()
     return Response(status_code=204)
