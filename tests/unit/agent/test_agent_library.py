@@ -90,9 +90,7 @@ async def test_a_partial_download_is_resumed_with_range(tmp_path: Path, store: S
     assert not (lib.blobs / f"{wanted.sha256}.part").exists()
 
 
-async def test_bytes_that_do_not_match_the_sha256_are_dropped(
-    tmp_path: Path, store: Store
-) -> None:
+async def test_bytes_that_do_not_match_the_sha256_are_dropped(tmp_path: Path, store: Store) -> None:
     lib = library(tmp_path, store)
     store.objects["a"] = A[:-1] + b"X"  # the store hands out other bytes
     await lib.sync([model("a", A)])
