@@ -83,14 +83,18 @@ def _folders(value: object) -> dict[str, frozenset[str]]:
 
 
 def refusal(
-    needs: Requirements, agents: Iterable[tuple[str, ComfyUICapabilities | None]]
+    needs: Requirements,
+    agents: Iterable[tuple[str, ComfyUICapabilities | None]],
+    *,
+    dispatching: bool = False,
 ) -> str | None:
     """Why no agent can run a graph with ``needs``, or None: when one of the agents that reported
-    has everything, or none reported (then nothing is known and nothing is refused)."""
+    has everything, or none reported (then nothing is known and nothing is refused).
+    ``dispatching``: also library models that syncing agents do not hold yet."""
     reported = [(agent_id, caps) for agent_id, caps in agents if caps is not None]
-    if not needs or not reported:
+    if not (needs or needs.library) or not reported:
         return None
-    gaps = {agent_id: caps.missing(needs) for agent_id, caps in reported}
+    gaps = {agent_id: caps.missing(needs, dispatching=dispatching) for agent_id, caps in reported}
     if any(not lacks for lacks in gaps.values()):
         return None
     everywhere = set.intersection(*(set(lacks) for lacks in gaps.values()))
