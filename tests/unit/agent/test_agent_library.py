@@ -4,6 +4,7 @@ that do not match their sha256, removing only the files the sync placed, a full 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from runyard_agent.runtimes.comfyui.library import ModelLibrary
-from runyard_protocol import SyncedModel
+from runyard_protocol import LibrarySync, SyncedModel
 
 A = b"lora-a-weights" * 5000
 B = b"checkpoint-b" * 7000
@@ -141,3 +142,18 @@ async def test_a_full_disk_makes_the_agent_unhealthy_and_leaves_nothing(
     lib._free_bytes = lambda _path: 10**12
     await lib.sync([model("a", A)])
     assert lib.healthy and lib.phase == "idle"
+
+
+async def test_a_failed_sync_is_tried_again_until_it_succeeds(tmp_path: Path, store: Store) -> None:
+    free = [1000]
+    lib = library(tmp_path, store, free_bytes=lambda _path: free[0], retry_after=0.01)
+    lib.apply(LibrarySync(models=[model("a", A)]))
+    for _ in range(500):
+        if lib.phase == "failed":
+            break
+        await asyncio.sleep(0.01)
+    assert not lib.healthy and "not enough disk" in lib.detail
+    free[0] = 10**12  # the operator made room
+    await lib.wait()
+    assert lib.healthy and lib.phase == "idle"
+    assert (tmp_path / "comfy" / "models" / "loras" / "a.safetensors").read_bytes() == A

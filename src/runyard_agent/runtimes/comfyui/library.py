@@ -15,9 +15,11 @@ Active models are never evicted; blobs no active model uses are removed once the
 the disk budget. A download that cannot fit (free space checked first, ``ENOSPC`` while
 writing) drops its partial file, marks the agent unhealthy and says why in ``sync_detail``.
 
-The state (``report()``) goes into the agent's ``system_info.library_sync``: ``sync_phase``
-(``idle`` | ``syncing`` | ``failed``), ``sync_percent``, ``sync_detail``, ``model_ids`` held and
-``models`` placed (``{model_type: [model_path, …]}``, which the server's dispatcher reads).
+A failed pass is tried again every minute with the same set (a freed disk heals the agent
+without a restart). The state (``report()``) goes into the agent's
+``system_info.library_sync``: ``sync_phase`` (``idle`` | ``syncing`` | ``failed``),
+``sync_percent``, ``sync_detail``, ``model_ids`` held and ``models`` placed
+(``{model_type: [model_path, …]}``, which the server's dispatcher reads).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class ModelLibrary:
         http: httpx.AsyncClient | None = None,
         on_change: Callable[[], None] = lambda: None,
         free_bytes: Callable[[Path], int] = _free_bytes,
+        retry_after: float = 60.0,
     ) -> None:
         self.models_dir = models_dir
         self.cache_dir = models_dir.parent / ".runyard-library"
@@ -95,6 +98,7 @@ class ModelLibrary:
         self._http = http
         self._on_change = on_change
         self._free_bytes = free_bytes
+        self.retry_after = retry_after
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.phase: SyncPhase = "idle"
@@ -137,13 +141,19 @@ class ModelLibrary:
         self._task = asyncio.get_running_loop().create_task(self._run(list(frame.models)))
 
     async def _run(self, models: list[SyncedModel]) -> None:
-        try:
-            await self.sync(models)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # never take the agent down; say why
-            log.exception("the model library sync failed")
-            self._set("failed", self.percent, f"the sync failed: {exc}")
+        """Sync, and while it fails (a full disk, a store that did not answer) try the same set
+        again every ``retry_after`` seconds, resuming what is on disk; a new set replaces it."""
+        while True:
+            try:
+                await self.sync(models)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never take the agent down; say why
+                log.exception("the model library sync failed")
+                self._set("failed", self.percent, f"the sync failed: {exc}")
+            if self.phase != "failed":
+                return
+            await asyncio.sleep(self.retry_after)
 
     async def wait(self) -> None:
         """Until the pass under way ends (tests)."""
