@@ -48,9 +48,14 @@ class LibraryPusher:
             self._running[team] = task
 
     async def send_to(self, conn: Connection) -> None:
-        """The set for one agent (after its welcome)."""
-        if conn.library_sync:
+        """The set for one agent (after its welcome). A failure is logged, never raised: the
+        connection goes on, and the agent gets the set at its next connection or change."""
+        if not conn.library_sync:
+            return
+        try:
             await self._send(conn.team_id, [conn])
+        except Exception:
+            log.exception("could not send the model library to agent %s", conn.agent_id)
 
     async def _push_team(self, team_id: str) -> None:
         try:
