@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from runyard_client import Client
 from tests.acceptance.conftest import Stack
 from tests.acceptance.test_comfyui import _pid_of
 from tests.support.processes import Proc, python_cmd, wait_until
@@ -147,6 +148,11 @@ def test_a_library_model_reaches_two_agents_is_used_and_leaves_when_disabled(
             )
         resumed = proxy.sent - before - served_to_a
         assert resumed <= SIZE - on_disk + 4096  # headers aside, only the missing bytes
+        with Client(stack.url, stack.team.integration_key, use_profile=False) as client:
+            seen_by_sdk = {
+                a.agent_id: (a.sync_phase, a.synced_models) for a in client.agents.list().items
+            }
+        assert seen_by_sdk == {name: ("idle", [row["id"]]) for name in dirs}
 
         for name, comfy_dir in dirs.items():
             placed = comfy_dir / "models" / "checkpoints" / MODEL_PATH
