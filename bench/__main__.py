@@ -9,6 +9,8 @@ Sizes (environment; the defaults keep a run under ~10 minutes on 2 cores):
 - ``BENCH_P1_SECONDS`` (5): P1, seconds per ``wrk`` run;
 - ``BENCH_P2_BYTES`` (1073741824): P2, size of the signed PUT;
 - ``BENCH_P5_TASKS`` (30): P5, seed flows one at a time;
+- ``BENCH_P7_BYTES`` (536870912), ``BENCH_P7_RUNS`` (2): P7, the model synced to an agent's
+  disk against a plain GET of the same bytes (bench/library_sync.py);
 - ``BENCH_G_STREAMS`` (500), ``BENCH_G_AGENTS`` (300), ``BENCH_G_TASKS`` (100000): the G rows
   (bench/growth.py, ~2 minutes);
 - ``BENCH_ONLY`` (all): a subset, e.g. ``P1,P2`` (P3, P4 and P6 share one stack; ``G`` the
@@ -231,12 +233,17 @@ def main() -> None:
 
         say("P5 seed flow")
         rows += p5_rows()
+    if want("P7"):
+        from bench.library_sync import p7_rows
+
+        say("P7 model library sync")
+        rows += p7_rows()
     if want("G") and pg:
         from bench.growth import g_rows
 
         say("G growth rows")
         rows += g_rows()
-    order = {k: i for i, k in enumerate(["P1", "P2", "P3", "P4", "P5", "P6", "P3/P4", "G2"])}
+    order = {k: i for i, k in enumerate(["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P3/P4", "G2"])}
     rows.sort(key=lambda r: order.get(r.id, 99))
     uname = platform.uname()
     print(

@@ -19,6 +19,7 @@ from runyard.db.notify import Listener
 from runyard.events.feed import EventFeed
 from runyard.events.hub import EventHub
 from runyard.files.quota import DailyUsage
+from runyard.gateway.library import LibraryPusher
 from runyard.gateway.liveness import LivenessWriter
 from runyard.gateway.registry import Gateway
 from runyard.invitations.mail import Mailer
@@ -110,6 +111,7 @@ class Services:
     rate_limiter: RateLimiter
     transitions: TaskTransitions
     mailer: Mailer
+    library: LibraryPusher
     listener: Listener | None = None
     ready: bool = False
     running: list[BackgroundLoop] = field(default_factory=list)
@@ -128,8 +130,12 @@ class Services:
         wakeups.dispatcher = dispatcher
         webhooks = WebhookWorker(db, settings.webhook, clock)
         wakeups.webhooks = webhooks
+        library = LibraryPusher(db, store, gateway)
         if db.is_postgres:
-            listener = wakeups.listener = Listener(settings.db.url, wakeups.notified)
+            listener = wakeups.listener = Listener(
+                settings.db.url, wakeups.notified, library.notified
+            )
+            library.listener = listener
             feed.fed = listener.connected.is_set
             dispatcher.hand_off = wakeups.wake_others
         return cls(
@@ -149,6 +155,7 @@ class Services:
             rate_limiter=build_rate_limiter(settings, db),
             transitions=transitions,
             mailer=Mailer(settings.smtp),
+            library=library,
             listener=wakeups.listener,
         )
 
@@ -184,6 +191,7 @@ class Services:
     async def stop(self) -> None:
         await self.begin_shutdown()
         await self.feed.stop()
+        await self.library.stop()
         if self.listener is not None:
             await self.listener.stop()
         for loop in self.running:

@@ -87,7 +87,8 @@ def agent(
             help="ComfyUI's base directory (holding input/, output/, temp/), when ComfyUI runs "
             "on this machine. The agent then removes each task's uploads and the outputs it "
             "collected from there once the task has ended; ComfyUI has no API for that. "
-            "Default: files stay in ComfyUI's folders.",
+            "It also keeps the team's model library in models/ (synced from the server). "
+            "Default: files stay in ComfyUI's folders; no library sync.",
             show_default=False,
             file_okay=False,
             exists=True,
@@ -108,7 +109,8 @@ def agent(
             min=0.001,
             help="With --comfyui-dir: GB of disk for models that workflows declare and the agent "
             "downloads into ComfyUI's models/ folders; beyond it the least recently used ones it "
-            "downloaded are removed.",
+            "downloaded are removed (and cached library bytes no active model uses; active "
+            "library models are never removed for the budget).",
         ),
     ] = 50.0,
     comfyui_command: Annotated[

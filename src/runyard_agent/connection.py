@@ -35,7 +35,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from runyard_agent.executor import Executor, TaskLog
 from runyard_agent.link import Link
 from runyard_agent.options import AgentOptions, AgentRejectedError, Backoff, agent_version
-from runyard_agent.runtimes import build_runtimes, collect_health
+from runyard_agent.runtimes import build_library, build_runtimes, collect_health
 from runyard_agent.runtimes.base import Runtime
 from runyard_agent.states import TRANSITIONS, ConnectionState
 from runyard_protocol import (
@@ -44,6 +44,7 @@ from runyard_protocol import (
     Heartbeat,
     HeartbeatAck,
     InputUrlGrant,
+    LibrarySync,
     OutcomeAck,
     OutputUrlGrant,
     RunningTask,
@@ -91,6 +92,7 @@ class Agent:
         self._drain_task: asyncio.Task[None] | None = None
         self._session_task: asyncio.Task[None] | None = None
         self._executor: Executor | None = None
+        self.library = build_library(options, self._heartbeat_wake.set)  # --comfyui-dir
         # websockets logs handshake headers (our key) at DEBUG: give it a logger that never does.
         self._ws_logger = logging.getLogger("runyard_agent.websocket")
         self._ws_logger.setLevel(logging.INFO)
@@ -158,6 +160,8 @@ class Agent:
             else:
                 with suppress(OSError):
                     (work_dir / "outbox").rmdir()
+            if self.library is not None:
+                await self.library.close()
             if self._given_runtimes is None:
                 for runtime in runtimes.values():
                     await runtime.close()
@@ -231,7 +235,7 @@ class Agent:
             self._check_close(ws)
 
     async def _handshake(self, ws: ClientConnection, runtimes: Mapping[str, Runtime]) -> None:
-        health = await collect_health(runtimes, self.options.health_timeout)
+        health = await collect_health(runtimes, self.options.health_timeout, self.library)
         hello = AgentHello(
             agent_id=self.options.agent_id,
             labels=self.options.labels,
@@ -300,7 +304,7 @@ class Agent:
                 await asyncio.wait_for(self._heartbeat_wake.wait(), self._heartbeat_interval)
             self._heartbeat_wake.clear()
             timeout = min(self.options.health_timeout, self._heartbeat_interval / 2)
-            health = await collect_health(runtimes, timeout)
+            health = await collect_health(runtimes, timeout, self.library)
             frame = Heartbeat(
                 running_tasks=self._running_tasks(),
                 healthy=health.healthy,
@@ -334,6 +338,8 @@ class Agent:
             self.link.acknowledged(frame)
         elif isinstance(frame, OutputUrlGrant | InputUrlGrant):
             self.link.resolve(frame)
+        elif isinstance(frame, LibrarySync) and self.library is not None:
+            self.library.apply(frame)
         elif isinstance(frame, ErrorFrame) and self.link.refused_previews(frame):
             pass
         elif isinstance(frame, ErrorFrame) and not self.link.resolve(frame):

@@ -149,6 +149,13 @@ class Agent(Model):
     running_tasks: int = 0
     capacity: int = 0
     last_heartbeat: datetime | None = None
+    #: The team's model library on the agent: ``idle``, ``syncing``, ``failed``; None when the
+    #: agent does not sync it (no ``--comfyui-dir``).
+    sync_phase: str | None = None
+    sync_percent: float | None = None
+    sync_detail: str | None = None
+    #: Ids of the library models the agent holds.
+    synced_models: list[str] = Field(default_factory=list)
 
 
 class Credential(Model):

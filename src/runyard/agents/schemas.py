@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from runyard.pagination import PageMeta
 
 AgentStatus = Literal["idle", "busy", "unhealthy"]
+SyncPhase = Literal["idle", "syncing", "failed"]
 
 
 class AgentRead(BaseModel):
@@ -24,6 +25,21 @@ class AgentRead(BaseModel):
     agent_version: str
     system_info: dict[str, Any]
     connected_at: datetime | None
+    sync_phase: SyncPhase | None = Field(
+        default=None,
+        description="The team's model library on this agent: idle (it has the active set), "
+        "syncing (downloading), failed (see sync_detail); null: the agent does not sync it "
+        "(no --comfyui-dir, or an older agent).",
+    )
+    sync_percent: float | None = Field(
+        default=None, description="Share of this sync's bytes on disk, 0 to 100."
+    )
+    sync_detail: str | None = Field(
+        default=None, description="What the sync does or why it failed."
+    )
+    synced_models: list[str] = Field(
+        default_factory=list, description="Ids of the library models this agent holds."
+    )
 
 
 class AgentList(BaseModel):

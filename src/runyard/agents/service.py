@@ -24,7 +24,13 @@ def status_of(agent: Agent, running: int) -> AgentStatus:
 
 
 def to_read(agent: Agent, running: int) -> AgentRead:
+    sync = (agent.system_info or {}).get("library_sync")
+    sync = sync if isinstance(sync, dict) else {}
     return AgentRead(
+        sync_phase=sync.get("sync_phase") if sync.get("sync_phase") in SYNC_PHASES else None,
+        sync_percent=_number(sync.get("sync_percent")),
+        sync_detail=str(sync["sync_detail"])[:2000] if sync.get("sync_detail") else None,
+        synced_models=[str(m) for m in sync.get("model_ids") or [] if isinstance(m, str)],
         agent_id=agent.agent_id,
         agent_labels=list(agent.labels),
         agent_status=status_of(agent, running),
@@ -36,6 +42,15 @@ def to_read(agent: Agent, running: int) -> AgentRead:
         system_info=dict(agent.system_info or {}),
         connected_at=agent.connected_at,
     )
+
+
+SYNC_PHASES = ("idle", "syncing", "failed")
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(max(0.0, min(100.0, value)))
+    return None
 
 
 class AgentService:

@@ -9,6 +9,9 @@ notifications (it woke itself at commit). Announcing after the commit means noth
 announced that did not commit; a process that dies between its commit and the announcement
 costs the others only a poll interval. Polling stays the fallback (a listener that lost its
 connection reconnects; meanwhile nothing is missed, only later).
+
+A second channel, ``runyard_library``, carries a team id whenever a team's model library
+changed, so every process re-sends the model set to the agents connected to it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlalchemy import make_url
 
 log = logging.getLogger("runyard.db")
 CHANNEL = "runyard_tasks"
+LIBRARY_CHANNEL = "runyard_library"
 MAX_PAYLOAD = 7_000  # PostgreSQL refuses payloads of 8,000 bytes and more
 ALL = "*"
 
@@ -50,9 +54,15 @@ def asyncpg_dsn(url: str) -> str:
 class Listener:
     """One LISTEN connection per process, reconnected with a short backoff when lost."""
 
-    def __init__(self, url: str, on_notify: Callable[[set[str] | None, bool], None]) -> None:
+    def __init__(
+        self,
+        url: str,
+        on_notify: Callable[[set[str] | None, bool], None],
+        on_library: Callable[[str], None] | None = None,
+    ) -> None:
         self._dsn = asyncpg_dsn(url)
         self._on_notify = on_notify
+        self.on_library = on_library
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
         self._pid: int | None = None
@@ -61,6 +71,7 @@ class Listener:
         self._flush: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.announced = 0  # notifications sent (bursts), for tests and the curious
+        self._library_sends: set[asyncio.Task[None]] = set()
 
     def announce(self, task_ids: set[str], wake: bool) -> None:
         """Tell the other server processes about committed changes, coalesced per loop turn."""
@@ -70,6 +81,21 @@ class Listener:
         self._pending_wake = self._pending_wake or wake
         if self._flush is None or self._flush.done():
             self._flush = asyncio.get_running_loop().create_task(self._send_pending())
+
+    def announce_library(self, team_id: str) -> None:
+        """Tell the other server processes that ``team_id``'s model library changed."""
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            return  # not listening: their agents get the set at their next connection
+        task = asyncio.get_running_loop().create_task(self._send_library(conn, team_id))
+        self._library_sends.add(task)
+        task.add_done_callback(self._library_sends.discard)
+
+    async def _send_library(self, conn: asyncpg.Connection, team_id: str) -> None:
+        try:
+            await conn.execute("SELECT pg_notify($1, $2)", LIBRARY_CHANNEL, team_id)
+        except Exception as exc:
+            log.debug("could not announce a library change (%s)", exc)
 
     async def _send_pending(self) -> None:
         await asyncio.sleep(0)  # let the other units committing in this turn join the burst
@@ -95,9 +121,13 @@ class Listener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def _deliver(self, _conn: object, pid: int, _channel: str, payload: str) -> None:
+    def _deliver(self, _conn: object, pid: int, channel: str, payload: str) -> None:
         if pid == self._pid:
             return  # our own announcement: this process woke itself when it committed
+        if channel == LIBRARY_CHANNEL:
+            if self.on_library is not None:
+                self.on_library(payload)
+            return
         task_ids, wake = decode(payload)
         self._on_notify(task_ids, wake)
 
@@ -110,12 +140,15 @@ class Listener:
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._deliver)
+                await conn.add_listener(LIBRARY_CHANNEL, self._deliver)
                 self._pid = conn.get_server_pid()
                 self._conn = conn
                 self.connected.set()
                 delay = 0.5
                 # Wake everything once: changes made while not listening are not missed.
                 self._on_notify(None, True)
+                if self.on_library is not None:
+                    self.on_library(ALL)  # and re-send every team's model set
                 while not lost.is_set() and not conn.is_closed():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(lost.wait(), 5.0)

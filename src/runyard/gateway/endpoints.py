@@ -24,6 +24,7 @@ from runyard.gateway.batch import can_join, handle_run
 from runyard.gateway.handlers import FrameHandler
 from runyard.gateway.intake import Intake
 from runyard.gateway.lanes import FrameLanes
+from runyard.gateway.library import LibraryPusher
 from runyard.gateway.reconcile import reconcile_on_hello
 from runyard.gateway.registry import Connection, Gateway
 from runyard.providers import provided
@@ -138,6 +139,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
         healthy=healthy,
         runtimes=runtimes,
         comfyui=ComfyUICapabilities.of(hello.system_info),
+        library_sync=isinstance(hello.system_info.get("library_sync"), dict),
         kept={(r.task_id, r.attempt) for r in hello.running_tasks}
         - {(d.task_id, d.attempt) for d in drop},
         system_info=dict(hello.system_info),
@@ -163,6 +165,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
             ),
         ),
     )
+    await provided(websocket, "library", LibraryPusher).send_to(conn)
     storage = provided(websocket, "storage", Storage)  # type: ignore[type-abstract]
     transitions = provided(websocket, "transitions", TaskTransitions)
     handler = FrameHandler(db, settings, storage, clock, gateway, conn, transitions)

@@ -37,6 +37,8 @@ class Connection:
     runtimes: set[str] = field(default_factory=lambda: {"python"})
     # Node classes and models of its ComfyUI, when the agent reported them (else unknown).
     comfyui: ComfyUICapabilities | None = None
+    #: The agent keeps the team's model library (its hello reported ``library_sync``).
+    library_sync: bool = False
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     cancels_sent: set[tuple[str, int]] = field(default_factory=set)
     last_progress_store: dict[str, float] = field(default_factory=dict)

@@ -3,11 +3,12 @@ every member and ``sk-`` keys read."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from runyard.api_docs import errors
+from runyard.db.unit import UnitOfWork
 from runyard.deps import (
     ClockDep,
     ManageWriter,
@@ -30,6 +31,7 @@ from runyard.library.schemas import (
 from runyard.library.service import ModelService
 from runyard.models import LibraryModel
 from runyard.pagination import PageDep
+from runyard.providers import provider
 from runyard.ratelimit import client_address
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -37,6 +39,24 @@ router = APIRouter(prefix="/models", tags=["models"])
 
 def _read(row: LibraryModel) -> ModelRead:
     return ModelRead.model_validate(row, from_attributes=True)
+
+
+class LibraryChanges(Protocol):
+    """Who hears of a committed change of a team's library (the gateway's ``LibraryPusher``)."""
+
+    def changed(self, team_id: str) -> None: ...
+
+
+ChangesDep = Annotated[LibraryChanges, Depends(provider("library", LibraryChanges))]
+
+
+def _sync_after_commit(uow: UnitOfWork, changes: LibraryChanges, team_id: str) -> None:
+    """Once the change is durable, the team's agents (on every server process) get the set."""
+
+    async def push() -> None:
+        changes.changed(team_id)
+
+    uow.after_commit(push)
 
 
 @router.post(
@@ -79,6 +99,7 @@ async def presign_model(
 async def create_model(
     body: ModelCreate,
     principal: ManageWriter,
+    changes: ChangesDep,
     uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
@@ -90,6 +111,7 @@ async def create_model(
     model answers 409 `model_exists`; a path with `..`, a leading `/` or `\\` answers 422
     `invalid_model_path`. The file is kept as long as a model names it."""
     row = await ModelService(uow, settings, storage, clock).register(principal.team, body)
+    _sync_after_commit(uow, changes, principal.team)
     await uow.commit()
     return _read(row)
 
@@ -137,6 +159,7 @@ async def update_model(
     model_id: str,
     body: ModelUpdate,
     principal: ManageWriter,
+    changes: ChangesDep,
     uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
@@ -146,6 +169,7 @@ async def update_model(
     (`disabled` takes it out of the agents' sync set). Its bytes never change."""
     service = ModelService(uow, settings, storage, clock)
     row = await service.update(principal.team, model_id, body)
+    _sync_after_commit(uow, changes, principal.team)
     await uow.commit()
     return _read(row)
 
@@ -154,6 +178,7 @@ async def update_model(
 async def delete_model(
     model_id: str,
     principal: ManageWriter,
+    changes: ChangesDep,
     uow: UnitDep,
     settings: SettingsDep,
     storage: StorageDep,
@@ -162,5 +187,6 @@ async def delete_model(
     """Remove a model from the library (and from the agents' sync set). Its file is dropped
     after a day unless another model names the same bytes."""
     await ModelService(uow, settings, storage, clock).delete(principal.team, model_id)
+    _sync_after_commit(uow, changes, principal.team)
     await uow.commit()
     return Response(status_code=204)

@@ -225,7 +225,7 @@ class Dispatcher(BackgroundLoop):
             if free[id(c)] > 0
             and needed <= c.labels
             and tool in c.runtimes
-            and (c.comfyui is None or not c.comfyui.missing(needs))
+            and (c.comfyui is None or not c.comfyui.missing(needs, dispatching=True))
         ]
         if not eligible:
             return None
@@ -294,7 +294,9 @@ class Dispatcher(BackgroundLoop):
             needed = set(task.required_labels)
             needs = task_requirements(task, version)
             if not any(
-                needed <= labels and tool in runtimes and (caps is None or not caps.missing(needs))
+                needed <= labels
+                and tool in runtimes
+                and (caps is None or not caps.missing(needs, dispatching=True))
                 for labels, runtimes, caps in able.get(task.team_id, [])
             ):
                 lifecycle.move(uow, task, TaskStatus.WAITING, now)

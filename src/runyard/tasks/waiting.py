@@ -3,7 +3,8 @@ workflow version's requirements and the team's agents (the ``agents`` table: con
 healthy, draining, labels, capacity, what their ComfyUI reported). The dispatcher decides on
 its own; this only explains, in the order a newcomer needs it: nobody with the labels, nobody
 connected, nobody healthy, everybody draining, nobody with the graph's node classes or models,
-everybody busy (with the task's place in the queue)."""
+everybody still syncing the library models it names, everybody busy (with the task's place in
+the queue)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ WaitingCode = Literal[
     "agents_unhealthy",
     "agents_draining",
     "requirements_missing",
+    "agents_syncing",
     "agents_busy",
     "about_to_be_assigned",
 ]
@@ -68,6 +70,7 @@ def explain(
     tool_type: str,
     missing: str | None,
     position: int,
+    syncing: str | None = None,
 ) -> WaitingReason:
     """The reason from what was read (pure: the unit tests call it with plain rows)."""
     labels = _labels(task)
@@ -119,6 +122,13 @@ def explain(
             "that has it.",
             agent_ids=[a.agent_id for a in open_],
         )
+    if syncing is not None:
+        return WaitingReason(
+            code="agents_syncing",
+            message=syncing + ". The task is assigned once an agent holds them (see "
+            "sync_phase in GET /r/agents).",
+            agent_ids=[a.agent_id for a in open_],
+        )
     used = sum(held.get(a.agent_id, 0) for a in open_)
     capacity = sum(a.capacity for a in open_)
     if used >= capacity:
@@ -163,11 +173,12 @@ async def waiting_reason(uow: UnitOfWork, task: Task) -> WaitingReason | None:
     held = await AgentRepository(session).held_counts(task.team_id, [a.agent_id for a in agents])
     version = await WorkflowRepository(session).version(task.workflow_id, task.workflow_version)
     tool_type = version.tool_type if version is not None else "python"
-    missing = None
+    missing = syncing = None
     if version is not None and tool_type == "comfyui":
         needs = graph_requirements(version.workflow_json, version.parameters, task.parameters)
         usable = [a for a in agents if a.connected and a.healthy and not a.draining]
-        missing = refusal(
-            needs, [(a.agent_id, ComfyUICapabilities.of(a.system_info)) for a in usable]
-        )
-    return explain(task, agents, held, tool_type, missing, await queue.ahead_of(task))
+        reports = [(a.agent_id, ComfyUICapabilities.of(a.system_info)) for a in usable]
+        missing = refusal(needs, reports)
+        syncing = refusal(needs, reports, dispatching=True) if missing is None else None
+    position = await queue.ahead_of(task)
+    return explain(task, agents, held, tool_type, missing, position, syncing)

@@ -45,6 +45,9 @@ class Requirements:
     models: frozenset[tuple[str, str]]  # (folder, file name)
     # Declared by the workflow: an agent fetches them if it lacks them (preferred if it has them).
     fetchable: frozenset[tuple[str, str]] = frozenset()
+    # Named from the team's model library (also fetchable): an agent that syncs the library
+    # gets no task before it holds them.
+    library: frozenset[tuple[str, str]] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(self.node_classes or self.models)
@@ -83,8 +86,12 @@ def graph_requirements(
             folder = CLASS_MODEL_INPUTS.get((class_type, name)) or MODEL_INPUTS.get(name)
             if folder and isinstance(value, str) and value and not _is_link(value):
                 models.add((folder, value))
-    fetchable = frozenset(
-        (str(m.get("folder")), str(m.get("file_name")))
-        for m in declared_models(dict(workflow_json))
-    ) | frozenset(required_library_models(dict(workflow_json)))  # synced from the library
-    return Requirements(frozenset(classes), frozenset(models), fetchable)
+    library = frozenset(required_library_models(dict(workflow_json)))  # synced to agents
+    fetchable = (
+        frozenset(
+            (str(m.get("folder")), str(m.get("file_name")))
+            for m in declared_models(dict(workflow_json))
+        )
+        | library
+    )
+    return Requirements(frozenset(classes), frozenset(models), fetchable, library)

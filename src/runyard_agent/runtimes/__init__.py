@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -18,8 +18,9 @@ from runyard_agent.runtimes.python import PythonRuntime, host_info
 
 if TYPE_CHECKING:
     from runyard_agent.options import AgentOptions
+    from runyard_agent.runtimes.comfyui.library import ModelLibrary
 
-__all__ = ["HealthReport", "build_runtimes", "collect_health", "host_info"]
+__all__ = ["HealthReport", "build_library", "build_runtimes", "collect_health", "host_info"]
 
 _log = logging.getLogger(__name__)
 _COMFYUI_MODULE = "runyard_agent.runtimes.comfyui"
@@ -41,6 +42,20 @@ def build_runtimes(options: AgentOptions) -> dict[str, Runtime]:
     return runtimes
 
 
+def build_library(options: AgentOptions, on_change: Callable[[], None]) -> ModelLibrary | None:
+    """The team's model library kept in ComfyUI's models folder: only with ``--comfyui-dir``."""
+    if not options.comfyui_url or options.comfyui_dir is None:
+        return None
+    try:
+        module = importlib.import_module(_COMFYUI_MODULE + ".library")
+    except ImportError:
+        return None
+    library: ModelLibrary = module.ModelLibrary(
+        options.comfyui_dir / "models", options.comfyui_model_budget, on_change=on_change
+    )
+    return library
+
+
 @dataclass(frozen=True)
 class HealthReport:
     healthy: bool  # at least one runtime can take work
@@ -48,8 +63,12 @@ class HealthReport:
     system_info: dict[str, Any]
 
 
-async def collect_health(runtimes: Mapping[str, Runtime], timeout: float) -> HealthReport:
-    """Ask every runtime for its health at once; a slow or failing check counts as unhealthy."""
+async def collect_health(
+    runtimes: Mapping[str, Runtime], timeout: float, library: ModelLibrary | None = None
+) -> HealthReport:
+    """Ask every runtime for its health at once; a slow or failing check counts as unhealthy.
+    With the model library, its state is ``system_info.library_sync``, and a full disk makes
+    the agent unhealthy."""
 
     async def check(runtime: Runtime) -> Health:
         try:
@@ -67,4 +86,8 @@ async def collect_health(runtimes: Mapping[str, Runtime], timeout: float) -> Hea
     }
     healthy_names = [name for name, health in zip(names, results, strict=True) if health.healthy]
     info = {**host_info(), "runtimes": details}
-    return HealthReport(healthy=bool(healthy_names), runtimes=healthy_names, system_info=info)
+    healthy = bool(healthy_names)
+    if library is not None:
+        info["library_sync"] = library.report()
+        healthy = healthy and library.healthy
+    return HealthReport(healthy=healthy, runtimes=healthy_names, system_info=info)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from runyard.models import Agent
 from tests.integration.api.test_models_library import model, uploaded
 from tests.integration.api.test_workflows_preflight import add_agent, caps
 from tests.support.app import Harness, Team
@@ -101,3 +102,51 @@ async def test_required_models_are_checked_at_import(harness: Harness, team_a: T
         )
         assert r.status_code == 422, r.text
         assert why in r.json()["error_message"], r.json()
+
+
+async def test_a_run_waits_while_the_agents_sync_the_models_it_names(
+    harness: Harness, team_a: Team
+) -> None:
+    nodes = ["LoraLoaderModelOnly", "CheckpointLoaderSimple", "PreviewAny"]
+    async with harness.app.state.services.db.unit() as uow:
+        uow.session.add(
+            Agent(
+                team_id=team_a.id,
+                agent_id="gpu-sync",
+                api_key_id="key",
+                labels=["comfyui"],
+                runtimes=["python", "comfyui"],
+                capacity=1,
+                connected=True,
+                healthy=True,
+                system_info={
+                    "runtimes": {"comfyui": {"healthy": True, **caps(nodes, ["base.safetensors"])}},
+                    "library_sync": {"sync_phase": "syncing", "sync_percent": 10.0, "models": {}},
+                },
+            )
+        )
+    imported = await harness.client.post(
+        "/api/v1/workflows/import", headers=team_a.auth(), json=definition()
+    )
+    assert imported.status_code == 201, imported.text
+    key = await uploaded(harness, team_a)
+    await harness.client.post("/api/v1/models", headers=team_a.auth(), json=model(key))
+    data = b"checkpoint bytes"
+    base = {
+        **model(
+            await uploaded(harness, team_a, data), "base.safetensors", model_type="checkpoints"
+        ),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    await harness.client.post("/api/v1/models", headers=team_a.auth(), json=base)
+
+    accepted = await run(harness, team_a)  # not refused at pre-flight: the agent syncs
+    assert accepted.status_code == 202, accepted.text
+    task = await harness.client.get(
+        f"/api/v1/r/tasks/{accepted.json()['task_id']}", headers=team_a.auth("integration")
+    )
+    reason = task.json()["waiting_reason"]
+    assert reason["code"] == "agents_syncing", reason
+    assert "library model loras/detail/tweaker.safetensors (syncing)" in reason["message"]
+    assert "checkpoints/base.safetensors" not in reason["message"]  # already in its ComfyUI
+    assert reason["agent_ids"] == ["gpu-sync"]

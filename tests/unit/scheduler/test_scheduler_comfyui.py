@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runyard.agents.capabilities import ComfyUICapabilities
 from runyard.models import WorkflowVersion
 from runyard.states import TaskStatus as S
 from tests.unit.scheduler.conftest import World
@@ -81,3 +82,32 @@ async def test_model_holders_are_preferred_and_unknown_agents_still_serve(world:
     second = await world.task(wf)
     assert await world.dispatcher.dispatch_once() == 1
     assert (await world.get(second)).agent_id == "unknown"
+
+
+async def test_an_agent_syncing_the_library_gets_the_task_once_it_holds_the_model(
+    world: World,
+) -> None:
+    wf = await comfy_workflow(world)
+    async with world.db.unit() as uow:
+        version = await uow.session.get(WorkflowVersion, (wf, 1))
+        assert version is not None
+        version.workflow_json = {
+            "graph": GRAPH,
+            "required_models": [{"model_type": "checkpoints", "model_path": "sd15.safetensors"}],
+        }
+    task_id = await world.task(wf)
+    both = ["CheckpointLoaderSimple", "PreviewAny"]
+    syncing = {
+        **comfy(both, []),
+        "library_sync": {"sync_phase": "syncing", "sync_percent": 40.0, "models": {}},
+    }
+    sock = await world.connect("syncing", capacity=2, labels={"comfyui"}, system_info=syncing)
+    assert await world.dispatcher.dispatch_once() == 0
+    assert not sock.frames("task.assign")
+    # The sync placed it (reported before ComfyUI's own listing is refreshed): assigned.
+    conn = world.gateway.get(world.team_id, "syncing")
+    assert conn is not None
+    done = {**comfy(both, []), "library_sync": {"models": {"checkpoints": ["sd15.safetensors"]}}}
+    conn.comfyui = ComfyUICapabilities.of(done)
+    assert await world.dispatcher.dispatch_once() == 1
+    assert (await world.get(task_id)).agent_id == "syncing"

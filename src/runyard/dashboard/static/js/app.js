@@ -9,6 +9,7 @@ import { ImportPage } from "./pages/import.js";
 import { TasksPage } from "./pages/tasks.js";
 import { TaskPage } from "./pages/task.js";
 import { AgentsPage } from "./pages/agents.js";
+import { ModelsPage } from "./pages/models.js";
 import { CredentialsPage } from "./pages/credentials.js";
 import { MembersPage } from "./pages/members.js";
 import { WebhooksPage } from "./pages/webhooks.js";
@@ -21,6 +22,7 @@ const NAV = [
   ["workflows", "Workflows", "viewer"],
   ["tasks", "Tasks", "viewer"],
   ["agents", "Agents", "viewer"],
+  ["models", "Models", "viewer"],
   ["credentials", "Credentials", "admin"],
   ["members", "Members", "admin"],
   ["team", "Team", "viewer"],
@@ -50,6 +52,8 @@ function pageFor(route, ctx) {
       return html`<${TasksPage} ...${props} />`;
     case "agents":
       return html`<${AgentsPage} ...${props} />`;
+    case "models":
+      return html`<${ModelsPage} ...${props} />`;
     case "credentials":
       if (!atLeast(ctx.role, "admin")) return needsAdmin();
       return html`<${CredentialsPage} ...${props} />`;

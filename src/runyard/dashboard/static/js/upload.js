@@ -56,12 +56,12 @@ export async function uploadFile(api, file, onProgress, signal) {
   return presign.file_key;
 }
 
-function resumeKey(file) {
-  return `runyard.upload:${file.name}:${file.size}:${file.lastModified}`;
+function resumeKey(file, base) {
+  return `runyard.upload:${base}:${file.name}:${file.size}:${file.lastModified}`;
 }
 
-async function openUpload(api, file, description) {
-  const key = resumeKey(file);
+async function openUpload(api, file, description, base) {
+  const key = resumeKey(file, base);
   let saved = null;
   try {
     saved = JSON.parse(sessionStorage.getItem(key) || "null");
@@ -70,13 +70,13 @@ async function openUpload(api, file, description) {
   }
   if (saved) {
     try {
-      const state = await api.get(`/uploads/multipart/${encodeURIComponent(saved.upload_id)}`);
+      const state = await api.get(`${base}/${encodeURIComponent(saved.upload_id)}`);
       if (state.upload_status === "open") return state;
     } catch {
       // gone or expired: start again below
     }
   }
-  const created = await api.post("/uploads/multipart/initiate", description);
+  const created = await api.post(`${base}/initiate`, description);
   sessionStorage.setItem(
     key,
     JSON.stringify({ upload_id: created.upload_id, file_key: created.file_key }),
@@ -84,8 +84,11 @@ async function openUpload(api, file, description) {
   return { ...created, parts_received: [] };
 }
 
-export async function uploadMultipart(api, file, description, onProgress, signal) {
-  const state = await openUpload(api, file, description);
+// base: "/uploads/multipart" (task inputs) or "/models/multipart" (the model library).
+export async function uploadMultipart(
+  api, file, description, onProgress, signal, base = "/uploads/multipart",
+) {
+  const state = await openUpload(api, file, description, base);
   const etags = new Map();
   let sent = 0;
   for (const part of state.parts_received || []) {
@@ -97,7 +100,7 @@ export async function uploadMultipart(api, file, description, onProgress, signal
   for (let n = 1; n <= state.part_count; n += 1) if (!etags.has(n)) todo.push(n);
   for (let i = 0; i < todo.length; i += PARTS_PER_PRESIGN) {
     const batch = todo.slice(i, i + PARTS_PER_PRESIGN);
-    const signed = await api.post("/uploads/multipart/presign-parts", {
+    const signed = await api.post(`${base}/presign-parts`, {
       upload_id: state.upload_id,
       file_key: state.file_key,
       part_numbers: batch,
@@ -119,12 +122,12 @@ export async function uploadMultipart(api, file, description, onProgress, signal
   const parts = [...etags.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([part_number, etag]) => ({ part_number, etag }));
-  const done = await api.post("/uploads/multipart/complete", {
+  const done = await api.post(`${base}/complete`, {
     upload_id: state.upload_id,
     file_key: state.file_key,
     parts,
   });
-  sessionStorage.removeItem(resumeKey(file));
+  sessionStorage.removeItem(resumeKey(file, base));
   onProgress(file.size, file.size);
   return done.file_key;
 }

@@ -1,5 +1,6 @@
-// The team's agents: status, labels, capacity, running tasks, and what each reports about its
-// machine (runtimes such as ComfyUI and their versions, devices, memory, VRAM).
+// The team's agents: status, labels, capacity, running tasks, the sync of the team's model
+// library, and what each reports about its machine (runtimes such as ComfyUI and their
+// versions, devices, memory, VRAM).
 import { html, useEffect } from "../../vendor/preact-htm.js";
 import { query } from "../api.js";
 import { ErrorBox, Page, bytes, useLoad, when } from "../ui.js";
@@ -41,6 +42,24 @@ function Runtimes({ runtimes }) {
   </ul>`;
 }
 
+const SYNC_BADGE = { idle: "badge-completed", syncing: "badge-running", failed: "badge-failed" };
+
+function LibrarySync({ agent }) {
+  if (!agent.sync_phase) return null;
+  const held = agent.synced_models.length;
+  return html`<div class="library-sync">
+    <h3>Model library</h3>
+    <p>
+      <span class=${"badge " + SYNC_BADGE[agent.sync_phase]}>${agent.sync_phase}</span>
+      ${" "}${held} model${held === 1 ? "" : "s"} held
+      ${agent.sync_phase === "syncing" && agent.sync_percent !== null
+        ? html` · <progress max="100" value=${agent.sync_percent}></progress> ${Math.floor(agent.sync_percent)}%`
+        : null}
+    </p>
+    ${agent.sync_detail ? html`<p class="muted sync-detail">${agent.sync_detail}</p>` : null}
+  </div>`;
+}
+
 export function AgentsPage({ ctx }) {
   const [data, error, reload] = useLoad(() => ctx.api.get("/r/agents" + query({ per_page: 100 })), []);
   useEffect(() => {
@@ -54,7 +73,7 @@ export function AgentsPage({ ctx }) {
       : null}
     <ul class="agents">
       ${(data ? data.agent_list : []).map((a) => {
-        const { runtimes, ...machine } = a.system_info || {};
+        const { runtimes, library_sync: _sync, ...machine } = a.system_info || {};
         return html`<li class="card agent">
           <h2>${a.agent_id}</h2>
           <p>
@@ -65,6 +84,7 @@ export function AgentsPage({ ctx }) {
           <p>Labels: ${a.agent_labels.map((l) => html`<span class="tag">${l}</span> `)}</p>
           <p class="muted">Last heartbeat ${when(a.last_heartbeat)} · connected since ${when(a.connected_at)}</p>
           ${runtimes ? html`<h3>Runtimes</h3><${Runtimes} runtimes=${runtimes} />` : null}
+          <${LibrarySync} agent=${a} />
           <details>
             <summary>System information</summary>
             <${Info} info=${machine} />

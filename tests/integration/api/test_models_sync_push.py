@@ -1,0 +1,126 @@
+"""The model library pushed to agents (``library.sync.v1``): on every change (register, update,
+disable, delete) to the team's agents that sync it, never to another team's or to agents that do
+not sync; on PostgreSQL also to agents connected to another server process."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.websockets import WebSocketState
+
+from runyard.gateway.registry import Connection, Gateway
+from tests.integration.api.test_models_library import BODY, model, uploaded
+from tests.support.app import Harness, Team, make_settings, running_app
+
+
+class Socket:
+    application_state = WebSocketState.CONNECTED
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.arrived = asyncio.Event()
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+        self.arrived.set()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.application_state = WebSocketState.DISCONNECTED
+
+    async def next_set(self) -> list[dict[str, Any]]:
+        await asyncio.wait_for(self.arrived.wait(), 10)
+        self.arrived.clear()
+        frame = self.sent[-1]
+        assert frame["type"] == "library.sync.v1"
+        return list(frame["models"])
+
+
+def attach(gateway: Gateway, team_id: str, agent_id: str, *, syncs: bool = True) -> Socket:
+    sock = Socket()
+    gateway.add(
+        Connection(
+            websocket=sock,  # type: ignore[arg-type]
+            team_id=team_id,
+            agent_id=agent_id,
+            key_id="key",
+            connection_id=f"conn-{agent_id}",
+            labels={"comfyui"},
+            capacity=1,
+            library_sync=syncs,
+        )
+    )
+    return sock
+
+
+async def test_every_change_reaches_the_teams_syncing_agents(
+    harness: Harness, team_a: Team, team_b: Team
+) -> None:
+    gateway = harness.app.state.services.gateway
+    mine = attach(gateway, team_a.id, "gpu-1")
+    silent = attach(gateway, team_a.id, "old-agent", syncs=False)
+    theirs = attach(gateway, team_b.id, "gpu-b")
+
+    key = await uploaded(harness, team_a)
+    created = await harness.client.post("/api/v1/models", headers=team_a.auth(), json=model(key))
+    assert created.status_code == 201, created.text
+    row = created.json()
+    [synced] = await mine.next_set()
+    assert synced["model_id"] == row["id"]
+    assert (synced["model_type"], synced["model_path"]) == ("loras", "detail/tweaker.safetensors")
+    assert synced["sha256"] == hashlib.sha256(BODY).hexdigest()
+    assert synced["size_bytes"] == len(BODY)
+    fetched = await harness.client.get(synced["download_url"])  # the embedded store's GET
+    assert fetched.status_code == 200 and fetched.content == BODY
+
+    moved = await harness.client.put(
+        f"/api/v1/models/{row['id']}", headers=team_a.auth(), json={"model_path": "b.safetensors"}
+    )
+    assert moved.status_code == 200
+    assert [m["model_path"] for m in await mine.next_set()] == ["b.safetensors"]
+    await harness.client.put(
+        f"/api/v1/models/{row['id']}", headers=team_a.auth(), json={"model_status": "disabled"}
+    )
+    assert await mine.next_set() == []
+    await harness.client.put(
+        f"/api/v1/models/{row['id']}", headers=team_a.auth(), json={"model_status": "active"}
+    )
+    assert len(await mine.next_set()) == 1
+    deleted = await harness.client.delete(f"/api/v1/models/{row['id']}", headers=team_a.auth())
+    assert deleted.status_code == 204
+    assert await mine.next_set() == []
+
+    # A refused change pushes nothing; other teams and non-syncing agents never hear of it.
+    refused = await harness.client.put(
+        f"/api/v1/models/{row['id']}", headers=team_a.auth(), json={"model_status": "disabled"}
+    )
+    assert refused.status_code == 404
+    await asyncio.sleep(0.2)
+    assert not mine.arrived.is_set()
+    assert silent.sent == [] and theirs.sent == []
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_change_reaches_agents_of_another_server_process(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with (
+        running_app(make_settings(db_url, tmp_path / "a"), background=True) as a,
+        running_app(make_settings(db_url, tmp_path / "b"), background=True) as b,
+    ):
+        services_a, services_b = a.app.state.services, b.app.state.services
+        assert services_a.listener is not None and services_b.listener is not None
+        await asyncio.wait_for(services_a.listener.connected.wait(), 10)
+        await asyncio.wait_for(services_b.listener.connected.wait(), 10)
+        team = await a.team("alpha", "alice@example.com")
+        on_b = attach(services_b.gateway, team.id, "gpu-on-b")
+
+        key = await uploaded(a, team)
+        created = await a.client.post("/api/v1/models", headers=team.auth(), json=model(key))
+        assert created.status_code == 201, created.text
+        [synced] = await on_b.next_set()  # registered through process a, sent by process b
+        assert synced["model_id"] == created.json()["id"]
