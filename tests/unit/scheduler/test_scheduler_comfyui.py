@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runyard.agents.capabilities import ComfyUICapabilities
+from runyard.workflows.preflight import ComfyUICapabilities
 from runyard.models import WorkflowVersion
 from runyard.states import TaskStatus as S
 from tests.unit.scheduler.conftest import World

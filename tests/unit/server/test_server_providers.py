@@ -26,5 +26,5 @@ def _is_or_extends(declared: object, asked: type) -> bool:
         return True
     if isinstance(declared, type) and isinstance(asked, type):
         # a protocol asked of a concrete field (LiveAgents of the Gateway) is checked by mypy
-        return issubclass(declared, asked) or getattr(asked, "_is_protocol", False)
+        return getattr(asked, "_is_protocol", False) or issubclass(declared, asked)
     return False
