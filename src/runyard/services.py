@@ -31,6 +31,7 @@ from runyard.storage import build_storage
 from runyard.storage.base import Storage
 from runyard.tasks.pg_transitions import PostgresTransitions
 from runyard.tasks.transitions import TaskTransitions
+from runyard.tunnels.relay import TunnelRelays
 from runyard.webhooks.delivery import WebhookWorker
 from runyard_protocol import CloseReason
 
@@ -110,6 +111,7 @@ class Services:
     rate_limiter: RateLimiter
     transitions: TaskTransitions
     mailer: Mailer
+    tunnels: TunnelRelays
     listener: Listener | None = None
     ready: bool = False
     running: list[BackgroundLoop] = field(default_factory=list)
@@ -149,6 +151,7 @@ class Services:
             rate_limiter=build_rate_limiter(settings, db),
             transitions=transitions,
             mailer=Mailer(settings.smtp),
+            tunnels=TunnelRelays(db, settings, clock, gateway, dispatcher.wake),
             listener=wakeups.listener,
         )
 
@@ -160,6 +163,7 @@ class Services:
                 self.liveness,
                 self.sweeper,
                 self.webhooks,
+                self.tunnels,
             ]
             for loop in self.running:
                 loop.start()

@@ -7,15 +7,16 @@ from pydantic import BaseModel, Field
 
 from runyard.pagination import PageMeta
 
-AgentStatus = Literal["idle", "busy", "unhealthy"]
+AgentStatus = Literal["idle", "busy", "unhealthy", "tunnel"]
 
 
 class AgentRead(BaseModel):
     agent_id: str
     agent_labels: list[str]
     agent_status: AgentStatus = Field(
-        description="idle: free capacity; busy: full or draining; unhealthy: its runtime is "
-        "failing or it is not connected (see `connected`)."
+        description="idle: free capacity; busy: full or draining; tunnel: an exclusive "
+        "tunnel is open (it takes no tasks); unhealthy: its runtime is failing or it is not "
+        "connected (see `connected`)."
     )
     connected: bool
     running_tasks: int
@@ -24,6 +25,9 @@ class AgentRead(BaseModel):
     agent_version: str
     system_info: dict[str, Any]
     connected_at: datetime | None
+    tunnel_ports: list[int] = Field(
+        default_factory=list, description="Ports on the agent that tunnels may reach."
+    )
 
 
 class AgentList(BaseModel):
