@@ -44,7 +44,7 @@ async def open_tunnel(
         "tunnel %s opened: agent=%s port=%d protocol=%s exclusive=%s by user=%s",
         tunnel.id,
         agent_id,
-        body.port,
+        tunnel.port,
         body.protocol,
         body.exclusive,
         principal.user_id,

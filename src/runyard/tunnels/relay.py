@@ -212,13 +212,17 @@ class TunnelRelays(BackgroundLoop):
                 await websocket.send_bytes(chunk)
 
         tasks = {asyncio.create_task(up()), asyncio.create_task(down())}
+        reason = ""
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the tunnel was closed (``end``)
+            reason = "The tunnel was closed."
+            raise
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            reason = stream.reason
+            reason = reason or stream.reason
             await stream.close()
             if websocket.application_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):

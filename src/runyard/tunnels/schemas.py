@@ -12,8 +12,12 @@ TunnelStatus = Literal["open", "closed"]
 class TunnelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    port: int = Field(
-        default=8188, ge=1, le=65535, description="The port on the agent's 127.0.0.1."
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="The port on the agent's 127.0.0.1. Default: the first port the agent "
+        "allows (its ComfyUI's, unless it was started with --tunnel-port).",
     )
     protocol: TunnelProtocol = Field(
         default="http",

@@ -86,11 +86,12 @@ class TunnelService:
                 code="agent_not_connected",
             )
         allowed = sorted(agent.tunnel_ports or [])
-        if body.port not in allowed:
+        port = body.port or (allowed[0] if allowed else 8188)
+        if port not in allowed:
             raise Forbidden(
-                f"The agent {agent_id!r} does not allow tunnels to port {body.port} (allowed: "
+                f"The agent {agent_id!r} does not allow tunnels to port {port} (allowed: "
                 f"{', '.join(map(str, allowed)) or 'none'}). Start the agent with "
-                f"--tunnel-port {body.port} to allow it.",
+                f"--tunnel-port {port} to allow it.",
                 code="tunnel_port_not_allowed",
             )
         if body.protocol == "http" and not config.base_url:
@@ -115,7 +116,7 @@ class TunnelService:
         tunnel = Tunnel(
             team_id=team_id,
             agent_id=agent_id,
-            port=body.port,
+            port=port,
             protocol=body.protocol,
             exclusive=body.exclusive,
             tunnel_status="open",
