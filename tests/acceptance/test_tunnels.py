@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -155,6 +157,25 @@ def test_a_member_reaches_the_agents_port_through_either_server(
     listed = httpx.get(f"{api}/agents/gpu-1/tunnels", headers=_login(a.url, "viewer")).json()
     assert [t["id"] for t in listed["tunnel_list"]] == [tunnel["id"]]
     assert listed["tunnel_list"][0]["sessions_total"] == 2
+
+    # `runyard tunnel open` forwards a local port through server A (its own tcp tunnel).
+    local = free_port()
+    cli = Proc(
+        "tunnel-cli",
+        python_cmd("-m", "runyard", "tunnel", "open", "gpu-1", "--port", str(echo_port),
+                   "--local-port", str(local)),
+        {**a.env, "RUNYARD_URL": a.url, "RUNYARD_API_KEY": a.team.device_key}, a.logs,
+    )  # fmt: skip
+    wait_until(lambda: "Forwarding 127.0.0.1:" in cli.log(), 30)
+    for _ in range(2):  # two connections, one after the other
+        with socket.create_connection(("127.0.0.1", local), timeout=10) as conn:
+            conn.sendall(b"through the CLI")
+            assert conn.recv(100) == b"through the CLI"
+    cli.signal(signal.SIGINT)
+    assert cli.wait(20) == 0, cli.log()
+    assert "Closed tunnel" in cli.log()
+    listed = httpx.get(f"{api}/agents/gpu-1/tunnels", headers=member).json()["tunnel_list"]
+    assert [t["tunnel_status"] for t in listed] == ["open", "closed"]
 
     # Closing ends it: the next connection is refused with the reason.
     closed = httpx.delete(f"{api}/tunnels/{tunnel['id']}", headers=member)
