@@ -50,6 +50,7 @@ def pair(e2e_pg_name: str, tmp_path: Path) -> Iterator[tuple[Stack, Stack, int]]
         RUNYARD_DB_URL=db_url,
         RUNYARD_STORAGE="local",
         RUNYARD_LOG_LEVEL="INFO",
+        RUNYARD_METRICS_TOKEN="metrics-token",
     )
     settings = Settings(environment="test", secret_key=SECRET, public_url=env["RUNYARD_PUBLIC_URL"])
     team, other = _provision(db_url, settings)
@@ -151,6 +152,13 @@ def test_a_member_reaches_the_agents_port_through_either_server(
     payload = os.urandom(3 * 1024 * 1024 + 17)  # several windows, chunks of odd sizes
     assert asyncio.run(_echo_through(a.url, tunnel["id"], device, payload)) == payload
     assert asyncio.run(_echo_through(b.url, tunnel["id"], member, b"hello")) == b"hello"
+    metrics = httpx.get(f"{a.url}/metrics", headers={"Authorization": "Bearer metrics-token"})
+    relayed = {
+        line.split('"')[1]: float(line.split()[-1])
+        for line in metrics.text.splitlines()
+        if line.startswith("runyard_tunnel_bytes_total{")
+    }
+    assert relayed["to_agent"] >= len(payload) and relayed["from_agent"] >= len(payload)
     # Another team's credential cannot use the tunnel.
     with pytest.raises(Exception, match="404"):
         asyncio.run(_echo_through(a.url, tunnel["id"], other, b"x"))

@@ -7,6 +7,7 @@ says so."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,13 +102,19 @@ def test_comfyui_opens_through_a_tunnel_with_its_socket_live(
 def test_the_agents_page_opens_comfyui_and_closes_tunnels(
     page: Page, dev: Dev, comfy_tunnel_agent: str
 ) -> None:
-    sign_in(page, dev, f"/#/agents/{comfy_tunnel_agent}")
+    sign_in(page, dev, "/#/agents")
+    page.get_by_role("link", name=comfy_tunnel_agent).click()
+    expect(page.get_by_role("heading", name=f"Agent {comfy_tunnel_agent}")).to_be_visible()
     with page.context.expect_page() as opened:
-        page.get_by_role("button", name="Open ComfyUI").click()
+        page.get_by_role("button", name="Open ComfyUI", exact=True).click()
     comfy = opened.value
     expect(comfy.locator("#socket")).to_have_text("live")
-    expect(page.get_by_role("row").filter(has_text="open")).to_have_count(1)
+    expect(comfy.locator("#version")).to_have_text("0.3.64")
+    close_buttons = page.get_by_role("button", name=re.compile("^Close tunnel"))
+    expect(close_buttons).to_have_count(1)
+    expect(page.get_by_role("cell", name="http")).to_have_count(1)
     shot(page, dev, "agent-tunnels")
-    page.get_by_role("button", name="Close tunnel").first.click()
-    expect(page.get_by_role("row").filter(has_text="closed")).to_have_count(1)
-    expect(comfy.locator("#socket")).to_contain_text("closed", timeout=15_000)
+    close_buttons.first.click()
+    expect(close_buttons).to_have_count(0)
+    expect(page.get_by_role("cell", name=re.compile("^closed"))).to_have_count(1)
+    expect(comfy.locator("#socket")).to_contain_text("closed 4000", timeout=15_000)

@@ -40,7 +40,9 @@ async def metrics(request: Request) -> Response:
             headers={"WWW-Authenticate": "Bearer"},
         )
     registry: Metrics = request.app.state.metrics
-    await registry.refresh(services.db, services.gateway, services.feed, services.clock.now())
+    await registry.refresh(
+        services.db, services.gateway, services.feed, services.clock.now(), services.tunnels
+    )
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
 
 
