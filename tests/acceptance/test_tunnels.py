@@ -32,9 +32,11 @@ FAST_TUNNELS = {"RUNYARD_TUNNEL_SWEEP_INTERVAL": "0.3"}
 
 
 @pytest.fixture
-def pair(e2e_pg_name: str, tmp_path: Path) -> Iterator[tuple[Stack, Stack, int]]:
-    """Two servers on one database (embedded store off: S3 is not needed, nothing is
-    uploaded), and an echo server's port."""
+def pair(
+    e2e_pg_name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[Stack, Stack, int]]:
+    """Two servers on one database (the embedded store: nothing big is stored), and an echo
+    server's port; ``indirect`` parameters add settings."""
     from runyard.settings import Settings
 
     asyncio.run(truncate_pg(e2e_pg_name))
@@ -52,6 +54,7 @@ def pair(e2e_pg_name: str, tmp_path: Path) -> Iterator[tuple[Stack, Stack, int]]
         RUNYARD_LOG_LEVEL="INFO",
         RUNYARD_METRICS_TOKEN="metrics-token",
     )
+    env.update(getattr(request, "param", {}))
     settings = Settings(environment="test", secret_key=SECRET, public_url=env["RUNYARD_PUBLIC_URL"])
     team, other = _provision(db_url, settings)
     logs = tmp_path / "logs"
@@ -249,3 +252,44 @@ def test_a_killed_agent_ends_the_session_with_a_message(pair: tuple[Stack, Stack
         json={"port": echo_port, "protocol": "tcp"},
     )
     assert (r.status_code, r.json()["error_code"]) == (409, "agent_not_connected")
+
+
+async def _hold(url: str, tunnel_id: str, headers: dict[str, str], seconds: float) -> None:
+    ws_url = url.replace("http://", "ws://") + f"/api/v1/tunnels/{tunnel_id}/connect"
+    async with connect(ws_url, additional_headers=headers) as ws:
+        assert json.loads(await ws.recv()) == {"ok": True}
+        await asyncio.sleep(seconds)
+        await ws.send(b"still here")
+        assert await ws.recv() == b"still here"
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [{"RUNYARD_TUNNEL_IDLE_TIMEOUT": "2", "RUNYARD_TUNNEL_MAX_PER_AGENT": "2"}],
+    indirect=True,
+)
+def test_idle_tunnels_close_and_the_limit_holds(pair: tuple[Stack, Stack, int]) -> None:
+    a, b, echo_port = pair
+    b.start_agent("gpu-1", extra=["--tunnel-port", str(echo_port)])
+    a.wait_agent("gpu-1")
+    device = {"Authorization": f"Bearer {a.team.device_key}"}
+    api = f"{a.url}/api/v1"
+
+    def open_() -> httpx.Response:
+        body = {"port": echo_port, "protocol": "tcp"}
+        return httpx.post(f"{api}/agents/gpu-1/tunnels", headers=device, json=body)
+
+    used, idle = open_().json(), open_().json()
+    r = open_()
+    assert (r.status_code, r.json()["error_code"]) == (409, "tunnel_limit_reached")
+    assert "RUNYARD_TUNNEL_MAX_PER_AGENT" in r.json()["error_message"]
+    # A session keeps its tunnel open past the idle timeout; the unused one closes.
+    asyncio.run(_hold(b.url, used["id"], device, 4.5))
+
+    def status(tunnel: dict[str, str]) -> dict[str, str]:
+        return dict(httpx.get(f"{api}/tunnels/{tunnel['id']}", headers=device).json())
+
+    assert status(used)["tunnel_status"] == "open"
+    closed = status(idle)
+    assert closed["tunnel_status"] == "closed" and "without use" in closed["close_reason"]
+    assert open_().status_code == 201  # room again

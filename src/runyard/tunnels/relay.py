@@ -236,7 +236,8 @@ class TunnelRelays(BackgroundLoop):
         async with self.db.unit() as uow:
             repo = TunnelRepository(uow.session)
             statuses = await repo.statuses(self._sessions)
-            ended = [tid for tid, status in statuses.items() if status != "open"]
+            # Closed, or gone with its team: their sessions end.
+            ended = [tid for tid in self._sessions if statuses.get(tid) != "open"]
             live = [tid for tid, status in statuses.items() if status == "open"]
             await repo.keep_alive(live, now + timedelta(seconds=self.settings.tunnel.idle_timeout))
             service = TunnelService(uow, self.settings)
