@@ -222,6 +222,9 @@ class Agent:
             logger=self._ws_logger,
             open_timeout=self.options.open_timeout,
             max_size=16 * 1024 * 1024,
+            # Tunnel data is mostly compressed already (images, video); deflating every 64 KiB
+            # chunk cost more CPU than the link it saved. Frames are small JSON.
+            compression=None,
             user_agent_header=f"runyard-agent/{agent_version()}",
         ) as ws:
             try:
