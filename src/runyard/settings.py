@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Accounts, invitation emails and device pairing: their own module (re-exported here).
+# Accounts, invitation emails, device pairing and tunnels: modules of their own (re-exported).
 from runyard.settings_access import AuthSettings as AuthSettings
 from runyard.settings_access import PairingSettings as PairingSettings
 from runyard.settings_access import SmtpSettings as SmtpSettings
