@@ -63,12 +63,14 @@ def pair(
     b = replace(a, url=f"http://127.0.0.1:{ports[1]}", procs=[])
     echo_port = free_port()
     echo = Proc("echo", python_cmd("-m", "tests.support.echo", str(echo_port)), env, logs)
-    a.start_server()
-    b.start_server()
-    yield a, b, echo_port
-    for proc in [*a.procs, *b.procs, a.server, b.server, echo]:
-        if proc is not None:
-            proc.stop()
+    try:  # a server that fails to start is stopped too
+        a.start_server()
+        b.start_server()
+        yield a, b, echo_port
+    finally:
+        for proc in [*a.procs, *b.procs, a.server, b.server, echo]:
+            if proc is not None:
+                proc.stop()
 
 
 def _users(db_url: str, team_id: str) -> None:
