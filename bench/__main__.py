@@ -13,8 +13,10 @@ Sizes (environment; the defaults keep a run under ~10 minutes on 2 cores):
   disk against a plain GET of the same bytes (bench/library_sync.py);
 - ``BENCH_G_STREAMS`` (500), ``BENCH_G_AGENTS`` (300), ``BENCH_G_TASKS`` (100000): the G rows
   (bench/growth.py, ~2 minutes);
+- ``BENCH_T_MIB`` (64), ``BENCH_T_REQUESTS`` (300), ``BENCH_T_TASKS`` (200): the tunnel rows
+  (bench/tunnel.py);
 - ``BENCH_ONLY`` (all): a subset, e.g. ``P1,P2`` (P3, P4 and P6 share one stack; ``G`` the
-  growth rows).
+  growth rows; ``T`` the tunnel rows).
 
 Progress goes to stderr; the table to stdout. PostgreSQL at 127.0.0.1:5432 (trust, user
 ``postgres``) and Redis at 127.0.0.1:6379 are needed; ``scripts/ensure-bench-tools.sh`` checks.
@@ -238,12 +240,22 @@ def main() -> None:
 
         say("P7 model library sync")
         rows += p7_rows()
+    if want("T"):
+        from bench.tunnel import t_rows
+
+        say("T tunnel rows")
+        rows += t_rows()
     if want("G") and pg:
         from bench.growth import g_rows
 
         say("G growth rows")
         rows += g_rows()
-    order = {k: i for i, k in enumerate(["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P3/P4", "G2"])}
+    order = {
+        k: i
+        for i, k in enumerate(
+            ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P3/P4", "T1", "T2", "T3", "G2"]
+        )
+    }
     rows.sort(key=lambda r: order.get(r.id, 99))
     uname = platform.uname()
     print(

@@ -217,6 +217,7 @@ class Keys:
     team_id: str
     integration_key: str
     agent_key: str
+    device_key: str = ""
 
 
 def prepare_database(db_url: str) -> Keys:
@@ -244,7 +245,7 @@ def prepare_database(db_url: str) -> Keys:
                         team.team_id, WorkflowDefinition.model_validate(raw)
                     )
                 await session.commit()
-            return Keys(team.team_id, team.integration_key, team.agent_key)
+            return Keys(team.team_id, team.integration_key, team.agent_key, team.device_key)
         finally:
             await db.dispose()
 

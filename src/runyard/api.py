@@ -20,6 +20,8 @@ from runyard.tasks.run_endpoints import runs as runs_router
 from runyard.tasks.validate_endpoints import checks as run_checks_router
 from runyard.teams.account import router as account_router
 from runyard.teams.endpoints import router as teams_router
+from runyard.tunnels.endpoints import router as tunnels_router
+from runyard.tunnels.sockets import router as tunnel_sockets_router
 from runyard.uploads.endpoints import router as uploads_router
 from runyard.webhooks.endpoints import router as webhooks_router
 from runyard.workflows.endpoints import manage as workflows_router
@@ -53,5 +55,7 @@ def mount_routers(app: FastAPI) -> None:
         pairing_router,
         model_uploads_router,
         models_router,
+        tunnels_router,
+        tunnel_sockets_router,
     ):
         app.include_router(router, prefix="/api/v1")

@@ -23,6 +23,7 @@ from runyard.middleware import RequestIdMiddleware
 from runyard.services import Services
 from runyard.settings import Settings
 from runyard.storage.base import Storage
+from runyard.tunnels.origin import TunnelOriginMiddleware
 
 DESCRIPTION = """
 Runyard runs parameterised workflows (ComfyUI graphs, Python functions) on your own agents.
@@ -69,6 +70,8 @@ def create_app(
     install_metrics(app, services.db)
     install_edge(app, settings)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: the tunnel origin's requests are the tunnelled app's, never the API's.
+    app.add_middleware(TunnelOriginMiddleware, services=services)
     install_error_handlers(app)
     mount_routers(app)
     # Streamable HTTP (MCP) at exactly /mcp, POST only: the server is stateless, so it has no

@@ -147,6 +147,17 @@ ErrorCode = Literal[
     # agent protocol
     "protocol_error",
     "stale_attempt",
+    # tunnels
+    "agent_not_found",
+    "agent_not_connected",
+    "tunnel_port_not_allowed",
+    "tunnel_origin_not_configured",
+    "tunnel_limit_reached",
+    "tunnel_not_found",
+    "tunnel_closed",
+    "tunnel_link_expired",
+    "tunnel_open_failed",
+    "tunnel_not_authorized",
 ]
 
 ERROR_CODES: frozenset[str] = frozenset(get_args(ErrorCode))

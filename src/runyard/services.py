@@ -32,6 +32,7 @@ from runyard.storage import build_storage
 from runyard.storage.base import Storage
 from runyard.tasks.pg_transitions import PostgresTransitions
 from runyard.tasks.transitions import TaskTransitions
+from runyard.tunnels.relay import TunnelRelays
 from runyard.webhooks.delivery import WebhookWorker
 from runyard_protocol import CloseReason
 
@@ -112,6 +113,7 @@ class Services:
     transitions: TaskTransitions
     mailer: Mailer
     library: LibraryPusher
+    tunnels: TunnelRelays
     listener: Listener | None = None
     ready: bool = False
     running: list[BackgroundLoop] = field(default_factory=list)
@@ -156,6 +158,7 @@ class Services:
             transitions=transitions,
             mailer=Mailer(settings.smtp),
             library=library,
+            tunnels=TunnelRelays(db, settings, clock, gateway, dispatcher.wake),
             listener=wakeups.listener,
         )
 
@@ -167,6 +170,7 @@ class Services:
                 self.liveness,
                 self.sweeper,
                 self.webhooks,
+                self.tunnels,
             ]
             for loop in self.running:
                 loop.start()

@@ -17,10 +17,11 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Accounts, invitation emails and device pairing: their own module (re-exported here).
+# Accounts, invitation emails, device pairing and tunnels: modules of their own (re-exported).
 from runyard.settings_access import AuthSettings as AuthSettings
 from runyard.settings_access import PairingSettings as PairingSettings
 from runyard.settings_access import SmtpSettings as SmtpSettings
+from runyard.settings_tunnels import TunnelSettings as TunnelSettings
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "placeholder"}
 MIB = 1024 * 1024
@@ -370,6 +371,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    tunnel: TunnelSettings = Field(default_factory=TunnelSettings)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -143,6 +143,22 @@ def agent(
             "per task; 0 sends none.",
         ),
     ] = 1.0,
+    tunnel_port: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--tunnel-port",
+            min=1,
+            max=65535,
+            help="A port on 127.0.0.1 that members may open a tunnel to through the server "
+            "(repeatable, e.g. --tunnel-port 8188 --tunnel-port 8888). Default: the ComfyUI "
+            "port of --comfyui-url when ComfyUI runs on this machine.",
+            show_default=False,
+        ),
+    ] = None,
+    no_tunnels: Annotated[
+        bool,
+        typer.Option("--no-tunnels", help="Allow no tunnels to this machine at all."),
+    ] = False,
     drain_timeout: Annotated[
         float,
         typer.Option(
@@ -184,6 +200,7 @@ def agent(
             comfyui_gpus=gpus,
             comfyui_preview_interval=comfyui_preview_interval,
             drain_timeout=drain_timeout,
+            tunnel_ports=[] if no_tunnels else (list(tunnel_port) if tunnel_port else None),
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

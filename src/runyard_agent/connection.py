@@ -34,7 +34,13 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from runyard_agent.executor import Executor, TaskLog
 from runyard_agent.link import Link
-from runyard_agent.options import AgentOptions, AgentRejectedError, Backoff, agent_version
+from runyard_agent.options import (
+    AgentOptions,
+    AgentRejectedError,
+    Backoff,
+    agent_version,
+    check_close,
+)
 from runyard_agent.runtimes import build_library, build_runtimes, collect_health
 from runyard_agent.runtimes.base import Runtime
 from runyard_agent.states import TRANSITIONS, ConnectionState
@@ -51,7 +57,9 @@ from runyard_protocol import (
     ServerWelcome,
     TaskAssign,
     TaskCancel,
-    close_reason_for,
+    TunnelClose,
+    TunnelCredit,
+    TunnelOpen,
     dump_frame,
     parse_server_frame,
 )
@@ -87,7 +95,7 @@ class Agent:
         self._force = asyncio.Event()
         self._heartbeat_wake = asyncio.Event()
         self._heartbeat_interval = 10.0
-        self.link = Link(self.log, options.request_timeout)
+        self.link = Link(self.log, options.request_timeout, options.allowed_tunnel_ports())
         self._draining = False
         self._drain_task: asyncio.Task[None] | None = None
         self._session_task: asyncio.Task[None] | None = None
@@ -218,6 +226,9 @@ class Agent:
             logger=self._ws_logger,
             open_timeout=self.options.open_timeout,
             max_size=16 * 1024 * 1024,
+            # Tunnel data is mostly compressed already (images, video); deflating every 64 KiB
+            # chunk cost more CPU than the link it saved. Frames are small JSON.
+            compression=None,
             user_agent_header=f"runyard-agent/{agent_version()}",
         ) as ws:
             try:
@@ -232,7 +243,8 @@ class Agent:
                 pass
             finally:
                 self._disconnected()
-            self._check_close(ws)
+            if not self._stopped.is_set():
+                check_close(ws.protocol.close_rcvd, self.log)
 
     async def _handshake(self, ws: ClientConnection, runtimes: Mapping[str, Runtime]) -> None:
         health = await collect_health(runtimes, self.options.health_timeout, self.library)
@@ -245,6 +257,7 @@ class Agent:
             system_info=health.system_info,
             healthy=health.healthy,
             running_tasks=self._running_tasks(),
+            tunnel_ports=sorted(self.link.tunnels.ports),
         )
         self._set_state(ConnectionState.HELLO_SENT)
         await ws.send(dump_frame(hello))
@@ -267,23 +280,6 @@ class Agent:
             len(hello.running_tasks),
         )
         await self.link.attach(ws)
-
-    def _check_close(self, ws: ClientConnection) -> None:
-        if self._stopped.is_set():
-            return
-        received = ws.protocol.close_rcvd
-        if received is None:
-            self.log.warning("connection lost")
-            return
-        reason = close_reason_for(received.code)
-        said = f": {received.reason}" if received.reason else ""
-        if reason is not None and not reason.retryable:
-            raise AgentRejectedError(
-                f"the server closed the connection for good: {reason.description} "
-                f"(close code {received.code}{said})",
-                close_code=received.code,
-            )
-        self.log.warning("the server closed the connection (code %d%s)", received.code, said)
 
     def _disconnected(self) -> None:
         self.link.detach()
@@ -312,13 +308,16 @@ class Agent:
                 draining=self._draining,
             )
             try:
-                await ws.send(dump_frame(frame))
+                await self.link.send_text(ws, dump_frame(frame))
             except ConnectionClosed:
                 return
 
     # ------------------------------------------------------------------ frames
 
     async def _dispatch(self, raw: str | bytes) -> None:
+        if isinstance(raw, bytes):  # only tunnel data travels in binary messages
+            self.link.tunnels.feed_data(raw)
+            return
         try:
             frame = parse_server_frame(raw)
         except ValidationError as exc:
@@ -328,7 +327,9 @@ class Agent:
             )
             return
         assert self._executor is not None
-        if isinstance(frame, TaskAssign):
+        if isinstance(frame, TunnelOpen | TunnelCredit | TunnelClose):
+            self.link.tunnels.handle(frame)
+        elif isinstance(frame, TaskAssign):
             await self._executor.assign(frame)
         elif isinstance(frame, TaskCancel):
             self._executor.cancel(frame)

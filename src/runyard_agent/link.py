@@ -12,6 +12,7 @@ matched to requests by ``request_id``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Iterable
 from contextlib import suppress
@@ -23,12 +24,14 @@ from websockets.exceptions import ConnectionClosed
 
 from runyard_agent.outbox import Outbox
 from runyard_agent.transfer import RequestFailedError
+from runyard_agent.tunnels import TunnelRelay
 from runyard_protocol import (
     OUTCOMES,
     ErrorFrame,
     InputUrlGrant,
     OutcomeAck,
     OutputUrlGrant,
+    PriorityGate,
     TaskPreview,
     dump_frame,
 )
@@ -39,8 +42,16 @@ _Reply = TypeVar("_Reply", bound=BaseModel)
 
 
 class Link:
-    def __init__(self, log: logging.LoggerAdapter[logging.Logger], request_timeout: float) -> None:
+    def __init__(
+        self,
+        log: logging.LoggerAdapter[logging.Logger],
+        request_timeout: float,
+        tunnel_ports: list[int] | None = None,
+    ) -> None:
         self._log = log
+        # Every send of a socket goes through the gate: frames before tunnel data.
+        self.gate = PriorityGate()
+        self.tunnels = TunnelRelay(log, tunnel_ports or [])
         self._request_timeout = request_timeout
         self._ws: ClientConnection | None = None
         self._connected = asyncio.Event()
@@ -66,12 +77,24 @@ class Link:
         """Send every unacknowledged outcome through ``ws`` again, then route every frame
         through it. The outcomes stay in the outbox until acknowledged."""
         for frame in self.outbox.frames():
-            await ws.send(dump_frame(frame))
+            await self.send_text(ws, dump_frame(frame))
+
+        async def send_data(message: bytes) -> None:
+            async with self.gate.data():
+                await ws.send(message)
+
+        self.tunnels.attach(functools.partial(self.send_text, ws), send_data)
         self._ws = ws
         self.previews_refused = False  # the next server may be a newer one
         self._connected.set()
 
+    async def send_text(self, ws: ClientConnection, text: str) -> None:
+        """Send one frame on ``ws`` ahead of any tunnel data waiting to be sent."""
+        async with self.gate.control():
+            await ws.send(text)
+
     def detach(self) -> None:
+        self.tunnels.detach("The agent's connection to the server was lost.")
         self._ws = None
         self._connected.clear()
         for future in self._pending.values():
@@ -144,7 +167,7 @@ class Link:
         ws = self._ws
         if ws is not None and self._connected.is_set():
             try:
-                await ws.send(dump_frame(frame))
+                await self.send_text(ws, dump_frame(frame))
                 return
             except ConnectionClosed:
                 pass
@@ -169,7 +192,7 @@ class Link:
                     try:
                         if ws is None:
                             raise ConnectionError("not connected")
-                        await ws.send(dump_frame(frame))
+                        await self.send_text(ws, dump_frame(frame))
                         reply = await future
                     except (ConnectionClosed, ConnectionError):
                         await asyncio.sleep(0.05)  # let the session notice the loss first

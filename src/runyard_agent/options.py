@@ -6,12 +6,19 @@ with shrunken timers.
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["AgentOptions", "AgentRejectedError", "Backoff", "agent_version"]
+from websockets.frames import Close
+
+from runyard_protocol import close_reason_for
+
+__all__ = ["AgentOptions", "AgentRejectedError", "Backoff", "agent_version", "check_close"]
 
 
 class AgentRejectedError(Exception):
@@ -78,6 +85,20 @@ class AgentOptions:
     health_timeout: float = 5.0
     cancel_grace: float = 5.0
     progress_interval: float = 0.25
+    # Ports on 127.0.0.1 that tunnels may reach. None: the ComfyUI port (when ComfyUI runs on
+    # this machine); []: no tunnels (--no-tunnels).
+    tunnel_ports: list[int] | None = None
+
+    def allowed_tunnel_ports(self) -> list[int]:
+        if self.tunnel_ports is not None:
+            return sorted(set(self.tunnel_ports))
+        if not self.comfyui_url:
+            return []
+        parts = urlsplit(self.comfyui_url)
+        if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            return []
+        first = parts.port or (443 if parts.scheme == "https" else 80)
+        return [first + i for i in range(max(1, len(self.comfyui_gpus)))]
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.agent_id) <= 200:
@@ -88,6 +109,8 @@ class AgentOptions:
             raise ValueError(
                 "--comfyui-gpus starts one ComfyUI per GPU: it needs --comfyui-command"
             )
+        if any(not 1 <= port <= 65535 for port in self.tunnel_ports or []):
+            raise ValueError("--tunnel-port must be between 1 and 65535")
         if self.comfyui_preview_interval < 0:
             raise ValueError("--comfyui-preview-interval must be 0 (off) or more seconds")
         self.ws_url()
@@ -108,3 +131,20 @@ def agent_version() -> str:
         return metadata.version("runyard")
     except metadata.PackageNotFoundError:
         return "0+unknown"
+
+
+def check_close(received: Close | None, log: logging.LoggerAdapter[Any]) -> None:
+    """Judge how the server closed the socket: a terminal close code raises
+    ``AgentRejectedError`` (a person must act); anything else is logged and retried."""
+    if received is None:
+        log.warning("connection lost")
+        return
+    reason = close_reason_for(received.code)
+    said = f": {received.reason}" if received.reason else ""
+    if reason is not None and not reason.retryable:
+        raise AgentRejectedError(
+            f"the server closed the connection for good: {reason.description} "
+            f"(close code {received.code}{said})",
+            close_code=received.code,
+        )
+    log.warning("the server closed the connection (code %d%s)", received.code, said)

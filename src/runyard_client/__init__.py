@@ -35,6 +35,7 @@ from runyard_client._errors import (
     ServerError,
     TaskFailed,
     TransportError,
+    TunnelRefused,
     UploadError,
     WaitTimeout,
 )
@@ -63,6 +64,7 @@ from runyard_client._models import (
     Workflow,
 )
 from runyard_client._tasks import AsyncTask, Task
+from runyard_client._tunnels import Tunnel, forward_tcp
 from runyard_client._webhooks import CreatedWebhook, Webhook, WebhookDelivery, WebhookTest
 
 __all__ = [
@@ -109,6 +111,8 @@ __all__ = [
     "TeamInfo",
     "TokenPair",
     "TransportError",
+    "Tunnel",
+    "TunnelRefused",
     "UploadError",
     "User",
     "WaitTimeout",
@@ -117,6 +121,7 @@ __all__ = [
     "WebhookTest",
     "Workflow",
     "delete_profile",
+    "forward_tcp",
     "load_profile",
     "profile_path",
     "save_profile",

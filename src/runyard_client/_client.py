@@ -31,6 +31,7 @@ from runyard_client._resources import (
 from runyard_client._tasks import Task
 from runyard_client._teams import Account, Teams
 from runyard_client._transport import SyncExecutor
+from runyard_client._tunnels import Tunnels
 from runyard_client._uploads import (
     RunProgress,
     UploadProgress,
@@ -95,6 +96,7 @@ class Client:
         self.account = Account(self._executor)
         self.files = Files(self._executor)
         self.models = Models(self._executor)
+        self.tunnels = Tunnels(self._executor)
 
     @property
     def server_url(self) -> str:

@@ -8,6 +8,7 @@
     ├── ChecksumMismatch          a download does not have its output's sha256 (not kept)
     ├── TaskFailed                wait(raise_on_failure=True) saw `failed` or `cancelled`
     ├── WaitTimeout               wait(timeout=...) ran out (also a builtin TimeoutError)
+    ├── TunnelRefused             a forwarded tunnel connection was refused (the reason said)
     └── APIError                  the server answered with an error body
         ├── BadRequestError           400 (e.g. team_required)
         ├── AuthenticationError       401
@@ -40,6 +41,10 @@ class RunyardError(Exception):
 
 class TransportError(RunyardError):
     """The request never got an answer: connection refused, DNS, TLS or a timeout."""
+
+
+class TunnelRefused(RunyardError):
+    """The server or the agent refused a forwarded tunnel connection (the message says why)."""
 
 
 class ChecksumMismatch(RunyardError):

@@ -48,6 +48,15 @@ from runyard_protocol.frames import (
     parse_agent_frame,
     parse_server_frame,
 )
+from runyard_protocol.mux import Mux, PriorityGate, Stream, StreamClosed, StreamRefused
+from runyard_protocol.tunnels import (
+    MAX_CHUNK,
+    TunnelClose,
+    TunnelCredit,
+    TunnelFrame,
+    TunnelOpen,
+    TunnelOpened,
+)
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -63,6 +72,17 @@ __all__ = [
     "HeartbeatAck",
     "InputUrlGrant",
     "InputUrlRequest",
+    "MAX_CHUNK",
+    "Mux",
+    "PriorityGate",
+    "Stream",
+    "StreamClosed",
+    "StreamRefused",
+    "TunnelClose",
+    "TunnelCredit",
+    "TunnelFrame",
+    "TunnelOpen",
+    "TunnelOpened",
     "OUTCOMES",
     "Outcome",
     "OutcomeAck",

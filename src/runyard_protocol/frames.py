@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from runyard_protocol.tunnels import TunnelClose, TunnelCredit, TunnelOpen, TunnelOpened
+
 # 2: outcomes (complete, fail, cancelled, release) are acknowledged with task.outcome.ack.v1; an
 # agent keeps each one until acknowledged. A version-1 hello is closed with 4012 (not retryable).
 PROTOCOL_VERSION = 2
@@ -41,6 +43,9 @@ class AgentHello(_Frame):
     system_info: dict[str, Any] = Field(default_factory=dict)
     healthy: bool = True
     running_tasks: list[RunningTask] = Field(default_factory=list)
+    # The ports on 127.0.0.1 this agent lets tunnels reach (optional within version 2: an older
+    # agent sends none and takes no tunnels).
+    tunnel_ports: list[int] = Field(default_factory=list, max_length=64)
 
 
 class Heartbeat(_Frame):
@@ -204,7 +209,10 @@ AgentFrame = Annotated[
     | TaskComplete
     | TaskFail
     | TaskCancelled
-    | TaskRelease,
+    | TaskRelease
+    | TunnelOpened
+    | TunnelCredit
+    | TunnelClose,
     Field(discriminator="type"),
 ]
 
@@ -353,7 +361,10 @@ ServerFrame = Annotated[
     | InputUrlGrant
     | OutcomeAck
     | LibrarySync
-    | ErrorFrame,
+    | ErrorFrame
+    | TunnelOpen
+    | TunnelCredit
+    | TunnelClose,
     Field(discriminator="type"),
 ]
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from runyard.pagination import PageMeta
 
-AgentStatus = Literal["idle", "busy", "unhealthy"]
+AgentStatus = Literal["idle", "busy", "unhealthy", "tunnel"]
 SyncPhase = Literal["idle", "syncing", "failed"]
 
 
@@ -15,8 +15,9 @@ class AgentRead(BaseModel):
     agent_id: str
     agent_labels: list[str]
     agent_status: AgentStatus = Field(
-        description="idle: free capacity; busy: full or draining; unhealthy: its runtime is "
-        "failing or it is not connected (see `connected`)."
+        description="idle: free capacity; busy: full or draining; tunnel: an exclusive "
+        "tunnel is open (it takes no tasks); unhealthy: its runtime is failing or it is not "
+        "connected (see `connected`)."
     )
     connected: bool
     running_tasks: int
@@ -39,6 +40,9 @@ class AgentRead(BaseModel):
     )
     synced_models: list[str] = Field(
         default_factory=list, description="Ids of the library models this agent holds."
+    )
+    tunnel_ports: list[int] = Field(
+        default_factory=list, description="Ports on the agent that tunnels may reach."
     )
 
 

@@ -20,6 +20,8 @@ class AgentIdTaken(Exception):
 def status_of(agent: Agent, running: int) -> AgentStatus:
     if not agent.connected or not agent.healthy:
         return "unhealthy"
+    if agent.tunnel_exclusive:
+        return "tunnel"
     return "busy" if running >= agent.capacity or agent.draining else "idle"
 
 
@@ -41,6 +43,7 @@ def to_read(agent: Agent, running: int) -> AgentRead:
         agent_version=agent.agent_version,
         system_info=dict(agent.system_info or {}),
         connected_at=agent.connected_at,
+        tunnel_ports=list(agent.tunnel_ports or []),
     )
 
 
@@ -72,6 +75,7 @@ class AgentService:
         now: datetime,
         *,
         healthy: bool,
+        gateway_url: str | None = None,
     ) -> Agent:
         agent = await self.repo.by_agent_id(team_id, hello.agent_id)
         if agent is None:
@@ -100,6 +104,8 @@ class AgentService:
         agent.connection_id = connection_id
         agent.connected_at = now
         agent.last_heartbeat = now
+        agent.tunnel_ports = sorted(set(hello.tunnel_ports))
+        agent.gateway_url = gateway_url
         self.uow.wake_dispatcher()
         await self.repo.flush()
         return agent

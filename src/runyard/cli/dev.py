@@ -87,7 +87,7 @@ def dev(
 ) -> None:
     """Start everything on one machine: server, SQLite, embedded store, a local agent."""
     from runyard.app import create_app
-    from runyard.cli.serve import build_server, ensure_port_free
+    from runyard.cli.serve import build_server, ensure_port_free, tunnel_defaults
     from runyard.logs import configure_logging
     from runyard.migrations import upgrade
     from runyard.settings import DatabaseSettings, Settings
@@ -104,6 +104,7 @@ def dev(
         data_dir=data_dir,
         public_url=public,
     )
+    tunnel_defaults(settings, host, port, dev=True)
     if "RUNYARD_DB_URL" not in os.environ:
         settings.db = DatabaseSettings(url=f"sqlite+aiosqlite:///{data_dir / 'runyard.db'}")
     # On one's own machine a webhook receiver is http://127.0.0.1:…: allowed in dev unless

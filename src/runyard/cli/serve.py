@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from runyard.cli.errors import exits_cleanly
 from runyard.edge.protocol import HTTP_PROTOCOL
 from runyard.services import Services
+from runyard.settings import Settings
 
 
 def ensure_port_free(host: str, port: int) -> None:
@@ -85,6 +86,16 @@ def build_server(
     return Server(config)
 
 
+def tunnel_defaults(settings: Settings, host: str, port: int, *, dev: bool = False) -> None:
+    """Where the other processes reach this one (the tunnels' hop), unless configured; in dev
+    the tunnel origin is http://localhost:PORT (a host of its own beside 127.0.0.1)."""
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if settings.tunnel.internal_url is None:
+        settings.tunnel.internal_url = f"http://{local}:{port}"
+    if dev and settings.tunnel.base_url is None and local == "127.0.0.1":
+        settings.tunnel.base_url = f"http://localhost:{port}"
+
+
 @exits_cleanly
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 for all)."),
@@ -95,10 +106,10 @@ def serve(
     RUNYARD_SECRET_KEY, RUNYARD_PUBLIC_URL, ...). Refuses placeholder secrets."""
     from runyard.app import create_app
     from runyard.logs import configure_logging
-    from runyard.settings import Settings
 
     settings = Settings()
     ensure_port_free(host, port)
+    tunnel_defaults(settings, host, port)
     os.umask(0o077)  # the database, objects and keys this process creates are owner-only
     configure_logging(settings.log_level)
     if migrate:

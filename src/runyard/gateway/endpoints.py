@@ -40,6 +40,9 @@ from runyard_protocol import (
     CloseReason,
     ErrorFrame,
     ServerWelcome,
+    TunnelClose,
+    TunnelCredit,
+    TunnelOpened,
     parse_agent_frame,
 )
 
@@ -115,13 +118,14 @@ async def agent_gateway(websocket: WebSocket) -> None:
     now = clock.now()
     try:
         async with db.unit() as uow:
-            await AgentService(uow).register(
+            agent = await AgentService(uow).register(
                 principal.team,
                 principal.key_id,
                 hello,
                 connection_id,
                 now,
                 healthy=healthy,
+                gateway_url=settings.tunnel.internal_url,
             )
             drop = await reconcile_on_hello(uow, me, hello.running_tasks, clock)
     except AgentIdTaken:
@@ -144,7 +148,10 @@ async def agent_gateway(websocket: WebSocket) -> None:
         - {(d.task_id, d.attempt) for d in drop},
         system_info=dict(hello.system_info),
         heartbeat_written=now,
+        tunnel_ports=frozenset(hello.tunnel_ports),
+        tunnel_exclusive=agent.tunnel_exclusive,
     )
+    mux = gateway.attach_mux(conn)
     replaced = gateway.add(conn)
     if replaced is not None:
         await gateway.close(replaced, CloseReason.REPLACED)
@@ -183,10 +190,15 @@ async def agent_gateway(websocket: WebSocket) -> None:
     intake = Intake(settings.gateway, gateway, conn, lanes)
     try:
         while True:
-            raw = await websocket.receive_text()
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
             conn.last_seen = clock.now()  # liveness counts from arrival, whatever the frame
+            if (data := message.get("bytes")) is not None:
+                mux.feed_data(data)  # tunnel data: never waits (bounded by credit windows)
+                continue
             try:
-                frame = parse_agent_frame(raw)
+                frame = parse_agent_frame(message.get("text") or "")
             except ValidationError as exc:
                 await gateway.send(
                     conn,
@@ -195,12 +207,16 @@ async def agent_gateway(websocket: WebSocket) -> None:
                     ),
                 )
                 continue
+            if isinstance(frame, TunnelOpened | TunnelCredit | TunnelClose):
+                mux.feed(frame)
+                continue
             if not await intake.take(frame):
                 await gateway.close(conn, CloseReason.TOO_MANY_FRAMES)
                 break
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        mux.close_all(f"The agent {hello.agent_id!r} disconnected from the server.")
         await lanes.close(settings.scheduler.shutdown_grace)
         if gateway.remove(conn):
             async with db.unit() as uow:

@@ -17,7 +17,14 @@ from starlette.websockets import WebSocket, WebSocketState
 from runyard.tasks.execution import Slot
 from runyard.tasks.previews import PreviewStore
 from runyard.workflows.preflight import ComfyUICapabilities
-from runyard_protocol import CloseReason, RunningTask, TaskCancel, dump_frame
+from runyard_protocol import (
+    CloseReason,
+    Mux,
+    PriorityGate,
+    RunningTask,
+    TaskCancel,
+    dump_frame,
+)
 
 log = logging.getLogger("runyard.gateway")
 KNOWN_ATTEMPTS = 1024
@@ -39,7 +46,14 @@ class Connection:
     comfyui: ComfyUICapabilities | None = None
     #: The agent keeps the team's model library (its hello reported ``library_sync``).
     library_sync: bool = False
-    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Every send goes through the gate: frames before tunnel data (runyard_protocol.mux).
+    gate: PriorityGate = field(default_factory=PriorityGate)
+    #: The tunnel streams relayed over this connection (set once the hello is taken).
+    mux: Mux | None = None
+    #: Ports on the agent's 127.0.0.1 it lets tunnels reach (from its hello).
+    tunnel_ports: frozenset[int] = frozenset()
+    #: An exclusive tunnel is open to the agent: no tasks go to it (status ``tunnel``).
+    tunnel_exclusive: bool = False
     cancels_sent: set[tuple[str, int]] = field(default_factory=set)
     last_progress_store: dict[str, float] = field(default_factory=dict)
     last_preview_event: dict[str, float] = field(default_factory=dict)
@@ -95,7 +109,11 @@ class Gateway:
         return False
 
     def ready_connections(self) -> list[Connection]:
-        return [c for c in self._by_agent.values() if c.healthy and not c.draining]
+        return [
+            c
+            for c in self._by_agent.values()
+            if c.healthy and not c.draining and not c.tunnel_exclusive
+        ]
 
     def all_connections(self) -> list[Connection]:
         return list(self._by_agent.values())
@@ -106,11 +124,26 @@ class Gateway:
     def get(self, team_id: str, agent_id: str) -> Connection | None:
         return self._by_agent.get((team_id, agent_id))
 
+    def attach_mux(self, conn: Connection) -> Mux:
+        """The connection's tunnel streams: control frames through ``send``, data messages
+        behind them."""
+
+        async def send_control(frame: BaseModel) -> None:
+            if not await self.send(conn, frame):
+                raise ConnectionError("the agent's connection is closed")
+
+        async def send_data(message: bytes) -> None:
+            async with conn.gate.data():
+                await conn.websocket.send_bytes(message)
+
+        conn.mux = Mux(send_control, send_data)
+        return conn.mux
+
     async def send(self, conn: Connection, frame: BaseModel) -> bool:
         if conn.websocket.application_state != WebSocketState.CONNECTED:
             return False
         try:
-            async with conn.send_lock:
+            async with conn.gate.control():
                 await conn.websocket.send_text(dump_frame(frame))
             return True
         except Exception:  # the socket died under us; the reaper requeues its work

@@ -22,6 +22,7 @@ from runyard.gateway.registry import Gateway
 from runyard.metrics.registry import Metrics
 from runyard.providers import provided
 from runyard.settings import Settings
+from runyard.tunnels.relay import TunnelRelays
 
 router = APIRouter(tags=["operations"], include_in_schema=False)
 
@@ -42,7 +43,8 @@ async def metrics(request: Request) -> Response:
     registry: Metrics = request.app.state.metrics
     db, gateway = provided(request, "db", Database), provided(request, "gateway", Gateway)
     feed, clock = provided(request, "feed", EventFeed), request.app.state.services.clock
-    await registry.refresh(db, gateway, feed, clock.now())
+    tunnels = provided(request, "tunnels", TunnelRelays)
+    await registry.refresh(db, gateway, feed, clock.now(), tunnels)
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from runyard.db.engine import Database
     from runyard.events.feed import EventFeed
     from runyard.gateway.registry import Gateway
+    from runyard.tunnels.relay import TunnelRelays
 
 # Dispatch happens in milliseconds when an agent is free, and in minutes when none is.
 QUEUE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
@@ -76,6 +77,19 @@ class Metrics:
             "Clients following a task's event stream on this process.",
             registry=r,
         )
+        self.tunnel_bytes = Counter(
+            "runyard_tunnel_bytes",
+            "Bytes relayed through tunnels by this server process, by direction "
+            "(to_agent: from users to the agent's port; from_agent: back).",
+            ["direction"],
+            registry=r,
+        )
+        self.tunnel_sessions = Gauge(
+            "runyard_tunnel_sessions",
+            "Tunnel sessions (HTTP requests, WebSockets, TCP connections) this process relays now.",
+            registry=r,
+        )
+        self._tunnel_seen = {"to_agent": 0, "from_agent": 0}
         self.presigns = Counter(
             "runyard_presigns",
             "POST /api/v1/r/files/presign answers by result (ok, or the HTTP status).",
@@ -123,7 +137,12 @@ class Metrics:
             self.uploads.labels(result).inc()
 
     async def refresh(
-        self, db: Database, gateway: Gateway | None, feed: EventFeed | None, now: datetime
+        self,
+        db: Database,
+        gateway: Gateway | None,
+        feed: EventFeed | None,
+        now: datetime,
+        tunnels: TunnelRelays | None = None,
     ) -> None:
         async with db.session() as session:
             repo = TaskQueue(session)
@@ -145,3 +164,11 @@ class Metrics:
             )
         if feed is not None:
             self.event_streams.set(feed.subscriber_count())
+        if tunnels is not None:
+            self.tunnel_sessions.set(tunnels.active())
+            totals = {"to_agent": tunnels.bytes_to_agents, "from_agent": tunnels.bytes_from_agents}
+            for direction, total in totals.items():
+                self.tunnel_bytes.labels(direction).inc(
+                    max(0, total - self._tunnel_seen[direction])
+                )
+                self._tunnel_seen[direction] = max(total, self._tunnel_seen[direction])

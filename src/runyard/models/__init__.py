@@ -16,6 +16,7 @@ from runyard.models.task import Task
 from runyard.models.task_event import TaskEvent
 from runyard.models.task_output import TaskOutput
 from runyard.models.team import Team
+from runyard.models.tunnel import Tunnel
 from runyard.models.user import User
 from runyard.models.webhook import Webhook
 from runyard.models.webhook_delivery import WebhookDelivery
@@ -38,6 +39,7 @@ __all__ = [
     "TaskOutput",
     "Team",
     "TeamInvitation",
+    "Tunnel",
     "User",
     "Webhook",
     "WebhookDelivery",

@@ -33,3 +33,8 @@ class Agent(Base):
     last_heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Tunnels: the ports the agent allows, the internal URL of the server process holding its
+    # connection (the hop, docs/architecture.md), and whether an exclusive tunnel is open.
+    tunnel_ports: Mapped[list[int]] = mapped_column(JSON, default=list)
+    gateway_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    tunnel_exclusive: Mapped[bool] = mapped_column(Boolean, default=False)

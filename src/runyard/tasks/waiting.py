@@ -29,6 +29,7 @@ WaitingCode = Literal[
     "agents_not_connected",
     "agents_unhealthy",
     "agents_draining",
+    "agents_in_tunnel",
     "requirements_missing",
     "agents_syncing",
     "agents_busy",
@@ -115,6 +116,14 @@ def explain(
             "before stopping): the task runs on the next agent that connects.",
             agent_ids=[a.agent_id for a in healthy],
         )
+    if not (free := [a for a in open_ if not a.tunnel_exclusive]):
+        return WaitingReason(
+            code="agents_in_tunnel",
+            message=f"The agents with the labels {labels} have an exclusive tunnel open (someone "
+            "is working in their ComfyUI): the task runs once it is closed.",
+            agent_ids=[a.agent_id for a in open_],
+        )
+    open_ = free
     if missing is not None:
         return WaitingReason(
             code="requirements_missing",

@@ -1,8 +1,8 @@
 """The client half of the ``runyard`` command: one module per noun, all built on the SDK.
 
 ``register(app)`` adds ``login``, ``logout``, ``upload``, ``run`` and the ``tasks``,
-``workflows``, ``credentials``, ``agents``, ``teams``, ``account``, ``models`` and ``webhooks``
-groups to the ``runyard`` typer app.
+``workflows``, ``credentials``, ``agents``, ``teams``, ``account``, ``models``,
+``webhooks`` and ``tunnel`` groups to the ``runyard`` typer app.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from runyard_client.cli import (
     run,
     tasks,
     teams,
+    tunnels,
     upload,
     webhooks,
     workflows,
@@ -36,6 +37,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(teams.account, name="account")
     app.add_typer(models.app, name="models")
     app.add_typer(webhooks.app, name="webhooks")
+    app.add_typer(tunnels.app, name="tunnel")
 
 
 __all__ = ["register"]

@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from runyard_testing.comfyui_standin.engine import Engine
 from runyard_testing.comfyui_standin.nodes import MODEL_FOLDERS, NODES, Folders
+from runyard_testing.comfyui_standin.page import front_page
 from runyard_testing.comfyui_standin.validation import validate_prompt
 
 COMFYUI_VERSION = "0.3.64"
@@ -347,6 +348,13 @@ def create_app(options: StandinOptions) -> Starlette:
         Route("/models/{folder}", models),
         Route("/_standin/drop_sockets", drop_sockets, methods=["POST"]),
         WebSocketRoute("/ws", websocket),
+        Route("/", front_page),
+    ]
+    # ComfyUI serves its API under /api/ too; its frontend calls those absolute paths.
+    routes += [
+        Route("/api" + route.path, route.endpoint, methods=route.methods)
+        for route in list(routes)
+        if isinstance(route, Route) and route.path not in ("/", "/_standin/drop_sockets")
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.engine = engine

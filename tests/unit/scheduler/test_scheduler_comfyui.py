@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from runyard.workflows.preflight import ComfyUICapabilities
 from runyard.models import WorkflowVersion
 from runyard.states import TaskStatus as S
+from runyard.workflows.preflight import ComfyUICapabilities
 from tests.unit.scheduler.conftest import World
 
 GRAPH = {

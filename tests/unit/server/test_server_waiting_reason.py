@@ -61,6 +61,8 @@ def test_a_healthy_agent_without_the_runtime_is_unhealthy_for_this_task() -> Non
 def test_draining_then_missing_requirements_then_busy_then_free() -> None:
     t = task(["comfyui"])
     assert explain(t, [agent("a", draining=True)], {}, "comfyui", None, 0).code == "agents_draining"
+    tunnel = explain(t, [agent("a", tunnel_exclusive=True)], {}, "comfyui", None, 0)
+    assert tunnel.code == "agents_in_tunnel" and "exclusive tunnel" in tunnel.message
     missing = explain(t, [agent("a")], {}, "comfyui", "a lacks node class Foo", 0)
     assert missing.code == "requirements_missing" and "node class Foo" in missing.message
     busy = explain(t, [agent("a"), agent("b", capacity=2)], {"a": 1, "b": 2}, "comfyui", None, 4)

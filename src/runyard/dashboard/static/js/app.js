@@ -8,6 +8,7 @@ import { WorkflowPage } from "./pages/workflow.js";
 import { ImportPage } from "./pages/import.js";
 import { TasksPage } from "./pages/tasks.js";
 import { TaskPage } from "./pages/task.js";
+import { AgentPage } from "./pages/agent.js";
 import { AgentsPage } from "./pages/agents.js";
 import { ModelsPage } from "./pages/models.js";
 import { CredentialsPage } from "./pages/credentials.js";
@@ -51,6 +52,7 @@ function pageFor(route, ctx) {
       if (second) return html`<${TaskPage} ...${props} id=${second} />`;
       return html`<${TasksPage} ...${props} />`;
     case "agents":
+      if (second) return html`<${AgentPage} ...${props} id=${second} />`;
       return html`<${AgentsPage} ...${props} />`;
     case "models":
       return html`<${ModelsPage} ...${props} />`;

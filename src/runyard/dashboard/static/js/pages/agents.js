@@ -75,7 +75,7 @@ export function AgentsPage({ ctx }) {
       ${(data ? data.agent_list : []).map((a) => {
         const { runtimes, library_sync: _sync, ...machine } = a.system_info || {};
         return html`<li class="card agent">
-          <h2>${a.agent_id}</h2>
+          <h2><a href=${"#/agents/" + encodeURIComponent(a.agent_id)}>${a.agent_id}</a></h2>
           <p>
             <span class=${"badge badge-" + a.agent_status}>${a.agent_status}</span>
             ${" "}${a.connected ? "connected" : "not connected"} ·
