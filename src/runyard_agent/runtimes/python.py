@@ -1,8 +1,11 @@
 """The ``python`` runtime: run a Python function named by the workflow on the task's files.
 
-A python workflow's ``workflow_json`` is ``{"entrypoint": "package.module:function"}``. The function
-is imported on the agent (so its package must be installed there) and called in a worker thread
-with the ``TaskContext``::
+A python workflow's ``workflow_json`` is ``{"entrypoint": "package.module:function"}``, plus a
+``bundle`` when the code was deployed with ``runyard workflows deploy``: such a task runs in a
+child process (``runtimes/bundles``). Without a bundle, the function is imported on the agent (so
+its package must be installed there) and called in a worker thread. A function decorated with
+``@workflow`` (``runyard_agent.functions``) gets its parameters as typed arguments; a plain one
+gets the ``TaskContext`` alone::
 
     def run(ctx: TaskContext) -> list[ProducedOutput]:
         src = ctx.input_files["input_image"]           # downloaded file parameters
@@ -34,6 +37,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+# A module import: ``functions`` imports ``runtimes.base``, whose package imports this module.
+import runyard_agent.functions.decorator as functions
 from runyard_agent.runtimes.base import (
     Health,
     ProducedOutput,
@@ -62,8 +67,11 @@ class PythonRuntime:
         if function is None:
             function = await asyncio.to_thread(resolve_entrypoint, entrypoint)
             self._resolved[str(entrypoint)] = function
+        spec = functions.spec_of(function)
         try:
-            if inspect.iscoroutinefunction(function):
+            if spec is not None:
+                result = functions.produced(await asyncio.to_thread(spec.call, ctx), ctx)
+            elif inspect.iscoroutinefunction(function):
                 result = await function(ctx)
             else:
                 result = await asyncio.to_thread(function, ctx)
