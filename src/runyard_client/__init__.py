@@ -15,8 +15,10 @@ module (``runyard_client._errors``); every name exported here is listed in ``__a
 """
 
 from runyard_client._async_client import AsyncClient
+from runyard_client._bundles import BundleError
 from runyard_client._client import Client
 from runyard_client._config import Profile, delete_profile, load_profile, profile_path, save_profile
+from runyard_client._deploy import Deployed
 from runyard_client._errors import (
     APIError,
     AuthenticationError,
@@ -73,6 +75,7 @@ __all__ = [
     "AsyncTask",
     "AuthenticationError",
     "BadRequestError",
+    "BundleError",
     "CancelResult",
     "ChecksumMismatch",
     "Client",
@@ -81,6 +84,7 @@ __all__ = [
     "CreatedInvitation",
     "CreatedWebhook",
     "Credential",
+    "Deployed",
     "FileTooLarge",
     "GoneError",
     "IdempotencyKeyReused",

@@ -237,6 +237,11 @@ class Workflows(Resource[X]):
         return validate_call(ref, parameters)
 
     @endpoint
+    def definition(self, workflow_id: str) -> Call[Workflow]:
+        """The latest version with its ``workflow_json`` (management read: a session or dk-)."""
+        return Call("GET", api(f"/workflows/{seg(workflow_id)}"), model(Workflow))
+
+    @endpoint
     def import_(self, definition: dict[str, Any]) -> Call[Workflow]:
         """Create a workflow, or a new version of the one with this ``workflow_slug``."""
         return Call("POST", api("/workflows/import"), model(Workflow), json=definition)

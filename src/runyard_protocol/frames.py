@@ -238,6 +238,16 @@ class AssignedInput(_Frame):
     download_url: str
 
 
+class AssignedBundle(_Frame):
+    """The deployed code of a python workflow version (``runyard workflows deploy``): a tar.gz
+    to fetch once from ``download_url`` (a signed GET), checked against ``sha256``."""
+
+    file_key: str
+    sha256: str
+    file_size: int
+    download_url: str
+
+
 class AssignedWorkflow(_Frame):
     id: str
     slug: str
@@ -245,6 +255,8 @@ class AssignedWorkflow(_Frame):
     tool_type: Literal["python", "comfyui"]
     workflow_json: dict[str, Any]
     parameters: list[dict[str, Any]] = Field(default_factory=list)
+    # An addition within protocol 2: the bundle a deployed python version runs from.
+    bundle: AssignedBundle | None = None
 
 
 class TaskAssign(_Frame):

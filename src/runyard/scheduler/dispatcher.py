@@ -22,7 +22,7 @@ from runyard.db.engine import Database
 from runyard.db.unit import UnitOfWork
 from runyard.gateway.registry import Connection, Gateway
 from runyard.models import Task, WorkflowVersion
-from runyard.scheduler.assignments import InputExpired, build_assign, load_inputs
+from runyard.scheduler.assignments import InputExpired, build_assign, load_inputs, signed_bundle
 from runyard.scheduler.claims import After, assign_team
 from runyard.scheduler.direct import DirectPass
 from runyard.settings import Settings
@@ -263,7 +263,8 @@ class Dispatcher(BackgroundLoop):
         task.attempt += 1
         task.agent_id = conn.agent_id
         lifecycle.move(uow, task, TaskStatus.QUEUED, now)
-        return build_assign(task, version, inputs)
+        ttl = self.settings.limits.agent_url_ttl
+        return build_assign(task, version, inputs, signed_bundle(version, self.storage, ttl))
 
     async def _mark_waiting(self, uow: UnitOfWork) -> None:
         """Pending tasks that no connected, healthy agent of their team could take: none has

@@ -27,7 +27,8 @@ _COMFYUI_MODULE = "runyard_agent.runtimes.comfyui"
 
 def build_runtimes(options: AgentOptions) -> dict[str, Runtime]:
     """One runtime per tool type this agent can serve."""
-    runtimes: dict[str, Runtime] = {"python": PythonRuntime()}
+    bundle_dir = options.work_dir / "bundles" if options.work_dir else None
+    runtimes: dict[str, Runtime] = {"python": PythonRuntime(bundle_dir)}
     if options.comfyui_url:
         try:
             module = importlib.import_module(_COMFYUI_MODULE)

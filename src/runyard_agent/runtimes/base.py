@@ -56,6 +56,9 @@ class TaskContext:
     cleanup: list[Callable[[], None]] = field(default_factory=list)
     # Where live previews go (throttled by the agent); None: previews are off, do not decode.
     preview: Callable[[PreviewImage], None] | None = None
+    # Where the task's console lines go, ``(stream, line)``: stdout, stderr (with ``logging``
+    # records) of a task run in its own process. None: nobody listens.
+    log: Callable[[str, str], None] | None = None
 
     @property
     def cancelled(self) -> bool:

@@ -31,11 +31,15 @@ import importlib
 import inspect
 import os
 import platform
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 # A module import: ``functions`` imports ``runtimes.base``, whose package imports this module.
 import runyard_agent.functions.decorator as functions
@@ -46,7 +50,8 @@ from runyard_agent.runtimes.base import (
     TaskContext,
     TaskFailedError,
 )
-from runyard_protocol import AssignedWorkflow
+from runyard_agent.runtimes.bundles import BundleCache, run_in_child
+from runyard_protocol import AssignedBundle, AssignedWorkflow
 
 __all__ = ["PythonRuntime", "host_info", "resolve_entrypoint"]
 
@@ -56,13 +61,27 @@ _ENTRYPOINT_HINT = 'set workflow_json to {"entrypoint": "package.module:function
 class PythonRuntime:
     tool_type = "python"
 
-    def __init__(self) -> None:
+    def __init__(self, bundle_dir: Path | None = None) -> None:
         # Entrypoints already imported: the first task of a workflow imports its module in a
         # thread (imports do file I/O); later ones skip the hop to a thread altogether.
         self._resolved: dict[str, Callable[..., Any]] = {}
+        self._bundle_dir = bundle_dir  # None: a temporary folder, removed at close
+        self._bundles: BundleCache | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._temporary: Path | None = None
+
+    def bundles(self) -> BundleCache:
+        if self._bundles is None:
+            if self._bundle_dir is None:
+                self._temporary = Path(tempfile.mkdtemp(prefix="runyard-bundles-"))
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+            self._bundles = BundleCache(self._bundle_dir or self._temporary or Path(), self._http)
+        return self._bundles
 
     async def run(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
         entrypoint = workflow.workflow_json.get("entrypoint")
+        if workflow.bundle is not None:
+            return await self._run_deployed(workflow.bundle, str(entrypoint), ctx)
         function = self._resolved.get(entrypoint) if isinstance(entrypoint, str) else None
         if function is None:
             function = await asyncio.to_thread(resolve_entrypoint, entrypoint)
@@ -87,11 +106,26 @@ class PythonRuntime:
             raise TaskCancelledError()
         return normalise_outputs(result, ctx.output_dir, str(entrypoint))
 
+    async def _run_deployed(
+        self, bundle: AssignedBundle, entrypoint: str, ctx: TaskContext
+    ) -> list[ProducedOutput]:
+        root = await self.bundles().get(bundle)
+        sink = ctx.log or _discard
+        produced = await run_in_child(ctx, root, entrypoint, sink)
+        return normalise_outputs(produced, ctx.output_dir, entrypoint)
+
     async def health(self) -> Health:
         return Health(healthy=True, system_info=host_info())
 
     async def close(self) -> None:
-        return None
+        if self._http is not None:
+            await self._http.aclose()
+        if self._temporary is not None:
+            await asyncio.to_thread(shutil.rmtree, self._temporary, True)
+
+
+def _discard(stream: str, line: str) -> None:
+    return None
 
 
 def resolve_entrypoint(entrypoint: object) -> Callable[..., Any]:

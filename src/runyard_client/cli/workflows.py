@@ -1,4 +1,4 @@
-"""``runyard workflows list|show|import``."""
+"""``runyard workflows list|show|import|deploy|test``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from runyard_client.cli import deploy
 from runyard_client.cli._common import (
     ApiKeyOpt,
     JsonOpt,
@@ -23,7 +24,12 @@ from runyard_client.cli._common import (
     print_table,
 )
 
-app = typer.Typer(help="List, inspect and import workflows.", no_args_is_help=True)
+app = typer.Typer(
+    help="List, inspect, import and deploy workflows; test a Python one locally.",
+    no_args_is_help=True,
+)
+app.command("deploy")(deploy.deploy)
+app.command("test")(deploy.test)
 
 
 @app.command("list")
