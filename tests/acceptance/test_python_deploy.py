@@ -133,6 +133,16 @@ def test_deploy_run_second_version_cancel_and_crash(stack: Stack, tmp_path: Path
     assert done_first["task_status"] == "completed", done_first
     assert _values(stack, first)["values"] == {"said": "ONE"}
     assert _values(stack, second)["values"] == {"said": "two!"}
+    # What the task printed and logged is its log, by version.
+    logs = httpx.get(f"{stack.base}/tasks/{first}/logs", headers=stack.headers(), timeout=10)
+    assert logs.status_code == 200 and logs.headers["content-type"].startswith("text/plain")
+    assert "VERSION-MARK one" in logs.text and "WARNING flows: logged one" in logs.text
+    theirs = httpx.get(
+        f"{stack.base}/tasks/{first}/logs",
+        headers=stack.headers(stack.other_team.integration_key if stack.other_team else None),
+        timeout=10,
+    )
+    assert theirs.status_code == 404 and theirs.json()["error_code"] == "task_not_found"
     result = _values(stack, second)
     assert result["outputs"] == ["file"]
     assert httpx.get(str(result["download_url"]), timeout=10).content == b"two!"
@@ -150,12 +160,14 @@ def test_deploy_run_second_version_cancel_and_crash(stack: Stack, tmp_path: Path
     assert cancelled["task_status"] == "cancelled", cancelled
     wait_until(lambda: not _alive(pid), 20)
     assert time.monotonic() - asked < 30
+    stuck_log = httpx.get(f"{stack.base}/tasks/{stuck}/logs", headers=stack.headers(), timeout=10)
+    assert stuck_log.text == ""  # it printed nothing
 
     # A crash fails its own task only; the agent keeps serving.
     crashed = stack.wait_task(stack.run("crash", {}), timeout=90)
     assert crashed["task_status"] == "failed", crashed
-    assert crashed["task_error"]["error_code"] == "runtime_crashed", crashed
-    assert "SIGKILL" in crashed["task_error"]["error_message"]
+    assert crashed["task_error_code"] == "runtime_crashed", crashed
+    assert "SIGKILL" in crashed["task_error"]
     after = stack.wait_task(stack.run("shout", {"text": "three"}), timeout=90)
     assert after["task_status"] == "completed", after
 

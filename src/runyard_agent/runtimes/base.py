@@ -33,6 +33,19 @@ class PreviewImage:
     node: str | None = None
 
 
+class LogSink(Protocol):
+    """Where the console lines of a task's own process go (``runyard_agent.logs.LogSender`` on
+    an agent, the terminal for ``runyard workflows test``)."""
+
+    def room(self) -> int:
+        """How many lines it takes now; 0: the reader only counts them (``dropped``)."""
+        ...
+
+    def lines(self, stream: str, lines: list[str]) -> None: ...
+
+    def dropped(self, count: int) -> None: ...
+
+
 @dataclass
 class TaskContext:
     """What a running task sees: its parameters, local input files, an output directory."""
@@ -56,9 +69,9 @@ class TaskContext:
     cleanup: list[Callable[[], None]] = field(default_factory=list)
     # Where live previews go (throttled by the agent); None: previews are off, do not decode.
     preview: Callable[[PreviewImage], None] | None = None
-    # Where the task's console lines go, ``(stream, line)``: stdout, stderr (with ``logging``
-    # records) of a task run in its own process. None: nobody listens.
-    log: Callable[[str, str], None] | None = None
+    # Where the console lines of a task run in its own process go (its stdout, and stderr with
+    # its ``logging`` records): a ``bundles.LogSink``. None: nobody listens.
+    log: LogSink | None = None
 
     @property
     def cancelled(self) -> bool:

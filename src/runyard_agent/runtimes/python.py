@@ -50,7 +50,7 @@ from runyard_agent.runtimes.base import (
     TaskContext,
     TaskFailedError,
 )
-from runyard_agent.runtimes.bundles import BundleCache, run_in_child
+from runyard_agent.runtimes.bundles import BundleCache, CallbackSink, run_in_child
 from runyard_protocol import AssignedBundle, AssignedWorkflow
 
 __all__ = ["PythonRuntime", "host_info", "resolve_entrypoint"]
@@ -110,7 +110,7 @@ class PythonRuntime:
         self, bundle: AssignedBundle, entrypoint: str, ctx: TaskContext
     ) -> list[ProducedOutput]:
         root = await self.bundles().get(bundle)
-        sink = ctx.log or _discard
+        sink = ctx.log if ctx.log is not None else CallbackSink()
         produced = await run_in_child(ctx, root, entrypoint, sink)
         return normalise_outputs(produced, ctx.output_dir, entrypoint)
 
@@ -122,10 +122,6 @@ class PythonRuntime:
             await self._http.aclose()
         if self._temporary is not None:
             await asyncio.to_thread(shutil.rmtree, self._temporary, True)
-
-
-def _discard(stream: str, line: str) -> None:
-    return None
 
 
 def resolve_entrypoint(entrypoint: object) -> Callable[..., Any]:

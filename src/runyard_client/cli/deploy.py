@@ -124,7 +124,7 @@ def test(
             TaskContext,
             TaskFailedError,
         )
-        from runyard_agent.runtimes.bundles import run_in_child
+        from runyard_agent.runtimes.bundles import CallbackSink, run_in_child
     except ImportError as exc:
         raise fail(
             f"`workflows test` needs the agent: pip install 'runyard[agent]' ({exc})"
@@ -154,7 +154,8 @@ def test(
             report=show_progress,
         )
         try:
-            outputs = asyncio.run(run_in_child(context, root, entrypoint, show_line))
+            sink = CallbackSink(show_line)
+            outputs = asyncio.run(run_in_child(context, root, entrypoint, sink))
         except TaskFailedError as exc:
             raise fail(f"{exc.code}: {exc}", 6) from exc
         except TaskCancelledError as exc:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from runyard_agent.runtimes.base import (
+    LogSink,
     ProducedOutput,
     ProgressReport,
     TaskCancelledError,
@@ -27,33 +28,62 @@ from runyard_agent.runtimes.base import (
     TaskFailedError,
 )
 
-__all__ = ["CHANNEL_ENV", "LogSink", "run_in_child"]
+__all__ = ["CHANNEL_ENV", "CallbackSink", "LogSink", "run_in_child"]
 
 # The child's channel: the file descriptor it reports on (``child.py`` reads it).
 CHANNEL_ENV = "RUNYARD_CHANNEL_FD"
 
-LogSink = Callable[[str, str], None]  # (stream, line)
+
+class CallbackSink:
+    """Every line to ``callback(stream, line)`` (``runyard workflows test`` prints them)."""
+
+    def __init__(self, callback: Callable[[str, str], None] | None = None) -> None:
+        self._callback = callback
+
+    def room(self) -> int:
+        return 1_000_000
+
+    def lines(self, stream: str, lines: list[str]) -> None:
+        if self._callback is not None:
+            for line in lines:
+                self._callback(stream, line)
+
+    def dropped(self, count: int) -> None:
+        return None
+
+
 _CHUNK = 64 * 1024
 _MAX_LINE = 8 * 1024
 _CANCEL_POLL = 0.05
 
 
+def _decode(raw: bytes) -> str:
+    return raw[:_MAX_LINE].decode("utf-8", "replace").rstrip("\r")
+
+
 async def _pump(stream: asyncio.StreamReader, name: str, log: LogSink, tail: list[str]) -> None:
+    """Hand the lines of ``stream`` to ``log``; only as many as it has room for are split and
+    decoded, the others are counted (a flood costs a newline count per 64 KiB)."""
     pending = b""
     while chunk := await stream.read(_CHUNK):
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for raw in lines:
-            line = raw[:_MAX_LINE].decode("utf-8", "replace").rstrip("\r")
-            log(name, line)
-            if name == "stderr":
-                tail.append(line)
-                del tail[:-20]
-        if len(pending) > _MAX_LINE:  # a line without end: hand it over in pieces
-            log(name, pending[:_MAX_LINE].decode("utf-8", "replace"))
+        room = log.room()
+        if room == 0:
+            log.dropped(chunk.count(b"\n"))
             pending = b""
+            continue
+        pending += chunk
+        *raw_lines, pending = pending.split(b"\n")
+        if len(pending) > _MAX_LINE:  # a line without end: hand it over in pieces
+            raw_lines.append(pending)
+            pending = b""
+        taken = [_decode(raw) for raw in raw_lines[:room]]
+        log.lines(name, taken)
+        log.dropped(len(raw_lines) - len(taken))
+        if name == "stderr":
+            tail.extend(taken[-20:])
+            del tail[:-20]
     if pending:
-        log(name, pending[:_MAX_LINE].decode("utf-8", "replace"))
+        log.lines(name, [_decode(pending)])
 
 
 async def _read_channel(reader: asyncio.StreamReader, ctx: TaskContext) -> dict[str, Any] | None:
