@@ -64,6 +64,7 @@ from runyard_client._models import (
     User,
     Workflow,
 )
+from runyard_client._sse import log_lines
 from runyard_client._tasks import AsyncTask, Task
 from runyard_client._webhooks import CreatedWebhook, Webhook, WebhookDelivery, WebhookTest
 
@@ -121,6 +122,7 @@ __all__ = [
     "WebhookTest",
     "Workflow",
     "delete_profile",
+    "log_lines",
     "load_profile",
     "profile_path",
     "save_profile",

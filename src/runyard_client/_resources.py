@@ -287,6 +287,11 @@ class Tasks(Resource[X]):
     def result(self, task_id: str) -> Call[TaskResult]:
         return Call("GET", api(f"/r/tasks/{seg(task_id)}/result"), model(TaskResult))
 
+    @endpoint
+    def logs(self, task_id: str) -> Call[str]:
+        """The task's console log so far, as text (see ``Task.logs``)."""
+        return Call("GET", api(f"/r/tasks/{seg(task_id)}/logs"), lambda r: r.text)
+
 
 class Agents(Resource[X]):
     @endpoint
