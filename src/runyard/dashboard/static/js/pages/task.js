@@ -33,9 +33,11 @@ function LogPanel({ lines }) {
 const WAITING = new Set(["pending", "waiting"]);
 
 function useLive(ctx, id, initial) {
-  const [live, setLive] = useState({ connection: "idle", status: null, progress: null, node: null,
+  const fresh = () => ({ connection: "idle", status: null, progress: null, node: null,
     step: null, messages: [], log: [], error: null, ended: false, previews: 0 });
+  const [live, setLive] = useState(fresh);
   useEffect(() => {
+    setLive(fresh()); // another task opened in the same page starts from nothing
     if (!initial) return undefined;
     // A finished task's stream replays its events (messages, the last node) and ends.
     const replayOnly = TERMINAL.has(initial.task_status);
