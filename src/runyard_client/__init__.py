@@ -122,8 +122,8 @@ __all__ = [
     "WebhookTest",
     "Workflow",
     "delete_profile",
-    "log_lines",
     "load_profile",
+    "log_lines",
     "profile_path",
     "save_profile",
 ]

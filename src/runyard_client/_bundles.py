@@ -20,6 +20,8 @@ from typing import Any
 
 import pathspec
 
+from runyard_client._errors import RunyardError
+
 __all__ = ["DEFAULT_MAX_BYTES", "Bundle", "BundleError", "modules_of", "pack"]
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -27,8 +29,9 @@ ALWAYS_IGNORED = [".git/", "__pycache__/", ".venv/", "venv/", "node_modules/", "
 IGNORE_FILE = ".runyardignore"
 
 
-class BundleError(ValueError):
-    """The source cannot be packed (too large, a link out of the folder, nothing to pack)."""
+class BundleError(RunyardError):
+    """The source cannot be deployed: too large, a link out of the folder, nothing to pack, a
+    module that fails to import or a signature that cannot be a workflow."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from runyard_client._base import (
     user_agent,
 )
 from runyard_client._bundles import DEFAULT_MAX_BYTES, pack
-from runyard_client._deploy import Deployed, discover, same_definition
+from runyard_client._deploy import Deployed, definition_for, discover, same_definition
 from runyard_client._errors import NotFoundError
 from runyard_client._library import Models, file_sha256, register_call
 from runyard_client._models import LibraryModel, Workflow
@@ -171,12 +171,9 @@ class Client:
             file_key = upload_sync(
                 self._executor, archive, "application/gzip", progress, None, route
             )
-        ref = {"file_key": file_key, "sha256": bundle.sha256, "file_size": bundle.size}
         results = []
         for item in found:
-            entrypoint = f"{item['module']}:{item['function']}"
-            workflow_json = {"entrypoint": entrypoint, "bundle": ref}
-            definition = {**item["definition"], "workflow_json": workflow_json}
+            entrypoint, definition = definition_for(item, bundle, file_key)
             try:
                 current: Workflow | None = self.workflows.resolve(definition["workflow_slug"])
             except NotFoundError:

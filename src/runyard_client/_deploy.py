@@ -20,7 +20,7 @@ from typing import Any
 from runyard_client._bundles import Bundle, BundleError, modules_of
 from runyard_client._models import Workflow
 
-__all__ = ["Deployed", "discover", "same_definition"]
+__all__ = ["Deployed", "definition_for", "discover", "same_definition"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,16 @@ def discover(bundle: Bundle, path: Path, python: str = sys.executable) -> list[d
     if twice:
         raise BundleError(f"two functions declare the workflow {', '.join(twice)}")
     return found
+
+
+def definition_for(
+    item: dict[str, Any], bundle: Bundle, file_key: str
+) -> tuple[str, dict[str, Any]]:
+    """(entrypoint, the definition to import) of one discovered function in ``bundle``."""
+    entrypoint = f"{item['module']}:{item['function']}"
+    ref = {"file_key": file_key, "sha256": bundle.sha256, "file_size": bundle.size}
+    workflow_json = {"entrypoint": entrypoint, "bundle": ref}
+    return entrypoint, {**item["definition"], "workflow_json": workflow_json}
 
 
 _COMPARED = (

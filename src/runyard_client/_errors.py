@@ -8,6 +8,7 @@
     ├── ChecksumMismatch          a download does not have its output's sha256 (not kept)
     ├── TaskFailed                wait(raise_on_failure=True) saw `failed` or `cancelled`
     ├── WaitTimeout               wait(timeout=...) ran out (also a builtin TimeoutError)
+    ├── BundleError               deploy: the source cannot be packed or read (``_bundles``)
     └── APIError                  the server answered with an error body
         ├── BadRequestError           400 (e.g. team_required)
         ├── AuthenticationError       401

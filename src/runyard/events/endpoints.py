@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from runyard.api_docs import errors
@@ -84,7 +84,7 @@ async def task_events(
 @router.get(
     "/{task_id}/logs",
     operation_id="tasks_logs",
-    response_class=PlainTextResponse,
+    response_class=Response,
     responses={
         200: {
             "description": "The task's console lines so far, as text.",

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from runyard_client.cli import deploy
 from runyard_client.cli._common import (
     ApiKeyOpt,
     JsonOpt,
@@ -23,13 +22,15 @@ from runyard_client.cli._common import (
     print_json,
     print_table,
 )
+from runyard_client.cli.deploy import deploy as deploy_command
+from runyard_client.cli.deploy import test as test_command
 
 app = typer.Typer(
     help="List, inspect, import and deploy workflows; test a Python one locally.",
     no_args_is_help=True,
 )
-app.command("deploy")(deploy.deploy)
-app.command("test")(deploy.test)
+app.command("deploy")(deploy_command)
+app.command("test")(test_command)
 
 
 @app.command("list")
