@@ -200,3 +200,52 @@ def test_deploy_refuses_what_cannot_be_deployed(stack: Stack, tmp_path: Path) ->
     refused = _cli(stack, tmp_path, "workflows", "deploy", str(big), "--max-size", "100000")
     assert refused.returncode == 1
     assert "more than 100000 bytes" in refused.stderr
+
+
+FLOOD = '''
+import sys
+import time
+
+from runyard_agent import TaskContext, workflow
+
+
+@workflow("flood", labels=["cpu"], max_retries=0)
+def flood(ctx: TaskContext, seconds: float = 6.0) -> str:
+    """Prints about 10 MB a second."""
+    block = ("x" * 99 + "\\n") * 10_000  # 1 MB
+    print("flood starts")
+    deadline = time.monotonic() + seconds
+    written = 0
+    while time.monotonic() < deadline:
+        sys.stdout.write(block)
+        written += len(block)
+        time.sleep(0.1)
+    return f"wrote {written} bytes"
+'''
+
+
+def test_a_flooding_task_is_throttled_and_its_agent_stays_responsive(
+    stack: Stack, tmp_path: Path
+) -> None:
+    code = tmp_path / "flood"
+    code.mkdir()
+    (code / "flood.py").write_text(FLOOD)
+    deployed = _cli(stack, tmp_path, "workflows", "deploy", str(code))
+    assert deployed.returncode == 0, deployed.stderr
+    stack.start_agent("flooded", capacity=2)
+    stack.wait_agent("flooded")
+    task_id = stack.run("flood", {"seconds": 6})
+    # While it floods, the agent answers its heartbeats (3 missed at 0.5 s would lose it and
+    # fail the task) and runs another task beside it.
+    wait_until(lambda: stack.task(task_id)["task_status"] == "running", 60)
+    beside = stack.wait_task(stack.run("sleep", {"seconds": 0.5}), timeout=60)
+    assert beside["task_status"] == "completed", beside
+    assert stack.wait_task(task_id, timeout=90)["task_status"] == "completed"
+    assert [a["agent_status"] for a in stack.agents() if a["agent_id"] == "flooded"] == ["idle"]
+    values = _values(stack, task_id)["values"]
+    assert str(values["result"]).startswith("wrote ")
+    log = httpx.get(f"{stack.base}/tasks/{task_id}/logs", headers=stack.headers(), timeout=30)
+    lines = log.text.splitlines()
+    assert lines[0] == "flood starts"
+    assert "[runyard] ... log truncated: the task printed more than its log keeps" in lines
+    assert len(lines) < 12_000  # bounded: 10,000 lines and 2 MiB at most, plus the marks
