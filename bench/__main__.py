@@ -11,8 +11,9 @@ Sizes (environment; the defaults keep a run under ~10 minutes on 2 cores):
 - ``BENCH_P5_TASKS`` (30): P5, seed flows one at a time;
 - ``BENCH_G_STREAMS`` (500), ``BENCH_G_AGENTS`` (300), ``BENCH_G_TASKS`` (100000): the G rows
   (bench/growth.py, ~2 minutes);
+- ``BENCH_PY_TASKS`` (40), ``BENCH_PY_VERSIONS`` (8): the PY rows (bench/python_runtime.py);
 - ``BENCH_ONLY`` (all): a subset, e.g. ``P1,P2`` (P3, P4 and P6 share one stack; ``G`` the
-  growth rows).
+  growth rows; ``PY`` deployed Python code).
 
 Progress goes to stderr; the table to stdout. PostgreSQL at 127.0.0.1:5432 (trust, user
 ``postgres``) and Redis at 127.0.0.1:6379 are needed; ``scripts/ensure-bench-tools.sh`` checks.
@@ -231,12 +232,20 @@ def main() -> None:
 
         say("P5 seed flow")
         rows += p5_rows()
+    if want("PY"):
+        from bench.python_runtime import py_rows
+
+        say("PY deployed Python code")
+        rows += py_rows()
     if want("G") and pg:
         from bench.growth import g_rows
 
         say("G growth rows")
         rows += g_rows()
-    order = {k: i for i, k in enumerate(["P1", "P2", "P3", "P4", "P5", "P6", "P3/P4", "G2"])}
+    order = {
+        k: i
+        for i, k in enumerate(["P1", "P2", "P3", "P4", "P5", "P6", "P3/P4", "PY1", "PY2", "G2"])
+    }
     rows.sort(key=lambda r: order.get(r.id, 99))
     uname = platform.uname()
     print(

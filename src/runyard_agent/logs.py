@@ -52,8 +52,9 @@ class LogSender:
         self._loop = asyncio.get_running_loop()
         self._tokens = float(self._budget.burst)
         self._refilled = self._loop.time()
-        self._buffer: list[LogLine] = []
-        self._dropped = 0
+        # Lines waiting to be sent, as (lines dropped just before them, the lines): a drop
+        # keeps its place between the lines it fell between.
+        self._segments: list[tuple[int, list[LogLine]]] = []
         self._lines = 0
         self._bytes = 0
         self.truncated = False
@@ -86,13 +87,20 @@ class LogSender:
             self._lines += 1
             self._bytes += size
             self._tokens -= 1
-            self._buffer.append(LogLine(stream=kind, line=line[:MAX_LOG_LINE]))
+            if not self._segments:
+                self._segments.append((0, []))
+            self._segments[-1][1].append(LogLine(stream=kind, line=line[:MAX_LOG_LINE]))
         self._wake.set()
 
     def dropped(self, count: int) -> None:
-        if count > 0 and not self.truncated:
-            self._dropped += count
-            self._wake.set()
+        if count <= 0 or self.truncated:
+            return
+        if self._segments and not self._segments[-1][1]:
+            before, lines = self._segments[-1]
+            self._segments[-1] = (before + count, lines)
+        else:
+            self._segments.append((count, []))
+        self._wake.set()
 
     async def _pump(self) -> None:
         while True:
@@ -105,17 +113,22 @@ class LogSender:
                 return
 
     async def _flush(self) -> None:
-        while self._buffer or self._dropped or (self.truncated and not self._truncation_sent):
-            batch, self._buffer = self._buffer[:MAX_LOG_LINES], self._buffer[MAX_LOG_LINES:]
-            last = not self._buffer
+        while self._segments or (self.truncated and not self._truncation_sent):
+            before, lines = self._segments[0] if self._segments else (0, [])
+            batch, rest = lines[:MAX_LOG_LINES], lines[MAX_LOG_LINES:]
+            if self._segments:
+                if rest:
+                    self._segments[0] = (0, rest)
+                else:
+                    self._segments.pop(0)
+            last = not self._segments
             frame = TaskLog(
                 task_id=self._task_id,
                 attempt=self._attempt,
                 lines=batch,
-                dropped=self._dropped,
+                dropped=before,
                 truncated=self.truncated and last,
             )
-            self._dropped = 0
             if frame.truncated:
                 self._truncation_sent = True
             self.sent_lines += len(batch)

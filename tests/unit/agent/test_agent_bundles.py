@@ -109,9 +109,10 @@ async def test_the_log_is_bounded_by_rate_lines_and_bytes():
     assert sender.room() == 0
     sender.dropped(5)
     await sender.close()
-    [frame] = link.frames
-    assert [item.line for item in frame.lines] == [f"line {i}" for i in range(10)]
-    assert frame.dropped == 5 and not frame.truncated
+    assert [(f.dropped, [i.line for i in f.lines], f.truncated) for f in link.frames] == [
+        (0, [f"line {i}" for i in range(10)], False),
+        (5, [], False),  # the lines dropped after those ten
+    ]
 
     link = Link()
     sender = LogSender(link, "t", 1, LogBudget(burst=100, max_lines=3), interval=0.01)  # type: ignore[arg-type]
@@ -120,3 +121,17 @@ async def test_the_log_is_bounded_by_rate_lines_and_bytes():
     await sender.close()
     assert [i.line for f in link.frames for i in f.lines] == ["a", "b", "c"]
     assert link.frames[-1].truncated and sender.room() == 0
+
+
+async def test_a_drop_keeps_its_place_between_the_lines_it_fell_between():
+    link = Link()
+    sender = LogSender(link, "t", 1, LogBudget(burst=100), interval=0.01)  # type: ignore[arg-type]
+    sender.lines("stdout", ["first"])
+    sender.dropped(7)
+    sender.dropped(3)
+    sender.lines("stdout", ["after the gap"])
+    await sender.close()
+    assert [(f.dropped, [i.line for i in f.lines]) for f in link.frames] == [
+        (0, ["first"]),
+        (10, ["after the gap"]),
+    ]
