@@ -1,71 +1,26 @@
-"""The runtimes an agent can run tasks with, keyed by ``tool_type``, and their combined health.
+"""The runtimes an agent runs tasks with (``registry``: built per ``tool_type``, their health).
 
-``python`` is always available. ``comfyui`` is built only when its module is installed and a
-ComfyUI URL is configured; it is imported lazily so an agent without it still starts.
+The names below are imported on first use: a deployed task's child process imports
+``runtimes.base`` and ``runtimes.entrypoints`` and nothing else of the agent.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
-import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
-
-from runyard_agent.runtimes.base import Health, Runtime
-from runyard_agent.runtimes.python import PythonRuntime, host_info
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runyard_agent.options import AgentOptions
+    from runyard_agent.runtimes.registry import (
+        HealthReport,
+        build_runtimes,
+        collect_health,
+        host_info,
+    )
 
 __all__ = ["HealthReport", "build_runtimes", "collect_health", "host_info"]
 
-_log = logging.getLogger(__name__)
-_COMFYUI_MODULE = "runyard_agent.runtimes.comfyui"
 
-
-def build_runtimes(options: AgentOptions) -> dict[str, Runtime]:
-    """One runtime per tool type this agent can serve."""
-    bundle_dir = options.work_dir / "bundles" if options.work_dir else None
-    runtimes: dict[str, Runtime] = {"python": PythonRuntime(bundle_dir)}
-    if options.comfyui_url:
-        try:
-            module = importlib.import_module(_COMFYUI_MODULE)
-        except ImportError as exc:
-            if exc.name == _COMFYUI_MODULE:
-                _log.debug("no ComfyUI runtime installed; serving python tasks only")
-            else:
-                _log.warning("the ComfyUI runtime could not be loaded (%s); python only", exc)
-        else:
-            runtimes["comfyui"] = cast(Runtime, module.build_comfyui_runtime(options))
-    return runtimes
-
-
-@dataclass(frozen=True)
-class HealthReport:
-    healthy: bool  # at least one runtime can take work
-    runtimes: list[str]  # the healthy ones
-    system_info: dict[str, Any]
-
-
-async def collect_health(runtimes: Mapping[str, Runtime], timeout: float) -> HealthReport:
-    """Ask every runtime for its health at once; a slow or failing check counts as unhealthy."""
-
-    async def check(runtime: Runtime) -> Health:
-        try:
-            return await asyncio.wait_for(runtime.health(), timeout)
-        except TimeoutError:
-            return Health(healthy=False, detail=f"health check took longer than {timeout:g}s")
-        except Exception as exc:  # a broken runtime must not take the agent down
-            return Health(healthy=False, detail=f"health check failed: {exc}")
-
-    names = list(runtimes)
-    results = await asyncio.gather(*(check(runtimes[name]) for name in names))
-    details = {
-        name: {"healthy": health.healthy, "detail": health.detail, **health.system_info}
-        for name, health in zip(names, results, strict=True)
-    }
-    healthy_names = [name for name, health in zip(names, results, strict=True) if health.healthy]
-    info = {**host_info(), "runtimes": details}
-    return HealthReport(healthy=bool(healthy_names), runtimes=healthy_names, system_info=info)
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("runyard_agent.runtimes.registry"), name)
+    raise AttributeError(f"module 'runyard_agent.runtimes' has no attribute {name!r}")

@@ -10,9 +10,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from runyard_protocol import AssignedWorkflow
+if TYPE_CHECKING:  # a task's child process imports this module: keep it light
+    from runyard_protocol import AssignedWorkflow
 
 
 @dataclass(frozen=True)

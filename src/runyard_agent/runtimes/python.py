@@ -27,7 +27,6 @@ becomes ``runtime_error`` with the exception's message.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import os
 import platform
@@ -35,7 +34,7 @@ import shutil
 import socket
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +49,11 @@ from runyard_agent.runtimes.base import (
     TaskContext,
     TaskFailedError,
 )
-from runyard_agent.runtimes.bundles import BundleCache, CallbackSink, run_in_child
+from runyard_agent.runtimes.bundles import BundleCache, CallbackSink, WarmPool, run_in_child
+from runyard_agent.runtimes.entrypoints import normalise_outputs, resolve_entrypoint
 from runyard_protocol import AssignedBundle, AssignedWorkflow
 
 __all__ = ["PythonRuntime", "host_info", "resolve_entrypoint"]
-
-_ENTRYPOINT_HINT = 'set workflow_json to {"entrypoint": "package.module:function"}'
 
 
 class PythonRuntime:
@@ -69,6 +67,7 @@ class PythonRuntime:
         self._bundles: BundleCache | None = None
         self._http: httpx.AsyncClient | None = None
         self._temporary: Path | None = None
+        self._pool = WarmPool()
 
     def bundles(self) -> BundleCache:
         if self._bundles is None:
@@ -111,119 +110,18 @@ class PythonRuntime:
     ) -> list[ProducedOutput]:
         root = await self.bundles().get(bundle)
         sink = ctx.log if ctx.log is not None else CallbackSink()
-        produced = await run_in_child(ctx, root, entrypoint, sink)
+        produced = await run_in_child(ctx, root, entrypoint, sink, pool=self._pool)
         return normalise_outputs(produced, ctx.output_dir, entrypoint)
 
     async def health(self) -> Health:
         return Health(healthy=True, system_info=host_info())
 
     async def close(self) -> None:
+        await self._pool.close()
         if self._http is not None:
             await self._http.aclose()
         if self._temporary is not None:
             await asyncio.to_thread(shutil.rmtree, self._temporary, True)
-
-
-def resolve_entrypoint(entrypoint: object) -> Callable[..., Any]:
-    """Import ``"package.module:function"`` (the attribute may be dotted, e.g. ``Class.method``)."""
-    if not isinstance(entrypoint, str) or entrypoint.count(":") != 1:
-        raise TaskFailedError(
-            f"invalid python entrypoint {entrypoint!r}: {_ENTRYPOINT_HINT}", code="invalid_workflow"
-        )
-    module_name, _, attribute = entrypoint.partition(":")
-    if not module_name or not attribute:
-        raise TaskFailedError(
-            f"invalid python entrypoint {entrypoint!r}: {_ENTRYPOINT_HINT}", code="invalid_workflow"
-        )
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise TaskFailedError(
-            f"module {exc.name or module_name!r} of entrypoint {entrypoint!r} is not installed on "
-            "this agent: install the package that provides it or fix the workflow's entrypoint",
-            code="invalid_workflow",
-        ) from exc
-    except Exception as exc:
-        raise TaskFailedError(
-            f"importing {module_name!r} failed with {type(exc).__name__}: {exc}",
-            code="invalid_workflow",
-        ) from exc
-    for part in attribute.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError as exc:
-            raise TaskFailedError(
-                f"entrypoint {entrypoint!r}: {module_name!r} has no attribute {attribute!r}; "
-                "fix the function name in the workflow's entrypoint",
-                code="invalid_workflow",
-            ) from exc
-    if not callable(target):
-        raise TaskFailedError(
-            f"entrypoint {entrypoint!r} is not a function; {_ENTRYPOINT_HINT}",
-            code="invalid_workflow",
-        )
-    return target  # type: ignore[no-any-return]
-
-
-def normalise_outputs(result: object, output_dir: Path, entrypoint: str) -> list[ProducedOutput]:
-    """Check what the function returned and turn it into ``ProducedOutput`` objects."""
-    if result is None:
-        return []
-    if not isinstance(result, list | tuple):
-        raise TaskFailedError(
-            f"{entrypoint} returned {type(result).__name__}; it must return a list of "
-            "ProducedOutput",
-            code="invalid_output",
-        )
-    outputs: list[ProducedOutput] = []
-    for item in result:
-        output = _as_output(item, entrypoint)
-        path = output.path if output.path.is_absolute() else output_dir / output.path
-        if not path.is_file():
-            raise TaskFailedError(
-                f"{entrypoint} returned output {output.output_id!r} at {path.name!r}, but no such "
-                "file was written",
-                code="invalid_output",
-            )
-        if not 1 <= len(output.output_id) <= 200:
-            raise TaskFailedError(
-                f"{entrypoint} returned an output_id of {len(output.output_id)} characters; "
-                "use 1 to 200",
-                code="invalid_output",
-            )
-        if any(existing.output_id == output.output_id for existing in outputs):
-            raise TaskFailedError(
-                f"{entrypoint} returned output_id {output.output_id!r} twice; ids must be unique",
-                code="invalid_output",
-            )
-        outputs.append(
-            ProducedOutput(output.output_id, path, output.content_type, output.file_name)
-        )
-    return outputs
-
-
-def _as_output(item: object, entrypoint: str) -> ProducedOutput:
-    if isinstance(item, ProducedOutput):
-        return item
-    if isinstance(item, Mapping):
-        try:
-            return ProducedOutput(
-                output_id=str(item["output_id"]),
-                path=Path(item["path"]),
-                content_type=str(item.get("content_type") or "application/octet-stream"),
-                file_name=str(item["file_name"]) if item.get("file_name") else None,
-            )
-        except (KeyError, TypeError) as exc:
-            raise TaskFailedError(
-                f"{entrypoint} returned an output without {exc}; give output_id, path and "
-                "content_type",
-                code="invalid_output",
-            ) from exc
-    raise TaskFailedError(
-        f"{entrypoint} returned a {type(item).__name__} in its output list; return "
-        "ProducedOutput objects",
-        code="invalid_output",
-    )
 
 
 def host_info() -> dict[str, Any]:

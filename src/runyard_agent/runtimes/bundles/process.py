@@ -15,7 +15,9 @@ import json
 import os
 import signal
 import sys
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +29,9 @@ from runyard_agent.runtimes.base import (
     TaskContext,
     TaskFailedError,
 )
+from runyard_agent.runtimes.child import CHANNEL_ENV, ENTRYPOINT_ENV, ROOT_ENV
 
-__all__ = ["CHANNEL_ENV", "CallbackSink", "LogSink", "run_in_child"]
-
-# The child's channel: the file descriptor it reports on (``child.py`` reads it).
-CHANNEL_ENV = "RUNYARD_CHANNEL_FD"
+__all__ = ["CallbackSink", "Child", "LogSink", "WarmPool", "discard", "run_in_child", "spawn"]
 
 
 class CallbackSink:
@@ -124,41 +124,120 @@ def _crash_message(returncode: int, tail: list[str]) -> str:
     return why + (": " + " | ".join(last) if last else "")
 
 
+@dataclass(eq=False)
+class Child:
+    """A started child process: its entrypoint imported (or failed to), waiting for a job."""
+
+    process: asyncio.subprocess.Process
+    channel: asyncio.StreamReader
+    transport: asyncio.BaseTransport
+
+
+async def spawn(root: Path, entrypoint: str, python: str = sys.executable) -> Child:
+    read_fd, write_fd = os.pipe()
+    env = {
+        **os.environ,
+        CHANNEL_ENV: str(write_fd),
+        ROOT_ENV: str(root),
+        ENTRYPOINT_ENV: entrypoint,
+        "PYTHONUNBUFFERED": "1",
+    }
+    try:
+        process = await asyncio.create_subprocess_exec(
+            python,
+            "-m",
+            "runyard_agent.runtimes.child",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            pass_fds=(write_fd,),
+            env=env,
+            cwd=root,
+            start_new_session=True,  # a kill takes what the task started with it
+        )
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    channel = asyncio.StreamReader(limit=16 * 1024 * 1024)
+    transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(channel), os.fdopen(read_fd, "rb", buffering=0)
+    )
+    return Child(process, channel, transport)
+
+
+async def discard(child: Child) -> None:
+    child.transport.close()
+    if child.process.returncode is None:
+        _kill(child.process)
+        await child.process.wait()
+
+
+class WarmPool:
+    """One started process kept ready per (bundle, entrypoint) that ran lately: a task takes it
+    and the next one starts in the background, so a task waits for neither the interpreter nor
+    its imports. At most ``size`` are kept (the least lately used goes)."""
+
+    def __init__(self, size: int = 8, python: str = sys.executable) -> None:
+        self._size = size
+        self._python = python
+        self._idle: OrderedDict[tuple[str, str], Child] = OrderedDict()
+        self._starting: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def take(self, root: Path, entrypoint: str) -> Child:
+        key = (str(root), entrypoint)
+        child = self._idle.pop(key, None)
+        if child is not None and child.process.returncode is not None:
+            await discard(child)
+            child = None
+        if child is None:
+            child = await spawn(root, entrypoint, self._python)
+        if not self._closed:
+            refill = asyncio.create_task(self._keep_ready(root, entrypoint))
+            self._starting.add(refill)
+            refill.add_done_callback(self._starting.discard)
+        return child
+
+    async def _keep_ready(self, root: Path, entrypoint: str) -> None:
+        key = (str(root), entrypoint)
+        try:
+            child = await spawn(root, entrypoint, self._python)
+        except OSError:
+            return  # the next task starts its own
+        if self._closed or key in self._idle:
+            await discard(child)
+            return
+        self._idle[key] = child
+        while len(self._idle) > self._size:
+            _, oldest = self._idle.popitem(last=False)
+            await discard(oldest)
+
+    async def close(self) -> None:
+        self._closed = True
+        for starting in list(self._starting):
+            starting.cancel()
+        await asyncio.gather(*self._starting, return_exceptions=True)
+        while self._idle:
+            _, child = self._idle.popitem()
+            await discard(child)
+
+
 async def run_in_child(
     ctx: TaskContext,
     root: Path,
     entrypoint: str,
     log: LogSink,
     *,
-    python: str = sys.executable,
+    pool: WarmPool | None = None,
 ) -> list[ProducedOutput]:
-    """Run ``entrypoint`` of the code in ``root`` for ``ctx`` in a new process."""
-    read_fd, write_fd = os.pipe()
-    env = {**os.environ, CHANNEL_ENV: str(write_fd), "PYTHONUNBUFFERED": "1"}
-    try:
-        process = await asyncio.create_subprocess_exec(
-            python,
-            "-m",
-            "runyard_agent.runtimes.bundles.child",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            pass_fds=(write_fd,),
-            env=env,
-            cwd=ctx.work_dir,
-            start_new_session=True,  # a kill takes what the task started with it
-        )
-    finally:
-        os.close(write_fd)
-    loop = asyncio.get_running_loop()
-    channel = asyncio.StreamReader(limit=16 * 1024 * 1024)
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(channel), os.fdopen(read_fd, "rb", buffering=0)
-    )
+    """Run ``entrypoint`` of the code in ``root`` for ``ctx`` in a process of its own (a warm
+    one from ``pool`` when it has one)."""
+    child = await pool.take(root, entrypoint) if pool is not None else await spawn(root, entrypoint)
+    process = child.process
     assert process.stdin is not None and process.stdout is not None and process.stderr is not None
     job = {
-        "root": str(root),
-        "entrypoint": entrypoint,
         "task_id": ctx.task_id,
         "attempt": ctx.attempt,
         "parameters": ctx.parameters,
@@ -177,15 +256,12 @@ async def run_in_child(
     try:
         process.stdin.write(json.dumps(job).encode() + b"\n")
         await process.stdin.drain()
-        final = await _read_channel(channel, ctx)
+        final = await _read_channel(child.channel, ctx)
         await asyncio.gather(*pumps)
         returncode = await process.wait()
     finally:
         canceller.cancel()
-        transport.close()
-        if process.returncode is None:
-            _kill(process)
-            await process.wait()
+        await discard(child)
         for pump in pumps:
             pump.cancel()
     if final is None:

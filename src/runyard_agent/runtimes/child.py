@@ -1,12 +1,15 @@
-"""The child process of one deployed task: ``python -m runyard_agent.runtimes.bundles.child``.
+"""The child process of one deployed task: ``python -m runyard_agent.runtimes.child``.
 
-It reads its job (one JSON line) from stdin, puts the bundle's folder first on ``sys.path``,
-imports the entrypoint and calls it with a ``TaskContext`` like the agent's. It reports on the
-channel (the file descriptor named by ``RUNYARD_CHANNEL_FD``), one JSON object a line:
-``progress``, then ``done`` (outputs, values), ``failed`` (code, message) or ``cancelled``.
-Whatever the function prints, and its ``logging`` records, go to stdout and stderr, which the
-parent streams as the task's log. A ``cancel`` line on stdin sets ``ctx.cancel_event``; a
-function that does not stop is killed by the parent after the grace.
+Started with its bundle's folder (``RUNYARD_BUNDLE_ROOT``, put first on ``sys.path``) and
+entrypoint (``RUNYARD_ENTRYPOINT``), it imports the entrypoint at once, then waits for its job
+(one JSON line on stdin): so the agent can start it ahead of the task (a warm process) and the
+task does not wait for the imports. It calls the function with a ``TaskContext`` like the
+agent's, and reports on the channel (the file descriptor ``RUNYARD_CHANNEL_FD``), one JSON object
+a line: ``progress``, then ``done`` (outputs, values), ``failed`` (code, message) or
+``cancelled``. Whatever the function prints, and its ``logging`` records, go to stdout and
+stderr, which the parent streams as the task's log. A ``cancel`` line on stdin sets
+``ctx.cancel_event``; a function that does not stop is killed by the parent after the grace.
+This module imports nothing heavy: it is the start-up time of every task.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import traceback
 from pathlib import Path
 from typing import IO, Any
 
-from runyard_agent.runtimes.bundles.process import CHANNEL_ENV
+CHANNEL_ENV = "RUNYARD_CHANNEL_FD"
+ROOT_ENV = "RUNYARD_BUNDLE_ROOT"
+ENTRYPOINT_ENV = "RUNYARD_ENTRYPOINT"
 
 
 class Channel:
@@ -44,11 +49,9 @@ def _watch_stdin(cancel: threading.Event) -> None:
 
 def main() -> int:
     channel = Channel(os.fdopen(int(os.environ[CHANNEL_ENV]), "w", encoding="utf-8"))
-    job = json.loads(sys.stdin.readline())
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
-    # Imported here, after the job is read: the parent measures start-up as one span.
     from runyard_agent.functions.decorator import produced, spec_of
     from runyard_agent.runtimes.base import (
         ProgressReport,
@@ -56,8 +59,25 @@ def main() -> int:
         TaskContext,
         TaskFailedError,
     )
-    from runyard_agent.runtimes.python import normalise_outputs, resolve_entrypoint
+    from runyard_agent.runtimes.entrypoints import normalise_outputs, resolve_entrypoint
 
+    entrypoint = os.environ[ENTRYPOINT_ENV]
+    sys.path.insert(0, os.environ[ROOT_ENV])
+    function: Any = None
+    import_error: TaskFailedError | None = None
+    try:
+        function = resolve_entrypoint(entrypoint)
+    except TaskFailedError as exc:
+        import_error = exc
+
+    line = sys.stdin.readline()
+    if not line:
+        return 0  # a warm process never used: the agent let it go
+    job = json.loads(line)
+    os.chdir(job["work_dir"])
+    if import_error is not None:
+        channel.send(kind="failed", code=import_error.code, message=str(import_error))
+        return 0
     cancel = threading.Event()
     threading.Thread(target=_watch_stdin, args=(cancel,), daemon=True).start()
 
@@ -76,10 +96,7 @@ def main() -> int:
         report=report,
         cancel_event=cancel,
     )
-    entrypoint = job["entrypoint"]
-    sys.path.insert(0, job["root"])
     try:
-        function = resolve_entrypoint(entrypoint)
         spec = spec_of(function)
         result = produced(spec.call(ctx), ctx) if spec is not None else function(ctx)
         if ctx.cancelled:
