@@ -27,13 +27,13 @@ from runyard_agent import File, TaskContext, workflow
 log = logging.getLogger("flows")
 
 
-@workflow("shout", labels=["cpu"], timeout=120)
-def shout(ctx: TaskContext, text: str = "hi", seconds: float = 0.0) -> dict[str, object]:
-    """Shouts TEXT after SECONDS."""
+@workflow("shout", labels=["cpu"], timeout=300)
+def shout(ctx: TaskContext, text: str = "hi", gate: str = "") -> dict[str, object]:
+    """Shouts TEXT, once the file GATE exists (when one is named)."""
     print("VERSION-MARK", text)
     log.warning("logged %s", text)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not ctx.cancelled:
+    deadline = time.monotonic() + 240
+    while gate and not Path(gate).exists() and time.monotonic() < deadline:
         ctx.progress(0.5, "waiting")
         time.sleep(0.05)
     target = ctx.output_dir / "shout.txt"
@@ -117,7 +117,8 @@ def test_deploy_run_second_version_cancel_and_crash(stack: Stack, tmp_path: Path
     stack.wait_agent("py-1")
 
     # Version 1 runs slowly; version 2 is deployed meanwhile and runs beside it.
-    first = stack.run("shout", {"text": "one", "seconds": 25})
+    gate = tmp_path / "gate"
+    first = stack.run("shout", {"text": "one", "gate": str(gate)})
     wait_until(lambda: stack.task(first)["task_status"] == "running", 60)
     (code / "flows.py").write_text(FLOWS.replace("return text.upper()", "return text + '!'"))
     second_deploy = _cli(stack, tmp_path, "workflows", "deploy", str(code))
@@ -129,6 +130,8 @@ def test_deploy_run_second_version_cancel_and_crash(stack: Stack, tmp_path: Path
     second = stack.run("shout", {"text": "two"})
     done_second = stack.wait_task(second, timeout=90)
     assert done_second["task_status"] == "completed", done_second
+    assert stack.task(first)["task_status"] == "running"  # version 1 still runs beside it
+    gate.write_text("go")
     done_first = stack.wait_task(first, timeout=90)
     assert done_first["task_status"] == "completed", done_first
     assert _values(stack, first)["values"] == {"said": "ONE"}
