@@ -59,7 +59,7 @@ def crash(ctx: TaskContext) -> None:
 '''
 
 
-def _cli(stack: Stack, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _env(stack: Stack, tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
     env.update(
         HOME=str(tmp),
@@ -68,9 +68,19 @@ def _cli(stack: Stack, tmp: Path, *args: str) -> subprocess.CompletedProcess[str
         RUNYARD_API_KEY=stack.team.device_key,
         COLUMNS="200",
     )
+    return env
+
+
+def stack_logs(stack: Stack, task_id: str) -> str:
+    r = httpx.get(f"{stack.base}/tasks/{task_id}/logs", headers=stack.headers(), timeout=10)
+    r.raise_for_status()
+    return r.text
+
+
+def _cli(stack: Stack, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "runyard", *args],
-        env=env,
+        env=_env(stack, tmp),
         cwd=tmp,
         capture_output=True,
         text=True,
@@ -131,7 +141,19 @@ def test_deploy_run_second_version_cancel_and_crash(stack: Stack, tmp_path: Path
     done_second = stack.wait_task(second, timeout=90)
     assert done_second["task_status"] == "completed", done_second
     assert stack.task(first)["task_status"] == "running"  # version 1 still runs beside it
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "runyard", "tasks", "logs", first, "-f"],
+        env=_env(stack, tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(lambda: "VERSION-MARK" in stack_logs(stack, first), 60)
     gate.write_text("go")
+    followed, _ = follower.communicate(timeout=120)  # it ends with the task
+    assert follower.returncode == 0
+    assert "VERSION-MARK one" in followed and "WARNING flows: logged one" in followed
     done_first = stack.wait_task(first, timeout=90)
     assert done_first["task_status"] == "completed", done_first
     assert _values(stack, first)["values"] == {"said": "ONE"}
