@@ -15,8 +15,9 @@ Sizes (environment; the defaults keep a run under ~10 minutes on 2 cores):
   (bench/growth.py, ~2 minutes);
 - ``BENCH_T_MIB`` (64), ``BENCH_T_REQUESTS`` (300), ``BENCH_T_TASKS`` (200): the tunnel rows
   (bench/tunnel.py);
+- ``BENCH_PY_TASKS`` (40), ``BENCH_PY_VERSIONS`` (8): the PY rows (bench/python_runtime.py);
 - ``BENCH_ONLY`` (all): a subset, e.g. ``P1,P2`` (P3, P4 and P6 share one stack; ``G`` the
-  growth rows; ``T`` the tunnel rows).
+  growth rows; ``T`` the tunnel rows; ``PY`` deployed Python code).
 
 Progress goes to stderr; the table to stdout. PostgreSQL at 127.0.0.1:5432 (trust, user
 ``postgres``) and Redis at 127.0.0.1:6379 are needed; ``scripts/ensure-bench-tools.sh`` checks.
@@ -245,6 +246,11 @@ def main() -> None:
 
         say("T tunnel rows")
         rows += t_rows()
+    if want("PY"):
+        from bench.python_runtime import py_rows
+
+        say("PY deployed Python code")
+        rows += py_rows()
     if want("G") and pg:
         from bench.growth import g_rows
 
@@ -253,7 +259,22 @@ def main() -> None:
     order = {
         k: i
         for i, k in enumerate(
-            ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P3/P4", "T1", "T2", "T3", "G2"]
+            [
+                "P1",
+                "P2",
+                "P3",
+                "P4",
+                "P5",
+                "P6",
+                "P7",
+                "P3/P4",
+                "PY1",
+                "PY2",
+                "T1",
+                "T2",
+                "T3",
+                "G2",
+            ]
         )
     }
     rows.sort(key=lambda r: order.get(r.id, 99))

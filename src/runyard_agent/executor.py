@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from runyard_agent.logs import LogBudget, LogSender
 from runyard_agent.previews import PreviewSender
 from runyard_agent.progress import ProgressSender
 from runyard_agent.runtimes.base import (
@@ -99,6 +100,7 @@ class Executor:
         cancel_grace: float = 5.0,
         progress_interval: float = 0.25,
         preview_interval: float = 0.0,
+        log_budget: LogBudget | None = None,
     ) -> None:
         self._link = link
         self._runtimes = runtimes
@@ -109,6 +111,7 @@ class Executor:
         self._cancel_grace = cancel_grace
         self._progress_interval = progress_interval
         self._preview_interval = preview_interval  # 0: no live previews
+        self._log_budget = log_budget or LogBudget()
         self._jobs: dict[tuple[str, int], _Job] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
@@ -295,13 +298,24 @@ class Executor:
                     self._link, assign.task_id, assign.attempt, self._preview_interval
                 )
                 ctx.preview = previews.offer
+            logs = None
+            if assign.workflow.bundle is not None:  # a task in its own process: its console
+                logs = LogSender(self._link, assign.task_id, assign.attempt, self._log_budget)
+                ctx.log = logs
             try:
                 produced = await runtime.run(assign.workflow, ctx)
-            except BaseException:
+            except BaseException as exc:
                 progress.abort()
                 if previews is not None:
                     previews.abort()
+                if logs is not None:
+                    if isinstance(exc, Exception):  # failed or stopped: its last lines say why
+                        await logs.close()
+                    else:
+                        logs.abort()
                 raise
+            if logs is not None:
+                await logs.close()
             if previews is not None:
                 await previews.close()  # before the outcome: a later one would be stale
             await progress.close()

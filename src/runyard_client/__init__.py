@@ -15,8 +15,10 @@ module (``runyard_client._errors``); every name exported here is listed in ``__a
 """
 
 from runyard_client._async_client import AsyncClient
+from runyard_client._bundles import BundleError
 from runyard_client._client import Client
 from runyard_client._config import Profile, delete_profile, load_profile, profile_path, save_profile
+from runyard_client._deploy import Deployed
 from runyard_client._errors import (
     APIError,
     AuthenticationError,
@@ -63,6 +65,7 @@ from runyard_client._models import (
     User,
     Workflow,
 )
+from runyard_client._sse import log_lines
 from runyard_client._tasks import AsyncTask, Task
 from runyard_client._tunnels import Tunnel, forward_tcp
 from runyard_client._webhooks import CreatedWebhook, Webhook, WebhookDelivery, WebhookTest
@@ -75,6 +78,7 @@ __all__ = [
     "AsyncTask",
     "AuthenticationError",
     "BadRequestError",
+    "BundleError",
     "CancelResult",
     "ChecksumMismatch",
     "Client",
@@ -83,6 +87,7 @@ __all__ = [
     "CreatedInvitation",
     "CreatedWebhook",
     "Credential",
+    "Deployed",
     "FileTooLarge",
     "GoneError",
     "IdempotencyKeyReused",
@@ -123,6 +128,7 @@ __all__ = [
     "delete_profile",
     "forward_tcp",
     "load_profile",
+    "log_lines",
     "profile_path",
     "save_profile",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -16,8 +17,11 @@ from runyard_client._base import (
     make_core,
     user_agent,
 )
+from runyard_client._bundles import DEFAULT_MAX_BYTES, pack
+from runyard_client._deploy import Deployed, definition_for, discover, same_definition
+from runyard_client._errors import NotFoundError
 from runyard_client._library import Models, file_sha256, register_call
-from runyard_client._models import LibraryModel
+from runyard_client._models import LibraryModel, Workflow
 from runyard_client._resources import (
     Agents,
     Auth,
@@ -37,6 +41,7 @@ from runyard_client._uploads import (
     RunProgress,
     UploadProgress,
     bind_progress,
+    bundle_route,
     declared_files,
     model_route,
     upload_async,
@@ -142,6 +147,39 @@ class AsyncClient:
         name = Path(path).name
         call = register_call(file_key, sha256, model_type, model_path or name, display_name or name)
         return await self._executor.execute(call)
+
+    async def deploy(
+        self,
+        path: str | Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        progress: UploadProgress | None = None,
+    ) -> list[Deployed]:
+        """See ``Client.deploy`` (packing and importing the source run in a thread)."""
+        source = Path(path).expanduser()
+        bundle = await asyncio.to_thread(pack, source, max_bytes)
+        found = await asyncio.to_thread(discover, bundle, source)
+        with tempfile.TemporaryDirectory(prefix="runyard-bundle-") as scratch:
+            archive = Path(scratch) / "bundle.tar.gz"
+            await asyncio.to_thread(archive.write_bytes, bundle.data)
+            route = bundle_route(bundle.sha256)
+            file_key = await upload_async(
+                self._executor, archive, "application/gzip", progress, None, route
+            )
+        results = []
+        for item in found:
+            entrypoint, definition = definition_for(item, bundle, file_key)
+            try:
+                current: Workflow | None = await self.workflows.resolve(definition["workflow_slug"])
+            except NotFoundError:
+                current = None
+            if current is not None:
+                current = await self.workflows.definition(current.id)
+                if same_definition(current, definition):
+                    results.append(Deployed(current, False, entrypoint))
+                    continue
+            results.append(Deployed(await self.workflows.import_(definition), True, entrypoint))
+        return results
 
     async def run(
         self,

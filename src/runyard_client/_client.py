@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -15,8 +16,11 @@ from runyard_client._base import (
     make_core,
     user_agent,
 )
+from runyard_client._bundles import DEFAULT_MAX_BYTES, pack
+from runyard_client._deploy import Deployed, definition_for, discover, same_definition
+from runyard_client._errors import NotFoundError
 from runyard_client._library import Models, file_sha256, register_call
-from runyard_client._models import LibraryModel
+from runyard_client._models import LibraryModel, Workflow
 from runyard_client._resources import (
     Agents,
     Auth,
@@ -36,6 +40,7 @@ from runyard_client._uploads import (
     RunProgress,
     UploadProgress,
     bind_progress,
+    bundle_route,
     declared_files,
     model_route,
     upload_sync,
@@ -146,6 +151,42 @@ class Client:
         name = Path(path).name
         call = register_call(file_key, sha256, model_type, model_path or name, display_name or name)
         return self._executor.execute(call)
+
+    def deploy(
+        self,
+        path: str | Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        progress: UploadProgress | None = None,
+    ) -> list[Deployed]:
+        """Deploy the ``@workflow`` functions of ``path`` (a ``.py`` file or a folder): pack the
+        source, upload it once (by sha256), and import a version per workflow naming the bundle
+        and its entrypoint; a workflow whose latest version is the same gets none
+        (``changed=False``). Raises ``BundleError`` for source that cannot be deployed."""
+        source = Path(path).expanduser()
+        bundle = pack(source, max_bytes)
+        found = discover(bundle, source)
+        with tempfile.TemporaryDirectory(prefix="runyard-bundle-") as scratch:
+            archive = Path(scratch) / "bundle.tar.gz"
+            archive.write_bytes(bundle.data)
+            route = bundle_route(bundle.sha256)
+            file_key = upload_sync(
+                self._executor, archive, "application/gzip", progress, None, route
+            )
+        results = []
+        for item in found:
+            entrypoint, definition = definition_for(item, bundle, file_key)
+            try:
+                current: Workflow | None = self.workflows.resolve(definition["workflow_slug"])
+            except NotFoundError:
+                current = None
+            if current is not None:
+                current = self.workflows.definition(current.id)
+                if same_definition(current, definition):
+                    results.append(Deployed(current, False, entrypoint))
+                    continue
+            results.append(Deployed(self.workflows.import_(definition), True, entrypoint))
+        return results
 
     def run(
         self,

@@ -9,6 +9,7 @@
     ├── TaskFailed                wait(raise_on_failure=True) saw `failed` or `cancelled`
     ├── WaitTimeout               wait(timeout=...) ran out (also a builtin TimeoutError)
     ├── TunnelRefused             a forwarded tunnel connection was refused (the reason said)
+    ├── BundleError               deploy: the source cannot be packed or read (``_bundles``)
     └── APIError                  the server answered with an error body
         ├── BadRequestError           400 (e.g. team_required)
         ├── AuthenticationError       401

@@ -237,6 +237,11 @@ class Workflows(Resource[X]):
         return validate_call(ref, parameters)
 
     @endpoint
+    def definition(self, workflow_id: str) -> Call[Workflow]:
+        """The latest version with its ``workflow_json`` (management read: a session or dk-)."""
+        return Call("GET", api(f"/workflows/{seg(workflow_id)}"), model(Workflow))
+
+    @endpoint
     def import_(self, definition: dict[str, Any]) -> Call[Workflow]:
         """Create a workflow, or a new version of the one with this ``workflow_slug``."""
         return Call("POST", api("/workflows/import"), model(Workflow), json=definition)
@@ -281,6 +286,11 @@ class Tasks(Resource[X]):
     @endpoint
     def result(self, task_id: str) -> Call[TaskResult]:
         return Call("GET", api(f"/r/tasks/{seg(task_id)}/result"), model(TaskResult))
+
+    @endpoint
+    def logs(self, task_id: str) -> Call[str]:
+        """The task's console log so far, as text (see ``Task.logs``)."""
+        return Call("GET", api(f"/r/tasks/{seg(task_id)}/logs"), lambda r: r.text)
 
 
 class Agents(Resource[X]):

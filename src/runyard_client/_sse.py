@@ -17,7 +17,7 @@ from runyard_client._errors import AuthenticationError, WaitTimeout, error_from_
 from runyard_client._models import TERMINAL_STATUSES, TaskEvent, TaskInfo
 
 KNOWN_EVENTS = frozenset(
-    {"status", "progress", "completed", "failed", "cancelled", "waiting_reason"}
+    {"status", "progress", "log", "completed", "failed", "cancelled", "waiting_reason"}
 )
 ProgressCallback = Callable[[TaskEvent], None]
 
@@ -81,6 +81,22 @@ class Deadline:
     def cap(self, seconds: float) -> float:
         left = self.remaining()
         return seconds if left is None else min(seconds, left)
+
+
+def log_lines(data: dict[str, object]) -> list[str]:
+    """The text lines of a ``log`` event, with its drops and truncation marked (as
+    ``GET /r/tasks/{id}/logs`` writes them)."""
+    lines: list[str] = []
+    dropped = data.get("dropped")
+    if isinstance(dropped, int) and dropped > 0:
+        lines.append(f"[runyard] ... {dropped} line(s) dropped (too many too fast) ...")
+    items = data.get("lines")
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            lines.append(str(item.get("line", "")))
+    if data.get("truncated"):
+        lines.append("[runyard] ... log truncated: the task printed more than its log keeps")
+    return lines
 
 
 def stream_mode(response: httpx.Response) -> str:

@@ -65,6 +65,13 @@ class TaskHandle(Resource[X]):
     def cancel(self) -> Call[CancelResult]:
         return Call("POST", api(f"/r/tasks/{seg(self.id)}/cancel"), model(CancelResult), retry=True)
 
+    @endpoint
+    def logs(self) -> Call[str]:
+        """What the task's process printed so far (stdout, stderr, ``logging``), as text. Follow
+        it live with ``wait(on_progress=...)``: each ``log`` event carries new lines
+        (``runyard_client.log_lines(event.data)``)."""
+        return Call("GET", api(f"/r/tasks/{seg(self.id)}/logs"), lambda r: r.text)
+
 
 def events_call(task_id: str, last_id: int | None, deadline: Deadline) -> Call[Any]:
     headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}

@@ -72,6 +72,11 @@ def model_route(sha256: str) -> Route:
     return Route("/models/presign", "/models/multipart", sha256)
 
 
+def bundle_route(sha256: str) -> Route:
+    """A workflow's code (always one PUT: bundles are smaller than the single-upload limit)."""
+    return Route("/workflows/bundles/presign", "/uploads/multipart", sha256)
+
+
 def declared_files(uploads: dict[str, Path]) -> dict[str, dict[str, Any]]:
     """Each local file as ``POST …/validate`` takes it: name, size and type, as the upload
     will declare them to the presign."""
@@ -152,7 +157,7 @@ def initiate_call(src: Source, route: Route = INPUTS) -> Call[MultipartUpload]:
 def single_call(src: Source, route: Route) -> Call[PresignedUpload | str]:
     """The single presigned PUT of ``route``; with a sha256 the server may answer that these
     bytes are stored already: then the existing ``file_key`` (a ``str``)."""
-    if not route.for_models:
+    if route.sha256 is None:
         call = presign_call(src.file_name, src.size, src.content_type)
         return Call(call.method, call.url, call.parse, json=call.json)
 

@@ -189,6 +189,31 @@ class TaskCancelled(_Frame):
     message: str = Field(default="", max_length=4000)
 
 
+MAX_LOG_LINES = 500  # per task.log.v1 frame
+MAX_LOG_LINE = 8192  # characters per line; longer ones are cut by the agent
+
+
+class LogLine(_Frame):
+    stream: Literal["stdout", "stderr"]
+    line: str = Field(max_length=MAX_LOG_LINE)
+
+
+class TaskLog(_Frame):
+    """Console lines of a running task (its process's stdout and stderr, ``logging`` included),
+    in order. ``dropped``: lines the agent left out just before these (its rate limit);
+    ``truncated``: the task's log reached the agent's budget and no more lines follow.
+
+    An addition within protocol 2: a server that does not know it answers ``error.v1``
+    (``protocol_error``)."""
+
+    type: Literal["task.log.v1"] = "task.log.v1"
+    task_id: str
+    attempt: int
+    lines: list[LogLine] = Field(default_factory=list, max_length=MAX_LOG_LINES)
+    dropped: int = Field(default=0, ge=0)
+    truncated: bool = False
+
+
 class TaskRelease(_Frame):
     """The agent hands a task back unstarted or unfinished (shutting down); it is re-queued."""
 
@@ -204,6 +229,7 @@ AgentFrame = Annotated[
     | TaskAck
     | TaskProgress
     | TaskPreview
+    | TaskLog
     | OutputUrlRequest
     | InputUrlRequest
     | TaskComplete
@@ -246,6 +272,16 @@ class AssignedInput(_Frame):
     download_url: str
 
 
+class AssignedBundle(_Frame):
+    """The deployed code of a python workflow version (``runyard workflows deploy``): a tar.gz
+    to fetch once from ``download_url`` (a signed GET), checked against ``sha256``."""
+
+    file_key: str
+    sha256: str
+    file_size: int
+    download_url: str
+
+
 class AssignedWorkflow(_Frame):
     id: str
     slug: str
@@ -253,6 +289,8 @@ class AssignedWorkflow(_Frame):
     tool_type: Literal["python", "comfyui"]
     workflow_json: dict[str, Any]
     parameters: list[dict[str, Any]] = Field(default_factory=list)
+    # An addition within protocol 2: the bundle a deployed python version runs from.
+    bundle: AssignedBundle | None = None
 
 
 class TaskAssign(_Frame):

@@ -3,13 +3,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from runyard.api_docs import errors
 from runyard.deps import ClockDep, DatabaseDep, RuntimeReader, SettingsDep, UnitDep
 from runyard.errors import BadRequest
 from runyard.events.feed import EventFeed
+from runyard.events.logs import log_text
+from runyard.events.repository import EventLog
 from runyard.events.stream import event_stream
 from runyard.providers import provider
 from runyard.tasks.service import TaskService
@@ -36,10 +38,11 @@ def parse_event_id(raw: str) -> int:
 
 _SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "Server-Sent Events: `status`, `progress`, `preview`, `completed`, "
-        "`failed`, `cancelled`; the stream ends after the terminal event. While the task is "
-        "pending or waiting, `waiting_reason` events (no `id`: computed, never replayed) say "
-        "why, as `GET /r/tasks/{task_id}`'s `waiting_reason` does, each time it changes.",
+        "description": "Server-Sent Events: `status`, `progress`, `preview`, `log` (console "
+        "lines of a deployed Python task: `lines` of `{stream, line}`, `dropped`, `truncated`), "
+        "`completed`, `failed`, `cancelled`; the stream ends after the terminal event. While the "
+        "task is pending or waiting, `waiting_reason` events (no `id`: computed, never replayed) "
+        "say why, as `GET /r/tasks/{task_id}`'s `waiting_reason` does, each time it changes.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
 }
@@ -89,3 +92,26 @@ async def task_events(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get(
+    "/{task_id}/logs",
+    operation_id="tasks_logs",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The task's console lines so far, as text.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **errors(404),
+    },
+)
+async def task_logs(
+    task_id: str, principal: RuntimeReader, uow: UnitDep, settings: SettingsDep, clock: ClockDep
+) -> PlainTextResponse:
+    """What the task's process printed (stdout, stderr, `logging`), every attempt in order; a
+    task with no console (a built-in, a ComfyUI graph) has an empty log. Follow it live with
+    the `log` events of `GET /r/tasks/{task_id}/events`."""
+    await TaskService(uow, settings, clock).get(principal.team, task_id)
+    events = await EventLog(uow.session).of_kind(task_id, "log")
+    return PlainTextResponse(log_text(events), media_type="text/plain; charset=utf-8")

@@ -28,6 +28,15 @@ class EventLog(Repository):
         )
         return {task_id: status for task_id, status in rows.tuples()}
 
+    async def of_kind(self, task_id: str, event: str) -> list[dict[str, Any]]:
+        """The data of one task's events of one kind, in order."""
+        rows = await self.session.execute(
+            select(TaskEvent.data)
+            .where(TaskEvent.task_id == task_id, TaskEvent.event == event)
+            .order_by(TaskEvent.seq)
+        )
+        return [dict(data) for data in rows.scalars()]
+
     async def after(self, cursors: Mapping[str, int], limit: int) -> list[EventRow]:
         """The events of each task after its cursor, ordered by task then ``seq``; at most
         ``limit`` rows (the caller reads again from where a full answer stopped)."""

@@ -43,6 +43,11 @@ def model_key(team_id: str, upload_id: str, file_name: str) -> str:
     return f"models/{team_id}/{upload_id}/{safe_file_name(file_name)}"
 
 
+def bundle_key(team_id: str, upload_id: str, file_name: str) -> str:
+    """A workflow's deployed code: kept (pinned) while a workflow version names it."""
+    return f"bundles/{team_id}/{upload_id}/{safe_file_name(file_name)}"
+
+
 def output_key(team_id: str, task_id: str, attempt: int, index: int, file_name: str) -> str:
     return f"outputs/{team_id}/{task_id}/{attempt}/{index}-{safe_file_name(file_name)}"
 

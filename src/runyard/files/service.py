@@ -9,13 +9,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from runyard.clock import Clock, iso_z
 from runyard.db.base import new_id
 from runyard.errors import TooLarge, TooManyRequests, Unprocessable
-from runyard.files.naming import input_key, model_key, normalise_content_type, safe_file_name
+from runyard.files.naming import (
+    bundle_key,
+    input_key,
+    model_key,
+    normalise_content_type,
+    safe_file_name,
+)
 from runyard.files.quota import DailyUsage
 from runyard.files.repository import FileRepository
 from runyard.files.schemas import PresignRequest, PresignResponse
 from runyard.models import StoredFile
 from runyard.settings import Settings
 from runyard.storage.base import Storage, StorageError
+
+_PREFIXES = {"model": "models/", "bundle": "bundles/"}
+_KEYS = {"model": model_key, "bundle": bundle_key}
 
 
 class FileService:
@@ -80,14 +89,14 @@ class FileService:
             self.usage.add(team_id, file_size)
 
     async def held(
-        self, team_id: str, sha256: str, file_size: int, *, models_only: bool = False
+        self, team_id: str, sha256: str, file_size: int, *, prefix: str | None = None
     ) -> StoredFile | None:
         """An unexpired file of the team with these bytes, seen in the store (one upload, not
-        two); a pending one found in the store is marked uploaded. ``models_only``: only model
-        library uploads (an input's key expires with the bucket's lifecycle)."""
+        two); a pending one found in the store is marked uploaded. ``prefix``: only keys under it
+        (``models/``, ``bundles/``: an input's key expires with the bucket's lifecycle)."""
         rows = await self.repo.by_content(team_id, sha256, file_size, self.clock.now())
-        if models_only:
-            rows = [row for row in rows if row.file_key.startswith("models/")]
+        if prefix is not None:
+            rows = [row for row in rows if row.file_key.startswith(prefix)]
         for row in rows:
             if row.file_status == "uploaded":
                 return row
@@ -107,7 +116,8 @@ class FileService:
     async def presign(
         self, team_id: str, body: PresignRequest, *, source: str = "presign"
     ) -> PresignResponse:
-        """``source="model"``: a model library upload (``models/`` key, see ``model_key``)."""
+        """``source="model"``: a model library upload (``models/`` key, see ``model_key``);
+        ``"bundle"``: a workflow's deployed code (``bundles/``)."""
         limits = self.settings.limits
         ct = self.check_declared(
             body.file_name,
@@ -118,7 +128,7 @@ class FileService:
         )
         if body.sha256 is not None:
             existing = await self.held(
-                team_id, body.sha256, body.file_size, models_only=source == "model"
+                team_id, body.sha256, body.file_size, prefix=_PREFIXES.get(source)
             )
             if existing is not None:
                 return PresignResponse(
@@ -129,7 +139,7 @@ class FileService:
         await self.check_daily_quota(team_id, body.file_size)
         now = self.clock.now()
         upload_id = new_id()
-        key = (model_key if source == "model" else input_key)(team_id, upload_id, body.file_name)
+        key = _KEYS.get(source, input_key)(team_id, upload_id, body.file_name)
         self.repo.add(
             StoredFile(
                 id=upload_id,

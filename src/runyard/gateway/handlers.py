@@ -15,6 +15,7 @@ from runyard.gateway.reconcile import already_applied
 from runyard.gateway.registry import Connection, Gateway
 from runyard.settings import Settings
 from runyard.storage.base import Storage
+from runyard.tasks import lifecycle
 from runyard.tasks.assignments import InputExpired, load_inputs
 from runyard.tasks.execution import AgentRef, Slot, StaleAttempt, TaskExecution
 from runyard.tasks.lifecycle import Report
@@ -39,6 +40,7 @@ from runyard_protocol import (
     TaskCancelled,
     TaskComplete,
     TaskFail,
+    TaskLog,
     TaskPreview,
     TaskProgress,
     TaskRelease,
@@ -46,6 +48,8 @@ from runyard_protocol import (
 )
 
 log = logging.getLogger("runyard.gateway")
+#: Console lines stored per task and connection; the agent bounds them too (``logs.py``).
+LOG_BYTES = 4 * 1024 * 1024
 
 
 class FrameHandler:
@@ -94,6 +98,8 @@ class FrameHandler:
                 await self.progress(frame)
             elif isinstance(frame, TaskPreview):
                 await self.preview(frame)
+            elif isinstance(frame, TaskLog):
+                await self.log_lines(frame)
             elif isinstance(frame, OutputUrlRequest):
                 await self.output_url(frame)
             elif isinstance(frame, InputUrlRequest):
@@ -110,7 +116,7 @@ class FrameHandler:
             task_id = getattr(frame, "task_id", "")
             attempt = int(getattr(frame, "attempt", 0))
             await self.stale(task_id, attempt, getattr(frame, "request_id", None))
-            if isinstance(frame, TaskAck | TaskProgress | TaskPreview):
+            if isinstance(frame, TaskAck | TaskProgress | TaskPreview | TaskLog):
                 await self.reply(TaskCancel(task_id=task_id, attempt=attempt, reason="dropped"))
 
     async def heartbeat(self, frame: Heartbeat) -> None:
@@ -185,6 +191,7 @@ class FrameHandler:
         """The attempt ended here: its live preview is no longer shown."""
         self.gateway.previews.discard(task_id)
         self.conn.last_preview_event.pop(task_id, None)
+        self.conn.log_bytes.pop(task_id, None)
 
     def progress_to_store(self, frame: TaskProgress) -> bool:
         """At most one report per task and ``progress_interval`` is applied; the next report
@@ -227,6 +234,29 @@ class FrameHandler:
         )
         if announce:
             self.conn.last_preview_event[frame.task_id] = time.monotonic()
+
+    async def log_lines(self, frame: TaskLog) -> None:
+        """Store a batch of console lines as one ``log`` event (fenced like progress); past
+        ``LOG_BYTES`` of a task, one last event says the log was truncated."""
+        used = self.conn.log_bytes.get(frame.task_id, 0)
+        if used > LOG_BYTES:
+            return
+        size = sum(len(item.line) + 1 for item in frame.lines)
+        data: dict[str, Any] = {
+            "attempt": frame.attempt,
+            "lines": [item.model_dump() for item in frame.lines],
+            "dropped": frame.dropped,
+            "truncated": frame.truncated,
+        }
+        if used + size > LOG_BYTES:
+            data.update(lines=[], truncated=True)
+            size = LOG_BYTES + 1
+        self.conn.log_bytes[frame.task_id] = used + size
+        async with self.db.unit() as uow:
+            task = await TaskExecution(uow, self.settings).fenced(
+                self.me, frame.task_id, frame.attempt
+            )
+            lifecycle.log_lines(uow, task, self.clock.now(), data)
 
     async def output_url(self, frame: OutputUrlRequest) -> None:
         async with self.db.unit() as uow:

@@ -57,6 +57,8 @@ class Connection:
     cancels_sent: set[tuple[str, int]] = field(default_factory=set)
     last_progress_store: dict[str, float] = field(default_factory=dict)
     last_preview_event: dict[str, float] = field(default_factory=dict)
+    #: Bytes of console lines stored per task from this connection (``handlers.LOG_BYTES``).
+    log_bytes: dict[str, int] = field(default_factory=dict)
     #: Every output slot of the attempts assigned on this connection, per (task, attempt), in
     #: the order granted; an attempt absent here (assigned before a reconnect, or forgotten) has
     #: its slots read from the database instead.

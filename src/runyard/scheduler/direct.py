@@ -28,6 +28,7 @@ from runyard.tasks.assignments import (
     build_assign,
     check_unexpired,
     file_parameters,
+    signed_bundle,
     signed_inputs,
 )
 from runyard.tasks.lifecycle import event_payload, status_data
@@ -210,7 +211,8 @@ class DirectPass:
             return None
         task.attempt += 1
         task.agent_id = conn.agent_id
-        return build_assign(task, version, inputs)
+        ttl = self.settings.limits.agent_url_ttl
+        return build_assign(task, version, inputs, signed_bundle(version, self.storage, ttl))
 
     async def _inputs(
         self, pg: DriverConnection, task: Task, version: WorkflowVersion, now: datetime

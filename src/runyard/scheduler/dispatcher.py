@@ -27,7 +27,7 @@ from runyard.settings import Settings
 from runyard.states import TaskStatus
 from runyard.storage.base import Storage
 from runyard.tasks import lifecycle
-from runyard.tasks.assignments import InputExpired, build_assign, load_inputs
+from runyard.tasks.assignments import InputExpired, build_assign, load_inputs, signed_bundle
 from runyard.tasks.repository import TaskQueue
 from runyard.workflows.preflight import ComfyUICapabilities
 from runyard.workflows.requirements import Requirements, graph_requirements
@@ -265,7 +265,8 @@ class Dispatcher(BackgroundLoop):
         task.attempt += 1
         task.agent_id = conn.agent_id
         lifecycle.move(uow, task, TaskStatus.QUEUED, now)
-        return build_assign(task, version, inputs)
+        ttl = self.settings.limits.agent_url_ttl
+        return build_assign(task, version, inputs, signed_bundle(version, self.storage, ttl))
 
     async def _mark_waiting(self, uow: UnitOfWork) -> None:
         """Pending tasks that no connected, healthy agent of their team could take: none has

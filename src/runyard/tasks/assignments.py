@@ -1,5 +1,6 @@
 """Building ``task.assign.v1``: the workflow version, the resolved parameters and a short-lived
-signed GET URL per file input (the agent fetches bytes from the store, never via the API)."""
+signed GET URL per file input, and for deployed python code one for its bundle (the agent
+fetches bytes from the store, never via the API)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from runyard.files.repository import FileRepository
 from runyard.models import StoredFile, Task, WorkflowVersion
 from runyard.settings import Settings
 from runyard.storage.base import Storage
-from runyard_protocol import AssignedInput, AssignedWorkflow, TaskAssign
+from runyard_protocol import AssignedBundle, AssignedInput, AssignedWorkflow, TaskAssign
 
 
 class InputExpired(Exception):
@@ -72,7 +73,28 @@ async def load_inputs(
     return signed_inputs(files, params, storage, settings.limits.agent_url_ttl)
 
 
-def build_assign(task: Task, version: WorkflowVersion, inputs: list[AssignedInput]) -> TaskAssign:
+def signed_bundle(version: WorkflowVersion, storage: Storage, ttl: int) -> AssignedBundle | None:
+    """A signed GET of the deployed code a python version runs from, if it has one."""
+    raw = version.workflow_json.get("bundle") if version.tool_type == "python" else None
+    if not isinstance(raw, dict):
+        return None
+    file_key = str(raw["file_key"])
+    return AssignedBundle(
+        file_key=file_key,
+        sha256=str(raw["sha256"]),
+        file_size=int(raw["file_size"]),
+        download_url=storage.presign_get(
+            file_key, expires_in=ttl, file_name="bundle.tar.gz", content_type="application/gzip"
+        ),
+    )
+
+
+def build_assign(
+    task: Task,
+    version: WorkflowVersion,
+    inputs: list[AssignedInput],
+    bundle: AssignedBundle | None = None,
+) -> TaskAssign:
     return TaskAssign(
         task_id=task.id,
         attempt=task.attempt,
@@ -83,6 +105,7 @@ def build_assign(task: Task, version: WorkflowVersion, inputs: list[AssignedInpu
             tool_type=version.tool_type,
             workflow_json=version.workflow_json,
             parameters=version.parameters,
+            bundle=bundle,
         ),
         parameters=task.parameters,
         inputs=inputs,

@@ -106,6 +106,12 @@ def progress(uow: UnitOfWork, task: Task, now: datetime, report: Report, *, stor
         uow.task_changed(task.id)
 
 
+def log_lines(uow: UnitOfWork, task: Task, now: datetime, data: dict[str, Any]) -> None:
+    """A ``log`` event: console lines of the running attempt (``GET /r/tasks/{id}/logs``)."""
+    append_event(uow, task, "log", data, now)
+    uow.task_changed(task.id)
+
+
 def preview(
     uow: UnitOfWork, task: Task, now: datetime, *, content_type: str, node: str | None
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from runyard.api_docs import errors
 from runyard.auth.principal import Principal
@@ -12,14 +12,21 @@ from runyard.deps import (
     ClockDep,
     ManageReader,
     ManageWriter,
+    RateLimiterDep,
     RuntimeReader,
     SessionDep,
     SettingsDep,
+    StorageDep,
 )
+from runyard.files.quota import UsageDep
+from runyard.files.schemas import PresignRequest, PresignResponse
+from runyard.files.service import FileService
 from runyard.models import Workflow, WorkflowVersion
 from runyard.pagination import PageDep
+from runyard.ratelimit import client_address
 from runyard.workflows.bounds import WorkflowBounds
 from runyard.workflows.schemas import (
+    BundlePresign,
     WorkflowDefinition,
     WorkflowList,
     WorkflowRead,
@@ -43,15 +50,53 @@ async def import_workflow(
     principal: ManageWriter,
     session: SessionDep,
     settings: SettingsDep,
+    storage: StorageDep,
     clock: ClockDep,
 ) -> WorkflowRead:
     """Create a workflow, or a new version of the one with this slug.
 
     The graph is bounded (depth, size, nodes, parameters: `RUNYARD_LIMIT_WORKFLOW_*`); a
-    definition outside the bounds answers 413/422 and nothing is stored."""
-    service = WorkflowService(session, clock, WorkflowBounds.of(settings.limits))
+    definition outside the bounds answers 413/422 and nothing is stored. A python workflow
+    deployed with its code names its bundle in `workflow_json.bundle` (`file_key`, `sha256`,
+    `file_size`, from `POST /workflows/bundles/presign`): an unknown one answers 404
+    `bundle_not_found`, other bytes 400 `checksum_mismatch`, one not stored yet 422
+    `file_not_uploaded`; the bundle is then kept as long as the workflow exists."""
+    service = WorkflowService(session, clock, WorkflowBounds.of(settings.limits), storage)
     wf, v, _ = await service.import_definition(principal.team, body)
     return to_read(wf, v, with_json=True)
+
+
+@manage.post(
+    "/bundles/presign",
+    response_model=PresignResponse,
+    response_model_exclude_none=True,
+    operation_id="workflows_bundles_presign",
+    responses=errors(413, 429),
+)
+async def presign_bundle(
+    body: BundlePresign,
+    request: Request,
+    principal: ManageWriter,
+    limiter: RateLimiterDep,
+    usage: UsageDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    clock: ClockDep,
+) -> PresignResponse:
+    """Step 1 of deploying Python code: describe the bundle (a tar.gz; its `sha256` is
+    required), get a presigned PUT whose signature covers the sha256. When the team holds these
+    bytes already the answer is `already_uploaded: true` with that `file_key`: name it in the
+    import, nothing to upload. Step 2: `POST /workflows/import` with `workflow_json.bundle`."""
+    await limiter.presign_file(client_address(request.client), principal.rate_key)
+    request_body = PresignRequest(
+        file_name=body.file_name,
+        file_size=body.file_size,
+        content_type="application/gzip",
+        sha256=body.sha256,
+    )
+    files = FileService(session, settings, storage, clock, usage)
+    return await files.presign(principal.team, request_body, source="bundle")
 
 
 @manage.get("", response_model=WorkflowList, operation_id="workflows_list", responses=errors())
@@ -93,11 +138,12 @@ async def update_workflow(
     principal: ManageWriter,
     session: SessionDep,
     settings: SettingsDep,
+    storage: StorageDep,
     clock: ClockDep,
 ) -> WorkflowRead:
     """Change any field; every change of the definition creates a new version (older ones
     stay runnable). `workflow_status` alone (disable or enable) changes no version."""
-    service = WorkflowService(session, clock, WorkflowBounds.of(settings.limits))
+    service = WorkflowService(session, clock, WorkflowBounds.of(settings.limits), storage)
     wf, v = await service.update(principal.team, workflow_id, body)
     return to_read(wf, v, with_json=True)
 

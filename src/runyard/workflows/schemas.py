@@ -4,10 +4,12 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
+from runyard.files.schemas import SHA256_PATTERN, plain_sha256
 from runyard.pagination import PageMeta
 from runyard.workflows.bounds import comfyui_graph_problem
+from runyard.workflows.bundles import bundle_problem
 from runyard.workflows.comfyui import comfyui_graph, wrapper_problem
 
 SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -97,6 +99,9 @@ class WorkflowDefinition(BaseModel):
                     "a python workflow needs workflow_json "
                     '{"entrypoint": "package.module:function"}'
                 )
+            problem = bundle_problem(self.workflow_json)
+            if problem:
+                raise ValueError(problem)
         else:
             graph = comfyui_graph(self.workflow_json)
             problem = wrapper_problem(self.workflow_json) or comfyui_graph_problem(graph)
@@ -118,6 +123,16 @@ class WorkflowDefinition(BaseModel):
                         f"input {p.field!r}"
                     )
         return self
+
+
+class BundlePresign(BaseModel):
+    """`POST /workflows/bundles/presign`: a deployed workflow's code, a tar.gz."""
+
+    file_name: str = Field(default="bundle.tar.gz", min_length=1, max_length=255)
+    file_size: StrictInt = Field(ge=1, description="Exact size in bytes; the PUT must send it.")
+    sha256: str = Field(pattern=SHA256_PATTERN, description="The bundle's sha256 (required).")
+
+    _plain = field_validator("sha256")(plain_sha256)
 
 
 class WorkflowUpdate(BaseModel):

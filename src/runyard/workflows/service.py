@@ -13,7 +13,9 @@ from runyard.clock import Clock
 from runyard.db.base import new_id
 from runyard.errors import NotFound, Unprocessable
 from runyard.models import Workflow, WorkflowVersion
+from runyard.storage.base import Storage
 from runyard.workflows.bounds import WorkflowBounds, check_bounds
+from runyard.workflows.bundles import pin_bundle
 from runyard.workflows.parameters import check_defaults
 from runyard.workflows.preflight import check_comfyui_agents
 from runyard.workflows.repository import WorkflowRepository
@@ -62,9 +64,14 @@ def split_ref(ref: str) -> tuple[str, int | None]:
 
 class WorkflowService:
     def __init__(
-        self, session: AsyncSession, clock: Clock, bounds: WorkflowBounds | None = None
+        self,
+        session: AsyncSession,
+        clock: Clock,
+        bounds: WorkflowBounds | None = None,
+        storage: Storage | None = None,
     ) -> None:
         self.session = session
+        self.storage = storage
         self.repo = WorkflowRepository(session)
         self.clock = clock
         self.bounds = bounds or WorkflowBounds()
@@ -111,6 +118,7 @@ class WorkflowService:
                 d.workflow_json, [p.model_dump() for p in d.parameters], defaults
             )
             await check_comfyui_agents(self.session, team_id, d.required_labels, needs)
+        await pin_bundle(self.session, self.storage, self.clock, team_id, d.workflow_json)
         now = self.clock.now()
         wf = await self.repo.by_slug(team_id, d.workflow_slug, deleted=True)
         created = wf is None

@@ -1,21 +1,29 @@
 """Built-in ``img2img``: apply one Pillow operation to ``input_image`` and return a PNG.
 
 Parameters (contract section 8): ``input_image`` (file), ``prompt`` (one of ``PROMPTS``, default
-``enhance``) and ``strength`` (0-1, default 0.5). Each operation is blended with the original by
-``strength`` (blur uses it as its radius instead), so ``strength`` 0 returns the image unchanged
-and any higher value changes every image that has some detail. The output is ``output.png`` with
-output_id ``image``; transparency is kept.
+``enhance``) and ``strength`` (0-1, default 0.5). ``strength`` 0 always returns the image
+unchanged; above 0 it means, per operation, what a user expects of it:
+
+- enhance, grayscale, sharpen, autocontrast: how much of the effect (a blend with the original,
+  so 0.5 is half desaturated, half sharpened...);
+- blur: the radius (0.5 to 8 pixels);
+- invert: an image has no "half inverse" (a half-and-half blend with its inverse is flat gray,
+  127,127,127 for any input), so any strength above 0 inverts fully.
+
+The output is ``output.png`` with output_id ``image``; transparency is kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated, Literal
 
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps, UnidentifiedImageError
 
-from runyard_agent.builtins import check_cancelled, input_file, number_parameter
+from runyard_agent.builtins import check_cancelled
 from runyard_agent.runtimes.base import ProducedOutput, TaskContext, TaskFailedError
+from runyard_agent.runtimes.functions import File, Param, workflow
 
 OUTPUT_ID = "image"
 OUTPUT_NAME = "output.png"
@@ -44,7 +52,7 @@ def _sharpen(image: Image.Image, strength: float) -> Image.Image:
 
 
 def _invert(image: Image.Image, strength: float) -> Image.Image:
-    return Image.blend(image, ImageOps.invert(image), strength)
+    return ImageOps.invert(image) if strength > 0 else image.copy()
 
 
 def _autocontrast(image: Image.Image, strength: float) -> Image.Image:
@@ -61,18 +69,20 @@ PROMPTS: dict[str, Callable[[Image.Image, float], Image.Image]] = {
 }
 
 
-def run(ctx: TaskContext) -> list[ProducedOutput]:
-    source = input_file(ctx, "input_image")
-    prompt = ctx.parameters.get("prompt") or "enhance"
-    if prompt not in PROMPTS:
-        raise TaskFailedError(
-            f"prompt must be one of {', '.join(PROMPTS)}; got {prompt!r}", "invalid_input"
-        )
-    strength = number_parameter(ctx, "strength", default=0.5, low=0.0, high=1.0)
-    name = ctx.input_names.get("input_image", source.name)
+Prompt = Literal["enhance", "grayscale", "blur", "sharpen", "invert", "autocontrast"]
 
+
+@workflow("img2img", labels=["cpu"], timeout=300, display_name="Image to image")
+def run(
+    ctx: TaskContext,
+    input_image: Annotated[File[Literal["image/*"]], Param(label="Input image")],
+    prompt: Annotated[Prompt, Param(label="Operation")] = "enhance",
+    strength: Annotated[float, Param(ge=0, le=1, label="Strength")] = 0.5,
+) -> ProducedOutput:
+    """Applies an operation to an image and returns one PNG."""
+    name = ctx.input_names.get("input_image", input_image.name)
     ctx.progress(0.05, "opening image")
-    image = _open(source, name)
+    image = _open(input_image, name)
     check_cancelled(ctx)
     ctx.progress(0.3, f"applying {prompt}")
     alpha = image.getchannel("A") if image.mode == "RGBA" else None
@@ -85,7 +95,7 @@ def run(ctx: TaskContext) -> list[ProducedOutput]:
     result.save(target, format="PNG")
     check_cancelled(ctx)
     ctx.progress(1.0, "done")
-    return [ProducedOutput(OUTPUT_ID, target, "image/png", OUTPUT_NAME)]
+    return ProducedOutput(OUTPUT_ID, target, "image/png", OUTPUT_NAME)
 
 
 def _open(path: Path, name: str) -> Image.Image:

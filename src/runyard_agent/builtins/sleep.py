@@ -7,17 +7,22 @@ the workflow of choice for timeout, cancellation and lost-agent tests.
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from runyard_agent.builtins import check_cancelled, number_parameter
+from runyard_agent.builtins import check_cancelled
 from runyard_agent.runtimes.base import ProducedOutput, TaskContext
+from runyard_agent.runtimes.functions import Param, workflow
 
 OUTPUT_ID = "result"
 STEP_SECONDS = 0.05
 MAX_SECONDS = 24 * 3600.0
 
 
-def run(ctx: TaskContext) -> list[ProducedOutput]:
-    seconds = number_parameter(ctx, "seconds", default=1.0, low=0.0, high=MAX_SECONDS)
+@workflow("sleep", labels=["cpu"], timeout=300, display_name="Sleep")
+def run(
+    ctx: TaskContext, seconds: Annotated[float, Param(ge=0, le=MAX_SECONDS)] = 1.0
+) -> ProducedOutput:
+    """Sleeps for `seconds`, reporting progress, then writes a text file."""
     started = time.monotonic()
     deadline = started + seconds
     while (now := time.monotonic()) < deadline:
@@ -28,4 +33,4 @@ def run(ctx: TaskContext) -> list[ProducedOutput]:
     ctx.progress(1.0, "done")
     target = ctx.output_dir / "sleep.txt"
     target.write_text(f"slept {seconds:g} seconds\n", encoding="utf-8")
-    return [ProducedOutput(OUTPUT_ID, target, "text/plain", "sleep.txt")]
+    return ProducedOutput(OUTPUT_ID, target, "text/plain", "sleep.txt")

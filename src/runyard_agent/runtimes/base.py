@@ -10,9 +10,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from runyard_protocol import AssignedWorkflow
+if TYPE_CHECKING:  # a task's child process imports this module: keep it light
+    from runyard_protocol import AssignedWorkflow
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,19 @@ class PreviewImage:
     content_type: str  # image/jpeg or image/png
     data: bytes
     node: str | None = None
+
+
+class LogSink(Protocol):
+    """Where the console lines of a task's own process go (``runyard_agent.logs.LogSender`` on
+    an agent, the terminal for ``runyard workflows test``)."""
+
+    def room(self) -> int:
+        """How many lines it takes now; 0: the reader only counts them (``dropped``)."""
+        ...
+
+    def lines(self, stream: str, lines: list[str]) -> None: ...
+
+    def dropped(self, count: int) -> None: ...
 
 
 @dataclass
@@ -56,6 +70,9 @@ class TaskContext:
     cleanup: list[Callable[[], None]] = field(default_factory=list)
     # Where live previews go (throttled by the agent); None: previews are off, do not decode.
     preview: Callable[[PreviewImage], None] | None = None
+    # Where the console lines of a task run in its own process go (its stdout, and stderr with
+    # its ``logging`` records): a ``bundles.LogSink``. None: nobody listens.
+    log: LogSink | None = None
 
     @property
     def cancelled(self) -> bool:

@@ -1,4 +1,4 @@
-"""``runyard tasks list|show|cancel|result|wait|download``."""
+"""``runyard tasks list|show|cancel|result|wait|download|logs``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from runyard_client._models import TaskEvent
+from runyard_client._sse import log_lines
 from runyard_client.cli._common import (
     ApiKeyOpt,
     JsonOpt,
@@ -15,6 +17,7 @@ from runyard_client.cli._common import (
     PerPageOpt,
     ServerOpt,
     connect,
+    err,
     handles_errors,
     out,
     print_json,
@@ -102,6 +105,33 @@ def cancel(
         print_json(result)
     else:
         out.print(f"task {task_id}: {result.task_status or 'cancel requested'}")
+
+
+@app.command("logs")
+@handles_errors
+def logs(
+    ctx: typer.Context,
+    task_id: TaskArg,
+    follow_: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines until the task ends.")
+    ] = False,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """What the task's process printed (stdout, stderr, logging)."""
+    with connect(ctx, server, api_key) as client:
+        if not follow_:
+            typer.echo(client.tasks.logs(task_id), nl=False)
+            return
+
+        def show(event: TaskEvent) -> None:
+            if event.event == "log":
+                for line in log_lines(event.data):
+                    typer.echo(line)
+
+        info = client.task(task_id).wait(on_progress=show)
+    if info.task_status != "completed":
+        err.print(f"task {task_id} {info.task_status}: {info.task_error or ''}".rstrip(": "))
 
 
 @app.command("result")

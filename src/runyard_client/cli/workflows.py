@@ -1,4 +1,4 @@
-"""``runyard workflows list|show|import``."""
+"""``runyard workflows list|show|import|deploy|test``."""
 
 from __future__ import annotations
 
@@ -22,8 +22,15 @@ from runyard_client.cli._common import (
     print_page,
     print_table,
 )
+from runyard_client.cli.deploy import deploy as deploy_command
+from runyard_client.cli.deploy import test as test_command
 
-app = typer.Typer(help="List, inspect and import workflows.", no_args_is_help=True)
+app = typer.Typer(
+    help="List, inspect, import and deploy workflows; test a Python one locally.",
+    no_args_is_help=True,
+)
+app.command("deploy")(deploy_command)
+app.command("test")(test_command)
 
 
 @app.command("list")

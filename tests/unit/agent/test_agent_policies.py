@@ -149,7 +149,15 @@ def test_the_package_exports_exactly_its_public_api():
         "AgentRejectedError",
         "Backoff",
         "ConnectionState",
+        "File",
+        "Param",
+        "ProducedOutput",
+        "TaskCancelledError",
+        "TaskContext",
+        "TaskFailedError",
+        "WorkflowSignatureError",
         "agent_version",
+        "workflow",
     ]
     for name in runyard_agent.__all__:
         assert getattr(runyard_agent, name) is not None

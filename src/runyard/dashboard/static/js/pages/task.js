@@ -1,5 +1,6 @@
 // One task, live: status and progress from the event stream (fetch + Last-Event-ID resume),
-// the running node, messages, the error (and the node it happened in), cancel, and outputs.
+// the running node, messages, the console log of a deployed Python task, the error (and the
+// node it happened in), cancel, and outputs.
 import { html, useEffect, useState } from "../../vendor/preact-htm.js";
 import { followTask } from "../sse.js";
 import { ErrorBox, Page, StatusBadge, atLeast, useLoad, when } from "../ui.js";
@@ -9,12 +10,34 @@ import { href } from "../router.js";
 
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const MAX_MESSAGES = 200;
+const MAX_LOG_LINES = 2000; // the panel keeps the latest; the whole log is at /r/tasks/{id}/logs
+
+// The lines of one `log` event, its gaps marked as `GET /r/tasks/{id}/logs` marks them.
+function logLines(data) {
+  const lines = [];
+  if (data.dropped) lines.push({ stream: "note", line: `… ${data.dropped} line(s) dropped (too many too fast) …` });
+  for (const item of data.lines || []) lines.push(item);
+  if (data.truncated) lines.push({ stream: "note", line: "… log truncated: the task printed more than its log keeps" });
+  return lines;
+}
+
+const LOG_LABEL = `Task log (the latest ${MAX_LOG_LINES} lines)`;
+
+function LogPanel({ lines }) {
+  return html`<section class="log-panel" aria-labelledby="log-title">
+    <h2 id="log-title">Log</h2>
+    <pre class="log" id="task-log" tabindex="0" aria-label=${LOG_LABEL}>${lines.map(
+      (l) => html`<span class=${"log-" + l.stream}>${l.line + "\n"}</span>`)}</pre>
+  </section>`;
+}
 const WAITING = new Set(["pending", "waiting"]);
 
 function useLive(ctx, id, initial) {
-  const [live, setLive] = useState({ connection: "idle", status: null, progress: null, node: null,
-    step: null, messages: [], error: null, ended: false, previews: 0 });
+  const fresh = () => ({ connection: "idle", status: null, progress: null, node: null,
+    step: null, messages: [], log: [], error: null, ended: false, previews: 0 });
+  const [live, setLive] = useState(fresh);
   useEffect(() => {
+    setLive(fresh()); // another task opened in the same page starts from nothing
     if (!initial) return undefined;
     // A finished task's stream replays its events (messages, the last node) and ends.
     const replayOnly = TERMINAL.has(initial.task_status);
@@ -33,6 +56,7 @@ function useLive(ctx, id, initial) {
           }
         }
         if (event === "preview") next.previews = old.previews + 1;
+        if (event === "log") next.log = [...old.log, ...logLines(data)].slice(-MAX_LOG_LINES);
         if (event === "failed") next.error = { message: data.task_error, code: data.task_error_code };
         if (TERMINAL.has(event)) next.ended = true;
         return next;
@@ -137,6 +161,7 @@ export function TaskPage({ ctx, id }) {
           : typeof value === "string" ? value : JSON.stringify(value)}</dd>`)}
     </dl>
     ${status === "completed" ? html`<${Outputs} ctx=${ctx} id=${id} />` : null}
+    ${live.log.length ? html`<${LogPanel} lines=${live.log} />` : null}
     ${live.messages.length
       ? html`<h2>Messages</h2>
           <ol class="messages" tabindex="0" aria-label="Messages (the latest ${MAX_MESSAGES})">
