@@ -109,8 +109,8 @@ async def test_a_change_reaches_agents_of_another_server_process(
     db_url: str, tmp_path: Path
 ) -> None:
     async with (
-        running_app(make_settings(db_url, tmp_path / "a"), background=True) as a,
-        running_app(make_settings(db_url, tmp_path / "b"), background=True) as b,
+        running_app(make_settings(db_url, tmp_path / "data"), background=True) as a,
+        running_app(make_settings(db_url, tmp_path / "data"), background=True) as b,
     ):
         services_a, services_b = a.app.state.services, b.app.state.services
         assert services_a.listener is not None and services_b.listener is not None
