@@ -51,7 +51,7 @@ def comfy_tunnel_agent(dev: Dev, tmp_path: Path) -> Iterator[str]:
                     "agent_list"
                 ]
             ),
-            30,
+            90,  # bounded: an agent starting on a busy 2-core machine can take a while
         )
         yield "comfy-tunnel"
     finally:
