@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Row, env_int, pg_available, pg_drop, pg_recreate, say
+from bench.common import Row, env_int, pg_available, pg_drop, pg_recreate, print_table, say
 
 PG_QUEUE_DB = "runyard_bench_queue"
 
@@ -196,18 +196,6 @@ def queue_rows(n_tasks: int, n_latency: int, pg: bool) -> list[Row]:
         )
     )
     return rows
-
-
-def print_table(rows: list[Row]) -> None:
-    width = max(len(r.what) for r in rows)
-    mwidth = max(len(r.measured) for r in rows)
-    print(f"{'id':5} {'row':{width}}  {'measured':{mwidth}}  {'goal':10} {'ratio':>6}  result")
-    print("-" * (width + mwidth + 36))
-    for r in rows:
-        ratio = f"{r.ratio:6.2f}" if r.ratio is not None else " " * 6
-        result = "" if r.met is None else ("met" if r.met else "MISSED")
-        print(f"{r.id:5} {r.what:{width}}  {r.measured:{mwidth}}  {r.goal:10} {ratio}  {result}")
-    print("ratio: measured against the goal, >= 1.00 means met.")
 
 
 def main() -> None:

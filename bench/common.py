@@ -299,3 +299,15 @@ def wait_agents(url: str, key: str, count: int, timeout: float = 30.0) -> None:
             return
         time.sleep(0.2)
     raise TimeoutError(f"{count} agents did not connect to {url}")
+
+
+def print_table(rows: list[Row]) -> None:
+    width = max(len(r.what) for r in rows)
+    mwidth = max(len(r.measured) for r in rows)
+    print(f"{'id':5} {'row':{width}}  {'measured':{mwidth}}  {'goal':10} {'ratio':>6}  result")
+    print("-" * (width + mwidth + 36))
+    for r in rows:
+        ratio = f"{r.ratio:6.2f}" if r.ratio is not None else " " * 6
+        result = "" if r.met is None else ("met" if r.met else "MISSED")
+        print(f"{r.id:5} {r.what:{width}}  {r.measured:{mwidth}}  {r.goal:10} {ratio}  {result}")
+    print("ratio: measured against the goal, >= 1.00 means met.")

@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import Row, env_int, pct
+from bench.common import Row, env_int, pct, print_table
 from runyard_agent.runtimes.base import TaskContext
 from runyard_agent.runtimes.python import PythonRuntime
 from runyard_protocol import AssignedBundle, AssignedWorkflow
@@ -167,6 +167,4 @@ def py_rows() -> list[Row]:
 
 
 if __name__ == "__main__":
-    from bench.__main__ import print_table
-
     print_table(py_rows())
