@@ -11,12 +11,13 @@ from runyard.files.quota import DailyUsage
 from runyard.files.repository import FileRepository
 from runyard.files.schemas import PresignRequest, PresignResponse
 from runyard.files.service import FileService
+from runyard.files.stored import confirm_stored
 from runyard.library.paths import model_path_problem, model_type_problem
 from runyard.library.repository import ModelRepository
 from runyard.library.schemas import ModelCreate, ModelPresign, ModelUpdate
 from runyard.models import LibraryModel, StoredFile
 from runyard.settings import Settings
-from runyard.storage.base import Storage, StorageError
+from runyard.storage.base import Storage
 
 # A registered model's file never expires: the retention sweeper passes it by.
 PINNED = datetime(9999, 1, 1, tzinfo=UTC)
@@ -87,23 +88,7 @@ class ModelService:
                 "it with the sha256 it was uploaded with.",
                 code="checksum_mismatch",
             )
-        if file.file_status != "uploaded":
-            # The PUT went straight to the store: ask it, with no connection checked out.
-            await self.uow.commit()
-            try:
-                info = await self.storage.head(file.file_key)
-            except StorageError as exc:
-                raise Unprocessable(
-                    f"The store could not be asked about the upload: {exc}; retry.",
-                    code="file_not_uploaded",
-                ) from exc
-            if info is None or info.size != file.file_size:
-                raise Unprocessable(
-                    "The file was not uploaded yet (PUT it to the upload_url with the "
-                    "upload_headers first).",
-                    code="file_not_uploaded",
-                )
-            file.file_status = "uploaded"  # its signed sha256 made the store refuse others
+        await confirm_stored(file, self.storage, self.uow.commit, "file")
         return file
 
     async def register(self, team_id: str, body: ModelCreate) -> LibraryModel:

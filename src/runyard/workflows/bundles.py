@@ -17,8 +17,9 @@ from runyard.clock import Clock
 from runyard.errors import BadRequest, NotFound, Unprocessable
 from runyard.files.repository import FileRepository
 from runyard.files.schemas import SHA256_PATTERN, plain_sha256
+from runyard.files.stored import confirm_stored
 from runyard.library.service import PINNED
-from runyard.storage.base import Storage, StorageError
+from runyard.storage.base import Storage
 
 BUNDLE_PREFIX = "bundles/"
 
@@ -88,19 +89,5 @@ async def pin_bundle(
     if file.file_status != "uploaded":
         if storage is None:
             raise Unprocessable("The bundle was not uploaded yet.", code="file_not_uploaded")
-        await session.commit()  # no connection held while the store answers
-        try:
-            info = await storage.head(file.file_key)
-        except StorageError as exc:
-            raise Unprocessable(
-                f"The store could not be asked about the bundle: {exc}; retry.",
-                code="file_not_uploaded",
-            ) from exc
-        if info is None or info.size != file.file_size:
-            raise Unprocessable(
-                "The bundle was not uploaded yet (PUT it to the upload_url with the "
-                "upload_headers first).",
-                code="file_not_uploaded",
-            )
-        file.file_status = "uploaded"  # its signed sha256 made the store refuse other bytes
+        await confirm_stored(file, storage, session.commit, "bundle")
     file.expires_at = PINNED
