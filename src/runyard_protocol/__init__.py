@@ -8,8 +8,6 @@ from runyard_protocol.closing import CloseReason, close_reason_for
 from runyard_protocol.frames import (
     MAX_INLINE_OUTPUT,
     MAX_INLINE_TOTAL,
-    MAX_LOG_LINE,
-    MAX_LOG_LINES,
     MAX_PREVIEW_BYTES,
     MAX_VALUES_BYTES,
     OUTCOMES,
@@ -25,8 +23,6 @@ from runyard_protocol.frames import (
     HeartbeatAck,
     InputUrlGrant,
     InputUrlRequest,
-    LibrarySync,
-    LogLine,
     Outcome,
     OutcomeAck,
     OutcomeKind,
@@ -36,14 +32,12 @@ from runyard_protocol.frames import (
     RunningTask,
     ServerFrame,
     ServerWelcome,
-    SyncedModel,
     TaskAck,
     TaskAssign,
     TaskCancel,
     TaskCancelled,
     TaskComplete,
     TaskFail,
-    TaskLog,
     TaskPreview,
     TaskProgress,
     TaskRelease,
@@ -53,6 +47,8 @@ from runyard_protocol.frames import (
     parse_agent_frame,
     parse_server_frame,
 )
+from runyard_protocol.library import LibrarySync, SyncedModel
+from runyard_protocol.logs import MAX_LOG_LINE, MAX_LOG_LINES, LogLine, TaskLog
 from runyard_protocol.mux import Mux, PriorityGate, Stream, StreamClosed, StreamRefused
 from runyard_protocol.tunnels import (
     MAX_CHUNK,

@@ -9,17 +9,16 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
+from runyard_protocol.base import Frame as _Frame
+from runyard_protocol.library import LibrarySync
+from runyard_protocol.logs import TaskLog
 from runyard_protocol.tunnels import TunnelClose, TunnelCredit, TunnelOpen, TunnelOpened
 
 # 2: outcomes (complete, fail, cancelled, release) are acknowledged with task.outcome.ack.v1; an
 # agent keeps each one until acknowledged. A version-1 hello is closed with 4012 (not retryable).
 PROTOCOL_VERSION = 2
-
-
-class _Frame(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class RunningTask(_Frame):
@@ -189,31 +188,6 @@ class TaskCancelled(_Frame):
     message: str = Field(default="", max_length=4000)
 
 
-MAX_LOG_LINES = 500  # per task.log.v1 frame
-MAX_LOG_LINE = 8192  # characters per line; longer ones are cut by the agent
-
-
-class LogLine(_Frame):
-    stream: Literal["stdout", "stderr"]
-    line: str = Field(max_length=MAX_LOG_LINE)
-
-
-class TaskLog(_Frame):
-    """Console lines of a running task (its process's stdout and stderr, ``logging`` included),
-    in order. ``dropped``: lines the agent left out just before these (its rate limit);
-    ``truncated``: the task's log reached the agent's budget and no more lines follow.
-
-    An addition within protocol 2: a server that does not know it answers ``error.v1``
-    (``protocol_error``)."""
-
-    type: Literal["task.log.v1"] = "task.log.v1"
-    task_id: str
-    attempt: int
-    lines: list[LogLine] = Field(default_factory=list, max_length=MAX_LOG_LINES)
-    dropped: int = Field(default=0, ge=0)
-    truncated: bool = False
-
-
 class TaskRelease(_Frame):
     """The agent hands a task back unstarted or unfinished (shutting down); it is re-queued."""
 
@@ -329,26 +303,6 @@ class InputUrlGrant(_Frame):
     inputs: list[AssignedInput] = Field(default_factory=list)
     error_code: str | None = None
     error_message: str | None = None
-
-
-class SyncedModel(_Frame):
-    """One model of the team's library an agent keeps at ``models/<model_type>/<model_path>``."""
-
-    model_id: str
-    model_type: str
-    model_path: str
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size_bytes: int = Field(ge=0)
-    download_url: str  # a presigned GET (it may be resumed with Range)
-
-
-class LibrarySync(_Frame):
-    """The team's whole active model set, sent after the welcome to an agent that reports
-    ``system_info.library_sync`` and again on every change of the library (an addition within
-    version 2: agents that predate it ignore it). The agent makes its managed files match it."""
-
-    type: Literal["library.sync.v1"] = "library.sync.v1"
-    models: list[SyncedModel] = Field(default_factory=list)
 
 
 class ErrorFrame(_Frame):
