@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 import httpx
 
+from runyard_client._auth import Auth
 from runyard_client._base import (
     DEFAULT_TIMEOUT,
     SINGLE_UPLOAD_LIMIT,
@@ -17,7 +18,7 @@ from runyard_client._base import (
     user_agent,
 )
 from runyard_client._library import Models
-from runyard_client._resources import Agents, Auth, Credentials, Files, Tasks, Workflows
+from runyard_client._resources import Agents, Credentials, Files, Tasks, Workflows
 from runyard_client._teams import Account, Teams
 from runyard_client._transport import AsyncExecutor, SyncExecutor
 from runyard_client._tunnels import Tunnels
