@@ -2,10 +2,11 @@
 
 A python workflow's ``workflow_json`` is ``{"entrypoint": "package.module:function"}``, plus a
 ``bundle`` when the code was deployed with ``runyard workflows deploy``: such a task runs in a
-child process (``runtimes/bundles``). Without a bundle, the function is imported on the agent (so
-its package must be installed there) and called in a worker thread. A function decorated with
-``@workflow`` (``runyard_agent.runtimes.functions``) gets its parameters as typed arguments; a
-plain one gets the ``TaskContext`` alone::
+child process kept warm for the bundle's next tasks, within the per-task limits
+(``runtimes/bundles``, ``runtimes/limits``). Without a bundle, the function is imported on the
+agent (so its package must be installed there) and called in a worker thread. A function
+decorated with ``@workflow`` (``runyard_agent.runtimes.functions``) gets its parameters as typed
+arguments; a plain one gets the ``TaskContext`` alone::
 
     def run(ctx: TaskContext) -> list[ProducedOutput]:
         src = ctx.input_files["input_image"]           # downloaded file parameters
@@ -59,7 +60,15 @@ __all__ = ["PythonRuntime", "host_info", "resolve_entrypoint"]
 class PythonRuntime:
     tool_type = "python"
 
-    def __init__(self, bundle_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        bundle_dir: Path | None = None,
+        *,
+        slots: int = 1,
+        tasks_per_process: int = 100,
+        memory_mb: float | None = None,
+        cpu_seconds: float | None = None,
+    ) -> None:
         # Entrypoints already imported: the first task of a workflow imports its module in a
         # thread (imports do file I/O); later ones skip the hop to a thread altogether.
         self._resolved: dict[str, Callable[..., Any]] = {}
@@ -67,7 +76,13 @@ class PythonRuntime:
         self._bundles: BundleCache | None = None
         self._http: httpx.AsyncClient | None = None
         self._temporary: Path | None = None
-        self._pool = WarmPool()
+        # Deployed tasks: up to ``slots`` warm processes per (bundle, entrypoint), each serving
+        # up to ``tasks_per_process`` tasks (1: a fresh process per task).
+        self._pool = WarmPool(max(8, slots), per_key=slots, tasks_per_process=tasks_per_process)
+        self._limits: dict[str, float | None] = {
+            "memory_mb": memory_mb,
+            "cpu_seconds": cpu_seconds,
+        }
 
     def bundles(self) -> BundleCache:
         if self._bundles is None:
@@ -110,7 +125,9 @@ class PythonRuntime:
     ) -> list[ProducedOutput]:
         root = await self.bundles().get(bundle)
         sink = ctx.log if ctx.log is not None else CallbackSink()
-        produced = await run_in_child(ctx, root, entrypoint, sink, pool=self._pool)
+        produced = await run_in_child(
+            ctx, root, entrypoint, sink, pool=self._pool, limits=self._limits
+        )
         return normalise_outputs(produced, ctx.output_dir, entrypoint)
 
     async def health(self) -> Health:
