@@ -40,7 +40,7 @@ class WarmPool:
         self.tasks_per_process = tasks_per_process
         self._python = python
         self._idle: OrderedDict[_Key, list[Child]] = OrderedDict()
-        self._starting: set[asyncio.Task[None]] = set()
+        self._starting: dict[_Key, asyncio.Task[None]] = {}
         self._closed = False
 
     def idle(self) -> list[Child]:
@@ -48,6 +48,11 @@ class WarmPool:
 
     async def take(self, root: Path, entrypoint: str) -> Child:
         key = (str(root), entrypoint)
+        starting = self._starting.get(key)
+        if starting is not None and key not in self._idle:
+            # one is on its way (started in place of a process that was let go): wait for it
+            # rather than start a second
+            await asyncio.wait([starting])
         children = self._idle.get(key, [])
         while children:
             child = children.pop()
@@ -69,10 +74,10 @@ class WarmPool:
         )
         if not keep:
             await discard(child)
-            if not self._closed and key not in self._idle:
+            if not self._closed and key not in self._idle and key not in self._starting:
                 refill = asyncio.create_task(self._keep_ready(root, entrypoint))
-                self._starting.add(refill)
-                refill.add_done_callback(self._starting.discard)
+                self._starting[key] = refill
+                refill.add_done_callback(lambda _: self._starting.pop(key, None))
             return
         await self._add(key, child)
 
@@ -99,9 +104,10 @@ class WarmPool:
 
     async def close(self) -> None:
         self._closed = True
-        for starting in list(self._starting):
-            starting.cancel()
-        await asyncio.gather(*self._starting, return_exceptions=True)
+        starting = list(self._starting.values())
+        for refill in starting:
+            refill.cancel()
+        await asyncio.gather(*starting, return_exceptions=True)
         while self._idle:
             _, children = self._idle.popitem()
             for child in children:
