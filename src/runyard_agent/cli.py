@@ -173,6 +173,17 @@ def agent(
         bool,
         typer.Option("--python-fresh-process", help="Same as --python-tasks-per-process 1."),
     ] = False,
+    python_index_url: Annotated[
+        str | None,
+        typer.Option(
+            "--python-index-url",
+            help="Deployed python code: install each bundle's requirements (its "
+            "requirements.txt) from this package index, once per set, into <work dir>/envs. "
+            "Default: requirements must be installed where the agent runs; a task whose are "
+            "not fails naming them.",
+            show_default=False,
+        ),
+    ] = None,
     task_memory_mb: Annotated[
         float | None,
         typer.Option(
@@ -234,6 +245,7 @@ def agent(
             comfyui_gpus=gpus,
             comfyui_preview_interval=comfyui_preview_interval,
             python_tasks_per_process=1 if python_fresh_process else python_tasks_per_process,
+            python_index_url=python_index_url,
             task_memory_mb=task_memory_mb,
             task_cpu_seconds=task_cpu_seconds,
             drain_timeout=drain_timeout,

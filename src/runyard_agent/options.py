@@ -81,6 +81,9 @@ class AgentOptions:
     python_tasks_per_process: int = 100
     task_memory_mb: float | None = None
     task_cpu_seconds: float | None = None
+    # A package index the agent installs bundles' requirements from; None: they must be
+    # installed where the agent runs.
+    python_index_url: str | None = None
     drain_timeout: float = 30.0
     backoff_initial: float = 0.5
     backoff_max: float = 10.0

@@ -35,6 +35,7 @@ def build_runtimes(options: AgentOptions) -> dict[str, Runtime]:
         tasks_per_process=options.python_tasks_per_process,
         memory_mb=options.task_memory_mb,
         cpu_seconds=options.task_cpu_seconds,
+        index_url=options.python_index_url,
     )
     runtimes: dict[str, Runtime] = {"python": python}
     if options.comfyui_url:

@@ -21,7 +21,11 @@ from runyard_agent.runtimes.bundles.process import Child, Outcome, discard, run_
 
 __all__ = ["WarmPool", "run_in_child"]
 
-_Key = tuple[str, str]
+_Key = tuple[str, str, str]  # the bundle's folder, the entrypoint, the requirements' folder
+
+
+def _key(root: Path, entrypoint: str, site: Path | None) -> _Key:
+    return (str(root), entrypoint, str(site or ""))
 
 
 class WarmPool:
@@ -46,8 +50,8 @@ class WarmPool:
     def idle(self) -> list[Child]:
         return [child for children in self._idle.values() for child in children]
 
-    async def take(self, root: Path, entrypoint: str) -> Child:
-        key = (str(root), entrypoint)
+    async def take(self, root: Path, entrypoint: str, site: Path | None = None) -> Child:
+        key = _key(root, entrypoint, site)
         starting = self._starting.get(key)
         if starting is not None and key not in self._idle:
             # one is on its way (started in place of a process that was let go): wait for it
@@ -61,10 +65,12 @@ class WarmPool:
             if child.alive:
                 return child
             await discard(child)
-        return await spawn(root, entrypoint, self._python)
+        return await spawn(root, entrypoint, self._python, site)
 
-    async def give_back(self, child: Child, root: Path, entrypoint: str, reusable: bool) -> None:
-        key = (str(root), entrypoint)
+    async def give_back(
+        self, child: Child, root: Path, entrypoint: str, site: Path | None, reusable: bool
+    ) -> None:
+        key = _key(root, entrypoint, site)
         keep = (
             reusable
             and child.alive
@@ -75,16 +81,16 @@ class WarmPool:
         if not keep:
             await discard(child)
             if not self._closed and key not in self._idle and key not in self._starting:
-                refill = asyncio.create_task(self._keep_ready(root, entrypoint))
+                refill = asyncio.create_task(self._keep_ready(root, entrypoint, site))
                 self._starting[key] = refill
                 refill.add_done_callback(lambda _: self._starting.pop(key, None))
             return
         await self._add(key, child)
 
-    async def _keep_ready(self, root: Path, entrypoint: str) -> None:
-        key = (str(root), entrypoint)
+    async def _keep_ready(self, root: Path, entrypoint: str, site: Path | None) -> None:
+        key = _key(root, entrypoint, site)
         try:
-            child = await spawn(root, entrypoint, self._python)
+            child = await spawn(root, entrypoint, self._python, site)
         except OSError:
             return  # the next task starts its own
         if self._closed or key in self._idle:
@@ -122,17 +128,22 @@ async def run_in_child(
     *,
     pool: WarmPool | None = None,
     limits: dict[str, float | None] | None = None,
+    site: Path | None = None,
 ) -> list[ProducedOutput]:
     """Run ``entrypoint`` of the code in ``root`` for ``ctx`` in a child process: a warm one
     from ``pool`` (given back after when it may serve again), else one of its own."""
-    child = await pool.take(root, entrypoint) if pool is not None else await spawn(root, entrypoint)
+    child = (
+        await pool.take(root, entrypoint, site)
+        if pool is not None
+        else await spawn(root, entrypoint, site=site)
+    )
     outcome: Outcome | None = None
     try:
         outcome = await run_job(child, ctx, log, limits)
     finally:
         reusable = outcome is not None and outcome.reusable
         if pool is not None:
-            await pool.give_back(child, root, entrypoint, reusable)
+            await pool.give_back(child, root, entrypoint, site, reusable)
         else:
             await discard(child)
     if outcome.error is not None:

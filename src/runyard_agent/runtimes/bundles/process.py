@@ -143,7 +143,11 @@ class Child:
         return self.process.returncode is None
 
 
-async def spawn(root: Path, entrypoint: str, python: str = sys.executable) -> Child:
+async def spawn(
+    root: Path, entrypoint: str, python: str = sys.executable, site: Path | None = None
+) -> Child:
+    """Start a child for ``entrypoint`` of the code in ``root``; ``site``: a folder of the
+    bundle's requirements, put first on its ``sys.path`` (``bundles/envs.py``)."""
     read_fd, write_fd = os.pipe()
     env = {
         **os.environ,
@@ -152,6 +156,8 @@ async def spawn(root: Path, entrypoint: str, python: str = sys.executable) -> Ch
         ENTRYPOINT_ENV: entrypoint,
         "PYTHONUNBUFFERED": "1",
     }
+    if site is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
     try:
         process = await asyncio.create_subprocess_exec(
             python,
