@@ -126,7 +126,7 @@ def main() -> int:
 def _run(
     function: Any, entrypoint: str, job: dict[str, Any], channel: Channel, cancel: threading.Event
 ) -> dict[str, Any]:
-    from runyard_agent.runtimes import limits as task_limits
+    import runyard_agent.runtimes.limits as task_limits
     from runyard_agent.runtimes.base import (
         ProgressReport,
         TaskCancelledError,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import uvicorn
 
-from runyard_testing.comfyui_standin import console
+import runyard_testing.comfyui_standin.console as console
 from runyard_testing.comfyui_standin.app import StandinOptions, create_app
 
 

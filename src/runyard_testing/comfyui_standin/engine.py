@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from runyard_testing.comfyui_standin import console
+import runyard_testing.comfyui_standin.console as console
 from runyard_testing.comfyui_standin.images import FloatImage, preview_frame
 from runyard_testing.comfyui_standin.nodes import (
     NODES,

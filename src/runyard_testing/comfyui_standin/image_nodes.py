@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image, ImageFilter, ImageOps
 
-from runyard_testing.comfyui_standin import console
+import runyard_testing.comfyui_standin.console as console
 from runyard_testing.comfyui_standin.images import FloatImage, invert
 from runyard_testing.comfyui_standin.spec import (
     IMAGE,
