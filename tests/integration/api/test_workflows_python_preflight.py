@@ -52,7 +52,8 @@ async def test_malformed_requirements_are_refused_at_import(harness: Harness, te
     for bad in ("pillow", ["pillow>=", "x"], ["-r other.txt"], [1]):
         r = await _import(harness, team_a, definition(bad))
         assert r.status_code == 422, r.text
-        assert "workflow_json.requirements" in r.text
+        assert r.json()["error_code"] == "invalid_request"
+        assert "workflow_json.requirements" in r.json()["error_message"]
 
 
 async def test_agents_that_did_not_report_refuse_nothing(harness: Harness, team_a: Team) -> None:
