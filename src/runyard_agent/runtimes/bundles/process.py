@@ -214,12 +214,23 @@ async def _read_channel(reader: asyncio.StreamReader, ctx: TaskContext) -> dict[
     return None
 
 
-async def _forward_cancel(ctx: TaskContext, stdin: asyncio.StreamWriter) -> None:
-    while not ctx.cancel_event.is_set():
-        await asyncio.sleep(_CANCEL_POLL)
-    with contextlib.suppress(ConnectionError, RuntimeError):
-        stdin.write(b"cancel\n")
-        await stdin.drain()
+class _CancelForwarder:
+    """Polls ``ctx.cancel_event`` (a thread's event) on the loop's timer, no task per job, and
+    writes ``cancel`` to the child once it is set."""
+
+    def __init__(self, ctx: TaskContext, stdin: asyncio.StreamWriter) -> None:
+        self._ctx, self._stdin = ctx, stdin
+        self._handle = asyncio.get_running_loop().call_later(_CANCEL_POLL, self._check)
+
+    def _check(self) -> None:
+        if not self._ctx.cancel_event.is_set():
+            self._handle = asyncio.get_running_loop().call_later(_CANCEL_POLL, self._check)
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            self._stdin.write(b"cancel\n")  # a line: the pipe takes it without waiting
+
+    def stop(self) -> None:
+        self._handle.cancel()
 
 
 def _crash_message(returncode: int, tail: list[str]) -> str:
@@ -273,7 +284,7 @@ async def run_job(
     assert process.stdin is not None
     child.served += 1
     child.route.start(log, end_marker(child.served))
-    canceller = asyncio.create_task(_forward_cancel(ctx, process.stdin))
+    canceller = _CancelForwarder(ctx, process.stdin)
     try:
         process.stdin.write(json.dumps(_job(ctx, child.served, limits or {})).encode() + b"\n")
         await process.stdin.drain()
@@ -281,10 +292,11 @@ async def run_job(
     except ConnectionError:
         final = None  # the child died before it read the job
     finally:
-        canceller.cancel()
+        canceller.stop()
     if final is None:
         returncode = await process.wait()
-    await asyncio.gather(*(event.wait() for event in child.route.ended.values()))
+    for event in child.route.ended.values():  # the task's last lines are handed over
+        await event.wait()
     if final is None:
         if ctx.cancelled:
             return Outcome([], TaskCancelledError(), False)
