@@ -12,6 +12,7 @@ naming what each lacks. A requirement with an environment marker is left to the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,7 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from runyard.agents.repository import AgentRepository
 from runyard.errors import Unprocessable
 
-__all__ = ["check_python_agents", "requirements_of", "requirements_problem"]
+__all__ = [
+    "check_python_agents",
+    "fits",
+    "python_info",
+    "refusal",
+    "requirements_of",
+    "requirements_problem",
+]
 
 MAX_REQUIREMENTS = 100
 
@@ -52,12 +60,17 @@ def requirements_of(workflow_json: Mapping[str, Any]) -> list[str]:
     return [str(r) for r in raw] if isinstance(raw, list) else []
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> Requirement:
+    return Requirement(text)
+
+
 def _lacks(requirements: list[str], python: Mapping[str, Any]) -> list[str]:
     packages = python.get("packages")
     assert isinstance(packages, Mapping)
     lacks = []
     for text in requirements:
-        requirement = Requirement(text)
+        requirement = _parsed(text)
         if requirement.marker is not None:
             continue  # judged by the agent, in its own environment
         version = packages.get(canonicalize_name(requirement.name))
@@ -68,12 +81,24 @@ def _lacks(requirements: list[str], python: Mapping[str, Any]) -> list[str]:
     return lacks
 
 
-def _python_of(system_info: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+def python_info(system_info: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     runtimes = (system_info or {}).get("runtimes")
     python = runtimes.get("python") if isinstance(runtimes, Mapping) else None
     if not isinstance(python, Mapping) or not isinstance(python.get("packages"), Mapping):
         return None
     return python
+
+
+def fits(requirements: list[str], system_info: Mapping[str, Any] | None) -> bool:
+    """Whether an agent that reported ``system_info`` can run a bundle needing
+    ``requirements``: unknown agents and agents that install requirements can (the
+    dispatcher's choice, and the waiting reason)."""
+    if not requirements:
+        return True
+    python = python_info(system_info)
+    if python is None or python.get("installs_requirements") is True:
+        return True
+    return not _lacks(requirements, python)
 
 
 def refusal(
@@ -103,6 +128,6 @@ async def check_python_agents(
     if not requirements:
         return
     agents = await AgentRepository(session).with_labels(team_id, labels)
-    problem = refusal(requirements, [(a.agent_id, _python_of(a.system_info)) for a in agents])
+    problem = refusal(requirements, [(a.agent_id, python_info(a.system_info)) for a in agents])
     if problem is not None:
         raise Unprocessable(problem, code="python_requirements_missing")

@@ -99,3 +99,26 @@ async def test_an_agent_that_installs_requirements_takes_anything(
     await add_agent(harness, team_a, "cpu-1", {"packages": {}, "installs_requirements": True})
     r = await _import(harness, team_a, definition(["anything==1.2.3"]))
     assert r.status_code == 201, r.text
+
+
+async def test_a_task_says_it_waits_for_an_agent_with_the_requirements(
+    harness: Harness, team_a: Team
+) -> None:
+    from tests.integration.api.test_waiting_reason import reason_of
+
+    await add_agent(harness, team_a, "cpu-1", {"packages": {}, "installs_requirements": True})
+    assert (await _import(harness, team_a, definition(["pillow>=11"]))).status_code == 201
+    run = await harness.client.post(
+        "/api/v1/r/workflows/slug/needs-pillow/run", headers=team_a.auth("integration"), json={}
+    )
+    assert run.status_code == 202, run.text
+    lacking = {"runtimes": {"python": {"healthy": True, "packages": {"pillow": "10.0.0"}}}}
+    async with harness.app.state.services.db.unit() as uow:  # restarted without the index
+        await uow.session.execute(
+            update(Agent)
+            .where(Agent.agent_id == "cpu-1")
+            .values(system_info=lacking, connected=True, healthy=True)
+        )
+    reason = await reason_of(harness, team_a, run.json()["task_id"])
+    assert reason is not None and reason["code"] == "requirements_missing"
+    assert "cpu-1 lacks pillow>=11 (10.0.0 installed)" in reason["message"]
