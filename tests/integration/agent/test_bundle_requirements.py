@@ -6,13 +6,7 @@ what is missing."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import functools
-import hashlib
-import http.server
 import os
-import threading
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +15,7 @@ import pytest
 from runyard_agent.runtimes.base import TaskContext, TaskFailedError
 from runyard_agent.runtimes.bundles import CallbackSink, WarmPool, run_in_child
 from runyard_agent.runtimes.bundles.envs import PythonEnvs
+from tests.support.pyindex import serve_index
 
 CODE = """
 import tinyreq
@@ -34,57 +29,16 @@ def uses(ctx: TaskContext) -> dict[str, object]:
 """
 
 
-def _wheel(folder: Path, version: str) -> Path:
-    """tinyreq-<version>-py3-none-any.whl, written by hand (a wheel is a zip with metadata)."""
-    dist = f"tinyreq-{version}.dist-info"
-    files = {
-        "tinyreq/__init__.py": f"VALUE = {version!r}\n",
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: tinyreq\nVersion: {version}\n",
-        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-        "Tag: py3-none-any\n",
-    }
-    record = []
-    for name, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
-        record.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
-    record.append(f"{dist}/RECORD,,")
-    path = folder / f"tinyreq-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as wheel:
-        for name, text in files.items():
-            wheel.writestr(name, text)
-        wheel.writestr(f"{dist}/RECORD", "\n".join(record) + "\n")
-    return path
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        return None
-
-
 @pytest.fixture
 def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A PEP 503 simple index with tinyreq 1.0 and 2.0, on a real HTTP server; pip's own
-    configuration (other indexes, find-links, constraints) is switched off for the test."""
-    root = tmp_path / "index"
-    project = root / "simple" / "tinyreq"
-    project.mkdir(parents=True)
-    links = [_wheel(project, version).name for version in ("1.0", "2.0")]
-    (project / "index.html").write_text(
-        "<html><body>"
-        + "".join(f'<a href="{name}">{name}</a>' for name in links)
-        + "</body></html>"
-    )
+    """tinyreq 1.0 and 2.0 on a simple index; pip's own configuration (other indexes,
+    find-links, constraints) is switched off for the test."""
     for name in list(os.environ):
         if name.startswith("PIP_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    handler = functools.partial(_Quiet, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/simple"
-    finally:
-        server.shutdown()
+    with serve_index(tmp_path / "index", "tinyreq", ["1.0", "2.0"]) as url:
+        yield url
 
 
 def _ctx(root: Path) -> TaskContext:
