@@ -276,3 +276,17 @@ def test_limits_are_checked_by_the_decorator():
     with pytest.raises(WorkflowSignatureError, match="memory_mb must be more than 0"):
         workflow("x1", memory_mb=0)
     assert os.environ.get("RUNYARD_CHANNEL_FD") is None
+
+
+async def test_a_warm_process_that_died_while_idle_is_not_given_a_task(tmp_path, code):
+    pool = WarmPool()
+    try:
+        first = await _run(pool, tmp_path, code, "flows:count", "a")
+        [idle] = pool.idle()
+        os.kill(idle.process.pid, 9)
+        while idle.alive:
+            await asyncio.sleep(0.01)
+        second = await _run(pool, tmp_path, code, "flows:count", "b")
+    finally:
+        await pool.close()
+    assert second.values["pid"] != first.values["pid"] and second.values["calls"] == 1

@@ -140,7 +140,8 @@ class Child:
 
     @property
     def alive(self) -> bool:
-        return self.process.returncode is None
+        # A process that died is seen by its console's end (EOF) as soon as by its exit status
+        return self.process.returncode is None and not any(p.done() for p in self.pumps)
 
 
 async def spawn(
