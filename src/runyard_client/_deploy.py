@@ -79,12 +79,16 @@ def discover(bundle: Bundle, path: Path, python: str = sys.executable) -> list[d
 REQUIREMENTS_FILE = "requirements.txt"
 
 
-def read_requirements(root: Path) -> list[str]:
-    """The pip requirements in ``root/requirements.txt`` (none without it): one a line,
-    comments and blank lines left out; pip options (``-r``, ``--index-url``, ``-e``) refused."""
-    path = root / REQUIREMENTS_FILE
-    if not path.is_file():
-        return []
+def read_requirements(root: Path, path: Path | None = None) -> list[str]:
+    """The pip requirements in ``path``, else ``root/requirements.txt`` (none without it): one
+    a line, comments and blank lines left out; pip options (``-r``, ``--index-url``, ``-e``)
+    refused."""
+    if path is None:
+        path = root / REQUIREMENTS_FILE
+        if not path.is_file():
+            return []
+    elif not path.is_file():
+        raise BundleError(f"no requirements file {path}")
     found: list[str] = []
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         line = raw.split(" #", 1)[0].strip()
@@ -107,16 +111,17 @@ def read_requirements(root: Path) -> list[str]:
 
 
 def definition_for(
-    item: dict[str, Any], bundle: Bundle, file_key: str
+    item: dict[str, Any], bundle: Bundle, file_key: str, requirements: Path | None = None
 ) -> tuple[str, dict[str, Any]]:
     """(entrypoint, the definition to import) of one discovered function in ``bundle``; the
-    bundle's ``requirements.txt`` becomes ``workflow_json.requirements``."""
+    ``requirements`` file (default: the bundle's ``requirements.txt``) becomes
+    ``workflow_json.requirements``."""
     entrypoint = f"{item['module']}:{item['function']}"
     ref = {"file_key": file_key, "sha256": bundle.sha256, "file_size": bundle.size}
     workflow_json: dict[str, Any] = {"entrypoint": entrypoint, "bundle": ref}
-    requirements = read_requirements(bundle.root)
-    if requirements:
-        workflow_json["requirements"] = requirements
+    needs = read_requirements(bundle.root, requirements)
+    if needs:
+        workflow_json["requirements"] = needs
     return entrypoint, {**item["definition"], "workflow_json": workflow_json}
 
 

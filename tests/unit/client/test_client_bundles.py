@@ -109,3 +109,18 @@ def test_requirements_txt_goes_with_each_version(tmp_path: Path) -> None:
         (tmp_path / "requirements.txt").write_text(bad)
         with pytest.raises(BundleError, match=re.escape(said)):
             read_requirements(tmp_path)
+
+
+def test_a_requirements_file_given_at_deploy_wins(tmp_path: Path) -> None:
+    from runyard_client._deploy import definition_for
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "flows.py").write_text("x = 1\n")
+    (code / "requirements.txt").write_text("pillow\n")
+    (tmp_path / "gpu.txt").write_text("torch==2.13.0\n")
+    item = {"module": "flows", "function": "run", "definition": {"workflow_slug": "run"}}
+    _, definition = definition_for(item, pack(code), "bundles/k", tmp_path / "gpu.txt")
+    assert definition["workflow_json"]["requirements"] == ["torch==2.13.0"]
+    with pytest.raises(BundleError, match="no requirements file"):
+        definition_for(item, pack(code), "bundles/k", tmp_path / "missing.txt")
