@@ -103,17 +103,15 @@ def main() -> int:
     while (item := inbox.jobs.get()) is not None:
         line, cancel = item
         job = json.loads(line)
+        final: dict[str, Any] = {"kind": "failed", "reuse": False}
         try:
             os.chdir(job["work_dir"])
             if import_error is not None:
-                final: dict[str, Any] = {
-                    "kind": "failed",
-                    "code": import_error.code,
-                    "message": str(import_error),
-                    "reuse": False,
-                }
+                final.update(code=import_error.code, message=str(import_error))
             else:
                 final = _run(function, entrypoint, job, channel, cancel)
+        except OSError as exc:  # the task's folder is gone
+            final.update(code="runtime_error", message=f"the task's work folder: {exc}")
         finally:
             _end(job["seq"])
             os.chdir(root)

@@ -290,3 +290,18 @@ async def test_a_warm_process_that_died_while_idle_is_not_given_a_task(tmp_path,
     finally:
         await pool.close()
     assert second.values["pid"] != first.values["pid"] and second.values["calls"] == 1
+
+
+async def test_a_task_whose_folder_is_gone_fails_and_the_process_goes(tmp_path, code):
+    import shutil
+
+    pool = WarmPool()
+    try:
+        ctx = _ctx(tmp_path / "gone")
+        shutil.rmtree(ctx.work_dir)
+        with pytest.raises(TaskFailedError) as caught:
+            await run_in_child(ctx, code, "flows:count", Lines(), pool=pool)
+        assert caught.value.code == "runtime_error" and "work folder" in str(caught.value)
+        assert pool.idle() == [] or all(c.served == 0 for c in pool.idle())
+    finally:
+        await pool.close()
