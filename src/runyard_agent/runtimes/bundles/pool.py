@@ -93,7 +93,7 @@ class WarmPool:
             child = await spawn(root, entrypoint, self._python, site)
         except OSError:
             return  # the next task starts its own
-        if self._closed or key in self._idle:
+        if self._closed or len(self._idle.get(key, [])) >= self.per_key:
             await discard(child)
             return
         await self._add(key, child)
