@@ -98,8 +98,12 @@ class PythonRuntime:
         return self._bundles
 
     def envs(self) -> PythonEnvs:
+        """Bundles' requirements: ``<work dir>/envs`` beside ``<work dir>/bundles``, or inside
+        the temporary folder (removed at close) without a work dir."""
         if self._envs is None:
-            self._envs = PythonEnvs(self.bundles().directory.parent / "envs", self._index_url)
+            bundles = self.bundles().directory
+            where = bundles / "envs" if self._bundle_dir is None else bundles.parent / "envs"
+            self._envs = PythonEnvs(where, self._index_url)
         return self._envs
 
     async def run(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
