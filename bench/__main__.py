@@ -15,7 +15,7 @@ Sizes (environment; the defaults keep a run under ~10 minutes on 2 cores):
   (bench/growth.py, ~2 minutes);
 - ``BENCH_T_MIB`` (64), ``BENCH_T_REQUESTS`` (300), ``BENCH_T_TASKS`` (200): the tunnel rows
   (bench/tunnel.py);
-- ``BENCH_PY_TASKS`` (40), ``BENCH_PY_VERSIONS`` (8): the PY rows (bench/python_runtime.py);
+- ``BENCH_PY_TASKS`` (200), ``BENCH_PY_VERSIONS`` (8): the PY rows (bench/python_runtime.py);
 - ``BENCH_ONLY`` (all): a subset, e.g. ``P1,P2`` (P3, P4 and P6 share one stack; ``G`` the
   growth rows; ``T`` the tunnel rows; ``PY`` deployed Python code).
 

@@ -112,6 +112,7 @@ ErrorCode = Literal[
     # workflows and runs
     "invalid_workflow",
     "comfyui_requirements_missing",
+    "python_requirements_missing",
     "bundle_not_found",
     "workflow_too_deep",
     "workflow_too_large",

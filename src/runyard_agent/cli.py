@@ -159,6 +159,51 @@ def agent(
         bool,
         typer.Option("--no-tunnels", help="Allow no tunnels to this machine at all."),
     ] = False,
+    python_tasks_per_process: Annotated[
+        int,
+        typer.Option(
+            "--python-tasks-per-process",
+            min=1,
+            help="Deployed python code: how many tasks of one version a warm process serves "
+            "before a new one is started (module state stays between them); 1 runs every task "
+            "in a fresh process.",
+        ),
+    ] = 100,
+    python_fresh_process: Annotated[
+        bool,
+        typer.Option("--python-fresh-process", help="Same as --python-tasks-per-process 1."),
+    ] = False,
+    python_index_url: Annotated[
+        str | None,
+        typer.Option(
+            "--python-index-url",
+            help="Deployed python code: install each bundle's requirements (its "
+            "requirements.txt) from this package index, once per set, into <work dir>/envs. "
+            "Default: requirements must be installed where the agent runs; a task whose are "
+            "not fails naming them.",
+            show_default=False,
+        ),
+    ] = None,
+    task_memory_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--task-memory-mb",
+            min=1,
+            help="Deployed python code: memory (address space, MB) a task may add to its "
+            "process; the lower of this and the workflow's memory_mb applies.",
+            show_default=False,
+        ),
+    ] = None,
+    task_cpu_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--task-cpu-seconds",
+            min=1,
+            help="Deployed python code: CPU seconds a task may use; the lower of this and the "
+            "workflow's cpu_seconds applies.",
+            show_default=False,
+        ),
+    ] = None,
     drain_timeout: Annotated[
         float,
         typer.Option(
@@ -199,6 +244,10 @@ def agent(
             comfyui_command=comfyui_command or None,
             comfyui_gpus=gpus,
             comfyui_preview_interval=comfyui_preview_interval,
+            python_tasks_per_process=1 if python_fresh_process else python_tasks_per_process,
+            python_index_url=python_index_url,
+            task_memory_mb=task_memory_mb,
+            task_cpu_seconds=task_cpu_seconds,
             drain_timeout=drain_timeout,
             tunnel_ports=[] if no_tunnels else (list(tunnel_port) if tunnel_port else None),
         )

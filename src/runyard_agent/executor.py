@@ -299,7 +299,8 @@ class Executor:
                 )
                 ctx.preview = previews.offer
             logs = None
-            if assign.workflow.bundle is not None:  # a task in its own process: its console
+            # A task in its own process, or a ComfyUI prompt: its console lines
+            if assign.workflow.bundle is not None or assign.workflow.tool_type == "comfyui":
                 logs = LogSender(self._link, assign.task_id, assign.attempt, self._log_budget)
                 ctx.log = logs
             try:

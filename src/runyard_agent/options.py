@@ -76,6 +76,14 @@ class AgentOptions:
     comfyui_gpus: list[str] = field(default_factory=list)
     # Live previews (sampler steps): at most one per this many seconds per task; 0: none sent.
     comfyui_preview_interval: float = 1.0
+    # Deployed python code: how many tasks one warm process serves (1: a fresh one per task),
+    # and the per-task limits (the lower of these and the workflow's own apply; None: none).
+    python_tasks_per_process: int = 100
+    task_memory_mb: float | None = None
+    task_cpu_seconds: float | None = None
+    # A package index the agent installs bundles' requirements from; None: they must be
+    # installed where the agent runs.
+    python_index_url: str | None = None
     drain_timeout: float = 30.0
     backoff_initial: float = 0.5
     backoff_max: float = 10.0
@@ -111,6 +119,8 @@ class AgentOptions:
             )
         if any(not 1 <= port <= 65535 for port in self.tunnel_ports or []):
             raise ValueError("--tunnel-port must be between 1 and 65535")
+        if self.python_tasks_per_process < 1:
+            raise ValueError("--python-tasks-per-process must be at least 1")
         if self.comfyui_preview_interval < 0:
             raise ValueError("--comfyui-preview-interval must be 0 (off) or more seconds")
         self.ws_url()

@@ -86,9 +86,11 @@ class AsyncClient(Front[AsyncExecutor, httpx.AsyncBaseTransport]):
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         progress: UploadProgress | None = None,
+        requirements: str | Path | None = None,
     ) -> list[Deployed]:
         """See ``Client.deploy`` (packing and importing the source run in a thread)."""
         source = Path(path).expanduser()
+        needs = Path(requirements).expanduser() if requirements is not None else None
         bundle = await asyncio.to_thread(pack, source, max_bytes)
         found = await asyncio.to_thread(discover, bundle, source)
         with tempfile.TemporaryDirectory(prefix="runyard-bundle-") as scratch:
@@ -100,7 +102,7 @@ class AsyncClient(Front[AsyncExecutor, httpx.AsyncBaseTransport]):
             )
         results = []
         for item in found:
-            entrypoint, definition = definition_for(item, bundle, file_key)
+            entrypoint, definition = definition_for(item, bundle, file_key, needs)
             try:
                 current: Workflow | None = await self.workflows.resolve(definition["workflow_slug"])
             except NotFoundError:

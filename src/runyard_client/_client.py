@@ -85,12 +85,16 @@ class Client(Front[SyncExecutor, httpx.BaseTransport]):
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         progress: UploadProgress | None = None,
+        requirements: str | Path | None = None,
     ) -> list[Deployed]:
         """Deploy the ``@workflow`` functions of ``path`` (a ``.py`` file or a folder): pack the
         source, upload it once (by sha256), and import a version per workflow naming the bundle
         and its entrypoint; a workflow whose latest version is the same gets none
-        (``changed=False``). Raises ``BundleError`` for source that cannot be deployed."""
+        (``changed=False``). Pip requirements: ``requirements`` (a requirements file), else the
+        source folder's ``requirements.txt``. Raises ``BundleError`` for source that cannot be
+        deployed."""
         source = Path(path).expanduser()
+        needs = Path(requirements).expanduser() if requirements is not None else None
         bundle = pack(source, max_bytes)
         found = discover(bundle, source)
         with tempfile.TemporaryDirectory(prefix="runyard-bundle-") as scratch:
@@ -102,7 +106,7 @@ class Client(Front[SyncExecutor, httpx.BaseTransport]):
             )
         results = []
         for item in found:
-            entrypoint, definition = definition_for(item, bundle, file_key)
+            entrypoint, definition = definition_for(item, bundle, file_key, needs)
             try:
                 current: Workflow | None = self.workflows.resolve(definition["workflow_slug"])
             except NotFoundError:

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from runyard_client._bundles import Bundle, BundleError, modules_of
 from runyard_client._models import Workflow
 
-__all__ = ["Deployed", "definition_for", "discover", "same_definition"]
+__all__ = ["Deployed", "definition_for", "discover", "read_requirements", "same_definition"]
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,52 @@ def discover(bundle: Bundle, path: Path, python: str = sys.executable) -> list[d
     return found
 
 
+REQUIREMENTS_FILE = "requirements.txt"
+
+
+def read_requirements(root: Path, path: Path | None = None) -> list[str]:
+    """The pip requirements in ``path``, else ``root/requirements.txt`` (none without it): one
+    a line, comments and blank lines left out; pip options (``-r``, ``--index-url``, ``-e``)
+    refused."""
+    if path is None:
+        path = root / REQUIREMENTS_FILE
+        if not path.is_file():
+            return []
+    elif not path.is_file():
+        raise BundleError(f"no requirements file {path}")
+    found: list[str] = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        where = f"{path} line {number}"
+        if line.startswith("-"):
+            raise BundleError(
+                f"{where}: pip options ({line.split()[0]}) are not supported; list one "
+                "requirement a line (the agent's --python-index-url is where they come from)"
+            )
+        try:
+            Requirement(line)
+        except InvalidRequirement as exc:
+            raise BundleError(f"{where}: {line!r} is not a requirement: {exc}") from exc
+        found.append(line)
+    if len(found) > 100:
+        raise BundleError(f"{path}: at most 100 requirements, not {len(found)}")
+    return found
+
+
 def definition_for(
-    item: dict[str, Any], bundle: Bundle, file_key: str
+    item: dict[str, Any], bundle: Bundle, file_key: str, requirements: Path | None = None
 ) -> tuple[str, dict[str, Any]]:
-    """(entrypoint, the definition to import) of one discovered function in ``bundle``."""
+    """(entrypoint, the definition to import) of one discovered function in ``bundle``; the
+    ``requirements`` file (default: the bundle's ``requirements.txt``) becomes
+    ``workflow_json.requirements``."""
     entrypoint = f"{item['module']}:{item['function']}"
     ref = {"file_key": file_key, "sha256": bundle.sha256, "file_size": bundle.size}
-    workflow_json = {"entrypoint": entrypoint, "bundle": ref}
+    workflow_json: dict[str, Any] = {"entrypoint": entrypoint, "bundle": ref}
+    needs = read_requirements(bundle.root, requirements)
+    if needs:
+        workflow_json["requirements"] = needs
     return entrypoint, {**item["definition"], "workflow_json": workflow_json}
 
 

@@ -188,5 +188,9 @@ def test_a_supervised_comfyui_killed_mid_task_comes_back_and_the_task_completes(
     assert done["task_status"] == "completed", done
     second = _pid_of(str(comfy_dir))
     assert second is not None and second != first  # the agent started a new ComfyUI
+    # The supervised ComfyUI's console lines of the task's prompt are the task's log.
+    logs = httpx.get(f"{stack.base}/tasks/{task_id}/logs", headers=stack.headers(), timeout=10)
+    assert logs.status_code == 200, logs.text
+    assert "got prompt" in logs.text and "Prompt executed in " in logs.text
     # Disk hygiene: the task's upload left ComfyUI's input folder once the task ended.
     wait_until(lambda: not any(p.is_file() for p in (comfy_dir / "input").rglob("*")), 10)

@@ -12,6 +12,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from runyard.agents.health import healthy_runtimes
 from runyard.agents.repository import AgentRepository
@@ -30,6 +31,7 @@ from runyard.tasks import lifecycle
 from runyard.tasks.assignments import InputExpired, build_assign, load_inputs, signed_bundle
 from runyard.tasks.repository import TaskQueue
 from runyard.workflows.preflight import ComfyUICapabilities
+from runyard.workflows.python_preflight import fits, requirements_of
 from runyard.workflows.requirements import Requirements, graph_requirements
 from runyard_protocol import TaskAssign
 
@@ -219,6 +221,7 @@ class Dispatcher(BackgroundLoop):
         tool = version.tool_type if version is not None else "python"
         needed = set(task.required_labels)
         needs = task_requirements(task, version)
+        python = requirements_of(version.workflow_json) if version is not None else []
         eligible = [
             c
             for c in agents
@@ -226,6 +229,7 @@ class Dispatcher(BackgroundLoop):
             and needed <= c.labels
             and tool in c.runtimes
             and (c.comfyui is None or not c.comfyui.missing(needs, dispatching=True))
+            and fits(python, c.system_info)
         ]
         if not eligible:
             return None
@@ -279,12 +283,14 @@ class Dispatcher(BackgroundLoop):
         pending = await queue.claim_pending(now - fresh, JUDGE_BATCH)
         if not pending:
             return
-        able: dict[str, list[tuple[set[str], set[str], ComfyUICapabilities | None]]] = {}
+        able: dict[str, list[tuple[set[str], set[str], ComfyUICapabilities | None, Any]]] = {}
         for a in await AgentRepository(uow.session).connected():
             if a.healthy:
                 runtimes = healthy_runtimes(a.system_info, set(a.runtimes or ["python"]))
                 caps = ComfyUICapabilities.of(a.system_info)
-                able.setdefault(a.team_id, []).append((set(a.labels), runtimes, caps))
+                able.setdefault(a.team_id, []).append(
+                    (set(a.labels), runtimes, caps, a.system_info)
+                )
         versions: dict[tuple[str, int], WorkflowVersion | None] = {}
         for task in pending:
             ref = (task.workflow_id, task.workflow_version)
@@ -294,11 +300,13 @@ class Dispatcher(BackgroundLoop):
             tool = version.tool_type if version is not None else "python"
             needed = set(task.required_labels)
             needs = task_requirements(task, version)
+            python = requirements_of(version.workflow_json) if version is not None else []
             if not any(
                 needed <= labels
                 and tool in runtimes
                 and (caps is None or not caps.missing(needs, dispatching=True))
-                for labels, runtimes, caps in able.get(task.team_id, [])
+                and fits(python, info)
+                for labels, runtimes, caps, info in able.get(task.team_id, [])
             ):
                 lifecycle.move(uow, task, TaskStatus.WAITING, now)
 

@@ -29,6 +29,7 @@ from runyard.tasks.transitions import Idempotency, TaskTransitions
 from runyard.workflows.comfyui import required_library_models
 from runyard.workflows.parameters import ParamError, resolve_parameters
 from runyard.workflows.preflight import check_comfyui_agents
+from runyard.workflows.python_preflight import check_python_agents
 from runyard.workflows.requirements import graph_requirements
 from runyard.workflows.schemas import ParameterDef
 
@@ -179,6 +180,10 @@ class RunService:
             await check_comfyui_agents(self.uow.session, team_id, version.required_labels, needs)
             library = required_library_models(version.workflow_json)
             await check_required_models(self.uow, team_id, library)
+        else:
+            await check_python_agents(
+                self.uow.session, team_id, version.required_labels, version.workflow_json
+            )
         return resolved
 
     async def submit(

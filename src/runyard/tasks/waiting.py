@@ -21,6 +21,8 @@ from runyard.models import Agent, Task
 from runyard.states import SCHEDULABLE
 from runyard.tasks.repository import TaskQueue
 from runyard.workflows.preflight import ComfyUICapabilities, refusal
+from runyard.workflows.python_preflight import python_info, requirements_of
+from runyard.workflows.python_preflight import refusal as python_refusal
 from runyard.workflows.repository import WorkflowRepository
 from runyard.workflows.requirements import graph_requirements
 
@@ -127,8 +129,12 @@ def explain(
     if missing is not None:
         return WaitingReason(
             code="requirements_missing",
-            message=missing + ". Install what is missing in that ComfyUI, or connect an agent "
-            "that has it.",
+            message=missing
+            + (
+                ". Install what is missing in that ComfyUI, or connect an agent that has it."
+                if tool_type == "comfyui"
+                else "."
+            ),
             agent_ids=[a.agent_id for a in open_],
         )
     if syncing is not None:
@@ -189,5 +195,11 @@ async def waiting_reason(uow: UnitOfWork, task: Task) -> WaitingReason | None:
         reports = [(a.agent_id, ComfyUICapabilities.of(a.system_info)) for a in usable]
         missing = refusal(needs, reports)
         syncing = refusal(needs, reports, dispatching=True) if missing is None else None
+    elif version is not None:
+        usable = [a for a in agents if a.connected and a.healthy and not a.draining]
+        missing = python_refusal(
+            requirements_of(version.workflow_json),
+            [(a.agent_id, python_info(a.system_info)) for a in usable],
+        )
     position = await queue.ahead_of(task)
     return explain(task, agents, held, tool_type, missing, position, syncing)

@@ -11,6 +11,7 @@ from runyard.pagination import PageMeta
 from runyard.workflows.bounds import comfyui_graph_problem
 from runyard.workflows.bundles import bundle_problem
 from runyard.workflows.comfyui import comfyui_graph, wrapper_problem
+from runyard.workflows.python_preflight import requirements_problem
 
 SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 ParamType = Literal["string", "number", "boolean", "select", "file"]
@@ -99,7 +100,7 @@ class WorkflowDefinition(BaseModel):
                     "a python workflow needs workflow_json "
                     '{"entrypoint": "package.module:function"}'
                 )
-            problem = bundle_problem(self.workflow_json)
+            problem = bundle_problem(self.workflow_json) or requirements_problem(self.workflow_json)
             if problem:
                 raise ValueError(problem)
         else:

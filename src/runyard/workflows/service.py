@@ -18,6 +18,7 @@ from runyard.workflows.bounds import WorkflowBounds, check_bounds
 from runyard.workflows.bundles import pin_bundle
 from runyard.workflows.parameters import check_defaults
 from runyard.workflows.preflight import check_comfyui_agents
+from runyard.workflows.python_preflight import check_python_agents
 from runyard.workflows.repository import WorkflowRepository
 from runyard.workflows.requirements import graph_requirements
 from runyard.workflows.schemas import WorkflowDefinition, WorkflowRead, WorkflowUpdate
@@ -118,6 +119,8 @@ class WorkflowService:
                 d.workflow_json, [p.model_dump() for p in d.parameters], defaults
             )
             await check_comfyui_agents(self.session, team_id, d.required_labels, needs)
+        else:
+            await check_python_agents(self.session, team_id, d.required_labels, d.workflow_json)
         await pin_bundle(self.session, self.storage, self.clock, team_id, d.workflow_json)
         now = self.clock.now()
         wf = await self.repo.by_slug(team_id, d.workflow_slug, deleted=True)

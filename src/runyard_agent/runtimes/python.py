@@ -2,10 +2,11 @@
 
 A python workflow's ``workflow_json`` is ``{"entrypoint": "package.module:function"}``, plus a
 ``bundle`` when the code was deployed with ``runyard workflows deploy``: such a task runs in a
-child process (``runtimes/bundles``). Without a bundle, the function is imported on the agent (so
-its package must be installed there) and called in a worker thread. A function decorated with
-``@workflow`` (``runyard_agent.runtimes.functions``) gets its parameters as typed arguments; a
-plain one gets the ``TaskContext`` alone::
+child process kept warm for the bundle's next tasks, within the per-task limits
+(``runtimes/bundles``, ``runtimes/limits``). Without a bundle, the function is imported on the
+agent (so its package must be installed there) and called in a worker thread. A function
+decorated with ``@workflow`` (``runyard_agent.runtimes.functions``) gets its parameters as typed
+arguments; a plain one gets the ``TaskContext`` alone::
 
     def run(ctx: TaskContext) -> list[ProducedOutput]:
         src = ctx.input_files["input_image"]           # downloaded file parameters
@@ -50,6 +51,7 @@ from runyard_agent.runtimes.base import (
     TaskFailedError,
 )
 from runyard_agent.runtimes.bundles import BundleCache, CallbackSink, WarmPool, run_in_child
+from runyard_agent.runtimes.bundles.envs import PythonEnvs, installed_packages
 from runyard_agent.runtimes.entrypoints import normalise_outputs, resolve_entrypoint
 from runyard_protocol import AssignedBundle, AssignedWorkflow
 
@@ -59,7 +61,16 @@ __all__ = ["PythonRuntime", "host_info", "resolve_entrypoint"]
 class PythonRuntime:
     tool_type = "python"
 
-    def __init__(self, bundle_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        bundle_dir: Path | None = None,
+        *,
+        slots: int = 1,
+        tasks_per_process: int = 100,
+        memory_mb: float | None = None,
+        cpu_seconds: float | None = None,
+        index_url: str | None = None,
+    ) -> None:
         # Entrypoints already imported: the first task of a workflow imports its module in a
         # thread (imports do file I/O); later ones skip the hop to a thread altogether.
         self._resolved: dict[str, Callable[..., Any]] = {}
@@ -67,7 +78,16 @@ class PythonRuntime:
         self._bundles: BundleCache | None = None
         self._http: httpx.AsyncClient | None = None
         self._temporary: Path | None = None
-        self._pool = WarmPool()
+        self._index_url = index_url  # None: bundles' requirements must be installed already
+        self._envs: PythonEnvs | None = None
+        self._packages: dict[str, str] | None = None
+        # Deployed tasks: up to ``slots`` warm processes per (bundle, entrypoint), each serving
+        # up to ``tasks_per_process`` tasks (1: a fresh process per task).
+        self._pool = WarmPool(max(8, slots), per_key=slots, tasks_per_process=tasks_per_process)
+        self._limits: dict[str, float | None] = {
+            "memory_mb": memory_mb,
+            "cpu_seconds": cpu_seconds,
+        }
 
     def bundles(self) -> BundleCache:
         if self._bundles is None:
@@ -77,10 +97,21 @@ class PythonRuntime:
             self._bundles = BundleCache(self._bundle_dir or self._temporary or Path(), self._http)
         return self._bundles
 
+    def envs(self) -> PythonEnvs:
+        """Bundles' requirements: ``<work dir>/envs`` beside ``<work dir>/bundles``, or inside
+        the temporary folder (removed at close) without a work dir."""
+        if self._envs is None:
+            bundles = self.bundles().directory
+            where = bundles / "envs" if self._bundle_dir is None else bundles.parent / "envs"
+            self._envs = PythonEnvs(where, self._index_url)
+        return self._envs
+
     async def run(self, workflow: AssignedWorkflow, ctx: TaskContext) -> list[ProducedOutput]:
         entrypoint = workflow.workflow_json.get("entrypoint")
         if workflow.bundle is not None:
-            return await self._run_deployed(workflow.bundle, str(entrypoint), ctx)
+            needs = workflow.workflow_json.get("requirements")
+            requirements = [str(r) for r in needs] if isinstance(needs, list) else []
+            return await self._run_deployed(workflow.bundle, str(entrypoint), requirements, ctx)
         function = self._resolved.get(entrypoint) if isinstance(entrypoint, str) else None
         if function is None:
             function = await asyncio.to_thread(resolve_entrypoint, entrypoint)
@@ -106,15 +137,27 @@ class PythonRuntime:
         return normalise_outputs(result, ctx.output_dir, str(entrypoint))
 
     async def _run_deployed(
-        self, bundle: AssignedBundle, entrypoint: str, ctx: TaskContext
+        self, bundle: AssignedBundle, entrypoint: str, requirements: list[str], ctx: TaskContext
     ) -> list[ProducedOutput]:
         root = await self.bundles().get(bundle)
+        site = await self.envs().site_for(requirements)
         sink = ctx.log if ctx.log is not None else CallbackSink()
-        produced = await run_in_child(ctx, root, entrypoint, sink, pool=self._pool)
+        produced = await run_in_child(
+            ctx, root, entrypoint, sink, pool=self._pool, limits=self._limits, site=site
+        )
         return normalise_outputs(produced, ctx.output_dir, entrypoint)
 
     async def health(self) -> Health:
-        return Health(healthy=True, system_info=host_info())
+        """With the packages of the agent's Python and whether it installs bundles'
+        requirements (the server's pre-flight reads them)."""
+        if self._packages is None:
+            self._packages = await asyncio.to_thread(installed_packages)
+        info = {
+            **host_info(),
+            "packages": self._packages,
+            "installs_requirements": self._index_url is not None,
+        }
+        return Health(healthy=True, system_info=info)
 
     async def close(self) -> None:
         await self._pool.close()

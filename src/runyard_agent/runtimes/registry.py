@@ -29,7 +29,15 @@ _COMFYUI_MODULE = "runyard_agent.runtimes.comfyui"
 def build_runtimes(options: AgentOptions) -> dict[str, Runtime]:
     """One runtime per tool type this agent can serve."""
     bundle_dir = options.work_dir / "bundles" if options.work_dir else None
-    runtimes: dict[str, Runtime] = {"python": PythonRuntime(bundle_dir)}
+    python = PythonRuntime(
+        bundle_dir,
+        slots=options.capacity,
+        tasks_per_process=options.python_tasks_per_process,
+        memory_mb=options.task_memory_mb,
+        cpu_seconds=options.task_cpu_seconds,
+        index_url=options.python_index_url,
+    )
+    runtimes: dict[str, Runtime] = {"python": python}
     if options.comfyui_url:
         try:
             module = importlib.import_module(_COMFYUI_MODULE)

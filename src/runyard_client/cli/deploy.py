@@ -42,6 +42,15 @@ def deploy(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="A .py file or a folder of workflow code.")],
     max_size: MaxSizeOpt = DEFAULT_MAX_BYTES,
+    requirements: Annotated[
+        Path | None,
+        typer.Option(
+            "--requirements",
+            help="A pip requirements file for the code (default: requirements.txt beside it, "
+            "if any); agents install them with --python-index-url.",
+            show_default=False,
+        ),
+    ] = None,
     server: ServerOpt = None,
     api_key: ApiKeyOpt = None,
     as_json: JsonOpt = False,
@@ -49,7 +58,7 @@ def deploy(
     """Ship the @workflow functions of PATH: a new version of each (naming the uploaded code),
     or none when nothing changed."""
     with connect(ctx, server, api_key) as client:
-        results = client.deploy(path, max_bytes=max_size)
+        results = client.deploy(path, max_bytes=max_size, requirements=requirements)
     if as_json:
         print_json(
             [

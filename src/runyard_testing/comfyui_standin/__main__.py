@@ -8,6 +8,7 @@ from pathlib import Path
 
 import uvicorn
 
+import runyard_testing.comfyui_standin.console as console
 from runyard_testing.comfyui_standin.app import StandinOptions, create_app
 
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
         help="a test aid, not ComfyUI: one noise preview as each node starts (any graph)",
     )
     args = parser.parse_args(argv)
+    console.setup()
     with tempfile.TemporaryDirectory(prefix="comfyui-standin-") as scratch:
         options = StandinOptions(
             data_dir=args.data_dir or Path(scratch),

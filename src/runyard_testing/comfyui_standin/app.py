@@ -22,6 +22,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+import runyard_testing.comfyui_standin.console as console
 from runyard_testing.comfyui_standin.engine import Engine
 from runyard_testing.comfyui_standin.nodes import MODEL_FOLDERS, NODES, Folders
 from runyard_testing.comfyui_standin.page import front_page
@@ -186,6 +187,7 @@ def create_app(options: StandinOptions) -> Starlette:
         return JSONResponse({"name": filename, "subfolder": subfolder, "type": kind})
 
     async def post_prompt(request: Request) -> Response:
+        console.got_prompt()
         body = await _json_body(request)
         if not isinstance(body, dict):
             return PlainTextResponse(_AIOHTTP_500, status_code=500)
@@ -200,6 +202,7 @@ def create_app(options: StandinOptions) -> Starlette:
         graph = {str(k): v for k, v in graph.items()}
         result = validate_prompt(graph, folders)
         if result.error is not None:
+            console.invalid_prompt(result.error)
             return JSONResponse(
                 {"error": result.error, "node_errors": result.node_errors}, status_code=400
             )

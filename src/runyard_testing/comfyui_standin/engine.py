@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import runyard_testing.comfyui_standin.console as console
 from runyard_testing.comfyui_standin.images import FloatImage, preview_frame
 from runyard_testing.comfyui_standin.nodes import (
     NODES,
@@ -182,6 +183,7 @@ class Engine:
             self.running = item
             self.interrupt_flag.clear()
             self.broadcast_status()
+            started = time.perf_counter()
             try:
                 entry = await asyncio.to_thread(self._execute, item)
             except Exception as exc:  # a stand-in bug must not stall the queue
@@ -196,6 +198,7 @@ class Engine:
             # ComfyUI's task_done). After execution_success/error/interrupted come the `status`
             # broadcast, then the final `executing` with `node: null` (no display_node).
             self.history[item.prompt_id] = entry
+            console.prompt_executed(time.perf_counter() - started)  # in ComfyUI: after task_done
             self.running = None
             self.last_node_id = None
             self.broadcast_status()
@@ -231,6 +234,7 @@ class Engine:
             run.record("execution_success", {"prompt_id": pid, "timestamp": now_ms()})
         except InterruptedByUser:
             status = "error"
+            console.interrupted()
             node_id = self.last_node_id or ""
             run.record(
                 "execution_interrupted",
@@ -244,6 +248,7 @@ class Engine:
             )
         except _NodeFailure as failure:
             status = "error"
+            console.exception(failure.exc)
             run.record("execution_error", self._error_message(run, failure))
         return {
             "prompt": item.as_list(),

@@ -12,6 +12,7 @@ from typing import Any
 
 from PIL import Image, ImageFilter, ImageOps
 
+import runyard_testing.comfyui_standin.console as console
 from runyard_testing.comfyui_standin.images import FloatImage, invert
 from runyard_testing.comfyui_standin.spec import (
     IMAGE,
@@ -75,6 +76,7 @@ def _blur(ctx: NodeContext, inputs: dict[str, Any]) -> NodeResult:
         if ctx.delay > 0:
             time.sleep(ctx.delay / BLUR_STEPS)
         ctx.progress(step, BLUR_STEPS)
+        console.bar(step, BLUR_STEPS)  # a sampler's tqdm bar
         # Like a sampler's callback: the progress message, then a preview of the work so far.
         ctx.preview(inputs["image"][0], step, BLUR_STEPS)
     radius = float(inputs["sigma"]) * int(inputs["blur_radius"]) / 3

@@ -131,21 +131,21 @@ async def test_a_cancel_is_asked_first_and_a_stuck_process_is_killed(tmp_path, c
     assert not _alive(pid)
 
 
-async def test_the_pool_keeps_a_process_ready_and_lets_it_go_at_close(tmp_path, code):
-    pool = WarmPool()
+async def test_a_fresh_process_per_task_keeps_one_ready_and_lets_it_go_at_close(tmp_path, code):
+    pool = WarmPool(tasks_per_process=1)
     try:
         first = _ctx(tmp_path / "a")
         await run_in_child(first, code, "flows:hello", CallbackSink(), pool=pool)
-        while not pool._idle:  # the next one starts in the background
+        while not pool.idle():  # the next one starts in the background
             await asyncio.sleep(0.05)
-        [ready] = pool._idle.values()
+        [ready] = pool.idle()
         ready_pid = ready.process.pid
         second = _ctx(tmp_path / "b")
         await run_in_child(second, code, "flows:hello", CallbackSink(), pool=pool)
         assert second.values["pid"] == ready_pid != first.values["pid"]
-        while not pool._idle:
+        while not pool.idle():
             await asyncio.sleep(0.05)
-        [spare] = pool._idle.values()
+        [spare] = pool.idle()
     finally:
         await pool.close()
-    assert spare.process.returncode is not None and not pool._idle
+    assert spare.process.returncode is not None and not pool.idle()

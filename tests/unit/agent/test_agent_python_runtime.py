@@ -166,3 +166,18 @@ async def test_health_reports_the_machine():
     assert info["cpu_count"] >= 1
     assert info["memory_bytes"] is None or info["memory_bytes"] > 0
     assert info["os"]
+
+
+async def test_bundle_requirements_live_beside_the_bundles_or_in_the_temporary_folder(
+    tmp_path: Path,
+) -> None:
+    from runyard_agent.runtimes.python import PythonRuntime
+
+    kept = PythonRuntime(tmp_path / "bundles")
+    assert kept.envs().directory == tmp_path / "envs"
+    await kept.close()
+    temporary = PythonRuntime()
+    root = temporary.bundles().directory
+    assert temporary.envs().directory == root / "envs"  # removed with it at close
+    await temporary.close()
+    assert not root.exists()

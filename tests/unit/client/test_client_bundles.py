@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 from pathlib import Path
 
@@ -89,3 +90,37 @@ def test_nothing_to_deploy_is_said(tmp_path):
         pack(tmp_path / "empty")
     with pytest.raises(BundleError, match="does not exist"):
         pack(tmp_path / "missing")
+
+
+def test_requirements_txt_goes_with_each_version(tmp_path: Path) -> None:
+    from runyard_client._deploy import definition_for, read_requirements
+
+    (tmp_path / "flows.py").write_text("x = 1\n")
+    item = {"module": "flows", "function": "run", "definition": {"workflow_slug": "run"}}
+    _, plain = definition_for(item, pack(tmp_path), "bundles/k")
+    assert "requirements" not in plain["workflow_json"]  # none: unchanged definitions
+    (tmp_path / "requirements.txt").write_text(
+        "# pinned\npillow>=10  # images\n\nnumpy==2.1; python_version >= '3.10'\n"
+    )
+    assert read_requirements(tmp_path) == ["pillow>=10", "numpy==2.1; python_version >= '3.10'"]
+    _, definition = definition_for(item, pack(tmp_path), "bundles/k")
+    assert definition["workflow_json"]["requirements"] == read_requirements(tmp_path)
+    for bad, said in (("-r other.txt\n", "pip options (-r)"), ("pillow>=\n", "not a requirement")):
+        (tmp_path / "requirements.txt").write_text(bad)
+        with pytest.raises(BundleError, match=re.escape(said)):
+            read_requirements(tmp_path)
+
+
+def test_a_requirements_file_given_at_deploy_wins(tmp_path: Path) -> None:
+    from runyard_client._deploy import definition_for
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "flows.py").write_text("x = 1\n")
+    (code / "requirements.txt").write_text("pillow\n")
+    (tmp_path / "gpu.txt").write_text("torch==2.13.0\n")
+    item = {"module": "flows", "function": "run", "definition": {"workflow_slug": "run"}}
+    _, definition = definition_for(item, pack(code), "bundles/k", tmp_path / "gpu.txt")
+    assert definition["workflow_json"]["requirements"] == ["torch==2.13.0"]
+    with pytest.raises(BundleError, match="no requirements file"):
+        definition_for(item, pack(code), "bundles/k", tmp_path / "missing.txt")

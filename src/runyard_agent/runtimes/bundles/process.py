@@ -1,10 +1,17 @@
-"""Running one task in its own child process (``child.py``), from the parent's side.
+"""Running tasks in a child process (``child.py``), from the parent's side.
 
-A fresh interpreter per task (spawned, never forked): versions of one module never collide, a
-crash ends only that task (``runtime_crashed``), and a stop is hard: ``cancel`` is written to the
-child's stdin, and a child still running when the caller gives up (the executor cancels after
-its grace) is killed. stdout and stderr are read in large chunks and handed to ``log`` line by
-line; the sink bounds them, so a flooding task costs the event loop little.
+A child is a fresh interpreter (spawned, never forked) that imports one entrypoint of one
+bundle and then serves jobs one at a time: versions of one module never collide (a child serves
+one bundle sha256), a crash ends only the task it was running (``runtime_crashed``), and a stop
+is hard: ``cancel`` is written to the child's stdin, and a child still running when the caller
+gives up (the executor cancels after its grace) is killed. A child that had a cancel, crashed,
+went over a limit or said so is never given another task (``Outcome.reusable``).
+
+stdout and stderr are read in large chunks for the child's whole life and routed to the sink of
+the task it runs now; the child ends each task by writing an end marker to both streams, so a
+line is attributed to the task that printed it before it returned, and what a process prints
+between tasks is dropped. The sink bounds the lines it takes: a flooding task costs the event
+loop a newline count per 64 KiB.
 """
 
 from __future__ import annotations
@@ -15,9 +22,8 @@ import json
 import os
 import signal
 import sys
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +35,9 @@ from runyard_agent.runtimes.base import (
     TaskContext,
     TaskFailedError,
 )
-from runyard_agent.runtimes.child import CHANNEL_ENV, ENTRYPOINT_ENV, ROOT_ENV
+from runyard_agent.runtimes.child import CHANNEL_ENV, ENTRYPOINT_ENV, ROOT_ENV, end_marker
 
-__all__ = ["CallbackSink", "Child", "LogSink", "WarmPool", "discard", "run_in_child", "spawn"]
+__all__ = ["CallbackSink", "Child", "LogSink", "Outcome", "discard", "run_job", "spawn"]
 
 
 class CallbackSink:
@@ -54,86 +60,95 @@ class CallbackSink:
 
 _CHUNK = 64 * 1024
 _MAX_LINE = 8 * 1024
+_KEEP = 64  # bytes kept back from a line without end: a marker may begin in them
 _CANCEL_POLL = 0.05
+_STREAMS = ("stdout", "stderr")
 
 
 def _decode(raw: bytes) -> str:
     return raw[:_MAX_LINE].decode("utf-8", "replace").rstrip("\r")
 
 
-async def _pump(stream: asyncio.StreamReader, name: str, log: LogSink, tail: list[str]) -> None:
-    """Hand the lines of ``stream`` to ``log``; only as many as it has room for are split and
-    decoded, the others are counted (a flood costs a newline count per 64 KiB)."""
+@dataclass(eq=False)
+class _Route:
+    """Where a child's console goes now: the running task's sink (None between tasks), the
+    marker that ends the task's lines, and which streams have shown it (or ended)."""
+
+    sink: LogSink | None = None
+    marker: bytes | None = None
+    tail: list[str] = field(default_factory=list)  # the task's last stderr lines
+    ended: dict[str, asyncio.Event] = field(
+        default_factory=lambda: {name: asyncio.Event() for name in _STREAMS}
+    )
+
+    def start(self, sink: LogSink, marker: bytes) -> None:
+        self.sink, self.marker, self.tail = sink, marker, []
+        for event in self.ended.values():
+            event.clear()
+
+    def deliver(self, name: str, data: bytes, *, flush: bool = False) -> bytes:
+        """Hand the complete lines of ``data`` over; return what is left (a line not ended)."""
+        cut = len(data) if flush else data.rfind(b"\n") + 1
+        if not flush and len(data) - cut > _MAX_LINE:  # a line without end: in pieces
+            cut = len(data) - _KEEP
+        whole, rest = data[:cut], data[cut:]
+        if not whole:
+            return rest
+        sink = self.sink
+        room = sink.room() if sink is not None else 0
+        if sink is None or room == 0:
+            if sink is not None:
+                sink.dropped(whole.count(b"\n") or 1)
+            return rest
+        raw_lines = whole.split(b"\n")
+        if raw_lines[-1] == b"":
+            raw_lines.pop()
+        taken = [_decode(raw) for raw in raw_lines[:room]]
+        sink.lines(name, taken)
+        if len(raw_lines) > len(taken):
+            sink.dropped(len(raw_lines) - len(taken))
+        if name == "stderr":
+            self.tail.extend(taken[-20:])
+            del self.tail[:-20]
+        return rest
+
+
+async def _pump(stream: asyncio.StreamReader, name: str, route: _Route) -> None:
     pending = b""
     while chunk := await stream.read(_CHUNK):
-        room = log.room()
-        if room == 0:
-            log.dropped(chunk.count(b"\n"))
-            pending = b""
-            continue
         pending += chunk
-        *raw_lines, pending = pending.split(b"\n")
-        if len(pending) > _MAX_LINE:  # a line without end: hand it over in pieces
-            raw_lines.append(pending)
-            pending = b""
-        taken = [_decode(raw) for raw in raw_lines[:room]]
-        log.lines(name, taken)
-        log.dropped(len(raw_lines) - len(taken))
-        if name == "stderr":
-            tail.extend(taken[-20:])
-            del tail[:-20]
-    if pending:
-        log.lines(name, [_decode(pending)])
-
-
-async def _read_channel(reader: asyncio.StreamReader, ctx: TaskContext) -> dict[str, Any] | None:
-    """Progress goes to ``ctx``; the final message (done, failed, cancelled) is returned."""
-    while line := await reader.readline():
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        kind = message.pop("kind", None)
-        if kind == "progress":
-            ctx.report(ProgressReport(**message))
-        elif kind in ("done", "failed", "cancelled"):
-            return {"kind": kind, **message}
-    return None
-
-
-async def _forward_cancel(ctx: TaskContext, stdin: asyncio.StreamWriter) -> None:
-    while not ctx.cancel_event.is_set():
-        await asyncio.sleep(_CANCEL_POLL)
-    with contextlib.suppress(ConnectionError, RuntimeError):
-        stdin.write(b"cancel\n")
-        await stdin.drain()
-
-
-def _crash_message(returncode: int, tail: list[str]) -> str:
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        why = f"the task's process was killed by {name}"
-        if name == "SIGKILL":
-            why += " (out of memory, or killed from outside)"
-    else:
-        why = f"the task's process exited with status {returncode} before it finished"
-    last = [line for line in tail if line.strip()][-3:]
-    return why + (": " + " | ".join(last) if last else "")
+        while route.marker is not None and (at := pending.find(route.marker)) >= 0:
+            route.deliver(name, pending[:at], flush=True)
+            pending = pending[at + len(route.marker) :]
+            route.ended[name].set()
+            route.sink = None if all(e.is_set() for e in route.ended.values()) else route.sink
+        pending = route.deliver(name, pending)
+    route.deliver(name, pending, flush=True)
+    route.ended[name].set()
 
 
 @dataclass(eq=False)
 class Child:
-    """A started child process: its entrypoint imported (or failed to), waiting for a job."""
+    """A started child process: its entrypoint imported (or failed to), serving jobs."""
 
     process: asyncio.subprocess.Process
     channel: asyncio.StreamReader
     transport: asyncio.BaseTransport
+    route: _Route
+    pumps: list[asyncio.Task[None]]
+    served: int = 0  # jobs given to it
+
+    @property
+    def alive(self) -> bool:
+        # A process that died is seen by its console's end (EOF) as soon as by its exit status
+        return self.process.returncode is None and not any(p.done() for p in self.pumps)
 
 
-async def spawn(root: Path, entrypoint: str, python: str = sys.executable) -> Child:
+async def spawn(
+    root: Path, entrypoint: str, python: str = sys.executable, site: Path | None = None
+) -> Child:
+    """Start a child for ``entrypoint`` of the code in ``root``; ``site``: a folder of the
+    bundle's requirements, put first on its ``sys.path`` (``bundles/envs.py``)."""
     read_fd, write_fd = os.pipe()
     env = {
         **os.environ,
@@ -142,6 +157,8 @@ async def spawn(root: Path, entrypoint: str, python: str = sys.executable) -> Ch
         ENTRYPOINT_ENV: entrypoint,
         "PYTHONUNBUFFERED": "1",
     }
+    if site is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
     try:
         process = await asyncio.create_subprocess_exec(
             python,
@@ -164,7 +181,13 @@ async def spawn(root: Path, entrypoint: str, python: str = sys.executable) -> Ch
     transport, _ = await asyncio.get_running_loop().connect_read_pipe(
         lambda: asyncio.StreamReaderProtocol(channel), os.fdopen(read_fd, "rb", buffering=0)
     )
-    return Child(process, channel, transport)
+    assert process.stdout is not None and process.stderr is not None
+    route = _Route()
+    pumps = [
+        asyncio.create_task(_pump(process.stdout, "stdout", route)),
+        asyncio.create_task(_pump(process.stderr, "stderr", route)),
+    ]
+    return Child(process, channel, transport, route, pumps)
 
 
 async def discard(child: Child) -> None:
@@ -172,72 +195,65 @@ async def discard(child: Child) -> None:
     if child.process.returncode is None:
         _kill(child.process)
         await child.process.wait()
+    for pump in child.pumps:
+        pump.cancel()
+    await asyncio.gather(*child.pumps, return_exceptions=True)
 
 
-class WarmPool:
-    """One started process kept ready per (bundle, entrypoint) that ran lately: a task takes it
-    and the next one starts in the background, so a task waits for neither the interpreter nor
-    its imports. At most ``size`` are kept (the least lately used goes)."""
-
-    def __init__(self, size: int = 8, python: str = sys.executable) -> None:
-        self._size = size
-        self._python = python
-        self._idle: OrderedDict[tuple[str, str], Child] = OrderedDict()
-        self._starting: set[asyncio.Task[None]] = set()
-        self._closed = False
-
-    async def take(self, root: Path, entrypoint: str) -> Child:
-        key = (str(root), entrypoint)
-        child = self._idle.pop(key, None)
-        if child is not None and child.process.returncode is not None:
-            await discard(child)
-            child = None
-        if child is None:
-            child = await spawn(root, entrypoint, self._python)
-        if not self._closed:
-            refill = asyncio.create_task(self._keep_ready(root, entrypoint))
-            self._starting.add(refill)
-            refill.add_done_callback(self._starting.discard)
-        return child
-
-    async def _keep_ready(self, root: Path, entrypoint: str) -> None:
-        key = (str(root), entrypoint)
+async def _read_channel(reader: asyncio.StreamReader, ctx: TaskContext) -> dict[str, Any] | None:
+    """Progress goes to ``ctx``; the final message (done, failed, cancelled) is returned."""
+    while line := await reader.readline():
         try:
-            child = await spawn(root, entrypoint, self._python)
-        except OSError:
-            return  # the next task starts its own
-        if self._closed or key in self._idle:
-            await discard(child)
+            message = json.loads(line)
+        except ValueError:
+            continue
+        kind = message.pop("kind", None)
+        if kind == "progress":
+            ctx.report(ProgressReport(**message))
+        elif kind in ("done", "failed", "cancelled"):
+            return {"kind": kind, **message}
+    return None
+
+
+class _CancelForwarder:
+    """Polls ``ctx.cancel_event`` (a thread's event) on the loop's timer, no task per job, and
+    writes ``cancel`` to the child once it is set."""
+
+    def __init__(self, ctx: TaskContext, stdin: asyncio.StreamWriter) -> None:
+        self._ctx, self._stdin = ctx, stdin
+        self._handle = asyncio.get_running_loop().call_later(_CANCEL_POLL, self._check)
+
+    def _check(self) -> None:
+        if not self._ctx.cancel_event.is_set():
+            self._handle = asyncio.get_running_loop().call_later(_CANCEL_POLL, self._check)
             return
-        self._idle[key] = child
-        while len(self._idle) > self._size:
-            _, oldest = self._idle.popitem(last=False)
-            await discard(oldest)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            self._stdin.write(b"cancel\n")  # a line: the pipe takes it without waiting
 
-    async def close(self) -> None:
-        self._closed = True
-        for starting in list(self._starting):
-            starting.cancel()
-        await asyncio.gather(*self._starting, return_exceptions=True)
-        while self._idle:
-            _, child = self._idle.popitem()
-            await discard(child)
+    def stop(self) -> None:
+        self._handle.cancel()
 
 
-async def run_in_child(
-    ctx: TaskContext,
-    root: Path,
-    entrypoint: str,
-    log: LogSink,
-    *,
-    pool: WarmPool | None = None,
-) -> list[ProducedOutput]:
-    """Run ``entrypoint`` of the code in ``root`` for ``ctx`` in a process of its own (a warm
-    one from ``pool`` when it has one)."""
-    child = await pool.take(root, entrypoint) if pool is not None else await spawn(root, entrypoint)
-    process = child.process
-    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
-    job = {
+def _crash_message(returncode: int, tail: list[str]) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        why = f"the task's process was killed by {name}"
+        if name == "SIGKILL":
+            why += " (out of memory, or killed from outside)"
+        elif name == "SIGXCPU":
+            why += " (over its CPU time limit)"
+    else:
+        why = f"the task's process exited with status {returncode} before it finished"
+    last = [line for line in tail if line.strip()][-3:]
+    return why + (": " + " | ".join(last) if last else "")
+
+
+def _job(ctx: TaskContext, seq: int, limits: dict[str, float | None]) -> dict[str, Any]:
+    return {
+        "seq": seq,
         "task_id": ctx.task_id,
         "attempt": ctx.attempt,
         "parameters": ctx.parameters,
@@ -246,37 +262,59 @@ async def run_in_child(
         "input_types": ctx.input_types,
         "work_dir": str(ctx.work_dir),
         "output_dir": str(ctx.output_dir),
+        "limits": limits,
     }
-    tail: list[str] = []
-    pumps = [
-        asyncio.create_task(_pump(process.stdout, "stdout", log, tail)),
-        asyncio.create_task(_pump(process.stderr, "stderr", log, tail)),
-    ]
-    canceller = asyncio.create_task(_forward_cancel(ctx, process.stdin))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a task in a child ended: its outputs or its error, and whether the child may serve
+    another task (not after a cancel, a crash, a limit, or when the child says no)."""
+
+    outputs: list[ProducedOutput]
+    error: Exception | None
+    reusable: bool
+
+
+async def run_job(
+    child: Child, ctx: TaskContext, log: LogSink, limits: dict[str, float | None] | None = None
+) -> Outcome:
+    """Run the task of ``ctx`` in ``child``. Cancelled (the executor gave up), the caller
+    discards the child."""
+    process = child.process
+    assert process.stdin is not None
+    child.served += 1
+    child.route.start(log, end_marker(child.served))
+    canceller = _CancelForwarder(ctx, process.stdin)
     try:
-        process.stdin.write(json.dumps(job).encode() + b"\n")
+        process.stdin.write(json.dumps(_job(ctx, child.served, limits or {})).encode() + b"\n")
         await process.stdin.drain()
         final = await _read_channel(child.channel, ctx)
-        await asyncio.gather(*pumps)
-        returncode = await process.wait()
+    except ConnectionError:
+        final = None  # the child died before it read the job
     finally:
-        canceller.cancel()
-        await discard(child)
-        for pump in pumps:
-            pump.cancel()
+        canceller.stop()
+    if final is None:
+        returncode = await process.wait()
+    for event in child.route.ended.values():  # the task's last lines are handed over
+        await event.wait()
     if final is None:
         if ctx.cancelled:
-            raise TaskCancelledError()
-        raise TaskFailedError(_crash_message(returncode, tail), "runtime_crashed")
+            return Outcome([], TaskCancelledError(), False)
+        error = TaskFailedError(_crash_message(returncode, child.route.tail), "runtime_crashed")
+        return Outcome([], error, False)
+    reusable = bool(final.get("reuse", True)) and not ctx.cancelled
     if final["kind"] == "cancelled":
-        raise TaskCancelledError()
+        return Outcome([], TaskCancelledError(), False)
     if final["kind"] == "failed":
-        raise TaskFailedError(str(final.get("message")), str(final.get("code") or "task_failed"))
+        code = str(final.get("code") or "task_failed")
+        return Outcome([], TaskFailedError(str(final.get("message")), code), reusable)
     ctx.values.update(final.get("values") or {})
-    return [
+    outputs = [
         ProducedOutput(o["output_id"], Path(o["path"]), o["content_type"], o.get("file_name"))
         for o in final.get("outputs") or []
     ]
+    return Outcome(outputs, None, reusable)
 
 
 def _kill(process: asyncio.subprocess.Process) -> None:

@@ -18,6 +18,7 @@ from runyard_agent.runtimes.base import (
     TaskFailedError,
 )
 from runyard_agent.runtimes.comfyui.client import HTTP_ERRORS, ComfyUIClient, Submitted, new_ids
+from runyard_agent.runtimes.comfyui.console import PromptLog
 from runyard_agent.runtimes.comfyui.errors import (
     CONNECTION_LOST,
     UNREACHABLE,
@@ -151,6 +152,7 @@ class ComfyUIRuntime:
                 content_type = ctx.input_types.get(key) or content_type_for(name)
                 uploaded[key] = await self._client.upload(path, name, content_type, subfolder)
             apply_parameters(graph, workflow.parameters, ctx.parameters, uploaded)
+            console = PromptLog(self.supervisor.console if self.supervisor else None, ctx.log)
             session = PromptSession(
                 self._client,
                 graph,
@@ -159,6 +161,7 @@ class ComfyUIRuntime:
                 prompt_id=prompt_id,
                 reconnect_wait=self.reconnect_wait,
                 poll_interval=self.poll_interval,
+                on_start=console.started,
             )
             await session.open()
             try:
@@ -169,6 +172,7 @@ class ComfyUIRuntime:
                     await self._partial(submitted, submit, partial_ok, ctx, session)
                 files = await session.outputs()
             finally:
+                await console.finish(0.0 if ctx.cancelled else 2.0)  # its end line, if due
                 await session.close()
             ctx.values.update(session.values)
             if self.files is not None:

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
@@ -67,6 +67,7 @@ class PromptSession:
         prompt_id: str,
         reconnect_wait: float,
         poll_interval: float,
+        on_start: Callable[[object], None] | None = None,
     ) -> None:
         self.client = client
         self.graph_order = list(graph)
@@ -75,6 +76,7 @@ class PromptSession:
         self.prompt_id = prompt_id
         self.reconnect_wait = reconnect_wait
         self.poll_interval = poll_interval
+        self.on_start = on_start  # called with execution_start's timestamp (ms)
         self.tracker = ProgressTracker(graph)
         self.classes = {node_id: str(node.get("class_type")) for node_id, node in graph.items()}
         self.values: dict[str, Any] = {}
@@ -197,7 +199,10 @@ class PromptSession:
 
     def _handle(self, kind: str, data: Mapping[str, Any]) -> bool:
         """Apply one message; True when the prompt finished successfully."""
-        if kind == "execution_cached":
+        if kind == "execution_start":
+            if self.on_start is not None:
+                self.on_start(data.get("timestamp"))
+        elif kind == "execution_cached":
             nodes = data.get("nodes")
             self._report(self.tracker.cached(nodes if isinstance(nodes, list) else []))
         elif kind == "executing":

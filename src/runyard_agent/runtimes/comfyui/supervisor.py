@@ -8,6 +8,8 @@ the process exits without being asked to, it is started again after a short paus
 ``generation`` counts the starts, so a runtime can tell that a prompt it lost died with a
 restart (and run it again) rather than in a ComfyUI that is still the same. ``restart()`` is the
 hard cancel: an interrupt that does not land (a long node without progress) ends with a restart.
+ComfyUI's stdout and stderr are read by the agent: each line goes to the agent's log, and to the
+log of the task whose prompt printed it (``console``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import httpx
+
+from runyard_agent.runtimes.comfyui.console import ComfyUIConsole, pump_console
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ class ComfyUISupervisor:
         self.stop_timeout = stop_timeout
         self.generation = 0  # how many times ComfyUI was started
         self.ready = asyncio.Event()
+        self.console = ComfyUIConsole()
         self._process: asyncio.subprocess.Process | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._stopping = False
@@ -94,14 +99,33 @@ class ComfyUISupervisor:
 
     async def _watch(self) -> None:
         while not self._stopping:
+            self.console.reset()
             self._process = await asyncio.create_subprocess_exec(
-                *self.argv, env=self.env, start_new_session=True
+                *self.argv,
+                env=self.env,
+                start_new_session=True,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
             )
             self.generation += 1
             log.info("started ComfyUI: pid %d (%s)", self._process.pid, " ".join(self.argv))
+            assert self._process.stdout is not None and self._process.stderr is not None
+            pumps = [
+                asyncio.create_task(
+                    pump_console(self._process.stdout, "stdout", self.console.feed)
+                ),
+                asyncio.create_task(
+                    pump_console(self._process.stderr, "stderr", self.console.feed)
+                ),
+            ]
             came_up = asyncio.create_task(self._come_up())
-            code = await self._process.wait()
-            came_up.cancel()
+            try:
+                code = await self._process.wait()
+                await asyncio.wait(pumps, timeout=2.0)  # its last words (a traceback)
+            finally:
+                came_up.cancel()
+                for pump in pumps:
+                    pump.cancel()
             self.ready.clear()
             if self._stopping:
                 return

@@ -42,6 +42,9 @@ class WorkflowFunction:
     parameters: tuple[ParamSpec, ...]
     context: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Per-task limits in the task's process (deployed code only; ``runtimes/limits.py``).
+    memory_mb: float | None = None
+    cpu_seconds: float | None = None
 
     @property
     def entrypoint(self) -> str:
@@ -86,8 +89,14 @@ def workflow(
     max_retries: int = 2,
     display_name: str | None = None,
     priority: int | None = None,
+    memory_mb: float | None = None,
+    cpu_seconds: float | None = None,
 ) -> Callable[[F], F]:
     """Declare a workflow: ``@workflow("thumbnail", labels=["cpu"], timeout=300)``.
+
+    ``memory_mb`` and ``cpu_seconds`` limit each task of a deployed version (the address space
+    and the CPU time it may add in its process): over one, the task fails with
+    ``resource_limit_exceeded``.
 
     The function is returned unchanged (it stays callable and typed as written); its parameters,
     defaults, bounds and choices, and the docstring, make the workflow's definition. A
@@ -102,6 +111,9 @@ def workflow(
             raise WorkflowSignatureError(f"workflow {slug!r}: invalid label {label!r}")
     if not 1 <= timeout <= 7 * 86_400:
         raise WorkflowSignatureError(f"workflow {slug!r}: timeout must be 1 to 604800 seconds")
+    for name, limit in (("memory_mb", memory_mb), ("cpu_seconds", cpu_seconds)):
+        if limit is not None and not limit > 0:
+            raise WorkflowSignatureError(f"workflow {slug!r}: {name} must be more than 0")
 
     def decorate(function: F) -> F:
         if inspect.iscoroutinefunction(function):
@@ -125,6 +137,8 @@ def workflow(
                 parameters=tuple(specs),
                 context=context,
                 extra={} if priority is None else {"priority": priority},
+                memory_mb=memory_mb,
+                cpu_seconds=cpu_seconds,
             ),
         )
         return function
