@@ -21,7 +21,8 @@ from runyard_client._bundles import DEFAULT_MAX_BYTES, pack
 from runyard_client._deploy import Deployed, definition_for, discover, same_definition
 from runyard_client._errors import NotFoundError
 from runyard_client._library import Models, file_sha256, register_call
-from runyard_client._models import LibraryModel, Workflow
+from runyard_client._models import LibraryModel, NodePackage, Workflow
+from runyard_client._node_packages import NodePackages, pack_folder, register_package_call
 from runyard_client._resources import (
     Agents,
     Auth,
@@ -97,6 +98,7 @@ class AsyncClient:
         self.account = Account(self._executor)
         self.files = Files(self._executor)
         self.models = Models(self._executor)
+        self.node_packages = NodePackages(self._executor)
         self.tunnels = Tunnels(self._executor)
 
     @property
@@ -147,6 +149,24 @@ class AsyncClient:
         name = Path(path).name
         call = register_call(file_key, sha256, model_type, model_path or name, display_name or name)
         return await self._executor.execute(call)
+
+    async def upload_node_package(
+        self,
+        path: str | Path,
+        name: str | None = None,
+        progress: UploadProgress | None = None,
+    ) -> NodePackage:
+        """See ``Client.upload_node_package`` (packing and hashing run in a thread)."""
+        source = Path(path).expanduser()
+        with tempfile.TemporaryDirectory(prefix="runyard-nodes-") as scratch:
+            archive = source
+            if source.is_dir():
+                archive = Path(scratch) / f"{source.name}.tar.gz"
+                await asyncio.to_thread(pack_folder, source, archive)
+            sha256 = await asyncio.to_thread(file_sha256, archive)
+            route = model_route(sha256)
+            file_key = await upload_async(self._executor, archive, None, progress, None, route)
+        return await self._executor.execute(register_package_call(file_key, sha256, name))
 
     async def deploy(
         self,

@@ -20,7 +20,8 @@ from runyard_client._bundles import DEFAULT_MAX_BYTES, pack
 from runyard_client._deploy import Deployed, definition_for, discover, same_definition
 from runyard_client._errors import NotFoundError
 from runyard_client._library import Models, file_sha256, register_call
-from runyard_client._models import LibraryModel, Workflow
+from runyard_client._models import LibraryModel, NodePackage, Workflow
+from runyard_client._node_packages import NodePackages, pack_folder, register_package_call
 from runyard_client._resources import (
     Agents,
     Auth,
@@ -101,6 +102,7 @@ class Client:
         self.account = Account(self._executor)
         self.files = Files(self._executor)
         self.models = Models(self._executor)
+        self.node_packages = NodePackages(self._executor)
         self.tunnels = Tunnels(self._executor)
 
     @property
@@ -151,6 +153,28 @@ class Client:
         name = Path(path).name
         call = register_call(file_key, sha256, model_type, model_path or name, display_name or name)
         return self._executor.execute(call)
+
+    def upload_node_package(
+        self,
+        path: str | Path,
+        name: str | None = None,
+        progress: UploadProgress | None = None,
+    ) -> NodePackage:
+        """Add a ComfyUI custom node package to the team's library: ``path`` is its folder
+        (packed here as a tar.gz of that one folder; ``.git``, ``__pycache__``… left out) or an
+        archive (zip or tar.gz of one folder). Uploaded like a model (by sha256, once), then
+        registered; the team's agents unpack it at ``custom_nodes/<name>/`` (``name`` defaults
+        to the folder's)."""
+        source = Path(path).expanduser()
+        with tempfile.TemporaryDirectory(prefix="runyard-nodes-") as scratch:
+            archive = source
+            if source.is_dir():
+                archive = Path(scratch) / f"{source.name}.tar.gz"
+                pack_folder(source, archive)
+            sha256 = file_sha256(archive)
+            route = model_route(sha256)
+            file_key = upload_sync(self._executor, archive, None, progress, None, route)
+        return self._executor.execute(register_package_call(file_key, sha256, name))
 
     def deploy(
         self,

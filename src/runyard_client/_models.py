@@ -244,6 +244,22 @@ class LibraryModel(Model):
     updated_at: datetime | None = None
 
 
+class NodePackage(Model):
+    """A custom node package of the team's library (``client.node_packages``)."""
+
+    id: str
+    name: str
+    file_size: int
+    sha256: str
+    package_status: str
+    requirements: str | None = None
+    file_count: int = 0
+    unpacked_bytes: int = 0
+    created_by: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
 class MultipartUpload(Model):
     upload_id: str
     file_key: str

@@ -22,6 +22,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from runyard_testing.comfyui_standin.custom_nodes import load_custom_nodes
 from runyard_testing.comfyui_standin.engine import Engine
 from runyard_testing.comfyui_standin.nodes import MODEL_FOLDERS, NODES, Folders
 from runyard_testing.comfyui_standin.page import front_page
@@ -117,7 +118,11 @@ def create_app(options: StandinOptions) -> Starlette:
     folders.custom_nodes.mkdir(parents=True, exist_ok=True)
     example = folders.custom_nodes / "example_node.py.example"
     if not example.exists():
-        example.write_text("# an example custom node (the stand-in runs none)\n")
+        example.write_text("# an example custom node (not a .py file: not loaded)\n")
+    # Custom nodes load once, at start, as on the real server (a new package needs a restart).
+    NODES.update(load_custom_nodes(folders.custom_nodes, set(NODES)))
+    with (options.data_dir / "standin-starts.log").open("a") as starts:
+        starts.write(f"{os.getpid()} {sorted(NODES)}\n")  # tests count the starts
     hub = SocketHub()
     engine = Engine(
         folders,
