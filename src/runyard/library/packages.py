@@ -19,8 +19,9 @@ from runyard.errors import BadRequest, Conflict, NotFound, Unprocessable
 from runyard.files.repository import FileRepository
 from runyard.files.stored import confirm_stored
 from runyard.library.package_schemas import NodePackageCreate, NodePackageUpdate
+from runyard.library.repository import ModelRepository
 from runyard.library.service import PINNED
-from runyard.models import LibraryModel, NodePackage, StoredFile
+from runyard.models import NodePackage, StoredFile
 from runyard.settings import Settings
 from runyard.storage.base import Storage, StorageError
 from runyard_protocol.packages import ArchiveProblem, package_name_problem, read_package
@@ -58,18 +59,6 @@ class NodePackageRepository(Repository):
             .order_by(NodePackage.name)
         )
         return list(rows)
-
-    async def naming_file(self, team_id: str, file_key: str) -> int:
-        """How many of the team's packages and models name ``file_key``."""
-        total = 0
-        for table in (NodePackage, LibraryModel):
-            count = await self.session.scalar(
-                select(func.count())
-                .select_from(table)
-                .where(table.team_id == team_id, table.file_key == file_key)
-            )
-            total += int(count or 0)
-        return total
 
     async def delete(self, row: NodePackage) -> None:
         await self.session.delete(row)
@@ -201,7 +190,7 @@ class NodePackageService:
         row = await self.get(team_id, package_id)
         await self.repo.delete(row)
         await self.repo.flush()
-        if await self.repo.naming_file(team_id, row.file_key) == 0:
+        if await ModelRepository(self.uow.session).naming_file(team_id, row.file_key) == 0:
             file = (await self.files.by_keys(team_id, [row.file_key])).get(row.file_key)
             if file is not None:
                 file.expires_at = self.clock.now() + timedelta(

@@ -92,6 +92,30 @@ async def test_upload_register_list_disable_rename_delete(harness: Harness, team
     async with harness.app.state.services.db.session() as session:
         file = await session.get(StoredFile, file_id)
         assert file is not None and file.expires_at.year < 9999
+    # the zip's bytes registered as a model too
+    model = await harness.client.post(
+        "/api/v1/models",
+        headers=team_a.auth(),
+        json={
+            "display_name": "same bytes",
+            "model_type": "checkpoints",
+            "model_path": "nodes.tar.gz",
+            "file_key": zkey,
+            "sha256": named.json()["sha256"],
+        },
+    )
+    assert model.status_code == 201, model.text
+    # the model goes first: the bytes stay pinned while the package names them
+    model_path = f"/api/v1/models/{model.json()['id']}"
+    assert (await harness.client.delete(model_path, headers=team_a.auth())).status_code == 204
+    async with harness.app.state.services.db.session() as session:
+        file = await session.get(StoredFile, zkey.split("/")[2])
+        assert file is not None and file.expires_at.year == 9999
+    package_path = f"/api/v1/node-packages/{named.json()['id']}"
+    assert (await harness.client.delete(package_path, headers=team_a.auth())).status_code == 204
+    async with harness.app.state.services.db.session() as session:
+        file = await session.get(StoredFile, zkey.split("/")[2])
+        assert file is not None and file.expires_at.year < 9999
     missing = await harness.client.get(f"/api/v1/node-packages/{row['id']}", headers=team_a.auth())
     assert missing.status_code == 404 and missing.json()["error_code"] == "node_package_not_found"
 
