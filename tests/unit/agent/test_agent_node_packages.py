@@ -155,3 +155,19 @@ async def test_without_a_known_python_the_requirements_are_reported(tmp_path: Pa
     lib = library(tmp_path, Store({"reqs": WITH_REQS}), None)
     await lib.sync([], [package("needs_pip", WITH_REQS, "reqs")])
     assert "no Python known for ComfyUI (--comfyui-python)" in lib.report()["sync_detail"]
+
+
+def test_comfyuis_python_defaults_to_the_supervised_commands() -> None:
+    from runyard_agent.options import AgentOptions
+
+    def python(**kw: object) -> str | None:
+        return AgentOptions(agent_key="ak-x", agent_id="a", **kw).comfyui_python()  # type: ignore[arg-type]
+
+    assert python(comfyui_command="/opt/venv/bin/python3.11 main.py --port {port}") == (
+        "/opt/venv/bin/python3.11"
+    )
+    assert python(comfyui_command="./run-comfy.sh --port {port}") is None
+    assert python() is None
+    assert python(comfyui_command="python main.py", comfyui_python_path="/usr/bin/py") == (
+        "/usr/bin/py"
+    )
