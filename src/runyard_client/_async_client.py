@@ -39,6 +39,7 @@ from runyard_client._teams import Account, Teams
 from runyard_client._transport import AsyncExecutor
 from runyard_client._tunnels import Tunnels
 from runyard_client._uploads import (
+    MultipartStarted,
     RunProgress,
     UploadProgress,
     bind_progress,
@@ -138,14 +139,18 @@ class AsyncClient:
         progress: UploadProgress | None = None,
         *,
         resume_upload_id: str | None = None,
+        on_multipart: MultipartStarted | None = None,
     ) -> LibraryModel:
         """Add a local file to the team's model library at ``models/<model_type>/<model_path>``
         (``model_path`` defaults to the file's name): its sha256 is computed here, bytes the team
         holds already are not sent again, files above the single-upload limit go in parts (resume
-        a stopped one with ``resume_upload_id``), then the model is registered."""
+        a stopped one with ``resume_upload_id``; ``on_multipart(upload, parts_stored)`` is told
+        the upload_id before any part is sent), then the model is registered."""
         sha256 = await asyncio.to_thread(file_sha256, path)
         route = model_route(sha256)
-        file_key = await upload_async(self._executor, path, None, progress, resume_upload_id, route)
+        file_key = await upload_async(
+            self._executor, path, None, progress, resume_upload_id, route, on_multipart
+        )
         name = Path(path).name
         call = register_call(file_key, sha256, model_type, model_path or name, display_name or name)
         return await self._executor.execute(call)
