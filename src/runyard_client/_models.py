@@ -156,6 +156,7 @@ class Agent(Model):
     sync_detail: str | None = None
     #: Ids of the library models the agent holds.
     synced_models: list[str] = Field(default_factory=list)
+    synced_node_packages: list[str] = Field(default_factory=list)
 
 
 class Credential(Model):

@@ -296,6 +296,7 @@ def test_a_custom_node_package_is_synced_loaded_used_and_removed(stack: Stack) -
     wait_until(lambda: "RunyardExampleGreeting" in (classes() or ()), 60)
     wait_until(lambda: agent(stack, "gpu-nodes")["sync_phase"] == "idle", 60)
     assert len(starts.read_text().splitlines()) == 2  # started, then restarted once
+    assert agent(stack, "gpu-nodes")["synced_node_packages"] == [row["id"]]
     imported = wait_until(
         lambda: (r := import_greeting(stack, "greeting")).status_code == 201 and r, 60, 1.0
     )

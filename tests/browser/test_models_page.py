@@ -122,11 +122,13 @@ def test_node_packages_section_upload_refuse_disable_delete(
     expect(row.locator(".badge")).to_have_text("active")
     unpacked = library_agent / "custom_nodes" / "browser_nodes" / "__init__.py"
     wait_until(lambda: unpacked.is_file() and unpacked.read_bytes() == init, 30)
+    expect(row.locator(".held-by")).to_have_text("lib-agent", timeout=15_000)
     shot(page, dev, "models-03-node-packages")
 
     row.get_by_role("button", name="Disable browser_nodes").click()
     expect(row.locator(".badge")).to_have_text("disabled")
     wait_until(lambda: not unpacked.parent.exists(), 30)  # the agent removed its folder
+    expect(row.locator(".held-by")).to_have_text("no agent yet", timeout=15_000)
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Delete browser_nodes").click()
     expect(page.locator("table.node-packages")).to_have_count(0)

@@ -75,6 +75,7 @@ async def test_unpacked_restarted_once_and_removed_when_it_leaves(tmp_path: Path
     assert reloads.count == 1
     report = lib.report()
     assert report["sync_phase"] == "idle" and report["node_packages"] == ["my_nodes"]
+    assert report["node_package_ids"] == ["id-my_nodes"]
     assert sorted(p.name for p in custom.iterdir()) == ["my_nodes", "theirs"]  # no temp left
     # the same set again: nothing fetched, no restart
     fetched = lib.downloaded

@@ -130,7 +130,8 @@ class ModelLibrary:
             "sync_detail": self.detail,
             "model_ids": sorted(self._held),
             "models": models,
-            "node_packages": self.packages.names if self.packages is not None else [],
+            "node_packages": self.packages.names if self.packages else [],
+            "node_package_ids": self.packages.ids if self.packages else [],
         }
 
     def _set(self, phase: SyncPhase, percent: float, detail: str) -> None:

@@ -63,6 +63,7 @@ class NodePackages:
         self.cache_dir = cache_dir
         self.python = python
         self.names: list[str] = []  # in place (for the report)
+        self.ids: list[str] = []
 
     # ------------------------------------------------------------------ record
 
@@ -133,6 +134,7 @@ class NodePackages:
                 problems.append(str(exc))
                 log.warning("custom node package %s: %s", name, exc)
         self.names = sorted(placed)
+        self.ids = sorted(str(e.get("package_id")) for e in placed.values())
         return changed, problems
 
     @staticmethod

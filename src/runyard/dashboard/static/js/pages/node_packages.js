@@ -2,7 +2,7 @@
 // of one folder; its sha256 computed here, sent through /models/presign, then registered: the
 // server checks every entry and says which one it refuses), the list with each package's status
 // (disable, enable) and delete. A folder is packed by `runyard nodes upload DIR`.
-import { html, useState } from "../../vendor/preact-htm.js";
+import { html, useEffect, useState } from "../../vendor/preact-htm.js";
 import { query } from "../api.js";
 import { putWithProgress } from "../upload.js";
 import { ErrorBox, Pager, atLeast, bytes, useLoad, when } from "../ui.js";
@@ -71,13 +71,27 @@ function PackageForm({ ctx, onAdded }) {
   </form>`;
 }
 
+function heldBy(agents, packageId) {
+  const held = agents
+    .filter((a) => (a.synced_node_packages || []).includes(packageId))
+    .map((a) => a.agent_id);
+  return held.length ? held.join(", ") : html`<span class="muted">no agent yet</span>`;
+}
+
 export function NodePackagesSection({ ctx }) {
   const [page, setPage] = useState(1);
   const [actionError, setActionError] = useState(null);
-  const [data, error, reload] = useLoad(
-    () => ctx.api.get("/node-packages" + query({ current_page: page, per_page: 50 })),
-    [page],
-  );
+  const [data, error, reload] = useLoad(async () => {
+    const [packages, agents] = await Promise.all([
+      ctx.api.get("/node-packages" + query({ current_page: page, per_page: 50 })),
+      ctx.api.get("/r/agents" + query({ per_page: 100 })),
+    ]);
+    return { ...packages, agents: agents.agent_list };
+  }, [page]);
+  useEffect(() => {
+    const timer = setInterval(reload, 5000); // the agents' sync reports change by themselves
+    return () => clearInterval(timer);
+  }, [reload]);
   const canWrite = atLeast(ctx.role, "member");
   const act = async (work) => {
     setActionError(null);
@@ -109,7 +123,8 @@ export function NodePackagesSection({ ctx }) {
           <caption class="sr-only">Custom node packages</caption>
           <thead><tr><th scope="col">Folder</th><th scope="col">Files</th><th scope="col">Size</th>
             <th scope="col">Requirements</th><th scope="col">sha256</th><th scope="col">Status</th>
-            <th scope="col">Added</th>${canWrite ? html`<th scope="col">Actions</th>` : null}</tr></thead>
+            <th scope="col">Held by</th><th scope="col">Added</th>
+            ${canWrite ? html`<th scope="col">Actions</th>` : null}</tr></thead>
           <tbody>
             ${list.map((p) => html`<tr>
               <td><code>custom_nodes/${p.name}</code></td>
@@ -118,6 +133,7 @@ export function NodePackagesSection({ ctx }) {
               <td>${p.requirements ? html`<code title=${p.requirements}>requirements.txt</code>` : html`<span class="muted">none</span>`}</td>
               <td><code title=${p.sha256}>${p.sha256.slice(0, 12)}…</code></td>
               <td><span class=${"badge badge-" + p.package_status}>${p.package_status}</span></td>
+              <td class="held-by">${heldBy(data.agents, p.id)}</td>
               <td>${when(p.created_at)}</td>
               ${canWrite
                 ? html`<td>
