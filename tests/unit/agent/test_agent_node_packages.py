@@ -172,3 +172,16 @@ def test_comfyuis_python_defaults_to_the_supervised_commands() -> None:
     assert python(comfyui_command="python main.py", comfyui_python_path="/usr/bin/py") == (
         "/usr/bin/py"
     )
+
+
+async def test_an_archive_that_does_not_fit_makes_the_agent_unhealthy(tmp_path: Path) -> None:
+    comfy = tmp_path / "comfy"
+    http = httpx.AsyncClient(transport=httpx.MockTransport(Store({"nodes": NODES}).handler))
+    packages = NodePackages(comfy, comfy / ".runyard-library", None)
+    lib = ModelLibrary(
+        comfy / "models", 10**9, http=http, packages=packages, free_bytes=lambda path: 10
+    )
+    await lib.sync([], [package("my_nodes", NODES, "nodes")])
+    report = lib.report()
+    assert report["sync_phase"] == "failed" and "not enough disk" in report["sync_detail"]
+    assert not lib.healthy and not (comfy / "custom_nodes" / "my_nodes").exists()

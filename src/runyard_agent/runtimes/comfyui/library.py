@@ -40,6 +40,7 @@ from typing import Any, Literal
 import httpx
 
 from runyard_agent.runtimes.comfyui.node_packages import NodePackages
+from runyard_agent.runtimes.comfyui.sync_errors import DiskFullError, SyncError
 from runyard_protocol import LibrarySync, SyncedModel, SyncedNodePackage
 
 log = logging.getLogger(__name__)
@@ -47,14 +48,6 @@ log = logging.getLogger(__name__)
 SyncPhase = Literal["idle", "syncing", "failed"]
 _CHUNK = 1 << 20
 _REPORT_EVERY = 1.0  # seconds between progress reports while downloading
-
-
-class SyncError(Exception):
-    """One model could not be synced (the message says why); the others go on."""
-
-
-class DiskFullError(SyncError):
-    """Not enough disk for a model: the agent reports itself unhealthy."""
 
 
 def _free_bytes(path: Path) -> int:
@@ -224,6 +217,7 @@ class ModelLibrary:
     async def _sync_packages(self, packages: list[SyncedNodePackage]) -> list[str]:
         assert self.packages is not None
         changed, problems = await self.packages.sync(packages, self.blobs, self._download)
+        self.disk_full = self.disk_full or self.packages.disk_full
         if changed and not (self.reload is not None and await self.reload()):
             log.warning("custom node packages changed: restart ComfyUI to load them")
         return problems

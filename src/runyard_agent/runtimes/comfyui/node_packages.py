@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from runyard_agent.runtimes.comfyui.sync_errors import DiskFullError, SyncError
 from runyard_protocol import SyncedModel, SyncedNodePackage
 from runyard_protocol.packages import ArchiveLimits, ArchiveProblem, read_package
 
@@ -40,7 +41,7 @@ PIP_TIMEOUT = 1800.0
 _TAIL = 800
 
 
-class NodePackageError(Exception):
+class NodePackageError(SyncError):
     """One package could not be placed or installed (the message says why)."""
 
 
@@ -64,6 +65,7 @@ class NodePackages:
         self.python = python
         self.names: list[str] = []  # in place (for the report)
         self.ids: list[str] = []
+        self.disk_full = False  # the last pass could not fit an archive
 
     # ------------------------------------------------------------------ record
 
@@ -103,7 +105,7 @@ class NodePackages:
         unpacked set changed, and the problems of the pass."""
         placed = await asyncio.to_thread(self._load)
         wanted = {p.name: p for p in packages}
-        changed = False
+        changed = self.disk_full = False
         problems: list[str] = []
         for name, entry in list(placed.items()):
             package = wanted.get(name)
@@ -130,8 +132,9 @@ class NodePackages:
                     await self._install(name)
                     placed[name]["installed"] = True
                     await asyncio.to_thread(self._save, placed)
-            except NodePackageError as exc:
+            except SyncError as exc:
                 problems.append(str(exc))
+                self.disk_full = self.disk_full or isinstance(exc, DiskFullError)
                 log.warning("custom node package %s: %s", name, exc)
         self.names = sorted(placed)
         self.ids = sorted(str(e.get("package_id")) for e in placed.values())
@@ -153,10 +156,7 @@ class NodePackages:
                 model_path=package.name,
                 **fields,
             )
-            try:
-                await download(as_model, 0, package.size_bytes)
-            except Exception as exc:  # the library's SyncError (it imports this module)
-                raise NodePackageError(str(exc)) from exc
+            await download(as_model, 0, package.size_bytes)  # SyncError, DiskFullError
         return blob
 
     def _unpack(self, package: SyncedNodePackage, archive: Path) -> dict[str, Any]:
