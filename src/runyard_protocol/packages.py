@@ -14,6 +14,10 @@ here uses ``extract``/``extractall``; every file is written by :func:`read_packa
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import lzma
 import os
 import posixpath
 import re
@@ -29,6 +33,7 @@ PACKAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 REQUIREMENTS_MAX = 64 * 1024
 _CHUNK = 1 << 20
 _LINK_MAX = 4096
+_SLACK = 1 << 20  # tar's end blocks and padding
 
 
 class ArchiveProblem(ValueError):
@@ -135,15 +140,52 @@ def _clean(raw: str, what: str = "path") -> list[str]:
     return parts
 
 
-def _entries(path: Path) -> Iterator[_Entry]:
+class _Capped:
+    """The decompressed tar stream, refused once it passes ``cap`` bytes: tar headers (a PAX
+    header is read whole into memory by ``tarfile``) count too, not only the files' sizes."""
+
+    def __init__(self, inner: io.BufferedIOBase, cap: int) -> None:
+        self.inner, self.cap, self.count = inner, cap, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.inner.read(size if 0 <= size <= _CHUNK else _CHUNK)
+        self.count += len(data)
+        if self.count > self.cap:
+            raise ArchiveProblem(
+                f"the archive unpacks to more than {self.cap} bytes, headers included: an "
+                "archive bomb?"
+            )
+        return data
+
+
+def _decompressed(path: Path) -> io.BufferedIOBase:
+    with path.open("rb") as head:
+        magic = head.read(6)
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.open(path, "rb")
+    if magic.startswith(b"BZh"):
+        return bz2.open(path, "rb")
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.open(path, "rb")
+    return path.open("rb")
+
+
+def _entries(path: Path, limits: ArchiveLimits) -> Iterator[_Entry]:
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             yield from _zip_entries(archive)
         return
-    if not tarfile.is_tarfile(path):
-        raise ArchiveProblem("not a zip or tar(.gz) archive")
-    with tarfile.open(path, "r:*") as archive:
-        yield from _tar_entries(archive)
+    # Read as a stream (one pass, nothing seeks back), through a cap on the decompressed bytes.
+    size = max(1, path.stat().st_size)
+    cap = int(min(limits.max_bytes, limits.max_ratio * size)) + 1024 * limits.max_files + _SLACK
+    with _decompressed(path) as raw:
+        try:
+            stream = _Capped(raw, cap)
+            archive = tarfile.open(fileobj=stream, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise ArchiveProblem(f"not a zip or tar(.gz) archive ({exc})") from exc
+        with archive:
+            yield from _tar_entries(archive)
 
 
 def read_package(
@@ -160,7 +202,7 @@ def read_package(
     files = total = 0
     requirements: str | None = None
     try:
-        for entry in _entries(archive_path):
+        for entry in _entries(archive_path, limits):
             parts = _clean(entry.raw)
             if not parts:
                 continue
@@ -236,6 +278,7 @@ def read_package(
                     requirements = data.decode("utf-8")
                 except UnicodeDecodeError as exc:
                     raise ArchiveProblem("not UTF-8 text", entry.raw) from exc
+                entry.open = lambda data=data: io.BytesIO(data)  # a stream is read once
             if dest is not None:
                 _write(dest, parts[1:], entry, target[len(top) + 1 :] if target else "")
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:

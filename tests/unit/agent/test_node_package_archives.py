@@ -183,3 +183,25 @@ def test_a_package_without_init_or_an_archive_that_is_not_one(tmp_path: Path) ->
     junk.write_bytes(b"not an archive at all")
     with pytest.raises(ArchiveProblem, match="not a zip or tar"):
         read_package(junk, LIMITS)
+
+
+def test_a_bomb_in_the_tar_headers_is_refused_while_reading(tmp_path: Path) -> None:
+    """A PAX header is read whole into memory by tarfile: the decompressed stream is capped."""
+    path = tmp_path / "pax.tar.gz"
+    with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("p/__init__.py")
+        info.size = len(INIT)
+        info.pax_headers = {"comment": "x" * 40_000_000}
+        tar.addfile(info, io.BytesIO(INIT))
+    assert path.stat().st_size < 200_000
+    with pytest.raises(ArchiveProblem, match="headers included: an archive bomb"):
+        read_package(path, LIMITS)
+
+
+def test_bzip2_and_xz_tars_are_read_too(tmp_path: Path) -> None:
+    for mode, name in (("w:bz2", "p.tar.bz2"), ("w:xz", "p.tar.xz"), ("w", "p.tar")):
+        with tarfile.open(tmp_path / name, mode) as tar:  # type: ignore[call-overload]
+            info = tarfile.TarInfo("p/__init__.py")
+            info.size = len(INIT)
+            tar.addfile(info, io.BytesIO(INIT))
+        assert read_package(tmp_path / name, LIMITS).name == "p"
