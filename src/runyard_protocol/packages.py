@@ -8,8 +8,9 @@ its ``NODE_CLASS_MAPPINGS``). Refused, naming the entry: absolute paths (``/x``,
 target leaves the package (absolute, or ``..`` past its top) and entries that go through a link,
 hard links to anything but an earlier file of the package, device files, FIFOs and sockets, more
 than ``max_files`` files, more than ``max_bytes`` unpacked, and more than ``max_ratio`` times the
-archive's size unpacked (a bomb). Python 3.11's ``tarfile`` has no extraction filter: nothing
-here uses ``extract``/``extractall``; every file is written by :func:`read_package` itself.
+archive's size unpacked when that is above 1 MiB (a bomb); a tar is read as one stream whose
+decompressed bytes (headers included) are capped. Python 3.11's ``tarfile`` has no extraction
+filter: nothing here uses ``extract``/``extractall``; :func:`read_package` writes every file.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ REQUIREMENTS_MAX = 64 * 1024
 _CHUNK = 1 << 20
 _LINK_MAX = 4096
 _SLACK = 1 << 20  # tar's end blocks and padding
+# Below this many bytes unpacked no ratio is a bomb (a small file of repeated text compresses
+# far beyond 100 times).
+RATIO_FLOOR = 1 << 20
 
 
 class ArchiveProblem(ValueError):
@@ -177,7 +181,8 @@ def _entries(path: Path, limits: ArchiveLimits) -> Iterator[_Entry]:
         return
     # Read as a stream (one pass, nothing seeks back), through a cap on the decompressed bytes.
     size = max(1, path.stat().st_size)
-    cap = int(min(limits.max_bytes, limits.max_ratio * size)) + 1024 * limits.max_files + _SLACK
+    allowed = min(limits.max_bytes, max(RATIO_FLOOR, limits.max_ratio * size))
+    cap = int(allowed) + 1024 * limits.max_files + _SLACK
     with _decompressed(path) as raw:
         try:
             stream = _Capped(raw, cap)
@@ -239,7 +244,7 @@ def read_package(
                 total += entry.size
                 if total > limits.max_bytes:
                     raise ArchiveProblem(f"more than {limits.max_bytes} bytes unpacked", entry.raw)
-                if total > limits.max_ratio * archive_size:
+                if total > max(RATIO_FLOOR, limits.max_ratio * archive_size):
                     raise ArchiveProblem(
                         f"unpacks to more than {limits.max_ratio:g} times the archive's size "
                         f"({total} bytes from {archive_size}): an archive bomb?",

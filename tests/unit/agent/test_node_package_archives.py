@@ -205,3 +205,13 @@ def test_bzip2_and_xz_tars_are_read_too(tmp_path: Path) -> None:
             info.size = len(INIT)
             tar.addfile(info, io.BytesIO(INIT))
         assert read_package(tmp_path / name, LIMITS).name == "p"
+
+
+def test_a_small_package_of_repetitive_text_is_no_bomb(tmp_path: Path) -> None:
+    text = b"# the same comment line, again and again\n" * 20_000  # ~800 KB, compresses ~300x
+    archive = make_tar(
+        tmp_path / "t.tar.gz", [("p/__init__.py", "file", INIT), ("p/t.py", "file", text)]
+    )
+    assert read_package(archive, ArchiveLimits(max_ratio=100)).unpacked_bytes == len(INIT) + len(
+        text
+    )
