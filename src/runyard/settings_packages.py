@@ -24,7 +24,8 @@ class NodePackageSettings(BaseSettings):
     max_ratio: float = Field(
         default=100.0,
         gt=1,
-        description="Most times its own size a node package archive may unpack to (bombs).",
+        description="Most times its own size a node package archive may unpack to, above 1 MiB "
+        "(bombs).",
     )
     archive_max: int = Field(
         default=256 * MIB, ge=1, description="Largest node package archive registered."
