@@ -146,3 +146,26 @@ def test_cli_nodes_upload_list_disable_enable_rm(
     (empty / "x.py").write_text("")
     refused = invoke(cli, live, "nodes", "upload", str(empty))
     assert refused.exit_code != 0 and "__init__.py" in refused.output  # type: ignore[attr-defined]
+
+
+def test_cli_models_upload_with_a_stale_note_starts_afresh(
+    cli: typer.Typer, live: Live, tmp_path: Path
+) -> None:
+    from runyard_client.cli._resume import ResumeBook
+
+    lora = tmp_path / "noted.safetensors"
+    lora.write_bytes(os.urandom(4096))
+    book = ResumeBook()
+    assert book.path == tmp_path / "config" / "runyard" / "uploads.json"
+    book.note(lora, BASE, "0" * 32)  # an upload the server does not know (aborted, expired)
+    r = invoke(cli, live, "models", "upload", str(lora), "--type", "loras", "--json")
+    assert r.exit_code == 0, r.output  # type: ignore[attr-defined]
+    assert json.loads(r.stdout)["sha256"] == hashlib.sha256(lora.read_bytes()).hexdigest()  # type: ignore[attr-defined]
+    assert book.get(lora, BASE) is None
+    # --resume names one explicitly: a wrong one is an error, not a silent new upload
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(os.urandom(4096))
+    wrong = invoke(
+        cli, live, "models", "upload", str(other), "--type", "loras", "--resume", "0" * 32
+    )
+    assert wrong.exit_code != 0  # type: ignore[attr-defined]
