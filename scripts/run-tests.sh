@@ -2,8 +2,8 @@
 # Run every test leg in one pytest run spread over two workers, then the fault suite
 # (tests/faults: PostgreSQL, real processes killed and restarted on purpose) as its own run, alone,
 # so no other leg competes with it for the cores its liveness checks depend on. Prints the legs
-# that ran. A leg that cannot start (PostgreSQL, the S3 test server) fails its tests: nothing is
-# skipped.
+# that ran, and the 25 slowest tests (where the time goes). A leg that cannot start
+# (PostgreSQL, the S3 test server) fails its tests: nothing is skipped.
 #
 # With arguments (e.g. `scripts/run-tests.sh tests/unit -k sse`) only the first run happens,
 # with those arguments; set RUNYARD_FAULTS=1 to run the fault suite too. The fault suite runs
@@ -34,7 +34,7 @@ for arg in "$@"; do
     fi
 done
 .venv/bin/python -m pytest "${targets[@]}" --ignore=tests/faults -n 2 --dist loadgroup \
-    -p no:cacheprovider "$@"
+    -p no:cacheprovider --durations=25 --durations-min=5 "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
     echo "no tests ran: that is a failure" >&2

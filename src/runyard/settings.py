@@ -44,12 +44,35 @@ def estimated_entropy_bits(secret: str) -> float:
     return max(0.0, min(per_char * len(secret), float(compressed)))
 
 
+_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def database_url(url: str) -> str:
+    """The URL with the driver Runyard speaks through (a libpq-style ``postgresql://`` DSN
+    means asyncpg); any other driver is refused here, at start, not by a failed request."""
+    scheme, sep, rest = url.partition("://")
+    driver = _DRIVERS.get(scheme.lower()) if sep else None
+    if driver is None:
+        raise ValueError(
+            f"unsupported database URL scheme {scheme!r}: use postgresql+asyncpg://user@host/db "
+            "(or postgresql://…) or sqlite+aiosqlite:///path.db"
+        )
+    return f"{driver}://{rest}"
+
+
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNYARD_DB_", extra="ignore")
 
-    url: str = Field(
+    url: Annotated[str, AfterValidator(database_url)] = Field(
         default="sqlite+aiosqlite:///./runyard.db",
-        description="SQLAlchemy URL: sqlite+aiosqlite:///path.db or postgresql+asyncpg://…",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path.db or postgresql+asyncpg://… "
+        "(postgresql://, postgres:// and sqlite:/// mean the same).",
     )
     pool_size: int = Field(default=10, description="PostgreSQL connection pool size.")
     echo: bool = Field(default=False, description="Log every SQL statement.")

@@ -10,34 +10,21 @@ from typing import Any
 
 import httpx
 
-from runyard_client._base import (
-    DEFAULT_TIMEOUT,
-    SINGLE_UPLOAD_LIMIT,
-    UPLOAD_TIMEOUT,
-    make_core,
-    user_agent,
-)
+from runyard_client._base import ClientCore
 from runyard_client._bundles import DEFAULT_MAX_BYTES, pack
 from runyard_client._deploy import Deployed, definition_for, discover, same_definition
 from runyard_client._errors import NotFoundError
-from runyard_client._library import Models, file_sha256, register_call
+from runyard_client._front import Front
+from runyard_client._library import file_sha256, register_call
 from runyard_client._models import LibraryModel, NodePackage, Workflow
-from runyard_client._node_packages import NodePackages, pack_folder, register_package_call
+from runyard_client._node_packages import pack_folder, register_package_call
 from runyard_client._resources import (
-    Agents,
-    Auth,
-    Credentials,
-    Files,
     RunPlan,
-    Tasks,
-    Workflows,
     run_call,
     validate_call,
 )
 from runyard_client._tasks import AsyncTask
-from runyard_client._teams import Account, Teams
 from runyard_client._transport import AsyncExecutor
-from runyard_client._tunnels import Tunnels
 from runyard_client._uploads import (
     MultipartStarted,
     RunProgress,
@@ -48,75 +35,19 @@ from runyard_client._uploads import (
     model_route,
     upload_async,
 )
-from runyard_client._webhooks import Webhooks
 
 
-class AsyncClient:
+class AsyncClient(Front[AsyncExecutor, httpx.AsyncBaseTransport]):
     """A Runyard client for asyncio, with the same arguments as ``Client``; ``transport`` is an
     ``httpx.AsyncBaseTransport`` (tests pass ``httpx.ASGITransport(app=...)``)."""
 
-    def __init__(
-        self,
-        server_url: str | None = None,
-        api_key: str | None = None,
-        *,
-        team_id: str | None = None,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        upload_timeout: float | httpx.Timeout = UPLOAD_TIMEOUT,
-        max_retries: int = 2,
-        retry_backoff: float = 0.5,
-        single_upload_limit: int = SINGLE_UPLOAD_LIMIT,
-        part_concurrency: int = 4,
-        transport: httpx.AsyncBaseTransport | None = None,
-        use_profile: bool = True,
-    ) -> None:
-        core = make_core(
-            server_url,
-            api_key,
-            team_id,
-            timeout=timeout,
-            upload_timeout=upload_timeout,
-            max_retries=max_retries,
-            retry_backoff=retry_backoff,
-            single_upload_limit=single_upload_limit,
-            part_concurrency=part_concurrency,
-            use_profile=use_profile,
-        )
+    def _connect(
+        self, core: ClientCore, transport: httpx.AsyncBaseTransport | None, headers: dict[str, str]
+    ) -> AsyncExecutor:
         http = httpx.AsyncClient(
-            base_url=core.base_url,
-            transport=transport,
-            timeout=core.timeout,
-            headers={"User-Agent": user_agent()},
+            base_url=core.base_url, transport=transport, timeout=core.timeout, headers=headers
         )
-        self._executor = AsyncExecutor(core, http, owns_http=True)
-        self.workflows = Workflows(self._executor)
-        self.tasks = Tasks(self._executor)
-        self.agents = Agents(self._executor)
-        self.credentials = Credentials(self._executor)
-        self.webhooks = Webhooks(self._executor)
-        self.auth = Auth(self._executor)
-        self.teams = Teams(self._executor)
-        self.account = Account(self._executor)
-        self.files = Files(self._executor)
-        self.models = Models(self._executor)
-        self.node_packages = NodePackages(self._executor)
-        self.tunnels = Tunnels(self._executor)
-
-    @property
-    def server_url(self) -> str:
-        return self._executor.core.base_url
-
-    @property
-    def api_key(self) -> str | None:
-        return self._executor.core.api_key
-
-    @property
-    def team_id(self) -> str | None:
-        """The team sent as ``X-Team-ID`` (the argument, else the saved profile's)."""
-        return self._executor.core.team_id
-
-    def __repr__(self) -> str:
-        return f"<AsyncClient {self.server_url}>"
+        return AsyncExecutor(core, http, owns_http=True)
 
     async def upload(
         self,

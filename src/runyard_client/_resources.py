@@ -1,5 +1,5 @@
 """Resource clients (``client.workflows``, ``client.tasks``, ``client.agents``,
-``client.credentials``, ``client.auth``), each method written once.
+``client.credentials``; ``client.auth`` is in ``_auth.py``), each method written once.
 
 A method decorated with ``@endpoint`` only *describes* its request (a ``Call``); the descriptor
 binds it to the owner's executor, so on a ``Client`` it returns the parsed value and on an
@@ -28,13 +28,9 @@ from runyard_client._models import (
     Credential,
     Page,
     PageMeta,
-    PairingPolled,
-    PairingStarted,
     PresignedUpload,
     TaskInfo,
     TaskResult,
-    TokenPair,
-    User,
     Workflow,
 )
 from runyard_client._transport import AsyncExecutor, SyncExecutor
@@ -196,15 +192,6 @@ def presign_call(file_name: str, file_size: int, content_type: str) -> Call[Pres
     )
 
 
-def bearer(access_token: str | None, team_id: str | None = None) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    if access_token:
-        headers["Authorization"] = f"Bearer {access_token}"
-    if team_id:
-        headers["X-Team-ID"] = team_id
-    return headers
-
-
 class Workflows(Resource[X]):
     """Reads use the runtime routes (any credential); writes the management routes."""
 
@@ -331,74 +318,6 @@ class Credentials(Resource[X]):
     @endpoint
     def revoke(self, credential_id: str) -> Call[None]:
         return Call("DELETE", api(f"/credentials/{seg(credential_id)}"), parse_none)
-
-
-class Auth(Resource[X]):
-    """Sessions and device keys. ``access_token``/``team_id`` override the client's own key for
-    one call (``runyard login`` logs in, then mints a device key with the new session)."""
-
-    @endpoint
-    def login(self, email_address: str, user_password: str) -> Call[TokenPair]:
-        return Call(
-            "POST",
-            api("/auth/login"),
-            model(TokenPair),
-            authenticated=False,
-            json={"email_address": email_address, "user_password": user_password},
-        )
-
-    @endpoint
-    def refresh(self, refresh_token: str) -> Call[TokenPair]:
-        return Call(
-            "POST",
-            api("/auth/refresh"),
-            model(TokenPair),
-            authenticated=False,
-            json={"refresh_token": refresh_token},
-        )
-
-    @endpoint
-    def logout(self, *, access_token: str | None = None) -> Call[None]:
-        return Call("POST", api("/auth/logout"), parse_none, headers=bearer(access_token))
-
-    @endpoint
-    def create_device_key(
-        self, device_name: str, *, access_token: str | None = None, team_id: str | None = None
-    ) -> Call[CreatedCredential]:
-        return Call(
-            "POST",
-            api("/auth/device-keys"),
-            model(CreatedCredential),
-            json={"device_name": device_name},
-            headers=bearer(access_token, team_id),
-        )
-
-    @endpoint
-    def start_pairing(self, device_name: str, with_agent_key: bool = False) -> Call[PairingStarted]:
-        """Device pairing (``runyard login --device``): needs no credential."""
-        return Call(
-            "POST",
-            api("/desktop/pair/start"),
-            model(PairingStarted),
-            authenticated=False,
-            json={"device_name": device_name, "with_agent_key": with_agent_key},
-        )
-
-    @endpoint
-    def poll_pairing(self, device_code: str) -> Call[PairingPolled]:
-        """``pending`` or ``approved`` with the keys; refusals raise ``BadRequestError`` with
-        ``error_code`` ``slow_down``, ``expired_token``, ``access_denied`` or ``invalid_grant``."""
-        return Call(
-            "POST",
-            api("/desktop/pair/poll"),
-            model(PairingPolled),
-            authenticated=False,
-            json={"device_code": device_code},
-        )
-
-    @endpoint
-    def me(self, *, access_token: str | None = None) -> Call[User]:
-        return Call("GET", api("/users/me"), model(User), headers=bearer(access_token))
 
 
 class Files(Resource[X]):

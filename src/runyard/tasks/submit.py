@@ -1,8 +1,9 @@
 """Submitting a run: resolve the workflow, validate every parameter (files included), apply
-the Idempotency-Key, create the task (through ``TaskTransitions.create``). The request's unit
-of work commits; a file not yet seen in the store is checked with a HEAD after the reads are
-committed, so no database connection is held across that network call. A concurrent request
-with the same key that wins the insert is replayed."""
+create the task (through ``TaskTransitions.create``) with its Idempotency-Key, which is read
+back only when the insert finds it taken or the run is refused (then a stored key answers with
+its task, or 409 ``idempotency_key_reused`` for another body). The request's unit of work
+commits; a file not yet seen in the store is checked with a HEAD after the reads are committed,
+so no database connection is held across that network call."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 from runyard.clock import Clock
 from runyard.db.base import new_id
 from runyard.db.unit import UnitOfWork
-from runyard.errors import Conflict, Unprocessable
+from runyard.errors import Conflict, RunyardError, Unprocessable
 from runyard.files.naming import accepts
 from runyard.files.repository import FileRepository
 from runyard.library.service import check_required_models
@@ -191,15 +192,52 @@ class RunService:
         idempotency_key: str | None,
     ) -> Submitted:
         digest = request_hash(workflow_ref, body)
-        if idempotency_key:
-            replayed = await self.replay(team_id, idempotency_key, digest)
+        if not idempotency_key:
+            task = await self._new_task(team_id, wf, version, body)
+            await self.transitions.create(self.uow, task, idempotency=None)
+            return Submitted(task.id, False)
+        # The key is inserted with the task (one statement on PostgreSQL): it is read only when
+        # the insert finds it taken, or when the run is refused (a replay is answered even when
+        # its input has expired since, or the queue is full now).
+        key = Idempotency(idempotency_key, digest)
+        try:
+            task = await self._new_task(team_id, wf, version, body)
+        except RunyardError as refusal:
+            return await self._replay_or_raise(team_id, key, refusal)
+        for _ in range(2):
+            try:
+                created = await self.transitions.create(self.uow, task, idempotency=key)
+            except RunyardError as refusal:
+                return await self._replay_or_raise(team_id, key, refusal)
+            if created:
+                return Submitted(task.id, False)
+            replayed = await self.replay(team_id, key.key, key.digest)
             if replayed is not None:
                 return replayed
+            # The stored key had expired and replay() removed it: the insert may take it now.
+        raise Conflict(
+            "A concurrent request with this Idempotency-Key is still being processed; retry it.",
+            code="idempotency_key_reused",
+        )
+
+    async def _replay_or_raise(
+        self, team_id: str, key: Idempotency, refusal: RunyardError
+    ) -> Submitted:
+        """A refused run with a key: the answer stored for the key, if there is one, else
+        ``refusal``."""
+        replayed = await self.replay(team_id, key.key, key.digest)
+        if replayed is None:
+            raise refusal
+        return replayed
+
+    async def _new_task(
+        self, team_id: str, wf: Workflow, version: WorkflowVersion, body: dict[str, Any]
+    ) -> Task:
         resolved = await self.checked_parameters(team_id, wf, version, body.get("parameters"))
         now = self.clock.now()
         priority = body.get("priority")
         priority = version.priority if priority is None else int(priority)
-        task = Task(
+        return Task(
             id=new_id(),
             team_id=team_id,
             workflow_id=wf.id,
@@ -221,16 +259,3 @@ class RunService:
             requirement_key=requirement_key(version.tool_type, version.required_labels),
             rank_at=rank_at(now, priority),
         )
-        key = Idempotency(idempotency_key, digest) if idempotency_key else None
-        if await self.transitions.create(self.uow, task, idempotency=key):
-            return Submitted(task.id, False)
-        # A concurrent request with the same key inserted first: answer with its task.
-        assert idempotency_key is not None
-        replayed = await self.replay(team_id, idempotency_key, digest)
-        if replayed is None:
-            raise Conflict(
-                "A concurrent request with this Idempotency-Key is still being processed; "
-                "retry it.",
-                code="idempotency_key_reused",
-            )
-        return replayed

@@ -69,9 +69,11 @@ class TaskTransitions:
     # -- creation (inside the request's unit of work) -----------------------------------------
     async def create(self, uow: UnitOfWork, task: Task, *, idempotency: Idempotency | None) -> bool:
         """Add the pending ``task`` with its first event (and its idempotency row), within the
-        team's queue cap (``quota.py``). False when a concurrent request took the key first
-        (nothing added: the caller replays it)."""
+        team's queue cap (``quota.py``). False when the key is taken, by an earlier or a
+        concurrent request (nothing added: the caller replays it)."""
         repo = TaskQueue(uow.session)
+        if idempotency is not None and await repo.idempotency(task.team_id, idempotency.key):
+            return False
         cap = self.cap.cap
         if self.cap.must_count(task.team_id):
             active = await repo.active_count(task.team_id, up_to=cap)

@@ -33,7 +33,7 @@ class Socket:
         self.application_state = WebSocketState.DISCONNECTED
 
     async def next_set(self) -> list[dict[str, Any]]:
-        await asyncio.wait_for(self.arrived.wait(), 10)
+        await asyncio.wait_for(self.arrived.wait(), 30)
         self.arrived.clear()
         frame = self.sent[-1]
         assert frame["type"] == "library.sync.v1"
@@ -114,8 +114,8 @@ async def test_a_change_reaches_agents_of_another_server_process(
     ):
         services_a, services_b = a.app.state.services, b.app.state.services
         assert services_a.listener is not None and services_b.listener is not None
-        await asyncio.wait_for(services_a.listener.connected.wait(), 10)
-        await asyncio.wait_for(services_b.listener.connected.wait(), 10)
+        await asyncio.wait_for(services_a.listener.connected.wait(), 30)
+        await asyncio.wait_for(services_b.listener.connected.wait(), 30)
         team = await a.team("alpha", "alice@example.com")
         on_b = attach(services_b.gateway, team.id, "gpu-on-b")
 

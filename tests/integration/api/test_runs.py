@@ -145,3 +145,48 @@ async def test_disabled_workflow_and_queue_cap(harness: Harness, team_a: Team) -
         assert (await run(harness, team_a, "img2img", {"input_image": key}))[0] == 202
     status, body, _ = await run(harness, team_a, "img2img", {"input_image": key})
     assert status == 409 and body["error_code"] == "queue_full"
+
+
+async def test_a_stored_key_answers_even_when_the_run_would_now_be_refused(
+    harness: Harness, team_a: Team
+) -> None:
+    """The key is inserted with the task and read back only when a run is refused or the key
+    is taken: a retry still gets its task after the input expired or the queue filled, and a
+    key past its retention makes a new task."""
+    key = await harness.upload(team_a, PNG)
+    params = {"input_image": key}
+    s1, first, _ = await run(harness, team_a, "img2img", params, **{"Idempotency-Key": "k-e"})
+    assert s1 == 202
+    harness.settings.limits.queued_tasks_per_team = 1
+    s2, again, h2 = await run(harness, team_a, "img2img", params, **{"Idempotency-Key": "k-e"})
+    assert (s2, again["task_id"], h2["idempotent-replayed"]) == (202, first["task_id"], "true")
+    s3, full, _ = await run(harness, team_a, "img2img", params, **{"Idempotency-Key": "k-f"})
+    assert (s3, full["error_code"]) == (409, "queue_full")
+    harness.settings.limits.queued_tasks_per_team = 100
+    harness.clock.advance(days=1, seconds=1)  # the input expired, and so did the key
+    s4, expired, _ = await run(harness, team_a, "img2img", params)
+    assert s4 == 422 and expired["error_code"] == "invalid_parameters"
+    s5, renewed, h5 = await run(harness, team_a, "img2img", params, **{"Idempotency-Key": "k-e"})
+    assert s5 == 422, "an expired key is no answer: the run is validated again"
+    fresh = await harness.upload(team_a, PNG)
+    s6, new, h6 = await run(
+        harness, team_a, "img2img", {"input_image": fresh}, **{"Idempotency-Key": "k-e"}
+    )
+    assert s6 == 202 and new["task_id"] != first["task_id"]
+    assert "idempotent-replayed" not in h6
+    s7, same, h7 = await run(
+        harness, team_a, "img2img", {"input_image": fresh}, **{"Idempotency-Key": "k-e"}
+    )
+    assert (s7, same["task_id"], h7["idempotent-replayed"]) == (202, new["task_id"], "true")
+
+
+async def test_a_replay_is_answered_after_its_input_expired(harness: Harness, team_a: Team) -> None:
+    key = await harness.upload(team_a, PNG)
+    params = {"input_image": key}
+    s1, first, _ = await run(harness, team_a, "img2img", params, **{"Idempotency-Key": "k-x"})
+    harness.clock.advance(hours=23)
+    harness.settings.retention.idempotency = 100_000
+    harness.clock.advance(hours=2)  # the input (kept 1 day) expired; the key (100,000 s) did not
+    s2, again, h2 = await run(harness, team_a, "img2img", params, **{"Idempotency-Key": "k-x"})
+    assert (s1, s2) == (202, 202) and again["task_id"] == first["task_id"]
+    assert h2["idempotent-replayed"] == "true"

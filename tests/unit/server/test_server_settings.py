@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from runyard.settings import Settings, estimated_entropy_bits
+from runyard.settings import DatabaseSettings, Settings, estimated_entropy_bits
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,24 @@ def test_env_names_do_not_collide_with_client_variables(monkeypatch: pytest.Monk
 def test_s3_needs_a_bucket() -> None:
     with pytest.raises(ValidationError):
         Settings(environment="dev", storage="s3")
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://runyard@db/runyard", "postgresql+asyncpg://runyard@db/runyard"),
+        ("postgres://db/runyard", "postgresql+asyncpg://db/runyard"),
+        ("postgresql+asyncpg://db/runyard", "postgresql+asyncpg://db/runyard"),
+        ("sqlite:///data/runyard.db", "sqlite+aiosqlite:///data/runyard.db"),
+        ("sqlite+aiosqlite:///data/runyard.db", "sqlite+aiosqlite:///data/runyard.db"),
+    ],
+)
+def test_a_database_url_means_the_driver_runyard_speaks(given: str, used: str) -> None:
+    # A libpq DSN used to start a server on psycopg whose every run answered 500.
+    assert DatabaseSettings(url=given).url == used
+
+
+@pytest.mark.parametrize("given", ["postgresql+psycopg://db/x", "mysql://db/x", "runyard.db"])
+def test_another_database_driver_is_refused_at_start(given: str) -> None:
+    with pytest.raises(ValidationError, match="unsupported database URL scheme"):
+        DatabaseSettings(url=given)
