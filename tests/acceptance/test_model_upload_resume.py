@@ -79,7 +79,10 @@ def test_a_killed_cli_model_upload_resumes_without_resending_stored_parts(stack:
     assert second.returncode == 0, second.stderr
     said = re.search(r"resuming multipart upload (\S+): (\d+) of (\d+) parts", second.stderr)
     assert said is not None, second.stderr
-    assert (said.group(1), int(said.group(2)), int(said.group(3))) == (upload_id, held, part_count)
+    # A part whose bytes had all arrived when the CLI died may be stored a moment later: the
+    # second run skips at least the parts stored when it was killed.
+    assert (said.group(1), int(said.group(3))) == (upload_id, part_count)
+    assert held <= int(said.group(2)) < part_count, (held, said.group(0))
     row = json.loads(second.stdout)
     assert (row["sha256"], row["file_size"], row["model_path"]) == (
         sha,
