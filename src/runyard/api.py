@@ -12,6 +12,7 @@ from runyard.files.endpoints import router as files_router
 from runyard.gateway.endpoints import router as gateway_router
 from runyard.invitations.endpoints import router as invitations_router
 from runyard.library.endpoints import router as models_router
+from runyard.library.package_endpoints import router as node_packages_router
 from runyard.library.uploads import router as model_uploads_router
 from runyard.pairing.endpoints import router as pairing_router
 from runyard.storage.endpoints import router as storage_router
@@ -55,6 +56,7 @@ def mount_routers(app: FastAPI) -> None:
         pairing_router,
         model_uploads_router,
         models_router,
+        node_packages_router,
         tunnels_router,
         tunnel_sockets_router,
     ):

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from runyard.settings_access import AuthSettings as AuthSettings
 from runyard.settings_access import PairingSettings as PairingSettings
 from runyard.settings_access import SmtpSettings as SmtpSettings
+from runyard.settings_packages import NodePackageSettings as NodePackageSettings
 from runyard.settings_tunnels import TunnelSettings as TunnelSettings
 from runyard.settings_webhooks import DEFAULT_RETRY_SCHEDULE as DEFAULT_RETRY_SCHEDULE
 from runyard.settings_webhooks import WebhookSettings as WebhookSettings
@@ -347,6 +348,7 @@ class Settings(BaseSettings):
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     tunnel: TunnelSettings = Field(default_factory=TunnelSettings)
+    node_package: NodePackageSettings = Field(default_factory=NodePackageSettings)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

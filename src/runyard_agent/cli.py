@@ -133,6 +133,16 @@ def agent(
             "task slot each; this sets the capacity.",
         ),
     ] = "",
+    comfyui_python: Annotated[
+        str | None,
+        typer.Option(
+            "--comfyui-python",
+            help="The Python of ComfyUI, into which the team's custom node packages' "
+            "requirements.txt are installed (pip, never replacing its torch packages). Default: "
+            "the first word of --comfyui-command when it is a python.",
+            show_default=False,
+        ),
+    ] = None,
     comfyui_preview_interval: Annotated[
         float,
         typer.Option(
@@ -243,6 +253,7 @@ def agent(
             comfyui_model_budget=int(comfyui_model_budget * 1024**3),
             comfyui_command=comfyui_command or None,
             comfyui_gpus=gpus,
+            comfyui_python_path=comfyui_python,
             comfyui_preview_interval=comfyui_preview_interval,
             python_tasks_per_process=1 if python_fresh_process else python_tasks_per_process,
             python_index_url=python_index_url,

@@ -41,7 +41,7 @@ from runyard_agent.options import (
     agent_version,
     check_close,
 )
-from runyard_agent.runtimes import build_library, build_runtimes, collect_health
+from runyard_agent.runtimes import build_library, build_runtimes, collect_health, reload_hook
 from runyard_agent.runtimes.base import Runtime
 from runyard_agent.states import TRANSITIONS, ConnectionState
 from runyard_protocol import (
@@ -134,6 +134,8 @@ class Agent:
         if kept := self.link.outbox.use_directory(work_dir / "outbox"):
             self.log.info("%d unacknowledged task outcome(s) kept from the last run", kept)
         runtimes = dict(self._given_runtimes or build_runtimes(options))
+        if self.library is not None:  # node packages changed: restart the supervised ComfyUI
+            self.library.reload = reload_hook(runtimes)
         http = self._given_http or httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
         self._executor = Executor(
             link=self.link,

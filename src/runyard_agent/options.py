@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shlex
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -74,6 +75,9 @@ class AgentOptions:
     # to start one ComfyUI each on (ports counting up from the URL's; one slot each).
     comfyui_command: str | None = None
     comfyui_gpus: list[str] = field(default_factory=list)
+    # The Python node packages' requirements.txt are installed into (None: the first word of
+    # comfyui_command when it is a Python).
+    comfyui_python_path: str | None = None
     # Live previews (sampler steps): at most one per this many seconds per task; 0: none sent.
     comfyui_preview_interval: float = 1.0
     # Deployed python code: how many tasks one warm process serves (1: a fresh one per task),
@@ -107,6 +111,12 @@ class AgentOptions:
             return []
         first = parts.port or (443 if parts.scheme == "https" else 80)
         return [first + i for i in range(max(1, len(self.comfyui_gpus)))]
+
+    def comfyui_python(self) -> str | None:
+        if self.comfyui_python_path:
+            return self.comfyui_python_path
+        first = shlex.split(self.comfyui_command)[0] if self.comfyui_command else ""
+        return first if first and Path(first).name.startswith("python") else None
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.agent_id) <= 200:

@@ -16,7 +16,8 @@ from runyard_client._deploy import Deployed, definition_for, discover, same_defi
 from runyard_client._errors import NotFoundError
 from runyard_client._front import Front
 from runyard_client._library import file_sha256, register_call
-from runyard_client._models import LibraryModel, Workflow
+from runyard_client._models import LibraryModel, NodePackage, Workflow
+from runyard_client._node_packages import pack_folder, register_package_call
 from runyard_client._resources import (
     RunPlan,
     run_call,
@@ -25,6 +26,7 @@ from runyard_client._resources import (
 from runyard_client._tasks import AsyncTask
 from runyard_client._transport import AsyncExecutor
 from runyard_client._uploads import (
+    MultipartStarted,
     RunProgress,
     UploadProgress,
     bind_progress,
@@ -68,17 +70,39 @@ class AsyncClient(Front[AsyncExecutor, httpx.AsyncBaseTransport]):
         progress: UploadProgress | None = None,
         *,
         resume_upload_id: str | None = None,
+        on_multipart: MultipartStarted | None = None,
     ) -> LibraryModel:
         """Add a local file to the team's model library at ``models/<model_type>/<model_path>``
         (``model_path`` defaults to the file's name): its sha256 is computed here, bytes the team
         holds already are not sent again, files above the single-upload limit go in parts (resume
-        a stopped one with ``resume_upload_id``), then the model is registered."""
+        a stopped one with ``resume_upload_id``; ``on_multipart(upload, parts_stored)`` is told
+        the upload_id before any part is sent), then the model is registered."""
         sha256 = await asyncio.to_thread(file_sha256, path)
         route = model_route(sha256)
-        file_key = await upload_async(self._executor, path, None, progress, resume_upload_id, route)
+        file_key = await upload_async(
+            self._executor, path, None, progress, resume_upload_id, route, on_multipart
+        )
         name = Path(path).name
         call = register_call(file_key, sha256, model_type, model_path or name, display_name or name)
         return await self._executor.execute(call)
+
+    async def upload_node_package(
+        self,
+        path: str | Path,
+        name: str | None = None,
+        progress: UploadProgress | None = None,
+    ) -> NodePackage:
+        """See ``Client.upload_node_package`` (packing and hashing run in a thread)."""
+        source = Path(path).expanduser()
+        with tempfile.TemporaryDirectory(prefix="runyard-nodes-") as scratch:
+            archive = source
+            if source.is_dir():
+                archive = Path(scratch) / f"{source.name}.tar.gz"
+                await asyncio.to_thread(pack_folder, source, archive)
+            sha256 = await asyncio.to_thread(file_sha256, archive)
+            route = model_route(sha256)
+            file_key = await upload_async(self._executor, archive, None, progress, None, route)
+        return await self._executor.execute(register_package_call(file_key, sha256, name))
 
     async def deploy(
         self,

@@ -15,7 +15,8 @@ from runyard_client._deploy import Deployed, definition_for, discover, same_defi
 from runyard_client._errors import NotFoundError
 from runyard_client._front import Front
 from runyard_client._library import file_sha256, register_call
-from runyard_client._models import LibraryModel, Workflow
+from runyard_client._models import LibraryModel, NodePackage, Workflow
+from runyard_client._node_packages import pack_folder, register_package_call
 from runyard_client._resources import (
     RunPlan,
     run_call,
@@ -24,6 +25,7 @@ from runyard_client._resources import (
 from runyard_client._tasks import Task
 from runyard_client._transport import SyncExecutor
 from runyard_client._uploads import (
+    MultipartStarted,
     RunProgress,
     UploadProgress,
     bind_progress,
@@ -67,17 +69,43 @@ class Client(Front[SyncExecutor, httpx.BaseTransport]):
         progress: UploadProgress | None = None,
         *,
         resume_upload_id: str | None = None,
+        on_multipart: MultipartStarted | None = None,
     ) -> LibraryModel:
         """Add a local file to the team's model library at ``models/<model_type>/<model_path>``
         (``model_path`` defaults to the file's name): its sha256 is computed here, bytes the team
         holds already are not sent again, files above the single-upload limit go in parts (resume
-        a stopped one with ``resume_upload_id``), then the model is registered."""
+        a stopped one with ``resume_upload_id``; ``on_multipart(upload, parts_stored)`` is told
+        the upload_id before any part is sent), then the model is registered."""
         sha256 = file_sha256(path)
         route = model_route(sha256)
-        file_key = upload_sync(self._executor, path, None, progress, resume_upload_id, route)
+        file_key = upload_sync(
+            self._executor, path, None, progress, resume_upload_id, route, on_multipart
+        )
         name = Path(path).name
         call = register_call(file_key, sha256, model_type, model_path or name, display_name or name)
         return self._executor.execute(call)
+
+    def upload_node_package(
+        self,
+        path: str | Path,
+        name: str | None = None,
+        progress: UploadProgress | None = None,
+    ) -> NodePackage:
+        """Add a ComfyUI custom node package to the team's library: ``path`` is its folder
+        (packed here as a tar.gz of that one folder; ``.git``, ``__pycache__``… left out) or an
+        archive (zip or tar.gz of one folder). Uploaded like a model (by sha256, once), then
+        registered; the team's agents unpack it at ``custom_nodes/<name>/`` (``name`` defaults
+        to the folder's)."""
+        source = Path(path).expanduser()
+        with tempfile.TemporaryDirectory(prefix="runyard-nodes-") as scratch:
+            archive = source
+            if source.is_dir():
+                archive = Path(scratch) / f"{source.name}.tar.gz"
+                pack_folder(source, archive)
+            sha256 = file_sha256(archive)
+            route = model_route(sha256)
+            file_key = upload_sync(self._executor, archive, None, progress, None, route)
+        return self._executor.execute(register_package_call(file_key, sha256, name))
 
     def deploy(
         self,

@@ -18,6 +18,7 @@ from runyard_client._base import (
     user_agent,
 )
 from runyard_client._library import Models
+from runyard_client._node_packages import NodePackages
 from runyard_client._resources import Agents, Credentials, Files, Tasks, Workflows
 from runyard_client._teams import Account, Teams
 from runyard_client._transport import AsyncExecutor, SyncExecutor
@@ -74,6 +75,7 @@ class Front(Generic[X, Transport]):
         self.account: Account[X] = Account(self._executor)
         self.files: Files[X] = Files(self._executor)
         self.models: Models[X] = Models(self._executor)
+        self.node_packages: NodePackages[X] = NodePackages(self._executor)
         self.tunnels: Tunnels[X] = Tunnels(self._executor)
 
     def _connect(self, core: ClientCore, transport: Transport | None, headers: dict[str, str]) -> X:

@@ -156,6 +156,7 @@ class Agent(Model):
     sync_detail: str | None = None
     #: Ids of the library models the agent holds.
     synced_models: list[str] = Field(default_factory=list)
+    synced_node_packages: list[str] = Field(default_factory=list)
 
 
 class Credential(Model):
@@ -240,6 +241,22 @@ class LibraryModel(Model):
     file_size: int
     sha256: str
     model_status: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class NodePackage(Model):
+    """A custom node package of the team's library (``client.node_packages``)."""
+
+    id: str
+    name: str
+    file_size: int
+    sha256: str
+    package_status: str
+    requirements: str | None = None
+    file_count: int = 0
+    unpacked_bytes: int = 0
+    created_by: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

@@ -223,6 +223,11 @@ def _batches(numbers: list[int]) -> list[list[int]]:
 # -- sync ---------------------------------------------------------------------------------------
 
 
+# Told the multipart upload (begun or resumed) and how many of its parts the store holds already,
+# before any part is sent: a caller that may be killed records the upload_id to resume it.
+MultipartStarted = Callable[[MultipartUpload, int], None]
+
+
 def upload_sync(
     x: SyncExecutor,
     path: str | Path,
@@ -230,6 +235,7 @@ def upload_sync(
     progress: UploadProgress | None,
     resume_upload_id: str | None,
     route: Route = INPUTS,
+    on_multipart: MultipartStarted | None = None,
 ) -> str:
     src = describe(path, content_type)
     tracker = Tracker(src.size, progress)
@@ -248,6 +254,8 @@ def upload_sync(
     else:
         mp, done = x.execute(initiate_call(src, route)), {}
     check_layout(mp, src.size)
+    if on_multipart is not None:
+        on_multipart(mp, len(done))
     tracker.add(sum(part_range(mp, src.size, n)[1] for n in done))
     todo = [n for n in range(1, mp.part_count + 1) if n not in done]
     try:
@@ -298,6 +306,7 @@ async def upload_async(
     progress: UploadProgress | None,
     resume_upload_id: str | None,
     route: Route = INPUTS,
+    on_multipart: MultipartStarted | None = None,
 ) -> str:
     src = await asyncio.to_thread(describe, path, content_type)
     tracker = Tracker(src.size, progress)
@@ -316,6 +325,8 @@ async def upload_async(
     else:
         mp, done = await x.execute(initiate_call(src, route)), {}
     check_layout(mp, src.size)
+    if on_multipart is not None:
+        on_multipart(mp, len(done))
     tracker.add(sum(part_range(mp, src.size, n)[1] for n in done))
     todo = [n for n in range(1, mp.part_count + 1) if n not in done]
     limit = asyncio.Semaphore(x.core.part_concurrency)

@@ -47,7 +47,7 @@ from runyard_protocol.frames import (
     parse_agent_frame,
     parse_server_frame,
 )
-from runyard_protocol.library import LibrarySync, SyncedModel
+from runyard_protocol.library import LibrarySync, SyncedModel, SyncedNodePackage
 from runyard_protocol.logs import MAX_LOG_LINE, MAX_LOG_LINES, LogLine, TaskLog
 from runyard_protocol.mux import Mux, PriorityGate, Stream, StreamClosed, StreamRefused
 from runyard_protocol.tunnels import (
@@ -72,6 +72,7 @@ __all__ = [
     "ErrorFrame",
     "LibrarySync",
     "SyncedModel",
+    "SyncedNodePackage",
     "Heartbeat",
     "HeartbeatAck",
     "InputUrlGrant",

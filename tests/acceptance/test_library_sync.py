@@ -194,3 +194,131 @@ def test_a_library_model_reaches_two_agents_is_used_and_leaves_when_disabled(
             wait_until(lambda name=name: agent(stack, name)["synced_models"] == [], 30)
     finally:
         proxy.stop()
+
+
+NODE_INIT = """from .greeting import greet
+
+
+class RunyardExampleGreeting:
+    CATEGORY = "runyard"
+    RETURN_TYPES = ("STRING",)
+    FUNCTION = "run"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"name": ("STRING", {"default": "world"})}}
+
+    def run(self, name):
+        return (greet(name),)
+
+
+NODE_CLASS_MAPPINGS = {"RunyardExampleGreeting": RunyardExampleGreeting}
+"""
+NODE_GRAPH = {
+    "1": {"class_type": "RunyardExampleGreeting", "inputs": {"name": "runyard"}},
+    "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}},
+}
+
+
+def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
+    env.update(
+        HOME=str(stack.logs),
+        XDG_CONFIG_HOME=str(stack.logs / "config"),
+        RUNYARD_URL=stack.url,
+        RUNYARD_API_KEY=stack.team.device_key,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "runyard", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def import_greeting(stack: Stack, slug: str) -> httpx.Response:
+    return httpx.post(
+        f"{stack.url}/api/v1/workflows/import",
+        headers=stack.session_headers(),
+        json={
+            "workflow_slug": slug,
+            "tool_type": "comfyui",
+            "required_labels": ["comfyui"],
+            "workflow_json": {"graph": NODE_GRAPH},
+        },
+    )
+
+
+def test_a_custom_node_package_is_synced_loaded_used_and_removed(stack: Stack) -> None:
+    comfy_dir = stack.logs / "comfy-nodes"
+    comfy_dir.mkdir()
+    port = free_port()
+    comfy_agent(stack, "gpu-nodes", comfy_dir, port)
+    stack.wait_agent("gpu-nodes", timeout=60)
+    starts = comfy_dir / "standin-starts.log"
+    wait_until(lambda: starts.is_file(), 30)
+    # Before the package: pre-flight refuses a workflow using its node class.
+    refused = import_greeting(stack, "greeting-early")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error_code"] == "comfyui_requirements_missing"
+    assert "RunyardExampleGreeting" in refused.json()["error_message"]
+
+    package = stack.logs / "runyard_example_nodes"
+    package.mkdir()
+    (package / "__init__.py").write_text(NODE_INIT)
+    (package / "greeting.py").write_text("def greet(name):\n    return f'hello, {name}'\n")
+    (package / "requirements.txt").write_text("pillow\n")  # installed already: pip keeps it
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "junk.pyc").write_bytes(b"left out")
+    uploaded = cli(stack, "nodes", "upload", str(package), "--json")
+    assert uploaded.returncode == 0, uploaded.stderr
+    row = json.loads(uploaded.stdout)
+    assert (row["name"], row["package_status"], row["file_count"]) == (
+        "runyard_example_nodes",
+        "active",
+        3,
+    )
+
+    # The agent unpacks it, installs its requirements, restarts the stand-in once; the node
+    # class is in /object_info and reaches pre-flight.
+    placed = comfy_dir / "custom_nodes" / "runyard_example_nodes"
+    wait_until(lambda: (placed / "greeting.py").is_file(), 60)
+    assert not (placed / "__pycache__").exists()
+    object_info = f"http://127.0.0.1:{port}/object_info"
+
+    def classes() -> set[str] | None:
+        try:
+            return set(httpx.get(object_info, timeout=5).json())
+        except httpx.HTTPError:
+            return None  # restarting
+
+    wait_until(lambda: "RunyardExampleGreeting" in (classes() or ()), 60)
+    wait_until(lambda: agent(stack, "gpu-nodes")["sync_phase"] == "idle", 60)
+    assert len(starts.read_text().splitlines()) == 2  # started, then restarted once
+    assert agent(stack, "gpu-nodes")["synced_node_packages"] == [row["id"]]
+    imported = wait_until(
+        lambda: (r := import_greeting(stack, "greeting")).status_code == 201 and r, 60, 1.0
+    )
+    assert imported
+    task_id = stack.run("greeting", {})
+    done = stack.wait_task(task_id, timeout=60)
+    assert done["task_status"] == "completed", done
+    result = httpx.get(f"{stack.base}/tasks/{task_id}/result", headers=stack.headers())
+    assert result.json()["task_output"]["values"] == {"2.text.0": "hello, runyard"}
+    listed = cli(stack, "nodes", "list", "--json")
+    assert listed.returncode == 0 and row["id"] in listed.stdout
+
+    # Disabled: only its folder leaves custom_nodes/, ComfyUI restarts once more, the class goes.
+    assert cli(stack, "nodes", "disable", row["id"]).returncode == 0
+    wait_until(lambda: not placed.exists(), 60)
+    assert (comfy_dir / "custom_nodes" / "example_node.py.example").is_file()
+    wait_until(lambda: len(starts.read_text().splitlines()) == 3, 60)
+    wait_until(lambda: agent(stack, "gpu-nodes")["sync_phase"] == "idle", 60)
+    wait_until(
+        lambda: (c := classes()) and "PreviewAny" in c and "RunyardExampleGreeting" not in c, 60
+    )
+    again = wait_until(
+        lambda: (r := import_greeting(stack, "greeting-late")).status_code == 422 and r, 60, 1.0
+    )
+    assert again

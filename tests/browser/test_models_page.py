@@ -84,3 +84,52 @@ def test_models_page_upload_sync_disable_delete(
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Delete browser/lora.safetensors").click()
     expect(page.get_by_text("loras/browser/lora.safetensors")).to_have_count(0)
+
+
+def _archive(path: Path, members: dict[str, bytes]) -> Path:
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_node_packages_section_upload_refuse_disable_delete(
+    page: Page, dev: Dev, library_agent: Path, tmp_path: Path
+) -> None:
+    init = b"NODE_CLASS_MAPPINGS = {}\n"
+    good = _archive(tmp_path / "browser_nodes.tar.gz", {"browser_nodes/__init__.py": init})
+    evil = _archive(
+        tmp_path / "evil.tar.gz", {"evil/__init__.py": init, "evil/../../escape.py": b"x"}
+    )
+
+    sign_in(page, dev, "/#/models")
+    expect(page.get_by_role("heading", name="Custom node packages")).to_be_visible()
+    # A bad archive: refused, the message names the entry.
+    page.get_by_label("Package archive (zip or tar.gz of one folder)").set_input_files(str(evil))
+    page.get_by_role("button", name="Add package").click()
+    expect(page.get_by_text("evil/../../escape.py")).to_be_visible(timeout=30_000)
+
+    page.get_by_label("Package archive (zip or tar.gz of one folder)").set_input_files(str(good))
+    assert_labelled(page)
+    page.get_by_role("button", name="Add package").click()
+    expect(page.get_by_text("Added custom_nodes/browser_nodes")).to_be_visible(timeout=30_000)
+    row = page.locator("table.node-packages tr", has=page.get_by_text("custom_nodes/browser_nodes"))
+    expect(row.locator(".badge")).to_have_text("active")
+    unpacked = library_agent / "custom_nodes" / "browser_nodes" / "__init__.py"
+    wait_until(lambda: unpacked.is_file() and unpacked.read_bytes() == init, 30)
+    expect(row.locator(".held-by")).to_have_text("lib-agent", timeout=15_000)
+    shot(page, dev, "models-03-node-packages")
+
+    row.get_by_role("button", name="Disable browser_nodes").click()
+    expect(row.locator(".badge")).to_have_text("disabled")
+    wait_until(lambda: not unpacked.parent.exists(), 30)  # the agent removed its folder
+    expect(row.locator(".held-by")).to_have_text("no agent yet", timeout=15_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Delete browser_nodes").click()
+    expect(page.locator("table.node-packages")).to_have_count(0)
+    expect(page.get_by_text("No node packages yet.")).to_be_visible()

@@ -41,6 +41,10 @@ class AgentRead(BaseModel):
     synced_models: list[str] = Field(
         default_factory=list, description="Ids of the library models this agent holds."
     )
+    synced_node_packages: list[str] = Field(
+        default_factory=list,
+        description="Ids of the custom node packages unpacked in this agent's custom_nodes/.",
+    )
     tunnel_ports: list[int] = Field(
         default_factory=list, description="Ports on the agent that tunnels may reach."
     )

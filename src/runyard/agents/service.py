@@ -33,6 +33,9 @@ def to_read(agent: Agent, running: int) -> AgentRead:
         sync_percent=_number(sync.get("sync_percent")),
         sync_detail=str(sync["sync_detail"])[:2000] if sync.get("sync_detail") else None,
         synced_models=[str(m) for m in sync.get("model_ids") or [] if isinstance(m, str)],
+        synced_node_packages=[
+            str(p) for p in sync.get("node_package_ids") or [] if isinstance(p, str)
+        ],
         agent_id=agent.agent_id,
         agent_labels=list(agent.labels),
         agent_status=status_of(agent, running),

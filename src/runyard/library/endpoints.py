@@ -50,7 +50,7 @@ class LibraryChanges(Protocol):
 ChangesDep = Annotated[LibraryChanges, Depends(provider("library", LibraryChanges))]
 
 
-def _sync_after_commit(uow: UnitOfWork, changes: LibraryChanges, team_id: str) -> None:
+def sync_after_commit(uow: UnitOfWork, changes: LibraryChanges, team_id: str) -> None:
     """Once the change is durable, the team's agents (on every server process) get the set."""
 
     async def push() -> None:
@@ -111,7 +111,7 @@ async def create_model(
     model answers 409 `model_exists`; a path with `..`, a leading `/` or `\\` answers 422
     `invalid_model_path`. The file is kept as long as a model names it."""
     row = await ModelService(uow, settings, storage, clock).register(principal.team, body)
-    _sync_after_commit(uow, changes, principal.team)
+    sync_after_commit(uow, changes, principal.team)
     await uow.commit()
     return _read(row)
 
@@ -169,7 +169,7 @@ async def update_model(
     (`disabled` takes it out of the agents' sync set). Its bytes never change."""
     service = ModelService(uow, settings, storage, clock)
     row = await service.update(principal.team, model_id, body)
-    _sync_after_commit(uow, changes, principal.team)
+    sync_after_commit(uow, changes, principal.team)
     await uow.commit()
     return _read(row)
 
@@ -187,6 +187,6 @@ async def delete_model(
     """Remove a model from the library (and from the agents' sync set). Its file is dropped
     after a day unless another model names the same bytes."""
     await ModelService(uow, settings, storage, clock).delete(principal.team, model_id)
-    _sync_after_commit(uow, changes, principal.team)
+    sync_after_commit(uow, changes, principal.team)
     await uow.commit()
     return Response(status_code=204)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from runyard.db.repository import Repository
-from runyard.models import LibraryModel
+from runyard.models import LibraryModel, NodePackage
 
 
 class ModelRepository(Repository):
@@ -51,13 +51,17 @@ class ModelRepository(Repository):
         return list(rows)
 
     async def naming_file(self, team_id: str, file_key: str) -> int:
-        """How many of the team's models name ``file_key``."""
-        count = await self.session.scalar(
-            select(func.count())
-            .select_from(LibraryModel)
-            .where(LibraryModel.team_id == team_id, LibraryModel.file_key == file_key)
-        )
-        return int(count or 0)
+        """How many of the team's models and node packages name ``file_key`` (both keep their
+        bytes in model uploads)."""
+        total = 0
+        for table in (LibraryModel, NodePackage):
+            count = await self.session.scalar(
+                select(func.count())
+                .select_from(table)
+                .where(table.team_id == team_id, table.file_key == file_key)
+            )
+            total += int(count or 0)
+        return total
 
     async def delete(self, row: LibraryModel) -> None:
         await self.session.delete(row)

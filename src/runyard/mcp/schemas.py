@@ -240,6 +240,13 @@ def static_tools() -> list[types.Tool]:
             [],
         ),
         _tool(
+            "list_node_packages",
+            "The team's ComfyUI custom node packages (what its agents unpack into custom_nodes/): "
+            "name, size, sha256, requirements, status (active or disabled).",
+            {**PAGING, "package_status": {"type": "string", "enum": ["active", "disabled"]}},
+            [],
+        ),
+        _tool(
             "presign_upload",
             "Describe a file to upload; answers file_key, upload_url and upload_headers. PUT the "
             "bytes to upload_url with every header of upload_headers, then pass file_key as the "

@@ -20,6 +20,8 @@ from runyard.auth.principal import Principal
 from runyard.errors import BadRequest, Unprocessable
 from runyard.files.schemas import PresignRequest
 from runyard.files.service import FileService
+from runyard.library.package_schemas import NodePackageRead
+from runyard.library.packages import NodePackageRepository
 from runyard.library.repository import ModelRepository
 from runyard.library.schemas import ModelRead
 from runyard.mcp.schemas import (
@@ -262,6 +264,26 @@ async def list_models(caller: Caller, args: Args) -> dict[str, Any]:
         }
 
 
+async def list_node_packages(caller: Caller, args: Args) -> dict[str, Any]:
+    offset, per_page = _page(args)
+    status = _text(args, "package_status", required=False)
+    if status not in (None, "active", "disabled"):
+        raise BadRequest("`package_status` must be active or disabled.", code="invalid_request")
+    async with caller.services.db.unit() as uow:
+        rows, total = await NodePackageRepository(uow.session).page(
+            caller.team, offset, per_page, status
+        )
+        listed = [NodePackageRead.model_validate(r, from_attributes=True) for r in rows]
+    return {
+        "node_package_list": [p.model_dump(mode="json") for p in listed],
+        "page_meta": {
+            "current_page": offset // per_page + 1,
+            "per_page": per_page,
+            "total_count": total,
+        },
+    }
+
+
 async def presign_upload(caller: Caller, args: Args) -> dict[str, Any]:
     try:
         body = PresignRequest.model_validate(args)
@@ -289,5 +311,6 @@ TOOLS: dict[str, Callable[[Caller, Args], Awaitable[dict[str, Any]]]] = {
     "cancel_task": cancel_task,
     "list_agents": list_agents,
     "list_models": list_models,
+    "list_node_packages": list_node_packages,
     "presign_upload": presign_upload,
 }

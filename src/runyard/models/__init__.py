@@ -9,6 +9,7 @@ from runyard.models.invitation import TeamInvitation
 from runyard.models.library_model import LibraryModel
 from runyard.models.membership import Membership
 from runyard.models.multipart_upload import MultipartUpload
+from runyard.models.node_package import NodePackage
 from runyard.models.object_deletion import ObjectDeletion
 from runyard.models.rate_limit_counter import RateLimitCounter
 from runyard.models.refresh_token import RefreshToken
@@ -30,6 +31,7 @@ __all__ = [
     "LibraryModel",
     "Membership",
     "MultipartUpload",
+    "NodePackage",
     "ObjectDeletion",
     "RateLimitCounter",
     "RefreshToken",

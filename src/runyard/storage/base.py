@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
@@ -146,6 +147,10 @@ class Storage(Protocol):
 
     async def sha256(self, key: str) -> str | None:
         """The hex sha256 of the object at ``key`` (reads it whole), or None when there is none."""
+        ...
+
+    async def copy_to(self, key: str, dest: Path) -> bool:
+        """Write the object at ``key`` to the local file ``dest``; False when there is none."""
         ...
 
     async def delete(self, key: str) -> None:

@@ -281,6 +281,13 @@ class LocalStorage:
         path = self.path_of(key)
         return await anyio.to_thread.run_sync(lambda: file_sha256(path))
 
+    async def copy_to(self, key: str, dest: Path) -> bool:
+        path = self.path_of(key)
+        if not path.is_file():
+            return False
+        await anyio.to_thread.run_sync(shutil.copyfile, path, dest)
+        return True
+
     # deleting ------------------------------------------------------------------------------
     def _prune(self, directory: Path) -> None:
         """Remove empty parent folders up to the root, so deleted keys leave no trail."""

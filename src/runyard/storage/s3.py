@@ -16,6 +16,7 @@ import hmac
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -273,6 +274,17 @@ class S3Storage:
             raise StorageError(f"S3 get_object failed: {exc}") from exc
         except BotoCoreError as exc:
             raise StorageError(f"S3 get_object failed: {exc}") from exc
+
+    async def copy_to(self, key: str, dest: Path) -> bool:
+        try:
+            await anyio.to_thread.run_sync(self.client.download_file, self.bucket, key, str(dest))
+        except ClientError as exc:
+            if _http_status(exc) == 404 or _error_code(exc) in ("NoSuchKey", "404"):
+                return False
+            raise StorageError(f"S3 get_object failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 get_object failed: {exc}") from exc
+        return True
 
     async def delete(self, key: str) -> None:
         try:

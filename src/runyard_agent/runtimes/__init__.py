@@ -16,9 +16,17 @@ if TYPE_CHECKING:
         build_runtimes,
         collect_health,
         host_info,
+        reload_hook,
     )
 
-__all__ = ["HealthReport", "build_library", "build_runtimes", "collect_health", "host_info"]
+__all__ = [
+    "HealthReport",
+    "build_library",
+    "build_runtimes",
+    "collect_health",
+    "host_info",
+    "reload_hook",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -20,7 +20,14 @@ if TYPE_CHECKING:
     from runyard_agent.options import AgentOptions
     from runyard_agent.runtimes.comfyui.library import ModelLibrary
 
-__all__ = ["HealthReport", "build_library", "build_runtimes", "collect_health", "host_info"]
+__all__ = [
+    "HealthReport",
+    "build_library",
+    "build_runtimes",
+    "collect_health",
+    "host_info",
+    "reload_hook",
+]
 
 _log = logging.getLogger(__name__)
 _COMFYUI_MODULE = "runyard_agent.runtimes.comfyui"
@@ -59,10 +66,22 @@ def build_library(options: AgentOptions, on_change: Callable[[], None]) -> Model
         module = importlib.import_module(_COMFYUI_MODULE + ".library")
     except ImportError:
         return None
+    packages = importlib.import_module(_COMFYUI_MODULE + ".node_packages").NodePackages(
+        options.comfyui_dir, options.comfyui_dir / ".runyard-library", options.comfyui_python()
+    )
     library: ModelLibrary = module.ModelLibrary(
-        options.comfyui_dir / "models", options.comfyui_model_budget, on_change=on_change
+        options.comfyui_dir / "models",
+        options.comfyui_model_budget,
+        on_change=on_change,
+        packages=packages,
     )
     return library
+
+
+def reload_hook(runtimes: Mapping[str, Runtime]) -> Callable[[], Awaitable[bool]] | None:
+    """How the library restarts the supervised ComfyUI(s) after its node packages changed."""
+    reload = getattr(runtimes.get("comfyui"), "reload", None)
+    return cast("Callable[[], Awaitable[bool]] | None", reload)
 
 
 @dataclass(frozen=True)

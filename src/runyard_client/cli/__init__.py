@@ -2,7 +2,7 @@
 
 ``register(app)`` adds ``login``, ``logout``, ``upload``, ``run`` and the ``tasks``,
 ``workflows``, ``credentials``, ``agents``, ``teams``, ``account``, ``models``,
-``webhooks`` and ``tunnel`` groups to the ``runyard`` typer app.
+``nodes``, ``webhooks`` and ``tunnel`` groups to the ``runyard`` typer app.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from runyard_client.cli import (
     credentials,
     login,
     models,
+    nodes,
     run,
     tasks,
     teams,
@@ -36,6 +37,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(teams.app, name="teams")
     app.add_typer(teams.account, name="account")
     app.add_typer(models.app, name="models")
+    app.add_typer(nodes.app, name="nodes")
     app.add_typer(webhooks.app, name="webhooks")
     app.add_typer(tunnels.app, name="tunnel")
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from runyard_client._errors import NotFoundError, UploadError
+from runyard_client._models import MultipartUpload
 from runyard_client.cli._common import (
     ApiKeyOpt,
     JsonOpt,
@@ -14,11 +16,13 @@ from runyard_client.cli._common import (
     PerPageOpt,
     ServerOpt,
     connect,
+    err,
     handles_errors,
     out,
     print_json,
     print_page,
 )
+from runyard_client.cli._resume import ResumeBook
 from runyard_client.cli.upload import transfer_bars
 
 app = typer.Typer(help="The team's model library, synced to its agents.", no_args_is_help=True)
@@ -50,17 +54,42 @@ def upload(
     as_json: JsonOpt = False,
 ) -> None:
     """Upload a model file (sha256 computed here; bytes the team holds already are not sent
-    again; large files in parts, resumable) and register it."""
+    again; large files in parts) and register it. A multipart upload that stopped (the command
+    killed, the connection lost) resumes when the same command runs again: the parts the store
+    holds are not sent again."""
+    book = ResumeBook()
     with connect(ctx, server, api_key) as client, transfer_bars() as bars:
+        server_url = client.server_url
+        noted = resume or book.get(file, server_url)
+
+        live: list[str] = []
+
+        def started(upload: MultipartUpload, stored: int) -> None:
+            live.append(upload.upload_id)
+            book.note(file, server_url, upload.upload_id)
+            if stored:
+                err.print(
+                    f"resuming multipart upload {upload.upload_id}: {stored} of "
+                    f"{upload.part_count} parts already stored, not sent again"
+                )
+            else:
+                err.print(
+                    f"multipart upload {upload.upload_id} ({upload.part_count} parts); if it "
+                    "stops, run the same command again to resume it"
+                )
+
         bar = bars.add_task(file.name, total=file.stat().st_size)
-        row = client.upload_model(
-            file,
-            model_type,
-            model_path,
-            display_name,
-            lambda sent, total: bars.update(bar, completed=sent, total=total),
-            resume_upload_id=resume,
-        )
+        args = (file, model_type, model_path, display_name)
+        progress = lambda sent, total: bars.update(bar, completed=sent, total=total)  # noqa: E731
+        try:
+            row = client.upload_model(*args, progress, resume_upload_id=noted, on_multipart=started)
+        except (UploadError, NotFoundError):
+            if noted is None or resume is not None or live:
+                raise  # not a noted upload refused before any part was sent
+            # The noted upload is gone (completed, aborted or expired): start a new one.
+            book.forget(file, server_url)
+            row = client.upload_model(*args, progress, on_multipart=started)
+        book.forget(file, server_url)
     if as_json:
         print_json(row)
     else:

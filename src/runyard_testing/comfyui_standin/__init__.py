@@ -32,6 +32,11 @@ What each part reproduces (observed behaviour from the note):
   step…}]``; ``GET /models`` (folder names, with the non-model ``configs`` and ``custom_nodes``
   as on the real server), ``GET /models/{folder}`` (file names, 404 unknown; ``custom_nodes``
   lists every file under ``DIR/custom_nodes``, where an ``example_node.py.example`` is seeded).
+- Custom nodes (``custom_nodes.py``): at start, ``DIR/custom_nodes/*`` is imported as ComfyUI's
+  ``init_external_custom_nodes`` does (folders through their ``__init__.py``, ``.py`` files,
+  never ``__pycache__`` or ``*.disabled``) and each class of ``NODE_CLASS_MAPPINGS`` (its
+  ``INPUT_TYPES``, ``RETURN_TYPES``, ``FUNCTION``) becomes a node class in ``/object_info``;
+  each start appends a line to ``DIR/standin-starts.log`` (tests count restarts).
 - Validation bodies: full ``input_config``; ``received_value`` only where ComfyUI sends it (not
   for ``custom_validation_failed``); ``prompt_outputs_failed_validation`` with empty details.
 - Execution: one worker, one prompt at a time (a second prompt stays pending); events only to the

@@ -23,6 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 import runyard_testing.comfyui_standin.console as console
+from runyard_testing.comfyui_standin.custom_nodes import load_custom_nodes
 from runyard_testing.comfyui_standin.engine import Engine
 from runyard_testing.comfyui_standin.nodes import MODEL_FOLDERS, NODES, Folders
 from runyard_testing.comfyui_standin.page import front_page
@@ -118,7 +119,11 @@ def create_app(options: StandinOptions) -> Starlette:
     folders.custom_nodes.mkdir(parents=True, exist_ok=True)
     example = folders.custom_nodes / "example_node.py.example"
     if not example.exists():
-        example.write_text("# an example custom node (the stand-in runs none)\n")
+        example.write_text("# an example custom node (not a .py file: not loaded)\n")
+    # Custom nodes load once, at start, as on the real server (a new package needs a restart).
+    NODES.update(load_custom_nodes(folders.custom_nodes, set(NODES)))
+    with (options.data_dir / "standin-starts.log").open("a") as starts:
+        starts.write(f"{os.getpid()} {sorted(NODES)}\n")  # tests count the starts
     hub = SocketHub()
     engine = Engine(
         folders,

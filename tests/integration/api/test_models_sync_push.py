@@ -124,3 +124,80 @@ async def test_a_change_reaches_agents_of_another_server_process(
         assert created.status_code == 201, created.text
         [synced] = await on_b.next_set()  # registered through process a, sent by process b
         assert synced["model_id"] == created.json()["id"]
+
+
+def packages_of(sock: Socket) -> list[dict[str, Any]]:
+    return list(sock.sent[-1]["node_packages"])
+
+
+async def test_node_package_changes_reach_the_teams_syncing_agents(
+    harness: Harness, team_a: Team, team_b: Team
+) -> None:
+    from tests.integration.api.test_node_packages import GOOD
+
+    gateway = harness.app.state.services.gateway
+    mine = attach(gateway, team_a.id, "gpu-1")
+    theirs = attach(gateway, team_b.id, "gpu-b")
+    key = await uploaded(harness, team_a, GOOD)
+    created = await harness.client.post(
+        "/api/v1/node-packages", headers=team_a.auth(), json={"file_key": key}
+    )
+    assert created.status_code == 201, created.text
+    row = created.json()
+    assert await mine.next_set() == []  # no models; the package travels beside them
+    [synced] = packages_of(mine)
+    assert (synced["package_id"], synced["name"], synced["size_bytes"]) == (
+        row["id"],
+        "my_nodes",
+        len(GOOD),
+    )
+    assert synced["sha256"] == hashlib.sha256(GOOD).hexdigest()
+    fetched = await harness.client.get(synced["download_url"])
+    assert fetched.status_code == 200 and fetched.content == GOOD
+    await harness.client.put(
+        f"/api/v1/node-packages/{row['id']}",
+        headers=team_a.auth(),
+        json={"package_status": "disabled"},
+    )
+    await mine.next_set()
+    assert packages_of(mine) == []
+    await harness.client.put(
+        f"/api/v1/node-packages/{row['id']}", headers=team_a.auth(), json={"name": "renamed"}
+    )
+    await mine.next_set()
+    assert packages_of(mine) == []  # still disabled
+    await harness.client.put(
+        f"/api/v1/node-packages/{row['id']}",
+        headers=team_a.auth(),
+        json={"package_status": "active"},
+    )
+    await mine.next_set()
+    assert [p["name"] for p in packages_of(mine)] == ["renamed"]
+    await harness.client.delete(f"/api/v1/node-packages/{row['id']}", headers=team_a.auth())
+    await mine.next_set()
+    assert packages_of(mine) == [] and theirs.sent == []
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_node_package_reaches_agents_of_another_server_process(
+    db_url: str, tmp_path: Path
+) -> None:
+    from tests.integration.api.test_node_packages import GOOD
+
+    async with (
+        running_app(make_settings(db_url, tmp_path / "data"), background=True) as a,
+        running_app(make_settings(db_url, tmp_path / "data"), background=True) as b,
+    ):
+        services_a, services_b = a.app.state.services, b.app.state.services
+        assert services_a.listener is not None and services_b.listener is not None
+        await asyncio.wait_for(services_a.listener.connected.wait(), 10)
+        await asyncio.wait_for(services_b.listener.connected.wait(), 10)
+        team = await a.team("alpha", "alice@example.com")
+        on_b = attach(services_b.gateway, team.id, "gpu-on-b")
+        key = await uploaded(a, team, GOOD)
+        created = await a.client.post(
+            "/api/v1/node-packages", headers=team.auth(), json={"file_key": key}
+        )
+        assert created.status_code == 201, created.text
+        await on_b.next_set()  # registered through process a, sent by process b
+        assert [p["package_id"] for p in packages_of(on_b)] == [created.json()["id"]]

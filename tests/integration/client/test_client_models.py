@@ -95,3 +95,77 @@ def test_cli_models_upload_list_disable_rm(cli: typer.Typer, live: Live, tmp_pat
     assert gone.exit_code != 0 and "model_not_found" in gone.output  # type: ignore[attr-defined]
     bad = invoke(cli, live, "models", "upload", str(lora), "--type", "loras", "--path", "../x")
     assert bad.exit_code != 0 and "../x" in bad.output  # type: ignore[attr-defined]
+
+
+def test_cli_nodes_upload_list_disable_enable_rm(
+    cli: typer.Typer, live: Live, tmp_path: Path
+) -> None:
+    import io
+    import tarfile
+
+    folder = tmp_path / "cli_nodes"
+    (folder / "lib").mkdir(parents=True)
+    (folder / "__init__.py").write_text("NODE_CLASS_MAPPINGS = {}\n")
+    (folder / "lib" / "util.py").write_text("X = 1\n")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    r = invoke(cli, live, "nodes", "upload", str(folder), "--json")
+    assert r.exit_code == 0, r.output  # type: ignore[attr-defined]
+    created = json.loads(r.stdout)  # type: ignore[attr-defined]
+    assert (created["name"], created["file_count"]) == ("cli_nodes", 2)  # .git left out
+    # the same folder packs to the same bytes: registering it again is a name conflict
+    again = invoke(cli, live, "nodes", "upload", str(folder))
+    assert again.exit_code != 0 and "node_package_exists" in again.output  # type: ignore[attr-defined]
+    renamed = invoke(cli, live, "nodes", "upload", str(folder), "--name", "cli_nodes_2", "--json")
+    assert json.loads(renamed.stdout)["sha256"] == created["sha256"]  # type: ignore[attr-defined]
+    listed = invoke(cli, live, "nodes", "list", "--json", key="integration")
+    rows = json.loads(listed.stdout)["items"]  # type: ignore[attr-defined]
+    assert [p["name"] for p in rows] == ["cli_nodes", "cli_nodes_2"]
+    table = invoke(cli, live, "nodes", "list", key="integration")
+    assert table.exit_code == 0 and "2 in all" in table.stdout  # type: ignore[attr-defined]
+    disabled = invoke(cli, live, "nodes", "disable", created["id"])
+    assert disabled.exit_code == 0 and "disabled" in disabled.stdout  # type: ignore[attr-defined]
+    enabled = invoke(cli, live, "nodes", "enable", created["id"])
+    assert enabled.exit_code == 0 and "active" in enabled.stdout  # type: ignore[attr-defined]
+    removed = invoke(cli, live, "nodes", "rm", created["id"])
+    assert removed.exit_code == 0  # type: ignore[attr-defined]
+    gone = invoke(cli, live, "nodes", "disable", created["id"])
+    assert gone.exit_code != 0 and "node_package_not_found" in gone.output  # type: ignore[attr-defined]
+    # an archive with a way out: refused, naming the entry
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        for name in ("evil/__init__.py", "evil/../../outside.py"):
+            info = tarfile.TarInfo(name)
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    bad = invoke(cli, live, "nodes", "upload", str(evil))
+    assert bad.exit_code != 0 and "evil/../../outside.py" in bad.output  # type: ignore[attr-defined]
+    # a folder ComfyUI would not load
+    empty = tmp_path / "no_init"
+    empty.mkdir()
+    (empty / "x.py").write_text("")
+    refused = invoke(cli, live, "nodes", "upload", str(empty))
+    assert refused.exit_code != 0 and "__init__.py" in refused.output  # type: ignore[attr-defined]
+
+
+def test_cli_models_upload_with_a_stale_note_starts_afresh(
+    cli: typer.Typer, live: Live, tmp_path: Path
+) -> None:
+    from runyard_client.cli._resume import ResumeBook
+
+    lora = tmp_path / "noted.safetensors"
+    lora.write_bytes(os.urandom(4096))
+    book = ResumeBook()
+    assert book.path == tmp_path / "config" / "runyard" / "uploads.json"
+    book.note(lora, BASE, "0" * 32)  # an upload the server does not know (aborted, expired)
+    r = invoke(cli, live, "models", "upload", str(lora), "--type", "loras", "--json")
+    assert r.exit_code == 0, r.output  # type: ignore[attr-defined]
+    assert json.loads(r.stdout)["sha256"] == hashlib.sha256(lora.read_bytes()).hexdigest()  # type: ignore[attr-defined]
+    assert book.get(lora, BASE) is None
+    # --resume names one explicitly: a wrong one is an error, not a silent new upload
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(os.urandom(4096))
+    wrong = invoke(
+        cli, live, "models", "upload", str(other), "--type", "loras", "--resume", "0" * 32
+    )
+    assert wrong.exit_code != 0  # type: ignore[attr-defined]

@@ -95,6 +95,7 @@ async def test_an_ai_client_uploads_runs_waits_and_reads_the_result(stack: Stack
             "cancel_task",
             "list_agents",
             "list_models",
+            "list_node_packages",
             "presign_upload",
         }
         # No agent connected yet: the workflows are named as waiting for one, not described.
@@ -183,6 +184,8 @@ async def test_an_ai_client_uploads_runs_waits_and_reads_the_result(stack: Stack
         assert agents["agent_list"] == []
         _, models = await call(other, "list_models")
         assert models["model_list"] == []  # never another team's models
+        _, packages = await call(other, "list_node_packages")
+        assert packages["node_package_list"] == []
 
 
 async def test_list_models_shows_the_teams_library(stack: Stack) -> None:
@@ -201,6 +204,21 @@ async def test_list_models_shows_the_teams_library(stack: Stack) -> None:
         )
         assert listed["page_meta"]["total_count"] == 1
         failed, bad = await call(session, "list_models", model_status="gone")
+        assert failed and bad["error_code"] == "invalid_request"
+
+
+async def test_list_node_packages_shows_the_teams_packages(stack: Stack) -> None:
+    folder = stack.work / "mcp_nodes"
+    folder.mkdir()
+    (folder / "__init__.py").write_text("NODE_CLASS_MAPPINGS = {}\n")
+    with Client(stack.url, stack.team.device_key, use_profile=False) as client:
+        added = client.upload_node_package(folder)
+    async with mcp_session(stack.mcp, stack.team.integration_key) as session:
+        failed, listed = await call(session, "list_node_packages", package_status="active")
+        assert not failed, listed
+        (row,) = listed["node_package_list"]
+        assert (row["id"], row["name"], row["sha256"]) == (added.id, "mcp_nodes", added.sha256)
+        failed, bad = await call(session, "list_node_packages", package_status="gone")
         assert failed and bad["error_code"] == "invalid_request"
 
 

@@ -34,6 +34,7 @@ def test_help_explains_every_option_and_never_shows_the_key():
         "--comfyui-model-budget",
         "--comfyui-command",
         "--comfyui-gpus",
+        "--comfyui-python",
         "--drain-timeout",
         "--log-level",
         "RUNYARD_URL",

@@ -33,27 +33,21 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 
-from runyard_protocol import LibrarySync, SyncedModel
+from runyard_agent.runtimes.comfyui.node_packages import NodePackages
+from runyard_agent.runtimes.comfyui.sync_errors import DiskFullError, SyncError
+from runyard_protocol import LibrarySync, SyncedModel, SyncedNodePackage
 
 log = logging.getLogger(__name__)
 
 SyncPhase = Literal["idle", "syncing", "failed"]
 _CHUNK = 1 << 20
 _REPORT_EVERY = 1.0  # seconds between progress reports while downloading
-
-
-class SyncError(Exception):
-    """One model could not be synced (the message says why); the others go on."""
-
-
-class DiskFullError(SyncError):
-    """Not enough disk for a model: the agent reports itself unhealthy."""
 
 
 def _free_bytes(path: Path) -> int:
@@ -90,6 +84,7 @@ class ModelLibrary:
         on_change: Callable[[], None] = lambda: None,
         free_bytes: Callable[[Path], int] = _free_bytes,
         retry_after: float = 60.0,
+        packages: NodePackages | None = None,
     ) -> None:
         self.models_dir = models_dir
         self.cache_dir = models_dir.parent / ".runyard-library"
@@ -107,6 +102,9 @@ class ModelLibrary:
         self.disk_full = False
         self.downloaded = 0  # bytes fetched over HTTP (tests: a resume fetches only the rest)
         self._held: dict[str, str] = {}  # model_id -> "type/path" present and verified
+        self.packages = packages  # custom node packages (``node_packages.py``)
+        # Restarts the supervised ComfyUI(s) once the packages changed; False: not supervised.
+        self.reload: Callable[[], Awaitable[bool]] | None = None
 
     # ------------------------------------------------------------------ state for the server
 
@@ -125,6 +123,8 @@ class ModelLibrary:
             "sync_detail": self.detail,
             "model_ids": sorted(self._held),
             "models": models,
+            "node_packages": self.packages.names if self.packages else [],
+            "node_package_ids": self.packages.ids if self.packages else [],
         }
 
     def _set(self, phase: SyncPhase, percent: float, detail: str) -> None:
@@ -138,14 +138,15 @@ class ModelLibrary:
         and start one for this set."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
-        self._task = asyncio.get_running_loop().create_task(self._run(list(frame.models)))
+        run = self._run(list(frame.models), list(frame.node_packages))
+        self._task = asyncio.get_running_loop().create_task(run)
 
-    async def _run(self, models: list[SyncedModel]) -> None:
+    async def _run(self, models: list[SyncedModel], packages: list[SyncedNodePackage]) -> None:
         """Sync, and while it fails (a full disk, a store that did not answer) try the same set
         again every ``retry_after`` seconds, resuming what is on disk; a new set replaces it."""
         while True:
             try:
-                await self.sync(models)
+                await self.sync(models, packages)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # never take the agent down; say why
@@ -169,8 +170,10 @@ class ModelLibrary:
 
     # ------------------------------------------------------------------ one pass
 
-    async def sync(self, models: list[SyncedModel]) -> None:
-        """Make the managed files match ``models`` (the whole active set)."""
+    async def sync(
+        self, models: list[SyncedModel], packages: list[SyncedNodePackage] | None = None
+    ) -> None:
+        """Make the managed files match ``models`` and ``packages`` (the whole active set)."""
         async with self._lock:
             placed = await asyncio.to_thread(self._load)
             wanted = {f"{m.model_type}/{m.model_path}": m for m in models}
@@ -202,11 +205,22 @@ class ModelLibrary:
                     self.disk_full = self.disk_full or isinstance(exc, DiskFullError)
                     log.warning("library model %s not synced: %s", key, exc)
                 await asyncio.to_thread(self._save, placed)
-            await asyncio.to_thread(self._evict, {m.sha256 for m in models})
+            if self.packages is not None:
+                problems += await self._sync_packages(packages or [])
+            active = {m.sha256 for m in models} | {p.sha256 for p in packages or []}
+            await asyncio.to_thread(self._evict, active)
             if problems:
                 self._set("failed", self.percent, "; ".join(problems)[:2000])
             else:
                 self._set("idle", 100.0, f"{len(self._held)} library model(s) in place")
+
+    async def _sync_packages(self, packages: list[SyncedNodePackage]) -> list[str]:
+        assert self.packages is not None
+        changed, problems = await self.packages.sync(packages, self.blobs, self._download)
+        self.disk_full = self.disk_full or self.packages.disk_full
+        if changed and not (self.reload is not None and await self.reload()):
+            log.warning("custom node packages changed: restart ComfyUI to load them")
+        return problems
 
     # ------------------------------------------------------------------ files
 

@@ -91,5 +91,9 @@ class ComfyUIPool:
         )
         return Health(bool(healthy), system_info=info, detail=detail)
 
+    async def reload(self) -> bool:
+        """Restart every member (see ``ComfyUIRuntime.reload``)."""
+        return all(await asyncio.gather(*(m.reload() for m in self.members)))
+
     async def close(self) -> None:
         await asyncio.gather(*(m.close() for m in self.members))

@@ -344,6 +344,16 @@ class ComfyUIRuntime:
                 log.warning("could not list ComfyUI's node classes and models: %s", exc)
         return self._capabilities
 
+    async def reload(self) -> bool:
+        """Restart the supervised ComfyUI (it imports custom nodes only at start); the next
+        health check reads ``/object_info`` again. False when ComfyUI is not supervised."""
+        self._capabilities_at = None
+        if self.supervisor is None:
+            return False
+        if self.supervisor.started:
+            await self.supervisor.restart()
+        return True
+
     async def close(self) -> None:
         await self._client.close()
         if self.supervisor is not None:

@@ -6,6 +6,7 @@ import { html, useEffect, useState } from "../../vendor/preact-htm.js";
 import { query } from "../api.js";
 import { putWithProgress, uploadMultipart } from "../upload.js";
 import { ErrorBox, Page, Pager, atLeast, bytes, useLoad, when } from "../ui.js";
+import { NodePackagesSection } from "./node_packages.js";
 
 const TYPES = [
   "checkpoints", "loras", "vae", "controlnet", "upscale_models", "embeddings",
@@ -172,5 +173,6 @@ export function ModelsPage({ ctx }) {
         </table></div>
         <${Pager} meta=${data.models.page_meta} onPage=${setPage} />`
       : null}
+    <${NodePackagesSection} ctx=${ctx} />
   <//>`;
 }
