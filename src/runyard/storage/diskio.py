@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Protocol
 
-from runyard.storage.base import StorageError
+from runyard.storage.base import ObjectExists, StorageError
 
 COPY_BATCH = 1024 * 1024  # one thread hop per MiB, not per 64 KiB socket chunk
 
@@ -79,3 +79,23 @@ def file_sha256(path: Path) -> str | None:
             return hashlib.file_digest(source, "sha256").hexdigest()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+
+
+def publish(tmp: str, final: Path) -> os.stat_result:
+    """Give ``tmp`` its final name unless one exists already, then drop the temp name."""
+    try:
+        for attempt in range(3):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(tmp, final)
+                break
+            except FileExistsError as exc:
+                raise ObjectExists(f"an object already exists at {final.name!r}") from exc
+            except FileNotFoundError:  # a concurrent delete pruned the parent: retry
+                if attempt == 2:
+                    raise
+            except NotADirectoryError as exc:
+                raise ObjectExists("an object exists where this key needs a folder") from exc
+        return os.stat(final)
+    finally:
+        unlink_quietly(tmp)

@@ -47,6 +47,7 @@ from runyard.storage.diskio import (
     append_file,
     discarded_on_error,
     file_sha256,
+    publish,
     unlink_quietly,
     write_chunks,
 )
@@ -169,25 +170,6 @@ class LocalStorage:
                 raise ChecksumMismatch("the body's sha256 is not the signed one")
         return tmp
 
-    def _publish(self, tmp: str, final: Path) -> os.stat_result:
-        """Give ``tmp`` its final name unless one exists already, then drop the temp name."""
-        try:
-            for attempt in range(3):
-                final.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(tmp, final)
-                    break
-                except FileExistsError as exc:
-                    raise ObjectExists(f"an object already exists at {final.name!r}") from exc
-                except FileNotFoundError:  # a concurrent delete pruned the parent: retry
-                    if attempt == 2:
-                        raise
-                except NotADirectoryError as exc:
-                    raise ObjectExists("an object exists where this key needs a folder") from exc
-            return os.stat(final)
-        finally:
-            unlink_quietly(tmp)
-
     async def receive_object(
         self, key: str, length: int, chunks: AsyncIterable[bytes], sha256: str | None = None
     ) -> ObjectInfo:
@@ -205,7 +187,7 @@ class LocalStorage:
         if await anyio.to_thread.run_sync(final.exists):
             raise ObjectExists(f"an object already exists at {final.name!r}")
         tmp = await self._spool(length, chunks, sha256)
-        st = await anyio.to_thread.run_sync(self._publish, tmp, final)
+        st = await anyio.to_thread.run_sync(publish, tmp, final)
         return ObjectInfo(size=st.st_size, etag=etag_of(st))
 
     def _store_small(self, body: bytes, final: Path) -> os.stat_result:
@@ -215,7 +197,7 @@ class LocalStorage:
         file, tmp = self._reserve(len(body))
         with discarded_on_error(file, tmp):
             write_chunks(file, [body], True)
-        return self._publish(tmp, final)
+        return publish(tmp, final)
 
     async def put_small(self, key: str, body: bytes) -> bool:
         """Store a small object the server holds already (an agent's inline output); False when
@@ -247,7 +229,7 @@ class LocalStorage:
         directory = await anyio.to_thread.run_sync(self._upload_dir, key, upload_id)
         tmp = await self._spool(length, chunks)
 
-        def publish() -> os.stat_result:
+        def stage() -> os.stat_result:
             target = directory / f"{part_number}.part"
             try:
                 os.replace(tmp, target)
@@ -256,7 +238,7 @@ class LocalStorage:
                 raise UploadNotFound(f"multipart upload {upload_id!r} was aborted") from exc
             return os.stat(target)
 
-        st = await anyio.to_thread.run_sync(publish)
+        st = await anyio.to_thread.run_sync(stage)
         return ObjectInfo(size=st.st_size, etag=etag_of(st))
 
     # reading -------------------------------------------------------------------------------
@@ -374,7 +356,7 @@ class LocalStorage:
                         append_file(file, source, size)
                 file.flush()
                 os.fdatasync(file.fileno())
-            st = self._publish(tmp, final)  # on ObjectExists the upload stays, as on S3
+            st = publish(tmp, final)  # on ObjectExists the upload stays, as on S3
             shutil.rmtree(directory, ignore_errors=True)
             return ObjectInfo(st.st_size, etag_of(st))
 
