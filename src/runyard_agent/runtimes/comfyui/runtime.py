@@ -179,7 +179,7 @@ class ComfyUIRuntime:
                 remove = self.files.remove_outputs
                 ctx.cleanup.append(lambda: remove(files))
             produced = await self._download(files, ctx)
-            return produced + await asyncio.to_thread(_write_sent_images, session, ctx)
+            return produced + await asyncio.to_thread(session.write_sent_images, ctx)
 
         if ctx.cancelled:
             raise TaskCancelledError("cancelled before ComfyUI was asked")
@@ -379,23 +379,3 @@ async def _stop(task: asyncio.Task[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
-
-
-_IMAGE_FORMATS = {1: ("jpg", "image/jpeg"), 2: ("png", "image/png"), 3: ("webp", "image/webp")}
-
-
-def _write_sent_images(session: PromptSession, ctx: TaskContext) -> list[ProducedOutput]:
-    """SaveImageWebsocket's images (binary frames, no files in ComfyUI) as outputs
-    ``node.images.index``, after the files, in the order they arrived."""
-    produced = []
-    counts: dict[str, int] = {}
-    ctx.output_dir.mkdir(parents=True, exist_ok=True)
-    for node_id, image_format, data in session.sent_images:
-        index = counts.get(node_id, 0)
-        counts[node_id] = index + 1
-        ext, content_type = _IMAGE_FORMATS.get(image_format, ("bin", "application/octet-stream"))
-        name = f"websocket_{node_id}_{index:05}.{ext}"
-        path = ctx.output_dir / f"{node_id}.images.{index}-{name}"
-        path.write_bytes(data)
-        produced.append(ProducedOutput(f"{node_id}.images.{index}", path, content_type, name))
-    return produced

@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 
 from runyard_agent.runtimes.base import (
     PreviewImage,
+    ProducedOutput,
     ProgressReport,
     TaskCancelledError,
     TaskContext,
@@ -54,6 +55,10 @@ _CHECK_ERRORS: tuple[type[Exception], ...] = (*HTTP_ERRORS, ValueError, TaskFail
 
 # Binary frame image formats (ComfyUI's server.py, send_image: 1 JPEG, 2 PNG).
 _PREVIEW_FORMATS = {1: "image/jpeg", 2: "image/png"}
+
+
+_IMAGE_FORMATS = {1: ("jpg", "image/jpeg"), 2: ("png", "image/png"), 3: ("webp", "image/webp")}
+_UNKNOWN_FORMAT = ("bin", "application/octet-stream")
 
 
 class PromptSession:
@@ -333,6 +338,22 @@ class PromptSession:
                     CONNECTION_LOST,
                 )
             await asyncio.sleep(self.poll_interval)
+
+    def write_sent_images(self, ctx: TaskContext) -> list[ProducedOutput]:
+        """SaveImageWebsocket's images (binary frames, no files in ComfyUI) as outputs
+        ``node.images.index``, after the files, in the order they arrived."""
+        produced = []
+        counts: dict[str, int] = {}
+        ctx.output_dir.mkdir(parents=True, exist_ok=True)
+        for node_id, image_format, data in self.sent_images:
+            index = counts.get(node_id, 0)
+            counts[node_id] = index + 1
+            ext, content_type = _IMAGE_FORMATS.get(image_format, _UNKNOWN_FORMAT)
+            name = f"websocket_{node_id}_{index:05}.{ext}"
+            path = ctx.output_dir / f"{node_id}.images.{index}-{name}"
+            path.write_bytes(data)
+            produced.append(ProducedOutput(f"{node_id}.images.{index}", path, content_type, name))
+        return produced
 
 
 def _decode(raw: str) -> tuple[str, Mapping[str, Any]] | None:
