@@ -60,7 +60,7 @@ class _TunnelNetStream(httpcore.AsyncNetworkStream):
 
     def get_extra_info(self, info: str) -> object:
         if info == "is_readable":  # an idle kept-alive connection the peer closed
-            return bool(self._left) or bool(getattr(self._stream, "closed", False))
+            return bool(self._left) or self._stream.at_eof
         return None
 
 

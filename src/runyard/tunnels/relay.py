@@ -28,21 +28,43 @@ from runyard.settings import Settings
 from runyard.tunnels.credentials import HOP_HEADER, sign
 from runyard.tunnels.repository import TunnelRepository
 from runyard.tunnels.service import TunnelService, TunnelTarget
-from runyard_protocol import MAX_CHUNK, StreamClosed, StreamRefused
+from runyard_protocol import MAX_CHUNK, StreamClosed, StreamRefused, both_ways
 
 log = logging.getLogger("runyard.tunnels")
 HOP_TTL = 60
 
 
+#: Header of a tunnel WebSocket (``/connect``, ``/hop``) whose client understands half-close:
+#: the text message ``EOF_MESSAGE`` means "the sender shut its write side", both ways.
+HALF_CLOSE_HEADER = "X-Runyard-Half-Close"
+EOF_MESSAGE = '{"eof": true}'
+
+
+def is_eof(message: str) -> bool:
+    with contextlib.suppress(ValueError, AttributeError):
+        return bool(json.loads(message).get("eof"))
+    return False
+
+
 class ByteStream(Protocol):
-    """One relayed connection to the agent's port: ``read`` gives ``b""`` at the end
-    (``reason`` says why when abnormal); ``write`` raises ``StreamClosed``."""
+    """One relayed connection to the agent's port: ``read`` gives ``b""`` at the end of what
+    the app sends (``closed``: the whole stream ended, ``reason`` says why when abnormal);
+    ``write`` raises ``StreamClosed``; ``write_eof`` shuts this side (False: the peer does
+    not understand half-close, the whole stream was closed instead)."""
 
     reason: str
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def at_eof(self) -> bool: ...
 
     async def read(self) -> bytes: ...
 
     async def write(self, data: bytes) -> None: ...
+
+    async def write_eof(self) -> bool: ...
 
     async def close(self, reason: str = "") -> None: ...
 
@@ -50,22 +72,46 @@ class ByteStream(Protocol):
 class HopStream:
     """A stream relayed by the server process that holds the agent's connection."""
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, half_close: bool) -> None:
         self._ws = ws
+        self._half_close = half_close
         self.reason = ""
+        self.closed = False
+        self.eof_received = False
+
+    @property
+    def at_eof(self) -> bool:
+        return self.closed or self.eof_received
 
     def _ended(self, exc: ConnectionClosed) -> str:
+        self.closed = True
         if exc.rcvd is not None and exc.rcvd.code != 1000:
             self.reason = exc.rcvd.reason or "the tunnel's relay ended"
         return self.reason
 
     async def read(self) -> bytes:
+        if self.at_eof:
+            return b""
         try:
             message = await self._ws.recv()
         except ConnectionClosed as exc:
             self._ended(exc)
             return b""
-        return message if isinstance(message, bytes) else message.encode()
+        if isinstance(message, str):
+            self.eof_received = True  # the only text message after the answer
+            return b""
+        return message
+
+    async def write_eof(self) -> bool:
+        if not self._half_close:
+            await self.close()
+            return False
+        try:
+            await self._ws.send(EOF_MESSAGE)
+        except ConnectionClosed as exc:
+            self._ended(exc)
+            return False
+        return True
 
     async def write(self, data: bytes) -> None:
         try:
@@ -147,7 +193,7 @@ class TunnelRelays(BackgroundLoop):
         try:
             ws = await connect(
                 f"{url}/api/v1/internal/tunnels/{target.id}/hop",
-                additional_headers={HOP_HEADER: credential},
+                additional_headers={HOP_HEADER: credential, HALF_CLOSE_HEADER: "1"},
                 max_size=MAX_CHUNK + 1024,
                 open_timeout=self.settings.tunnel.open_timeout,
                 compression=None,
@@ -168,7 +214,7 @@ class TunnelRelays(BackgroundLoop):
             raise refused(
                 StreamRefused(answer.get("error_code", ""), answer.get("error_message", ""))
             )
-        return HopStream(ws)
+        return HopStream(ws, bool(answer.get("half_close")))
 
     # ------------------------------------------------------------ sessions
 
@@ -192,36 +238,40 @@ class TunnelRelays(BackgroundLoop):
         for task in list(self._sessions.get(tunnel_id, ())):
             task.cancel()
 
-    async def pump(self, websocket: WebSocket, stream: ByteStream) -> None:
-        """Relay binary messages of ``websocket`` and the stream's bytes until either ends;
-        an abnormal end closes the socket with 4000 and the reason (the user sees it)."""
+    async def pump(self, websocket: WebSocket, stream: ByteStream, half_close: bool) -> None:
+        """Relay binary messages of ``websocket`` and the stream's bytes until both directions
+        ended (``half_close``: the client passes EOF as ``EOF_MESSAGE``, and receives it), or
+        either ended abnormally: then the socket closes with 4000 and the reason."""
 
-        async def up() -> None:
+        async def up() -> bool:
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
-                    return
-                data = message.get("bytes") or (message.get("text") or "").encode()
+                    return False
+                text = message.get("text")
+                if half_close and text is not None and is_eof(text):
+                    return await stream.write_eof()
+                data = message.get("bytes") or (text or "").encode()
                 if data:
                     await stream.write(data)
                     self.bytes_to_agents += len(data)
 
-        async def down() -> None:
+        async def down() -> bool:
             while chunk := await stream.read():
                 self.bytes_from_agents += len(chunk)
                 await websocket.send_bytes(chunk)
+            if stream.closed or not half_close:
+                return False
+            await websocket.send_text(EOF_MESSAGE)
+            return True
 
-        tasks = {asyncio.create_task(up()), asyncio.create_task(down())}
         reason = ""
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await both_ways(up(), down())
         except asyncio.CancelledError:  # the tunnel was closed (``end``)
             reason = "The tunnel was closed."
             raise
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             reason = reason or stream.reason
             await stream.close()
             if websocket.application_state == WebSocketState.CONNECTED:
