@@ -34,11 +34,17 @@ class Tunnel(Model):
     url: str | None = None
     connect_url: str | None = None
     opened_by: str | None = None
+    opened_by_email: str | None = None
     created_at: datetime | None = None
     expires_at: datetime | None = None
     sessions_total: int = 0
+    last_used_at: datetime | None = None
+    bytes_to_agent: int = 0
+    bytes_from_agent: int = 0
     closed_at: datetime | None = None
     close_reason: str | None = None
+    closed_by: str | None = None
+    closed_by_email: str | None = None
 
 
 def _tunnel_list(response: Any) -> list[Tunnel]:

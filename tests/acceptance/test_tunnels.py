@@ -193,6 +193,18 @@ def test_a_member_reaches_the_agents_port_through_either_server(
     # Closing ends it: the next connection is refused with the reason.
     closed = httpx.delete(f"{api}/tunnels/{tunnel['id']}", headers=member)
     assert closed.status_code == 200 and closed.json()["tunnel_status"] == "closed"
+
+    # The audit trail: who opened and closed it, its sessions, when it was last used and the
+    # bytes relayed (counted once, where the user arrived; written on each process's sweep).
+    def audit() -> dict[str, object]:
+        return dict(httpx.get(f"{api}/tunnels/{tunnel['id']}", headers=member).json())
+
+    wait_until(lambda: audit()["bytes_to_agent"] == len(payload) + 5, 10)
+    trail = audit()
+    assert trail["bytes_from_agent"] == len(payload) + 5
+    assert trail["closed_by_email"] == "member@example.com"
+    assert trail["close_reason"] == "closed by a user" and trail["closed_by"]
+    assert trail["opened_by_email"] and trail["last_used_at"] and trail["sessions_total"] == 2
     with pytest.raises(Exception, match="410"):
         asyncio.run(_echo_through(a.url, tunnel["id"], member, b"x"))
 

@@ -79,6 +79,12 @@ def test_comfyui_opens_through_a_tunnel_with_its_socket_live(
         expect(page.locator("#version")).to_have_text("0.3.64")
         expect(page.locator("#socket")).to_have_text("live")
         expect(page.locator("#prompt")).to_have_text("done", timeout=20_000)
+        # What the real frontend needs too: a large bundle and its modules, settings saved and
+        # read back, a listing with a query string (the stand-in checks Host against Origin).
+        expect(page.locator("#frontend")).to_have_text(
+            "setting 200 1.27.10, userdata 404, bundle 4194304 bytes + 24 modules",
+            timeout=30_000,
+        )
         assert page.url.rstrip("/").endswith(tunnel["url"].split("/_runyard")[0].rsplit(":", 1)[1])
         shot(page, dev, "tunnel-comfyui-live")
         # The link was spent: opening it again (another browser) is refused.

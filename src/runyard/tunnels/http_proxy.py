@@ -28,9 +28,10 @@ HOP_BY_HOP = {
 
 
 class _TunnelNetStream(httpcore.AsyncNetworkStream):
-    def __init__(self, stream: ByteStream, relays: TunnelRelays) -> None:
+    def __init__(self, stream: ByteStream, relays: TunnelRelays, tunnel_id: str) -> None:
         self._stream = stream
         self._relays = relays
+        self._tunnel_id = tunnel_id
         self._left = b""
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
@@ -44,7 +45,7 @@ class _TunnelNetStream(httpcore.AsyncNetworkStream):
                 if self._stream.reason:
                     raise httpcore.ReadError(self._stream.reason)
                 return b""
-            self._relays.bytes_from_agents += len(self._left)
+            self._relays.count(self._tunnel_id, from_agent=len(self._left))
         data, self._left = self._left[:max_bytes], self._left[max_bytes:]
         return data
 
@@ -53,7 +54,7 @@ class _TunnelNetStream(httpcore.AsyncNetworkStream):
             await self._stream.write(buffer)
         except StreamClosed as exc:
             raise httpcore.WriteError(str(exc)) from None
-        self._relays.bytes_to_agents += len(buffer)
+        self._relays.count(self._tunnel_id, to_agent=len(buffer))
 
     async def aclose(self) -> None:
         await self._stream.close()
@@ -78,7 +79,7 @@ class _TunnelBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[object] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         stream = await self.relays.connect(self.targets[host])
-        return _TunnelNetStream(stream, self.relays)
+        return _TunnelNetStream(stream, self.relays, host)
 
     async def connect_unix_socket(
         self,

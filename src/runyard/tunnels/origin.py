@@ -66,7 +66,7 @@ class TunnelOriginMiddleware:
                 except RunyardError as exc:
                     await _refuse(scope, receive, send, exc)
                     return
-                await proxy_websocket(scope, receive, send, stream, target, cookie)
+                await proxy_websocket(scope, receive, send, stream, target, cookie, relays)
             else:
                 await self._proxy_http(scope, receive, send, target, cookie)
 

@@ -157,6 +157,18 @@ class TunnelRelays(BackgroundLoop):
         self.bytes_to_agents = 0
         self.bytes_from_agents = 0
         self.sessions_started = 0
+        # Per tunnel, since the last pass: [to_agent, from_agent] (written by ``run_once``).
+        self._traffic: dict[str, list[int]] = {}
+
+    def count(self, tunnel_id: str | None, to_agent: int = 0, from_agent: int = 0) -> None:
+        """Bytes relayed by this process; ``tunnel_id``: also to that tunnel's totals (where
+        the user arrived, not again at the hop)."""
+        self.bytes_to_agents += to_agent
+        self.bytes_from_agents += from_agent
+        if tunnel_id is not None:
+            totals = self._traffic.setdefault(tunnel_id, [0, 0])
+            totals[0] += to_agent
+            totals[1] += from_agent
 
     def active(self, tunnel_id: str | None = None) -> int:
         if tunnel_id is not None:
@@ -238,10 +250,13 @@ class TunnelRelays(BackgroundLoop):
         for task in list(self._sessions.get(tunnel_id, ())):
             task.cancel()
 
-    async def pump(self, websocket: WebSocket, stream: ByteStream, half_close: bool) -> None:
+    async def pump(
+        self, websocket: WebSocket, stream: ByteStream, half_close: bool, tunnel_id: str | None
+    ) -> None:
         """Relay binary messages of ``websocket`` and the stream's bytes until both directions
         ended (``half_close``: the client passes EOF as ``EOF_MESSAGE``, and receives it), or
-        either ended abnormally: then the socket closes with 4000 and the reason."""
+        either ended abnormally: then the socket closes with 4000 and the reason. The bytes
+        count towards ``tunnel_id``'s totals (None: at a hop, counted where the user is)."""
 
         async def up() -> bool:
             while True:
@@ -254,11 +269,11 @@ class TunnelRelays(BackgroundLoop):
                 data = message.get("bytes") or (text or "").encode()
                 if data:
                     await stream.write(data)
-                    self.bytes_to_agents += len(data)
+                    self.count(tunnel_id, to_agent=len(data))
 
         async def down() -> bool:
             while chunk := await stream.read():
-                self.bytes_from_agents += len(chunk)
+                self.count(tunnel_id, from_agent=len(chunk))
                 await websocket.send_bytes(chunk)
             if stream.closed or not half_close:
                 return False
@@ -289,7 +304,10 @@ class TunnelRelays(BackgroundLoop):
             # Closed, or gone with its team: their sessions end.
             ended = [tid for tid in self._sessions if statuses.get(tid) != "open"]
             live = [tid for tid, status in statuses.items() if status == "open"]
-            await repo.keep_alive(live, now + timedelta(seconds=self.settings.tunnel.idle_timeout))
+            until = now + timedelta(seconds=self.settings.tunnel.idle_timeout)
+            await repo.keep_alive(live, until, now)
+            traffic, self._traffic = self._traffic, {}
+            await repo.add_traffic({tid: (to, back) for tid, (to, back) in traffic.items()})
             service = TunnelService(uow, self.settings)
             for tunnel in await repo.expired(now):
                 minutes = self.settings.tunnel.idle_timeout / 60

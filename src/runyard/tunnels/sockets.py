@@ -80,7 +80,7 @@ async def _serve(
         except (WebSocketDisconnect, RuntimeError):
             await stream.close()
             return
-        await relays.pump(websocket, stream, half_close)
+        await relays.pump(websocket, stream, half_close, None if local_only else target.id)
 
 
 @router.websocket("/tunnels/{tunnel_id}/connect")

@@ -17,11 +17,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from runyard_testing.comfyui_standin import frontend
 from runyard_testing.comfyui_standin.engine import Engine
 from runyard_testing.comfyui_standin.nodes import MODEL_FOLDERS, NODES, Folders
 from runyard_testing.comfyui_standin.page import front_page
@@ -356,6 +358,7 @@ def create_app(options: StandinOptions) -> Starlette:
         for route in list(routes)
         if isinstance(route, Route) and route.path not in ("/", "/_standin/drop_sockets")
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    routes += frontend.routes()  # what the real frontend calls beyond the prompt API
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(frontend.OriginOnly)])
     app.state.engine = engine
     return app
