@@ -23,9 +23,10 @@ from tests.support.s3 import free_port
 @pytest.fixture
 def comfy_tunnel_agent(dev: Dev, tmp_path: Path) -> Iterator[str]:
     """The stand-in and an agent for it (whose default tunnel port is the stand-in's)."""
+    session = dev.session_headers()  # once: each login counts against the login rate limit
     key = httpx.post(
         dev.api + "/credentials",
-        headers=dev.session_headers(),
+        headers=session,
         json={"kind": "agent", "display_name": "tunnel agent"},
         timeout=10,
     ).json()["raw_key"]
@@ -47,9 +48,7 @@ def comfy_tunnel_agent(dev: Dev, tmp_path: Path) -> Iterator[str]:
         wait_until(
             lambda: any(
                 a["agent_id"] == "comfy-tunnel" and a["connected"]
-                for a in httpx.get(dev.api + "/r/agents", headers=dev.session_headers()).json()[
-                    "agent_list"
-                ]
+                for a in httpx.get(dev.api + "/r/agents", headers=session).json()["agent_list"]
             ),
             90,  # bounded: an agent starting on a busy 2-core machine can take a while
         )
