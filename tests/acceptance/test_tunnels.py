@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -222,6 +223,9 @@ def test_an_exclusive_tunnel_stops_dispatch_until_closed(pair: tuple[Stack, Stac
     )
     assert r.status_code == 201, r.text
     a.wait_agent("gpu-1", status="tunnel")
+    # The agent is on B: B stops dispatching to it within its sweep interval (documented), so
+    # submit after three of them; submitting sooner raced B's sweep on a loaded machine.
+    time.sleep(3 * float(FAST_TUNNELS["RUNYARD_TUNNEL_SWEEP_INTERVAL"]))
     task_id = a.run("sleep", {"seconds": 0})
     wait_until(lambda: a.task(task_id)["task_status"] == "pending", 5)
     # Still pending after the dispatcher had every chance (it is woken by the submit).
