@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from tests.support.s3 import free_port
 def comfy_tunnel_agent(dev: Dev, tmp_path: Path) -> Iterator[str]:
     """The stand-in and an agent for it (whose default tunnel port is the stand-in's)."""
     session = dev.session_headers()  # once: each login counts against the login rate limit
+    # An agent_id of its own: the dev server (one per session) binds an agent_id to the first
+    # agent key that used it, and each test makes a new key.
+    agent_id = f"comfy-tunnel-{uuid.uuid4().hex[:6]}"
     key = httpx.post(
         dev.api + "/credentials",
         headers=session,
@@ -39,7 +43,7 @@ def comfy_tunnel_agent(dev: Dev, tmp_path: Path) -> Iterator[str]:
     )  # fmt: skip
     agent = Proc(
         "tunnel-agent",
-        python_cmd("-m", "runyard_agent", "--agent-id", "comfy-tunnel", "--labels", "comfyui",
+        python_cmd("-m", "runyard_agent", "--agent-id", agent_id, "--labels", "comfyui",
                    "--work-dir", str(tmp_path), "--comfyui-url", f"http://127.0.0.1:{port}"),
         {**env, "RUNYARD_URL": dev.url, "RUNYARD_AGENT_KEY": key}, tmp_path,
     )  # fmt: skip
@@ -47,12 +51,12 @@ def comfy_tunnel_agent(dev: Dev, tmp_path: Path) -> Iterator[str]:
         wait_http(f"http://127.0.0.1:{port}/queue", proc=standin)
         wait_until(
             lambda: any(
-                a["agent_id"] == "comfy-tunnel" and a["connected"]
+                a["agent_id"] == agent_id and a["connected"]
                 for a in httpx.get(dev.api + "/r/agents", headers=session).json()["agent_list"]
             ),
             90,  # bounded: an agent starting on a busy 2-core machine can take a while
         )
-        yield "comfy-tunnel"
+        yield agent_id
     finally:
         agent.stop()
         standin.stop()
