@@ -23,8 +23,9 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from runyard_testing.comfyui_standin import frontend
 from runyard_testing.comfyui_standin.engine import Engine
+from runyard_testing.comfyui_standin.frontend import OriginOnly
+from runyard_testing.comfyui_standin.frontend import routes as frontend_routes
 from runyard_testing.comfyui_standin.nodes import MODEL_FOLDERS, NODES, Folders
 from runyard_testing.comfyui_standin.page import front_page
 from runyard_testing.comfyui_standin.validation import validate_prompt
@@ -358,7 +359,7 @@ def create_app(options: StandinOptions) -> Starlette:
         for route in list(routes)
         if isinstance(route, Route) and route.path not in ("/", "/_standin/drop_sockets")
     ]
-    routes += frontend.routes()  # what the real frontend calls beyond the prompt API
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(frontend.OriginOnly)])
+    routes += frontend_routes()  # what the real frontend calls beyond the prompt API
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(OriginOnly)])
     app.state.engine = engine
     return app
