@@ -59,6 +59,7 @@ from runyard_protocol import (
     TaskCancel,
     TunnelClose,
     TunnelCredit,
+    TunnelEof,
     TunnelOpen,
     dump_frame,
     parse_server_frame,
@@ -260,6 +261,7 @@ class Agent:
             healthy=health.healthy,
             running_tasks=self._running_tasks(),
             tunnel_ports=sorted(self.link.tunnels.ports),
+            tunnel_half_close=True,
         )
         self._set_state(ConnectionState.HELLO_SENT)
         await ws.send(dump_frame(hello))
@@ -273,6 +275,7 @@ class Agent:
             raise _ProtocolViolation(f"expected server.welcome.v1, got {welcome.type}")
         self._heartbeat_interval = max(0.05, welcome.heartbeat_interval)
         self.link.inline_output_max = welcome.inline_output_max
+        self.link.tunnels.half_close = welcome.tunnel_half_close
         self._abandon(welcome.drop_tasks)
         self._set_state(ConnectionState.DRAINING if self._draining else ConnectionState.READY)
         self._backoff.reset()
@@ -329,7 +332,7 @@ class Agent:
             )
             return
         assert self._executor is not None
-        if isinstance(frame, TunnelOpen | TunnelCredit | TunnelClose):
+        if isinstance(frame, TunnelOpen | TunnelCredit | TunnelClose | TunnelEof):
             self.link.tunnels.handle(frame)
         elif isinstance(frame, TaskAssign):
             await self._executor.assign(frame)

@@ -23,6 +23,7 @@ from runyard_protocol import (
     StreamClosed,
     TunnelFrame,
     TunnelOpen,
+    both_ways,
     dump_frame,
 )
 
@@ -38,6 +39,8 @@ class TunnelRelay:
         self._log = log
         self.ports = frozenset(ports)
         self._mux: Mux | None = None
+        #: The current server understands ``tunnel.eof.v1`` (its welcome said so).
+        self.half_close = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     def attach(self, send_control: SendText, send_data: SendBytes) -> None:
@@ -45,6 +48,7 @@ class TunnelRelay:
             await send_control(dump_frame(frame))
 
         self._mux = Mux(control, send_data)
+        self._mux.half_close = self.half_close
 
     def detach(self, reason: str) -> None:
         """The socket is gone: every stream ends, every local connection is closed."""
@@ -104,26 +108,29 @@ class TunnelRelay:
 async def _relay(
     stream: Stream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
-    async def up() -> None:  # local app -> server
+    """Relay until both directions ended; a side that shuts its write side (EOF) is passed on
+    as such, and the other direction keeps flowing (half-close, like TCP)."""
+
+    async def up() -> bool:  # local app -> server
         while data := await reader.read(MAX_CHUNK):
             await stream.write(data)
+        return await stream.write_eof()
 
-    async def down() -> None:  # server -> local app
+    async def down() -> bool:  # server -> local app
         while chunk := await stream.read():
             writer.write(chunk)
             await writer.drain()
+        if stream.closed or not writer.can_write_eof():
+            return False
+        writer.write_eof()
+        return True
 
-    tasks = {asyncio.create_task(up()), asyncio.create_task(down())}
     reason = ""
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if (exc := task.exception()) is not None and not isinstance(exc, StreamClosed):
-                reason = f"the local connection failed: {exc}"
+        error = await both_ways(up(), down())
+        if error is not None and not isinstance(error, StreamClosed):
+            reason = f"the local connection failed: {error}"
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await stream.close(reason)
         writer.close()
         with suppress(Exception):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -18,6 +18,10 @@ from runyard_client._resources import Resource, endpoint, model, seg
 
 X = TypeVar("X")
 CHUNK = 64 * 1024
+# Half-close on a tunnel's WebSocket (the server's runyard/tunnels/relay.py): asked for with
+# the header; then this text message means "the sender shut its write side", both ways.
+HALF_CLOSE_HEADER = "X-Runyard-Half-Close"
+EOF_MESSAGE = '{"eof": true}'
 
 
 class Tunnel(Model):
@@ -30,11 +34,17 @@ class Tunnel(Model):
     url: str | None = None
     connect_url: str | None = None
     opened_by: str | None = None
+    opened_by_email: str | None = None
     created_at: datetime | None = None
     expires_at: datetime | None = None
     sessions_total: int = 0
+    last_used_at: datetime | None = None
+    bytes_to_agent: int = 0
+    bytes_from_agent: int = 0
     closed_at: datetime | None = None
     close_reason: str | None = None
+    closed_by: str | None = None
+    closed_by_email: str | None = None
 
 
 def _tunnel_list(response: Any) -> list[Tunnel]:
@@ -89,25 +99,34 @@ async def forward_tcp(
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            async with connect(url, additional_headers=headers, max_size=None) as ws:
+            async with connect(
+                url, additional_headers={**headers, HALF_CLOSE_HEADER: "1"}, max_size=None
+            ) as ws:
                 answer = json.loads(await ws.recv())
                 if not answer.get("ok"):
                     raise TunnelRefused(answer.get("error_message", "refused"))
+                half_close = bool(answer.get("half_close"))
 
-                async def up() -> None:
+                async def up() -> bool:  # a shut write side is passed on (half-close)
                     while data := await reader.read(CHUNK):
                         await ws.send(data)
+                    if not half_close:
+                        return False
+                    await ws.send(EOF_MESSAGE)
+                    return True
 
-                async def down() -> None:
+                async def down() -> bool:
                     async for message in ws:
-                        writer.write(message if isinstance(message, bytes) else message.encode())
+                        if isinstance(message, str):  # the app shut its write side
+                            if not writer.can_write_eof():
+                                return False
+                            writer.write_eof()
+                            return True
+                        writer.write(message)
                         await writer.drain()
+                    return False
 
-                tasks = {asyncio.create_task(up()), asyncio.create_task(down())}
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await _both_ways(up(), down())
                 close = ws.protocol.close_rcvd
                 if close is not None and close.code != 1000 and on_error is not None:
                     on_error(close.reason or f"closed with code {close.code}")
@@ -124,3 +143,18 @@ async def forward_tcp(
         if on_listening is not None:
             on_listening(server.sockets[0].getsockname()[1])
         await server.serve_forever()
+
+
+async def _both_ways(up: Awaitable[bool], down: Awaitable[bool]) -> None:
+    """Until both directions ended cleanly (True: EOF passed on), or one ended otherwise."""
+    tasks = [asyncio.ensure_future(up), asyncio.ensure_future(down)]
+    try:
+        pending: set[asyncio.Future[bool]] = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if any(t.cancelled() or t.exception() is not None or not t.result() for t in done):
+                return
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

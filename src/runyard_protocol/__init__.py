@@ -49,11 +49,19 @@ from runyard_protocol.frames import (
 )
 from runyard_protocol.library import LibrarySync, SyncedModel, SyncedNodePackage
 from runyard_protocol.logs import MAX_LOG_LINE, MAX_LOG_LINES, LogLine, TaskLog
-from runyard_protocol.mux import Mux, PriorityGate, Stream, StreamClosed, StreamRefused
+from runyard_protocol.mux import (
+    Mux,
+    PriorityGate,
+    Stream,
+    StreamClosed,
+    StreamRefused,
+    both_ways,
+)
 from runyard_protocol.tunnels import (
     MAX_CHUNK,
     TunnelClose,
     TunnelCredit,
+    TunnelEof,
     TunnelFrame,
     TunnelOpen,
     TunnelOpened,
@@ -85,6 +93,7 @@ __all__ = [
     "StreamRefused",
     "TunnelClose",
     "TunnelCredit",
+    "TunnelEof",
     "TunnelFrame",
     "TunnelOpen",
     "TunnelOpened",
@@ -114,6 +123,7 @@ __all__ = [
     "TaskPreview",
     "TaskProgress",
     "TaskRelease",
+    "both_ways",
     "bounded_values",
     "close_reason_for",
     "dump_frame",

@@ -14,7 +14,13 @@ from pydantic import BaseModel, Field, TypeAdapter
 from runyard_protocol.base import Frame as _Frame
 from runyard_protocol.library import LibrarySync
 from runyard_protocol.logs import TaskLog
-from runyard_protocol.tunnels import TunnelClose, TunnelCredit, TunnelOpen, TunnelOpened
+from runyard_protocol.tunnels import (
+    TunnelClose,
+    TunnelCredit,
+    TunnelEof,
+    TunnelOpen,
+    TunnelOpened,
+)
 
 # 2: outcomes (complete, fail, cancelled, release) are acknowledged with task.outcome.ack.v1; an
 # agent keeps each one until acknowledged. A version-1 hello is closed with 4012 (not retryable).
@@ -45,6 +51,8 @@ class AgentHello(_Frame):
     # The ports on 127.0.0.1 this agent lets tunnels reach (optional within version 2: an older
     # agent sends none and takes no tunnels).
     tunnel_ports: list[int] = Field(default_factory=list, max_length=64)
+    # It understands tunnel.eof.v1 (half-closed streams); an older agent does not say so.
+    tunnel_half_close: bool = False
 
 
 class Heartbeat(_Frame):
@@ -212,7 +220,8 @@ AgentFrame = Annotated[
     | TaskRelease
     | TunnelOpened
     | TunnelCredit
-    | TunnelClose,
+    | TunnelClose
+    | TunnelEof,
     Field(discriminator="type"),
 ]
 
@@ -230,6 +239,8 @@ class ServerWelcome(_Frame):
     # The largest output (bytes) this server takes inline in task.complete.v1; 0: none (an S3
     # store, or a server that predates it: upload every output through its URL).
     inline_output_max: int = Field(default=0, ge=0, le=MAX_INLINE_OUTPUT)
+    # It understands tunnel.eof.v1 (half-closed streams); an older server does not say so.
+    tunnel_half_close: bool = False
 
 
 class HeartbeatAck(_Frame):
@@ -356,7 +367,8 @@ ServerFrame = Annotated[
     | ErrorFrame
     | TunnelOpen
     | TunnelCredit
-    | TunnelClose,
+    | TunnelClose
+    | TunnelEof,
     Field(discriminator="type"),
 ]
 

@@ -28,6 +28,7 @@ from runyard_protocol.tunnels import (
     MAX_STREAMS,
     TunnelClose,
     TunnelCredit,
+    TunnelEof,
     TunnelFrame,
     TunnelOpen,
     TunnelOpened,
@@ -35,7 +36,7 @@ from runyard_protocol.tunnels import (
     unpack_data,
 )
 
-__all__ = ["Mux", "PriorityGate", "Stream", "StreamClosed", "StreamRefused"]
+__all__ = ["Mux", "PriorityGate", "Stream", "StreamClosed", "StreamRefused", "both_ways"]
 
 SendControl = Callable[[BaseModel], Awaitable[None]]
 SendData = Callable[[bytes], Awaitable[None]]
@@ -103,6 +104,8 @@ class Stream:
         self._credit_changed = asyncio.Event()
         self._consumed = 0
         self.closed = False
+        self.eof_received = False  # the peer shut its write side (tunnel.eof.v1)
+        self.eof_sent = False
         self.reason = ""
         self.bytes_in = 0
         self.bytes_out = 0
@@ -111,9 +114,14 @@ class Stream:
     def buffered(self) -> int:
         return self._buffered
 
+    @property
+    def at_eof(self) -> bool:
+        """Nothing more will come from the peer (it shut its write side, or the stream ended)."""
+        return self.closed or self.eof_received
+
     async def read(self) -> bytes:
         while not self._inbox:
-            if self.closed:
+            if self.at_eof:
                 return b""
             self._readable.clear()
             await self._readable.wait()
@@ -144,6 +152,20 @@ class Stream:
             self.bytes_out += size
             view = view[size:]
 
+    async def write_eof(self) -> bool:
+        """Shut this side's write direction: the peer reads EOF, and may keep sending. True
+        when the peer understands half-closed streams; else the whole stream is closed (its
+        reverse direction too) and False is returned."""
+        if self.closed:
+            return False
+        if not self._mux.half_close:
+            await self.close()
+            return False
+        if not self.eof_sent:
+            self.eof_sent = True
+            await self._mux.send_control(TunnelEof(stream_id=self.id))
+        return True
+
     async def close(self, reason: str = "") -> None:
         """End the stream both ways and tell the peer (``reason`` when abnormal)."""
         if self._mux.forget(self.id) is None and self.closed:
@@ -161,6 +183,10 @@ class Stream:
         self.bytes_in += len(payload)
         self._readable.set()
         return True
+
+    def _eof(self) -> None:
+        self.eof_received = True
+        self._readable.set()
 
     def _credited(self, amount: int) -> None:
         self._credit += amount
@@ -195,6 +221,8 @@ class Mux:
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed_reason: str | None = None
+        #: The peer understands ``tunnel.eof.v1`` (its hello or welcome said so).
+        self.half_close = False
 
     def __len__(self) -> int:
         return len(self._streams)
@@ -291,6 +319,10 @@ class Mux:
             stream = self._streams.get(frame.stream_id)
             if stream is not None:
                 stream._credited(frame.bytes)
+        elif isinstance(frame, TunnelEof):
+            stream = self._streams.get(frame.stream_id)
+            if stream is not None:
+                stream._eof()
         elif isinstance(frame, TunnelClose):
             stream = self.forget(frame.stream_id)
             if stream is not None:
@@ -313,3 +345,31 @@ class Mux:
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+async def both_ways(*halves: Awaitable[bool]) -> BaseException | None:
+    """Run the directions of one relayed connection. Each returns True when its direction ended
+    cleanly with its EOF passed on (the other keeps flowing: a half-closed connection), False
+    when the whole connection is over. Returns once every direction ended cleanly, or as soon as
+    one did not (the others are cancelled), with the first exception raised, if any."""
+    tasks = [asyncio.ensure_future(half) for half in halves]
+    error: BaseException | None = None
+    try:
+        pending: set[asyncio.Future[bool]] = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            over = False
+            for task in done:
+                if task.cancelled():
+                    over = True
+                elif (exc := task.exception()) is not None:
+                    error, over = error or exc, True
+                elif not task.result():
+                    over = True
+            if over:
+                break
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return error

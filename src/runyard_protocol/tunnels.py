@@ -64,7 +64,16 @@ class TunnelClose(_Frame):
     reason: str = Field(default="", max_length=500)
 
 
-TunnelFrame = TunnelOpen | TunnelOpened | TunnelCredit | TunnelClose
+class TunnelEof(_Frame):
+    """Either way: the sender will send no more bytes on the stream (it shut its write side,
+    like TCP's FIN); the other direction keeps flowing until its own ``tunnel.eof.v1`` or a
+    ``tunnel.close.v1``. Sent only to a peer that announced ``tunnel_half_close``."""
+
+    type: Literal["tunnel.eof.v1"] = "tunnel.eof.v1"
+    stream_id: int = Field(ge=1, lt=2**32)
+
+
+TunnelFrame = TunnelOpen | TunnelOpened | TunnelCredit | TunnelClose | TunnelEof
 
 
 def pack_data(stream_id: int, payload: bytes) -> bytes:

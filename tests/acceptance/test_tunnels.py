@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -193,6 +194,18 @@ def test_a_member_reaches_the_agents_port_through_either_server(
     # Closing ends it: the next connection is refused with the reason.
     closed = httpx.delete(f"{api}/tunnels/{tunnel['id']}", headers=member)
     assert closed.status_code == 200 and closed.json()["tunnel_status"] == "closed"
+
+    # The audit trail: who opened and closed it, its sessions, when it was last used and the
+    # bytes relayed (counted once, where the user arrived; written on each process's sweep).
+    def audit() -> dict[str, object]:
+        return dict(httpx.get(f"{api}/tunnels/{tunnel['id']}", headers=member).json())
+
+    wait_until(lambda: audit()["bytes_to_agent"] == len(payload) + 5, 10)
+    trail = audit()
+    assert trail["bytes_from_agent"] == len(payload) + 5
+    assert trail["closed_by_email"] == "member@example.com"
+    assert trail["close_reason"] == "closed by a user" and trail["closed_by"]
+    assert trail["opened_by_email"] and trail["last_used_at"] and trail["sessions_total"] == 2
     with pytest.raises(Exception, match="410"):
         asyncio.run(_echo_through(a.url, tunnel["id"], member, b"x"))
 
@@ -210,6 +223,9 @@ def test_an_exclusive_tunnel_stops_dispatch_until_closed(pair: tuple[Stack, Stac
     )
     assert r.status_code == 201, r.text
     a.wait_agent("gpu-1", status="tunnel")
+    # The agent is on B: B stops dispatching to it within its sweep interval (documented), so
+    # submit after three of them; submitting sooner raced B's sweep on a loaded machine.
+    time.sleep(3 * float(FAST_TUNNELS["RUNYARD_TUNNEL_SWEEP_INTERVAL"]))
     task_id = a.run("sleep", {"seconds": 0})
     wait_until(lambda: a.task(task_id)["task_status"] == "pending", 5)
     # Still pending after the dispatcher had every chance (it is woken by the submit).
@@ -295,3 +311,70 @@ def test_idle_tunnels_close_and_the_limit_holds(pair: tuple[Stack, Stack, int]) 
     closed = status(idle)
     assert closed["tunnel_status"] == "closed" and "without use" in closed["close_reason"]
     assert open_().status_code == 201  # room again
+
+
+async def _half_closed_ws(url: str, tunnel_id: str, headers: dict[str, str], data: bytes) -> bytes:
+    """Send ``data`` through the API's WebSocket, then the EOF message; read to the end."""
+    ws_url = url.replace("http://", "ws://") + f"/api/v1/tunnels/{tunnel_id}/connect"
+    async with connect(
+        ws_url, additional_headers={**headers, "X-Runyard-Half-Close": "1"}, max_size=None
+    ) as ws:
+        assert json.loads(await ws.recv()) == {"ok": True, "half_close": True}
+        await ws.send(data)
+        await ws.send(json.dumps({"eof": True}))
+        got = b""
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                message = await asyncio.wait_for(ws.recv(), 30)
+                if isinstance(message, str):  # the app shut its write side
+                    assert json.loads(message) == {"eof": True}
+                else:
+                    got += message
+        # The app closed after answering: a normal close (its EOF may come first).
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+        return got
+
+
+def test_a_shut_write_side_reaches_the_app_and_its_answer_still_comes_back(
+    pair: tuple[Stack, Stack, int],
+) -> None:
+    """TCP half-close: the client sends its request and shuts its write side (``nc -N``); the
+    app on the agent reads to EOF and only then answers, through the hop and the CLI."""
+    a, b, echo_port = pair
+    eof_port = free_port()
+    eof_app = Proc(
+        "eof-app", python_cmd("-m", "tests.support.echo", str(free_port()), str(eof_port)),
+        a.env, a.logs,
+    )  # fmt: skip
+    try:
+        b.start_agent("gpu-1", extra=["--tunnel-port", str(eof_port)])
+        a.wait_agent("gpu-1")
+        device = {"Authorization": f"Bearer {a.team.device_key}"}
+        body = {"port": eof_port, "protocol": "tcp"}
+        r = httpx.post(f"{a.url}/api/v1/agents/gpu-1/tunnels", headers=device, json=body)
+        assert r.status_code == 201, r.text
+        tunnel_id = r.json()["id"]
+        request = os.urandom(2 * 1024 * 1024 + 5)  # more than a window each way
+        for url in (b.url, a.url):  # the agent's own server, then through the hop
+            got = asyncio.run(_half_closed_ws(url, tunnel_id, device, request))
+            assert got == f"got {len(request)}:".encode() + request
+
+        local = free_port()
+        cli = Proc(
+            "tunnel-cli",
+            python_cmd("-m", "runyard", "tunnel", "open", "gpu-1", "--port", str(eof_port),
+                       "--local-port", str(local)),
+            {**a.env, "RUNYARD_URL": a.url, "RUNYARD_API_KEY": a.team.device_key}, a.logs,
+        )  # fmt: skip
+        wait_until(lambda: "Forwarding 127.0.0.1:" in cli.log(), 30)
+        with socket.create_connection(("127.0.0.1", local), timeout=30) as conn:
+            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            conn.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := conn.recv(65536):  # to the EOF the app's close becomes
+                answer += chunk
+        assert answer == b"got 18:GET / HTTP/1.0\r\n\r\n"
+        cli.signal(signal.SIGINT)
+        assert cli.wait(20) == 0, cli.log()
+    finally:
+        eof_app.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,9 +24,13 @@ from tests.support.s3 import free_port
 @pytest.fixture
 def comfy_tunnel_agent(dev: Dev, tmp_path: Path) -> Iterator[str]:
     """The stand-in and an agent for it (whose default tunnel port is the stand-in's)."""
+    session = dev.session_headers()  # once: each login counts against the login rate limit
+    # An agent_id of its own: the dev server (one per session) binds an agent_id to the first
+    # agent key that used it, and each test makes a new key.
+    agent_id = f"comfy-tunnel-{uuid.uuid4().hex[:6]}"
     key = httpx.post(
         dev.api + "/credentials",
-        headers=dev.session_headers(),
+        headers=session,
         json={"kind": "agent", "display_name": "tunnel agent"},
         timeout=10,
     ).json()["raw_key"]
@@ -38,7 +43,7 @@ def comfy_tunnel_agent(dev: Dev, tmp_path: Path) -> Iterator[str]:
     )  # fmt: skip
     agent = Proc(
         "tunnel-agent",
-        python_cmd("-m", "runyard_agent", "--agent-id", "comfy-tunnel", "--labels", "comfyui",
+        python_cmd("-m", "runyard_agent", "--agent-id", agent_id, "--labels", "comfyui",
                    "--work-dir", str(tmp_path), "--comfyui-url", f"http://127.0.0.1:{port}"),
         {**env, "RUNYARD_URL": dev.url, "RUNYARD_AGENT_KEY": key}, tmp_path,
     )  # fmt: skip
@@ -46,14 +51,12 @@ def comfy_tunnel_agent(dev: Dev, tmp_path: Path) -> Iterator[str]:
         wait_http(f"http://127.0.0.1:{port}/queue", proc=standin)
         wait_until(
             lambda: any(
-                a["agent_id"] == "comfy-tunnel" and a["connected"]
-                for a in httpx.get(dev.api + "/r/agents", headers=dev.session_headers()).json()[
-                    "agent_list"
-                ]
+                a["agent_id"] == agent_id and a["connected"]
+                for a in httpx.get(dev.api + "/r/agents", headers=session).json()["agent_list"]
             ),
             90,  # bounded: an agent starting on a busy 2-core machine can take a while
         )
-        yield "comfy-tunnel"
+        yield agent_id
     finally:
         agent.stop()
         standin.stop()
@@ -79,6 +82,12 @@ def test_comfyui_opens_through_a_tunnel_with_its_socket_live(
         expect(page.locator("#version")).to_have_text("0.3.64")
         expect(page.locator("#socket")).to_have_text("live")
         expect(page.locator("#prompt")).to_have_text("done", timeout=20_000)
+        # What the real frontend needs too: a large bundle and its modules, settings saved and
+        # read back, a listing with a query string (the stand-in checks Host against Origin).
+        expect(page.locator("#frontend")).to_have_text(
+            "setting 200 1.27.10, userdata 404, bundle 4194304 bytes + 24 modules",
+            timeout=30_000,
+        )
         assert page.url.rstrip("/").endswith(tunnel["url"].split("/_runyard")[0].rsplit(":", 1)[1])
         shot(page, dev, "tunnel-comfyui-live")
         # The link was spent: opening it again (another browser) is refused.

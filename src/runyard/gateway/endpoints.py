@@ -42,6 +42,7 @@ from runyard_protocol import (
     ServerWelcome,
     TunnelClose,
     TunnelCredit,
+    TunnelEof,
     TunnelOpened,
     parse_agent_frame,
 )
@@ -152,6 +153,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
         tunnel_exclusive=agent.tunnel_exclusive,
     )
     mux = gateway.attach_mux(conn)
+    mux.half_close = hello.tunnel_half_close
     replaced = gateway.add(conn)
     if replaced is not None:
         await gateway.close(replaced, CloseReason.REPLACED)
@@ -170,6 +172,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
             inline_output_max=(
                 settings.local_store.inline_output_max if settings.storage == "local" else 0
             ),
+            tunnel_half_close=True,
         ),
     )
     await provided(websocket, "library", LibraryPusher).send_to(conn)
@@ -207,7 +210,7 @@ async def agent_gateway(websocket: WebSocket) -> None:
                     ),
                 )
                 continue
-            if isinstance(frame, TunnelOpened | TunnelCredit | TunnelClose):
+            if isinstance(frame, TunnelOpened | TunnelCredit | TunnelClose | TunnelEof):
                 mux.feed(frame)
                 continue
             if not await intake.take(frame):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from runyard.db.base import Base, UTCDateTime, new_id, utcnow
@@ -36,3 +36,10 @@ class Tunnel(Base):
     sessions_total: Mapped[int] = mapped_column(Integer, default=0)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     close_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The audit trail beyond the open and the close: who closed it (a user; none when the
+    # server did: idle), when a session last used it, and the bytes its sessions relayed
+    # (counted where the user arrived, written every RUNYARD_TUNNEL_SWEEP_INTERVAL).
+    closed_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    bytes_to_agent: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_from_agent: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -75,11 +75,12 @@ async def open_tunnel(
 async def list_tunnels(
     agent_id: str, principal: ManageReader, uow: UnitDep, settings: SettingsDep
 ) -> TunnelList:
-    """The agent's tunnels, open ones first, then the most recent closed ones (who opened
-    which port when, and why it closed): the audit trail."""
+    """The agent's tunnels, open ones first, then the most recent closed ones: the audit trail
+    (who opened which port when, its sessions, when it was last used and the bytes relayed,
+    who closed it when and why)."""
     service = TunnelService(uow, settings)
     rows = await service.of_agent(principal.team, agent_id)
-    return TunnelList(tunnel_list=[service.read(t) for t in rows])
+    return TunnelList(tunnel_list=await service.read_all(rows))
 
 
 @router.get(
@@ -91,9 +92,9 @@ async def list_tunnels(
 async def get_tunnel(
     tunnel_id: str, principal: ManageReader, uow: UnitDep, settings: SettingsDep
 ) -> TunnelRead:
-    """A tunnel's status."""
+    """A tunnel's status and audit trail."""
     service = TunnelService(uow, settings)
-    return service.read(await service.get(principal.team, tunnel_id))
+    return (await service.read_all([await service.get(principal.team, tunnel_id)]))[0]
 
 
 @router.delete(
@@ -115,7 +116,7 @@ async def close_tunnel(
     tunnel answers it unchanged."""
     service = TunnelService(uow, settings)
     tunnel = await service.get(principal.team, tunnel_id)
-    if await service.close(tunnel, f"closed by user {principal.user_id}", clock.now()):
+    if await service.close(tunnel, "closed by a user", clock.now(), by=principal.user_id):
         log.info("tunnel %s closed by user=%s", tunnel_id, principal.user_id)
 
     async def end_sessions() -> None:
@@ -123,4 +124,4 @@ async def close_tunnel(
         relays.wake()  # re-read the agents' tunnel status now
 
     uow.after_commit(end_sessions)
-    return service.read(tunnel)
+    return (await service.read_all([tunnel]))[0]

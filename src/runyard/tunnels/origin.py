@@ -66,7 +66,7 @@ class TunnelOriginMiddleware:
                 except RunyardError as exc:
                     await _refuse(scope, receive, send, exc)
                     return
-                await proxy_websocket(scope, receive, send, stream, target, cookie)
+                await proxy_websocket(scope, receive, send, stream, target, cookie, relays)
             else:
                 await self._proxy_http(scope, receive, send, target, cookie)
 
@@ -175,7 +175,7 @@ class TunnelOriginMiddleware:
         except RunyardError as exc:
             await _refuse(scope, receive, send, exc)
             return
-        except Exception as exc:  # httpcore's errors: the stream broke before an answer
+        except Exception as exc:  # the stream broke before an answer (TunnelBroken, h11's)
             await _refuse(scope, receive, send, _broken(exc))
             return
         try:
@@ -190,7 +190,7 @@ class TunnelOriginMiddleware:
                     ],
                 }
             )
-            async for chunk in response.stream:  # type: ignore[union-attr]
+            async for chunk in response.stream:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         except Exception as exc:  # cut mid-body: the browser sees a truncated answer

@@ -28,21 +28,43 @@ from runyard.settings import Settings
 from runyard.tunnels.credentials import HOP_HEADER, sign
 from runyard.tunnels.repository import TunnelRepository
 from runyard.tunnels.service import TunnelService, TunnelTarget
-from runyard_protocol import MAX_CHUNK, StreamClosed, StreamRefused
+from runyard_protocol import MAX_CHUNK, StreamClosed, StreamRefused, both_ways
 
 log = logging.getLogger("runyard.tunnels")
 HOP_TTL = 60
 
 
+#: Header of a tunnel WebSocket (``/connect``, ``/hop``) whose client understands half-close:
+#: the text message ``EOF_MESSAGE`` means "the sender shut its write side", both ways.
+HALF_CLOSE_HEADER = "X-Runyard-Half-Close"
+EOF_MESSAGE = '{"eof": true}'
+
+
+def is_eof(message: str) -> bool:
+    with contextlib.suppress(ValueError, AttributeError):
+        return bool(json.loads(message).get("eof"))
+    return False
+
+
 class ByteStream(Protocol):
-    """One relayed connection to the agent's port: ``read`` gives ``b""`` at the end
-    (``reason`` says why when abnormal); ``write`` raises ``StreamClosed``."""
+    """One relayed connection to the agent's port: ``read`` gives ``b""`` at the end of what
+    the app sends (``closed``: the whole stream ended, ``reason`` says why when abnormal);
+    ``write`` raises ``StreamClosed``; ``write_eof`` shuts this side (False: the peer does
+    not understand half-close, the whole stream was closed instead)."""
 
     reason: str
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def at_eof(self) -> bool: ...
 
     async def read(self) -> bytes: ...
 
     async def write(self, data: bytes) -> None: ...
+
+    async def write_eof(self) -> bool: ...
 
     async def close(self, reason: str = "") -> None: ...
 
@@ -50,22 +72,46 @@ class ByteStream(Protocol):
 class HopStream:
     """A stream relayed by the server process that holds the agent's connection."""
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, half_close: bool) -> None:
         self._ws = ws
+        self._half_close = half_close
         self.reason = ""
+        self.closed = False
+        self.eof_received = False
+
+    @property
+    def at_eof(self) -> bool:
+        return self.closed or self.eof_received
 
     def _ended(self, exc: ConnectionClosed) -> str:
+        self.closed = True
         if exc.rcvd is not None and exc.rcvd.code != 1000:
             self.reason = exc.rcvd.reason or "the tunnel's relay ended"
         return self.reason
 
     async def read(self) -> bytes:
+        if self.at_eof:
+            return b""
         try:
             message = await self._ws.recv()
         except ConnectionClosed as exc:
             self._ended(exc)
             return b""
-        return message if isinstance(message, bytes) else message.encode()
+        if isinstance(message, str):
+            self.eof_received = True  # the only text message after the answer
+            return b""
+        return message
+
+    async def write_eof(self) -> bool:
+        if not self._half_close:
+            await self.close()
+            return False
+        try:
+            await self._ws.send(EOF_MESSAGE)
+        except ConnectionClosed as exc:
+            self._ended(exc)
+            return False
+        return True
 
     async def write(self, data: bytes) -> None:
         try:
@@ -111,6 +157,18 @@ class TunnelRelays(BackgroundLoop):
         self.bytes_to_agents = 0
         self.bytes_from_agents = 0
         self.sessions_started = 0
+        # Per tunnel, since the last pass: [to_agent, from_agent] (written by ``run_once``).
+        self._traffic: dict[str, list[int]] = {}
+
+    def count(self, tunnel_id: str | None, to_agent: int = 0, from_agent: int = 0) -> None:
+        """Bytes relayed by this process; ``tunnel_id``: also to that tunnel's totals (where
+        the user arrived, not again at the hop)."""
+        self.bytes_to_agents += to_agent
+        self.bytes_from_agents += from_agent
+        if tunnel_id is not None:
+            totals = self._traffic.setdefault(tunnel_id, [0, 0])
+            totals[0] += to_agent
+            totals[1] += from_agent
 
     def active(self, tunnel_id: str | None = None) -> int:
         if tunnel_id is not None:
@@ -147,7 +205,7 @@ class TunnelRelays(BackgroundLoop):
         try:
             ws = await connect(
                 f"{url}/api/v1/internal/tunnels/{target.id}/hop",
-                additional_headers={HOP_HEADER: credential},
+                additional_headers={HOP_HEADER: credential, HALF_CLOSE_HEADER: "1"},
                 max_size=MAX_CHUNK + 1024,
                 open_timeout=self.settings.tunnel.open_timeout,
                 compression=None,
@@ -168,7 +226,7 @@ class TunnelRelays(BackgroundLoop):
             raise refused(
                 StreamRefused(answer.get("error_code", ""), answer.get("error_message", ""))
             )
-        return HopStream(ws)
+        return HopStream(ws, bool(answer.get("half_close")))
 
     # ------------------------------------------------------------ sessions
 
@@ -192,36 +250,43 @@ class TunnelRelays(BackgroundLoop):
         for task in list(self._sessions.get(tunnel_id, ())):
             task.cancel()
 
-    async def pump(self, websocket: WebSocket, stream: ByteStream) -> None:
-        """Relay binary messages of ``websocket`` and the stream's bytes until either ends;
-        an abnormal end closes the socket with 4000 and the reason (the user sees it)."""
+    async def pump(
+        self, websocket: WebSocket, stream: ByteStream, half_close: bool, tunnel_id: str | None
+    ) -> None:
+        """Relay binary messages of ``websocket`` and the stream's bytes until both directions
+        ended (``half_close``: the client passes EOF as ``EOF_MESSAGE``, and receives it), or
+        either ended abnormally: then the socket closes with 4000 and the reason. The bytes
+        count towards ``tunnel_id``'s totals (None: at a hop, counted where the user is)."""
 
-        async def up() -> None:
+        async def up() -> bool:
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
-                    return
-                data = message.get("bytes") or (message.get("text") or "").encode()
+                    return False
+                text = message.get("text")
+                if half_close and text is not None and is_eof(text):
+                    return await stream.write_eof()
+                data = message.get("bytes") or (text or "").encode()
                 if data:
                     await stream.write(data)
-                    self.bytes_to_agents += len(data)
+                    self.count(tunnel_id, to_agent=len(data))
 
-        async def down() -> None:
+        async def down() -> bool:
             while chunk := await stream.read():
-                self.bytes_from_agents += len(chunk)
+                self.count(tunnel_id, from_agent=len(chunk))
                 await websocket.send_bytes(chunk)
+            if stream.closed or not half_close:
+                return False
+            await websocket.send_text(EOF_MESSAGE)
+            return True
 
-        tasks = {asyncio.create_task(up()), asyncio.create_task(down())}
         reason = ""
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await both_ways(up(), down())
         except asyncio.CancelledError:  # the tunnel was closed (``end``)
             reason = "The tunnel was closed."
             raise
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             reason = reason or stream.reason
             await stream.close()
             if websocket.application_state == WebSocketState.CONNECTED:
@@ -239,7 +304,10 @@ class TunnelRelays(BackgroundLoop):
             # Closed, or gone with its team: their sessions end.
             ended = [tid for tid in self._sessions if statuses.get(tid) != "open"]
             live = [tid for tid, status in statuses.items() if status == "open"]
-            await repo.keep_alive(live, now + timedelta(seconds=self.settings.tunnel.idle_timeout))
+            until = now + timedelta(seconds=self.settings.tunnel.idle_timeout)
+            await repo.keep_alive(live, until, now)
+            traffic, self._traffic = self._traffic, {}
+            await repo.add_traffic({tid: (to, back) for tid, (to, back) in traffic.items()})
             service = TunnelService(uow, self.settings)
             for tunnel in await repo.expired(now):
                 minutes = self.settings.tunnel.idle_timeout / 60

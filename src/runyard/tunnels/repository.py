@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from runyard.db.repository import Repository
-from runyard.models import Agent, Tunnel
+from runyard.models import Agent, Tunnel, User
 
 
 class TunnelRepository(Repository):
@@ -66,15 +66,39 @@ class TunnelRepository(Repository):
         )
         return {row[0]: row[1] for row in rows}
 
-    async def keep_alive(self, tunnel_ids: Iterable[str], until: datetime) -> None:
+    async def keep_alive(self, tunnel_ids: Iterable[str], until: datetime, now: datetime) -> None:
+        """Tunnels with sessions here: in use now, not idle before ``until``."""
         ids = list(tunnel_ids)
         if ids:
             await self.session.execute(
                 update(Tunnel)
                 .where(Tunnel.id.in_(ids), Tunnel.tunnel_status == "open")
-                .values(expires_at=until)
+                .values(expires_at=until, last_used_at=now)
                 .execution_options(synchronize_session=False)
             )
+
+    async def add_traffic(self, traffic: dict[str, tuple[int, int]]) -> None:
+        """Add ``(to_agent, from_agent)`` bytes to each tunnel's totals (open or closed)."""
+        for tunnel_id, (to_agent, from_agent) in traffic.items():
+            await self.session.execute(
+                update(Tunnel)
+                .where(Tunnel.id == tunnel_id)
+                .values(
+                    bytes_to_agent=Tunnel.bytes_to_agent + to_agent,
+                    bytes_from_agent=Tunnel.bytes_from_agent + from_agent,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    async def emails(self, user_ids: Iterable[str | None]) -> dict[str, str]:
+        """The email address of each of these users (deleted ones are left out)."""
+        ids = {user_id for user_id in user_ids if user_id}
+        if not ids:
+            return {}
+        rows = await self.session.execute(
+            select(User.id, User.email_address).where(User.id.in_(ids))
+        )
+        return {row[0]: row[1] for row in rows}
 
     async def count_session(self, tunnel_id: str) -> None:
         await self.session.execute(

@@ -47,12 +47,31 @@ class TunnelRead(BaseModel):
         description="tcp tunnels: the WebSocket each forwarded connection opens "
         "(Authorization as for the API).",
     )
-    opened_by: str | None
+    opened_by: str | None = Field(description="The user who opened it (their id).")
+    opened_by_email: str | None = Field(
+        default=None, description="That user's email address (none once the user is deleted)."
+    )
     created_at: datetime
     expires_at: datetime = Field(description="When it closes unless a session keeps it open.")
-    sessions_total: int
+    sessions_total: int = Field(
+        description="Sessions started: forwarded connections (tcp), browsers let in (http)."
+    )
+    last_used_at: datetime | None = Field(
+        default=None,
+        description="When a session last used it (to within RUNYARD_TUNNEL_SWEEP_INTERVAL).",
+    )
+    bytes_to_agent: int = Field(
+        default=0, description="Bytes its sessions sent to the agent's port (to within a sweep)."
+    )
+    bytes_from_agent: int = Field(
+        default=0, description="Bytes the agent's port sent back (to within a sweep)."
+    )
     closed_at: datetime | None
     close_reason: str | None
+    closed_by: str | None = Field(
+        default=None, description="The user who closed it; none when the server did (idle)."
+    )
+    closed_by_email: str | None = None
 
 
 class TunnelList(BaseModel):

@@ -42,7 +42,14 @@ class TunnelService:
         self.repo = TunnelRepository(uow.session)
         self.agents = AgentRepository(uow.session)
 
-    def read(self, tunnel: Tunnel, entry_token: str | None = None) -> TunnelRead:
+    def read(
+        self,
+        tunnel: Tunnel,
+        entry_token: str | None = None,
+        emails: dict[str, str] | None = None,
+    ) -> TunnelRead:
+        """The API's view; ``emails`` (``TunnelRepository.emails``) names the users."""
+        emails = emails or {}
         url = None
         if entry_token and self.settings.tunnel.base_url:
             url = f"{self.settings.tunnel.base_url}{ENTRY_PATH}?token={entry_token}"
@@ -61,12 +68,24 @@ class TunnelService:
             url=url,
             connect_url=connect_url,
             opened_by=tunnel.opened_by,
+            opened_by_email=emails.get(tunnel.opened_by or ""),
             created_at=tunnel.created_at,
             expires_at=tunnel.expires_at,
             sessions_total=tunnel.sessions_total,
+            last_used_at=tunnel.last_used_at,
+            bytes_to_agent=tunnel.bytes_to_agent or 0,
+            bytes_from_agent=tunnel.bytes_from_agent or 0,
             closed_at=tunnel.closed_at,
             close_reason=tunnel.close_reason,
+            closed_by=tunnel.closed_by,
+            closed_by_email=emails.get(tunnel.closed_by or ""),
         )
+
+    async def read_all(self, tunnels: list[Tunnel]) -> list[TunnelRead]:
+        """``read`` each, naming the users who opened and closed them (one query)."""
+        users = [t.opened_by for t in tunnels] + [t.closed_by for t in tunnels]
+        emails = await self.repo.emails(users)
+        return [self.read(t, emails=emails) for t in tunnels]
 
     async def _agent(self, team_id: str, agent_id: str) -> Agent:
         agent = await self.agents.by_agent_id(team_id, agent_id)
@@ -143,14 +162,17 @@ class TunnelService:
         await self._agent(team_id, agent_id)
         return await self.repo.of_agent(team_id, agent_id)
 
-    async def close(self, tunnel: Tunnel, reason: str, now: datetime) -> bool:
-        """Close (idempotent); True when this call closed it. The agent leaves ``tunnel``
-        status with its last exclusive tunnel."""
+    async def close(
+        self, tunnel: Tunnel, reason: str, now: datetime, by: str | None = None
+    ) -> bool:
+        """Close (idempotent); True when this call closed it (``by``: the user, if one did).
+        The agent leaves ``tunnel`` status with its last exclusive tunnel."""
         if tunnel.tunnel_status != "open":
             return False
         tunnel.tunnel_status = "closed"
         tunnel.closed_at = now
         tunnel.close_reason = reason[:500]
+        tunnel.closed_by = by
         tunnel.entry_token_hash = None
         if tunnel.exclusive:
             await self.repo.flush()

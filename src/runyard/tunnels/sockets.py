@@ -22,7 +22,7 @@ from runyard.auth.principal import Policy
 from runyard.errors import RunyardError
 from runyard.tunnels.credentials import HOP_HEADER, verify
 from runyard.tunnels.env import TunnelEnv
-from runyard.tunnels.relay import ByteStream
+from runyard.tunnels.relay import HALF_CLOSE_HEADER, ByteStream
 from runyard.tunnels.repository import TunnelRepository
 from runyard.tunnels.service import TunnelTarget, target_of
 
@@ -59,6 +59,7 @@ async def _serve(
     websocket: WebSocket, services: TunnelEnv, target: TunnelTarget, *, local_only: bool
 ) -> None:
     await websocket.accept()
+    half_close = websocket.headers.get(HALF_CLOSE_HEADER.lower()) == "1"
     relays = services.tunnels
     try:
         stream: ByteStream = await relays.connect(target, local_only=local_only)
@@ -73,11 +74,13 @@ async def _serve(
             await TunnelRepository(uow.session).count_session(target.id)
     async with relays.session(target.id):
         try:
-            await websocket.send_text(json.dumps({"ok": True}))
+            await websocket.send_text(
+                json.dumps({"ok": True, "half_close": True} if half_close else {"ok": True})
+            )
         except (WebSocketDisconnect, RuntimeError):
             await stream.close()
             return
-        await relays.pump(websocket, stream)
+        await relays.pump(websocket, stream, half_close, None if local_only else target.id)
 
 
 @router.websocket("/tunnels/{tunnel_id}/connect")

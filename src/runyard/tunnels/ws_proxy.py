@@ -17,7 +17,7 @@ from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from runyard.tunnels.relay import ByteStream
+from runyard.tunnels.relay import ByteStream, TunnelRelays
 from runyard.tunnels.service import TunnelTarget
 
 MAX_MESSAGE = 16 * 1024 * 1024
@@ -26,14 +26,19 @@ _FORWARDED = {"cookie", "user-agent", "accept-language"}
 
 
 class _Upstream:
-    def __init__(self, stream: ByteStream, protocol: ClientProtocol) -> None:
+    def __init__(
+        self, stream: ByteStream, protocol: ClientProtocol, relays: TunnelRelays, tunnel_id: str
+    ) -> None:
         self.stream = stream
         self.protocol = protocol
+        self._relays = relays
+        self._tunnel_id = tunnel_id
 
     async def flush(self) -> None:
         for data in self.protocol.data_to_send():
             if data:
                 await self.stream.write(data)
+                self._relays.count(self._tunnel_id, to_agent=len(data))
 
     async def events(self) -> list[object]:
         """The next events the app sent; [] at the end of the stream."""
@@ -42,6 +47,7 @@ class _Upstream:
             if not data:
                 self.protocol.receive_eof()
                 return list(self.protocol.events_received())
+            self._relays.count(self._tunnel_id, from_agent=len(data))
             self.protocol.receive_data(data)
             await self.flush()  # pongs, close answers
             events: list[object] = list(self.protocol.events_received())
@@ -67,10 +73,11 @@ async def proxy_websocket(
     stream: ByteStream,
     target: TunnelTarget,
     cookie: str,
+    relays: TunnelRelays,
 ) -> None:
     browser = WebSocket(scope, receive, send)
     protocol = _handshake(scope, target)
-    upstream = _Upstream(stream, protocol)
+    upstream = _Upstream(stream, protocol, relays, target.id)
     request = protocol.connect()
     for name, value in Headers(
         [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]

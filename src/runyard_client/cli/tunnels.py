@@ -125,20 +125,25 @@ def list_tunnels(
         return
     print_table(
         f"Tunnels of {agent_id}",
-        ["id", "port", "protocol", "status", "exclusive", "opened", "closed / expires"],
+        ["id", "port", "protocol", "status", "opened", "by", "sessions", "bytes in/out",
+         "closed / expires", "why"],
         (
             (
                 t.id,
                 t.port,
-                t.protocol,
+                t.protocol + (" (exclusive)" if t.exclusive else ""),
                 t.tunnel_status,
-                "yes" if t.exclusive else "",
                 short_time(t.created_at),
+                t.opened_by_email or t.opened_by or "",
+                t.sessions_total,
+                f"{t.bytes_to_agent}/{t.bytes_from_agent}",
                 short_time(t.closed_at or t.expires_at),
+                (t.close_reason or "")
+                + (f": {t.closed_by_email or t.closed_by}" if t.closed_by else ""),
             )
             for t in tunnels
         ),
-    )
+    )  # fmt: skip
 
 
 @app.command("close")

@@ -17,6 +17,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -25,6 +26,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 import runyard_testing.comfyui_standin.console as console
 from runyard_testing.comfyui_standin.custom_nodes import load_custom_nodes
 from runyard_testing.comfyui_standin.engine import Engine
+from runyard_testing.comfyui_standin.frontend import OriginOnly
+from runyard_testing.comfyui_standin.frontend import routes as frontend_routes
 from runyard_testing.comfyui_standin.nodes import MODEL_FOLDERS, NODES, Folders
 from runyard_testing.comfyui_standin.page import front_page
 from runyard_testing.comfyui_standin.validation import validate_prompt
@@ -364,6 +367,7 @@ def create_app(options: StandinOptions) -> Starlette:
         for route in list(routes)
         if isinstance(route, Route) and route.path not in ("/", "/_standin/drop_sockets")
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    routes += frontend_routes()  # what the real frontend calls beyond the prompt API
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(OriginOnly)])
     app.state.engine = engine
     return app

@@ -1,7 +1,10 @@
 """The stand-in's front page: like ComfyUI's frontend, it calls ABSOLUTE paths (``/api/…``)
 and opens ``/ws?clientId=…`` on its own origin, then queues a tiny prompt and shows the
-execution messages its socket receives. Served at ``/``: it only works when the app owns the
-root of its origin (as through a tunnel origin, not under a path prefix)."""
+execution messages its socket receives. Like the real frontend (``frontend.py``) it loads a
+4 MiB module bundle that imports 24 more modules, saves and reads back a setting, and lists
+user data with a query string (a 404): ``#frontend`` says whether all of it worked. Served at
+``/``: it only works when the app owns the root of its origin (as through a tunnel origin, not
+under a path prefix)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,20 @@ PAGE = """<!doctype html>
 <p>version: <span id="version">…</span></p>
 <p>socket: <span id="socket">connecting</span></p>
 <p>prompt: <span id="prompt">not queued</span></p>
+<p>frontend: <span id="frontend">loading</span></p>
 <ul id="log"></ul>
+<script type="module" src="/assets/index.js"></script>
+<script type="module">
+const setting = await fetch("/api/settings/Comfy.InstalledVersion", {
+  method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify("1.27.10")});
+const settings = await (await fetch("/api/settings")).json();
+const listing = await fetch("/api/userdata?dir=workflows&recurse=true&split=false&full_info=true");
+while (!window.standinBundle) await new Promise((resolve) => setTimeout(resolve, 50));
+const b = window.standinBundle;
+document.getElementById("frontend").textContent =
+  `setting ${setting.status} ${settings["Comfy.InstalledVersion"]}, userdata ${listing.status}, ` +
+  `bundle ${b.bytes} bytes + ${b.modules} modules`;
+</script>
 <script>
 const clientId = Math.random().toString(16).slice(2);
 const show = (id, text) => { document.getElementById(id).textContent = text; };

@@ -37,19 +37,26 @@ async def echo_port() -> AsyncIterator[int]:
         yield server.sockets[0].getsockname()[1]
 
 
-def _wire(ports: list[int]) -> tuple[Mux, TunnelRelay]:
+def _wire(ports: list[int], half_close: bool = False) -> tuple[Mux, TunnelRelay]:
+    """The server's mux and the agent's relay back to back (``half_close``: both announced
+    ``tunnel_half_close``)."""
     relay = TunnelRelay(_Log(), ports)  # type: ignore[arg-type]
+    relay.half_close = half_close
     server: Mux
 
     async def to_agent(frame: BaseModel) -> None:
         parsed = parse_server_frame(frame.model_dump_json())
-        assert isinstance(parsed, TunnelOpen | TunnelCredit) or parsed.type == "tunnel.close.v1"
+        assert isinstance(parsed, TunnelOpen | TunnelCredit) or parsed.type in (
+            "tunnel.close.v1",
+            "tunnel.eof.v1",
+        )
         relay.handle(parsed)  # type: ignore[arg-type]
 
     async def to_agent_data(message: bytes) -> None:
         relay.feed_data(message)
 
     server = Mux(to_agent, to_agent_data)
+    server.half_close = half_close
 
     async def to_server_text(text: str) -> None:
         from runyard_protocol import parse_agent_frame

@@ -18,6 +18,7 @@ from runyard_protocol import (
     StreamRefused,
     TunnelClose,
     TunnelCredit,
+    TunnelEof,
     TunnelOpen,
     TunnelOpened,
 )
@@ -43,7 +44,7 @@ class Wire:
             else:
                 await self.agent.refuse(frame, "tunnel_port_not_allowed", "not this port")
             return
-        assert isinstance(frame, TunnelCredit | TunnelClose)
+        assert isinstance(frame, TunnelCredit | TunnelClose | TunnelEof)
         self.agent.feed(frame)
 
     async def _to_agent_data(self, message: bytes) -> None:
@@ -51,7 +52,7 @@ class Wire:
 
     async def _to_server_control(self, frame: BaseModel) -> None:
         self.sent_to_server.append(frame)
-        assert isinstance(frame, TunnelOpened | TunnelCredit | TunnelClose)
+        assert isinstance(frame, TunnelOpened | TunnelCredit | TunnelClose | TunnelEof)
         self.server.feed(frame)
 
     async def _to_server_data(self, message: bytes) -> None:
@@ -75,6 +76,43 @@ async def test_bytes_cross_both_ways_in_order() -> None:
     await stream.close()
     assert await far.read() == b""  # type: ignore[attr-defined]
     assert len(wire.server) == 0 and len(wire.agent) == 0
+
+
+async def test_a_shut_write_side_is_an_eof_and_the_other_way_keeps_flowing() -> None:
+    wire = Wire({8188})
+    wire.server.half_close = wire.agent.half_close = True  # both announced tunnel_half_close
+    stream = await wire.server.open(8188, "t1")
+    far = await wire.accepted.get()
+    await stream.write(b"request")
+    assert await stream.write_eof() is True
+    assert await far.read() == b"request"  # type: ignore[attr-defined]
+    assert await far.read() == b""  # type: ignore[attr-defined]
+    assert far.at_eof and not far.closed  # type: ignore[attr-defined]
+
+    async def answer() -> bool:  # several windows: read while it is written
+        await far.write(b"answer " * 100_000)  # type: ignore[attr-defined]
+        return bool(await far.write_eof())  # type: ignore[attr-defined]
+
+    answering = asyncio.create_task(answer())
+    got = b""
+    while chunk := await stream.read():
+        got += chunk
+    assert await answering is True
+    assert got == b"answer " * 100_000 and stream.at_eof and not stream.closed
+    await stream.close()
+    with pytest.raises(StreamClosed):
+        await stream.write(b"late")
+    assert len(wire.server) == 0
+
+
+async def test_without_half_close_a_shut_write_side_closes_the_stream() -> None:
+    wire = Wire({8188})  # the peer predates tunnel.eof.v1 (no tunnel_half_close)
+    stream = await wire.server.open(8188, "t1")
+    far = await wire.accepted.get()
+    assert await stream.write_eof() is False
+    assert stream.closed and await far.read() == b""  # type: ignore[attr-defined]
+    assert far.closed  # type: ignore[attr-defined]
+    assert not any(isinstance(f, TunnelEof) for f in wire.sent_to_server)
 
 
 async def test_a_port_the_agent_refuses_names_the_reason() -> None:

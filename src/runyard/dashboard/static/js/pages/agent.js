@@ -2,7 +2,7 @@
 // agent's ComfyUI (the first port it allows) and its one-time link in a new tab: the app runs at
 // the tunnel origin, which can read neither this page's tokens nor its storage.
 import { html, useEffect, useState } from "../../vendor/preact-htm.js";
-import { ErrorBox, Page, atLeast, shortId, useLoad, when } from "../ui.js";
+import { ErrorBox, Page, atLeast, bytes, shortId, useLoad, when } from "../ui.js";
 
 export function AgentPage({ ctx, id }) {
   const path = `/agents/${encodeURIComponent(id)}/tunnels`;
@@ -72,15 +72,17 @@ export function AgentPage({ ctx, id }) {
       ? html`<div class="table-wrap"><table>
           <caption class="sr-only">Tunnels</caption>
           <thead><tr><th scope="col">Tunnel</th><th scope="col">Port</th><th scope="col">Protocol</th>
-            <th scope="col">Status</th><th scope="col">Opened</th><th scope="col">Closes</th>
+            <th scope="col">Status</th><th scope="col">Opened</th><th scope="col">Sessions</th>
+            <th scope="col">Closes</th>
             <th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
           <tbody>
             ${tunnels.map((t) => html`<tr key=${t.id}>
               <td><code title=${t.id}>${shortId(t.id)}</code>${t.exclusive ? " (exclusive)" : ""}</td>
               <td>${t.port}</td>
               <td>${t.protocol}</td>
-              <td>${t.tunnel_status}${t.close_reason ? html` <span class="muted">(${t.close_reason})</span>` : null}</td>
-              <td>${when(t.created_at)}</td>
+              <td>${t.tunnel_status}${t.close_reason ? html` <span class="muted">(${t.close_reason}${t.closed_by ? ": " + (t.closed_by_email || t.closed_by) : ""})</span>` : null}</td>
+              <td>${when(t.created_at)}${t.opened_by ? html` <span class="muted">by ${t.opened_by_email || t.opened_by}</span>` : null}</td>
+              <td>${t.sessions_total}${t.last_used_at ? html` <span class="muted">· last ${when(t.last_used_at)} · ${bytes(t.bytes_to_agent)} in, ${bytes(t.bytes_from_agent)} out</span>` : null}</td>
               <td>${t.tunnel_status === "open" ? when(t.expires_at) : when(t.closed_at)}</td>
               <td>${canOpen && t.tunnel_status === "open"
                 ? html`<button type="button" class="secondary" onClick=${() => close(t)}
