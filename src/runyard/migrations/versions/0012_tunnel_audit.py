@@ -1,7 +1,7 @@
 """the tunnels' audit trail: who closed a tunnel, when it was last used, the bytes relayed
 
-Revision ID: 0011_tunnel_audit
-Revises: 0010_tunnels
+Revision ID: 0012_tunnel_audit
+Revises: 0011_node_packages
 Create Date: 2026-12-07 16:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import runyard.db.base
 
-revision: str = "0011_tunnel_audit"
-down_revision: str | None = "0010_tunnels"
+revision: str = "0012_tunnel_audit"
+down_revision: str | None = "0011_node_packages"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
