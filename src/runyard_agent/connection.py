@@ -346,15 +346,8 @@ class Agent:
             self.link.resolve(frame)
         elif isinstance(frame, LibrarySync) and self.library is not None:
             self.library.apply(frame)
-        elif isinstance(frame, ErrorFrame) and self.link.refused_previews(frame):
-            pass
-        elif isinstance(frame, ErrorFrame) and not self.link.resolve(frame):
-            self.log.warning(
-                "the server refused a frame%s: %s: %s",
-                f" of task {frame.task_id}" if frame.task_id else "",
-                frame.error_code,
-                frame.error_message,
-            )
+        elif isinstance(frame, ErrorFrame):
+            self.link.refused(frame)
 
     def _abandon(self, tasks: Iterable[RunningTask]) -> None:
         dropped = {(item.task_id, item.attempt) for item in tasks}
@@ -365,13 +358,7 @@ class Agent:
         self.link.forget_tasks(dropped)
 
     def _running_tasks(self) -> list[RunningTask]:
-        running = self._executor.running_tasks() if self._executor else []
-        known = {(item.task_id, item.attempt) for item in running}
-        for key in self.link.outbox_tasks():
-            if key not in known:
-                known.add(key)
-                running.append(RunningTask(task_id=key[0], attempt=key[1]))
-        return running
+        return self.link.with_outbox(self._executor.running_tasks() if self._executor else [])
 
     # ------------------------------------------------------------------ shutdown
 

@@ -32,6 +32,7 @@ from runyard_protocol import (
     OutcomeAck,
     OutputUrlGrant,
     PriorityGate,
+    RunningTask,
     TaskPreview,
     dump_frame,
 )
@@ -141,6 +142,28 @@ class Link:
             self._log.info("the server does not take live previews; not sending them")
         self.previews_refused = True
         return True
+
+    def with_outbox(self, running: list[RunningTask]) -> list[RunningTask]:
+        """``running`` and the tasks whose outcomes still wait in the outbox (the hello and
+        heartbeats list both: the server must not retry a task whose outcome is on its way)."""
+        known = {(item.task_id, item.attempt) for item in running}
+        for key in self.outbox_tasks():
+            if key not in known:
+                known.add(key)
+                running.append(RunningTask(task_id=key[0], attempt=key[1]))
+        return running
+
+    def refused(self, frame: ErrorFrame) -> None:
+        """A refusal from the server: previews stop (``refused_previews``), a waiting request
+        fails, anything else is logged."""
+        if self.refused_previews(frame) or self.resolve(frame):
+            return
+        self._log.warning(
+            "the server refused a frame%s: %s: %s",
+            f" of task {frame.task_id}" if frame.task_id else "",
+            frame.error_code,
+            frame.error_message,
+        )
 
     def resolve(self, frame: OutputUrlGrant | InputUrlGrant | ErrorFrame) -> bool:
         """Hand a reply to the request waiting for it; False when nobody waits."""
