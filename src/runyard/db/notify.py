@@ -71,7 +71,7 @@ class Listener:
         self._flush: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.announced = 0  # notifications sent (bursts), for tests and the curious
-        self._library_sends: set[asyncio.Task[None]] = set()
+        self._pending_library: set[str] = set()
 
     def announce(self, task_ids: set[str], wake: bool) -> None:
         """Tell the other server processes about committed changes, coalesced per loop turn."""
@@ -79,36 +79,38 @@ class Listener:
             return  # not listening: the others poll
         self._pending |= task_ids
         self._pending_wake = self._pending_wake or wake
-        if self._flush is None or self._flush.done():
-            self._flush = asyncio.get_running_loop().create_task(self._send_pending())
+        self._flush_soon()
 
     def announce_library(self, team_id: str) -> None:
         """Tell the other server processes that ``team_id``'s model library changed."""
         conn = self._conn
         if conn is None or conn.is_closed():
             return  # not listening: their agents get the set at their next connection
-        task = asyncio.get_running_loop().create_task(self._send_library(conn, team_id))
-        self._library_sends.add(task)
-        task.add_done_callback(self._library_sends.discard)
+        self._pending_library.add(team_id)
+        self._flush_soon()
 
-    async def _send_library(self, conn: asyncpg.Connection, team_id: str) -> None:
-        try:
-            await conn.execute("SELECT pg_notify($1, $2)", LIBRARY_CHANNEL, team_id)
-        except Exception as exc:
-            log.debug("could not announce a library change (%s)", exc)
+    def _flush_soon(self) -> None:
+        # One sender: the LISTEN connection runs one statement at a time (a second one while
+        # another is on the wire fails, and a library change, which nobody polls, was lost).
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.get_running_loop().create_task(self._send_pending())
 
     async def _send_pending(self) -> None:
         await asyncio.sleep(0)  # let the other units committing in this turn join the burst
         # Announcements made while one is on the wire go out next, in the same loop.
-        while self._pending or self._pending_wake:
+        while self._pending or self._pending_wake or self._pending_library:
             ids, self._pending = self._pending, set()
             wake, self._pending_wake = self._pending_wake, False
+            teams, self._pending_library = self._pending_library, set()
             conn = self._conn
             if conn is None or conn.is_closed():
                 return
             try:
-                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, encode(ids, wake))
-                self.announced += 1
+                if ids or wake:
+                    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, encode(ids, wake))
+                    self.announced += 1
+                for team_id in sorted(teams):
+                    await conn.execute("SELECT pg_notify($1, $2)", LIBRARY_CHANNEL, team_id)
             except Exception as exc:  # the connection is being lost: the others poll meanwhile
                 log.debug("could not announce changes (%s)", exc)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runyard.db.notify import decode, encode
+from runyard.db.notify import Listener, decode, encode
 from tests.support.app import make_settings, running_app
 
 
@@ -117,3 +117,42 @@ async def test_changes_announced_while_one_is_on_the_wire_follow_it(
         listener_a.announce({"second"}, False)
         await asyncio.wait_for(first.wait(), 10)
         await asyncio.wait_for(second.wait(), 10)
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_library_and_task_notices_sent_together_are_all_heard(db_url: str) -> None:
+    """Both kinds of notice go out on the one LISTEN connection, which runs one statement at a
+    time: a notice sent while another was on the wire used to fail and be dropped (a library
+    change, which nobody polls for, then never reached the other process's agents)."""
+    teams: list[str] = []
+    tasks: set[str] = set()
+    arrived = asyncio.Event()
+
+    def on_library(team_id: str) -> None:
+        if team_id != "*":  # the set re-sent to every team when a listener (re)connects
+            teams.append(team_id)
+            arrived.set()
+
+    def on_notify(ids: set[str] | None, _wake: bool) -> None:
+        tasks.update(ids or ())
+
+    sender = Listener(db_url, lambda _ids, _wake: None)
+    receiver = Listener(db_url, on_notify, on_library)
+    sender.start()
+    receiver.start()
+    try:
+        await asyncio.wait_for(sender.connected.wait(), 10)
+        await asyncio.wait_for(receiver.connected.wait(), 10)
+        for round_ in range(6):
+            sender.announce({f"task-{round_}"}, True)
+            for _ in range(round_ % 3):  # the task notice already on the wire, or not yet
+                await asyncio.sleep(0)
+            sender.announce_library(f"team-{round_}")
+            await asyncio.wait_for(arrived.wait(), 10)
+            arrived.clear()
+        await asyncio.sleep(0.3)
+        assert teams == [f"team-{i}" for i in range(6)]
+        assert tasks == {f"task-{i}" for i in range(6)}
+    finally:
+        await sender.stop()
+        await receiver.stop()
