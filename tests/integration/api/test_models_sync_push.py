@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from starlette.websockets import WebSocketState
 
+from runyard.auth.repository import AuthRepository
+from runyard.auth.security import sha256_hex
 from runyard.gateway.registry import Connection, Gateway
 from tests.integration.api.test_models_library import BODY, model, uploaded
 from tests.support.app import Harness, Team, make_settings, running_app
@@ -40,14 +42,25 @@ class Socket:
         return list(frame["models"])
 
 
-def attach(gateway: Gateway, team_id: str, agent_id: str, *, syncs: bool = True) -> Socket:
+async def real_key_id(services: Any, team: Team) -> str:
+    """The id of the team's agent key: a connection of a made-up key is closed by the next
+    key recheck of a server with background loops (then every send to it fails, silently)."""
+    async with services.db.session() as session:
+        key = await AuthRepository(session).api_key_by_hash(sha256_hex(team.p.agent_key))
+    assert key is not None
+    return str(key.id)
+
+
+def attach(
+    gateway: Gateway, team_id: str, agent_id: str, *, syncs: bool = True, key_id: str = "key"
+) -> Socket:
     sock = Socket()
     gateway.add(
         Connection(
             websocket=sock,  # type: ignore[arg-type]
             team_id=team_id,
             agent_id=agent_id,
-            key_id="key",
+            key_id=key_id,
             connection_id=f"conn-{agent_id}",
             labels={"comfyui"},
             capacity=1,
@@ -117,7 +130,8 @@ async def test_a_change_reaches_agents_of_another_server_process(
         await asyncio.wait_for(services_a.listener.connected.wait(), 30)
         await asyncio.wait_for(services_b.listener.connected.wait(), 30)
         team = await a.team("alpha", "alice@example.com")
-        on_b = attach(services_b.gateway, team.id, "gpu-on-b")
+        key_id = await real_key_id(services_b, team)
+        on_b = attach(services_b.gateway, team.id, "gpu-on-b", key_id=key_id)
 
         key = await uploaded(a, team)
         created = await a.client.post("/api/v1/models", headers=team.auth(), json=model(key))
@@ -193,7 +207,8 @@ async def test_a_node_package_reaches_agents_of_another_server_process(
         await asyncio.wait_for(services_a.listener.connected.wait(), 10)
         await asyncio.wait_for(services_b.listener.connected.wait(), 10)
         team = await a.team("alpha", "alice@example.com")
-        on_b = attach(services_b.gateway, team.id, "gpu-on-b")
+        key_id = await real_key_id(services_b, team)
+        on_b = attach(services_b.gateway, team.id, "gpu-on-b", key_id=key_id)
         key = await uploaded(a, team, GOOD)
         created = await a.client.post(
             "/api/v1/node-packages", headers=team.auth(), json={"file_key": key}
