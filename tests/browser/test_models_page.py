@@ -17,17 +17,23 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import SINGLE_UPLOAD_MAX, Dev, assert_labelled, shot, sign_in
 from tests.support.processes import Proc, python_cmd, wait_until
 
+_LIBRARY_KEYS: dict[str, str] = {}
+
 
 @pytest.fixture
 def library_agent(dev: Dev, tmp_path: Path) -> Iterator[Path]:
     """An agent keeping the library in ``<tmp>/comfy/models`` (no ComfyUI needed for the sync);
     yields that ComfyUI directory."""
-    key = httpx.post(
-        dev.api + "/credentials",
-        headers=dev.session_headers(),
-        json={"kind": "agent", "display_name": "library agent"},
-        timeout=10,
-    ).json()["raw_key"]
+    # One key per dev server: the server binds agent_id "lib-agent" to the first key that
+    # used it, and refuses it to any other (4011): every test's agent must use that key.
+    key = _LIBRARY_KEYS.get(dev.url)
+    if key is None:
+        key = _LIBRARY_KEYS[dev.url] = httpx.post(
+            dev.api + "/credentials",
+            headers=dev.session_headers(),
+            json={"kind": "agent", "display_name": "library agent"},
+            timeout=10,
+        ).json()["raw_key"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
     comfy = tmp_path / "comfy"
     comfy.mkdir()
