@@ -5,8 +5,10 @@ not sync; on PostgreSQL also to agents connected to another server process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +119,10 @@ async def test_every_change_reaches_the_teams_syncing_agents(
     assert silent.sent == [] and theirs.sent == []
 
 
-@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-async def test_a_change_reaches_agents_of_another_server_process(
-    db_url: str, tmp_path: Path
-) -> None:
+@contextlib.asynccontextmanager
+async def two_processes(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Harness, Team, Socket]]:
+    """Two apps on one PostgreSQL and one embedded store, both listening; a team made through
+    the first, and a syncing stand-in agent of it connected to the second."""
     async with (
         running_app(make_settings(db_url, tmp_path / "data"), background=True) as a,
         running_app(make_settings(db_url, tmp_path / "data"), background=True) as b,
@@ -131,8 +133,14 @@ async def test_a_change_reaches_agents_of_another_server_process(
         await asyncio.wait_for(services_b.listener.connected.wait(), 30)
         team = await a.team("alpha", "alice@example.com")
         key_id = await real_key_id(services_b, team)
-        on_b = attach(services_b.gateway, team.id, "gpu-on-b", key_id=key_id)
+        yield a, team, attach(services_b.gateway, team.id, "gpu-on-b", key_id=key_id)
 
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_change_reaches_agents_of_another_server_process(
+    db_url: str, tmp_path: Path
+) -> None:
+    async with two_processes(db_url, tmp_path) as (a, team, on_b):
         key = await uploaded(a, team)
         created = await a.client.post("/api/v1/models", headers=team.auth(), json=model(key))
         assert created.status_code == 201, created.text
@@ -198,17 +206,7 @@ async def test_a_node_package_reaches_agents_of_another_server_process(
 ) -> None:
     from tests.integration.api.test_node_packages import GOOD
 
-    async with (
-        running_app(make_settings(db_url, tmp_path / "data"), background=True) as a,
-        running_app(make_settings(db_url, tmp_path / "data"), background=True) as b,
-    ):
-        services_a, services_b = a.app.state.services, b.app.state.services
-        assert services_a.listener is not None and services_b.listener is not None
-        await asyncio.wait_for(services_a.listener.connected.wait(), 10)
-        await asyncio.wait_for(services_b.listener.connected.wait(), 10)
-        team = await a.team("alpha", "alice@example.com")
-        key_id = await real_key_id(services_b, team)
-        on_b = attach(services_b.gateway, team.id, "gpu-on-b", key_id=key_id)
+    async with two_processes(db_url, tmp_path) as (a, team, on_b):
         key = await uploaded(a, team, GOOD)
         created = await a.client.post(
             "/api/v1/node-packages", headers=team.auth(), json={"file_key": key}
